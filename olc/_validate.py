@@ -1,0 +1,160 @@
+"""Argument checks shared by every olc module (one place, one wording).
+
+Each helper names the argument, says what it received and what was expected, and raises
+an :mod:`olc.errors` exception.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Sequence
+
+import numpy as np
+
+from .errors import InvalidArgumentError, NonFiniteError, ShapeError
+
+__all__ = [
+    "as_array",
+    "check_finite",
+    "positive",
+    "nonnegative",
+    "positive_int",
+    "in_range",
+    "check_choice",
+    "check_square",
+    "check_psd",
+    "as_rng",
+]
+
+
+def _shape_str(shape) -> str:
+    return "(" + ", ".join("*" if s is None else str(s) for s in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def as_array(x, name: str, *, shape: Sequence[int | None] | None = None, ndim: int | Sequence[int] | None = None,
+             dtype=np.float64, finite: bool = True, copy: bool = False) -> np.ndarray:
+    """Convert ``x`` to an array and check it.
+
+    ``shape`` may contain ``None`` for a free axis; ``ndim`` may be an int or a tuple of
+    allowed values. With ``finite=True`` (default) NaN/Inf raise :class:`NonFiniteError`.
+    """
+    try:
+        arr = np.array(x, dtype=dtype, copy=copy) if copy else np.asarray(x, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"{name}: expected a numeric array, got {type(x).__name__} ({exc})") from None
+    if ndim is None and shape is None and (not finite or np.isfinite(arr).all()):
+        return arr  # fast path for the hot loops (decisions, gradients)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            raise ShapeError(
+                f"{name}: expected an array with {' or '.join(map(str, allowed))} dimension(s), "
+                f"got shape {arr.shape}"
+            )
+    if shape is not None:
+        shape = tuple(shape)
+        if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+            raise ShapeError(f"{name}: expected shape {_shape_str(shape)}, got shape {arr.shape}")
+    if finite and arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))
+        where = tuple(int(i) for i in bad[0]) if bad.size else ()
+        raise NonFiniteError(f"{name}: contains NaN or Inf (first at index {where}, {bad.shape[0]} entries)")
+    return arr
+
+
+def check_finite(x, name: str):
+    """Raise :class:`NonFiniteError` if ``x`` (scalar or array) has NaN/Inf; return ``x``."""
+    if np.isscalar(x):
+        if not np.isfinite(x):
+            raise NonFiniteError(f"{name}: got non-finite value {x}")
+        return x
+    arr = np.asarray(x)
+    if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+        raise NonFiniteError(f"{name}: contains NaN or Inf")
+    return x
+
+
+def _real(x, name: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
+        raise InvalidArgumentError(f"{name}: expected a real number, got {x!r} ({type(x).__name__})")
+    x = float(x)
+    if not np.isfinite(x):
+        raise NonFiniteError(f"{name}: expected a finite number, got {x}")
+    return x
+
+
+def positive(x, name: str) -> float:
+    """Check ``x`` is a finite real > 0 and return it as float."""
+    v = _real(x, name)
+    if v <= 0:
+        raise InvalidArgumentError(f"{name}: expected a positive number, got {x!r}")
+    return v
+
+
+def nonnegative(x, name: str) -> float:
+    """Check ``x`` is a finite real >= 0 and return it as float."""
+    v = _real(x, name)
+    if v < 0:
+        raise InvalidArgumentError(f"{name}: expected a number >= 0, got {x!r}")
+    return v
+
+
+def in_range(x, name: str, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> float:
+    """Check ``lo <= x <= hi`` (with optional open ends) and return ``x`` as float."""
+    v = _real(x, name)
+    ok_lo = v > lo if lo_open else v >= lo
+    ok_hi = v < hi if hi_open else v <= hi
+    if not (ok_lo and ok_hi):
+        interval = f"{'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+        raise InvalidArgumentError(f"{name}: expected a number in {interval}, got {x!r}")
+    return v
+
+
+def positive_int(x, name: str, *, minimum: int = 1) -> int:
+    """Check ``x`` is an integer >= ``minimum`` and return it."""
+    if isinstance(x, bool) or not isinstance(x, (numbers.Integral, np.integer)):
+        raise InvalidArgumentError(f"{name}: expected an integer >= {minimum}, got {x!r} ({type(x).__name__})")
+    if int(x) < minimum:
+        raise InvalidArgumentError(f"{name}: expected an integer >= {minimum}, got {x!r}")
+    return int(x)
+
+
+def check_choice(x, name: str, choices: Sequence[str]) -> str:
+    """Check ``x`` is one of ``choices``."""
+    if x not in choices:
+        raise InvalidArgumentError(f"{name}: expected one of {list(choices)}, got {x!r}")
+    return x
+
+
+def check_square(x, name: str, n: int | None = None) -> np.ndarray:
+    """Check ``x`` is a square (n, n) matrix and return it as float64."""
+    arr = as_array(x, name, ndim=2)
+    if arr.shape[0] != arr.shape[1]:
+        raise ShapeError(f"{name}: expected a square matrix, got shape {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ShapeError(f"{name}: expected shape ({n}, {n}), got shape {arr.shape}")
+    return arr
+
+
+def check_psd(x, name: str, *, strict: bool = False, tol: float = 1e-10) -> np.ndarray:
+    """Check ``x`` is symmetric positive semidefinite (definite with ``strict``)."""
+    arr = check_square(x, name)
+    scale = max(1.0, float(np.max(np.abs(arr)))) if arr.size else 1.0
+    if not np.allclose(arr, arr.T, atol=tol * scale, rtol=0):
+        raise InvalidArgumentError(f"{name}: expected a symmetric matrix (max |{name} - {name}.T| = "
+                                   f"{np.max(np.abs(arr - arr.T)):.3g})")
+    lam = np.linalg.eigvalsh((arr + arr.T) / 2)[0] if arr.size else 0.0
+    if strict and lam <= tol * scale:
+        raise InvalidArgumentError(f"{name}: expected a positive definite matrix, smallest eigenvalue is {lam:.3g}")
+    if not strict and lam < -tol * scale:
+        raise InvalidArgumentError(f"{name}: expected a positive semidefinite matrix, smallest eigenvalue is {lam:.3g}")
+    return arr
+
+
+def as_rng(seed) -> np.random.Generator:
+    """Turn ``seed`` (int, None, SeedSequence or Generator) into a ``numpy.random.Generator``."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, (numbers.Integral, np.integer, np.random.SeedSequence)):
+        return np.random.default_rng(seed)
+    raise InvalidArgumentError(f"seed: expected an int, None or numpy.random.Generator, got {seed!r}")

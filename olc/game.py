@@ -1,0 +1,260 @@
+"""The online-game protocol: learners, environments, :func:`play` and :class:`Trace`.
+
+One round ``t = 0, 1, ..., T-1``:
+
+1. the environment shows an observation ``obs_t`` (``None`` in plain online convex
+   optimization; the state ``x_t`` in control);
+2. the learner commits ``decision_t = learner.decide(state, obs_t, rng)``;
+3. the environment charges ``loss_t`` and reveals :class:`Feedback` of one of the kinds
+
+   * ``"full"`` — the loss function itself (``feedback.loss``), plus value and gradient;
+   * ``"gradient"`` — the (sub)gradient at the played point (``feedback.grad``) and the value;
+   * ``"bandit"`` — the loss value only (``feedback.value``);
+
+   losses *with memory* ``f_t(x_{t-H+1..t})`` charge the window of the last ``H`` decisions;
+   their ``grad`` is the gradient of the unary restriction ``f̃_t`` at the current decision
+   and ``loss`` is the memory loss itself;
+4. ``state = learner.update(state, feedback)``.
+
+:func:`play` hands each learner only the kind of feedback it declares (``learner.feedback``),
+so a bandit learner provably never sees a gradient. Environments may be *oblivious* (the
+loss sequence is fixed in advance) or *adaptive* (a loss may depend on past decisions).
+
+A learner holds only hyperparameters; its state is explicit data returned by ``init`` and
+``update`` (see ``DESIGN.md``), which makes traces reproducible: same seed, same trace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from ._validate import as_rng, check_choice, positive_int
+from .errors import DivergenceError, FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
+
+__all__ = ["Feedback", "Learner", "Environment", "Trace", "play", "FEEDBACK_KINDS"]
+
+#: feedback kinds, from least to most informative
+FEEDBACK_KINDS = ("bandit", "gradient", "full")
+_LEVEL = {k: i for i, k in enumerate(FEEDBACK_KINDS)}
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What the environment reveals after round ``t``.
+
+    ``value`` is always present (the learner's loss). ``grad`` is present for ``"gradient"``
+    and ``"full"`` feedback, ``loss`` (the round's loss function) only for ``"full"``.
+    ``obs`` is the next observation (the next state in control) and ``info`` any extra data
+    the environment reports; neither is loss feedback, so both survive :meth:`restrict`.
+    """
+
+    t: int
+    kind: str
+    value: float
+    grad: np.ndarray | None = None
+    loss: Any = None
+    obs: Any = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def restrict(self, kind: str) -> Feedback:
+        """The same feedback with everything above ``kind`` removed."""
+        if _LEVEL[kind] > _LEVEL[self.kind]:
+            raise FeedbackError(f"feedback: the environment reveals {self.kind!r} feedback, {kind!r} was asked for")
+        if kind == self.kind:
+            return self
+        return Feedback(self.t, kind, self.value, self.grad if kind == "gradient" else None, None, self.obs,
+                        self.info)
+
+
+class Learner:
+    """Base class documenting the learner protocol (subclassing it is optional).
+
+    Attributes
+    ----------
+    feedback : {"bandit", "gradient", "full"}
+        The least informative feedback the learner can work with.
+    """
+
+    feedback: str = "gradient"
+
+    def init(self, shape: tuple[int, ...], rng: np.random.Generator, horizon: int | None = None):
+        """Return the initial state for decisions of ``shape`` (``horizon`` if known)."""
+        raise NotImplementedError
+
+    def decide(self, state, obs, rng: np.random.Generator):
+        """Return ``(decision, state)``; ``obs`` is the environment's observation (or None)."""
+        raise NotImplementedError
+
+    def update(self, state, feedback: Feedback):
+        """Return the state after seeing ``feedback``."""
+        raise NotImplementedError
+
+
+class Environment:
+    """Base class of environments (see :mod:`olc.games` for the concrete ones).
+
+    Attributes: ``shape`` (decision shape), ``horizon`` (None if unbounded), ``feedback``
+    (most informative kind it can reveal), ``memory`` (1 unless losses have memory).
+    """
+
+    shape: tuple[int, ...] = ()
+    horizon: int | None = None
+    feedback: str = "full"
+    memory: int = 1
+
+    def reset(self, rng: np.random.Generator) -> None:
+        """Start a new game (called by :func:`play`)."""
+
+    def observe(self, t: int):
+        """Observation shown before the decision of round ``t`` (None by default)."""
+        return None
+
+    def step(self, t: int, decision: np.ndarray) -> Feedback:
+        """Charge round ``t`` for ``decision`` and return the full :class:`Feedback`."""
+        raise NotImplementedError
+
+    def realized(self):
+        """The loss sequence actually played (for comparators), or None."""
+        return None
+
+    def report(self) -> dict:
+        """Extra per-round arrays to keep in :attr:`Trace.info` (e.g. states, disturbances)."""
+        return {}
+
+
+@dataclass
+class Trace:
+    """The record of one game: decisions, losses and what the environment reported.
+
+    ``decisions`` has shape ``(T, *shape)``, ``losses`` shape ``(T,)``. ``sequence`` is the
+    realised loss sequence (what comparators minimise); ``info`` holds extra arrays from the
+    environment; ``env`` is the environment itself; ``final_state`` the learner's last state.
+    """
+
+    decisions: np.ndarray
+    losses: np.ndarray
+    sequence: Any = None
+    info: dict = field(default_factory=dict)
+    env: Any = None
+    learner: Any = None
+    final_state: Any = None
+    seed: Any = None
+
+    @property
+    def T(self) -> int:
+        return int(self.losses.shape[0])
+
+    @property
+    def cumulative_loss(self) -> np.ndarray:
+        return np.cumsum(self.losses)
+
+    def regret(self, comparator) -> np.ndarray:
+        """Cumulative regret curve against ``comparator``, shape ``(T,)``.
+
+        ``R[t] = Σ_{s<=t} loss_s - best[t]`` where ``best = comparator.best_cumulative(trace)``.
+        Comparators say whether ``best`` is *anytime* (``best[t]`` is the best in hindsight
+        for the prefix ``0..t``, as the closed forms give) or the running loss of the single
+        comparator that is best for the whole horizon (``comparator.anytime`` tells which).
+        """
+        best = np.asarray(comparator.best_cumulative(self), dtype=float)
+        if best.shape != self.losses.shape:
+            raise ShapeError(f"comparator: best_cumulative returned shape {best.shape}, expected {self.losses.shape}")
+        return self.cumulative_loss - best
+
+    def truncated(self, T: int) -> Trace:
+        """The first ``T`` rounds of this trace (same environment and loss sequence prefix)."""
+        seq = self.sequence[:T] if self.sequence is not None else None
+        info = {k: (v[:T] if isinstance(v, np.ndarray) and v.ndim and v.shape[0] >= self.T else v)
+                for k, v in self.info.items()}
+        return dataclasses.replace(self, decisions=self.decisions[:T], losses=self.losses[:T], sequence=seq,
+                                   info=info)
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable summary (arrays as lists)."""
+        return {
+            "T": self.T,
+            "losses": self.losses.tolist(),
+            "cumulative_loss": float(self.losses.sum()),
+            "decisions_shape": list(self.decisions.shape),
+            "seed": self.seed if isinstance(self.seed, (int, type(None))) else str(self.seed),
+        }
+
+
+def _progress(iterable, enabled, desc):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, leave=False)
+
+
+def play(learner, env, T: int | None = None, seed=0, progress: bool = False) -> Trace:
+    """Play ``learner`` against ``env`` for ``T`` rounds (default: the environment's horizon).
+
+    ``seed`` (int or ``numpy.random.Generator``) drives both the learner's and the
+    environment's randomness through independent child streams; the same seed gives the
+    same trace. NaN/Inf in a decision or a loss raises :class:`olc.DivergenceError` whose
+    ``partial`` attribute holds the trace of the rounds completed before it.
+    """
+    if T is None:
+        T = env.horizon
+        if T is None:
+            raise InvalidArgumentError("T: the environment has no horizon; pass T explicitly")
+    T = positive_int(T, "T")
+    if env.horizon is not None and T > env.horizon:
+        raise InvalidArgumentError(f"T: the environment has {env.horizon} rounds, {T} were asked for")
+    need = check_choice(getattr(learner, "feedback", "gradient"), "learner.feedback", FEEDBACK_KINDS)
+    if _LEVEL[need] > _LEVEL[env.feedback]:
+        raise FeedbackError(f"learner: {type(learner).__name__} needs {need!r} feedback but the environment "
+                            f"reveals only {env.feedback!r}")
+    rng = as_rng(seed)
+    env_rng, learner_rng = rng.spawn(2)
+    shape = tuple(env.shape)
+    env.reset(env_rng)
+    state = learner.init(shape, learner_rng, horizon=T)
+    decisions = np.empty((T, *shape))
+    losses = np.empty(T)
+    name = type(learner).__name__
+    t = 0
+    try:
+        for t in _progress(range(T), progress, name):
+            obs = env.observe(t)
+            x, state = learner.decide(state, obs, learner_rng)
+            x = np.asarray(x, dtype=float)
+            if x.shape != shape:
+                raise ShapeError(f"{name}.decide: returned a decision of shape {x.shape} in round {t}, "
+                                 f"expected {shape}")
+            if not np.all(np.isfinite(x)):
+                raise NonFiniteError(f"{name}.decide: non-finite decision in round {t}")
+            decisions[t] = x
+            fb = env.step(t, x)
+            if not np.isfinite(fb.value):
+                raise NonFiniteError(f"environment: non-finite loss {fb.value} in round {t}")
+            losses[t] = fb.value
+            state = learner.update(state, fb.restrict(need))
+    except NonFiniteError as exc:
+        partial = Trace(decisions[:t], losses[:t], sequence=_prefix(env, t), info=_report(env, t), env=env,
+                        learner=learner, final_state=state, seed=seed)
+        raise DivergenceError(f"play: {exc} (the {t} rounds before it are in .partial)", step=t,
+                              partial=partial) from exc
+    return Trace(decisions, losses, sequence=env.realized(), info=env.report(), env=env, learner=learner,
+                 final_state=state, seed=seed)
+
+
+def _prefix(env, t):
+    try:
+        seq = env.realized()
+        return None if seq is None or t == 0 else seq[:t]
+    except Exception:  # noqa: BLE001 - best effort while reporting another error
+        return None
+
+
+def _report(env, t):
+    try:
+        return {k: v[:t] if isinstance(v, np.ndarray) else v for k, v in env.report().items()}
+    except Exception:  # noqa: BLE001
+        return {}

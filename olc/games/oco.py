@@ -1,0 +1,236 @@
+"""Environments of online convex optimization: oblivious sequences, bandit feedback, losses
+with memory and adaptive adversaries. See :mod:`olc.game` for the round protocol."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from .. import losses as L
+from .._validate import as_array, as_rng, check_choice, positive, positive_int
+from ..errors import InvalidArgumentError, ShapeError
+from ..game import FEEDBACK_KINDS, Environment, Feedback
+
+__all__ = [
+    "SequenceGame",
+    "MemoryGame",
+    "AdaptiveGame",
+    "sequence",
+    "linear",
+    "quadratic",
+    "logistic",
+    "least_squares",
+    "convex",
+    "bandit",
+    "with_memory",
+    "adaptive",
+    "adversarial_linear",
+    "random_linear",
+    "random_quadratic",
+]
+
+
+def _point_shape(seq: L.Loss) -> tuple[int, ...]:
+    if isinstance(seq, L.Linear):
+        return tuple(seq.point_shape)
+    if isinstance(seq, (L.Quadratic, L.Logistic, L.LeastSquares)):
+        return (seq.dim,)
+    if isinstance(seq, L.WithMemory):
+        return _point_shape(seq.base)
+    raise InvalidArgumentError("shape: cannot infer the decision shape of this loss sequence; pass shape=")
+
+
+class SequenceGame(Environment):
+    """An oblivious game: the loss sequence ``losses`` (a batched :class:`olc.losses.Loss`) is fixed."""
+
+    def __init__(self, losses: L.Loss, feedback: str = "full", shape=None):
+        if not isinstance(losses, L.Loss) or not losses.batched:
+            raise InvalidArgumentError("losses: expected a loss sequence (a batched olc.losses.Loss, e.g. "
+                                       "olc.losses.Linear(G, batched=True))")
+        self.losses = losses
+        self.feedback = check_choice(feedback, "feedback", FEEDBACK_KINDS)
+        self.shape = tuple(shape) if shape is not None else _point_shape(losses)
+        self.horizon = len(losses)
+
+    def step(self, t, x):
+        f = self.losses[t]
+        value = f.value(x)
+        grad = f.grad(x) if self.feedback != "bandit" else None
+        return Feedback(t, self.feedback, value, grad, f if self.feedback == "full" else None)
+
+    def realized(self):
+        return self.losses
+
+
+class MemoryGame(Environment):
+    """Losses with memory: round ``t`` charges ``f_t(x_{t-H+1}, ..., x_t)`` (an
+    :class:`olc.losses.WithMemory` sequence).
+
+    Before round ``H-1`` the window is incomplete; it is padded with the first decision
+    ``x_0`` (so the first rounds are charged ``f_t(x_0, ..., x_0, ..., x_t)``). Gradient feedback
+    is ``∇f̃_t(x_t)``, the gradient of the unary restriction at the current decision (what OGD
+    with memory uses; Anava, Hazan & Mannor 2015).
+    """
+
+    def __init__(self, losses: L.WithMemory, feedback: str = "full", shape=None):
+        if not isinstance(losses, L.WithMemory) or not losses.batched:
+            raise InvalidArgumentError("losses: expected a batched olc.losses.WithMemory sequence")
+        self.losses = losses
+        self.memory = losses.memory
+        self.feedback = check_choice(feedback, "feedback", FEEDBACK_KINDS)
+        self.shape = tuple(shape) if shape is not None else _point_shape(losses)
+        self.horizon = len(losses)
+        self._window = None
+
+    def reset(self, rng):
+        self._window = None
+
+    def step(self, t, x):
+        if self._window is None:
+            self._window = np.repeat(x[None], self.memory, axis=0)
+        else:
+            self._window = np.concatenate([self._window[1:], x[None]], axis=0)
+        f = self.losses[t]
+        value = f.value(self._window)
+        grad = f.base.grad(x) if self.feedback != "bandit" else None
+        return Feedback(t, self.feedback, value, grad, f if self.feedback == "full" else None,
+                        info={"window": self._window})
+
+    def realized(self):
+        return self.losses
+
+
+class AdaptiveGame(Environment):
+    """An adaptive adversary: ``make_loss(t, past, rng)`` returns round ``t``'s single loss,
+    seeing the past decisions ``past`` (shape ``(t, *shape)``) but not the current one."""
+
+    def __init__(self, make_loss, T: int, shape, feedback: str = "full"):
+        if not callable(make_loss):
+            raise InvalidArgumentError("make_loss: expected a callable (t, past_decisions, rng) -> Loss")
+        self.make_loss = make_loss
+        self.horizon = positive_int(T, "T")
+        self.shape = tuple(int(s) for s in shape)
+        self.feedback = check_choice(feedback, "feedback", FEEDBACK_KINDS)
+
+    def reset(self, rng):
+        self._rng = rng
+        self._past = np.empty((self.horizon, *self.shape))
+        self._losses = []
+
+    def step(self, t, x):
+        f = self.make_loss(t, self._past[:t], self._rng)
+        if not isinstance(f, L.Loss) or f.batched:
+            raise InvalidArgumentError(f"make_loss: must return a single olc.losses.Loss, got {f!r} in round {t}")
+        self._past[t] = x
+        self._losses.append(f)
+        value = f.value(x)
+        grad = f.grad(x) if self.feedback != "bandit" else None
+        return Feedback(t, self.feedback, value, grad, f if self.feedback == "full" else None)
+
+    def realized(self):
+        return L.stack(self._losses) if self._losses else None
+
+
+# ---------------------------------------------------------------------------------------------
+# constructors
+
+
+def sequence(losses: L.Loss, feedback: str = "full") -> Environment:
+    """Oblivious game over a loss sequence (memory sequences give a :class:`MemoryGame`)."""
+    if isinstance(losses, L.WithMemory):
+        return MemoryGame(losses, feedback)
+    if isinstance(losses, (list, tuple)):
+        losses = L.stack(losses)
+    return SequenceGame(losses, feedback)
+
+
+def linear(G, feedback: str = "full") -> Environment:
+    """Linear losses ``f_t(x) = <G[t], x>``; ``G`` has shape ``(T, *decision_shape)``."""
+    G = as_array(G, "G")
+    if G.ndim < 2:
+        raise ShapeError(f"G: expected shape (T, *decision_shape), got shape {G.shape}")
+    return SequenceGame(L.Linear(G, batched=True), feedback)
+
+
+def quadratic(A, b, c=0.0, feedback: str = "full") -> Environment:
+    """Quadratic losses ``½xᵀA_t x + b_tᵀx + c_t`` (``A`` shared (d,d) or per round (T,d,d))."""
+    return SequenceGame(L.Quadratic(A, b, c, batched=True), feedback)
+
+
+def logistic(a, y, feedback: str = "full") -> Environment:
+    """Online logistic regression: ``log(1 + exp(-y_t a_tᵀx))``, labels ±1."""
+    return SequenceGame(L.Logistic(a, y, batched=True), feedback)
+
+
+def least_squares(a, y, feedback: str = "full") -> Environment:
+    """Online least squares: ``½(a_tᵀx - y_t)²``."""
+    return SequenceGame(L.LeastSquares(a, y, batched=True), feedback)
+
+
+def convex(losses, feedback: str = "full") -> Environment:
+    """A game over any list of single convex losses (e.g. :class:`olc.losses.FunctionLoss`)."""
+    return SequenceGame(L.LossList(losses) if isinstance(losses, (list, tuple)) else losses, feedback)
+
+
+def bandit(game: Environment) -> Environment:
+    """The same game revealing only loss values."""
+    g = copy.copy(game)
+    g.feedback = "bandit"
+    return g
+
+
+def with_memory(game_or_losses, memory: int, weights=None, feedback: str | None = None) -> Environment:
+    """Losses with memory ``f_t(x_{t-H+1..t}) = base_t(Σ c_i x_{t-i})`` built from a sequence game."""
+    if isinstance(game_or_losses, SequenceGame):
+        base, fb = game_or_losses.losses, game_or_losses.feedback
+    elif isinstance(game_or_losses, L.Loss):
+        base, fb = game_or_losses, "full"
+    else:
+        raise InvalidArgumentError("game_or_losses: expected a SequenceGame or a loss sequence")
+    return MemoryGame(L.WithMemory(base, memory, weights), feedback or fb)
+
+
+def adaptive(make_loss, T: int, shape, feedback: str = "full") -> Environment:
+    """An adaptive adversary (see :class:`AdaptiveGame`)."""
+    return AdaptiveGame(make_loss, T, shape, feedback)
+
+
+def adversarial_linear(T: int, dim: int, scale: float = 1.0, feedback: str = "full") -> Environment:
+    """Adaptive linear adversary: ``g_t = scale * x_{t-1}/||x_{t-1}||`` — the cost that would have
+    hurt the previous decision most (a random unit vector when the previous decision is 0)."""
+    dim = positive_int(dim, "dim")
+    scale = positive(scale, "scale")
+
+    def make(t, past, rng):
+        last = past[-1] if t > 0 else np.zeros(dim)
+        n = np.linalg.norm(last)
+        if n < 1e-12:
+            v = rng.standard_normal(dim)
+            return L.Linear(scale * v / np.linalg.norm(v))
+        return L.Linear(scale * last / n)
+
+    return AdaptiveGame(make, T, (dim,), feedback)
+
+
+def random_linear(T: int, dim: int, bound: float = 1.0, seed=0, feedback: str = "full") -> Environment:
+    """Oblivious linear losses with i.i.d. uniform coordinates in ``[-bound, bound]``."""
+    rng = as_rng(seed)
+    G = rng.uniform(-bound, bound, size=(positive_int(T, "T"), positive_int(dim, "dim")))
+    return linear(G, feedback)
+
+
+def random_quadratic(T: int, dim: int, seed=0, curvature: float = 1.0, spread: float = 0.5,
+                     feedback: str = "full") -> Environment:
+    """Smooth strongly convex losses ``f_t(x) = (curvature/2)(||x - c_t||² - ||c_t||²)`` with centres
+    ``c_t ~ N(0, spread² I)`` clipped to the unit ball (a standard smooth test sequence).
+
+    The constant ``-||c_t||²`` changes no minimiser or regret; it keeps loss values near 0,
+    which is what one-point bandit estimators ``(d/δ) f(y) u`` need for low variance."""
+    rng = as_rng(seed)
+    T, dim = positive_int(T, "T"), positive_int(dim, "dim")
+    c = rng.normal(0.0, spread, size=(T, dim))
+    c /= np.maximum(1.0, np.linalg.norm(c, axis=1, keepdims=True))
+    A = curvature * np.eye(dim)
+    b = -curvature * c
+    return quadratic(A, b, 0.0, feedback)

@@ -1,0 +1,172 @@
+"""Bandit convex optimization: learners that see only loss values.
+
+* :class:`FKM` — one-point gradient estimates (Flaxman, Kalai & McMahan 2005).
+* :class:`BCOMemory` — bandit convex optimization with memory, Algorithm 6 of
+  ``nonconvex-meta-optimization`` (after Gradu, Hallman & Hazan 2020).
+
+Both play inside the Minkowski shrink ``K_α = (1-α)K`` with ``α = δ / r`` where ``r`` is the
+set's inradius (``rB ⊆ K``), so the perturbed point ``x + δu`` stays in ``K`` for every unit
+``u`` (the paper's ``K_δ`` is the case ``r = 1``). The sphere is the unit sphere of all decision
+entries (vectors or matrices), ``d`` the number of entries.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .._validate import as_array, check_finite, positive, positive_int
+from ..errors import InvalidArgumentError
+from ..game import Learner
+from ..sets import ConvexSet
+from .schedules import Power, as_schedule
+
+__all__ = ["FKM", "BCOMemory", "sphere_sample"]
+
+
+def sphere_sample(rng: np.random.Generator, shape) -> np.ndarray:
+    """A point uniform on the unit sphere of ``R^{prod(shape)}``, reshaped to ``shape``."""
+    v = rng.standard_normal(shape)
+    n = np.linalg.norm(v)
+    while n < 1e-12:  # pragma: no cover - probability zero
+        v = rng.standard_normal(shape)
+        n = np.linalg.norm(v)
+    return v / n
+
+
+def _shrink_for(K: ConvexSet, delta: float, who: str):
+    r = K.inradius
+    if not r > 0:
+        raise InvalidArgumentError(f"K: {who} perturbs decisions by δ·u and needs a set containing a ball around 0; "
+                                   f"{K!r} has inradius 0")
+    alpha = delta / r if np.isfinite(r) else 0.0
+    if alpha >= 1:
+        raise InvalidArgumentError(f"delta: {delta} is not smaller than the set's inradius {r}")
+    return K.shrink(alpha) if alpha > 0 else K
+
+
+def _default_delta(K, delta, horizon, who):
+    if delta is not None:
+        return delta
+    if horizon is None:
+        raise InvalidArgumentError(f"delta: pass delta to {who}, or play with a known horizon for the default "
+                                   f"δ = (r/2)·T^(-1/4)")
+    return 0.5 * min(K.inradius, 1.0) * horizon ** -0.25
+
+
+def _default_lr(K, scale_div):
+    D = K.diameter if np.isfinite(K.diameter) else 1.0
+    return Power(D / scale_div, 0.75)
+
+
+class FKMState(NamedTuple):
+    x: np.ndarray  # the unperturbed iterate in K_α
+    u: np.ndarray  # the perturbation of the current round
+    t: int
+    delta: float  # perturbation radius δ
+
+
+class FKM(Learner):
+    """One-point bandit gradient descent (Flaxman, Kalai & McMahan 2005).
+
+    Round t: sample ``u`` uniform on the unit sphere, play ``y = x + δu``, observe ``f(y)``,
+    estimate ``g = (d/δ) f(y) u`` (an unbiased gradient of the δ-smoothed loss) and step
+    ``x ← Π_{K_α}(x - η_t g)``. Defaults follow the ``T^{3/4}`` analysis: ``δ = (min(r,1)/2) T^{-1/4}``
+    (``r`` the inradius; needs the horizon) and ``η_t = (D/d) t^{-3/4}`` with ``D`` the diameter.
+    """
+
+    feedback = "bandit"
+
+    def __init__(self, K: ConvexSet, delta: float | None = None, lr=None, x0=None):
+        if not isinstance(K, ConvexSet):
+            raise InvalidArgumentError(f"K: expected an olc.sets set, got {K!r}")
+        self.K = K
+        self.delta = None if delta is None else positive(delta, "delta")
+        self.lr = None if lr is None else as_schedule(lr)
+        self.x0 = x0
+
+    def init(self, shape, rng=None, horizon=None):
+        shape = self.K.check_shape(shape)
+        delta = _default_delta(self.K, self.delta, horizon, "FKM")
+        x = _shrink_for(self.K, delta, "FKM").project(
+            np.zeros(shape) if self.x0 is None else as_array(self.x0, "x0", shape=shape))
+        return FKMState(x, np.zeros(shape), 0, delta)
+
+    def decide(self, state, obs, rng):
+        u = sphere_sample(rng, state.x.shape)
+        return state.x + state.delta * u, state._replace(u=u)
+
+    def update(self, state, feedback):
+        f = check_finite(float(feedback.value), f"FKM: loss value of round {feedback.t}")
+        d = state.x.size
+        g = (d / state.delta) * f * state.u
+        t = state.t + 1
+        lr = self.lr if self.lr is not None else _default_lr(self.K, d)
+        x = _shrink_for(self.K, state.delta, "FKM").project(state.x - lr(t) * g)
+        return FKMState(x, state.u, t, state.delta)
+
+
+class BCOMState(NamedTuple):
+    x: np.ndarray  # x_t (unperturbed iterate)
+    us: np.ndarray  # (L, *shape): u_{t-L+1}, ..., u_t (oldest first)
+    gs: np.ndarray  # (L, *shape): g_{t-L+1}, ..., g_t (the last L gradient estimates; 0 before round L)
+    t: int  # 1-based index of the round about to be played (the paper's t)
+    delta: float  # perturbation radius δ
+
+
+class BCOMemory(Learner):
+    """Bandit convex optimization with memory — Algorithm 6 of ``nonconvex-meta-optimization``.
+
+    With memory ``L`` (the paper's history length) and the paper's 1-based rounds:
+    initialise ``x_1 = ... = x_L ∈ K_δ`` and play ``y_i = x_i + δu_i``, ``g_i = 0`` for ``i < L``;
+    for ``t = L, ..., T``: play ``y_t``, suffer ``f_t(y_{t-L+1:t})``, store
+    ``g_t = (d/δ) f_t(y_{t-L+1:t}) Σ_{i=0}^{L-1} u_{t-i}``, update
+    ``x_{t+1} = Π_{K_δ}[x_t - η_t g_{t-L+1}]`` (the *delayed* estimate), sample ``u_{t+1}`` and set
+    ``y_{t+1} = x_{t+1} + δu_{t+1}``. Perturbations are played, never accumulated into ``x``.
+
+    Defaults are the schedules of Thm. 5: ``η_t = c_η t^{-3/4}`` and ``δ = c_δ T^{-1/4}``
+    (``c_δ = min(r, 1)/2`` with ``r`` the inradius; ``c_η = D/(d L³)`` with ``D`` the diameter —
+    our choice of constant (the theorem fixes only the exponents): the estimator sums ``L``
+    perturbations and is applied ``L-1`` rounds late, and ``L = 1`` gives FKM's default ``D/d``).
+    The default δ needs the horizon.
+    In an :mod:`olc.games` memory game the first ``L-1`` rounds are charged on a window padded
+    with the first decision; Alg. 6 ignores their feedback (``g_i = 0``), and so does this class.
+    """
+
+    feedback = "bandit"
+
+    def __init__(self, K: ConvexSet, memory: int, delta: float | None = None, lr=None, x0=None):
+        if not isinstance(K, ConvexSet):
+            raise InvalidArgumentError(f"K: expected an olc.sets set, got {K!r}")
+        self.K = K
+        self.memory = positive_int(memory, "memory")
+        self.delta = None if delta is None else positive(delta, "delta")
+        self.lr = None if lr is None else as_schedule(lr)
+        self.x0 = x0
+
+    def init(self, shape, rng, horizon=None):
+        shape = self.K.check_shape(shape)
+        L = self.memory
+        delta = _default_delta(self.K, self.delta, horizon, "BCOMemory")
+        x = _shrink_for(self.K, delta, "BCOMemory").project(
+            np.zeros(shape) if self.x0 is None else as_array(self.x0, "x0", shape=shape))
+        # u_1 .. u_L are sampled lazily, one per round, in decide (same distribution as Alg. 6)
+        return BCOMState(x, np.zeros((L, *shape)), np.zeros((L, *shape)), 1, delta)
+
+    def decide(self, state, obs, rng):
+        u = sphere_sample(rng, state.x.shape)
+        us = np.concatenate([state.us[1:], u[None]], axis=0)
+        return state.x + state.delta * u, state._replace(us=us)
+
+    def update(self, state, feedback):
+        L, t = self.memory, state.t
+        if t < L:  # rounds 1..L-1: x_{t+1} = x_t, g_t = 0
+            return state._replace(t=t + 1, gs=np.concatenate([state.gs[1:], np.zeros_like(state.x)[None]]))
+        f = check_finite(float(feedback.value), f"BCOMemory: loss value of round {feedback.t}")
+        d = state.x.size
+        g_t = (d / state.delta) * f * state.us.sum(axis=0)
+        gs = np.concatenate([state.gs[1:], g_t[None]], axis=0)  # gs[0] is now g_{t-L+1}
+        lr = self.lr if self.lr is not None else _default_lr(self.K, d * L ** 3)
+        x = _shrink_for(self.K, state.delta, "BCOMemory").project(state.x - lr(t) * gs[0])
+        return BCOMState(x, state.us, gs, t + 1, state.delta)
