@@ -1,0 +1,159 @@
+"""Teaching systems: small, well-understood LTI/LTV systems to try controllers on.
+
+* :func:`double_integrator` — position/velocity of a unit mass pushed by a force;
+* :func:`inverted_pendulum` — pendulum linearised about the upright (unstable) equilibrium;
+* :func:`random_stable` — random ``(A, B)`` with a prescribed spectral radius;
+* :func:`switching_system` — an LTV system switching between modes on a seeded schedule
+  (the schedule itself comes from :func:`switching_schedule`, shared with
+  :mod:`olc.systems.networks`).
+
+Continuous-time models are discretised exactly under a zero-order hold (the input is held
+constant over each step of length ``dt``): ``A_d = exp(A_c dt)``, ``B_d = int_0^dt exp(A_c s) ds B_c``,
+both read off one matrix exponential of the block matrix ``[[A_c, B_c], [0, 0]] dt``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import as_rng, in_range, nonnegative, positive, positive_int
+from ..errors import InvalidArgumentError, ShapeError
+from .linear import LTISystem, LTVSystem
+
+__all__ = ["double_integrator", "inverted_pendulum", "random_stable", "switching_schedule",
+           "switching_system", "zoh_discretize"]
+
+
+def zoh_discretize(Ac, Bc, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Exact zero-order-hold discretisation of ``x' = Ac x + Bc u`` with step ``dt``.
+
+    Returns ``(Ad, Bd)`` with ``Ad = exp(Ac dt)``, ``Bd = (int_0^dt exp(Ac s) ds) Bc`` computed
+    as blocks of ``expm([[Ac, Bc], [0, 0]] * dt)`` (Van Loan).
+    """
+    from scipy.linalg import expm
+
+    dt = positive(dt, "dt")
+    Ac = np.asarray(Ac, dtype=float)
+    Bc = np.asarray(Bc, dtype=float)
+    d, m = Bc.shape
+    M = np.zeros((d + m, d + m))
+    M[:d, :d], M[:d, d:] = Ac, Bc
+    E = expm(M * dt)
+    return E[:d, :d], E[:d, d:]
+
+
+def double_integrator(dt: float = 1.0) -> LTISystem:
+    """Unit mass on a line, state ``(position, velocity)``, control = force.
+
+    ``A = [[1, dt], [0, 1]]``, ``B = [[dt^2 / 2], [dt]]`` — the exact zero-order-hold
+    discretisation of ``p'' = u``. Marginally stable (double eigenvalue 1).
+    """
+    dt = positive(dt, "dt")
+    return LTISystem(np.array([[1.0, dt], [0.0, 1.0]]), np.array([[dt * dt / 2.0], [dt]]))
+
+
+def inverted_pendulum(dt: float = 0.05, *, gravity: float = 9.81, length: float = 1.0, mass: float = 1.0,
+                      damping: float = 0.0) -> LTISystem:
+    """Pendulum linearised about the upright position, state ``(theta, theta_dot)``, control = torque.
+
+    Nonlinear model ``m l^2 theta'' = m g l sin(theta) - b theta' + u`` (``theta`` measured from
+    upright); linearising ``sin(theta) ~ theta`` gives ``Ac = [[0, 1], [g/l, -b/(m l^2)]]``,
+    ``Bc = [[0], [1/(m l^2)]]``, discretised exactly under a zero-order hold with step ``dt``
+    (:func:`zoh_discretize`). Open loop unstable: ``A`` has an eigenvalue ``> 1``
+    (``exp(sqrt(g/l) dt)`` without damping).
+    """
+    dt = positive(dt, "dt")
+    g = positive(gravity, "gravity")
+    ell = positive(length, "length")
+    mass = positive(mass, "mass")
+    b = nonnegative(damping, "damping")
+    inertia = mass * ell * ell
+    Ac = np.array([[0.0, 1.0], [g / ell, -b / inertia]])
+    Bc = np.array([[0.0], [1.0 / inertia]])
+    return LTISystem(*zoh_discretize(Ac, Bc, dt))
+
+
+def random_stable(d: int, m: int, spectral_radius: float = 0.9, seed=0, *,
+                  symmetric: bool = False) -> LTISystem:
+    """Random ``(A, B)`` whose ``A`` has spectral radius exactly ``spectral_radius``.
+
+    ``A`` is a standard Gaussian matrix rescaled by ``spectral_radius / rho(G)`` (exact up to
+    rounding; a stable system for ``spectral_radius < 1``). Such an ``A`` is typically
+    *not* normal, so ``||A^k||`` may first grow before it decays — the transient behaviour
+    that the ``kappa`` of (kappa, gamma)-stability measures. With ``symmetric=True``,
+    ``A = V diag(lam) V^T`` with random orthogonal ``V`` and ``max |lam| = spectral_radius``,
+    so ``||A^k|| = spectral_radius^k`` exactly. ``B`` is Gaussian with entries of variance
+    ``1/d``.
+    """
+    d = positive_int(d, "d")
+    m = positive_int(m, "m")
+    rho = nonnegative(spectral_radius, "spectral_radius")
+    rng = as_rng(seed)
+    if symmetric:
+        V, _ = np.linalg.qr(rng.standard_normal((d, d)))
+        lam = rng.uniform(-1.0, 1.0, size=d)
+        lam = lam * (rho / np.max(np.abs(lam)))
+        A = (V * lam) @ V.T
+        A = (A + A.T) / 2
+    else:
+        G = rng.standard_normal((d, d))
+        A = G * (rho / np.max(np.abs(np.linalg.eigvals(G))))
+    B = rng.standard_normal((d, m)) / np.sqrt(d)
+    return LTISystem(A, B)
+
+
+def switching_schedule(T: int, n_modes: int, *, switch_prob: float = 0.1, seed=0, start=None) -> np.ndarray:
+    """A seeded mode sequence ``sigma_0..sigma_{T-1}`` in ``{0, .., n_modes-1}`` (int array (T,)).
+
+    A Markov chain: the first mode is ``start`` (default: uniform at random); at each later
+    step, with probability ``switch_prob`` the mode jumps to a different mode chosen uniformly,
+    otherwise it stays. ``switch_prob=1`` switches every step, ``0`` never.
+    """
+    T = positive_int(T, "T")
+    n_modes = positive_int(n_modes, "n_modes")
+    p = in_range(switch_prob, "switch_prob", 0.0, 1.0)
+    rng = as_rng(seed)
+    if start is None:
+        cur = int(rng.integers(n_modes))
+    else:
+        cur = positive_int(start, "start", minimum=0)
+        if cur >= n_modes:
+            raise InvalidArgumentError(f"start: expected a mode in 0..{n_modes - 1}, got {start}")
+    switch = rng.random(T) < p
+    jumps = rng.integers(1, max(n_modes, 2), size=T)      # offset to a *different* mode
+    switch[0] = False
+    if n_modes == 1:
+        return np.zeros(T, dtype=np.int64)
+    # adding an offset in 1..n_modes-1 (mod n_modes) moves to a uniformly chosen *other* mode
+    return ((cur + np.cumsum(np.where(switch, jumps, 0))) % n_modes).astype(np.int64)
+
+
+def switching_system(systems=None, T: int = 100, *, d: int = 3, m: int = 1, n_modes: int = 2,
+                     spectral_radius: float = 0.9, switch_prob: float = 0.1, seed=0) -> LTVSystem:
+    """An LTV system of horizon ``T`` that switches between modes ``(A^(k), B^(k))``.
+
+    ``systems``: a list of :class:`LTISystem` (or ``(A, B)`` pairs) of equal dimensions; None
+    draws ``n_modes`` systems with :func:`random_stable` ``(d, m, spectral_radius)``. The mode
+    at step ``t`` is ``sigma_t`` from :func:`switching_schedule`; random modes and schedule
+    are drawn from one generator seeded with ``seed``. Note that each mode being stable does *not* make the
+    switched system stable: check with :func:`olc.systems.sequential_stability`. The schedule
+    and modes are stored in ``system.info["schedule"]`` / ``info["modes"]``.
+    """
+    T = positive_int(T, "T")
+    rng = as_rng(seed)
+    if systems is None:
+        n_modes = positive_int(n_modes, "n_modes")
+        modes = [random_stable(d, m, spectral_radius, seed=rng) for _ in range(n_modes)]
+    else:
+        if len(systems) == 0:
+            raise InvalidArgumentError("systems: expected a non-empty list of systems")
+        modes = [s if isinstance(s, LTISystem) else LTISystem(*s) for s in systems]
+        d0, m0 = modes[0].state_dim, modes[0].control_dim
+        for k, s in enumerate(modes):
+            if (s.state_dim, s.control_dim) != (d0, m0):
+                raise ShapeError(f"systems[{k}]: expected state/control dims ({d0}, {m0}) like systems[0], "
+                                 f"got ({s.state_dim}, {s.control_dim})")
+    sigma = switching_schedule(T, len(modes), switch_prob=switch_prob, seed=rng)
+    As = np.stack([s.A() for s in modes])
+    Bs = np.stack([s.B() for s in modes])
+    return LTVSystem(As[sigma], Bs[sigma], info={"schedule": sigma, "modes": modes})

@@ -1,0 +1,338 @@
+"""Sequential stability of an LTV sequence ``A_1..A_T`` (measure it, check it, plot it).
+
+``nonconvex-meta-optimization``, Definition 3: the system is **(kappa, gamma) sequentially
+stable** if for every interval ``I = [r, s]``
+
+    ``|| A_s A_{s-1} ... A_r ||  <=  kappa^2 (1 - gamma)^{|I|}``.
+
+Convention used throughout olc: **|I| = s - r + 1, the number of matrices in the product**
+(so a single matrix, ``r = s``, has ``|I| = 1`` and must satisfy ``||A_r|| <= kappa^2 (1-gamma)``).
+Indices here are 0-based: an interval ``(r, s)`` covers ``A_r..A_s`` (the paper's
+``[r+1, s+1]``). The norm is the spectral norm (largest singular value). Assumption 2 of the
+paper additionally asks ``kappa >= 1``; :attr:`SequentialStability.kappa` reports the
+smallest ``kappa`` satisfying the definition, which may be below 1 — use ``max(kappa, 1)``
+for the assumption.
+
+Fig. 3 of the paper plots ``||prod A_t||`` against the interval length (averaged over trials);
+:func:`plot_decay` draws the same picture (worst case and mean over intervals of each length,
+plus the fitted bound ``kappa^2 (1-gamma)^{|I|}``).
+
+The work is in :func:`interval_norms` — the norm of every interval product with length up to
+``max_length``: O(T * max_length) matrix products, vectorised over start indices — which the
+numba/CuPy kernels mirror.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._validate import as_array, as_rng, check_choice, in_range, nonnegative, positive_int
+from ..errors import BackendUnavailableError, InvalidArgumentError, ShapeError
+from .linear import LinearSystem
+
+__all__ = ["interval_norms", "sequential_stability", "SequentialStability", "plot_decay"]
+
+NORMS = ("spectral", "power", "fro")
+
+
+def _as_matrix_stack(As, T=None) -> np.ndarray:
+    if callable(getattr(As, "A", None)):         # a system object with A(t) (LinearSystem or alike)
+        horizon = T if T is not None else getattr(As, "horizon", None) or getattr(As, "T", None)
+        if horizon is None:
+            raise InvalidArgumentError("T: the system has no finite horizon; give the number of steps T")
+        horizon = positive_int(horizon, "T")
+        if isinstance(As, LinearSystem):
+            return np.ascontiguousarray(As.matrices(horizon)[0], dtype=np.float64)
+        return as_array(np.stack([As.A(t) for t in range(horizon)]), "As.A(t)", ndim=3)
+    As = as_array(As, "As", ndim=3)
+    if As.shape[1] != As.shape[2]:
+        raise ShapeError(f"As: expected a stack of square matrices (T, d, d), got shape {As.shape}")
+    if As.shape[0] == 0:
+        raise ShapeError("As: expected at least one matrix, got an empty stack")
+    if T is not None:
+        T = positive_int(T, "T")
+        if T > As.shape[0]:
+            raise ShapeError(f"T: the stack has {As.shape[0]} matrices, got T={T}")
+        As = As[:T]
+    return As
+
+
+def interval_norms(As, max_length: int | None = None, *, norm: str = "spectral", log: bool = False,
+                   seed=0, power_iters: int = 20) -> np.ndarray:
+    """Norms of all interval products: ``out[r, l-1] = ||A_{r+l-1} ... A_{r+1} A_r||``.
+
+    Parameters
+    ----------
+    As : array (T, d, d)
+    max_length : int, optional
+        Longest interval length computed (default ``T``).
+    norm : ``"spectral"`` (exact, via SVD), ``"power"`` (power iteration on ``P^T P``, seeded,
+        warm-started from the previous length; a lower bound converging to the spectral norm)
+        or ``"fro"`` (Frobenius, an upper bound on the spectral norm).
+    log : bool
+        Return natural logs of the norms (no overflow/underflow for long products).
+
+    Returns
+    -------
+    array (T, max_length); entries whose interval runs past ``T`` (``r + l > T``) are NaN.
+
+    For each length ``l`` the products of all start indices are advanced together,
+    ``P_r <- A_{r+l-1} P_r`` (one batched matmul per length), and renormalised by their
+    Frobenius norm, whose log is accumulated separately: numerically this is the plain
+    product ``A_{r+l-1} ... A_r`` with its scale kept in log form. O(T * max_length) matrix
+    products in all.
+    """
+    As = _as_matrix_stack(As)
+    T, d, _ = As.shape
+    L = T if max_length is None else min(positive_int(max_length, "max_length"), T)
+    check_choice(norm, "norm", NORMS)
+    out = np.full((T, L), np.nan)
+    logscale = np.zeros(T)
+    P = As.copy()
+    v = None
+    if norm == "power":
+        power_iters = positive_int(power_iters, "power_iters")
+        v = as_rng(seed).standard_normal((T, d))
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        for ell in range(1, L + 1):
+            n = T - ell + 1                      # start indices r = 0..T-l have a full interval
+            if ell > 1:
+                P = np.matmul(As[ell - 1:], P[:n])
+            s = np.sqrt(np.einsum("rij,rij->r", P, P))
+            nz = s > 0
+            P[nz] /= s[nz, None, None]
+            logscale = logscale[:n] + np.log(s)   # -inf once a product is exactly zero
+            if norm == "spectral":
+                lognorm = np.log(np.linalg.norm(P, 2, axis=(1, 2)))
+            elif norm == "fro":
+                lognorm = np.where(nz, 0.0, -np.inf)
+            else:
+                v = v[:n]
+                for _ in range(power_iters):
+                    v = np.einsum("rji,rj->ri", P, np.einsum("rij,rj->ri", P, v))
+                    vn = np.linalg.norm(v, axis=1, keepdims=True)
+                    v = np.where(vn > 0, v / np.where(vn > 0, vn, 1.0), v)
+                lognorm = np.log(np.linalg.norm(np.einsum("rij,rj->ri", P, v), axis=1))
+            out[:n, ell - 1] = logscale + lognorm
+    return out if log else np.exp(out)
+
+
+@dataclass(frozen=True)
+class SequentialStability:
+    """Result of :func:`sequential_stability` (``nonconvex-meta-optimization``, Definition 3).
+
+    Attributes
+    ----------
+    log_norms : array (T, max_length) — ``log ||A_{r+l-1}..A_r||`` (NaN past the end).
+    lengths : array (max_length,) — interval lengths ``|I| = 1..max_length``.
+    decay : array — for each length, the largest product norm over all intervals of that length.
+    mean_decay : array — the mean product norm over intervals of each length (Fig. 3 averages).
+    kappa : float — the smallest kappa with ``||prod|| <= kappa^2 (1-gamma)^{|I|}`` on every
+        computed interval, for the ``gamma`` below.
+    gamma : float — given, or fitted (see :func:`sequential_stability`).
+    worst_interval : (r, s) — 0-based inclusive interval attaining ``kappa`` (``A_r..A_s``).
+    norm : str — the norm used.
+    complete : bool — True when every interval of ``[0, T)`` was computed (``max_length == T``);
+        otherwise :meth:`holds` certifies only intervals up to ``max_length``.
+    """
+
+    log_norms: np.ndarray = field(repr=False)
+    lengths: np.ndarray = field(repr=False)
+    decay: np.ndarray = field(repr=False)
+    mean_decay: np.ndarray = field(repr=False)
+    kappa: float
+    gamma: float
+    worst_interval: tuple[int, int]
+    norm: str
+    complete: bool
+
+    @property
+    def T(self) -> int:
+        return self.log_norms.shape[0]
+
+    @property
+    def norms(self) -> np.ndarray:
+        """``exp(log_norms)``: the product norms (T, max_length)."""
+        with np.errstate(over="ignore", under="ignore"):
+            return np.exp(self.log_norms)
+
+    def kappa_for(self, gamma):
+        """Smallest kappa for the given ``gamma`` (a number or an array of them): the
+        ``(kappa, gamma)`` trade-off curve, ``kappa = sqrt(max_l decay_l / (1-gamma)^l)``."""
+        g = np.asarray(gamma, dtype=float)
+        if np.any(~np.isfinite(g)) or np.any(g < 0) or np.any(g >= 1):
+            raise InvalidArgumentError(f"gamma: expected values in [0, 1), got {gamma!r}")
+        log_decay = np.log(self.decay)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            logk2 = _log_kappa2(self.lengths, log_decay, g.reshape(-1))
+            k = np.exp(logk2 / 2)
+        return float(k[0]) if g.ndim == 0 else k.reshape(g.shape)
+
+    def holds(self, kappa: float, gamma: float, rtol: float = 1e-9) -> bool:
+        """Whether ``||A_s..A_r|| <= kappa^2 (1-gamma)^{s-r+1}`` on every computed interval
+        (up to a relative tolerance ``rtol`` for rounding)."""
+        kappa = nonnegative(kappa, "kappa")
+        gamma = in_range(gamma, "gamma", 0.0, 1.0, hi_open=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bound = 2 * np.log(kappa) + self.lengths * np.log1p(-gamma) + np.log1p(rtol)
+            ok = self.log_norms <= bound[None, :]
+        return bool(np.all(ok | np.isnan(self.log_norms)))
+
+    def __repr__(self) -> str:
+        return (f"SequentialStability(kappa={self.kappa:.6g}, gamma={self.gamma:.6g}, "
+                f"worst_interval={self.worst_interval}, T={self.T}, max_length={len(self.lengths)}, "
+                f"norm={self.norm!r}, complete={self.complete})")
+
+
+def _fit_gamma(lengths: np.ndarray, log_decay: np.ndarray) -> float:
+    """Rule "fit": gamma = 1 - exp(slope) of the least-squares line through (l, log decay_l),
+    clipped to [0, 1)."""
+    ok = np.isfinite(log_decay)
+    if ok.sum() >= 2:
+        slope = np.polyfit(lengths[ok].astype(float), log_decay[ok], 1)[0]
+    elif ok.sum() == 1:                  # a single usable length: the rate it implies
+        slope = log_decay[ok][0] / lengths[ok][0]
+    else:                                # every product is exactly zero: any gamma works
+        slope = -np.inf
+    return float(np.clip(-np.expm1(slope), 0.0, _GAMMA_MAX))
+
+
+def _log_kappa2(lengths, log_decay, gammas):
+    """log kappa(gamma)^2 = max_l (log decay_l - l log(1-gamma)) for each gamma (finite entries only)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.max(log_decay[None, :] - np.log1p(-gammas)[:, None] * lengths[None, :], axis=1)
+
+
+def _bound_gamma(lengths: np.ndarray, log_decay: np.ndarray) -> float:
+    """Rule "bound": the gamma minimising max(kappa(gamma), 1)^2 / gamma, exactly.
+
+    With lambda = -log(1-gamma), log max(kappa, 1)^2 = max(0, max_l (a_l + l lambda))
+    (a_l = log decay_l; the 0 is the empty product, l = 0, of norm 1) is the upper envelope of
+    lines, piecewise linear and convex, and -log gamma is smooth and convex, so the minimiser
+    is a kink of the envelope (lambda = minus the slope of an edge of the upper convex hull of
+    the points (l, a_l), l = 0, 1, ...) or a stationary point inside a piece of slope l, where
+    gamma = 1/(l+1). Every candidate is evaluated and the best one returned.
+    """
+    ok = np.isfinite(log_decay)
+    l = np.concatenate([[0.0], lengths[ok].astype(float)])
+    a = np.concatenate([[0.0], log_decay[ok]])
+    hull: list[int] = []                 # upper convex hull of (l, a), l increasing (monotone chain)
+    for i in range(l.size):
+        while len(hull) >= 2:
+            j, k = hull[-2], hull[-1]
+            if (a[k] - a[j]) * (l[i] - l[j]) <= (a[i] - a[j]) * (l[k] - l[j]):
+                hull.pop()
+            else:
+                break
+        hull.append(i)
+    h = np.array(hull)
+    lam = -np.diff(a[h]) / np.diff(l[h])                   # kinks of the envelope in lambda
+    cands = np.concatenate([-np.expm1(-lam[lam > 0]), 1.0 / (l[h] + 1.0), [_GAMMA_MAX]])
+    cands = np.clip(cands, 1e-15, _GAMMA_MAX)
+    obj = _log_kappa2(l, a, cands) - np.log(cands)         # l = 0 is in the set: max(kappa, 1)
+    return float(cands[np.argmin(obj)])
+
+
+_GAMMA_MAX = 1.0 - 1e-12
+RULES = ("bound", "fit")
+
+
+def sequential_stability(As, gamma: float | None = None, max_length: int | None = None, *,
+                         rule: str = "bound", norm: str = "spectral", T: int | None = None, seed=0,
+                         power_iters: int = 20) -> SequentialStability:
+    """Measure the (kappa, gamma) sequential stability of ``A_1..A_T`` (Definition 3).
+
+    Parameters
+    ----------
+    As : array (T, d, d), or a system with ``A(t)`` — a :class:`~olc.systems.LinearSystem` or
+        e.g. an ``OptimizationSystem`` — whose ``A_0..A_{T-1}`` are used (``T`` needed when it
+        has no finite ``horizon`` / ``T`` attribute)
+    gamma : float in [0, 1), optional
+        Decay rate. Given: ``kappa`` is the smallest value for it. None: chosen by ``rule``, and
+        ``kappa`` is then the smallest value for that ``gamma``. Use
+        :meth:`SequentialStability.kappa_for` for the whole (kappa, gamma) trade-off curve.
+    max_length : int, optional
+        Only intervals with ``|I| <= max_length`` are computed (for large T).
+    rule : "bound" (default) or "fit"
+        How ``gamma`` is chosen when not given.
+        ``"bound"``: the ``gamma`` minimising ``kappa^2 / gamma = sum_{l >= 0} kappa^2 (1-gamma)^l``
+        subject to ``kappa >= 1`` (Assumption 2 of the paper), i.e. the tightest bound on the
+        total gain ``sum_l ||A_{t}..A_{t-l+1}||`` that enters state bounds such as
+        ``||x_t|| <= kappa^2 W / gamma`` (computed exactly: the objective is convex in
+        ``-log(1-gamma)``). ``"fit"``: ``gamma = 1 - exp(slope)``, ``slope`` the least-squares
+        slope of ``log decay_l`` against ``l`` (the average exponential rate of the worst-case
+        curve of Fig. 3), clipped to ``[0, 1)``; simple, but on short or noisy curves it can
+        overshoot and return a large ``kappa``. For ``A_t = c * (orthogonal)`` both rules
+        recover ``gamma = 1 - c``, ``kappa = 1`` (``"bound"`` when ``T >= c/(1-c)``; for shorter
+        sequences the finite horizon also certifies larger ``gamma``, and the rule takes it).
+    norm : "spectral" (default, exact), "power" (seeded power iteration) or "fro"
+        See :func:`interval_norms`.
+
+    Returns
+    -------
+    :class:`SequentialStability`
+
+    Example
+    -------
+    >>> res = sequential_stability(np.stack([0.9 * np.eye(3)] * 50))
+    >>> round(res.gamma, 12), round(res.kappa, 12), res.holds(res.kappa, res.gamma)
+    (0.1, 1.0, True)
+    """
+    As = _as_matrix_stack(As, T)
+    logN = interval_norms(As, max_length, norm=norm, log=True, seed=seed, power_iters=power_iters)
+    Tn, L = logN.shape
+    lengths = np.arange(1, L + 1)
+    with np.errstate(over="ignore", under="ignore"):
+        log_decay = np.nanmax(logN, axis=0)
+        mean_decay = np.nanmean(np.exp(logN), axis=0)
+    check_choice(rule, "rule", RULES)
+    if gamma is None:
+        gamma = (_bound_gamma if rule == "bound" else _fit_gamma)(lengths, log_decay)
+    else:
+        gamma = in_range(gamma, "gamma", 0.0, 1.0, hi_open=True)
+    with np.errstate(invalid="ignore"):
+        excess = logN - lengths[None, :] * np.log1p(-gamma)            # log(||prod|| / (1-gamma)^|I|)
+    filled = np.where(np.isnan(excess), -np.inf, excess)
+    r, ell = np.unravel_index(np.argmax(filled), filled.shape)
+    kappa = float(np.exp(filled[r, ell] / 2))
+    with np.errstate(over="ignore", under="ignore"):
+        decay = np.exp(log_decay)
+    return SequentialStability(log_norms=logN, lengths=lengths, decay=decay, mean_decay=mean_decay,
+                               kappa=kappa, gamma=float(gamma), worst_interval=(int(r), int(r + ell)),
+                               norm=norm, complete=(L == Tn))
+
+
+def plot_decay(result: SequentialStability, ax=None, *, mean: bool = True, bound: bool = True,
+               label: str | None = None):
+    """Plot the decay of ``||A_s..A_r||`` against ``|I| = s - r + 1`` on a log scale (like Fig. 3
+    of ``nonconvex-meta-optimization``; its x-axis ``|r - s|`` is ``|I| - 1``).
+
+    Draws the worst case over intervals of each length, the mean (``mean=True``) and the bound
+    ``kappa^2 (1-gamma)^{|I|}`` (``bound=True``). Returns the matplotlib axes.
+    """
+    if not isinstance(result, SequentialStability):
+        raise InvalidArgumentError(f"result: expected a SequentialStability, got {type(result).__name__}")
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise BackendUnavailableError("plot_decay needs matplotlib: pip install 'olc[plot]' "
+                                      "(or pip install matplotlib)") from None
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    prefix = f"{label}: " if label else ""
+    ax.semilogy(result.lengths, result.decay, "-", label=prefix + "max over intervals")
+    if mean:
+        ax.semilogy(result.lengths, result.mean_decay, ":", label=prefix + "mean over intervals")
+    if bound:
+        with np.errstate(over="ignore", under="ignore"):
+            b = result.kappa ** 2 * (1 - result.gamma) ** result.lengths.astype(float)
+        ax.semilogy(result.lengths, b, "--",
+                    label=prefix + rf"$\kappa^2(1-\gamma)^{{|I|}}$, $\kappa$={result.kappa:.3g}, "
+                                   rf"$\gamma$={result.gamma:.3g}")
+    ax.set_xlabel(r"interval length $|I| = s - r + 1$")
+    ax.set_ylabel(r"$\|A_s \cdots A_r\|_2$")
+    ax.legend(fontsize="small")
+    return ax

@@ -1,0 +1,140 @@
+"""Sequential stability (nonconvex-meta-optimization, Definition 3): brute force and closed forms."""
+
+import functools
+import itertools
+
+import numpy as np
+import pytest
+
+import olc
+from olc.errors import InvalidArgumentError, ShapeError
+from olc.systems import interval_norms, random_stable, sequential_stability, switching_system
+
+
+def _orthogonal(d, rng):
+    return np.linalg.qr(rng.standard_normal((d, d)))[0]
+
+
+def _brute_norms(As, norm=lambda P: np.linalg.norm(P, 2)):
+    """{(r, s): ||A_s ... A_r||} by explicit products over all intervals (0-based, inclusive)."""
+    T = len(As)
+    return {(r, s): norm(functools.reduce(lambda P, A: A @ P, As[r:s + 1], np.eye(As.shape[1])))
+            for r, s in itertools.combinations_with_replacement(range(T), 2)}
+
+
+def test_contract_scaled_identity():
+    res = olc.systems.sequential_stability(np.stack([0.9 * np.eye(3)] * 50))
+    print(res.kappa, res.gamma, res.holds(res.kappa, res.gamma))
+    assert abs(res.gamma - 0.1) < 1e-12 and abs(res.kappa - 1.0) < 1e-12
+    assert res.holds(res.kappa, res.gamma) and res.complete
+    assert not res.holds(1.0, 0.1 + 1e-6)      # a faster rate is violated by the longest interval
+    assert not res.holds(0.99, 0.1)
+    np.testing.assert_allclose(res.decay, 0.9 ** np.arange(1, 51), rtol=1e-12)
+    fit = sequential_stability(np.stack([0.9 * np.eye(3)] * 50), rule="fit")
+    assert abs(fit.gamma - 0.1) < 1e-12 and abs(fit.kappa - 1.0) < 1e-10
+
+
+@pytest.mark.parametrize("norm, tol", [("spectral", 1e-10), ("power", 1e-6), ("fro", None)])
+def test_interval_norms_match_brute_force(norm, tol):
+    rng = np.random.default_rng(0)
+    T, d = 7, 4
+    As = 0.6 * rng.standard_normal((T, d, d))
+    N = interval_norms(As, norm=norm, power_iters=200)
+    assert N.shape == (T, T)
+    ref = _brute_norms(As)
+    for (r, s), v in ref.items():
+        got = N[r, s - r]
+        if tol is None:                                        # Frobenius: an upper bound, and exact as fro
+            fro = _brute_norms(As[r:s + 1], np.linalg.norm)[(0, s - r)]
+            assert got >= v * (1 - 1e-12) and abs(got - fro) <= 1e-10 * fro
+        else:
+            assert abs(got - v) <= tol * v
+    assert np.all(np.isnan(N[np.add.outer(np.arange(T), np.arange(T)) >= T]))
+    # max_length truncates the columns; log output is the log
+    kw = dict(norm=norm, power_iters=200)
+    np.testing.assert_allclose(interval_norms(As, 3, **kw), N[:, :3], rtol=1e-12)
+    np.testing.assert_allclose(interval_norms(As, 3, log=True, **kw), np.log(N[:, :3]),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_result_matches_brute_force_definition():
+    """kappa for a given gamma, decay, mean and worst interval from explicit products (tiny T)."""
+    lti = random_stable(3, 1, spectral_radius=0.8, seed=1)
+    other = random_stable(3, 1, spectral_radius=0.8, seed=2)
+    sys = switching_system([lti, other], T=8, switch_prob=0.5, seed=0)
+    As = sys.matrices(8)[0]
+    ref = _brute_norms(As)
+    gamma = 0.15
+    res = sequential_stability(sys, gamma=gamma)               # a system is accepted too
+    ratios = {k: v / (1 - gamma) ** (k[1] - k[0] + 1) for k, v in ref.items()}
+    worst = max(ratios, key=ratios.get)
+    assert abs(res.kappa - np.sqrt(ratios[worst])) < 1e-10 * res.kappa
+    assert res.worst_interval == worst
+    for ell in range(1, 9):
+        vals = [v for (r, s), v in ref.items() if s - r + 1 == ell]
+        assert abs(res.decay[ell - 1] - max(vals)) < 1e-10 * max(vals)
+        assert abs(res.mean_decay[ell - 1] - np.mean(vals)) < 1e-10 * np.mean(vals)
+    assert res.holds(res.kappa, gamma) and not res.holds(res.kappa * (1 - 1e-6), gamma)
+    assert abs(res.kappa_for(gamma) - res.kappa) < 1e-12 * res.kappa
+
+
+def test_scaled_orthogonal_products_match_analytic_kappa():
+    """A_t = c_t Q_t: ||A_s..A_r|| = prod c_t, so kappa(gamma)^2 = max_I prod_{t in I} c_t / (1-gamma)^|I|."""
+    rng = np.random.default_rng(3)
+    T = 40
+    c = rng.uniform(0.6, 1.1, size=T)
+    As = np.stack([ct * _orthogonal(4, rng) for ct in c])
+    logc = np.log(c)
+    for gamma in [0.0, 0.1, 0.3]:
+        res = sequential_stability(As, gamma=gamma)
+        best = max(logc[r:s + 1].sum() - (s - r + 1) * np.log1p(-gamma)
+                   for r in range(T) for s in range(r, T))
+        assert abs(res.kappa - np.exp(best / 2)) < 1e-10 * res.kappa
+    # constant c: the fitted pair is gamma = 1 - c, kappa = 1 under both rules
+    for rule in ["bound", "fit"]:
+        res = sequential_stability(np.stack([0.7 * _orthogonal(3, rng) for _ in range(30)]), rule=rule)
+        assert abs(res.gamma - 0.3) < 1e-10 and abs(res.kappa - 1.0) < 1e-8
+
+
+def test_bound_rule_minimises_kappa2_over_gamma():
+    rng = np.random.default_rng(4)
+    As = np.stack([random_stable(4, 1, 0.9, seed=rng).A() for _ in range(60)])
+    res = sequential_stability(As)
+    grid = np.linspace(1e-3, 0.999, 5000)
+    obj = np.maximum(res.kappa_for(grid), 1.0) ** 2 / grid     # the rule keeps kappa >= 1 (Assumption 2)
+    assert max(res.kappa, 1.0) ** 2 / res.gamma <= obj.min() * (1 + 1e-9)
+    assert res.holds(res.kappa, res.gamma)
+
+
+def test_long_products_do_not_underflow_and_max_length():
+    As = np.stack([0.1 * np.eye(2)] * 400)                     # 0.1^400 underflows float64
+    res = sequential_stability(As, max_length=350)
+    assert not res.complete and res.log_norms.shape == (400, 350)
+    np.testing.assert_allclose(res.log_norms[0], np.arange(1, 351) * np.log(0.1), rtol=1e-12)
+    assert abs(res.gamma - 0.9) < 1e-12 and abs(res.kappa - 1) < 1e-9
+    zero = sequential_stability(np.zeros((5, 2, 2)))
+    assert zero.kappa == 0.0 and zero.holds(0.0, 0.5)
+
+
+def test_errors():
+    with pytest.raises(ShapeError, match="As"):
+        sequential_stability(np.ones((5, 2, 3)))
+    with pytest.raises(InvalidArgumentError, match="gamma"):
+        sequential_stability(np.stack([np.eye(2)] * 3), gamma=1.0)
+    with pytest.raises(InvalidArgumentError, match="norm"):
+        interval_norms(np.stack([np.eye(2)] * 3), norm="nuclear")
+    with pytest.raises(InvalidArgumentError, match="T"):
+        sequential_stability(olc.systems.LTISystem(np.eye(2), np.ones((2, 1))))
+
+
+def test_plot_decay(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from olc.systems import plot_decay
+
+    res = sequential_stability(np.stack([random_stable(3, 1, 0.9, seed=s).A() for s in range(20)]))
+    ax = plot_decay(res, label="random")
+    assert ax.get_yscale() == "log" and len(ax.get_lines()) == 3
+    ax.figure.savefig(tmp_path / "decay.png")
+    matplotlib.pyplot.close(ax.figure)
