@@ -82,7 +82,12 @@ class Learner:
     feedback: str = "gradient"
 
     def init(self, shape: tuple[int, ...], rng: np.random.Generator, horizon: int | None = None):
-        """Return the initial state for decisions of ``shape`` (``horizon`` if known)."""
+        """Return the initial state for decisions of ``shape`` (``horizon`` if known).
+
+        Environments that fix a starting point (``env.x0``, e.g. optimization games where
+        the decision is the iterate) make :func:`play` call ``init(..., x0=env.x0)``; learners
+        that play such games accept that keyword.
+        """
         raise NotImplementedError
 
     def decide(self, state, obs, rng: np.random.Generator):
@@ -215,7 +220,9 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False) -> 
     env_rng, learner_rng = rng.spawn(2)
     shape = tuple(env.shape)
     env.reset(env_rng)
-    state = learner.init(shape, learner_rng, horizon=T)
+    x0 = getattr(env, "x0", None)  # optimization games fix the starting point
+    state = learner.init(shape, learner_rng, horizon=T) if x0 is None else \
+        learner.init(shape, learner_rng, horizon=T, x0=x0)
     decisions = np.empty((T, *shape))
     losses = np.empty(T)
     name = type(learner).__name__

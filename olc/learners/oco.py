@@ -71,9 +71,9 @@ class OGD(Learner):
         self.lr = as_schedule(lr if lr is not None else InverseSqrt(D / 2 if np.isfinite(D) else 1.0))
         self.x0 = x0
 
-    def init(self, shape, rng=None, horizon=None):
+    def init(self, shape, rng=None, horizon=None, x0=None):
         shape = self.K.check_shape(shape)
-        return OGDState(_start(self.K, shape, self.x0), 0)
+        return OGDState(_start(self.K, shape, self.x0 if x0 is None else x0), 0)
 
     def decide(self, state, obs=None, rng=None):
         return state.x, state

@@ -1,0 +1,225 @@
+"""The gradient-oracle protocol: the one interface every objective in olc is seen through.
+
+An oracle is a (possibly stochastic, finite-sum) objective ``f: R^dim -> R``. It answers
+``value``, ``grad`` and ``value_and_grad`` at a point ``x`` of shape ``(dim,)``, optionally
+for a *minibatch* ``batch`` (an opaque object produced by :meth:`GradientOracle.sample_batch`
+from a seeded generator; ``None`` means the full objective). Where second-order information
+exists it also answers Hessian-vector products (``hvp``, ``has_hvp``) and full Hessians.
+
+This is the feedback model of ``nonconvex-meta-optimization`` (Sec. 2 and App. A): in
+episode ``i`` at step ``t`` the optimizer receives a minibatch ``B_{i,t}`` and suffers
+``f_{i,t}(x) = (1/b) sum_{j in B_{i,t}} f_{i,j}(x)``; :meth:`GradientOracle.freeze` fixes one
+minibatch and gives the *deterministic* setting of the paper's experiments (Sec. 5, App. E.1:
+"gradient descent on a fixed batch").
+
+Subclasses implement ``_value_and_grad(x, batch)`` and, optionally, ``_value``, ``_hvp``,
+``_hessian`` and ``sample_batch``; the public methods here do the checking (``x`` must be a
+finite ``(dim,)`` array; non-finite results raise :class:`~olc.errors.NonFiniteError` naming
+the oracle and the evaluation number) and the counting (``count``: function/gradient
+evaluations; ``hvp_count``: Hessian-vector products), which experiments use as a
+data-efficiency measure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import as_array, as_rng, positive_int
+from ..errors import FeedbackError, InvalidArgumentError, NonFiniteError
+
+__all__ = ["GradientOracle", "FrozenOracle", "sample_indices"]
+
+
+def sample_indices(rng, n: int, batch_size: int | None) -> np.ndarray | None:
+    """Draw a minibatch of ``batch_size`` distinct indices out of ``range(n)`` (sorted).
+
+    ``batch_size=None`` or ``batch_size >= n`` returns ``None`` (the full objective), so
+    a full-batch oracle stays deterministic. Shared by every data oracle in olc.
+    """
+    if batch_size is None or batch_size >= n:
+        return None
+    idx = as_rng(rng).choice(n, size=batch_size, replace=False)
+    idx.sort()
+    return idx
+
+
+class GradientOracle:
+    """Base class of gradient oracles (see the module docstring for the protocol).
+
+    Parameters
+    ----------
+    dim : int
+        Dimension ``n`` of the decision vector ``x``.
+    name : str, optional
+        Used in error messages (defaults to the class name).
+
+    Subclasses set the class attributes ``has_hvp`` (Hessian-vector products available)
+    and ``hessian_is_constant`` (the Hessian of each minibatch objective does not depend on
+    ``x``: quadratics, least squares), which :class:`olc.systems.OptimizationSystem` uses to
+    build the exact matrix ``H_t`` of its eq. (1).
+    """
+
+    has_hvp: bool = False
+    hessian_is_constant: bool = False
+
+    def __init__(self, dim: int, *, name: str | None = None):
+        self._dim = positive_int(dim, "dim")
+        self.name = name or type(self).__name__
+        self.count = 0
+        self.hvp_count = 0
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def dim(self) -> int:
+        """Dimension of the decision vector ``x``."""
+        return self._dim
+
+    @property
+    def stochastic(self) -> bool:
+        """True when :meth:`sample_batch` draws proper minibatches (not the full objective)."""
+        return False
+
+    def reset_count(self) -> None:
+        """Set the evaluation counters ``count`` and ``hvp_count`` back to zero."""
+        self.count = 0
+        self.hvp_count = 0
+
+    # ------------------------------------------------------------------ hooks for subclasses
+    def _value_and_grad(self, x: np.ndarray, batch):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must implement _value_and_grad(x, batch)")
+
+    def _value(self, x: np.ndarray, batch) -> float:
+        return self._value_and_grad(x, batch)[0]
+
+    def _hvp(self, x: np.ndarray, v: np.ndarray, batch) -> np.ndarray:
+        raise FeedbackError(f"{self.name}: Hessian-vector products are not available (has_hvp is False)")
+
+    def _hessian(self, x: np.ndarray, batch) -> np.ndarray:
+        if not self.has_hvp:
+            raise FeedbackError(f"{self.name}: Hessians are not available (has_hvp is False)")
+        eye = np.eye(self.dim)
+        cols = [np.asarray(self._hvp(x, eye[i], batch), dtype=np.float64) for i in range(self.dim)]
+        self.hvp_count += self.dim
+        return np.stack(cols, axis=1)
+
+    def sample_batch(self, rng):
+        """Draw a minibatch from the seeded generator ``rng`` (``None`` for deterministic oracles)."""
+        return None
+
+    # ------------------------------------------------------------------ checks
+    def _check_x(self, x, name: str = "x") -> np.ndarray:
+        return as_array(x, name, shape=(self.dim,))
+
+    def _check_value(self, value, what: str) -> float:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"{self.name}.{what}: the objective returned {value!r}, "
+                                       "expected a real scalar") from None
+        if not np.isfinite(v):
+            raise NonFiniteError(f"{self.name}.{what}: non-finite objective value {v} at evaluation "
+                                 f"#{self.count}")
+        return v
+
+    def _check_vector(self, g, what: str, counter: int) -> np.ndarray:
+        g = np.asarray(g, dtype=np.float64).reshape(-1)
+        if g.shape != (self.dim,):
+            raise InvalidArgumentError(f"{self.name}.{what}: returned shape {g.shape}, "
+                                       f"expected ({self.dim},)")
+        if not np.all(np.isfinite(g)):
+            raise NonFiniteError(f"{self.name}.{what}: non-finite entries ({int(np.sum(~np.isfinite(g)))} of "
+                                 f"{self.dim}) at evaluation #{counter}")
+        return g
+
+    # ------------------------------------------------------------------ public API
+    def value(self, x, batch=None) -> float:
+        """Objective value ``f(x)`` (on ``batch`` when given)."""
+        x = self._check_x(x)
+        self.count += 1
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked just below
+            val = self._value(x, batch)
+        return self._check_value(val, "value")
+
+    def value_and_grad(self, x, batch=None) -> tuple[float, np.ndarray]:
+        """``(f(x), grad f(x))`` as ``(float, ndarray (dim,))`` (on ``batch`` when given)."""
+        x = self._check_x(x)
+        self.count += 1
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked just below
+            val, g = self._value_and_grad(x, batch)
+        return self._check_value(val, "value_and_grad"), self._check_vector(g, "grad", self.count)
+
+    def grad(self, x, batch=None) -> np.ndarray:
+        """Gradient ``grad f(x)``, an ndarray of shape ``(dim,)``."""
+        return self.value_and_grad(x, batch)[1]
+
+    def hvp(self, x, v, batch=None) -> np.ndarray:
+        """Hessian-vector product ``grad^2 f(x) v`` (raises :class:`FeedbackError` without ``has_hvp``)."""
+        x = self._check_x(x)
+        v = as_array(v, "v", shape=(self.dim,))
+        if not self.has_hvp:
+            raise FeedbackError(f"{self.name}: Hessian-vector products are not available (has_hvp is False)")
+        self.hvp_count += 1
+        return self._check_vector(self._hvp(x, v, batch), "hvp", self.hvp_count)
+
+    def hessian(self, x, batch=None) -> np.ndarray:
+        """Full Hessian ``grad^2 f(x)`` as a ``(dim, dim)`` array (closed form or ``dim`` HVPs)."""
+        x = self._check_x(x)
+        H = np.asarray(self._hessian(x, batch), dtype=np.float64)
+        if H.shape != (self.dim, self.dim):
+            raise InvalidArgumentError(f"{self.name}.hessian: returned shape {H.shape}, "
+                                       f"expected ({self.dim}, {self.dim})")
+        if not np.all(np.isfinite(H)):
+            raise NonFiniteError(f"{self.name}.hessian: non-finite entries")
+        return H
+
+    def __call__(self, x, batch=None) -> float:
+        return self.value(x, batch)
+
+    def freeze(self, rng_or_seed=None) -> GradientOracle:
+        """An oracle with one minibatch drawn now from ``rng_or_seed`` and fixed forever.
+
+        This is the deterministic setting of ``nonconvex-meta-optimization`` Sec. 5 / App. E.1
+        (training "on a fixed batch"). A deterministic oracle is returned unchanged.
+        """
+        batch = self.sample_batch(as_rng(rng_or_seed))
+        if batch is None:
+            return self
+        return FrozenOracle(self, batch)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self.dim})"
+
+
+class FrozenOracle(GradientOracle):
+    """``base`` restricted to one fixed minibatch ``batch`` (see :meth:`GradientOracle.freeze`).
+
+    The frozen oracle is deterministic: ``sample_batch`` returns ``None`` and passing any
+    other ``batch`` than ``None`` raises :class:`~olc.errors.InvalidArgumentError`.
+    """
+
+    def __init__(self, base: GradientOracle, batch):
+        if not isinstance(base, GradientOracle):
+            raise InvalidArgumentError(f"base: expected a GradientOracle, got {type(base).__name__}")
+        super().__init__(base.dim, name=f"{base.name}[frozen]")
+        self.base = base
+        self.batch = batch
+        self.has_hvp = base.has_hvp
+        self.hessian_is_constant = base.hessian_is_constant
+
+    def _fixed(self, batch):
+        if batch is not None:
+            raise InvalidArgumentError(f"batch: {self.name} has a fixed minibatch; pass batch=None, "
+                                       f"got {batch!r}")
+        return self.batch
+
+    def _value(self, x, batch):
+        return self.base._value(x, self._fixed(batch))
+
+    def _value_and_grad(self, x, batch):
+        return self.base._value_and_grad(x, self._fixed(batch))
+
+    def _hvp(self, x, v, batch):
+        return self.base._hvp(x, v, self._fixed(batch))
+
+    def _hessian(self, x, batch):
+        return self.base._hessian(x, self._fixed(batch))

@@ -1,0 +1,243 @@
+"""PyTorch adapter: any ``torch.nn.Module`` + loss + dataset as a flat-vector gradient oracle.
+
+The parameters of the module are concatenated (in ``named_parameters()`` order) into one
+vector ``x`` of length ``dim``; at the boundary ``x``, gradients and Hessian-vector products
+are float64 numpy arrays, inside everything is torch (``float64`` by default, ``float32`` on
+request, CPU or CUDA). Values and gradients come from ``torch.func.grad_and_value`` over
+``torch.func.functional_call``; HVPs are forward-over-reverse (``jvp`` of ``grad``), with a
+reverse-over-reverse (``vjp`` of ``grad``) fallback for modules without forward-mode rules.
+
+This is how the deep-learning workloads of ``nonconvex-meta-optimization`` (Sec. 4, App. E.2:
+an MLP on MNIST, trained "on a fixed batch" or with i.i.d. minibatches) become oracles for
+the optimization LTV (App. B) and the meta-optimizer (Alg. 7).
+
+torch is imported inside functions only, so ``import olc.oracles`` does not load it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import as_array, positive_int
+from ..errors import BackendUnavailableError, InvalidArgumentError, ShapeError
+from .base import GradientOracle, sample_indices
+
+__all__ = ["TorchOracle", "flatten_params", "unflatten_params"]
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise BackendUnavailableError("TorchOracle needs PyTorch: pip install 'olc[torch]'") from exc
+    return torch
+
+
+def _param_list(params):
+    torch = _torch()
+    if isinstance(params, torch.nn.Module):
+        return [p for _, p in params.named_parameters()]
+    if isinstance(params, dict):
+        return list(params.values())
+    return list(params)
+
+
+def flatten_params(params):
+    """Concatenate tensors (a module's parameters, a dict or a list of tensors) into one 1-D tensor."""
+    torch = _torch()
+    tensors = _param_list(params)
+    if not tensors:
+        raise InvalidArgumentError("params: nothing to flatten (no tensors / the module has no parameters)")
+    return torch.cat([t.reshape(-1) for t in tensors])
+
+
+def unflatten_params(vector, like):
+    """Split a flat vector into tensors shaped like ``like``.
+
+    ``like`` is a module (returns ``{name: tensor}`` in ``named_parameters()`` order), a dict
+    of tensors (returns a dict with the same keys) or a sequence of tensors or shapes
+    (returns a list). ``vector`` may be a tensor or a numpy array; the results are views of a
+    tensor when ``vector`` is one.
+    """
+    torch = _torch()
+    if isinstance(like, torch.nn.Module):
+        like = dict(like.named_parameters())
+    keys = list(like.keys()) if isinstance(like, dict) else None
+    items = list(like.values()) if keys is not None else list(like)
+    shapes = [tuple(t.shape) if hasattr(t, "shape") else tuple(t) for t in items]
+    sizes = [int(np.prod(s)) for s in shapes]
+    if not torch.is_tensor(vector):
+        vector = torch.as_tensor(np.asarray(vector))
+    if vector.ndim != 1 or vector.shape[0] != sum(sizes):
+        raise ShapeError(f"vector: expected shape ({sum(sizes)},), got {tuple(vector.shape)}")
+    parts = [chunk.view(s) for chunk, s in zip(torch.split(vector, sizes), shapes)]
+    return dict(zip(keys, parts)) if keys is not None else parts
+
+
+class TorchOracle(GradientOracle):
+    """A ``torch.nn.Module`` with a loss on a dataset, seen as ``f: R^dim -> R``.
+
+    ``f(x) = loss_fn(module_x(X_B), y_B)`` where ``module_x`` is the module with its
+    parameters replaced by the flat vector ``x`` and ``B`` is the minibatch (all rows when
+    ``batch=None``). ``loss_fn`` must return a scalar (use a mean reduction).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Must have at least one parameter. It is moved **in place** to ``dtype``/``device``
+        (so its buffers match); its own parameters are only changed by :meth:`set_flat`.
+        Train/eval mode is left as it is: call ``module.eval()`` if it uses dropout or
+        batch-norm statistics and you want a deterministic oracle.
+    loss_fn : callable ``(outputs, targets) -> scalar tensor``
+    X, y : arrays or tensors with the same first dimension. Integer ``y`` (class labels for
+        ``CrossEntropyLoss``) keeps an integer dtype; floating ``y`` is cast to ``dtype``.
+    batch_size : int, optional
+        Minibatch size for :meth:`sample_batch` (rows drawn without replacement from a seeded
+        generator); ``None`` means full batch (a deterministic oracle).
+    dtype : torch dtype, default ``torch.float64``
+    device : str or torch.device, optional
+        ``"cuda"`` raises :class:`~olc.errors.BackendUnavailableError` when no GPU is visible.
+    """
+
+    has_hvp = True
+
+    def __init__(self, module, loss_fn, X, y, batch_size: int | None = None, dtype=None, device=None, *,
+                 name: str | None = None):
+        torch = _torch()
+        if not isinstance(module, torch.nn.Module):
+            raise InvalidArgumentError(f"module: expected a torch.nn.Module, got {type(module).__name__}")
+        if not callable(loss_fn):
+            raise InvalidArgumentError(f"loss_fn: expected a callable (outputs, targets) -> scalar, "
+                                       f"got {loss_fn!r}")
+        dtype = torch.float64 if dtype is None else dtype
+        if dtype not in (torch.float64, torch.float32):
+            raise InvalidArgumentError(f"dtype: expected torch.float64 or torch.float32, got {dtype}")
+        device = torch.device("cpu" if device is None else device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise BackendUnavailableError(f"device: {device} requested but torch.cuda.is_available() "
+                                          "is False")
+        named = list(module.named_parameters())
+        if not named:
+            raise InvalidArgumentError(f"module: {type(module).__name__} has no parameters; "
+                                       "nothing to optimize")
+        module.to(device=device, dtype=dtype)
+        self._torch = torch
+        self.module, self.loss_fn, self.dtype, self.device = module, loss_fn, dtype, device
+        self.names = [n for n, _ in module.named_parameters()]
+        self.shapes = [tuple(p.shape) for _, p in module.named_parameters()]
+        self.sizes = [int(np.prod(s)) for s in self.shapes]
+        super().__init__(sum(self.sizes), name=name or f"TorchOracle({type(module).__name__})")
+
+        self.X = self._as_tensor(X, "X", float_only=True)
+        self.y = self._as_tensor(y, "y", float_only=False)
+        if self.X.shape[0] != self.y.shape[0] or self.X.shape[0] == 0:
+            raise ShapeError(f"y: expected {self.X.shape[0]} rows to match X (non-empty), got shape "
+                             f"{tuple(self.y.shape)}")
+        self.n_samples = int(self.X.shape[0])
+        self.batch_size = None if batch_size is None else positive_int(batch_size, "batch_size")
+        self._hvp_mode = "jvp"
+
+        from torch.func import functional_call
+
+        def loss(theta, Xb, yb):
+            params = dict(zip(self.names, [c.view(s) for c, s in zip(torch.split(theta, self.sizes),
+                                                                        self.shapes)]))
+            out = functional_call(self.module, params, (Xb,))
+            value = self.loss_fn(out, yb)
+            if value.ndim != 0:
+                raise InvalidArgumentError(f"loss_fn: must return a scalar (use reduction='mean'), "
+                                           f"got shape {tuple(value.shape)}")
+            return value
+
+        self._loss = loss
+
+    # ------------------------------------------------------------------ conversions
+    def _as_tensor(self, a, name, float_only):
+        torch = self._torch
+        t = a if torch.is_tensor(a) else torch.as_tensor(np.asarray(a))
+        if not float_only and not t.is_floating_point() and not t.is_complex():
+            return t.to(device=self.device)
+        if not t.is_floating_point():
+            t = t.to(torch.float64)
+        if not bool(torch.isfinite(t).all()):
+            as_array(t.detach().cpu().numpy(), name)  # raises NonFiniteError naming the argument
+        return t.to(device=self.device, dtype=self.dtype)
+
+    def _theta(self, x):
+        return self._torch.as_tensor(x, dtype=self.dtype, device=self.device)
+
+    def _data(self, batch):
+        if batch is None:
+            return self.X, self.y
+        idx = np.asarray(batch)
+        if (idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu" or idx.min() < 0
+                or idx.max() >= self.n_samples):
+            raise InvalidArgumentError(f"batch: expected a non-empty 1-D integer index array into "
+                                       f"[0, {self.n_samples}) or None, got {batch!r}")
+        t = self._torch.as_tensor(idx, dtype=self._torch.long, device=self.device)
+        return self.X[t], self.y[t]
+
+    @staticmethod
+    def _np(t):
+        return t.detach().cpu().numpy().astype(np.float64)
+
+    # ------------------------------------------------------------------ oracle hooks
+    @property
+    def stochastic(self) -> bool:
+        return self.batch_size is not None and self.batch_size < self.n_samples
+
+    def sample_batch(self, rng):
+        """A sorted numpy array of ``batch_size`` distinct row indices (``None`` when full-batch)."""
+        return sample_indices(rng, self.n_samples, self.batch_size)
+
+    def _value(self, x, batch):
+        with self._torch.no_grad():
+            return float(self._loss(self._theta(x), *self._data(batch)))
+
+    def _value_and_grad(self, x, batch):
+        from torch.func import grad_and_value
+
+        g, v = grad_and_value(self._loss)(self._theta(x), *self._data(batch))
+        return float(v), self._np(g)
+
+    def _hvp(self, x, v, batch):
+        from torch.func import grad, jvp, vjp
+
+        theta, vt = self._theta(x), self._theta(v)
+        Xb, yb = self._data(batch)
+        g = grad(self._loss)
+        if self._hvp_mode == "jvp":
+            try:
+                return self._np(jvp(lambda th: g(th, Xb, yb), (theta,), (vt,))[1])
+            except (RuntimeError, NotImplementedError):
+                self._hvp_mode = "vjp"  # no forward-mode rule for some op: fall back for good
+        _, pullback = vjp(lambda th: g(th, Xb, yb), theta)
+        return self._np(pullback(vt)[0])
+
+    def _hessian(self, x, batch):
+        from torch.func import hessian
+
+        return self._np(hessian(self._loss)(self._theta(x), *self._data(batch)))
+
+    # ------------------------------------------------------------------ module <-> vector
+    def x0(self) -> np.ndarray:
+        """The module's current parameters as a flat float64 vector (the usual starting point)."""
+        return self._np(flatten_params(self.module))
+
+    def set_flat(self, x) -> None:
+        """Write the flat vector ``x`` into the module's parameters (in place)."""
+        x = self._check_x(x)
+        parts = unflatten_params(self._theta(x), self.module)
+        with self._torch.no_grad():
+            for name, p in self.module.named_parameters():
+                p.copy_(parts[name])
+
+    def predict(self, x, X):
+        """Outputs of the module with parameters ``x`` on inputs ``X`` (a numpy array)."""
+        from torch.func import functional_call
+
+        x = self._check_x(x)
+        params = unflatten_params(self._theta(x), self.module)
+        Xt = self._as_tensor(X, "X", float_only=True)
+        with self._torch.no_grad():
+            return functional_call(self.module, params, (Xt,)).detach().cpu().numpy()

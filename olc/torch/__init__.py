@@ -1,0 +1,12 @@
+"""olc.torch — PyTorch integration (loaded on demand: ``olc.torch`` imports torch).
+
+* :class:`TorchOracle` — a ``torch.nn.Module`` + loss + dataset as a flat-vector gradient
+  oracle (values, gradients, HVPs through ``torch.func``); also ``olc.oracles.TorchOracle``.
+* :func:`flatten` / :func:`unflatten` — parameters <-> one flat vector.
+"""
+
+from ..oracles.torch_adapter import TorchOracle
+from ..oracles.torch_adapter import flatten_params as flatten
+from ..oracles.torch_adapter import unflatten_params as unflatten
+
+__all__ = ["TorchOracle", "flatten", "unflatten"]
