@@ -7,7 +7,7 @@ an :mod:`olc.errors` exception.
 from __future__ import annotations
 
 import numbers
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

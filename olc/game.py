@@ -27,8 +27,9 @@ A learner holds only hyperparameters; its state is explicit data returned by ``i
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

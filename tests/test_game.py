@@ -7,7 +7,7 @@ import olc
 from olc import losses as L
 from olc.comparators import BestFixed
 from olc.game import Feedback
-from olc.learners import FKM, FTRL, OGD, AOFTRL, BCOMemory, Hedge
+from olc.learners import AOFTRL, FKM, FTRL, OGD, BCOMemory, Hedge
 from olc.sets import Ball, Simplex
 
 

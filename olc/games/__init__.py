@@ -3,7 +3,9 @@
 Online convex optimization (:mod:`olc.games.oco`): ``linear``, ``quadratic``, ``logistic``,
 ``least_squares``, ``convex``, ``sequence``, ``bandit``, ``with_memory``, ``adaptive``,
 ``adversarial_linear``, ``random_linear``, ``random_quadratic``. Control of linear systems:
-``control(system, w, cost)`` (:mod:`olc.games.control`, loaded on first use).
+``control(system, w, cost)`` (:mod:`olc.games.control`). Training as a game:
+``optimization(oracle, T, x0)`` (:mod:`olc.games.optimization`; decision = the iterate). Both
+load on first use.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import importlib
 from .oco import *  # noqa: F401,F403
 from .oco import __all__ as _oco_all
 
-_LAZY = {"control": "control", "ControlGame": "control"}
+_LAZY = {"control": "control", "ControlGame": "control", "optimization": "optimization",
+         "OptimizationGame": "optimization"}
 
 __all__ = [*_oco_all, *_LAZY]
 

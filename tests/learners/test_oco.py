@@ -6,7 +6,17 @@ import pytest
 import olc
 from olc.comparators import BestFixed
 from olc.experiments.oco_regret import fit_slope
-from olc.learners import FTRL, OGD, AOFTRL, AdaGrad, Constant, Hedge, InverseSqrt, OGDMemory, aoftrl_regret_bound
+from olc.learners import (
+    AOFTRL,
+    FTRL,
+    OGD,
+    AdaGrad,
+    Constant,
+    Hedge,
+    InverseSqrt,
+    OGDMemory,
+    aoftrl_regret_bound,
+)
 from olc.sets import Ball, Box, Simplex
 
 D_R = 1.0  # ball radius
