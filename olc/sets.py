@@ -127,10 +127,15 @@ class Reals(ConvexSet):
 
 
 class Ball(ConvexSet):
-    """Euclidean ball ``{x in R^d : ||x||_2 <= radius}`` centred at the origin."""
+    """Euclidean ball ``{x : ||x||_2 <= radius}`` centred at the origin.
 
-    def __init__(self, radius: float = 1.0, dim: int | None = None):
+    ``item_ndim`` is the number of trailing axes of one point (1: vectors; 2: matrices with the
+    Frobenius norm — that is :class:`FrobeniusBall`). Projection = rescaling.
+    """
+
+    def __init__(self, radius: float = 1.0, dim: int | None = None, *, item_ndim: int = 1):
         self.r = positive(radius, "radius")
+        self.item_ndim = positive_int(item_ndim, "item_ndim")
         self.shape = None if dim is None else (positive_int(dim, "dim"),)
 
     @property
@@ -141,21 +146,24 @@ class Ball(ConvexSet):
     def inradius(self):
         return self.r
 
+    def _norm(self, x, keepdims=False):
+        axes = tuple(range(-self.item_ndim, 0))
+        return np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdims))
+
     def project(self, x):
         x = self._point(x)
-        norm = np.sqrt(np.einsum("...i,...i->...", x, x))[..., None]
-        return x * np.minimum(1.0, self.r / np.maximum(norm, 1e-300))
+        return x * np.minimum(1.0, self.r / np.maximum(self._norm(x, keepdims=True), 1e-300))
 
     def min_linear(self, G):
-        return -self.r * np.linalg.norm(self._point(G, "G"), axis=-1)
+        return -self.r * self._norm(self._point(G, "G"))
 
     def argmin_linear(self, G):
         G = self._point(G, "G")
-        norm = np.linalg.norm(G, axis=-1, keepdims=True)
+        norm = self._norm(G, keepdims=True)
         return -self.r * G / np.where(norm > 0, norm, 1.0)
 
     def __repr__(self):
-        return f"Ball(radius={self.r})"
+        return f"{type(self).__name__}(radius={self.r})"
 
 
 class Box(ConvexSet):
@@ -269,39 +277,12 @@ class Simplex(ConvexSet):
         return f"Simplex(n={self.n})"
 
 
-class FrobeniusBall(ConvexSet):
-    """Matrices with Frobenius norm at most ``radius``; projection = rescaling."""
-
-    item_ndim = 2
+class FrobeniusBall(Ball):
+    """Matrices with Frobenius norm at most ``radius`` (a :class:`Ball` over matrices)."""
 
     def __init__(self, radius: float = 1.0, shape: tuple[int, int] | None = None):
-        self.r = positive(radius, "radius")
+        super().__init__(radius, item_ndim=2)
         self.shape = None if shape is None else (positive_int(shape[0], "shape[0]"), positive_int(shape[1], "shape[1]"))
-
-    @property
-    def radius(self):
-        return self.r
-
-    @property
-    def inradius(self):
-        return self.r
-
-    def project(self, x):
-        x = self._point(x)
-        norm = np.sqrt(np.sum(x ** 2, axis=(-2, -1), keepdims=True))
-        return x * np.minimum(1.0, self.r / np.maximum(norm, 1e-300))
-
-    def min_linear(self, G):
-        G = self._point(G, "G")
-        return -self.r * np.sqrt(np.sum(G ** 2, axis=(-2, -1)))
-
-    def argmin_linear(self, G):
-        G = self._point(G, "G")
-        norm = np.sqrt(np.sum(G ** 2, axis=(-2, -1), keepdims=True))
-        return -self.r * G / np.where(norm > 0, norm, 1.0)
-
-    def __repr__(self):
-        return f"FrobeniusBall(radius={self.r})"
 
 
 class OperatorBall(ConvexSet):
