@@ -1,0 +1,417 @@
+"""Online meta-learning: Follow the Meta Leader (FTML) and the baselines of ``online-meta-learning-ftml``.
+
+Two protocols, one set of learners:
+
+* **Regret protocol** (Sec. 3): :class:`MetaLearningGame` is an :class:`olc.Environment` for
+  :func:`olc.play`. Round ``t``: the learner plays ``w_t``; the world reveals task ``t``; the
+  loss is ``f_t(U_t(w_t))`` with ``U_t`` = ``inner_steps`` GD steps of size ``inner_lr`` on
+  ``f̂_t``; the feedback carries the task (``feedback.loss``) and the exact MAML gradient.
+  ``trace.regret(olc.comparators.BestMetaLearner(alpha))`` is eq. (3).
+* **Data-efficiency protocol** (Sec. 5, Alg. 1): :func:`online_meta_learning` streams the
+  tasks; within round ``t`` the data ``D_t`` arrives ``n_per_step`` points at a time; after
+  each arrival the learner trains (:meth:`observe`), the deployed model is evaluated on the
+  held-out test data, and the number of points needed to reach the proficiency threshold
+  ``γ`` is recorded (the data-efficiency metric, Fig. 3 left).
+
+Learners (all share the state ``OnlineState``: parameters ``w``, the task buffer ``B`` with
+the number of datapoints available per task, a seeded generator):
+
+* :class:`FTML` — Eq. 4 exactly (``meta_steps=None``: FTL on the meta-losses; closed form on
+  quadratic tasks) or the practical Alg. 1–2 (Meta-Update: ``N_meta`` steps over tasks
+  sampled uniformly from the buffer, Eq. 5 gradients on minibatches ``D^tr``, ``D^val`` of
+  ``D_k``; Update-Procedure: ``N_grad`` GD steps on ``D_t``).
+* :class:`TrainOnEverything` (TOE), :class:`TrainFromScratch`, :class:`FTLFineTune` — Sec. 6 (a)–(c).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._validate import as_array, as_rng, positive, positive_int
+from ..errors import FeedbackError, InvalidArgumentError, ShapeError
+from ..game import Environment, Feedback, Learner
+from ..oracles.base import FrozenOracle, sample_indices
+from ..tasks.base import Task
+from .maml import MAML, fit_maml, maml_quadratic, outer_optimizer
+
+__all__ = ["MetaLearningGame", "OnlineState", "FTML", "TrainOnEverything", "TrainFromScratch", "FTLFineTune",
+           "online_meta_learning", "data_efficiency", "fit_log_regret"]
+
+
+class MetaLearningGame(Environment):
+    """The online meta-learning game of ``online-meta-learning-ftml`` Sec. 3 (steps 1–4).
+
+    The loss of round ``t`` is ``f_t(U_t(w_t))`` (``f_t`` = the task's test objective,
+    ``U_t`` = ``inner_steps`` GD steps of size ``inner_lr`` on ``f̂_t``); full feedback reveals
+    the task itself (``feedback.loss``) and ``∇_w f_t(U_t(w_t))`` (exact, :class:`MAML`).
+    """
+
+    feedback = "full"
+
+    def __init__(self, tasks, inner_lr: float, inner_steps: int = 1):
+        self.tasks = _check_tasks(tasks)
+        self.inner_lr = positive(inner_lr, "inner_lr")
+        self.inner_steps = positive_int(inner_steps, "inner_steps")
+        self.shape = (self.tasks[0].dim,)
+        self.horizon = len(self.tasks)
+        self._maml = MAML(self.inner_lr, self.inner_steps)
+
+    def step(self, t, w):
+        task = self.tasks[t]
+        value = self._maml.objective(task, w)
+        return Feedback(t, "full", value, self._maml.meta_gradient(task, w), loss=task)
+
+    def realized(self):
+        return self.tasks
+
+
+def _check_tasks(tasks) -> list[Task]:
+    tasks = list(tasks)
+    if not tasks:
+        raise InvalidArgumentError("tasks: expected a non-empty sequence of olc.tasks.Task")
+    for i, t in enumerate(tasks):
+        if not isinstance(t, Task):
+            raise InvalidArgumentError(f"tasks[{i}]: expected an olc.tasks.Task, got {type(t).__name__}")
+        if t.dim != tasks[0].dim:
+            raise ShapeError(f"tasks[{i}]: dim {t.dim} differs from tasks[0].dim = {tasks[0].dim}")
+    return tasks
+
+
+class OnlineState(NamedTuple):
+    """State of the online meta-learners: ``w`` (the parameters played / meta-parameters),
+    ``buffer`` (tasks seen, oldest first), ``counts`` (datapoints of ``D_k`` available per
+    buffered task; ``None`` = the whole task as revealed by the game), ``t`` (rounds started),
+    ``opt`` (state of the outer optimizer), ``rng`` (generator for task/minibatch sampling),
+    ``cache`` (per-task quadratic meta-forms for the exact FTML closed form)."""
+
+    w: np.ndarray
+    buffer: tuple
+    counts: tuple
+    t: int
+    opt: Any
+    rng: np.random.Generator
+    cache: tuple = ()
+
+
+def _data_view(task: Task, n: int | None, rng=None, batch_size: int | None = None) -> Task:
+    """Task ``k`` as the learner sees it from the buffer: with ``n = None`` the task itself
+    (full information, regret protocol); otherwise training *and* validation objectives on the
+    first ``n`` points of ``D_k`` (test data is never revealed, Sec. 5), as independent
+    minibatches ``D^tr``, ``D^val`` of ``batch_size`` points when given (Eq. 5)."""
+    if n is None:
+        return task
+    base = np.arange(n)
+    if batch_size is None or batch_size >= n:
+        tr = va = base
+    else:
+        tr = base[sample_indices(rng, n, batch_size)]
+        va = base[sample_indices(rng, n, batch_size)]
+    return Task(FrozenOracle(task.train, tr), FrozenOracle(task.train, va), name=task.name)
+
+
+class _OnlineLearner(Learner):
+    """Common protocol: ``init``/``decide``/``update`` for :func:`olc.play` (regret protocol) and
+    ``new_task``/``observe``/``deploy`` for :func:`online_meta_learning` (Alg. 1)."""
+
+    feedback = "full"
+
+    def __init__(self, w0=None):
+        self.w0 = None if w0 is None else as_array(w0, "w0", ndim=1, copy=True)
+
+    # -------------------------------------------------------------- state
+    def init(self, shape, rng=None, horizon=None):
+        shape = tuple(int(s) for s in shape)
+        if len(shape) != 1:
+            raise ShapeError(f"shape: expected a parameter vector shape (dim,), got {shape}")
+        w = np.zeros(shape) if self.w0 is None else self.w0.copy()
+        if w.shape != shape:
+            raise ShapeError(f"w0: expected shape {shape}, got {w.shape}")
+        return OnlineState(w, (), (), 0, self._init_opt(w), as_rng(rng), ())
+
+    def _init_opt(self, w):
+        return None
+
+    def decide(self, state, obs=None, rng=None):
+        return state.w, state
+
+    def update(self, state, feedback):
+        task = feedback.loss
+        if not isinstance(task, Task):
+            raise FeedbackError(f"{type(self).__name__}: the feedback of round {feedback.t} carries no task "
+                                "(play it in an olc.learners.MetaLearningGame with full feedback)")
+        return self.observe(self.new_task(state, task), None)
+
+    # -------------------------------------------------------------- Alg. 1
+    def new_task(self, state: OnlineState, task: Task) -> OnlineState:
+        """Round ``t`` starts: add ``T_t`` to the buffer with an empty ``D_t`` (Alg. 1, lines 5–6)."""
+        if not isinstance(task, Task):
+            raise InvalidArgumentError(f"task: expected an olc.tasks.Task, got {type(task).__name__}")
+        if task.dim != state.w.shape[0]:
+            raise ShapeError(f"task: dim {task.dim} differs from the parameters' {state.w.shape[0]}")
+        return state._replace(buffer=state.buffer + (task,), counts=state.counts + (0,), t=state.t + 1,
+                              cache=state.cache + (None,))
+
+    def observe(self, state: OnlineState, n: int | None) -> OnlineState:
+        """``D_t`` now holds its first ``n`` points (``None``: the whole task); train (Alg. 1, line 9)."""
+        if not state.buffer:
+            raise InvalidArgumentError(f"{type(self).__name__}: the task buffer is empty; call new_task "
+                                       "first")
+        state = state._replace(counts=state.counts[:-1] + (n,), cache=state.cache[:-1] + (None,))
+        return self._train(state)
+
+    def deploy(self, state: OnlineState, task: Task, n: int) -> np.ndarray:
+        """Parameters evaluated on the current task with ``n`` points of ``D_t`` (Alg. 1, line 10)."""
+        return state.w
+
+    def _train(self, state):
+        return state
+
+    # -------------------------------------------------------------- shared pieces
+    def _entries(self, state, exclude_current=False):
+        entries = list(zip(state.buffer, state.counts))
+        if exclude_current:
+            entries = entries[:-1]
+        return [(t, n) for t, n in entries if n is None or n > 0]
+
+
+class FTML(_OnlineLearner):
+    """Follow the Meta Leader, ``online-meta-learning-ftml`` Eq. 4 and Alg. 1–2.
+
+    ``meta_steps=None`` — Eq. 4 exactly: ``w_{t+1} = argmin_w Σ_{k<=t} f_k(U_k(w))`` (FTL on the
+    meta-losses), closed form ``−(ΣP_k)⁻¹Σq_k`` when every buffered task is quadratic (App. A),
+    L-BFGS warm-started at ``w_t`` otherwise (:func:`olc.learners.fit_maml`). With
+    ``inner_steps=1`` and ``α <= min(1/2β, μ/8ρG)`` its regret is ``O(log T)`` (Cor. 2).
+
+    ``meta_steps=N_meta`` — the practical Alg. 2 Meta-Update: ``N_meta`` steps of GD with step
+    ``meta_lr`` on the Eq. 5 gradient, each averaging ``meta_batch`` distinct tasks drawn
+    uniformly from the buffer (``ν^t`` uniform; the whole buffer once it is no larger), with
+    independent minibatches ``D^tr``, ``D^val`` of ``batch_size`` points from ``D_k`` (all of
+    ``D_k`` when None). Deviation: the paper uses Adam for this step; here it is plain GD
+    (:func:`olc.learners.outer_optimizer`).
+
+    ``update_lr``/``update_steps`` — Alg. 2 Update-Procedure (``N_grad`` GD steps on ``D_t``)
+    used by :meth:`deploy`; they default to ``inner_lr``/``inner_steps``.
+    """
+
+    def __init__(self, inner_lr: float, inner_steps: int = 1, *, meta_steps: int | None = None,
+                 meta_lr: float | None = None, meta_batch: int = 1, batch_size: int | None = None,
+                 update_lr: float | None = None, update_steps: int | None = None, w0=None):
+        super().__init__(w0)
+        self.inner_lr = positive(inner_lr, "inner_lr")
+        self.inner_steps = positive_int(inner_steps, "inner_steps")
+        if meta_steps is None:
+            if meta_lr is not None or meta_batch != 1 or batch_size is not None:
+                raise InvalidArgumentError("FTML: meta_lr, meta_batch and batch_size are options of the "
+                                           "practical Meta-Update (meta_steps=N_meta); exact Eq. 4 "
+                                           "(meta_steps=None) does not use them")
+            self.meta_steps = None
+        else:
+            self.meta_steps = positive_int(meta_steps, "meta_steps")
+            if meta_lr is None:
+                raise InvalidArgumentError("FTML: meta_steps needs meta_lr (the Meta-Update step size)")
+        self.meta_lr = None if meta_lr is None else positive(meta_lr, "meta_lr")
+        self.meta_batch = positive_int(meta_batch, "meta_batch")
+        self.batch_size = None if batch_size is None else positive_int(batch_size, "batch_size")
+        self.update_lr = self.inner_lr if update_lr is None else positive(update_lr, "update_lr")
+        self.update_steps = (self.inner_steps if update_steps is None
+                             else positive_int(update_steps, "update_steps"))
+        self._maml = MAML(self.inner_lr, self.inner_steps)
+        self._opt = None if self.meta_steps is None else outer_optimizer("gd", self.meta_lr)
+
+    def _init_opt(self, w):
+        return None if self._opt is None else self._opt.init(w.shape)._replace(x=w.copy())
+
+    def _train(self, state):
+        return self.meta_update(state) if self.meta_steps is not None else self.follow_the_meta_leader(state)
+
+    def follow_the_meta_leader(self, state: OnlineState) -> OnlineState:
+        """Eq. 4: ``w ← argmin_w Σ_{k in B} f_k(U_k(w))`` over the buffered tasks (exactly)."""
+        entries = self._entries(state)
+        if not entries:
+            raise InvalidArgumentError("FTML: the task buffer holds no data yet; nothing to follow")
+        views = [_data_view(t, n) for t, n in entries]
+        if all(v.quadratic is not None for v in views):
+            cache = list(state.cache)
+            P, q = 0.0, 0.0
+            j = 0
+            for i, n in enumerate(state.counts):
+                if n is not None and n == 0:
+                    continue
+                if cache[i] is None:
+                    cache[i] = maml_quadratic(views[j], self.inner_lr, self.inner_steps)
+                P, q = P + cache[i].A, q + cache[i].b
+                j += 1
+            return state._replace(w=np.linalg.solve(P, -q), cache=tuple(cache))
+        return state._replace(w=fit_maml(views, self.inner_lr, self.inner_steps, x0=state.w))
+
+    def meta_update(self, state: OnlineState) -> OnlineState:
+        """Alg. 2 Meta-Update: ``N_meta`` steps on the Eq. 5 gradient over tasks sampled from the buffer."""
+        entries = self._entries(state)
+        if not entries:
+            raise InvalidArgumentError("FTML: the task buffer holds no data yet; Meta-Update needs a task")
+        rng, opt_state = state.rng, state.opt
+        for _ in range(self.meta_steps):
+            ks = rng.choice(len(entries), size=min(self.meta_batch, len(entries)), replace=False)
+            w = opt_state.x
+            views = [_data_view(*entries[k], rng, self.batch_size) for k in ks]
+            g = np.mean([self._maml.meta_gradient(v, w) for v in views], axis=0)
+            opt_state = self._opt.update(opt_state, Feedback(0, "gradient", 0.0, g))
+        return state._replace(w=opt_state.x.copy(), opt=opt_state)
+
+    def deploy(self, state, task, n):
+        """Alg. 2 Update-Procedure: ``N_grad`` GD steps from ``w_t`` on the ``n`` points of ``D_t``."""
+        return task.adapt(state.w, self.update_lr, self.update_steps, n)
+
+
+class _JointTraining(_OnlineLearner):
+    """SGD on the joint loss ``Σ_k L(D_k, w)`` over buffered tasks (uniform task, minibatch)."""
+
+    def __init__(self, lr, steps, batch_size, w0):
+        super().__init__(w0)
+        self.lr = positive(lr, "lr")
+        self.steps = positive_int(steps, "steps")
+        self.batch_size = None if batch_size is None else positive_int(batch_size, "batch_size")
+        self._opt = outer_optimizer("gd", self.lr)
+
+    def _init_opt(self, w):
+        return self._opt.init(w.shape)._replace(x=w.copy())
+
+    def _joint_steps(self, state, entries):
+        if not entries:
+            return state
+        rng, opt_state = state.rng, state.opt
+        for _ in range(self.steps):
+            task, n = entries[int(rng.integers(len(entries)))]
+            view = _data_view(task, n, rng, self.batch_size)
+            g = view.train.grad(opt_state.x)
+            opt_state = self._opt.update(opt_state, Feedback(0, "gradient", 0.0, g))
+        return state._replace(w=opt_state.x.copy(), opt=opt_state)
+
+
+class TrainOnEverything(_JointTraining):
+    """TOE, ``online-meta-learning-ftml`` Sec. 6 (a): one model trained (``steps`` SGD steps of
+    size ``lr`` per data arrival) on all data seen so far, ``D_t`` included; deployed without
+    task-specific adaptation."""
+
+    def __init__(self, lr: float, steps: int, batch_size: int | None = None, w0=None):
+        super().__init__(lr, steps, batch_size, w0)
+
+    def _train(self, state):
+        return self._joint_steps(state, self._entries(state))
+
+
+class FTLFineTune(_JointTraining):
+    """FTL + fine-tuning, Sec. 6 (c): joint training on the data of rounds ``1..t−1`` (``steps``
+    SGD steps per data arrival, the same budget as TOE) and, for evaluation, ``update_steps``
+    GD steps of size ``update_lr`` on ``D_t`` from the joint model."""
+
+    def __init__(self, lr: float, steps: int, update_lr: float, update_steps: int,
+                 batch_size: int | None = None, w0=None):
+        super().__init__(lr, steps, batch_size, w0)
+        self.update_lr = positive(update_lr, "update_lr")
+        self.update_steps = positive_int(update_steps, "update_steps")
+
+    def _train(self, state):
+        return self._joint_steps(state, self._entries(state, exclude_current=True))
+
+    def deploy(self, state, task, n):
+        return task.adapt(state.w, self.update_lr, self.update_steps, n)
+
+
+class TrainFromScratch(_OnlineLearner):
+    """Train from scratch, Sec. 6 (b): every task starts again from the initialisation ``w0``
+    and is trained by ``update_steps`` GD steps of size ``update_lr`` on ``D_t`` only.
+    Deviation: the same initialisation for every task instead of a fresh random one."""
+
+    def __init__(self, update_lr: float, update_steps: int, w0=None):
+        super().__init__(w0)
+        self.update_lr = positive(update_lr, "update_lr")
+        self.update_steps = positive_int(update_steps, "update_steps")
+
+    def deploy(self, state, task, n):
+        return task.adapt(state.w, self.update_lr, self.update_steps, n)
+
+
+# ---------------------------------------------------------------------------- protocols
+def data_efficiency(ns, values, threshold: float, higher_is_better: bool = True) -> int | None:
+    """Datapoints needed to reach the proficiency threshold ``γ`` (Alg. 1, lines 11–12): the
+    first ``n`` whose value is ``>= γ`` (``<= γ`` for losses); None if never reached."""
+    for n, v in zip(ns, values):
+        if (v >= threshold) if higher_is_better else (v <= threshold):
+            return int(n)
+    return None
+
+
+def online_meta_learning(learner, tasks, *, n_per_step: int, threshold: float, metric: str = "loss",
+                         higher_is_better: bool | None = None, eval_at=(), seed=0, progress=None) -> dict:
+    """Alg. 1 of ``online-meta-learning-ftml``: stream ``tasks``; in round ``t`` add ``n_per_step``
+    points of ``D_t`` at a time, train (:meth:`observe`), deploy (:meth:`deploy`) and evaluate
+    ``metric`` (``"loss"`` or a name in ``task.metrics``) on the held-out test data.
+
+    Returns a JSON-serialisable dict: ``efficiency`` (datapoints to reach ``threshold`` per
+    task, None if never), ``final`` (metric after all of ``D_t``), ``at`` (metric after each
+    ``n`` in ``eval_at``), ``curves`` (``[[n, value], ...]`` per task), ``names``.
+    ``progress(total, desc)`` may return a tqdm-like bar (``update``, ``close``).
+    """
+    tasks = _check_tasks(tasks)
+    n_per_step = positive_int(n_per_step, "n_per_step")
+    threshold = float(threshold)
+    if higher_is_better is None:
+        higher_is_better = metric != "loss"
+    for t in tasks:
+        if t.n_train is None:
+            raise InvalidArgumentError(f"tasks: {t.name!r} has no datapoints; the data-efficiency protocol "
+                                       "needs data tasks")
+        if metric != "loss" and metric not in t.metrics:
+            raise InvalidArgumentError(f"metric: task {t.name!r} has no metric {metric!r} "
+                                       f"(has {['loss', *t.metrics]})")
+    rng = as_rng(seed)
+    state = learner.init((tasks[0].dim,), rng)
+    out = {"efficiency": [], "final": [], "at": {str(n): [] for n in eval_at}, "curves": [],
+           "names": [t.name for t in tasks], "threshold": threshold, "metric": metric}
+    bar = progress(len(tasks), type(learner).__name__) if progress else None
+    for task in tasks:
+        state = learner.new_task(state, task)
+        N = task.n_train
+        ns = list(range(n_per_step, N + 1, n_per_step))
+        if not ns or ns[-1] != N:
+            ns.append(N)
+        curve = []
+        for n in ns:
+            state = learner.observe(state, n)
+            ev = task.evaluate(learner.deploy(state, task, n))
+            curve.append([n, float(ev[metric])])
+        values = [v for _, v in curve]
+        out["efficiency"].append(data_efficiency(ns, values, threshold, higher_is_better))
+        out["final"].append(values[-1])
+        for n in eval_at:
+            k = next((i for i, m in enumerate(ns) if m >= n), len(ns) - 1)
+            out["at"][str(n)].append(values[k])
+        out["curves"].append(curve)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def fit_log_regret(regret) -> dict:
+    """Fit ``R_t ≈ a + b·log t`` and ``R_t ≈ a' + b'·√t`` by least squares (``t = 1..T``).
+
+    Returns ``{"log_slope": b, "log_intercept": a, "log_r2", "sqrt_slope", "sqrt_r2"}``: FTML's
+    ``O(log T)`` regret (``online-meta-learning-ftml`` Cor. 2) shows as a log fit with high R²
+    that beats the √t fit.
+    """
+    R = as_array(regret, "regret", ndim=1)
+    t = np.arange(1, R.shape[0] + 1, dtype=float)
+    out = {}
+    for name, x in (("log", np.log(t)), ("sqrt", np.sqrt(t))):
+        X = np.stack([np.ones_like(x), x], axis=1)
+        coef, *_ = np.linalg.lstsq(X, R, rcond=None)
+        resid = R - X @ coef
+        ss = float(np.sum((R - R.mean()) ** 2))
+        out[f"{name}_intercept"], out[f"{name}_slope"] = float(coef[0]), float(coef[1])
+        out[f"{name}_r2"] = 1.0 - float(resid @ resid) / ss if ss > 0 else 1.0
+    return out
