@@ -1,0 +1,336 @@
+"""Meta Mirror Descent (MetaMD) — ``meta-mirror-descent`` (Gao, Gouk, Lee & Hospedales).
+
+Mirror descent ``θ_{t+1} = argmin_θ <∇L(θ_t), θ> + B_φ(θ||θ_t)/(2η)`` (eq. (1)) with a
+meta-learned distance generating function, the max of ``N`` diagonal quadratics (eq. (6))::
+
+    φ_M(θ) = max_j θᵀ M_j² θ,    M_j = diag(m_j),  m_j ∈ R^n_{>0}
+
+whose mirror step has the closed form of eqs. (7)–(8) (App. A.1)::
+
+    j* = argmax_j θ_tᵀ M_j² θ_t,    θ_{t+1} = θ_t − η M_{j*}^{-2} ∇L(θ_t).
+
+It is the exact argmin of eq. (1) whenever ``j*`` is still a maximiser at ``θ_{t+1}``
+(then ``max_j q_j >= q_{j*}`` with equality at ``θ_{t+1}``, which minimises the ``j*`` model);
+:meth:`MetaMD.step_is_exact` checks that condition. Otherwise the exact argmin lies where
+several quadratics are active and the paper's closed form is an approximation — we keep the
+paper's step (its hypergradient, eq. (20), is derived for it) and document the difference.
+
+The meta-objective is eq. (10), ``E(M) = (1/n) Σ_i B_φ(θ_T^(i) || θ_1^(i)) + k/λ`` with
+``λ = min_{j,i} m_{j,i}`` as in the paper, and its gradient is computed in *forward mode*
+(App. C, eq. (20)): ``J_{t+1} = A_t J_t + B_t`` with ``A_t = I − η M_{j*}^{-2} ∇²L(θ_t)`` and
+``B_t = ∂θ_{t+1}/∂M = 2η ∇L(θ_t) M_{j*}^{-3}`` (only the active block), plus the direct
+derivative of ``B_φ`` (eq. (19)). The argmax index is piecewise constant in ``M``; its
+(zero a.e.) derivative is ignored, as in the paper.
+
+Meta-training (Alg. 1) updates ``M`` by gradient descent — here an olc
+:class:`~olc.learners.OGD` learner over the flattened ``(N·n,)`` vector of ``m`` on the box
+``[m_min, m_max]`` (positivity by projection instead of the paper's squaring of
+unconstrained parameters — a deviation that keeps ``λ = min m`` meaningful).
+
+Convexity limit (the brief's "Thm. 1"): ``meta-mirror-descent`` itself states no step-size
+theorem; we check the effective (largest per-coordinate) step ``α = η / min_{j,i} m_{j,i}²``
+against the convexity limit of Thm. 1 of ``online-meta-learning-ftml``,
+``α <= min{1/(2β), μ/(8ρG)}`` (``β`` smoothness, ``μ`` strong convexity, ``ρ`` Hessian
+Lipschitz constant, ``G`` gradient bound of the task; ``ρ = 0`` for quadratics so the limit
+is ``1/(2β)``), and ``warnings.warn`` with the bound when it is exceeded.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from .._validate import as_array, as_rng, nonnegative, positive, positive_int
+from ..errors import InvalidArgumentError, NonFiniteError, ShapeError
+from ..game import Feedback
+from ..sets import Box
+from .oco import OGD
+
+__all__ = ["MetaMD", "MetaMDHistory", "MetaMDRun", "ftml_step_limit"]
+
+
+def ftml_step_limit(smoothness: float, strong_convexity: float = 0.0, hessian_lipschitz: float = 0.0,
+                    grad_bound: float = np.inf) -> float:
+    """Convexity limit of ``online-meta-learning-ftml`` Thm. 1: ``min{1/(2β), μ/(8ρG)}``
+    (``ρ = 0`` — quadratics — leaves ``1/(2β)``)."""
+    beta = positive(smoothness, "smoothness")
+    lim = 1.0 / (2.0 * beta)
+    rho = nonnegative(hessian_lipschitz, "hessian_lipschitz")
+    if rho > 0:
+        mu = nonnegative(strong_convexity, "strong_convexity")
+        G = positive(grad_bound, "grad_bound") if np.isfinite(grad_bound) else np.inf
+        lim = min(lim, mu / (8.0 * rho * G))
+    return float(lim)
+
+
+class MetaMDRun(NamedTuple):
+    """A MetaMD deployment: ``thetas`` (k+1, n) iterates, ``grad_norms`` (k+1,),
+    ``values`` (k+1,), ``active`` (k,) the index ``j*`` of each step, ``iterations`` ``k``
+    (steps until ``||∇L|| <= tol``, or ``max_steps``) and ``converged``."""
+
+    thetas: np.ndarray
+    grad_norms: np.ndarray
+    values: np.ndarray
+    active: np.ndarray
+    iterations: int
+    converged: bool
+
+
+@dataclass
+class MetaMDHistory:
+    """Meta-training record: ``objective`` (E per meta-step), ``M`` (final ``(N, n)``)."""
+
+    objective: list = field(default_factory=list)
+    M: np.ndarray | None = None
+
+
+class MetaMD:
+    """Meta Mirror Descent — ``meta-mirror-descent`` Sec. 4, Alg. 1, eqs. (1), (6)–(8), (10), App. A.1, C.
+
+    Parameters
+    ----------
+    n_mix : int
+        ``N``, the number of diagonal matrices in ``φ_M`` (eq. (6); the paper uses 3).
+    eta : float
+        Mirror-descent step ``η`` of eq. (1).
+    k : float
+        Weight of the ``k/λ`` term of eq. (10).
+    horizon : int
+        ``T``, mirror steps unrolled per meta-training task (``θ_T ≈ θ*`` in eq. (19)).
+    meta_lr : float
+        Outer learning rate ``ρ`` of Alg. 1 (step of the inner olc OGD learner over ``M``).
+    m_init : float
+        Initial diagonal entries (``m_{j,i} = m_init·(1 + 0.1 ξ)``, seeded, to break ties).
+    m_min, m_max : float
+        Box constraint on the entries of ``M`` (positivity; see the module docstring).
+    smoothness, strong_convexity, hessian_lipschitz, grad_bound : float, optional
+        Constants of the task family for the Thm. 1 (FTML) convexity check; when
+        ``smoothness`` is None it is read from each task's Hessian at ``θ_1``.
+    """
+
+    def __init__(self, n_mix: int = 3, eta: float = 0.1, k: float = 1.0, horizon: int = 100,
+                 meta_lr: float = 0.01, m_init: float = 1.0, m_min: float = 1e-3, m_max: float = 1e3, *,
+                 smoothness: float | None = None, strong_convexity: float = 0.0,
+                 hessian_lipschitz: float = 0.0, grad_bound: float = np.inf):
+        self.n_mix = positive_int(n_mix, "n_mix")
+        self.eta = positive(eta, "eta")
+        self.k = nonnegative(k, "k")
+        self.horizon = positive_int(horizon, "horizon")
+        self.meta_lr = positive(meta_lr, "meta_lr")
+        self.m_init = positive(m_init, "m_init")
+        self.m_min = positive(m_min, "m_min")
+        self.m_max = positive(m_max, "m_max")
+        if self.m_min >= self.m_max:
+            raise InvalidArgumentError(f"m_min, m_max: expected m_min < m_max, got {m_min} and {m_max}")
+        if not self.m_min <= self.m_init <= self.m_max:
+            raise InvalidArgumentError(f"m_init: expected a value in [m_min, m_max] = [{m_min}, {m_max}], got {m_init}")
+        self.smoothness = None if smoothness is None else positive(smoothness, "smoothness")
+        self.strong_convexity = nonnegative(strong_convexity, "strong_convexity")
+        self.hessian_lipschitz = nonnegative(hessian_lipschitz, "hessian_lipschitz")
+        self.grad_bound = grad_bound
+
+    # ------------------------------------------------------------------ the divergence
+    def init_params(self, dim: int, seed=0) -> np.ndarray:
+        """Initial ``M`` as an ``(N, dim)`` array of diagonal entries (seeded)."""
+        rng = as_rng(seed)
+        n = positive_int(dim, "dim")
+        M = self.m_init * (1.0 + 0.1 * rng.standard_normal((self.n_mix, n)))
+        return np.clip(M, self.m_min, self.m_max)
+
+    def _M(self, M, n=None) -> np.ndarray:
+        M = as_array(M, "M", ndim=2)
+        if M.shape[0] != self.n_mix or (n is not None and M.shape[1] != n):
+            raise ShapeError(f"M: expected shape ({self.n_mix}, {n if n is not None else 'n'}) (N diagonal "
+                             f"matrices), got shape {M.shape}")
+        if np.any(M <= 0):
+            raise InvalidArgumentError(f"M: diagonal entries must be positive, got min {M.min()}")
+        return M
+
+    @staticmethod
+    def phi(M, theta) -> float:
+        """``φ_M(θ) = max_j θᵀ M_j² θ`` (eq. (6))."""
+        return float(np.max((M * M) @ (theta * theta)))
+
+    @staticmethod
+    def active(M, theta) -> int:
+        """``j* = argmax_j θᵀ M_j² θ`` (eq. (8))."""
+        return int(np.argmax((M * M) @ (theta * theta)))
+
+    def bregman(self, M, a, b) -> float:
+        """``B_φ(a || b) = φ(a) − φ(b) − <∇φ(b), a − b>`` with ``∇φ(b) = 2 M_{j*(b)}² b`` (eq. (2))."""
+        M = self._M(M)
+        jb = self.active(M, b)
+        return self.phi(M, a) - self.phi(M, b) - float(2.0 * (M[jb] ** 2 * b) @ (a - b))
+
+    def mirror_step(self, M, theta, grad):
+        """Closed-form mirror step, eqs. (7)–(8): returns ``(θ − η M_{j*}^{-2} ∇L, j*)``."""
+        j = self.active(M, theta)
+        return theta - self.eta * grad / M[j] ** 2, j
+
+    def step_is_exact(self, M, theta, grad) -> bool:
+        """True when eqs. (7)–(8) give the exact argmin of eq. (1): ``j*`` still maximal at ``θ_{t+1}``."""
+        M = self._M(M)
+        nxt, j = self.mirror_step(M, theta, grad)
+        q = (M * M) @ (nxt * nxt)
+        return bool(q[j] >= q.max() * (1 - 1e-12))
+
+    def mirror_objective(self, M, theta, grad, x) -> float:
+        """The objective of eq. (1) at ``x``: ``<∇L(θ_t), x> + B_φ(x || θ_t)/(2η)``."""
+        return float(grad @ x) + self.bregman(M, x, theta) / (2.0 * self.eta)
+
+    # ------------------------------------------------------------------ tasks
+    @staticmethod
+    def _task(task):
+        if not (hasattr(task, "value_and_grad") and hasattr(task, "hessian")):
+            raise InvalidArgumentError(f"task: expected a gradient oracle with value_and_grad and hessian (e.g. "
+                                       f"olc.oracles.QuadraticOracle), got {type(task).__name__}")
+        return task
+
+    def _check_limit(self, M, task, theta1):
+        beta = self.smoothness
+        if beta is None:
+            H = task.hessian(theta1)
+            beta = float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (H + H.T)))))
+            if beta <= 0:
+                return
+        limit = ftml_step_limit(beta, self.strong_convexity, self.hessian_lipschitz, self.grad_bound)
+        alpha = self.eta / float(np.min(M)) ** 2
+        if alpha > limit:
+            warnings.warn(f"MetaMD: effective step α = η/min(m)² = {alpha:.4g} exceeds the convexity limit "
+                          f"α <= min{{1/(2β), μ/(8ρG)}} = {limit:.4g} (online-meta-learning-ftml Thm. 1, "
+                          f"β = {beta:.4g}); mirror steps may overshoot or diverge", stacklevel=3)
+
+    # ------------------------------------------------------------------ unroll + hypergradient
+    def unroll(self, M, task, theta1, *, steps: int | None = None, grad_mode: bool = True):
+        """``T`` mirror steps from ``θ_1``; with ``grad_mode`` also the forward-mode Jacobian
+        ``J_T = dθ_T/dM`` of eq. (20) as an ``(n, N, n)`` array. Returns ``(θ_T, J_T)``."""
+        task = self._task(task)
+        theta = as_array(theta1, "theta1", ndim=1).copy()
+        n = theta.shape[0]
+        M = self._M(M, n)
+        T = self.horizon if steps is None else positive_int(steps, "steps")
+        J = np.zeros((n, self.n_mix, n)) if grad_mode else None
+        H_const = task.hessian(theta) if grad_mode and getattr(task, "hessian_is_constant", False) else None
+        for t in range(T):
+            _, g = task.value_and_grad(theta)
+            nxt, j = self.mirror_step(M, theta, g)
+            if grad_mode:
+                P = self.eta / M[j] ** 2  # η M_{j*}^{-2} (diagonal)
+                H = H_const if H_const is not None else task.hessian(theta)
+                J = J - P[:, None, None] * np.einsum("ab,bjc->ajc", H, J)  # A_t J_t
+                J[np.arange(n), j, np.arange(n)] += 2.0 * self.eta * g / M[j] ** 3  # + B_t
+            theta = nxt
+            if not np.all(np.isfinite(theta)):
+                raise NonFiniteError(f"MetaMD: the mirror iterate became non-finite at step {t + 1}")
+        return theta, J
+
+    def task_objective(self, M, task, theta1, *, grad: bool = True):
+        """``B_φ(θ_T || θ_1)`` for one task and (with ``grad``) its total derivative in ``M`` (eq. (19))."""
+        M = self._M(M)
+        theta1 = as_array(theta1, "theta1", ndim=1)
+        thetaT, J = self.unroll(M, task, theta1, grad_mode=grad)
+        value = self.bregman(M, thetaT, theta1)
+        if not np.isfinite(value):
+            raise NonFiniteError(f"MetaMD: non-finite meta-objective {value}")
+        if not grad:
+            return value, None
+        jT, j1 = self.active(M, thetaT), self.active(M, theta1)
+        d = np.zeros_like(M)
+        d[jT] += 2.0 * M[jT] * thetaT ** 2  # ∂φ(θ_T)/∂M
+        d[j1] -= 2.0 * M[j1] * theta1 ** 2 + 4.0 * M[j1] * theta1 * (thetaT - theta1)  # −∂[φ(θ_1)+<∇φ(θ_1),·>]
+        dtheta = 2.0 * M[jT] ** 2 * thetaT - 2.0 * M[j1] ** 2 * theta1  # ∂B/∂θ_T
+        d += np.einsum("a,ajc->jc", dtheta, J)  # indirect (hyper)gradient
+        return value, d
+
+    def meta_objective(self, M, tasks, theta1s, *, grad: bool = True):
+        """Eq. (10): ``E(M) = (1/n) Σ_i B_φ(θ_T^(i) || θ_1^(i)) + k/λ``, ``λ = min_{j,i} m_{j,i}``;
+        returns ``(E, dE/dM)`` (gradient ``None`` with ``grad=False``)."""
+        M = self._M(M)
+        tasks = list(tasks)
+        if len(tasks) == 0:
+            raise InvalidArgumentError("tasks: expected at least one task")
+        theta1s = [as_array(t1, "theta1", ndim=1) for t1 in _broadcast(theta1s, len(tasks))]
+        total, dtot = 0.0, np.zeros_like(M)
+        for task, t1 in zip(tasks, theta1s):
+            v, d = self.task_objective(M, task, t1, grad=grad)
+            total += v
+            if grad:
+                dtot += d
+        lam = float(np.min(M))
+        E = total / len(tasks) + self.k / lam
+        if not grad:
+            return E, None
+        dE = dtot / len(tasks)
+        dE[np.unravel_index(np.argmin(M), M.shape)] -= self.k / lam ** 2
+        return E, dE
+
+    # ------------------------------------------------------------------ Alg. 1 and deployment
+    def meta_train(self, task_sampler, init, dim: int, *, meta_steps: int = 50, tasks_per_step: int = 4,
+                   seed=0, progress=None) -> tuple[np.ndarray, MetaMDHistory]:
+        """Alg. 1: sample ``tasks_per_step`` tasks per meta-step from ``task_sampler(rng)``,
+        start each at ``init(rng)`` (or the fixed array ``init``), unroll ``horizon`` mirror
+        steps, average the hypergradients and take an OGD step on ``M``. Returns ``(M, history)``."""
+        rng = as_rng(seed)
+        n = positive_int(dim, "dim")
+        meta_steps = positive_int(meta_steps, "meta_steps")
+        tasks_per_step = positive_int(tasks_per_step, "tasks_per_step")
+        M = self.init_params(n, rng)
+        ogd = OGD(Box(self.m_min, self.m_max, dim=M.size), lr=self.meta_lr, x0=M.ravel())
+        state = ogd.init((M.size,), rng)
+        hist = MetaMDHistory()
+        checked = False
+        for s in range(meta_steps):
+            mvec, state = ogd.decide(state, None, rng)
+            M = mvec.reshape(self.n_mix, n)
+            tasks = [task_sampler(rng) for _ in range(tasks_per_step)]
+            theta1s = [init(rng) if callable(init) else as_array(init, "init", shape=(n,)) for _ in tasks]
+            if not checked:
+                self._check_limit(M, self._task(tasks[0]), theta1s[0])
+                checked = True
+            E, dE = self.meta_objective(M, tasks, theta1s)
+            hist.objective.append(E)
+            state = ogd.update(state, Feedback(t=s, kind="gradient", value=E, grad=dE.ravel()))
+            if progress is not None:
+                progress(s)
+        M, _ = ogd.decide(state, None, rng)
+        hist.M = M.reshape(self.n_mix, n)
+        return hist.M, hist
+
+    def deploy(self, M, task, theta1, *, tol: float = 1e-3, max_steps: int = 10_000) -> MetaMDRun:
+        """Run the learned mirror descent on a (held-out) task until ``||∇L(θ)|| <= tol``."""
+        task = self._task(task)
+        theta = as_array(theta1, "theta1", ndim=1).copy()
+        M = self._M(M, theta.shape[0])
+        tol = positive(tol, "tol")
+        max_steps = positive_int(max_steps, "max_steps")
+        self._check_limit(M, task, theta)
+        thetas, norms, values, act = [theta.copy()], [], [], []
+        v, g = task.value_and_grad(theta)
+        norms.append(float(np.linalg.norm(g)))
+        values.append(v)
+        while norms[-1] > tol and len(act) < max_steps:
+            theta, j = self.mirror_step(M, theta, g)
+            if not np.all(np.isfinite(theta)):
+                raise NonFiniteError(f"MetaMD.deploy: the iterate became non-finite at step {len(act) + 1}")
+            v, g = task.value_and_grad(theta)
+            thetas.append(theta.copy())
+            norms.append(float(np.linalg.norm(g)))
+            values.append(v)
+            act.append(j)
+        return MetaMDRun(np.array(thetas), np.array(norms), np.array(values), np.array(act, dtype=int),
+                         len(act), norms[-1] <= tol)
+
+    run = deploy
+
+
+def _broadcast(theta1s, n):
+    arr = theta1s if isinstance(theta1s, (list, tuple)) else None
+    if arr is None:
+        a = np.asarray(theta1s, dtype=float)
+        return [a] * n if a.ndim == 1 else list(a)
+    if len(arr) != n:
+        raise ShapeError(f"theta1s: expected {n} starting points (one per task), got {len(arr)}")
+    return list(arr)

@@ -1,0 +1,116 @@
+"""Meta Mirror Descent (meta-mirror-descent): closed-form mirror step (eqs. 7-8) vs the
+numerical argmin of eq. (1), forward-mode hypergradient (eq. 20) vs finite differences of
+eq. (10), the convexity-limit warning, errors and reproducibility."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from olc import InvalidArgumentError, NonFiniteError
+from olc.learners import MetaMD, ftml_step_limit
+from olc.oracles import QuadraticOracle
+
+
+def _task(seed=0):
+    rng = np.random.default_rng(seed)
+    C = np.tril(rng.normal(size=(2, 2))) + np.eye(2)
+    return QuadraticOracle(2 * C @ C.T, -(rng.normal(size=2) + 1.0))
+
+
+def _M(md):
+    return md.init_params(2, 3) * np.array([[1.0], [1.3], [0.8]])
+
+
+def test_closed_form_step_is_the_argmin_of_eq1():
+    md = MetaMD(n_mix=3, eta=0.05)
+    M = _M(md)
+    rng = np.random.default_rng(1)
+    checked = 0
+    for _ in range(14):
+        theta, g = rng.normal(size=2), rng.normal(size=2)
+        if not md.step_is_exact(M, theta, g):
+            continue
+        nxt, j = md.mirror_step(M, theta, g)
+        assert j == int(np.argmax((M ** 2) @ theta ** 2))  # eq. (8)
+        res = minimize(lambda x: md.mirror_objective(M, theta, g, x), theta, method="Nelder-Mead",
+                       options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000})
+        assert np.max(np.abs(res.x - nxt)) < 1e-6
+        assert md.mirror_objective(M, theta, g, nxt) <= res.fun + 1e-12
+        checked += 1
+    assert checked >= 6
+
+
+def test_single_matrix_step_is_always_exact_and_gd_like():
+    md = MetaMD(n_mix=1, eta=0.3)
+    M = np.array([[0.7, 2.0]])
+    theta, g = np.array([1.0, -2.0]), np.array([0.5, 0.25])
+    nxt, _ = md.mirror_step(M, theta, g)
+    assert np.allclose(nxt, theta - 0.3 * g / M[0] ** 2)
+    assert md.step_is_exact(M, theta, g)
+
+
+def test_hypergradient_matches_central_differences():
+    md = MetaMD(n_mix=3, eta=0.05, k=0.5, horizon=20)
+    M = _M(md)
+    tasks, t1 = [_task(1), _task(2)], [np.array([0.5, -1.0]), np.array([-1.0, 0.3])]
+    E, dE = md.meta_objective(M, tasks, t1)
+    fd = np.zeros_like(M)
+    h = 1e-6
+    for idx in np.ndindex(M.shape):
+        Mp, Mm = M.copy(), M.copy()
+        Mp[idx] += h
+        Mm[idx] -= h
+        fd[idx] = (md.meta_objective(Mp, tasks, t1, grad=False)[0]
+                   - md.meta_objective(Mm, tasks, t1, grad=False)[0]) / (2 * h)
+    assert np.max(np.abs(dE - fd)) < 1e-6 * max(1.0, np.max(np.abs(fd)))
+    # eq. (10) by hand: Bregman term + k / min(m)
+    thT, _ = md.unroll(M, tasks[0], t1[0], grad_mode=False)
+    assert md.task_objective(M, tasks[0], t1[0], grad=False)[0] == pytest.approx(md.bregman(M, thT, t1[0]))
+
+
+def test_convexity_limit_warning():
+    task = _task(0)
+    beta = float(np.linalg.eigvalsh(task.hessian(np.zeros(2))).max())
+    M = np.ones((3, 2))
+    with pytest.warns(UserWarning, match=r"1/\(2β\)"):
+        MetaMD(eta=1.01 / (2 * beta)).deploy(M, task, np.zeros(2), max_steps=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MetaMD(eta=0.99 / (2 * beta)).deploy(M, task, np.zeros(2), max_steps=5)
+    assert ftml_step_limit(2.0) == 0.25
+    assert ftml_step_limit(2.0, strong_convexity=1.0, hessian_lipschitz=1.0, grad_bound=10.0) == pytest.approx(1 / 80)
+
+
+def test_nonfinite_raises():
+    md = MetaMD(eta=100.0, horizon=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(NonFiniteError):
+            md.unroll(np.ones((3, 2)), _task(0), np.ones(2))
+        with pytest.raises(NonFiniteError):
+            md.deploy(np.ones((3, 2)), _task(0), np.ones(2), max_steps=5000)
+    with pytest.raises(NonFiniteError):
+        MetaMD().meta_objective(np.ones((3, 2)), [_task(0)], [np.array([np.nan, 0.0])])
+    with pytest.raises(InvalidArgumentError):
+        MetaMD(m_min=1.0, m_max=0.5)
+    with pytest.raises(InvalidArgumentError):
+        MetaMD().deploy(-np.ones((3, 2)), _task(0), np.ones(2))
+
+
+def test_meta_train_reproducible_and_deploys():
+    md = MetaMD(n_mix=2, eta=0.1, k=0.1, horizon=15, meta_lr=0.002, m_init=1.0)
+
+    def sampler(rng):
+        return _task(int(rng.integers(100)))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        M1, h1 = md.meta_train(sampler, np.array([-2.0, 2.0]), 2, meta_steps=5, tasks_per_step=2, seed=4)
+        M2, h2 = md.meta_train(sampler, np.array([-2.0, 2.0]), 2, meta_steps=5, tasks_per_step=2, seed=4)
+        assert np.array_equal(M1, M2) and h1.objective == h2.objective
+        assert np.all((M1 >= md.m_min) & (M1 <= md.m_max))
+        run = md.deploy(M1, _task(7), np.array([-2.0, 2.0]), tol=1e-6, max_steps=50_000)
+    assert run.converged and run.grad_norms[-1] <= 1e-6
+    assert run.iterations == len(run.active) == run.thetas.shape[0] - 1
