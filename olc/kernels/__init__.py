@@ -1,0 +1,189 @@
+"""Batched hot loops with interchangeable backends (numpy reference, numba CPU, CuPy GPU).
+
+Public entry points (each validates its arguments once, picks a backend with
+:func:`olc.backend.resolve_backend` and dispatches to that backend's module):
+
+* :func:`rollout` — B LTV/LTI systems × T steps under ``u_t = −K x_t + U_t + Σ M^{[i]} w_{t−i}``
+  with quadratic costs accumulated in the same pass;
+* :func:`gpc_rollout` — B independent GPC games (docs/gpc-semantics.md) in one call;
+* :func:`interval_norms` — all interval spectral norms of a matrix sequence
+  (sequential stability, nonconvex-meta-optimization Def. 3);
+* :func:`optimizer_grid` — heavy-ball / Nesterov / preconditioned GD over an (lr, momentum)
+  grid on a quadratic.
+
+``backend=None`` uses the global default (:func:`olc.set_backend`, ``$OLC_BACKEND``, else
+``"auto"``). Results are NumPy arrays on every backend. See docs/kernels.md.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..backend import is_cupy_array, kernel_module, resolve_backend
+from ..errors import DivergenceError
+from ._prep import prep_gpc, prep_grid, prep_intervals, prep_rollout
+
+__all__ = ["rollout", "gpc_rollout", "interval_norms", "optimizer_grid",
+           "RolloutResult", "GPCResult", "GridResult"]
+
+
+class RolloutResult(NamedTuple):
+    """``costs`` (B, T); ``states`` (B, T+1, d) or None; ``controls`` (B, T, m) or None."""
+    costs: np.ndarray
+    states: np.ndarray | None
+    controls: np.ndarray | None
+
+
+class GPCResult(NamedTuple):
+    """``costs`` (B, T); ``controls`` (B, T, m) or None; ``M`` (B, H, m, d) final DFC matrices."""
+    costs: np.ndarray
+    controls: np.ndarray | None
+    M: np.ndarray
+
+
+class GridResult(NamedTuple):
+    """``losses`` (G, T+1) f at every iterate (inf after divergence); ``x_final`` (G, d)
+    (NaN rows for diverged points); ``diverged`` (G,) bool."""
+    losses: np.ndarray
+    x_final: np.ndarray
+    diverged: np.ndarray
+
+
+def _host(x):
+    """Device arrays → host (validation runs on the host); everything else unchanged."""
+    if is_cupy_array(x):
+        return x.get()
+    return x
+
+
+def _raise_divergence(first_bad, what, partial):
+    bad = np.asarray(first_bad)
+    if not np.any(bad >= 0):
+        return
+    steps = np.where(bad >= 0, bad, np.iinfo(np.int64).max)
+    s = int(steps.min())
+    b = int(np.flatnonzero(steps == s)[0])
+    n = int(np.count_nonzero(bad >= 0))
+    err = DivergenceError(
+        f"{what}: the state of system {b} became non-finite at step {s} (x_{s} has NaN/Inf); "
+        f"{n} of {bad.size} systems diverged. The partial result (NaN from each system's divergence "
+        "step on) is in .partial; check that K stabilises the system or lower the learning rate.",
+        step=s, partial=partial)
+    err.system = b
+    raise err
+
+
+def rollout(A, Bmat, W, *, K=None, U=None, M=None, x0=None, Q=None, R=None, return_states=False,
+            return_controls=False, time_varying=None, dtype=None, backend=None) -> RolloutResult:
+    """Roll out B linear systems for T steps under linear feedback plus open-loop/DFC controls.
+
+    ``x_{t+1} = A_t x_t + B_t u_t + w_t`` with ``u_t = −K x_t + U_t + Σ_{i=1}^{H} M^{[i]} w_{t−i}``
+    (``w_s = 0`` for ``s < 0``) and cost ``c_t = x_tᵀ Q x_t + u_tᵀ R u_t`` (no ½).
+
+    Args:
+        A: ``(d, d)`` shared LTI, ``(B, d, d)`` per-system LTI, ``(T, d, d)`` shared LTV or
+            ``(B, T, d, d)`` per-system LTV (when ``B == T`` a 3-d array is ambiguous: pass
+            ``time_varying``).
+        Bmat: same four layouts with trailing ``(d, m)``.
+        W: disturbances ``(B, T, d)`` (system-major; gives B, T and d).
+        K: feedback gain ``(m, d)`` or ``(B, m, d)``; default 0.
+        U: open-loop controls ``(B, T, m)``; default none.
+        M: disturbance-feedback matrices ``(H, m, d)`` or ``(B, H, m, d)``; ``M[i-1] = M^{[i]}``.
+        x0: initial states ``(B, d)``; default zeros.
+        Q, R: cost matrices ``(d, d)``, ``(m, m)``; default identities.
+        return_states, return_controls: also return ``(B, T+1, d)`` states / ``(B, T, m)`` controls.
+        time_varying: disambiguates a 3-d A/Bmat (True: ``(T, ·, ·)``; False: ``(B, ·, ·)``).
+        dtype: ``float64`` (default) or ``float32``.
+        backend: ``"numpy"``, ``"numba"``, ``"cupy"``, ``"auto"``; None: global default.
+
+    Raises:
+        DivergenceError: a state became non-finite; names the first (step, system) and carries
+            the partial :class:`RolloutResult` in ``.partial`` (``.system`` is the system index).
+    """
+    name = resolve_backend(backend, A, Bmat, W, K, U, M, x0)
+    p = prep_rollout(_host(A), _host(Bmat), _host(W), K=_host(K), U=_host(U), M=_host(M), x0=_host(x0),
+                     Q=_host(Q), R=_host(R), time_varying=time_varying, dtype=dtype)
+    costs, states, controls, first_bad = kernel_module(name).rollout(p, bool(return_states),
+                                                                     bool(return_controls))
+    res = RolloutResult(costs, states, controls)
+    _raise_divergence(first_bad, "rollout", res)
+    return res
+
+
+def gpc_rollout(A, Bmat, W, K, *, H, lr, kappa=np.inf, gamma=0.0, norm="fro", Q=None, R=None, x0=None,
+                M0=None, return_controls=False, time_varying=None, dtype=None, backend=None) -> GPCResult:
+    """Play B independent GPC games in one call, exactly as docs/gpc-semantics.md.
+
+    Each system ``x_{t+1} = A_t x_t + B_t u_t + w_t`` has its own GPC learner (Agarwal et al.
+    2019 Alg. 1; the controller of nonconvex-meta-optimization Alg. 1): it plays
+    ``u_t = −K x_t + Σ_{i=1}^{H} M^{[i]} w_{t−i}``, pays ``x_tᵀQx_t + u_tᵀRu_t``, and takes an OGD
+    step on the counterfactual loss with memory ℓ_t(M) (gradient by reverse mode through the
+    H-step rollout from ``y_{t−H} = 0``), then projects each lag onto ``‖M^{[i]}‖ ≤ r_i``,
+    ``r_i = kappa (1 − gamma)^i`` (``norm="fro"``: Frobenius ball; ``"op"``: operator-norm ball).
+
+    Args:
+        A, Bmat, W, x0, Q, R, time_varying, dtype, backend: as in :func:`rollout`.
+        K: stabilising gain ``(m, d)`` or ``(B, m, d)``.
+        H: memory (≥ 1). lr: constant step size, or a ``(T,)`` schedule (η used at round t).
+        kappa, gamma: projection radii ``r_i = kappa (1 − gamma)^i``; ``kappa=inf`` disables it.
+        M0: initial ``M`` ``(H, m, d)`` or ``(B, H, m, d)``; default zeros (the semantics).
+        return_controls: also return the played controls ``(B, T, m)``.
+
+    Deviation: the simulator knows ``w_t`` and uses it where the semantics recover
+    ``w_t = x_{t+1} − A_t x_t − B_t u_t`` (identical up to rounding).
+
+    Raises:
+        DivergenceError: a state became non-finite (partial :class:`GPCResult` in ``.partial``).
+    """
+    name = resolve_backend(backend, A, Bmat, W, K, x0)
+    p = prep_gpc(_host(A), _host(Bmat), _host(W), _host(K), H=H, lr=_host(lr), kappa=kappa, gamma=gamma,
+                 norm=norm, Q=_host(Q), R=_host(R), x0=_host(x0), M0=_host(M0), time_varying=time_varying,
+                 dtype=dtype)
+    costs, controls, Mf, first_bad = kernel_module(name).gpc_rollout(p, bool(return_controls))
+    res = GPCResult(costs, controls, Mf)
+    _raise_divergence(first_bad, "gpc_rollout", res)
+    return res
+
+
+def interval_norms(As, max_length=None, *, dtype=None, backend=None) -> np.ndarray:
+    """Spectral norms of all interval products of a matrix sequence (sequential stability).
+
+    For ``As`` ``(T, d, d)`` returns ``N`` ``(T, max_length)`` (default ``max_length = T``) with
+    ``N[r, ℓ−1] = ‖A_{r+ℓ−1} ⋯ A_{r+1} A_r‖₂`` (the exact largest singular value) and NaN where
+    ``r + ℓ > T``. A system is (κ, γ) sequentially stable (nonconvex-meta-optimization, Def. 3)
+    iff ``N[r, ℓ−1] ≤ κ² (1 − γ)^ℓ`` for every entry. Overflowing products give ``inf``.
+    """
+    name = resolve_backend(backend, As)
+    As, L = prep_intervals(_host(As), max_length, dtype)
+    return kernel_module(name).interval_norms(As, L)
+
+
+def optimizer_grid(A, b, x0, lrs, momenta, T, *, nesterov=False, precond=None, blowup=1e100,
+                   backend=None) -> GridResult:
+    """Run heavy-ball (momentum 0: GD), Nesterov or preconditioned GD for every grid point.
+
+    On ``f(x) = ½ xᵀAx + bᵀx`` (least squares ``‖Xx − y‖²/2n`` is ``A = XᵀX/n, b = −Xᵀy/n``), for
+    each ``g``: heavy ball ``x_{k+1} = x_k − lrs[g] P ∇f(x_k) + momenta[g] (x_k − x_{k−1})``,
+    Nesterov (``nesterov=True``) ``y_k = x_k + μ(x_k − x_{k−1}), x_{k+1} = y_k − η P ∇f(y_k)``,
+    with ``x_{−1} = x_0`` and ``P = diag(precond)`` (identity by default; must be positive).
+    This is the "best optimizer in class" comparator of nonconvex-meta-optimization (Sec. 3).
+
+    Divergence is not an error: grid point g diverges at the first k with non-finite
+    ``f(x_k)`` or ``|f(x_k)| > blowup``; its losses from k on are ``inf``, its final iterate
+    NaN, and ``diverged[g]`` is True. Float64 only.
+
+    Args:
+        A: symmetric ``(d, d)``; b, x0: ``(d,)``; lrs, momenta: ``(G,)`` (pass a flattened
+            meshgrid for a full grid); T: number of steps.
+
+    Returns:
+        :class:`GridResult` ``(losses (G, T+1), x_final (G, d), diverged (G,))``.
+    """
+    name = resolve_backend(backend, A, b, x0, lrs, momenta)
+    A, b, x0, lrs, momenta, T, precond, _ = prep_grid(_host(A), _host(b), _host(x0), _host(lrs),
+                                                      _host(momenta), T, _host(precond))
+    losses, xf, div = kernel_module(name).optimizer_grid(A, b, x0, lrs, momenta, T, nesterov=bool(nesterov),
+                                                         precond=precond, blowup=float(blowup))
+    return GridResult(losses, xf, div)

@@ -1,0 +1,266 @@
+"""Argument checking and layout normalisation shared by every kernel backend.
+
+Each public kernel validates its inputs once, here, and hands the backend modules
+arrays in one canonical layout:
+
+* dynamics ``A`` → ``(BA, TA, d, d)`` and ``Bmat`` → ``(BB, TB, d, m)`` with ``BA, BB ∈ {1, B}``
+  and ``TA, TB ∈ {1, T}`` (a broadcast axis has length 1; kernels index it with 0), so a
+  shared LTI matrix is never copied B·T times;
+* feedback ``K`` → ``(BK, m, d)``; DFC matrices ``M`` → ``(BM, H, m, d)``;
+* everything C-contiguous in the requested float dtype (system-major: the batch axis is the
+  slowest, time next, so one system's whole trajectory is one contiguous stream).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .._validate import as_array, check_choice, in_range, positive_int
+from ..errors import InvalidArgumentError, ShapeError
+
+__all__ = ["RolloutProblem", "GPCProblem", "prep_rollout", "prep_gpc", "prep_intervals", "prep_grid",
+           "as_dtype", "eigen_setup"]
+
+
+def as_dtype(dtype) -> np.dtype:
+    """Accept float64 (default) or float32 and return the numpy dtype."""
+    dt = np.dtype(np.float64 if dtype is None else dtype)
+    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise InvalidArgumentError(f"dtype: expected float64 or float32, got {dt}")
+    return dt
+
+
+def _c(x, dt):
+    return np.ascontiguousarray(x, dtype=dt)
+
+
+def _dyn(X, name: str, B: int, T: int, rows: int, cols: int, time_varying, dt):
+    """Normalise a dynamics matrix to (BX, TX, rows, cols)."""
+    X = as_array(X, name, ndim=(2, 3, 4), dtype=dt)
+    if X.shape[-2:] != (rows, cols):
+        raise ShapeError(f"{name}: expected trailing shape ({rows}, {cols}), got shape {X.shape}")
+    if X.ndim == 2:
+        return _c(X[None, None], dt)
+    if X.ndim == 4:
+        if X.shape[:2] != (B, T):
+            raise ShapeError(f"{name}: a 4-d {name} must have shape ({B}, {T}, {rows}, {cols}) "
+                             f"(per-system LTV), got {X.shape}")
+        return _c(X, dt)
+    n = X.shape[0]
+    if time_varying is None:
+        if n == B and n == T and B != 1:
+            raise ShapeError(f"{name}: shape {X.shape} is ambiguous because B == T == {n}; pass "
+                             "time_varying=True for (T, d, d) shared LTV or False for (B, d, d) "
+                             "per-system LTI")
+        if n == B and B != 1:
+            time_varying = False
+        elif n == T:
+            time_varying = True
+        elif n == B:
+            time_varying = False
+        else:
+            raise ShapeError(f"{name}: a 3-d {name} must have leading axis B={B} (per-system LTI) or "
+                             f"T={T} (shared LTV), got shape {X.shape}")
+    if time_varying:
+        if n != T:
+            raise ShapeError(f"{name}: time_varying=True needs shape ({T}, {rows}, {cols}), got {X.shape}")
+        return _c(X[None], dt)
+    if n != B:
+        raise ShapeError(f"{name}: time_varying=False needs shape ({B}, {rows}, {cols}), got {X.shape}")
+    return _c(X[:, None], dt)
+
+
+def _per_system(X, name: str, B: int, tail: tuple, dt, default=None):
+    """Normalise a shared-or-per-system matrix to (BX, *tail)."""
+    if X is None:
+        return default
+    X = as_array(X, name, ndim=(len(tail), len(tail) + 1), dtype=dt)
+    if X.ndim == len(tail):
+        if X.shape != tail:
+            raise ShapeError(f"{name}: expected shape {tail} or {(B, *tail)}, got shape {X.shape}")
+        return _c(X[None], dt)
+    if X.shape != (B, *tail):
+        raise ShapeError(f"{name}: expected shape {tail} or {(B, *tail)}, got shape {X.shape}")
+    return _c(X, dt)
+
+
+def _cost(Q, name: str, n: int, dt):
+    if Q is None:
+        return np.eye(n, dtype=dt)
+    Q = as_array(Q, name, shape=(n, n), dtype=dt)
+    return _c(Q, dt)
+
+
+class RolloutProblem(NamedTuple):
+    A: np.ndarray      # (BA, TA, d, d)
+    Bm: np.ndarray     # (BB, TB, d, m)
+    K: np.ndarray      # (BK, m, d)
+    U: np.ndarray      # (B, T, m) or (1, 1, m) zeros when absent
+    M: np.ndarray      # (BM, H, m, d) or (1, 1, m, d) zeros when absent
+    W: np.ndarray      # (B, T, d)
+    x0: np.ndarray     # (B, d)
+    Q: np.ndarray      # (d, d)
+    R: np.ndarray      # (m, m)
+    has_U: bool
+    has_M: bool
+    B: int
+    T: int
+    d: int
+    m: int
+
+
+def _dims(W, dt):
+    W = as_array(W, "W", ndim=3, dtype=dt)
+    B, T, d = W.shape
+    if B < 1 or T < 1 or d < 1:
+        raise ShapeError(f"W: expected shape (B, T, d) with B, T, d >= 1, got {W.shape}")
+    return _c(W, dt), B, T, d
+
+
+def _m_from(Bmat):
+    shp = np.shape(Bmat)
+    if len(shp) < 2:
+        raise ShapeError(f"Bmat: expected an array with 2, 3 or 4 dimensions (.., d, m), got shape {shp}")
+    return int(shp[-1])
+
+
+def prep_rollout(A, Bmat, W, *, K=None, U=None, M=None, x0=None, Q=None, R=None, time_varying=None,
+                 dtype=None) -> RolloutProblem:
+    """Validate the arguments of :func:`olc.kernels.rollout` (see there for the layouts)."""
+    dt = as_dtype(dtype)
+    W, B, T, d = _dims(W, dt)
+    m = _m_from(Bmat)
+    if m < 1:
+        raise ShapeError(f"Bmat: expected at least one control column, got shape {np.shape(Bmat)}")
+    A4 = _dyn(A, "A", B, T, d, d, time_varying, dt)
+    B4 = _dyn(Bmat, "Bmat", B, T, d, m, time_varying, dt)
+    K3 = _per_system(K, "K", B, (m, d), dt, default=np.zeros((1, m, d), dt))
+    has_U = U is not None
+    U3 = as_array(U, "U", shape=(B, T, m), dtype=dt) if has_U else np.zeros((1, 1, m), dt)
+    has_M = M is not None
+    if has_M:
+        M = as_array(M, "M", ndim=(3, 4), dtype=dt)
+        if M.shape[-2:] != (m, d) or M.shape[-3] < 1 or (M.ndim == 4 and M.shape[0] != B):
+            raise ShapeError(f"M: expected shape (H, {m}, {d}) or ({B}, H, {m}, {d}) with H >= 1, "
+                             f"got {M.shape}")
+        M4 = _c(M[None] if M.ndim == 3 else M, dt)
+    else:
+        M4 = np.zeros((1, 1, m, d), dt)
+    x0 = np.zeros((B, d), dt) if x0 is None else as_array(x0, "x0", shape=(B, d), dtype=dt)
+    return RolloutProblem(A4, B4, K3, _c(U3, dt), M4, W, _c(x0, dt), _cost(Q, "Q", d, dt),
+                          _cost(R, "R", m, dt), has_U, has_M, B, T, d, m)
+
+
+class GPCProblem(NamedTuple):
+    A: np.ndarray      # (BA, TA, d, d)
+    Bm: np.ndarray     # (BB, TB, d, m)
+    K: np.ndarray      # (BK, m, d)
+    W: np.ndarray      # (B, T, d)
+    x0: np.ndarray     # (B, d)
+    Q: np.ndarray
+    R: np.ndarray
+    M0: np.ndarray     # (B, H, m, d) initial M (copied: the kernels update it in place)
+    lrs: np.ndarray    # (T,) learning rate used at round t
+    radii: np.ndarray  # (H,) r_i = kappa (1 - gamma)^i, i = 1..H (inf: no projection)
+    op: bool           # True: operator-norm balls; False: Frobenius balls
+    B: int
+    T: int
+    d: int
+    m: int
+    H: int
+
+
+def prep_gpc(A, Bmat, W, K, *, H, lr, kappa=np.inf, gamma=0.0, norm="fro", Q=None, R=None, x0=None, M0=None,
+             time_varying=None, dtype=None) -> GPCProblem:
+    """Validate the arguments of :func:`olc.kernels.gpc_rollout`."""
+    dt = as_dtype(dtype)
+    W, B, T, d = _dims(W, dt)
+    m = _m_from(Bmat)
+    H = positive_int(H, "H")
+    A4 = _dyn(A, "A", B, T, d, d, time_varying, dt)
+    B4 = _dyn(Bmat, "Bmat", B, T, d, m, time_varying, dt)
+    if K is None:
+        raise InvalidArgumentError("K: GPC needs a stabilising gain K of shape (m, d) or (B, m, d), got None")
+    K3 = _per_system(K, "K", B, (m, d), dt)
+    norm = check_choice(norm, "norm", ("fro", "op"))
+    if np.ndim(lr) == 0:
+        lrv = float(lr)
+        if not (lrv > 0 and np.isfinite(lrv)):
+            raise InvalidArgumentError(f"lr: expected a positive finite learning rate, got {lr!r}")
+        lrs = np.full(T, lrv, dtype=dt)
+    else:
+        lrs = as_array(lr, "lr", shape=(T,), dtype=dt)
+        if np.any(lrs <= 0):
+            raise InvalidArgumentError("lr: a learning-rate schedule must be positive at every round")
+    kappa = float(kappa)
+    if not kappa > 0:
+        raise InvalidArgumentError(f"kappa: expected a positive radius scale (np.inf: no projection), "
+                                   f"got {kappa!r}")
+    gamma = in_range(gamma, "gamma", 0.0, 1.0, hi_open=True)
+    radii = np.array([kappa * (1.0 - gamma) ** i for i in range(1, H + 1)], dtype=dt)
+    if M0 is None:
+        M0 = np.zeros((B, H, m, d), dt)
+    else:
+        M0 = as_array(M0, "M0", ndim=(3, 4), dtype=dt)
+        if M0.shape[-3:] != (H, m, d) or (M0.ndim == 4 and M0.shape[0] != B):
+            raise ShapeError(f"M0: expected shape ({H}, {m}, {d}) or ({B}, {H}, {m}, {d}), got {M0.shape}")
+        M0 = np.broadcast_to(M0, (B, H, m, d))
+    M0 = np.array(M0, dtype=dt, order="C", copy=True)
+    x0 = np.zeros((B, d), dt) if x0 is None else as_array(x0, "x0", shape=(B, d), dtype=dt)
+    return GPCProblem(A4, B4, K3, W, _c(x0, dt), _cost(Q, "Q", d, dt), _cost(R, "R", m, dt), M0,
+                      _c(lrs, dt), radii, norm == "op", B, T, d, m, H)
+
+
+def prep_intervals(As, max_length=None, dtype=None):
+    """Validate ``As`` (T, d, d) and ``max_length`` (default T) for the interval-norm kernel."""
+    dt = as_dtype(dtype)
+    As = as_array(As, "As", ndim=3, dtype=dt)
+    T, d, d2 = As.shape
+    if d != d2 or T < 1 or d < 1:
+        raise ShapeError(f"As: expected shape (T, d, d) with T, d >= 1, got {As.shape}")
+    L = T if max_length is None else positive_int(max_length, "max_length")
+    return _c(As, dt), min(L, T) if max_length is None else L
+
+
+def prep_grid(A, b, x0, lrs, momenta, T, precond=None, dtype=None):
+    """Validate the quadratic and the (lr, momentum) grid of :func:`olc.kernels.optimizer_grid`."""
+    dt = as_dtype(dtype)
+    A = as_array(A, "A", ndim=2, dtype=np.float64)
+    d = A.shape[0]
+    if A.shape != (d, d) or d < 1:
+        raise ShapeError(f"A: expected a square (d, d) matrix, got shape {A.shape}")
+    scale = max(1.0, float(np.max(np.abs(A))))
+    if not np.allclose(A, A.T, rtol=0, atol=1e-10 * scale):
+        raise InvalidArgumentError("A: the quadratic f(x) = x'Ax/2 + b'x needs a symmetric A "
+                                   f"(max |A - A.T| = {np.max(np.abs(A - A.T)):.3g})")
+    b = as_array(b, "b", shape=(d,), dtype=np.float64)
+    x0 = as_array(x0, "x0", shape=(d,), dtype=np.float64)
+    lrs = as_array(lrs, "lrs", ndim=1, dtype=np.float64)
+    momenta = as_array(momenta, "momenta", ndim=1, dtype=np.float64)
+    if lrs.shape != momenta.shape or lrs.size < 1:
+        raise ShapeError(f"lrs, momenta: expected two (G,) arrays of equal length G >= 1, got shapes "
+                         f"{lrs.shape} and {momenta.shape} (use np.meshgrid(...).ravel() for a full grid)")
+    T = positive_int(T, "T")
+    if precond is not None:
+        precond = as_array(precond, "precond", shape=(d,), dtype=np.float64)
+        if np.any(precond <= 0):
+            raise InvalidArgumentError("precond: the diagonal preconditioner must be positive")
+    return A, b, x0, lrs, momenta, T, precond, dt
+
+
+def eigen_setup(A, b, x0, precond):
+    """Diagonalise the (preconditioned) quadratic once: Ã = D^{1/2} A D^{1/2} = V Λ Vᵀ.
+
+    In ``z = Vᵀ D^{−1/2} x`` every method of the grid decouples into d independent scalar
+    (two-term) recursions and f(x) = Σ_j ½ λ_j z_j² + c_j z_j with ``c = Vᵀ D^{1/2} b``.
+    Returns ``(lam, V, c, z0, S)`` with ``x = S z``.
+    """
+    sq = np.ones(A.shape[0]) if precond is None else np.sqrt(precond)
+    At = sq[:, None] * A * sq[None, :]
+    lam, V = np.linalg.eigh(0.5 * (At + At.T))
+    c = V.T @ (sq * b)
+    z0 = V.T @ (x0 / sq)
+    S = sq[:, None] * V
+    return lam, V, c, z0, S

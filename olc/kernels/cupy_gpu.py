@@ -1,0 +1,380 @@
+"""CuPy GPU kernels (same signatures and results as :mod:`olc.kernels.reference`).
+
+CuPy is imported lazily inside the functions, so this module imports without CuPy. The
+recurrences are sequential in time, so a per-step ``cupy.matmul`` would be launch-bound
+(~10 µs per launch × T steps); instead each kernel is one ``RawKernel`` launch with one
+CUDA thread per system (rollout, GPC), per start index (interval norms) or per grid point
+(optimizer grid), each thread running the whole time loop in registers/local memory — the
+GPU analogue of the numba kernels' ``prange`` over the batch.
+
+Inputs are validated on the host (:mod:`olc.kernels._prep`), copied to the device once, and
+results come back as NumPy arrays. float64 and float32 are both supported (``real`` is
+templated by the dtype of the inputs).
+
+**Status: written without access to a GPU; not yet verified on hardware.** The tests in
+tests/kernels/test_cupy.py (marked ``gpu``) compare every kernel with the numpy reference
+and run when a CUDA device is present.
+"""
+
+# ruff: noqa: E501  (CUDA sources are kept one statement per line)
+from __future__ import annotations
+
+import numpy as np
+
+from ._prep import GPCProblem, RolloutProblem, eigen_setup
+
+__all__ = ["rollout", "gpc_rollout", "interval_norms", "optimizer_grid"]
+
+_THREADS = 128
+
+_COMMON = r"""
+#define IDX_A(b, t, i, j) ((((long long)((b) * a_b) * TA + (t) * a_t) * d + (i)) * d + (j))
+#define IDX_B(b, t, i, j) ((((long long)((b) * b_b) * TB + (t) * b_t) * d + (i)) * m + (j))
+__device__ __forceinline__ bool finite_(real v) { return fabs((double)v) < INFINITY; }
+"""
+
+_ROLLOUT_SRC = _COMMON + r"""
+extern "C" __global__ void rollout_k(
+    const real* A, const real* Bm, const real* K, const real* U, const real* M, const real* W,
+    const real* x0, const real* Q, const real* R,
+    int B, int T, int d, int m, int H, int TA, int TB, int a_b, int a_t, int b_b, int b_t, int k_b, int m_b,
+    int has_U, int has_M, int store_x, int store_u,
+    real* costs, real* X, real* Uo, long long* first_bad, real* scratch)
+{
+    int b = blockDim.x * blockIdx.x + threadIdx.x;
+    if (b >= B) return;
+    real* x = scratch + (long long)b * (2 * d + m);
+    real* xn = x + d;
+    real* u = xn + d;
+    const real* Kb = K + (long long)(b * k_b) * m * d;
+    const real* Mb = M + (long long)(b * m_b) * H * m * d;
+    const real* Wb = W + (long long)b * T * d;
+    for (int i = 0; i < d; ++i) x[i] = x0[(long long)b * d + i];
+    if (store_x) for (int i = 0; i < d; ++i) X[(long long)b * (T + 1) * d + i] = x[i];
+    long long bad = -1;
+    for (int t = 0; t < T; ++t) {
+        for (int k = 0; k < m; ++k) {
+            real acc = 0;
+            for (int j = 0; j < d; ++j) acc -= Kb[k * d + j] * x[j];
+            if (has_U) acc += U[((long long)b * T + t) * m + k];
+            if (has_M) {
+                int hmax = H < t ? H : t;
+                for (int i = 0; i < hmax; ++i)
+                    for (int j = 0; j < d; ++j) acc += Mb[(i * m + k) * d + j] * Wb[(long long)(t - 1 - i) * d + j];
+            }
+            u[k] = acc;
+        }
+        real c = 0;
+        for (int i = 0; i < d; ++i) { real q = 0; for (int j = 0; j < d; ++j) q += Q[i * d + j] * x[j]; c += x[i] * q; }
+        for (int i = 0; i < m; ++i) { real r = 0; for (int j = 0; j < m; ++j) r += R[i * m + j] * u[j]; c += u[i] * r; }
+        costs[(long long)b * T + t] = c;
+        if (store_u) for (int k = 0; k < m; ++k) Uo[((long long)b * T + t) * m + k] = u[k];
+        bool fin = true;
+        for (int i = 0; i < d; ++i) {
+            real acc = Wb[(long long)t * d + i];
+            for (int j = 0; j < d; ++j) acc += A[IDX_A(b, t, i, j)] * x[j];
+            for (int j = 0; j < m; ++j) acc += Bm[IDX_B(b, t, i, j)] * u[j];
+            xn[i] = acc;
+            fin = fin && finite_(acc);
+        }
+        for (int i = 0; i < d; ++i) x[i] = xn[i];
+        if (store_x) for (int i = 0; i < d; ++i) X[((long long)b * (T + 1) + t + 1) * d + i] = x[i];
+        if (!fin) { bad = t + 1; break; }
+    }
+    first_bad[b] = bad;
+    if (bad >= 0) {
+        real nanv = (real)NAN;
+        for (int t = (int)bad; t < T; ++t) {
+            costs[(long long)b * T + t] = nanv;
+            if (store_u) for (int k = 0; k < m; ++k) Uo[((long long)b * T + t) * m + k] = nanv;
+        }
+        if (store_x) for (int t = (int)bad; t <= T; ++t) for (int i = 0; i < d; ++i)
+            X[((long long)b * (T + 1) + t) * d + i] = nanv;
+    }
+}
+"""
+
+_GPC_SRC = _COMMON + r"""
+// w_s for s < 0 is zero
+__device__ __forceinline__ real wv(const real* Wb, int s, int j, int d) { return s < 0 ? (real)0 : Wb[(long long)s * d + j]; }
+
+extern "C" __global__ void gpc_k(
+    const real* A, const real* Bm, const real* K, const real* W, const real* x0, const real* Q, const real* R,
+    real* Mall, const real* lrs, const real* radii, int op,
+    int B, int T, int d, int m, int H, int TA, int TB, int a_b, int a_t, int b_b, int b_t, int k_b,
+    int store_u, real* costs, real* Uo, long long* first_bad, real* scratch)
+{
+    int b = blockDim.x * blockIdx.x + threadIdx.x;
+    if (b >= B) return;
+    int nloc = 4 * d + 2 * m + 2 * (H + 1) * m + 3 * m * m + m * d;
+    real* x = scratch + (long long)b * nloc;
+    real* xn = x + d; real* y = xn + d; real* gy = y + d; real* u = gy + d; real* v = u + m;
+    real* dfc = v + m; real* gv = dfc + (H + 1) * m; real* G = gv + (H + 1) * m; real* V = G + m * m;
+    real* S = V + m * m; real* tmp = S + m * m;
+    real* M = Mall + (long long)b * H * m * d;
+    const real* Kb = K + (long long)(b * k_b) * m * d;
+    const real* Wb = W + (long long)b * T * d;
+    for (int i = 0; i < d; ++i) x[i] = x0[(long long)b * d + i];
+    long long bad = -1;
+    for (int t = 0; t < T; ++t) {
+        for (int k = 0; k < m; ++k) {
+            real acc = 0;
+            for (int j = 0; j < d; ++j) acc -= Kb[k * d + j] * x[j];
+            for (int i = 0; i < H; ++i) for (int j = 0; j < d; ++j) acc += M[(i * m + k) * d + j] * wv(Wb, t - 1 - i, j, d);
+            u[k] = acc;
+        }
+        real c = 0;
+        for (int i = 0; i < d; ++i) { real q = 0; for (int j = 0; j < d; ++j) q += Q[i * d + j] * x[j]; c += x[i] * q; }
+        for (int i = 0; i < m; ++i) { real r = 0; for (int j = 0; j < m; ++j) r += R[i * m + j] * u[j]; c += u[i] * r; }
+        costs[(long long)b * T + t] = c;
+        if (store_u) for (int k = 0; k < m; ++k) Uo[((long long)b * T + t) * m + k] = u[k];
+        bool fin = true;
+        for (int i = 0; i < d; ++i) {
+            real acc = Wb[(long long)t * d + i];
+            for (int j = 0; j < d; ++j) acc += A[IDX_A(b, t, i, j)] * x[j];
+            for (int j = 0; j < m; ++j) acc += Bm[IDX_B(b, t, i, j)] * u[j];
+            xn[i] = acc; fin = fin && finite_(acc);
+        }
+        for (int i = 0; i < d; ++i) x[i] = xn[i];
+        if (!fin) { bad = t + 1; break; }
+        // counterfactual: dfc[jj] = sum_i M_i w_{s_jj - 1 - i}, s_jj = t - H + jj
+        for (int jj = 0; jj <= H; ++jj) for (int k = 0; k < m; ++k) {
+            real acc = 0;
+            for (int i = 0; i < H; ++i) for (int j = 0; j < d; ++j) acc += M[(i * m + k) * d + j] * wv(Wb, t - H + jj - 1 - i, j, d);
+            dfc[jj * m + k] = acc;
+        }
+        for (int i = 0; i < d; ++i) y[i] = 0;
+        for (int jj = 0; jj < H; ++jj) {
+            int s = t - H + jj; int sa = s > 0 ? s : 0;
+            for (int k = 0; k < m; ++k) { real acc = dfc[jj * m + k]; for (int j = 0; j < d; ++j) acc -= Kb[k * d + j] * y[j]; v[k] = acc; }
+            for (int i = 0; i < d; ++i) {
+                real acc = wv(Wb, s, i, d);
+                for (int j = 0; j < d; ++j) acc += A[IDX_A(b, sa, i, j)] * y[j];
+                for (int j = 0; j < m; ++j) acc += Bm[IDX_B(b, sa, i, j)] * v[j];
+                xn[i] = acc;
+            }
+            for (int i = 0; i < d; ++i) y[i] = xn[i];
+        }
+        for (int k = 0; k < m; ++k) { real acc = dfc[H * m + k]; for (int j = 0; j < d; ++j) acc -= Kb[k * d + j] * y[j]; v[k] = acc; }
+        for (int k = 0; k < m; ++k) { real acc = 0; for (int j = 0; j < m; ++j) acc += (R[k * m + j] + R[j * m + k]) * v[j]; gv[H * m + k] = acc; }
+        for (int i = 0; i < d; ++i) {
+            real acc = 0;
+            for (int j = 0; j < d; ++j) acc += (Q[i * d + j] + Q[j * d + i]) * y[j];
+            for (int k = 0; k < m; ++k) acc -= Kb[k * d + i] * gv[H * m + k];
+            gy[i] = acc;
+        }
+        for (int jj = H - 1; jj >= 0; --jj) {
+            int s = t - H + jj; int sa = s > 0 ? s : 0;
+            for (int k = 0; k < m; ++k) { real acc = 0; for (int i = 0; i < d; ++i) acc += Bm[IDX_B(b, sa, i, k)] * gy[i]; gv[jj * m + k] = acc; }
+            if (jj > 0) {
+                for (int j = 0; j < d; ++j) {
+                    real acc = 0;
+                    for (int i = 0; i < d; ++i) acc += A[IDX_A(b, sa, i, j)] * gy[i];
+                    for (int k = 0; k < m; ++k) acc -= Kb[k * d + j] * gv[jj * m + k];
+                    xn[j] = acc;
+                }
+                for (int j = 0; j < d; ++j) gy[j] = xn[j];
+            }
+        }
+        real lr = lrs[t];
+        for (int i = 0; i < H; ++i) {
+            real* Mi = M + i * m * d;
+            for (int k = 0; k < m; ++k) for (int j = 0; j < d; ++j) {
+                real acc = 0;
+                for (int jj = 0; jj <= H; ++jj) acc += gv[jj * m + k] * wv(Wb, t - H + jj - 1 - i, j, d);
+                Mi[k * d + j] -= lr * acc;
+            }
+            real r = radii[i];
+            if (!(r < INFINITY)) continue;
+            if (!op) {
+                real nrm = 0;
+                for (int q = 0; q < m * d; ++q) nrm += Mi[q] * Mi[q];
+                nrm = sqrt(nrm);
+                if (nrm > r) { real sc = r / nrm; for (int q = 0; q < m * d; ++q) Mi[q] *= sc; }
+            } else {
+                // operator-norm ball: eigen-decompose G = Mi Mi^T (m x m) by cyclic Jacobi, P(M) = V diag(min(1, r/sigma)) V^T M
+                for (int p = 0; p < m; ++p) for (int q = 0; q < m; ++q) {
+                    real acc = 0; for (int j = 0; j < d; ++j) acc += Mi[p * d + j] * Mi[q * d + j];
+                    G[p * m + q] = acc; V[p * m + q] = (p == q) ? 1 : 0;
+                }
+                for (int sweep = 0; sweep < 50; ++sweep) {
+                    real off = 0, dg = 0;
+                    for (int p = 0; p < m; ++p) { dg += G[p * m + p] * G[p * m + p]; for (int q = p + 1; q < m; ++q) off += G[p * m + q] * G[p * m + q]; }
+                    if (off <= (real)1e-32 * dg || off == 0) break;
+                    for (int p = 0; p < m - 1; ++p) for (int q = p + 1; q < m; ++q) {
+                        real apq = G[p * m + q]; if (apq == 0) continue;
+                        real th = (G[q * m + q] - G[p * m + p]) / (2 * apq);
+                        real tt = (th >= 0 ? 1 : -1) / (fabs(th) + sqrt(th * th + 1));
+                        real cs = 1 / sqrt(tt * tt + 1), sn = tt * cs;
+                        for (int k = 0; k < m; ++k) { real a = G[k * m + p], bb = G[k * m + q]; G[k * m + p] = cs * a - sn * bb; G[k * m + q] = sn * a + cs * bb; }
+                        for (int k = 0; k < m; ++k) { real a = G[p * m + k], bb = G[q * m + k]; G[p * m + k] = cs * a - sn * bb; G[q * m + k] = sn * a + cs * bb; }
+                        for (int k = 0; k < m; ++k) { real a = V[k * m + p], bb = V[k * m + q]; V[k * m + p] = cs * a - sn * bb; V[k * m + q] = sn * a + cs * bb; }
+                    }
+                }
+                bool big = false;
+                for (int p = 0; p < m; ++p) if (G[p * m + p] > r * r) big = true;
+                if (!big) continue;
+                for (int p = 0; p < m; ++p) for (int q = 0; q < m; ++q) {
+                    real acc = 0;
+                    for (int k = 0; k < m; ++k) { real lam = G[k * m + k]; real ck = lam > r * r ? r / sqrt(lam) : 1; acc += V[p * m + k] * ck * V[q * m + k]; }
+                    S[p * m + q] = acc;
+                }
+                for (int p = 0; p < m; ++p) for (int j = 0; j < d; ++j) {
+                    real acc = 0; for (int k = 0; k < m; ++k) acc += S[p * m + k] * Mi[k * d + j]; tmp[p * d + j] = acc;
+                }
+                for (int q = 0; q < m * d; ++q) Mi[q] = tmp[q];
+            }
+        }
+    }
+    first_bad[b] = bad;
+    if (bad >= 0) for (int t = (int)bad; t < T; ++t) {
+        costs[(long long)b * T + t] = (real)NAN;
+        if (store_u) for (int k = 0; k < m; ++k) Uo[((long long)b * T + t) * m + k] = (real)NAN;
+    }
+}
+"""
+
+_GRID_SRC = r"""
+extern "C" __global__ void grid_k(const double* lam, const double* c, const double* z0, double f0,
+    const double* lrs, const double* mus, int G, int d, int T, int nesterov, double blowup,
+    double* losses, double* Z, bool* diverged, double* scratch)
+{
+    int g = blockDim.x * blockIdx.x + threadIdx.x;
+    if (g >= G) return;
+    double* z = scratch + (long long)g * 2 * d;
+    double* zp = z + d;
+    for (int j = 0; j < d; ++j) { z[j] = z0[j]; zp[j] = z0[j]; }
+    double lr = lrs[g], mu = mus[g];
+    losses[(long long)g * (T + 1)] = f0;
+    bool div = false;
+    for (int k = 0; k < T; ++k) {
+        double f = 0;
+        for (int j = 0; j < d; ++j) {
+            double zn;
+            if (nesterov) { double yj = z[j] + mu * (z[j] - zp[j]); zn = yj - lr * (lam[j] * yj + c[j]); }
+            else zn = z[j] - lr * (lam[j] * z[j] + c[j]) + mu * (z[j] - zp[j]);
+            zp[j] = z[j]; z[j] = zn;
+            f += (0.5 * lam[j] * zn + c[j]) * zn;
+        }
+        if (!(fabs(f) <= blowup)) {
+            div = true;
+            for (int kk = k + 1; kk <= T; ++kk) losses[(long long)g * (T + 1) + kk] = INFINITY;
+            break;
+        }
+        losses[(long long)g * (T + 1) + k + 1] = f;
+    }
+    diverged[g] = div;
+    for (int j = 0; j < d; ++j) Z[(long long)g * d + j] = div ? NAN : z[j];
+}
+"""
+
+_cache: dict = {}
+
+
+def _cp():
+    import cupy
+
+    return cupy
+
+
+def _kernel(src: str, name: str, dtype):
+    key = (name, np.dtype(dtype).name)
+    if key not in _cache:
+        real = "double" if np.dtype(dtype) == np.float64 else "float"
+        _cache[key] = _cp().RawKernel(f"typedef {real} real;\n" + src, name)
+    return _cache[key]
+
+
+def _grid(n):
+    return ((n + _THREADS - 1) // _THREADS,), (_THREADS,)
+
+
+def _flags(p):
+    A, Bm = p.A, p.Bm
+    return (np.int32(A.shape[1]), np.int32(Bm.shape[1]), np.int32(A.shape[0] > 1), np.int32(A.shape[1] > 1),
+            np.int32(Bm.shape[0] > 1), np.int32(Bm.shape[1] > 1), np.int32(p.K.shape[0] > 1))
+
+
+def rollout(p: RolloutProblem, return_states: bool = False, return_controls: bool = False):
+    """Batched rollout on the GPU (one thread per system); contract of the reference."""
+    cp = _cp()
+    dt = p.W.dtype
+    B, T, d, m, H = p.B, p.T, p.d, p.m, p.M.shape[1]
+    dev = [cp.asarray(a) for a in (p.A, p.Bm, p.K, p.U, p.M, p.W, p.x0, p.Q, p.R)]
+    costs = cp.empty((B, T), dt)
+    X = cp.empty((B, T + 1, d) if return_states else (1,), dt)
+    Uo = cp.empty((B, T, m) if return_controls else (1,), dt)
+    first_bad = cp.empty(B, cp.int64)
+    scratch = cp.empty(B * (2 * d + m), dt)
+    args = (*dev, np.int32(B), np.int32(T), np.int32(d), np.int32(m), np.int32(H), *_flags(p),
+            np.int32(p.M.shape[0] > 1), np.int32(p.has_U), np.int32(p.has_M), np.int32(return_states),
+            np.int32(return_controls), costs, X, Uo, first_bad, scratch)
+    _kernel(_ROLLOUT_SRC, "rollout_k", dt)(*_grid(B), args)
+    return (cp.asnumpy(costs), cp.asnumpy(X) if return_states else None,
+            cp.asnumpy(Uo) if return_controls else None, cp.asnumpy(first_bad))
+
+
+def gpc_rollout(p: GPCProblem, return_controls: bool = False):
+    """Batched GPC on the GPU (one thread per system); contract of the reference."""
+    cp = _cp()
+    dt = p.W.dtype
+    B, T, d, m, H = p.B, p.T, p.d, p.m, p.H
+    dev = [cp.asarray(a) for a in (p.A, p.Bm, p.K, p.W, p.x0, p.Q, p.R)]
+    M = cp.asarray(p.M0.copy())
+    costs = cp.empty((B, T), dt)
+    Uo = cp.empty((B, T, m) if return_controls else (1,), dt)
+    first_bad = cp.empty(B, cp.int64)
+    nloc = 4 * d + 2 * m + 2 * (H + 1) * m + 3 * m * m + m * d
+    scratch = cp.empty(B * nloc, dt)
+    args = (*dev, M, cp.asarray(p.lrs), cp.asarray(p.radii), np.int32(p.op), np.int32(B), np.int32(T),
+            np.int32(d), np.int32(m), np.int32(H), *_flags(p), np.int32(return_controls), costs, Uo,
+            first_bad, scratch)
+    _kernel(_GPC_SRC, "gpc_k", dt)(*_grid(B), args)
+    return (cp.asnumpy(costs), cp.asnumpy(Uo) if return_controls else None, cp.asnumpy(M),
+            cp.asnumpy(first_bad))
+
+
+def interval_norms(As, max_length: int):
+    """Interval spectral norms on the GPU.
+
+    For each length ℓ the running products of all start indices advance with one batched
+    ``matmul`` (T launches in all, each over every start index) and the norms come from a
+    batched ``eigvalsh`` of the scaled Gram matrices — both are large batched operations, so
+    not launch-bound.
+    """
+    cp = _cp()
+    T, d, _ = As.shape
+    out = np.full((T, max_length), np.nan, dtype=As.dtype)
+    A_d = cp.asarray(As)
+    P = A_d.copy()
+    for ell in range(min(max_length, T)):
+        n = T - ell
+        if ell > 0:
+            P = cp.matmul(A_d[ell:ell + n], P[:n])
+        c = cp.max(cp.abs(P), axis=(1, 2))
+        finite = cp.isfinite(c)
+        cs = cp.where(finite & (c > 0), c, 1.0)
+        S = P / cs[:, None, None]
+        S = cp.where(finite[:, None, None], S, 0.0)
+        lam = cp.linalg.eigvalsh(cp.matmul(S.transpose(0, 2, 1), S))[:, -1]
+        nrm = cs * cp.sqrt(cp.maximum(lam, 0.0))
+        nrm = cp.where(finite, nrm, cp.inf)
+        out[:n, ell] = cp.asnumpy(nrm)
+    return out
+
+
+def optimizer_grid(A, b, x0, lrs, momenta, T, *, nesterov=False, precond=None, blowup=1e100):
+    """Optimizer grid on the GPU (one thread per grid point, eigenbasis recursions)."""
+    cp = _cp()
+    lam, _, c, z0, S = eigen_setup(A, b, x0, precond)
+    f0 = float(0.5 * x0 @ A @ x0 + b @ x0)
+    G, d = lrs.shape[0], A.shape[0]
+    losses = cp.empty((G, T + 1))
+    Z = cp.empty((G, d))
+    div = cp.empty(G, cp.bool_)
+    scratch = cp.empty(G * 2 * d)
+    args = (cp.asarray(lam), cp.asarray(c), cp.asarray(z0), np.float64(f0), cp.asarray(lrs), cp.asarray(momenta),
+            np.int32(G), np.int32(d), np.int32(T), np.int32(bool(nesterov)), np.float64(blowup), losses, Z, div,
+            scratch)
+    _kernel(_GRID_SRC, "grid_k", np.float64)(*_grid(G), args)
+    return cp.asnumpy(losses), cp.asnumpy(Z) @ S.T, cp.asnumpy(div)

@@ -1,0 +1,57 @@
+"""Random problem generators shared by the kernel tests (not collected by pytest)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def stable(rng, *shape, rho=0.8):
+    X = rng.normal(size=shape)
+    nrm = np.linalg.norm(X.reshape(-1, shape[-2], shape[-1]), 2, axis=(1, 2)).max()
+    return X * (rho / max(nrm, 1e-12))
+
+
+def dyn(rng, layout, B, T, rows, cols, rho=None):
+    """A dynamics array in one of the four layouts: 'lti', 'lti_b', 'ltv', 'ltv_b'."""
+    lead = {"lti": (), "lti_b": (B,), "ltv": (T,), "ltv_b": (B, T)}[layout]
+    if rho is not None:
+        return stable(rng, *lead, rows, cols, rho=rho)
+    return rng.normal(size=(*lead, rows, cols))
+
+
+def rollout_case(seed, B, T, d, m, H, layout="ltv_b", U=True, M=True, per_system_K=False):
+    rng = np.random.default_rng(seed)
+    Q = rng.normal(size=(d, d))
+    kw = dict(
+        A=dyn(rng, layout, B, T, d, d, rho=0.8), Bmat=dyn(rng, layout, B, T, d, m) * 0.5,
+        W=rng.normal(size=(B, T, d)),
+        K=rng.normal(size=(B, m, d) if per_system_K else (m, d)) * 0.1,
+        x0=rng.normal(size=(B, d)), Q=Q @ Q.T, R=np.eye(m) * 0.5 + 0.1,
+    )
+    if U:
+        kw["U"] = rng.normal(size=(B, T, m))
+    if M:
+        kw["M"] = rng.normal(size=(B, H, m, d)) * 0.1
+    if B == T and layout in ("lti_b", "ltv"):
+        kw["time_varying"] = layout == "ltv"
+    return kw
+
+
+def gpc_case(seed, B, T, d, m, layout="ltv_b"):
+    rng = np.random.default_rng(seed)
+    kw = dict(A=dyn(rng, layout, B, T, d, d, rho=0.7), Bmat=dyn(rng, layout, B, T, d, m) * 0.5,
+              W=rng.normal(size=(B, T, d)), K=rng.normal(size=(m, d)) * 0.05, x0=rng.normal(size=(B, d)))
+    if B == T and layout in ("lti_b", "ltv"):
+        kw["time_varying"] = layout == "ltv"
+    return kw
+
+
+def close(a, b, rtol, atol=0.0):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    assert np.array_equal(np.isnan(a), np.isnan(b))
+    assert np.array_equal(np.isinf(a), np.isinf(b)) and np.array_equal(a[np.isinf(a)], b[np.isinf(b)])
+    ok = np.isfinite(a)
+    scale = max(1.0, float(np.max(np.abs(b[ok])))) if ok.any() else 1.0
+    err = float(np.max(np.abs(a[ok] - b[ok]))) if ok.any() else 0.0
+    assert err <= rtol * scale + atol, f"max abs error {err:.3g} > {rtol:.1g} * {scale:.3g}"
