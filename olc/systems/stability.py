@@ -60,7 +60,7 @@ def _as_matrix_stack(As, T=None) -> np.ndarray:
 
 
 def interval_norms(As, max_length: int | None = None, *, norm: str = "spectral", log: bool = False,
-                   seed=0, power_iters: int = 20) -> np.ndarray:
+                   seed=0, power_iters: int = 20, backend: str | None = None) -> np.ndarray:
     """Norms of all interval products: ``out[r, l-1] = ||A_{r+l-1} ... A_{r+1} A_r||``.
 
     Parameters
@@ -73,6 +73,10 @@ def interval_norms(As, max_length: int | None = None, *, norm: str = "spectral",
         or ``"fro"`` (Frobenius, an upper bound on the spectral norm).
     log : bool
         Return natural logs of the norms (no overflow/underflow for long products).
+    backend : None (default: this numpy code), or "numba", "cupy", "auto"
+        Exact spectral norms through :func:`olc.kernels.interval_norms` (parallel over start
+        indices; plain products, so an overflowing product reads ``inf``). Only with
+        ``norm="spectral"``.
 
     Returns
     -------
@@ -88,6 +92,16 @@ def interval_norms(As, max_length: int | None = None, *, norm: str = "spectral",
     T, d, _ = As.shape
     L = T if max_length is None else min(positive_int(max_length, "max_length"), T)
     check_choice(norm, "norm", NORMS)
+    if backend is not None and backend != "numpy":
+        if norm != "spectral":
+            raise InvalidArgumentError(f"backend: the {backend!r} kernel computes spectral norms only, got norm={norm!r}")
+        from .. import kernels
+
+        out = kernels.interval_norms(As, L, backend=backend)
+        if log:
+            with np.errstate(divide="ignore"):
+                return np.log(out)
+        return out
     out = np.full((T, L), np.nan)
     logscale = np.zeros(T)
     P = As.copy()
@@ -242,7 +256,7 @@ RULES = ("bound", "fit")
 
 def sequential_stability(As, gamma: float | None = None, max_length: int | None = None, *,
                          rule: str = "bound", norm: str = "spectral", T: int | None = None, seed=0,
-                         power_iters: int = 20) -> SequentialStability:
+                         power_iters: int = 20, backend: str | None = None) -> SequentialStability:
     """Measure the (kappa, gamma) sequential stability of ``A_1..A_T`` (Definition 3).
 
     Parameters
@@ -270,6 +284,8 @@ def sequential_stability(As, gamma: float | None = None, max_length: int | None 
         sequences the finite horizon also certifies larger ``gamma``, and the rule takes it).
     norm : "spectral" (default, exact), "power" (seeded power iteration) or "fro"
         See :func:`interval_norms`.
+    backend : None (numpy) or "numba" / "cupy" / "auto"
+        Kernel for the interval norms (see :func:`interval_norms`); for large T and d.
 
     Returns
     -------
@@ -282,7 +298,8 @@ def sequential_stability(As, gamma: float | None = None, max_length: int | None 
     (0.1, 1.0, True)
     """
     As = _as_matrix_stack(As, T)
-    logN = interval_norms(As, max_length, norm=norm, log=True, seed=seed, power_iters=power_iters)
+    logN = interval_norms(As, max_length, norm=norm, log=True, seed=seed, power_iters=power_iters,
+                          backend=backend)
     Tn, L = logN.shape
     lengths = np.arange(1, L + 1)
     with np.errstate(over="ignore", under="ignore"):

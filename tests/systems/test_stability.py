@@ -138,3 +138,15 @@ def test_plot_decay(tmp_path):
     assert ax.get_yscale() == "log" and len(ax.get_lines()) == 3
     ax.figure.savefig(tmp_path / "decay.png")
     matplotlib.pyplot.close(ax.figure)
+
+
+def test_kernel_backend_agrees_with_numpy():
+    """The numba interval-norm kernel and the numpy code give the same κ, γ and decay."""
+    rng = np.random.default_rng(11)
+    As = 0.8 * rng.normal(size=(30, 4, 4)) / 2.0
+    ref = sequential_stability(As, max_length=12)
+    fast = sequential_stability(As, max_length=12, backend="numba")
+    np.testing.assert_allclose(fast.decay, ref.decay, rtol=1e-9)
+    assert fast.kappa == pytest.approx(ref.kappa, rel=1e-9) and fast.gamma == pytest.approx(ref.gamma, rel=1e-9)
+    with pytest.raises(olc.InvalidArgumentError, match="backend"):
+        sequential_stability(As, norm="fro", backend="numba")
