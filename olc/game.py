@@ -85,9 +85,9 @@ class Learner:
     def init(self, shape: tuple[int, ...], rng: np.random.Generator, horizon: int | None = None):
         """Return the initial state for decisions of ``shape`` (``horizon`` if known).
 
-        Environments that fix a starting point (``env.x0``, e.g. optimization games where
-        the decision is the iterate) make :func:`play` call ``init(..., x0=env.x0)``; learners
-        that play such games accept that keyword.
+        Environments that fix the first decision (``env.initial_decision``, e.g. optimization
+        games where the decision is the iterate) make :func:`play` call
+        ``init(..., x0=env.initial_decision)``; learners that play such games accept that keyword.
         """
         raise NotImplementedError
 
@@ -221,7 +221,7 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False) -> 
     env_rng, learner_rng = rng.spawn(2)
     shape = tuple(env.shape)
     env.reset(env_rng)
-    x0 = getattr(env, "x0", None)  # optimization games fix the starting point
+    x0 = getattr(env, "initial_decision", None)  # optimization games fix the starting iterate
     state = learner.init(shape, learner_rng, horizon=T) if x0 is None else \
         learner.init(shape, learner_rng, horizon=T, x0=x0)
     decisions = np.empty((T, *shape))

@@ -389,6 +389,13 @@ class Product(ConvexSet):
         self.item_ndim = sets[0].item_ndim + 1
         inner = sets[0].shape
         self.shape = None if inner is None else (len(sets), *inner)
+        # factors that are norm balls of one kind are projected together: P_{rB}(x) = r P_B(x/r)
+        kinds = {type(s) for s in sets}
+        self._radii = None
+        if len(kinds) == 1 and kinds.pop() in (Ball, FrobeniusBall, OperatorBall):
+            self._radii = np.array([s.r for s in sets])
+            first = sets[0]
+            self._unit = Ball(1.0, item_ndim=first.item_ndim) if type(first) is Ball else type(first)(1.0)
 
     @property
     def radius(self):
@@ -408,6 +415,13 @@ class Product(ConvexSet):
     def project(self, x):
         x = self._check_len(x, "x")
         k = x.ndim - self.item_ndim
+        if self._radii is not None:
+            r = self._radii.reshape((-1,) + (1,) * (self.item_ndim - 1))
+            axes = tuple(range(-(self.item_ndim - 1), 0))
+            fro2 = np.sum(x * x, axis=axes)  # the Frobenius norm bounds every norm ball used here
+            if np.all(fro2 <= self._radii ** 2):
+                return x.copy()
+            return r * self._unit.project(x / r)
         out = np.empty_like(x)
         for i, s in enumerate(self.sets):
             idx = (slice(None),) * k + (i,)

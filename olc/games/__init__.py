@@ -24,5 +24,10 @@ __all__ = [*_oco_all, *_LAZY]
 def __getattr__(name):
     if name in _LAZY:
         module = importlib.import_module(f".{_LAZY[name]}", __name__)
-        return getattr(module, name)
+        # importing the submodule bound its *module* object to the package attribute of the same
+        # name (olc.games.control); rebind the exported names so the function wins
+        for exported, modname in _LAZY.items():
+            if modname == _LAZY[name]:
+                globals()[exported] = getattr(module, exported)
+        return globals()[name]
     raise AttributeError(f"module 'olc.games' has no attribute {name!r}")

@@ -4,7 +4,7 @@
 (``DESIGN.md``: one training loop for baselines). Round ``t``:
 
 1. the optimizer commits its iterate ``x_t`` (``x_0`` is the game's ``x0``, which
-   :func:`olc.play` hands to ``optimizer.init(..., x0=env.x0)``);
+   :func:`olc.play` hands to ``optimizer.init(..., x0=env.initial_decision)``);
 2. the game draws a minibatch ``B_t`` from its own seeded generator (``None`` — the full
    objective — for deterministic oracles or ``stochastic=False``) and charges
    ``f(x_t; B_t)``, the per-round loss of ``nonconvex-meta-optimization`` Sec. 2
@@ -57,6 +57,7 @@ class OptimizationGame(Environment):
                                            f"{oracle.name} has no x0() to take it from")
             x0 = start()
         self.x0 = as_array(x0, "x0", shape=(oracle.dim,), copy=True)
+        self.initial_decision = self.x0  # play() passes it to the optimizer's init as x0
         if stochastic is None:
             stochastic = bool(oracle.stochastic)
         elif stochastic and not oracle.stochastic:

@@ -1,0 +1,181 @@
+"""Control of a linear dynamical system as an online game (non-stochastic control).
+
+Round ``t = 0..T-1`` of :func:`control` (``x_0`` given, default 0):
+
+1. the game shows the state ``x_t`` (``observe(t)``);
+2. the controller plays ``u_t`` (shape ``(m,)``);
+3. the game charges ``c_t(x_t, u_t)`` and moves to ``x_{t+1} = A_t x_t + B_t u_t + w_t``;
+   the feedback carries the cost (``value``/``loss``), ``∂c_t/∂u_t`` (``grad``) and the next
+   state (``obs``), from which the controller recovers ``w_t = x_{t+1} − A_t x_t − B_t u_t``.
+
+The disturbance is either a fixed array ``(T, d)`` (an oblivious adversary) or an *adaptive*
+disturbance object (e.g. :class:`olc.systems.Adversarial`) called as ``w(t, history)`` once
+``u_t`` is known, ``history`` holding ``x_0..x_t`` and ``u_0..u_t``. ``report()`` gives the
+realised ``states`` (T+1, d), ``controls`` (T, m) and ``disturbances`` (T, d) — kept in
+``trace.info`` — which the comparators of :mod:`olc.comparators.control` replay.
+
+This is the setting of GPC (Agarwal et al. 2019) and of ``nonconvex-meta-optimization`` §3 /
+App. B (optimization as control of an LTV system).
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+
+from .._validate import as_array, positive, positive_int
+from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
+from ..game import Environment, Feedback
+
+__all__ = ["ControlGame", "control"]
+
+
+class ControlGame(Environment):
+    """The control game of :func:`control` (see the module docstring).
+
+    Attributes: ``system``, ``cost``, ``initial_state`` (``x_0``), ``shape = (m,)``, ``horizon = T``,
+    ``feedback = "full"``, ``adaptive`` (whether the disturbance reacts to the play),
+    ``max_state_norm`` (a state with Euclidean norm above it counts as divergence).
+    """
+
+    feedback = "full"
+    memory = 1
+
+    def __init__(self, system, w, cost, x0=None, T: int | None = None, max_state_norm: float = 1e12):
+        from ..systems.costs import ConvexCost, QuadraticCost
+
+        if not all(hasattr(system, a) for a in ("state_dim", "control_dim", "matrices", "horizon")):
+            raise InvalidArgumentError(f"system: expected an olc linear system (olc.systems.LTISystem or LTVSystem), "
+                                       f"got {type(system).__name__}")
+        self.system = system
+        d, m = system.state_dim, system.control_dim
+        if isinstance(cost, (tuple, list)) and len(cost) == 2:
+            cost = QuadraticCost(*cost)
+        if not isinstance(cost, (QuadraticCost, ConvexCost)):
+            raise InvalidArgumentError(f"cost: expected an olc.systems.QuadraticCost or ConvexCost, "
+                                       f"got {type(cost).__name__}")
+        if isinstance(cost, QuadraticCost) and (cost.state_dim, cost.control_dim) != (d, m):
+            raise ShapeError(f"cost: Q is {cost.Q.shape} and R is {cost.R.shape}, but the system has state_dim {d} "
+                             f"and control_dim {m}")
+        self.cost = cost
+        self._quad = isinstance(cost, QuadraticCost)
+        if callable(w) and not isinstance(w, np.ndarray):
+            self.adaptive = True
+            self.w = w
+            T = T if T is not None else system.horizon
+            if T is None:
+                raise InvalidArgumentError("T: an adaptive disturbance needs the number of rounds T (or a system "
+                                           "with a finite horizon)")
+            T = positive_int(T, "T")
+        else:
+            self.adaptive = False
+            self.w = as_array(w, "w", shape=(None, d))   # NaN/Inf -> NonFiniteError naming w
+            if self.w.shape[0] == 0:
+                raise ShapeError("w: expected at least one disturbance, got shape (0, d)")
+            if T is None:
+                T = self.w.shape[0]
+            T = positive_int(T, "T")
+            if T > self.w.shape[0]:
+                raise ShapeError(f"T: the disturbance array has {self.w.shape[0]} rows, T={T} was asked for")
+            self.w = self.w[:T]
+        if system.horizon is not None and T > system.horizon:
+            raise ShapeError(f"T: the system is defined for {system.horizon} steps, the game asks for {T}")
+        self.horizon = T
+        self.shape = (m,)
+        self.initial_state = np.zeros(d) if x0 is None else as_array(x0, "x0", shape=(d,))
+        self.max_state_norm = positive(max_state_norm, "max_state_norm")
+        self._max2 = self.max_state_norm ** 2
+        A, B = system.matrices(T)
+        self._A, self._B = np.asarray(A), np.asarray(B)
+        self._Q = cost.Q if self._quad else None
+        self._R = cost.R if self._quad else None
+        self.reset(None)
+
+    # ------------------------------------------------------------------ protocol
+    def reset(self, rng) -> None:
+        T, d, m = self.horizon, self.system.state_dim, self.system.control_dim
+        self._X = np.zeros((T + 1, d))
+        self._X[0] = self.initial_state
+        self._U = np.zeros((T, m))
+        self._W = np.zeros((T, d)) if self.adaptive else self.w
+        self._C = np.zeros(T)
+        self._n = 0  # rounds completed
+        if self.adaptive and hasattr(self.w, "reset"):
+            self.w.reset(rng if rng is not None else np.random.default_rng(0))
+
+    def observe(self, t: int):
+        return self._X[t]
+
+    def _disturbance(self, t):
+        if not self.adaptive:
+            return self._W[t]
+        from ..systems.disturbances import DisturbanceHistory
+
+        w = self.w(t, DisturbanceHistory(self._X[: t + 1], self._U[: t + 1]))
+        try:
+            w = np.asarray(w, dtype=float)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"w: the adaptive disturbance returned {type(w).__name__} in round {t}, "
+                                       f"expected an array of shape ({self.system.state_dim},)") from None
+        if w.shape != (self.system.state_dim,):
+            raise ShapeError(f"w: the adaptive disturbance returned shape {w.shape} in round {t}, expected "
+                             f"({self.system.state_dim},)")
+        if not np.all(np.isfinite(w)):
+            raise NonFiniteError(f"w: the adaptive disturbance returned a non-finite w_{t} = {w}")
+        self._W[t] = w
+        return w
+
+    def step(self, t: int, u) -> Feedback:
+        if t != self._n:
+            raise InvalidArgumentError(f"t: rounds must be played in order; expected round {self._n}, got {t}")
+        x = self._X[t]
+        u = np.asarray(u, dtype=float)
+        if u.shape != self.shape:
+            raise ShapeError(f"u: expected a control of shape {self.shape}, got shape {u.shape}")
+        if self._quad:
+            Ru = self._R @ u
+            value = float(x @ (self._Q @ x) + u @ Ru)
+            grad = 2.0 * Ru
+        else:
+            value = float(self.cost.value(x, u))
+            grad = np.asarray(self.cost.grad(x, u)[1], dtype=float)
+        self._U[t] = u
+        self._C[t] = value
+        w = self._disturbance(t)
+        x_next = self._A[t] @ x + self._B[t] @ u + w
+        if not x_next @ x_next <= self._max2:  # NaN, Inf or too large (no errstate: it costs µs per step)
+            what = ("non-finite" if not np.all(np.isfinite(x_next))
+                    else f"above max_state_norm={self.max_state_norm:g} in norm")
+            raise DivergenceError(
+                f"control: the state x_{t + 1} is {what} (||x_{t}|| = {np.linalg.norm(x):.3g}); the controller "
+                f"does not stabilise the system. err.partial holds the states x_0..x_{t}",
+                step=t, partial=self.report())
+        self._X[t + 1] = x_next
+        self._n = t + 1
+        return Feedback(t, "full", value, grad, self.cost, x_next, {"w": w})
+
+    def report(self) -> dict:
+        n = self._n
+        return {"states": self._X[: n + 1].copy(), "controls": self._U[:n].copy(),
+                "disturbances": self._W[:n].copy(), "costs": self._C[:n].copy(), "x0": self.initial_state.copy()}
+
+    def __repr__(self):
+        kind = "adaptive" if self.adaptive else "oblivious"
+        return f"ControlGame({self.system!r}, T={self.horizon}, {kind} disturbance)"
+
+
+def control(system, w, cost, x0=None, T: int | None = None, max_state_norm: float = 1e12) -> ControlGame:
+    """The control game ``x_{t+1} = A_t x_t + B_t u_t + w_t`` with stage cost ``cost`` (see the module).
+
+    Parameters
+    ----------
+    system : olc.systems.LTISystem or LTVSystem
+    w : array (T, d) of disturbances, or an adaptive disturbance (``w(t, history) -> (d,)``,
+        optionally with ``reset(rng)``; e.g. :class:`olc.systems.Adversarial`) — then ``T`` is needed
+        unless the system has a finite horizon
+    cost : olc.systems.QuadraticCost (or a pair ``(Q, R)``) or ConvexCost
+    x0 : initial state (default 0)
+    T : number of rounds (default ``len(w)``)
+    max_state_norm : a state with ``||x||_2`` above this raises :class:`olc.DivergenceError`
+    """
+    return ControlGame(system, w, cost, x0=x0, T=T, max_state_norm=max_state_norm)

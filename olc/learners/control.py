@@ -1,0 +1,628 @@
+"""Controllers of linear dynamical systems as olc learners: LQR, GPC, bandit GPC, baselines.
+
+A controller plays the :mod:`olc.games.control` game: it sees the state ``x_t`` as the
+observation, decides the control ``u_t`` and, after the round, sees the next state
+``x_{t+1}`` in ``feedback.obs`` (plus the cost, the only loss feedback a bandit controller
+gets). The disturbance is recovered as ``w_t = x_{t+1} − A_t x_t − B_t u_t``.
+
+* :class:`LQR` — the linear-quadratic regulator: infinite-horizon gain from the discrete
+  algebraic Riccati equation (LTI), finite-horizon time-varying Riccati recursion (LTV, or
+  ``finite_horizon=True``). Optimal for i.i.d. zero-mean disturbances, not for adversarial ones.
+* :class:`GPC` — the Gradient Perturbation Controller (Agarwal, Bullins, Hazan, Kakade &
+  Singh 2019, "Online control with adversarial disturbances", Alg. 1; the controller inside
+  Alg. 1 of ``nonconvex-meta-optimization``), exactly as specified in ``docs/gpc-semantics.md``:
+  ``u_t = −K x_t + Σ_{i=1}^{H} M^{[i]} w_{t−i}`` with ``M`` learned by an olc online learner
+  (:class:`~olc.learners.OGD` by default, :class:`~olc.learners.AOFTRL` on request) on the
+  counterfactual losses with memory ``ℓ_t(M)``.
+* :class:`BanditGPC` — the Bandit Perturbation Controller (Gradu, Hallman & Hazan 2020,
+  "Non-stochastic control with bandit feedback", Alg. 2): same parametrisation, but only the
+  scalar cost is observed; ``M`` is learned by :class:`~olc.learners.BCOMemory`
+  (``nonconvex-meta-optimization`` Alg. 6).
+* :class:`ZeroController`, :class:`LinearFeedback` — baselines ``u = 0`` and ``u = −K x``.
+
+Shared helpers: :func:`lqr_gain` (DARE), :func:`lqr_gains` (finite-horizon Riccati),
+:func:`dfc_set` / :class:`DFCSet` (the per-lag ball set of ``M``), :func:`resolve_gain`
+(validates / defaults the stabilising ``K`` exactly as GPC and the DFC comparator use it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._validate import as_array, check_choice, in_range, positive, positive_int
+from ..errors import InvalidArgumentError, ShapeError
+from ..game import Feedback, Learner
+from ..sets import FrobeniusBall, OperatorBall, Product
+from .bandit import BCOMemory
+from .oco import AOFTRL, OGD
+from .schedules import as_schedule
+
+__all__ = ["LQR", "GPC", "BanditGPC", "ZeroController", "LinearFeedback", "lqr_gain", "lqr_gains",
+           "DFCSet", "dfc_set", "resolve_gain", "as_quadratic_cost", "check_system"]
+
+
+# ---------------------------------------------------------------------------------------------
+# validation helpers shared with olc.games.control and olc.comparators.control
+# ---------------------------------------------------------------------------------------------
+
+def check_system(system, who: str = "system"):
+    """Check ``system`` is an olc linear system (``olc.systems.LTISystem`` / ``LTVSystem``)."""
+    need = ("state_dim", "control_dim", "A", "B", "matrices", "is_time_varying")
+    if not all(hasattr(system, a) for a in need):
+        raise InvalidArgumentError(f"{who}: expected an olc linear system (olc.systems.LTISystem or LTVSystem), "
+                                   f"got {type(system).__name__}")
+    return system
+
+
+def as_quadratic_cost(cost, system=None, who: str = "cost"):
+    """``cost`` as a :class:`olc.systems.QuadraticCost` (a pair ``(Q, R)`` is accepted), with
+    dimensions checked against ``system``. ``Q`` must be PSD and ``R`` positive definite."""
+    from ..systems.costs import QuadraticCost
+
+    if isinstance(cost, (tuple, list)) and len(cost) == 2:
+        cost = QuadraticCost(*cost)
+    if not isinstance(cost, QuadraticCost):
+        raise InvalidArgumentError(f"{who}: expected an olc.systems.QuadraticCost(Q, R) (or a pair (Q, R)), "
+                                   f"got {type(cost).__name__}")
+    if system is not None and (cost.state_dim, cost.control_dim) != (system.state_dim, system.control_dim):
+        raise ShapeError(f"{who}: Q is {cost.Q.shape} and R is {cost.R.shape}, but the system has state_dim "
+                         f"{system.state_dim} and control_dim {system.control_dim}")
+    return cost
+
+
+def lqr_gain(A, B, Q, R) -> tuple[np.ndarray, np.ndarray]:
+    """Infinite-horizon discrete LQR: ``K = (R + BᵀPB)⁻¹ BᵀPA`` with ``P`` the stabilising solution
+    of the DARE ``P = Q + AᵀPA − AᵀPB (R + BᵀPB)⁻¹ BᵀPA`` (``scipy.linalg.solve_discrete_are``).
+
+    The optimal policy is ``u = −K x``. Scaling ``Q`` and ``R`` together scales ``P`` and leaves
+    ``K`` unchanged, so the cost convention (``xᵀQx + uᵀRu``, no ½) does not matter.
+    Returns ``(K, P)``.
+    """
+    from scipy.linalg import solve_discrete_are
+
+    A = np.asarray(A, float)
+    B = np.asarray(B, float)
+    try:
+        P = solve_discrete_are(A, B, Q, R)
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        raise InvalidArgumentError(f"system: the discrete Riccati equation has no stabilising solution ((A, B) "
+                                   f"not stabilisable or (A, Q) not detectable?): {exc}") from None
+    P = (P + P.T) / 2
+    K = np.linalg.solve(R + B.T @ P @ B, B.T @ P @ A)
+    return K, P
+
+
+def lqr_gains(A_seq, B_seq, Q, R, P_final=None) -> tuple[np.ndarray, np.ndarray]:
+    """Finite-horizon (time-varying) LQR by the backward Riccati recursion.
+
+    Minimises ``Σ_{t<T} x_tᵀQx_t + u_tᵀRu_t + x_TᵀP_final x_T`` (``P_final`` default 0, the game's
+    cost has no terminal term): ``K_t = (R + B_tᵀP_{t+1}B_t)⁻¹ B_tᵀP_{t+1}A_t``,
+    ``P_t = Q + A_tᵀP_{t+1}(A_t − B_t K_t)``. Returns ``(K (T, m, d), P (T+1, d, d))``.
+    """
+    A_seq = np.asarray(A_seq, float)
+    B_seq = np.asarray(B_seq, float)
+    T, d, _ = A_seq.shape
+    m = B_seq.shape[2]
+    Ks = np.empty((T, m, d))
+    Ps = np.empty((T + 1, d, d))
+    Ps[T] = np.zeros((d, d)) if P_final is None else np.asarray(P_final, float)
+    for t in range(T - 1, -1, -1):
+        A, B, P = A_seq[t], B_seq[t], Ps[t + 1]
+        K = np.linalg.solve(R + B.T @ P @ B, B.T @ P @ A)
+        Pn = Q + A.T @ P @ (A - B @ K)
+        Ks[t], Ps[t] = K, (Pn + Pn.T) / 2
+    return Ks, Ps
+
+
+def _ltv_contracts(As, what: str, max_length: int = 32) -> tuple[bool, float]:
+    """Whether every product of ``max_length`` consecutive matrices has spectral norm < 1 (a
+    finite-length certificate of sequential stability, ``nonconvex-meta-optimization`` Def. 3).
+    The Frobenius norm (an upper bound) is tried first; the exact spectral norm only if needed."""
+    from ..systems.stability import interval_norms
+
+    L = min(max_length, As.shape[0])
+    worst = np.nanmax(interval_norms(As, L, norm="fro", log=True)[:, L - 1])
+    if worst < 0:
+        return True, float(np.exp(worst))
+    worst = np.nanmax(interval_norms(As, L, norm="spectral", log=True)[:, L - 1])
+    return bool(worst < 0), float(np.exp(worst))
+
+
+def resolve_gain(system, cost, K=None, horizon: int | None = None, who: str = "K") -> np.ndarray:
+    """The stabilising feedback gain ``K`` (m, d) used by GPC, bandit GPC and the DFC comparator.
+
+    * ``K=None`` on an LTI system: the infinite-horizon LQR gain (:func:`lqr_gain`);
+    * ``K=None`` on an LTV system: ``K = 0``, allowed only when the open loop is (sequentially)
+      stable — every product of 32 consecutive ``A_t`` (fewer if the horizon is shorter) must have
+      norm < 1; otherwise pass a stabilising ``K``;
+    * a given ``K`` is checked: for LTI the spectral radius of ``A − BK`` must be < 1, for LTV the
+      closed loop ``A_t − B_t K`` must pass the same product test.
+
+    Raises :class:`~olc.errors.InvalidArgumentError` naming ``K`` and the spectral radius (or the
+    product norm) when the check fails.
+    """
+    d, m = system.state_dim, system.control_dim
+    if K is None and not system.is_time_varying:
+        return lqr_gain(system.A(0), system.B(0), cost.Q, cost.R)[0]
+    K0 = np.zeros((m, d)) if K is None else as_array(K, who, shape=(m, d))
+    if not system.is_time_varying:
+        Acl = system.A(0) - system.B(0) @ K0
+        rho = float(np.max(np.abs(np.linalg.eigvals(Acl)))) if d else 0.0
+        if not rho < 1:
+            raise InvalidArgumentError(f"{who}: the feedback gain does not stabilise the system: the spectral radius "
+                                       f"of A - B K is {rho:.6g} >= 1 (pass a stabilising K, e.g. K=None for the "
+                                       f"LQR gain)")
+        return K0
+    T = horizon if horizon is not None else system.horizon
+    if T is None:
+        raise InvalidArgumentError(f"{who}: the system is time-varying with no horizon; play with a known horizon "
+                                   f"so the closed loop can be checked")
+    A_seq, B_seq = system.matrices(T)
+    ok, worst = _ltv_contracts(np.asarray(A_seq - B_seq @ K0), who)
+    if not ok:
+        what = "the open loop A_t (K=None means K=0)" if K is None else "the closed loop A_t - B_t K"
+        raise InvalidArgumentError(f"{who}: {what} is not sequentially stable: a product of "
+                                   f"{min(32, T)} consecutive matrices has spectral norm {worst:.6g} >= 1; "
+                                   f"pass a stabilising K")
+    return K0
+
+
+class DFCSet(Product):
+    """The set of disturbance-feedback matrices ``M = (M^{[1]}, ..., M^{[H]})`` with
+    ``||M^{[i]}|| <= r_i`` — an :class:`olc.sets.Product` of per-lag
+    :class:`~olc.sets.OperatorBall` (``norm="op"``) or :class:`~olc.sets.FrobeniusBall`
+    (``norm="fro"``).
+
+    Projection is :meth:`olc.sets.Product.project` (all lags at once, ``P_{rB}(x) = r P_B(x/r)``).
+    """
+
+    def __init__(self, radii, shape, norm: str = "op"):
+        self.norm = check_choice(norm, "norm", ("op", "fro"))
+        radii = as_array(radii, "radii", ndim=1)
+        if radii.size == 0 or np.any(radii <= 0):
+            raise InvalidArgumentError(f"radii: expected positive per-lag radii, got {radii}")
+        shape = (positive_int(shape[0], "shape[0]"), positive_int(shape[1], "shape[1]"))
+        ball = OperatorBall if self.norm == "op" else FrobeniusBall
+        super().__init__([ball(float(r), shape=shape) for r in radii])
+        self.radii = radii.copy()
+        self.radii.setflags(write=False)
+
+    def __repr__(self):
+        return f"DFCSet(H={len(self.radii)}, norm={self.norm!r}, radii=[{self.radii[0]:.3g} .. {self.radii[-1]:.3g}])"
+
+
+def dfc_set(H: int, m: int, d: int, *, kappa_M: float | None = None, gamma: float | None = None,
+            radius=None, norm: str = "op") -> DFCSet:
+    """The GPC decision set: ``||M^{[i]}|| <= r_i`` for ``i = 1..H`` (docs/gpc-semantics.md).
+
+    ``radius`` (a number, or an array (H,) of per-lag radii) overrides ``kappa_M``/``gamma``;
+    otherwise ``r_i = kappa_M (1 − gamma)^i`` (the paper's ``κ³(1−γ)^i``) with defaults
+    ``kappa_M = 5`` and ``gamma = 0``.
+    """
+    H = positive_int(H, "H")
+    if radius is not None:
+        if kappa_M is not None or gamma is not None:
+            raise InvalidArgumentError("radius: give either radius or kappa_M/gamma, not both")
+        r = np.asarray(radius, float)
+        if r.ndim == 0:
+            r = np.full(H, positive(float(r), "radius"))
+        r = as_array(r, "radius", shape=(H,))
+    else:
+        kappa_M = 5.0 if kappa_M is None else positive(kappa_M, "kappa_M")
+        gamma = 0.0 if gamma is None else in_range(gamma, "gamma", 0.0, 1.0, hi_open=True)
+        r = kappa_M * (1.0 - gamma) ** np.arange(1, H + 1)
+    return DFCSet(r, (m, d), norm)
+
+
+# ---------------------------------------------------------------------------------------------
+# baselines
+# ---------------------------------------------------------------------------------------------
+
+def _obs_state(obs, d: int, who: str) -> np.ndarray:
+    if obs is None:
+        raise InvalidArgumentError(f"{who}: needs the state as observation; play it in olc.games.control")
+    x = np.asarray(obs, dtype=float)
+    if x.shape != (d,):
+        raise ShapeError(f"{who}: expected the observed state of shape ({d},), got shape {x.shape}")
+    return x
+
+
+def _check_shape(shape, m: int, who: str):
+    if tuple(shape) != (m,):
+        raise ShapeError(f"shape: {who} decides controls of shape ({m},), the game asks for {tuple(shape)}")
+
+
+class _StepState(NamedTuple):
+    t: int
+
+
+class ZeroController(Learner):
+    """The baseline ``u_t = 0`` (open loop); needs only the decision shape."""
+
+    feedback = "bandit"
+
+    def init(self, shape, rng=None, horizon=None):
+        self._shape = tuple(shape)
+        return _StepState(0)
+
+    def decide(self, state, obs, rng=None):
+        return np.zeros(self._shape), state
+
+    def update(self, state, feedback):
+        return _StepState(state.t + 1)
+
+
+class LinearFeedback(Learner):
+    """Static linear state feedback ``u_t = −K x_t`` (``K`` (m, d), or (T, m, d) time-varying)."""
+
+    feedback = "bandit"
+
+    def __init__(self, K):
+        self.K = as_array(K, "K", ndim=(2, 3))
+
+    def init(self, shape, rng=None, horizon=None):
+        m = self.K.shape[-2]
+        _check_shape(shape, m, type(self).__name__)
+        if self.K.ndim == 3 and horizon is not None and self.K.shape[0] < horizon:
+            raise ShapeError(f"K: a time-varying gain covers {self.K.shape[0]} steps, the game has {horizon}")
+        return _StepState(0)
+
+    def _gain(self, t):
+        return self.K if self.K.ndim == 2 else self.K[t]
+
+    def decide(self, state, obs, rng=None):
+        K = self._gain(state.t)
+        return -K @ _obs_state(obs, K.shape[1], type(self).__name__), state
+
+    def update(self, state, feedback):
+        return _StepState(state.t + 1)
+
+
+class LQR(Learner):
+    """Linear-quadratic regulator ``u_t = −K_t x_t``.
+
+    LTI systems: the infinite-horizon gain of :func:`lqr_gain` (``scipy.linalg.solve_discrete_are``),
+    or with ``finite_horizon=True`` the finite-horizon gains over the game's horizon. LTV systems:
+    the finite-horizon Riccati recursion :func:`lqr_gains` over the game's horizon (no terminal
+    cost: the game charges ``Σ_{t<T} c_t``). For zero-mean i.i.d. disturbances the finite-horizon
+    policy minimises the expected cost; it is not robust to adversarial disturbances — the gap
+    GPC closes. ``self.K`` / ``self.P`` hold the gain and Riccati solution (LTI, infinite horizon);
+    time-varying gains live in the learner state (``state.K``).
+    """
+
+    feedback = "bandit"
+
+    def __init__(self, system, cost, finite_horizon: bool | None = None):
+        self.system = check_system(system)
+        self.cost = as_quadratic_cost(cost, system)
+        self.finite_horizon = bool(system.is_time_varying if finite_horizon is None else finite_horizon)
+        if system.is_time_varying and not self.finite_horizon:
+            raise InvalidArgumentError("finite_horizon: a time-varying system needs the finite-horizon Riccati "
+                                       "recursion (finite_horizon=True)")
+        self.K = self.P = None
+        if not self.finite_horizon:
+            self.K, self.P = lqr_gain(system.A(0), system.B(0), self.cost.Q, self.cost.R)
+
+    def init(self, shape, rng=None, horizon=None):
+        _check_shape(shape, self.system.control_dim, "LQR")
+        if not self.finite_horizon:
+            return LQRState(0, self.K)
+        T = horizon if horizon is not None else self.system.horizon
+        if T is None:
+            raise InvalidArgumentError("horizon: the finite-horizon LQR needs the game's horizon")
+        A_seq, B_seq = self.system.matrices(T)
+        Ks, _ = lqr_gains(A_seq, B_seq, self.cost.Q, self.cost.R)
+        return LQRState(0, Ks)
+
+    def decide(self, state, obs, rng=None):
+        K = state.K if state.K.ndim == 2 else state.K[state.t]
+        return -K @ _obs_state(obs, K.shape[1], "LQR"), state
+
+    def update(self, state, feedback):
+        return state._replace(t=state.t + 1)
+
+
+class LQRState(NamedTuple):
+    t: int
+    K: np.ndarray  # (m, d) or (T, m, d)
+
+
+# ---------------------------------------------------------------------------------------------
+# GPC
+# ---------------------------------------------------------------------------------------------
+
+class GPCState(NamedTuple):
+    """State of :class:`GPC` / :class:`BanditGPC` (explicit arrays; see DESIGN.md)."""
+
+    inner: Any  # the inner learner's state (over M)
+    M: np.ndarray  # (H, m, d) the M played this round
+    w: np.ndarray  # (2H, d) disturbances w_{t-1}, ..., w_{t-2H} (newest first; 0 before time 0)
+    x: np.ndarray  # x_t
+    u: np.ndarray  # u_t played
+    t: int
+    A: np.ndarray | None  # (T, d, d) dynamics of an LTV system (None: LTI)
+    B: np.ndarray | None  # (T, d, m)
+
+
+class _DFCBase(Learner):
+    """Common parts of GPC and bandit GPC: gain, M-set, disturbance buffer, control law."""
+
+    def _setup(self, system, cost, H, K, kappa_M, gamma, radius, norm):
+        self.system = check_system(system)
+        self.cost = as_quadratic_cost(cost, system)
+        self.H = positive_int(H, "H")
+        self.d, self.m = system.state_dim, system.control_dim
+        self._K_arg = K
+        self.time_varying = bool(system.is_time_varying)
+        self.K = None
+        if not self.time_varying or system.horizon is not None:
+            self.K = resolve_gain(system, self.cost, K)
+        self.Mset = dfc_set(self.H, self.m, self.d, kappa_M=kappa_M, gamma=gamma, radius=radius, norm=norm)
+        H = self.H
+        j = np.arange(H + 1)[:, None]
+        i = np.arange(1, H + 1)[None, :]
+        # Ω[j, i-1] = w_{s_j - i} with s_j = t-H+j; in the newest-first buffer b[k] = w_{t-1-k}
+        self._win = (H - 1 - j + i).ravel()
+        self._A0 = self._B0 = None
+        if not self.time_varying:
+            self._A0, self._B0 = np.array(system.A(0)), np.array(system.B(0))
+
+    def _gain_for(self, horizon):
+        if self.K is not None:
+            return self.K
+        return resolve_gain(self.system, self.cost, self._K_arg, horizon=horizon)
+
+    def _init_common(self, shape, horizon):
+        _check_shape(shape, self.m, type(self).__name__)
+        if self.K is None:  # LTV with unbounded horizon: check the closed loop over the game's horizon
+            if horizon is None:
+                raise InvalidArgumentError(f"horizon: {type(self).__name__} on a time-varying system needs the "
+                                           f"game's horizon")
+            self.K = self._gain_for(horizon)
+        A = B = None
+        if self.time_varying:
+            T = horizon if horizon is not None else self.system.horizon
+            if T is None:
+                raise InvalidArgumentError(f"horizon: {type(self).__name__} on a time-varying system needs the "
+                                           f"game's horizon")
+            A, B = (np.ascontiguousarray(a) for a in self.system.matrices(T))
+        return A, B, np.zeros((2 * self.H, self.d))
+
+    def _control(self, M, wbuf, x):
+        """``u = −K x + Σ_i M^{[i]} w_{t−i}`` (``wbuf[i-1] = w_{t-i}``)."""
+        H, m, d = self.H, self.m, self.d
+        return wbuf[:H].ravel() @ M.transpose(0, 2, 1).reshape(H * d, m) - self.K @ x
+
+    def _recover_w(self, state, feedback):
+        x_next = feedback.obs
+        if x_next is None:
+            raise InvalidArgumentError(f"{type(self).__name__}: the feedback carries no next state (feedback.obs); "
+                                       f"play it in olc.games.control")
+        x_next = np.asarray(x_next, dtype=float)
+        if x_next.shape != (self.d,):
+            raise ShapeError(f"{type(self).__name__}: expected the next state of shape ({self.d},), "
+                             f"got {x_next.shape}")
+        if state.A is None:
+            return x_next - self._A0 @ state.x - self._B0 @ state.u
+        return x_next - state.A[state.t] @ state.x - state.B[state.t] @ state.u
+
+    @staticmethod
+    def _push(wbuf, w):
+        out = np.empty_like(wbuf)
+        out[1:] = wbuf[:-1]
+        out[0] = w
+        return out
+
+    def _new_state(self, inner, A, B, z):
+        zero = np.zeros((self.H, self.m, self.d))
+        return GPCState(inner, zero, z, np.zeros(self.d), np.zeros(self.m), 0, A, B)
+
+    def decide(self, state, obs, rng=None):
+        x = _obs_state(obs, self.d, type(self).__name__)
+        M, inner = self.learner.decide(state.inner, None, rng)
+        u = self._control(M, state.w, x)
+        return u, GPCState(inner, M, state.w, x, u, state.t, state.A, state.B)
+
+
+class GPC(_DFCBase):
+    """Gradient Perturbation Controller — Agarwal et al. 2019, Alg. 1; the controller of
+    ``nonconvex-meta-optimization`` Alg. 1. Follows ``docs/gpc-semantics.md`` exactly.
+
+    Round ``t`` (0-based): play ``u_t = −K x_t + Σ_{i=1}^{H} M^{[i]} w_{t−i}``; see ``x_{t+1}``;
+    recover ``w_t``; form the counterfactual loss with memory ``ℓ_t(M) = y_tᵀQy_t + v_tᵀRv_t``
+    (the state and control had ``M`` been played from ``t−H`` on, starting from ``y_{t−H} = 0``);
+    hand ``∇ℓ_t(M_t)`` — exact, by reverse mode through the H-step linear rollout — to the inner
+    online learner, whose next decision is the next ``M``.
+
+    Parameters
+    ----------
+    system : olc.systems.LTISystem or LTVSystem
+    cost : olc.systems.QuadraticCost (``xᵀQx + uᵀRu``) or a pair ``(Q, R)``
+    H : int — memory (number of lags of ``M``)
+    K : (m, d) stabilising gain; default the LQR gain for LTI systems, 0 for (sequentially) stable
+        LTV systems (see :func:`resolve_gain`; a non-stabilising ``K`` is rejected).
+    lr : learning rate of the inner learner ``η_t`` (a number or a schedule of ``t+1``); default
+        ``InverseSqrt(0.01)`` for OGD (the gradient scales with the squared disturbance size: scale
+        ``lr`` by ``1/|w|²`` for other disturbance levels), ``"adaptive"`` for AO-FTRL (with
+        ``scale = 0.05``: ``β_t = 0.05 / sqrt(1 + Σ||g_s − h_s||²)``).
+    kappa_M, gamma, radius, norm : the set ``||M^{[i]}|| <= r_i``, ``r_i = kappa_M (1−gamma)^i``
+        (:func:`dfc_set`; defaults ``kappa_M = 5``, ``gamma = 0``, operator norm).
+    learner : ``"ogd"`` (default: :class:`~olc.learners.OGD`, the paper's projected gradient step
+        ``M ← Π(M − η_t ∇ℓ_t(M))``), ``"aoftrl"`` (:class:`~olc.learners.AOFTRL` with the previous
+        gradient as hint) or any olc learner instance over decisions of shape ``(H, m, d)`` in
+        ``self.Mset`` (e.g. ``OGD(gpc.Mset, lr=...)``) — built with the same set for the regret
+        bounds to apply.
+
+    Deviations: none from docs/gpc-semantics.md. On LTI systems the H-step forward/backward pass
+    uses precomputed powers of ``A − BK`` (one matrix-vector product each way instead of an
+    H-step loop; same maths, equal to the loop to rounding); on LTV systems it is the loop.
+    """
+
+    feedback = "full"
+
+    def __init__(self, system, cost, H: int = 10, K=None, lr=None, kappa_M: float | None = None,
+                 gamma: float | None = None, radius=None, norm: str = "op", learner="ogd"):
+        self._setup(system, cost, H, K, kappa_M, gamma, radius, norm)
+        if isinstance(learner, str):
+            check_choice(learner, "learner", ("ogd", "aoftrl"))
+            if learner == "ogd":
+                self.lr = as_schedule(lr if lr is not None else _default_gpc_lr())
+                self.learner = OGD(self.Mset, lr=self.lr)
+            else:
+                self.lr = "adaptive" if lr is None else as_schedule(lr)
+                self.learner = AOFTRL(self.Mset, lr=self.lr, hint="previous", scale=0.05)
+        else:
+            if not all(callable(getattr(learner, a, None)) for a in ("init", "decide", "update")):
+                raise InvalidArgumentError(f"learner: expected 'ogd', 'aoftrl' or an olc learner (init/decide/update), "
+                                           f"got {learner!r}")
+            self.lr = lr
+            self.learner = learner
+        self._KT = None
+        self._precompute()
+
+    # LTI: Ψ_k = Ã^k B, Φ_k = Ã^k with Ã = A − BK; y_t = Σ_{k<H} Ψ_k dfc_{H-1-k} + Φ_k w_{t-1-k}
+    def _precompute(self):
+        self._Zd = self._Zw = self._Zt = self._Z = None
+        if self.K is None:
+            return
+        self._KT = np.ascontiguousarray(self.K.T)
+        if self.time_varying:
+            return
+        H, d, m = self.H, self.d, self.m
+        At = self._A0 - self._B0 @ self.K
+        Phi = np.empty((H, d, d))
+        Phi[0] = np.eye(d)
+        for k in range(1, H):
+            Phi[k] = At @ Phi[k - 1]
+        Psi_r = (Phi @ self._B0)[::-1]  # index j -> Ψ_{H-1-j}, multiplies dfc_j
+        self._Zd = np.ascontiguousarray(Psi_r.transpose(1, 0, 2).reshape(d, H * m))
+        self._Zw = np.ascontiguousarray(Phi.transpose(1, 0, 2).reshape(d, H * d))  # multiplies b[:H] = w_{t-1..t-H}
+        self._Zt = np.ascontiguousarray(self._Zd.T)  # rows j: Ψ_{H-1-j}ᵀ
+        self._Z = np.concatenate([self._Zd, self._Zw], axis=1)
+
+    def init(self, shape, rng=None, horizon=None):
+        A, B, z = self._init_common(shape, horizon)
+        if self._KT is None:
+            self._precompute()
+        inner = self.learner.init((self.H, self.m, self.d), rng, horizon=horizon)
+        return self._new_state(inner, A, B, z)
+
+    def counterfactual(self, M, wbuf, t: int, A_seq=None, B_seq=None):
+        """``(ℓ_t(M), ∇_M ℓ_t(M))`` of docs/gpc-semantics.md step 4; ``wbuf`` = ``(w_{t−1}, ..., w_{t−2H})``
+        (2H, d), newest first; ``A_seq``/``B_seq`` the LTV stacks (None for LTI)."""
+        H, m, d = self.H, self.m, self.d
+        Om2 = wbuf.take(self._win, axis=0).reshape(H + 1, H * d)  # row j: (w_{s_j-1}, ..., w_{s_j-H})
+        dfc = Om2 @ M.transpose(0, 2, 1).reshape(H * d, m)  # (H+1, m): Σ_i M^{[i]} w_{s_j - i}
+        K, KT, Q, R = self.K, self._KT, self.cost.Q, self.cost.R
+        if A_seq is None:
+            y = self._Z @ np.concatenate((dfc[:H].ravel(), wbuf[:H].ravel()))
+            v = dfc[H] - K @ y
+            Qy, Rv = Q @ y, R @ v
+            gv = np.empty((H + 1, m))
+            gv[H] = 2.0 * Rv
+            gy = 2.0 * Qy - KT @ gv[H]
+            gv[:H] = (self._Zt @ gy).reshape(H, m)
+        else:
+            ys = np.empty((H + 1, d))
+            ys[0] = 0.0
+            idx = [max(t - H + j, 0) for j in range(H)]
+            for j in range(H):
+                s = idx[j]
+                ys[j + 1] = A_seq[s] @ ys[j] + B_seq[s] @ (dfc[j] - K @ ys[j]) + wbuf[H - 1 - j]
+            y = ys[H]
+            v = dfc[H] - K @ y
+            Qy, Rv = Q @ y, R @ v
+            gv = np.empty((H + 1, m))
+            gv[H] = 2.0 * Rv
+            gy = 2.0 * Qy - KT @ gv[H]
+            for j in range(H - 1, -1, -1):
+                s = idx[j]
+                gv[j] = B_seq[s].T @ gy
+                gy = A_seq[s].T @ gy - KT @ gv[j]
+        loss = float(y @ Qy + v @ Rv)
+        grad = (gv.T @ Om2).reshape(m, H, d).transpose(1, 0, 2)  # Σ_j gv_j ⊗ w_{s_j - i}
+        return loss, grad
+
+    def update(self, state, feedback):
+        w = self._recover_w(state, feedback)
+        loss, grad = self.counterfactual(state.M, state.w, state.t, state.A, state.B)
+        inner = self.learner.update(state.inner, Feedback(state.t, "gradient", loss, grad))
+        return GPCState(inner, state.M, self._push(state.w, w), state.x, state.u, state.t + 1, state.A, state.B)
+
+    def current_M(self, state) -> np.ndarray:
+        """The ``M`` the controller would play next (for OGD: the inner iterate)."""
+        return self.learner.decide(state.inner, None, None)[0]
+
+
+def _default_gpc_lr():
+    from .schedules import InverseSqrt
+
+    return InverseSqrt(0.01)
+
+
+class BanditGPC(_DFCBase):
+    """Bandit Perturbation Controller (Gradu, Hallman & Hazan 2020, "Non-stochastic control with
+    bandit feedback", Alg. 2): GPC's parametrisation ``u_t = −K x_t + Σ_i M̃_t^{[i]} w_{t−i}``,
+    but only the scalar cost ``c_t(x_t, u_t)`` is observed (``feedback = "bandit"``; states still
+    arrive as observations, so ``w_t`` is recovered as in GPC).
+
+    ``M`` is learned by :class:`~olc.learners.BCOMemory` (``nonconvex-meta-optimization``
+    Alg. 6) over the same per-lag ball set as GPC: it plays ``M̃_t = M_t + δ ε_t`` (``ε_t``
+    uniform on the unit sphere of all ``H·m·d`` entries; ``M_t`` kept in the shrunk set so
+    ``M̃_t`` stays feasible), stores ``g_t = (Hmd/δ) c_t Σ_{i<L} ε_{t−i}`` and steps
+    ``M_{t+1} = Π(M_t − η_t g_{t−L+1})``. The perturbation is played, never accumulated.
+
+    Parameters as :class:`GPC`, plus ``delta`` (perturbation radius; default BCOMemory's
+    ``(r/2) T^{-1/4}`` with ``r`` the smallest lag radius capped at 1), ``lr`` (a number or a
+    schedule; default ``Power(c, 3/4)``, ``η_t = c t^{-3/4}`` as in Thm. 5, with the conservative
+    ``c = 0.01 r δ / (n √L)`` for ``n = H m d`` entries: the random walk the one-point estimates
+    ``(n/δ) c_t Σε`` drive stays well inside the set for costs of order one — scale it by ``1/cost``
+    level for other problems) and ``memory`` ``L`` (default ``H``: Alg. 2 sums ``H`` perturbations).
+
+    Deviation: none from Alg. 6; the hyperparameters of Thm. 5 are only fixed up to constants.
+    With ``n`` in the tens, bandit GPC needs far longer horizons than GPC to learn ``M``.
+    """
+
+    feedback = "bandit"
+
+    def __init__(self, system, cost, H: int = 10, K=None, delta: float | None = None, lr=None,
+                 kappa_M: float | None = None, gamma: float | None = None, radius=None, norm: str = "op",
+                 memory: int | None = None):
+        self._setup(system, cost, H, K, kappa_M, gamma, radius, norm)
+        self.delta = None if delta is None else positive(delta, "delta")
+        self.lr = None if lr is None else as_schedule(lr)
+        self.memory = self.H if memory is None else positive_int(memory, "memory")
+        self.learner = None
+        if self.delta is not None:
+            self.learner = self._inner(self.delta)
+
+    def _inner(self, delta):
+        from .schedules import Power
+
+        lr = self.lr
+        if lr is None:
+            n = self.H * self.m * self.d
+            lr = Power(0.01 * float(self.Mset.inradius) * delta / (n * np.sqrt(self.memory)), 0.75)
+        return BCOMemory(self.Mset, self.memory, delta=delta, lr=lr)
+
+    def init(self, shape, rng=None, horizon=None):
+        A, B, z = self._init_common(shape, horizon)
+        if rng is None:
+            raise InvalidArgumentError("rng: BanditGPC samples perturbations; pass a numpy Generator (olc.play does)")
+        if self.delta is None:  # BCOMemory's default δ = (r/2) T^{-1/4} needs the horizon
+            if horizon is None:
+                raise InvalidArgumentError("delta: pass delta to BanditGPC, or play with a known horizon")
+            self.learner = self._inner(0.5 * min(float(self.Mset.inradius), 1.0) * horizon ** -0.25)
+        inner = self.learner.init((self.H, self.m, self.d), rng, horizon=horizon)
+        return self._new_state(inner, A, B, z)
+
+    def update(self, state, feedback):
+        w = self._recover_w(state, feedback)
+        inner = self.learner.update(state.inner, Feedback(state.t, "bandit", float(feedback.value)))
+        return GPCState(inner, state.M, self._push(state.w, w), state.x, state.u, state.t + 1, state.A, state.B)
+
+    def current_M(self, state) -> np.ndarray:
+        """The unperturbed iterate ``M_t`` of the inner BCO learner."""
+        return state.inner.x
