@@ -20,7 +20,6 @@ App. B (optimization as control of an LTV system).
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from .._validate import as_array, positive, positive_int

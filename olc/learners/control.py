@@ -555,6 +555,42 @@ class GPC(_DFCBase):
         """The ``M`` the controller would play next (for OGD: the inner iterate)."""
         return self.learner.decide(state.inner, None, None)[0]
 
+    def run_batch(self, W, x0=None, backend: str | None = None, return_controls: bool = False):
+        """Play ``B`` independent copies of this controller, one per disturbance sequence, in one
+        kernel call — :func:`olc.kernels.gpc_rollout` (``backend``: ``"numpy"`` reference,
+        ``"numba"``, ``"cupy"``; None = the global default).
+
+        ``W`` is ``(B, T, d)`` (or ``(T, d)`` for one system), ``x0`` ``(d,)`` or ``(B, d)``.
+        Returns the kernel's ``GPCResult(costs (B, T), controls, M (B, H, m, d))``. For every
+        ``b`` the costs equal ``olc.play(gpc, olc.games.control(system, W[b], cost, x0)).losses``
+        (tested to 1e-10). Needs the default OGD inner learner and per-lag radii of the form
+        ``kappa_M (1 - gamma)^i``.
+        """
+        from .. import kernels
+
+        if not isinstance(self.learner, OGD):
+            raise InvalidArgumentError("learner: run_batch plays the OGD inner learner only (learner='ogd')")
+        W = as_array(W, "W", ndim=(2, 3))
+        if W.ndim == 2:
+            W = W[None]
+        if W.shape[2] != self.d:
+            raise ShapeError(f"W: expected disturbances of dimension {self.d}, got shape {W.shape}")
+        T = W.shape[1]
+        K = self._gain_for(T)
+        r = self.Mset.radii
+        gamma = 1.0 - r[1] / r[0] if len(r) > 1 else 0.0
+        kappa = r[0] / (1.0 - gamma)
+        if not np.allclose(kappa * (1.0 - gamma) ** np.arange(1, len(r) + 1), r, rtol=1e-12):
+            raise InvalidArgumentError("radius: run_batch needs per-lag radii kappa_M (1 - gamma)^i")
+        if self.time_varying:
+            A, Bm = self.system.matrices(T)
+        else:
+            A, Bm = self._A0, self._B0
+        lr = np.array([self.lr(t) for t in range(1, T + 1)])
+        return kernels.gpc_rollout(A, Bm, W, K, H=self.H, lr=lr, kappa=kappa, gamma=gamma, norm=self.Mset.norm,
+                                   Q=self.cost.Q, R=self.cost.R, x0=x0, return_controls=return_controls,
+                                   time_varying=self.time_varying, backend=backend)
+
 
 def _default_gpc_lr():
     from .schedules import InverseSqrt

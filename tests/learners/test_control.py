@@ -277,3 +277,18 @@ def test_adaptive_nan_disturbance_and_divergence():
     assert err.value.partial.T == 5
     with pytest.raises(DivergenceError):  # open-loop pendulum blows up
         olc.play(olc.learners.ZeroController(), olc.games.control(lib.inverted_pendulum(), D.gaussian(2000, 2), cost))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("norm", ["op", "fro"])
+def test_run_batch_equals_play_per_system(backend, norm):
+    """GPC.run_batch (one kernel call for B systems) reproduces olc.play of each system."""
+    sys_ = olc.systems.random_stable(3, 2, spectral_radius=0.9, seed=3)
+    cost = olc.systems.QuadraticCost(np.eye(3), np.eye(2))
+    W = np.random.default_rng(4).normal(size=(3, 60, 3))
+    gpc = olc.learners.GPC(sys_, cost, H=4, kappa_M=2.0, gamma=0.1, norm=norm)
+    res = gpc.run_batch(W, backend=backend)
+    for b in range(3):
+        tr = olc.play(gpc, olc.games.control(sys_, W[b], cost), seed=0)
+        np.testing.assert_allclose(res.costs[b], tr.losses, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(res.M[b], gpc.current_M(tr.final_state), rtol=1e-9, atol=1e-12)
