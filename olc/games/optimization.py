@@ -24,6 +24,7 @@ import numpy as np
 from .._validate import as_array, as_rng, positive_int
 from ..errors import InvalidArgumentError
 from ..game import Environment, Feedback
+from ..oracles.base import FrozenOracle
 
 __all__ = ["OptimizationGame", "optimization"]
 
@@ -40,7 +41,7 @@ class OptimizationGame(Environment):
     of the minibatches, ``None`` entries when deterministic).
     """
 
-    feedback = "gradient"
+    feedback = "full"
 
     def __init__(self, oracle, T: int, x0=None, stochastic: bool | None = None, seed=None, batches=None):
         from ..oracles.base import GradientOracle
@@ -103,7 +104,10 @@ class OptimizationGame(Environment):
             self._gnorms[t] = float(np.linalg.norm(grad))
         self._batches.append(batch)
         self._n = t + 1
-        return Feedback(t, "gradient", value, grad)
+        # full feedback: the round's loss function f_t = f(.; B_t) (what Alg. 4's rollout re-evaluates);
+        # play() strips it for learners that declare gradient feedback
+        f_t = self.oracle if batch is None else FrozenOracle(self.oracle, batch)
+        return Feedback(t, "full", value, grad, f_t)
 
     def report(self):
         n = self._n

@@ -3,10 +3,12 @@
 * :class:`TorchOracle` — a ``torch.nn.Module`` + loss + dataset as a flat-vector gradient
   oracle (values, gradients, HVPs through ``torch.func``); also ``olc.oracles.TorchOracle``.
 * :func:`flatten` / :func:`unflatten` — parameters <-> one flat vector.
+* :class:`MetaOptOptimizer` — Alg. 7 of nonconvex-meta-optimization as a ``torch.optim.Optimizer``.
 """
 
 from ..oracles.torch_adapter import TorchOracle
 from ..oracles.torch_adapter import flatten_params as flatten
 from ..oracles.torch_adapter import unflatten_params as unflatten
+from .metaopt import MetaOptOptimizer
 
-__all__ = ["TorchOracle", "flatten", "unflatten"]
+__all__ = ["TorchOracle", "flatten", "unflatten", "MetaOptOptimizer"]

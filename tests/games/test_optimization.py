@@ -23,7 +23,7 @@ def test_deterministic_game_charges_the_objective(data):
     oracle = LeastSquaresOracle(X, y)
     x0 = np.ones(5)
     env = optimization(oracle, 30, x0)
-    assert env.shape == (5,) and env.horizon == 30 and env.feedback == "gradient" and not env.stochastic
+    assert env.shape == (5,) and env.horizon == 30 and env.feedback == "full" and not env.stochastic
     tr = olc.play(SGD(0.1), env)  # no x0 on the optimizer: play passes env.x0 to init
     np.testing.assert_array_equal(tr.decisions[0], x0)
     for t in (0, 7, 29):

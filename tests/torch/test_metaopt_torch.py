@@ -1,0 +1,130 @@
+"""MetaOptOptimizer: Alg. 7 of nonconvex-meta-optimization as a torch.optim.Optimizer."""
+
+import copy
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import olc  # noqa: E402
+from olc.errors import InvalidArgumentError, NonFiniteError  # noqa: E402
+from olc.learners.metaopt import MetaOpt, run_episodes  # noqa: E402
+from olc.torch.metaopt import MetaOptOptimizer  # noqa: E402
+
+N = 6
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models: one intra-op thread avoids oversubscription on shared cores."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+class Quadratic(torch.nn.Module):
+    def __init__(self, A, b, x0):
+        super().__init__()
+        self.A, self.b = torch.as_tensor(A), torch.as_tensor(b)
+        self.w = torch.nn.Parameter(torch.as_tensor(x0[:2].copy()))
+        self.v = torch.nn.Parameter(torch.as_tensor(x0[2:].copy()))  # two tensors: flattening is exercised
+
+    def forward(self):
+        x = torch.cat([self.w, self.v])
+        return 0.5 * x @ self.A @ x + self.b @ x
+
+
+def _closure(opt, model):
+    def closure():
+        opt.zero_grad()
+        loss = model()
+        loss.backward()
+        return loss
+    return closure
+
+
+def test_matches_the_numpy_learner_on_a_quadratic():
+    rng = np.random.default_rng(0)
+    Q = rng.standard_normal((N, N))
+    A, b, x0 = Q @ Q.T / N + 0.1 * np.eye(N), rng.standard_normal(N), np.ones(N)
+    oracle = olc.oracles.QuadraticOracle(A, b)
+    ref = run_episodes(MetaOpt(H=3, L=2, base_lr=0.1, weight_decay=0.01,
+                               meta_optimizer=olc.learners.Adam(lr=1e-2)), oracle, 1, 40, x0)
+    model = Quadratic(A, b, x0)
+    opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=3, L=2, weight_decay=0.01, meta_lr=1e-2)
+    losses = [float(opt.step(_closure(opt, model)).detach()) for _ in range(40)]
+    np.testing.assert_allclose(losses, ref.losses[0], rtol=1e-6)
+    np.testing.assert_allclose(opt.M.numpy(), ref.Ms[-1], rtol=1e-4, atol=1e-7)
+    assert opt.state_floats() == (3 + 2 * 2) * N + 3 * 3  # buffers (H+2L)·n + M and two Adam moments
+
+
+def _digits(seed=0):
+    sk = pytest.importorskip("sklearn.datasets")
+    d = sk.load_digits()
+    X = torch.as_tensor((d.data[:256] - d.data.mean(0)) / (d.data.std(0) + 1e-8), dtype=torch.float32)
+    y = torch.as_tensor(d.target[:256])
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    return model, X, y
+
+
+def test_trains_a_real_mlp_on_digits_and_round_trips_state_dict():
+    model, X, y = _digits()
+    opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=4, L=2, meta_lr=1e-3)
+    lossf = torch.nn.CrossEntropyLoss()
+
+    def closure_for(m, o):
+        def closure():
+            o.zero_grad()
+            loss = lossf(m(X), y)
+            loss.backward()
+            return loss
+        return closure
+
+    first = float(opt.step(closure_for(model, opt)).detach())
+    for _ in range(39):
+        last = float(opt.step(closure_for(model, opt)).detach())
+    assert last < 0.3 * first
+    assert opt._st["meta_steps"] > 0
+    assert not torch.allclose(opt.M, torch.zeros_like(opt.M))
+    # save / load: a copy continues exactly like the original
+    model2 = copy.deepcopy(model)
+    opt2 = MetaOptOptimizer(model2.parameters(), lr=0.1, H=4, L=2, meta_lr=1e-3)
+    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
+    for _ in range(5):
+        opt.step(closure_for(model, opt))
+        opt2.step(closure_for(model2, opt2))
+    for p, q in zip(model.parameters(), model2.parameters()):
+        assert torch.equal(p, q)
+    assert torch.equal(opt.M, opt2.M)
+    # freeze: M no longer changes; a new episode keeps M and clears the buffers
+    M = opt.M.clone()
+    opt.freeze()
+    opt.reset_episode()
+    for _ in range(3):
+        opt.step(closure_for(model, opt))
+    assert torch.equal(opt.M, M) and opt._st["t"] == 3
+
+
+def test_bad_input():
+    with pytest.raises(InvalidArgumentError):
+        MetaOptOptimizer(torch.nn.ReLU().parameters())  # a model with no parameters
+    p = torch.nn.Parameter(torch.ones(3))
+    for kw in ({"H": 0}, {"L": 0}, {"lr": -1.0}, {"M": "dense"}):
+        with pytest.raises(InvalidArgumentError):
+            MetaOptOptimizer([p], **kw)
+    opt = MetaOptOptimizer([p])
+    with pytest.raises(InvalidArgumentError):
+        opt.step()
+
+    def bad():
+        opt.zero_grad()
+        loss = (p * float("nan")).sum()
+        loss.backward()
+        return loss
+    with pytest.raises(NonFiniteError):
+        opt.step(bad)
+    with pytest.raises(InvalidArgumentError):
+        opt.set_M(np.zeros(5))
