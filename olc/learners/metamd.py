@@ -109,12 +109,27 @@ class MetaMD:
     smoothness, strong_convexity, hessian_lipschitz, grad_bound : float, optional
         Constants of the task family for the Thm. 1 (FTML) convexity check; when
         ``smoothness`` is None it is read from each task's Hessian at ``θ_1``.
+    unroll_tol : float, optional
+        If set, a meta-training unroll stops early once ``||∇L(θ_t)|| <= unroll_tol`` (at most
+        ``horizon`` steps), so that ``θ_T ≈ θ_*`` as App. C / eq. (19) and Alg. 1 line 7 require.
+        ``None`` (default): exactly ``horizon`` steps. With a horizon too short for the unroll to
+        converge, eq. (10) rewards optimisers that barely move (``B_φ(θ_T||θ_1) → 0``).
+    meta_clip : float, optional
+        If set, each entry of the Alg. 1 step ``ρ·dE/dM`` is clipped to ``meta_clip · m_{j,i}``
+        (a relative trust region; a deviation — the paper takes the plain step, ``None``).
+
+    Constant-Hessian tasks (``hessian_is_constant``, e.g. quadratics) are unrolled without
+    oracle calls (``∇L(θ) = ∇L(θ_1) + H(θ − θ_1)``) and, in :meth:`meta_objective`, vectorised
+    over the tasks; the result equals the per-task loop.
     """
 
     def __init__(self, n_mix: int = 3, eta: float = 0.1, k: float = 1.0, horizon: int = 100,
                  meta_lr: float = 0.01, m_init: float = 1.0, m_min: float = 1e-3, m_max: float = 1e3, *,
                  smoothness: float | None = None, strong_convexity: float = 0.0,
-                 hessian_lipschitz: float = 0.0, grad_bound: float = np.inf):
+                 hessian_lipschitz: float = 0.0, grad_bound: float = np.inf, unroll_tol: float | None = None,
+                 meta_clip: float | None = None):
+        self.unroll_tol = None if unroll_tol is None else positive(unroll_tol, "unroll_tol")
+        self.meta_clip = None if meta_clip is None else positive(meta_clip, "meta_clip")
         self.n_mix = positive_int(n_mix, "n_mix")
         self.eta = positive(eta, "eta")
         self.k = nonnegative(k, "k")
@@ -212,30 +227,61 @@ class MetaMD:
         n = theta.shape[0]
         M = self._M(M, n)
         T = self.horizon if steps is None else positive_int(steps, "steps")
-        J = np.zeros((n, self.n_mix, n)) if grad_mode else None
-        H_const = task.hessian(theta) if grad_mode and getattr(task, "hessian_is_constant", False) else None
+        J = np.zeros((n, self.n_mix * n)) if grad_mode else None
+        # constant Hessian (quadratics): ∇L(θ) = ∇L(θ_1) + H (θ − θ_1) exactly, no oracle calls
+        H_const = task.hessian(theta) if getattr(task, "hessian_is_constant", False) else None
+        if H_const is not None:
+            theta_ref, g_ref = theta.copy(), task.value_and_grad(theta)[1]
+        M2 = M * M
+        diag = np.arange(n)
         for t in range(T):
-            _, g = task.value_and_grad(theta)
-            nxt, j = self.mirror_step(M, theta, g)
+            g = g_ref + H_const @ (theta - theta_ref) if H_const is not None else task.value_and_grad(theta)[1]
+            if self.unroll_tol is not None and float(np.sqrt(g @ g)) <= self.unroll_tol:
+                break  # θ_t ≈ θ_* (Alg. 1 line 7, App. C): stop the unroll early
+            j = int(np.argmax(M2 @ (theta * theta)))  # eq. (8)
+            P = self.eta / M2[j]  # η M_{j*}^{-2} (diagonal)
+            nxt = theta - P * g  # eq. (7)
             if grad_mode:
-                P = self.eta / M[j] ** 2  # η M_{j*}^{-2} (diagonal)
                 H = H_const if H_const is not None else task.hessian(theta)
-                J = J - P[:, None, None] * np.einsum("ab,bjc->ajc", H, J)  # A_t J_t
-                J[np.arange(n), j, np.arange(n)] += 2.0 * self.eta * g / M[j] ** 3  # + B_t
+                J = J - P[:, None] * (H @ J)  # A_t J_t
+                J[diag, j * n + diag] += 2.0 * self.eta * g / (M2[j] * M[j])  # + B_t
             theta = nxt
             if not np.all(np.isfinite(theta)):
                 raise NonFiniteError(f"MetaMD: the mirror iterate became non-finite at step {t + 1}")
-        return theta, J
+        return theta, (None if J is None else J.reshape(n, self.n_mix, n))
 
-    def task_objective(self, M, task, theta1, *, grad: bool = True):
-        """``B_φ(θ_T || θ_1)`` for one task and (with ``grad``) its total derivative in ``M`` (eq. (19))."""
-        M = self._M(M)
-        theta1 = as_array(theta1, "theta1", ndim=1)
-        thetaT, J = self.unroll(M, task, theta1, grad_mode=grad)
+    def _unroll_quadratic_batch(self, M, Hs, g1s, theta1s, grad_mode: bool):
+        """:meth:`unroll` for a batch of constant-Hessian tasks at once (same steps, vectorised
+        over tasks): ``Hs`` (b, n, n), ``g1s`` = ``∇L(θ_1)`` and ``theta1s`` (b, n)."""
+        nb, n = theta1s.shape
+        M2 = M * M
+        theta = theta1s.copy()
+        J = np.zeros((nb, n, self.n_mix * n)) if grad_mode else None
+        live = np.ones(nb, dtype=bool)
+        rows, diag = np.arange(nb)[:, None], np.arange(n)[None, :]
+        for t in range(self.horizon):
+            g = g1s + (Hs @ (theta - theta1s)[:, :, None])[:, :, 0]
+            if self.unroll_tol is not None:
+                live &= np.sqrt(np.einsum("bi,bi->b", g, g)) > self.unroll_tol
+                if not live.any():
+                    break
+            j = np.argmax((theta * theta) @ M2.T, axis=1)  # eq. (8), per task
+            P = self.eta / M2[j]  # η M_{j*}^{-2}
+            if grad_mode:
+                dJ = -P[:, :, None] * (Hs @ J)  # (A_t − I) J_t
+                dJ[rows, diag, j[:, None] * n + diag] += 2.0 * self.eta * g / (M2[j] * M[j])  # + B_t
+                J = J + dJ if live.all() else J + dJ * live[:, None, None]
+            theta = theta - (P * g if live.all() else P * g * live[:, None])  # eq. (7)
+            if not np.all(np.isfinite(theta)):
+                raise NonFiniteError(f"MetaMD: the mirror iterate became non-finite at step {t + 1}")
+        return theta, (None if J is None else J.reshape(nb, n, self.n_mix, n))
+
+    def _bregman_and_grad(self, M, thetaT, theta1, J):
+        """``B_φ(θ_T || θ_1)`` and, given ``J = dθ_T/dM``, its total derivative (eq. (19))."""
         value = self.bregman(M, thetaT, theta1)
         if not np.isfinite(value):
             raise NonFiniteError(f"MetaMD: non-finite meta-objective {value}")
-        if not grad:
+        if J is None:
             return value, None
         jT, j1 = self.active(M, thetaT), self.active(M, theta1)
         d = np.zeros_like(M)
@@ -245,17 +291,35 @@ class MetaMD:
         d += np.einsum("a,ajc->jc", dtheta, J)  # indirect (hyper)gradient
         return value, d
 
+    def task_objective(self, M, task, theta1, *, grad: bool = True):
+        """``B_φ(θ_T || θ_1)`` for one task and (with ``grad``) its total derivative in ``M`` (eq. (19))."""
+        M = self._M(M)
+        theta1 = as_array(theta1, "theta1", ndim=1)
+        thetaT, J = self.unroll(M, task, theta1, grad_mode=grad)
+        return self._bregman_and_grad(M, thetaT, theta1, J)
+
     def meta_objective(self, M, tasks, theta1s, *, grad: bool = True):
         """Eq. (10): ``E(M) = (1/n) Σ_i B_φ(θ_T^(i) || θ_1^(i)) + k/λ``, ``λ = min_{j,i} m_{j,i}``;
-        returns ``(E, dE/dM)`` (gradient ``None`` with ``grad=False``)."""
+        returns ``(E, dE/dM)`` (gradient ``None`` with ``grad=False``). Constant-Hessian tasks
+        (quadratics) are unrolled together, vectorised over tasks."""
         M = self._M(M)
-        tasks = list(tasks)
+        tasks = [self._task(t) for t in tasks]
         if len(tasks) == 0:
             raise InvalidArgumentError("tasks: expected at least one task")
         theta1s = [as_array(t1, "theta1", ndim=1) for t1 in _broadcast(theta1s, len(tasks))]
+        n = theta1s[0].shape[0]
+        M = self._M(M, n)
         total, dtot = 0.0, np.zeros_like(M)
-        for task, t1 in zip(tasks, theta1s):
-            v, d = self.task_objective(M, task, t1, grad=grad)
+        if all(getattr(t, "hessian_is_constant", False) for t in tasks) and all(t1.shape == (n,) for t1 in theta1s):
+            T1 = np.array(theta1s)
+            Hs = np.array([t.hessian(t1) for t, t1 in zip(tasks, theta1s)])
+            g1s = np.array([t.value_and_grad(t1)[1] for t, t1 in zip(tasks, theta1s)])
+            thetaTs, Js = self._unroll_quadratic_batch(M, Hs, g1s, T1, grad)
+            parts = [self._bregman_and_grad(M, thetaTs[i], T1[i], None if Js is None else Js[i])
+                     for i in range(len(tasks))]
+        else:
+            parts = [self.task_objective(M, task, t1, grad=grad) for task, t1 in zip(tasks, theta1s)]
+        for v, d in parts:
             total += v
             if grad:
                 dtot += d
@@ -292,6 +356,9 @@ class MetaMD:
                 checked = True
             E, dE = self.meta_objective(M, tasks, theta1s)
             hist.objective.append(E)
+            if self.meta_clip is not None:  # the step ρ·dE moves no entry by more than meta_clip·m
+                lim = self.meta_clip * M / self.meta_lr
+                dE = np.clip(dE, -lim, lim)
             state = ogd.update(state, Feedback(t=s, kind="gradient", value=E, grad=dE.ravel()))
             if progress is not None:
                 progress(s)

@@ -31,13 +31,16 @@ def test_meta_momentum_quadratic(tmp_path):
 
 
 def test_metamd_quadratic(tmp_path):
-    cfg = mdq.Config(train_tasks=2, test_tasks=1, meta_steps=3, tasks_per_step=2, horizon=10, max_iter=2000)
+    cfg = mdq.Config(train_tasks=2, test_tasks=1, meta_steps=3, tasks_per_step=2, horizon=10, max_iter=2000,
+                     ablation_horizon=5)
     res = mdq.run(cfg)
     json.dumps(res)
     for row in ("top", "bottom"):
         for m in ("MetaMD", "SGD", "SGD-M", "Adam"):
             assert 0 < res[row][m] <= cfg.max_iter
-    assert "27328" in mdq.summary(res).replace(",", "")
+        assert 0 < res[row]["ablation"]["MetaMD"] <= cfg.max_iter and res[row]["ablation"]["horizon"] == 5
+    assert "27328" in mdq.summary(res).replace(",", "") and "fixed T=5" in mdq.summary(res)
+    assert mdq._per_row((1.0, 2.0), 1) == 2.0 and mdq._per_row(3.0, 0) == 3.0
     assert mdq.plot(res, str(tmp_path))[0].endswith(".png")
 
 

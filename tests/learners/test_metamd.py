@@ -114,3 +114,39 @@ def test_meta_train_reproducible_and_deploys():
         run = md.deploy(M1, _task(7), np.array([-2.0, 2.0]), tol=1e-6, max_steps=50_000)
     assert run.converged and run.grad_norms[-1] <= 1e-6
     assert run.iterations == len(run.active) == run.thetas.shape[0] - 1
+
+
+def test_batched_quadratic_unroll_matches_per_task_loop():
+    # meta_objective vectorises constant-Hessian tasks; it must equal the per-task eq. (10)
+    for tol in (None, 1e-3):
+        md = MetaMD(n_mix=3, eta=0.05, k=0.5, horizon=300, unroll_tol=tol)
+        M = _M(md)
+        tasks, t1 = [_task(1), _task(2), _task(3)], [np.array([0.5, -1.0]), np.array([-1.0, 0.3]), np.ones(2)]
+        E, dE = md.meta_objective(M, tasks, t1)
+        parts = [md.task_objective(M, t, x) for t, x in zip(tasks, t1)]
+        assert E == pytest.approx(np.mean([p[0] for p in parts]) + 0.5 / M.min(), rel=1e-12)
+        loop = np.mean([p[1] for p in parts], axis=0)
+        loop[np.unravel_index(np.argmin(M), M.shape)] -= 0.5 / M.min() ** 2
+        assert np.allclose(dE, loop, rtol=1e-10, atol=1e-12)
+
+
+def test_unroll_tol_stops_at_the_optimum_and_equals_a_fixed_horizon():
+    md = MetaMD(n_mix=3, eta=0.05, horizon=5000, unroll_tol=1e-6)
+    M, task, t1 = _M(md), _task(1), np.array([0.5, -1.0])
+    thT, J = md.unroll(M, task, t1)
+    assert np.linalg.norm(task.value_and_grad(thT)[1]) <= 1e-6  # θ_T ≈ θ_* (App. C)
+    steps = md.deploy(M, task, t1, tol=1e-6, max_steps=5000).iterations  # same stopping rule
+    assert 0 < steps < 5000
+    fixed = MetaMD(n_mix=3, eta=0.05, horizon=steps)
+    thF, JF = fixed.unroll(M, task, t1)
+    assert np.array_equal(thF, thT) and np.allclose(JF, J)
+
+
+def test_meta_clip_bounds_the_relative_step():
+    md = MetaMD(n_mix=2, eta=0.1, k=0.1, horizon=50, meta_lr=10.0, m_init=1.0, meta_clip=0.05, m_min=1e-3, m_max=1e3)
+    M0 = md.init_params(2, np.random.default_rng(4))  # meta_train draws M from its seeded rng first
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        M1, _ = md.meta_train(lambda rng: _task(1), np.array([-2.0, 2.0]), 2, meta_steps=1, tasks_per_step=1, seed=4)
+    assert np.all(np.abs(M1 - M0) <= 0.05 * M0 + 1e-12)
+    assert np.any(np.abs(M1 - M0) > 0.04 * M0)  # the (huge) plain step was clipped, not skipped
