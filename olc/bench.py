@@ -135,12 +135,10 @@ def run_bench(quick: bool = False, json_path: str | None = None, *, backends=Non
     from . import backend as bk
     from . import kernels as K
 
-    try:
-        import numba
+    if bk.is_available("numba"):
+        from .kernels import numba_cpu
 
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-    except ImportError:
-        pass
+        numba_cpu.set_num_threads(min(2, numba_cpu.get_num_threads()))   # numba kernels: 2 threads
     if backends is None:
         backends = [b for b in ("numba", "cupy") if bk.is_available(b)]
     S = sizes or _sizes(quick)

@@ -23,7 +23,7 @@ import numpy as np
 from .._validate import positive, positive_int
 from ..errors import InvalidArgumentError
 from ..learners.maml import MAML, fit_maml, maml_quadratic
-from ..tasks.base import Task
+from ..tasks.base import Task, check_tasks
 
 __all__ = ["BestMetaLearner"]
 
@@ -61,13 +61,7 @@ class BestMetaLearner:
         seq = getattr(trace_or_tasks, "sequence", trace_or_tasks)
         if seq is None:
             raise InvalidArgumentError("trace: it holds no task sequence (the environment recorded none)")
-        tasks = list(seq)
-        if not tasks:
-            raise InvalidArgumentError("tasks: expected a non-empty sequence of olc.tasks.Task")
-        for i, t in enumerate(tasks):
-            if not isinstance(t, Task):
-                raise InvalidArgumentError(f"tasks[{i}]: expected an olc.tasks.Task, got {type(t).__name__}")
-        return tasks
+        return check_tasks(seq)
 
     # ------------------------------------------------------------------ API
     def value(self, trace_or_tasks, w) -> np.ndarray:

@@ -104,7 +104,8 @@ def rollout(A, Bmat, W, *, K=None, U=None, M=None, x0=None, Q=None, R=None, retu
     """
     name = resolve_backend(backend, A, Bmat, W, K, U, M, x0)
     p = prep_rollout(_host(A), _host(Bmat), _host(W), K=_host(K), U=_host(U), M=_host(M), x0=_host(x0),
-                     Q=_host(Q), R=_host(R), time_varying=time_varying, dtype=dtype)
+                     Q=_host(Q), R=_host(R), time_varying=time_varying, dtype=dtype,
+                     defer_finite=(name == "numba"))
     costs, states, controls, first_bad = kernel_module(name).rollout(p, bool(return_states),
                                                                      bool(return_controls))
     res = RolloutResult(costs, states, controls)

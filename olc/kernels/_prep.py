@@ -21,7 +21,9 @@ from .._validate import as_array, check_choice, in_range, positive_int
 from ..errors import InvalidArgumentError, ShapeError
 
 __all__ = ["RolloutProblem", "GPCProblem", "prep_rollout", "prep_gpc", "prep_intervals", "prep_grid",
-           "as_dtype", "eigen_setup"]
+           "as_dtype", "eigen_setup", "check_deferred", "DEFER_FINITE_MIN_SIZE"]
+
+DEFER_FINITE_MIN_SIZE = 1 << 16     # arrays at least this large may have their NaN/Inf scan deferred
 
 
 def as_dtype(dtype) -> np.dtype:
@@ -36,9 +38,19 @@ def _c(x, dt):
     return np.ascontiguousarray(x, dtype=dt)
 
 
-def _dyn(X, name: str, B: int, T: int, rows: int, cols: int, time_varying, dt):
-    """Normalise a dynamics matrix to (BX, TX, rows, cols)."""
-    X = as_array(X, name, ndim=(2, 3, 4), dtype=dt)
+def _big(X) -> bool:
+    return int(np.size(X)) >= DEFER_FINITE_MIN_SIZE
+
+
+def _dyn(X, name: str, B: int, T: int, rows: int, cols: int, time_varying, dt, defer=None):
+    """Normalise a dynamics matrix to (BX, TX, rows, cols).
+
+    ``defer``: a list; a large ``X`` is then not checked for NaN/Inf here but appended to it
+    as ``(name, array)`` for :func:`check_deferred` (the kernel checks it on the fly)."""
+    lazy = defer is not None and _big(X)
+    X = as_array(X, name, ndim=(2, 3, 4), dtype=dt, finite=not lazy)
+    if lazy:
+        defer.append((name, X))
     if X.shape[-2:] != (rows, cols):
         raise ShapeError(f"{name}: expected trailing shape ({rows}, {cols}), got shape {X.shape}")
     if X.ndim == 2:
@@ -109,10 +121,14 @@ class RolloutProblem(NamedTuple):
     T: int
     d: int
     m: int
+    unchecked: tuple = ()   # ((name, array), ...) not yet checked for NaN/Inf (defer_finite=True)
 
 
-def _dims(W, dt):
-    W = as_array(W, "W", ndim=3, dtype=dt)
+def _dims(W, dt, defer=None):
+    lazy = defer is not None and _big(W)
+    W = as_array(W, "W", ndim=3, dtype=dt, finite=not lazy)
+    if lazy:
+        defer.append(("W", W))
     B, T, d = W.shape
     if B < 1 or T < 1 or d < 1:
         raise ShapeError(f"W: expected shape (B, T, d) with B, T, d >= 1, got {W.shape}")
@@ -127,18 +143,34 @@ def _m_from(Bmat):
 
 
 def prep_rollout(A, Bmat, W, *, K=None, U=None, M=None, x0=None, Q=None, R=None, time_varying=None,
-                 dtype=None) -> RolloutProblem:
-    """Validate the arguments of :func:`olc.kernels.rollout` (see there for the layouts)."""
+                 dtype=None, defer_finite: bool = False) -> RolloutProblem:
+    """Validate the arguments of :func:`olc.kernels.rollout` (see there for the layouts).
+
+    ``defer_finite=True`` (the numba backend): the NaN/Inf scan of the large streamed inputs
+    (``W``, ``U``, time-varying/per-system ``A``, ``Bmat`` with at least
+    ``DEFER_FINITE_MIN_SIZE`` entries) is skipped here — it would read every byte once more
+    than the kernel does — and they are listed in ``.unchecked``. Every entry the kernel reads
+    flows into the next state, so a NaN/Inf input always makes some state non-finite; the
+    caller then runs :func:`check_deferred` (the exact check, raising the same
+    :class:`NonFiniteError`) before reporting a divergence.
+    """
     dt = as_dtype(dtype)
-    W, B, T, d = _dims(W, dt)
+    defer = [] if defer_finite else None
+    W, B, T, d = _dims(W, dt, defer)
     m = _m_from(Bmat)
     if m < 1:
         raise ShapeError(f"Bmat: expected at least one control column, got shape {np.shape(Bmat)}")
-    A4 = _dyn(A, "A", B, T, d, d, time_varying, dt)
-    B4 = _dyn(Bmat, "Bmat", B, T, d, m, time_varying, dt)
+    A4 = _dyn(A, "A", B, T, d, d, time_varying, dt, defer)
+    B4 = _dyn(Bmat, "Bmat", B, T, d, m, time_varying, dt, defer)
     K3 = _per_system(K, "K", B, (m, d), dt, default=np.zeros((1, m, d), dt))
     has_U = U is not None
-    U3 = as_array(U, "U", shape=(B, T, m), dtype=dt) if has_U else np.zeros((1, 1, m), dt)
+    if has_U:
+        lazy = defer is not None and _big(U)
+        U3 = as_array(U, "U", shape=(B, T, m), dtype=dt, finite=not lazy)
+        if lazy:
+            defer.append(("U", U3))
+    else:
+        U3 = np.zeros((1, 1, m), dt)
     has_M = M is not None
     if has_M:
         M = as_array(M, "M", ndim=(3, 4), dtype=dt)
@@ -150,7 +182,14 @@ def prep_rollout(A, Bmat, W, *, K=None, U=None, M=None, x0=None, Q=None, R=None,
         M4 = np.zeros((1, 1, m, d), dt)
     x0 = np.zeros((B, d), dt) if x0 is None else as_array(x0, "x0", shape=(B, d), dtype=dt)
     return RolloutProblem(A4, B4, K3, _c(U3, dt), M4, W, _c(x0, dt), _cost(Q, "Q", d, dt),
-                          _cost(R, "R", m, dt), has_U, has_M, B, T, d, m)
+                          _cost(R, "R", m, dt), has_U, has_M, B, T, d, m, tuple(defer or ()))
+
+
+def check_deferred(p: RolloutProblem) -> None:
+    """Run the NaN/Inf check that ``prep_rollout(defer_finite=True)`` skipped (raises
+    :class:`olc.errors.NonFiniteError` exactly as the upfront check would)."""
+    for name, X in p.unchecked:
+        as_array(X, name, dtype=X.dtype)
 
 
 class GPCProblem(NamedTuple):

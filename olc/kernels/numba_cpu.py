@@ -1,101 +1,226 @@
-"""Numba CPU kernels (``@njit(cache=True)``, ``prange`` over the batch).
+"""Numba CPU kernels (serial ``@njit(cache=True, nogil=True)`` kernels over a range of systems,
+run in parallel by a small pool of Python threads).
 
 Same signatures and return values as :mod:`olc.kernels.reference` (the semantics); this
 module is imported only when the ``numba`` backend is used, and every kernel compiles
 lazily on its first call (then loads from numba's on-disk cache).
 
+Threads: every kernel takes a ``[lo, hi)`` range of systems (grid points, start rows) and
+releases the GIL; :func:`_run` splits the batch into chunks and runs them on a
+``ThreadPoolExecutor`` of :func:`get_num_threads` threads. No ``parallel=True`` / ``prange``:
+the parfor pipeline made cold compilation 5-10× slower, and OpenMP worker threads spinning
+after a parallel region fought with OpenBLAS' threads in the BLAS-batched LTI path. The
+pool's idle threads block (no spinning), and BLAS called from a kernel runs single-threaded
+(its problem is kept under OpenBLAS' multithreading threshold).
+
 Layout: system-major. Each thread owns whole systems and streams one system's trajectory
 (``W[b]``, ``A[b]``, ``costs[b]`` are contiguous), which keeps the working set of a system in
-registers/L1 and lets the hardware prefetcher stream the inputs; a step-major loop over the
-same data (``W[:, t]``) touches a new page for every system and was measured many times
-slower. The one exception is a *shared* LTI system with a large state (d ≥ 16), where the
-step is batched as a GEMM over the systems (``X_{t+1} = X_t (A − BK)ᵀ + …``) so BLAS does the
-flops, and a fused numba pass handles the rest of the step.
+registers/L1 and lets the hardware prefetcher stream the inputs. The one exception is a
+*shared* LTI system with a large state (d ≥ 16), where blocks of systems step together as a
+GEMM ``Y = X_t [(A − BK)ᵀ | −Kᵀ]`` (BLAS ``dgemm`` from inside the kernel) over a block of
+systems, with the block's disturbances gathered into a contiguous buffer a few steps at a
+time (no full transposition of ``W``).
+
+Small fixed dimensions: the rollout and GPC kernels take the state/control dimensions either
+from the arrays (generic code, compiled once per dtype) or, for large problems with d ≤ 8 and
+m ≤ 8, as the *length of a tuple argument* — a compile-time constant, so LLVM fully unrolls
+the tiny matrix-vector products. Each such (d, m) compiles its own specialisation on first
+use (then it is cached on disk).
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._prep import GPCProblem, RolloutProblem, eigen_setup
+from ._prep import GPCProblem, RolloutProblem, check_deferred, eigen_setup
 
-__all__ = ["rollout", "gpc_rollout", "interval_norms", "optimizer_grid"]
+__all__ = ["rollout", "gpc_rollout", "interval_norms", "optimizer_grid", "set_num_threads", "get_num_threads"]
 
 _GEMM_MIN_D = 16
+_SPECIALISE_MAX_DIM = 8           # d, m ≤ this: compile-time-constant dimensions ...
+_SPECIALISE_MIN_WORK = 1 << 18    # ... when B·T (system-steps) is at least this
+_OPENBLAS_MT_THRESHOLD = 262144
+# reassociation/contraction only (no nnan/ninf: the NaN/Inf checks must survive)
+_FM = {"reassoc", "contract", "nsz"}   # OpenBLAS runs a gemm with M·N·K below this single-threaded
+
+# ------------------------------------------------------------------------------ threading
 
 
-@njit(cache=True, parallel=True)
-def _rollout_kernel(A, Bm, K, U, M, W, x0, Q, R, has_U, has_M, store_x, store_u,
-                    costs, X, Uo, first_bad):
-    B, T, d = W.shape
-    m = Bm.shape[3]
+def _default_threads() -> int:
+    env = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+_nthreads = _default_threads()
+_pool: ThreadPoolExecutor | None = None
+
+
+def set_num_threads(n: int) -> int:
+    """Set how many threads the numba kernels use (default: ``$NUMBA_NUM_THREADS`` or the CPUs
+    this process may run on); returns the previous value."""
+    global _nthreads, _pool
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"set_num_threads: expected n >= 1, got {n}")
+    prev, _nthreads = _nthreads, n
+    if _pool is not None and _pool._max_workers != n:       # noqa: SLF001
+        _pool.shutdown(wait=True)
+        _pool = None
+    return prev
+
+
+def get_num_threads() -> int:
+    """Number of threads the numba kernels use."""
+    return _nthreads
+
+
+_MIN_WORK = 2e5   # inner-loop iterations per thread below which a call runs inline
+
+
+def _run(kernel, n: int, work: float, *args, min_work: float | None = None, chunks_per_thread: int = 4):
+    """Call ``kernel(lo, hi, *args)`` over ``[0, n)``, split across the thread pool.
+
+    ``work`` is a rough cost of the whole call (inner-loop iterations); calls cheaper than
+    ``min_work`` per thread, or a single thread, run inline in the calling thread.
+    """
+    global _pool
+    min_work = _MIN_WORK if min_work is None else min_work
+    nt = int(min(_nthreads, n, max(1.0, work / min_work)))
+    if nt <= 1:
+        kernel(0, n, *args)
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_nthreads, thread_name_prefix="olc-numba")
+    nchunks = min(n, nt * chunks_per_thread)
+    bounds = np.linspace(0, n, nchunks + 1).astype(np.int64)
+    futs = [_pool.submit(kernel, int(bounds[i]), int(bounds[i + 1]), *args) for i in range(nchunks)]
+    for f in futs:
+        f.result()
+
+
+def _dims(d: int, m: int, work: int):
+    """``(dd, mm)`` tuples whose lengths fix d, m at compile time, or ``((), ())`` (generic)."""
+    if work >= _SPECIALISE_MIN_WORK and d <= _SPECIALISE_MAX_DIM and m <= _SPECIALISE_MAX_DIM:
+        return (0,) * d, (0,) * m
+    return (), ()
+
+
+def _is_diag(Q):
+    return bool(np.all(Q == np.diag(np.diag(Q))))
+
+
+# ------------------------------------------------------------------------------- rollout
+
+@njit(cache=True, nogil=True)
+def _dfc_range(lo, hi, U, M, W, has_U, Ueff):
+    """Ueff[b, t] = U[b, t] + Σ_{i=1}^{min(H, t)} M^{[i]} w_{t−i} (the open-loop part of u_t)."""
+    T, d = W.shape[1], W.shape[2]
+    m = Ueff.shape[2]
     H = M.shape[1]
-    a_b = 1 if A.shape[0] > 1 else 0
-    a_t = 1 if A.shape[1] > 1 else 0
-    b_b = 1 if Bm.shape[0] > 1 else 0
-    b_t = 1 if Bm.shape[1] > 1 else 0
-    k_b = 1 if K.shape[0] > 1 else 0
     m_b = 1 if M.shape[0] > 1 else 0
-    for b in prange(B):
-        x = x0[b].copy()
-        xn = np.empty(d, x0.dtype)
-        u = np.empty(m, x0.dtype)
-        ib = b * a_b
-        jb = b * b_b
-        Kb = K[b * k_b]
-        Mb = M[b * m_b]
-        Wb = W[b]
+    for b in range(lo, hi):
+        mb = b * m_b
+        for t in range(T):
+            for k in range(m):
+                acc = U[b, t, k] if has_U else 0.0
+                for i in range(min(H, t)):
+                    for j in range(d):
+                        acc += M[mb, i, k, j] * W[b, t - 1 - i, j]
+                Ueff[b, t, k] = acc
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def _rollout_range(lo, hi, A, Bm, K, U, W, x0, Q, R, qdiag, rdiag, has_U, store_x, store_u,
+                   costs, X, Uo, first_bad, dd, mm):
+    """Systems ``lo..hi-1``. Every A, Bmat, W, U entry read flows into the next state (a NaN/Inf
+    entry makes it non-finite, ``inf·0 = NaN`` included), so the divergence check doubles as the
+    deferred NaN/Inf check of ``prep_rollout(defer_finite=True)``."""
+    T = W.shape[1]
+    d = len(dd) if len(dd) > 0 else W.shape[2]
+    m = len(mm) if len(mm) > 0 else Bm.shape[3]
+    a_b = A.shape[0] > 1
+    a_t = A.shape[1] > 1
+    b_b = Bm.shape[0] > 1
+    b_t = Bm.shape[1] > 1
+    k_b = K.shape[0] > 1
+    dt = x0.dtype
+    x = np.empty(d, dt)
+    xn = np.empty(d, dt)
+    u = np.empty(m, dt)
+    for b in range(lo, hi):
+        ib = b if a_b else 0
+        jb = b if b_b else 0
+        kb = b if k_b else 0
+        for i in range(d):
+            x[i] = x0[b, i]
         if store_x:
-            X[b, 0] = x
+            for i in range(d):
+                X[b, 0, i] = x[i]
         bad = -1
         for t in range(T):
-            # control u_t = -K x_t + U_t + sum_i M_i w_{t-i}
+            ta = t if a_t else 0
+            tb = t if b_t else 0
+            # u_t = -K x_t + U_t (U_t includes the DFC term, see _dfc_range)
             for k in range(m):
-                acc = 0.0
+                acc = U[b, t, k] if has_U else 0.0
                 for j in range(d):
-                    acc -= Kb[k, j] * x[j]
-                if has_U:
-                    acc += U[b, t, k]
-                if has_M:
-                    for i in range(min(H, t)):
-                        for j in range(d):
-                            acc += Mb[i, k, j] * Wb[t - 1 - i, j]
+                    acc -= K[kb, k, j] * x[j]
                 u[k] = acc
-            # cost
             c = 0.0
-            for i in range(d):
-                qi = 0.0
-                for j in range(d):
-                    qi += Q[i, j] * x[j]
-                c += x[i] * qi
-            for i in range(m):
-                ri = 0.0
-                for j in range(m):
-                    ri += R[i, j] * u[j]
-                c += u[i] * ri
+            if qdiag:
+                for i in range(d):
+                    c += Q[i, i] * x[i] * x[i]
+            else:
+                for i in range(d):
+                    qi = 0.0
+                    for j in range(d):
+                        qi += Q[i, j] * x[j]
+                    c += x[i] * qi
+            if rdiag:
+                for k in range(m):
+                    c += R[k, k] * u[k] * u[k]
+            else:
+                for i in range(m):
+                    ri = 0.0
+                    for j in range(m):
+                        ri += R[i, j] * u[j]
+                    c += u[i] * ri
             costs[b, t] = c
             if store_u:
-                Uo[b, t] = u
+                for k in range(m):
+                    Uo[b, t, k] = u[k]
             # x_{t+1} = A_t x_t + B_t u_t + w_t
-            ta = t * a_t
-            tb = t * b_t
-            fin = True
+            s = 0.0
             for i in range(d):
-                acc = Wb[t, i]
+                acc = W[b, t, i]
                 for j in range(d):
                     acc += A[ib, ta, i, j] * x[j]
                 for j in range(m):
                     acc += Bm[jb, tb, i, j] * u[j]
                 xn[i] = acc
-                fin = fin and (abs(acc) < np.inf)
+                s += acc
             for i in range(d):
                 x[i] = xn[i]
             if store_x:
-                X[b, t + 1] = x
-            if not fin:
-                bad = t + 1
-                break
+                for i in range(d):
+                    X[b, t + 1, i] = x[i]
+            if not (s - s == 0.0):               # a sum of finite numbers can overflow: recheck
+                fin = True
+                for i in range(d):
+                    if not abs(x[i]) < np.inf:
+                        fin = False
+                if not fin:
+                    bad = t + 1
+                    break
         first_bad[b] = bad
         if bad >= 0:
             for t in range(bad, T):
@@ -110,69 +235,115 @@ def _rollout_kernel(A, Bm, K, U, M, W, x0, Q, R, has_U, has_M, store_x, store_u,
 
 
 @njit(cache=True, nogil=True)
-def _lti_gemm_step(t, Y, X, U, M, W, Bsh, Q, R, qdiag, rdiag, has_U, has_M, store_x, store_u,
-                   costs, Xo, Uo, first_bad):
-    """One step of the shared-LTI path after BLAS computed Y = X_t [(A−BK)ᵀ | −Kᵀ]."""
-    B, d = X.shape
+def _lti_gemm_range(lo, hi, G, Bsh, V, W, x0, Q, R, qdiag, rdiag, has_v, store_x, store_u,
+                    costs, Xo, Uo, first_bad, nb, tc):
+    """Shared LTI: blocks of ``nb`` systems step together, ``Y = X_t G`` by BLAS per step.
+
+    ``G = [(A − BK)ᵀ | −Kᵀ]`` (d, d+m); ``V`` (B, T, m) open-loop part of u (U + DFC) when
+    ``has_v``. The block's disturbances are gathered ``tc`` steps at a time into a contiguous
+    buffer (one system's ``tc`` steps are one contiguous read of W).
+    """
+    T, d = W.shape[1], W.shape[2]
     m = Bsh.shape[1]
-    H = M.shape[1]
-    m_b = 1 if M.shape[0] > 1 else 0
-    v = np.empty(m, X.dtype)           # open-loop part U_t + DFC
-    for b in range(B):
-        if first_bad[b] >= 0:
-            continue
-        for k in range(m):
-            acc = 0.0
-            if has_U:
-                acc += U[b, t, k]
-            if has_M:
-                Mb = M[b * m_b]
-                for i in range(min(H, t)):
-                    for j in range(d):
-                        acc += Mb[i, k, j] * W[b, t - 1 - i, j]
-            v[k] = acc
-        c = 0.0
-        if qdiag:
+    dt = x0.dtype
+    Xb = np.empty((nb, d), dt)
+    Y = np.empty((nb, d + m), dt)
+    Wb = np.empty((nb, tc, d), dt)
+    v = np.empty(m, dt)
+    for b0 in range(lo, hi, nb):
+        n = min(nb, hi - b0)
+        X = Xb[:n]
+        Yn = Y[:n]
+        for r in range(n):
+            first_bad[b0 + r] = -1
             for i in range(d):
-                c += Q[i, i] * X[b, i] * X[b, i]
-        else:
-            for i in range(d):
-                qi = 0.0
-                for j in range(d):
-                    qi += Q[i, j] * X[b, j]
-                c += X[b, i] * qi
-        for k in range(m):
-            Y[b, d + k] += v[k]
-        if rdiag:
-            for k in range(m):
-                c += R[k, k] * Y[b, d + k] * Y[b, d + k]
-        else:
-            for i in range(m):
-                ri = 0.0
-                for j in range(m):
-                    ri += R[i, j] * Y[b, d + j]
-                c += Y[b, d + i] * ri
-        costs[b, t] = c
-        if store_u:
-            for k in range(m):
-                Uo[b, t, k] = Y[b, d + k]
-        fin = True
-        for i in range(d):
-            acc = Y[b, i] + W[b, t, i]
-            if has_U or has_M:
-                for k in range(m):
-                    acc += Bsh[i, k] * v[k]
-            X[b, i] = acc
-            fin = fin and (abs(acc) < np.inf)
-        if store_x:
-            for i in range(d):
-                Xo[b, t + 1, i] = X[b, i]
-        if not fin:
-            first_bad[b] = t + 1
+                X[r, i] = x0[b0 + r, i]
+                if store_x:
+                    Xo[b0 + r, 0, i] = x0[b0 + r, i]
+        for t0 in range(0, T, tc):
+            nt = min(tc, T - t0)
+            for r in range(n):
+                for tt in range(nt):
+                    for i in range(d):
+                        Wb[r, tt, i] = W[b0 + r, t0 + tt, i]
+            for tt in range(nt):
+                t = t0 + tt
+                np.dot(X, G, Yn)
+                for r in range(n):
+                    b = b0 + r
+                    for k in range(m):
+                        v[k] = V[b, t, k] if has_v else 0.0
+                    c = 0.0
+                    if qdiag:
+                        for i in range(d):
+                            c += Q[i, i] * X[r, i] * X[r, i]
+                    else:
+                        for i in range(d):
+                            qi = 0.0
+                            for j in range(d):
+                                qi += Q[i, j] * X[r, j]
+                            c += X[r, i] * qi
+                    for k in range(m):
+                        Yn[r, d + k] += v[k]
+                    if rdiag:
+                        for k in range(m):
+                            c += R[k, k] * Yn[r, d + k] * Yn[r, d + k]
+                    else:
+                        for i in range(m):
+                            ri = 0.0
+                            for j in range(m):
+                                ri += R[i, j] * Yn[r, d + j]
+                            c += Yn[r, d + i] * ri
+                    costs[b, t] = c
+                    if store_u:
+                        for k in range(m):
+                            Uo[b, t, k] = Yn[r, d + k]
+                    s = 0.0
+                    for i in range(d):
+                        acc = Yn[r, i] + Wb[r, tt, i]
+                        if has_v:
+                            for k in range(m):
+                                acc += Bsh[i, k] * v[k]
+                        X[r, i] = acc
+                        s += acc
+                    if store_x:
+                        for i in range(d):
+                            Xo[b, t + 1, i] = X[r, i]
+                    if not (s - s == 0.0) and first_bad[b] < 0:
+                        fin = True
+                        for i in range(d):
+                            if not abs(X[r, i]) < np.inf:
+                                fin = False
+                        if not fin:
+                            first_bad[b] = t + 1
 
 
-def _is_diag(Q):
-    return bool(np.all(Q == np.diag(np.diag(Q))))
+def _deferred_check(p: RolloutProblem, first_bad):
+    """The NaN/Inf check prep_rollout deferred. Every input entry the kernels read flows into
+    the next state, so a NaN/Inf input always shows up as a non-finite state: the exact check
+    (raising NonFiniteError) runs only when some system stopped early."""
+    if p.unchecked and bool(np.any(first_bad >= 0)):
+        check_deferred(p)
+
+
+def _open_loop(p: RolloutProblem):
+    """The open-loop part of u_t (U_t plus the DFC sum), or None when there is none."""
+    if not p.has_M:
+        return p.U if p.has_U else None
+    Ueff = np.empty((p.B, p.T, p.m), p.W.dtype)
+    _run(_dfc_range, p.B, p.B * p.T * p.M.shape[1] * p.m * p.d, p.U, p.M, p.W, p.has_U, Ueff)
+    return Ueff
+
+
+def _gemm_block(d: int, m: int) -> int:
+    """Systems per block: BLAS stays single-threaded (M·N·K below OpenBLAS' threshold)."""
+    nb = (_OPENBLAS_MT_THRESHOLD - 1) // (d * (d + m))
+    return int(max(16, min(256, nb)))
+
+
+def _gemm_steps(nb: int, d: int, T: int) -> int:
+    """Steps of W gathered per block at a time (≈ 256 KiB buffer)."""
+    return int(max(1, min(T, max(4, 32768 // (nb * d)))))
 
 
 def _rollout_gemm(p: RolloutProblem, return_states, return_controls):
@@ -180,21 +351,20 @@ def _rollout_gemm(p: RolloutProblem, return_states, return_controls):
     dt = p.W.dtype
     A, Bsh, K = p.A[0, 0], p.Bm[0, 0], p.K[0]
     G = np.ascontiguousarray(np.concatenate([(A - Bsh @ K).T, -K.T], axis=1), dtype=dt)   # (d, d+m)
-    X = p.x0.copy()
-    Y = np.empty((B, d + m), dt)
+    V = _open_loop(p)
+    has_v = V is not None
+    if V is None:
+        V = np.zeros((1, 1, m), dt)
     costs = np.empty((B, T), dt)
     Xo = np.empty((B, T + 1, d), dt) if return_states else np.empty((1, 1, 1), dt)
     Uo = np.empty((B, T, m), dt) if return_controls else np.empty((1, 1, 1), dt)
-    if return_states:
-        Xo[:, 0] = X
     first_bad = np.full(B, -1, np.int64)
-    qd, rd = _is_diag(p.Q), _is_diag(p.R)
-    Bc = np.ascontiguousarray(Bsh)
-    with np.errstate(all="ignore"):
-        for t in range(T):
-            np.matmul(X, G, out=Y)
-            _lti_gemm_step(t, Y, X, p.U, p.M, p.W, Bc, p.Q, p.R, qd, rd, p.has_U, p.has_M,
-                           return_states, return_controls, costs, Xo, Uo, first_bad)
+    nb = _gemm_block(d, m)
+    tc = _gemm_steps(nb, d, T)
+    _run(_lti_gemm_range, B, B * T * d * (d + m), G, np.ascontiguousarray(Bsh), V, p.W, p.x0, p.Q, p.R,
+         _is_diag(p.Q), _is_diag(p.R), has_v, bool(return_states), bool(return_controls), costs, Xo, Uo,
+         first_bad, nb, tc, min_work=min(_MIN_WORK, nb * T * d * (d + m)))
+    _deferred_check(p, first_bad)
     for b in np.flatnonzero(first_bad >= 0):
         s = first_bad[b]
         costs[b, s:] = np.nan
@@ -212,18 +382,25 @@ def rollout(p: RolloutProblem, return_states: bool = False, return_controls: boo
         return _rollout_gemm(p, return_states, return_controls)
     dt = p.W.dtype
     B, T, d, m = p.B, p.T, p.d, p.m
+    V = _open_loop(p)
+    has_U = V is not None
+    if V is None:
+        V = p.U
     costs = np.empty((B, T), dt)
     X = np.empty((B, T + 1, d), dt) if return_states else np.empty((1, 1, 1), dt)
     Uo = np.empty((B, T, m), dt) if return_controls else np.empty((1, 1, 1), dt)
     first_bad = np.empty(B, np.int64)
-    _rollout_kernel(p.A, p.Bm, p.K, p.U, p.M, p.W, p.x0, p.Q, p.R, p.has_U, p.has_M,
-                    return_states, return_controls, costs, X, Uo, first_bad)
+    dd, mm = _dims(d, m, B * T)
+    _run(_rollout_range, B, B * T * (d * (d + 2 * m) + 8), p.A, p.Bm, p.K, V, p.W, p.x0, p.Q, p.R,
+         _is_diag(p.Q), _is_diag(p.R), has_U, bool(return_states), bool(return_controls),
+         costs, X, Uo, first_bad, dd, mm)
+    _deferred_check(p, first_bad)
     return costs, (X if return_states else None), (Uo if return_controls else None), first_bad
 
 
 # ----------------------------------------------------------------------------------------- GPC
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sym_eig(G, V, lam):
     """Cyclic Jacobi eigen-decomposition of a small symmetric matrix: G = V diag(lam) Vᵀ.
 
@@ -270,28 +447,26 @@ def _sym_eig(G, V, lam):
         lam[i] = G[i, i]
 
 
-@njit(cache=True)
-def _project_op(Mi, r):
-    """Clip the singular values of Mi (m, d) at r, in place (via the smaller Gram matrix)."""
-    m, d = Mi.shape
+@njit(cache=True, nogil=True)
+def _project_op(M, li, r, G, V, lam, S, out):
+    """Clip the singular values of the lag ``M[li]`` (m, d) at r, in place, via the smaller Gram
+    matrix (``G, V, S`` (n, n), ``lam`` (n,), ``out`` (m, d) are scratch, n = min(m, d))."""
+    m, d = M.shape[1], M.shape[2]
     n = m if m <= d else d
-    G = np.zeros((n, n), Mi.dtype)
     if m <= d:
         for i in range(m):
             for j in range(m):
                 acc = 0.0
                 for k in range(d):
-                    acc += Mi[i, k] * Mi[j, k]
+                    acc += M[li, i, k] * M[li, j, k]
                 G[i, j] = acc
     else:
         for i in range(d):
             for j in range(d):
                 acc = 0.0
                 for k in range(m):
-                    acc += Mi[k, i] * Mi[k, j]
+                    acc += M[li, k, i] * M[li, k, j]
                 G[i, j] = acc
-    V = np.empty((n, n), Mi.dtype)
-    lam = np.empty(n, Mi.dtype)
     _sym_eig(G, V, lam)
     big = False
     for i in range(n):
@@ -299,75 +474,136 @@ def _project_op(Mi, r):
             big = True
     if not big:
         return
-    c = np.empty(n, Mi.dtype)
-    for i in range(n):
-        c[i] = r / np.sqrt(lam[i]) if lam[i] > r * r else 1.0
-    S = np.zeros((n, n), Mi.dtype)        # S = V diag(c) Vᵀ
-    for i in range(n):
+    for i in range(n):                    # S = V diag(c) Vᵀ, c_k = min(1, r / σ_k)
         for j in range(n):
             acc = 0.0
             for k in range(n):
-                acc += V[i, k] * c[k] * V[j, k]
+                ck = r / np.sqrt(lam[k]) if lam[k] > r * r else 1.0
+                acc += V[i, k] * ck * V[j, k]
             S[i, j] = acc
-    out = np.empty_like(Mi)
     if m <= d:                            # P(M) = S M
         for i in range(m):
             for j in range(d):
                 acc = 0.0
                 for k in range(m):
-                    acc += S[i, k] * Mi[k, j]
+                    acc += S[i, k] * M[li, k, j]
                 out[i, j] = acc
     else:                                 # P(M) = M S
         for i in range(m):
             for j in range(d):
                 acc = 0.0
                 for k in range(d):
-                    acc += Mi[i, k] * S[k, j]
+                    acc += M[li, i, k] * S[k, j]
                 out[i, j] = acc
-    Mi[:, :] = out
+    for i in range(m):
+        for j in range(d):
+            M[li, i, j] = out[i, j]
 
 
-@njit(cache=True, parallel=True)
-def _gpc_kernel(A, Bm, K, W, x0, Q, R, Mall, lrs, radii, op, store_u, costs, Uo, first_bad):
-    B, T, d = W.shape
-    m = Bm.shape[3]
+@njit(cache=True, nogil=True)
+def _gpc_project(Mr, radii, op, G, V, lam, S, out, Ml):
+    """Step 5's projection Π on the lag-reversed ``Mr`` (m, H·d): lag i (0-based) is the column
+    block ``[(H−1−i)d, (H−i)d)``. ``Ml`` (1, m, d) and the rest are scratch for "op"."""
+    m = Mr.shape[0]
+    d = Ml.shape[2]
+    H = Mr.shape[1] // d
+    for i in range(H):
+        r = radii[i]
+        if not r < np.inf:
+            continue
+        c0 = (H - 1 - i) * d
+        if op:
+            for k in range(m):
+                for j in range(d):
+                    Ml[0, k, j] = Mr[k, c0 + j]
+            _project_op(Ml, 0, r, G, V, lam, S, out)
+            for k in range(m):
+                for j in range(d):
+                    Mr[k, c0 + j] = Ml[0, k, j]
+        else:
+            nrm = 0.0
+            for k in range(m):
+                for j in range(d):
+                    nrm += Mr[k, c0 + j] * Mr[k, c0 + j]
+            nrm = np.sqrt(nrm)
+            if nrm > r:
+                sc = r / nrm
+                for k in range(m):
+                    for j in range(d):
+                        Mr[k, c0 + j] *= sc
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def _gpc_range(lo, hi, A, Bm, K, W, x0, Q, R, Mall, lrs, radii, op, store_u, costs, Uo, first_bad, dd, mm):
+    """Systems ``lo..hi-1`` of the batched GPC game (docs/gpc-semantics.md).
+
+    Layout trick: the disturbances of one system are one flat vector ``Wf`` (w_s at
+    ``[(s+2H)d, (s+2H+1)d)``, zeros before time 0) and M is kept lag-reversed as
+    ``Mr[k, (H−1−i)d + j] = M^{[i+1]}[k, j]``, so every DFC sum ``Σ_i M^{[i]} w_{s−i}`` is one
+    contiguous dot product ``Mr[k] · Wf[(s+H)d : (s+2H)d]`` and the gradient of lag block k is
+    a sum of contiguous axpys — vectorisable loops instead of 4-deep index arithmetic.
+    """
+    T = W.shape[1]
+    d = len(dd) if len(dd) > 0 else W.shape[2]
+    m = len(mm) if len(mm) > 0 else Bm.shape[3]
     H = Mall.shape[1]
-    a_b = 1 if A.shape[0] > 1 else 0
-    a_t = 1 if A.shape[1] > 1 else 0
-    b_b = 1 if Bm.shape[0] > 1 else 0
-    b_t = 1 if Bm.shape[1] > 1 else 0
-    k_b = 1 if K.shape[0] > 1 else 0
+    HD = H * d
+    a_b = A.shape[0] > 1
+    a_t = A.shape[1] > 1
+    b_b = Bm.shape[0] > 1
+    b_t = Bm.shape[1] > 1
+    k_b = K.shape[0] > 1
     dt = x0.dtype
-    for b in prange(B):
-        M = Mall[b]
-        Kb = K[b * k_b]
-        Ab = A[b * a_b]
-        Bb = Bm[b * b_b]
-        Wp = np.zeros((T + 2 * H, d), dt)       # w_s at row s + 2H
+    Wf = np.zeros((T + 2 * H) * d, dt)
+    Mr = np.empty((m, HD), dt)
+    x = np.empty(d, dt)
+    xn = np.empty(d, dt)
+    u = np.empty(m, dt)
+    y = np.empty(d, dt)
+    yn = np.empty(d, dt)
+    v = np.empty(m, dt)
+    gy = np.empty(d, dt)
+    gyn = np.empty(d, dt)
+    dfc = np.empty((H + 1, m), dt)
+    gv = np.empty((H + 1, m), dt)
+    Qs = np.empty((d, d), dt)
+    Rs = np.empty((m, m), dt)
+    n = m if m <= d else d
+    Gs = np.empty((n, n), dt)
+    Vs = np.empty((n, n), dt)
+    Ss = np.empty((n, n), dt)
+    lams = np.empty(n, dt)
+    outs = np.empty((m, d), dt)
+    Ml = np.empty((1, m, d), dt)
+    for i in range(d):
+        for j in range(d):
+            Qs[i, j] = Q[i, j] + Q[j, i]
+    for i in range(m):
+        for j in range(m):
+            Rs[i, j] = R[i, j] + R[j, i]
+    for b in range(lo, hi):
+        kb = b if k_b else 0
+        ib = b if a_b else 0
+        jb = b if b_b else 0
         for t in range(T):
             for i in range(d):
-                Wp[t + 2 * H, i] = W[b, t, i]
-        x = x0[b].copy()
-        xn = np.empty(d, dt)
-        u = np.empty(m, dt)
-        y = np.empty(d, dt)
-        yn = np.empty(d, dt)
-        v = np.empty(m, dt)
-        gy = np.empty(d, dt)
-        gyn = np.empty(d, dt)
-        dfc = np.empty((H + 1, m), dt)
-        gv = np.empty((H + 1, m), dt)
+                Wf[(t + 2 * H) * d + i] = W[b, t, i]
+        for i in range(H):
+            for k in range(m):
+                for j in range(d):
+                    Mr[k, (H - 1 - i) * d + j] = Mall[b, i, k, j]
+        for i in range(d):
+            x[i] = x0[b, i]
         bad = -1
         for t in range(T):
-            base = t + 2 * H
             # 1. play u_t = -K x_t + sum_i M_i w_{t-i}
+            o = (t + H) * d
             for k in range(m):
                 acc = 0.0
                 for j in range(d):
-                    acc -= Kb[k, j] * x[j]
-                for i in range(H):
-                    for j in range(d):
-                        acc += M[i, k, j] * Wp[base - 1 - i, j]
+                    acc -= K[kb, k, j] * x[j]
+                for q in range(HD):
+                    acc += Mr[k, q] * Wf[o + q]
                 u[k] = acc
             # 2. cost
             c = 0.0
@@ -386,114 +622,109 @@ def _gpc_kernel(A, Bm, K, W, x0, Q, R, Mall, lrs, radii, op, store_u, costs, Uo,
                 for k in range(m):
                     Uo[b, t, k] = u[k]
             # 3. x_{t+1}
-            At = Ab[t * a_t]
-            Bt = Bb[t * b_t]
-            fin = True
+            ta = t if a_t else 0
+            tb = t if b_t else 0
+            ow = (t + 2 * H) * d
+            s_ = 0.0
             for i in range(d):
-                acc = Wp[base, i]
+                acc = Wf[ow + i]
                 for j in range(d):
-                    acc += At[i, j] * x[j]
+                    acc += A[ib, ta, i, j] * x[j]
                 for j in range(m):
-                    acc += Bt[i, j] * u[j]
+                    acc += Bm[jb, tb, i, j] * u[j]
                 xn[i] = acc
-                fin = fin and (abs(acc) < np.inf)
+                s_ += acc
             for i in range(d):
                 x[i] = xn[i]
-            if not fin:
-                bad = t + 1
-                break
+            if not (s_ - s_ == 0.0):
+                fin = True
+                for i in range(d):
+                    if not abs(x[i]) < np.inf:
+                        fin = False
+                if not fin:
+                    bad = t + 1
+                    break
             # 4. counterfactual rollout from y_{t-H} = 0; dfc[j] = sum_i M_i w_{s_j - i}, s_j = t-H+j
             for jj in range(H + 1):
-                r0 = t - H + jj + 2 * H - 1            # row of w_{s_j - 1}
+                o = (t + jj) * d
                 for k in range(m):
                     acc = 0.0
-                    for i in range(H):
-                        for j in range(d):
-                            acc += M[i, k, j] * Wp[r0 - i, j]
+                    for q in range(HD):
+                        acc += Mr[k, q] * Wf[o + q]
                     dfc[jj, k] = acc
             for i in range(d):
                 y[i] = 0.0
             for jj in range(H):
                 s = t - H + jj
                 sa = s if s > 0 else 0
-                As_ = Ab[sa * a_t]
-                Bs_ = Bb[sa * b_t]
+                sta = sa if a_t else 0
+                stb = sa if b_t else 0
                 for k in range(m):
                     acc = dfc[jj, k]
                     for j in range(d):
-                        acc -= Kb[k, j] * y[j]
+                        acc -= K[kb, k, j] * y[j]
                     v[k] = acc
+                ow = (s + 2 * H) * d
                 for i in range(d):
-                    acc = Wp[s + 2 * H, i]
+                    acc = Wf[ow + i]
                     for j in range(d):
-                        acc += As_[i, j] * y[j]
+                        acc += A[ib, sta, i, j] * y[j]
                     for j in range(m):
-                        acc += Bs_[i, j] * v[j]
+                        acc += Bm[jb, stb, i, j] * v[j]
                     yn[i] = acc
                 for i in range(d):
                     y[i] = yn[i]
             for k in range(m):
                 acc = dfc[H, k]
                 for j in range(d):
-                    acc -= Kb[k, j] * y[j]
+                    acc -= K[kb, k, j] * y[j]
                 v[k] = acc
             # reverse mode: gv_H = (R + Rᵀ) v_H ; gy_H = (Q + Qᵀ) y_H − Kᵀ gv_H
             for k in range(m):
                 acc = 0.0
                 for j in range(m):
-                    acc += (R[k, j] + R[j, k]) * v[j]
+                    acc += Rs[k, j] * v[j]
                 gv[H, k] = acc
             for i in range(d):
                 acc = 0.0
                 for j in range(d):
-                    acc += (Q[i, j] + Q[j, i]) * y[j]
+                    acc += Qs[i, j] * y[j]
                 for k in range(m):
-                    acc -= Kb[k, i] * gv[H, k]
+                    acc -= K[kb, k, i] * gv[H, k]
                 gy[i] = acc
             for jj in range(H - 1, -1, -1):
                 s = t - H + jj
                 sa = s if s > 0 else 0
-                As_ = Ab[sa * a_t]
-                Bs_ = Bb[sa * b_t]
+                sta = sa if a_t else 0
+                stb = sa if b_t else 0
                 for k in range(m):
                     acc = 0.0
                     for i in range(d):
-                        acc += Bs_[i, k] * gy[i]
+                        acc += Bm[jb, stb, i, k] * gy[i]
                     gv[jj, k] = acc
                 if jj > 0:
                     for j in range(d):
                         acc = 0.0
                         for i in range(d):
-                            acc += As_[i, j] * gy[i]
+                            acc += A[ib, sta, i, j] * gy[i]
                         for k in range(m):
-                            acc -= Kb[k, j] * gv[jj, k]
+                            acc -= K[kb, k, j] * gv[jj, k]
                         gyn[j] = acc
                     for j in range(d):
                         gy[j] = gyn[j]
-            # 5. M_i <- Proj(M_i - lr * sum_j gv_j w_{s_j - i}ᵀ)
+            # 5. M <- Proj(M - lr * grad), grad of lag block k = sum_j gv_j[k] w-window(s_j)
             lr = lrs[t]
-            for i in range(H):
+            for jj in range(H + 1):
+                o = (t + jj) * d
                 for k in range(m):
-                    for j in range(d):
-                        acc = 0.0
-                        for jj in range(H + 1):
-                            acc += gv[jj, k] * Wp[t - H + jj + 2 * H - 1 - i, j]
-                        M[i, k, j] -= lr * acc
-                r = radii[i]
-                if r < np.inf:
-                    if op:
-                        _project_op(M[i], r)
-                    else:
-                        nrm = 0.0
-                        for k in range(m):
-                            for j in range(d):
-                                nrm += M[i, k, j] * M[i, k, j]
-                        nrm = np.sqrt(nrm)
-                        if nrm > r:
-                            sc = r / nrm
-                            for k in range(m):
-                                for j in range(d):
-                                    M[i, k, j] *= sc
+                    g = lr * gv[jj, k]
+                    for q in range(HD):
+                        Mr[k, q] -= g * Wf[o + q]
+            _gpc_project(Mr, radii, op, Gs, Vs, lams, Ss, outs, Ml)
+        for i in range(H):
+            for k in range(m):
+                for j in range(d):
+                    Mall[b, i, k, j] = Mr[k, (H - 1 - i) * d + j]
         first_bad[b] = bad
         if bad >= 0:
             for t in range(bad, T):
@@ -510,14 +741,17 @@ def gpc_rollout(p: GPCProblem, return_controls: bool = False):
     Uo = np.empty((p.B, p.T, p.m), dt) if return_controls else np.empty((1, 1, 1), dt)
     first_bad = np.empty(p.B, np.int64)
     M = p.M0.copy()
-    _gpc_kernel(p.A, p.Bm, p.K, p.W, p.x0, p.Q, p.R, M, p.lrs, p.radii, p.op, return_controls,
-                costs, Uo, first_bad)
+    H = p.H
+    dd, mm = _dims(p.d, p.m, p.B * p.T * H)
+    _run(_gpc_range, p.B, p.B * p.T * H * (4 * H * p.m * p.d + 4 * p.d * (p.d + 2 * p.m)),
+         p.A, p.Bm, p.K, p.W, p.x0, p.Q, p.R, M, p.lrs, p.radii, bool(p.op), bool(return_controls),
+         costs, Uo, first_bad, dd, mm)
     return costs, (Uo if return_controls else None), M, first_bad
 
 
 # ------------------------------------------------------------------------------ interval norms
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _spec_norm(P):
     """Largest singular value of P via the largest eigenvalue of (P/c)ᵀ(P/c), c = max|P|."""
     c = 0.0
@@ -537,16 +771,14 @@ def _spec_norm(P):
     return c * np.sqrt(top if top > 0.0 else 0.0)
 
 
-@njit(cache=True, parallel=True)
-def _interval_kernel(As, out):
-    T, d, _ = As.shape
+@njit(cache=True, nogil=True)
+def _interval_range(lo, hi, As, out):
+    T = As.shape[0]
     L = out.shape[1]
-    npairs = (T + 1) // 2
-    for pidx in prange(npairs):
-        p0 = np.int64(pidx)
+    for pidx in range(lo, hi):
         for which in range(2):
-            r = p0 + which * (T - 1 - 2 * p0)          # pair the long row p0 with the short row T-1-p0
-            if which == 1 and r == p0:
+            r = pidx + which * (T - 1 - 2 * pidx)          # pair the long row p with the short row T-1-p
+            if which == 1 and r == pidx:
                 continue
             P = As[r].copy()
             out[r, 0] = _spec_norm(P)
@@ -558,21 +790,24 @@ def _interval_kernel(As, out):
 
 def interval_norms(As, max_length: int):
     """Interval spectral norms; same contract as :func:`olc.kernels.reference.interval_norms`."""
-    T = As.shape[0]
+    T, d = As.shape[0], As.shape[1]
     out = np.full((T, max_length), np.nan, dtype=As.dtype)
-    _interval_kernel(As, out)
+    npairs = (T + 1) // 2
+    _run(_interval_range, npairs, T * min(T, max_length) * 4.0 * d ** 3, As, out, chunks_per_thread=8)
     return out
 
 
 # ---------------------------------------------------------------------------- optimizer grid
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract", "nsz"})
-def _grid_kernel(lam, c, z0, f0, lrs, momenta, T, nesterov, blowup, losses, Z, diverged):
-    G = lrs.shape[0]
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz"})
+def _grid_range(lo, hi, lam, c, z0, f0, lrs, momenta, T, nesterov, blowup, losses, Z, diverged):
     d = lam.shape[0]
-    for g in prange(G):
-        z = z0.copy()
-        zp = z0.copy()
+    z = np.empty(d)
+    zp = np.empty(d)
+    for g in range(lo, hi):
+        for j in range(d):
+            z[j] = z0[j]
+            zp[j] = z0[j]
         lr = lrs[g]
         mu = momenta[g]
         losses[g, 0] = f0
@@ -615,5 +850,7 @@ def optimizer_grid(A, b, x0, lrs, momenta, T, *, nesterov=False, precond=None, b
     losses = np.empty((G, T + 1))
     Z = np.empty((G, A.shape[0]))
     diverged = np.empty(G, np.bool_)
-    _grid_kernel(lam, c, z0, f0, lrs, momenta, T, bool(nesterov), float(blowup), losses, Z, diverged)
+    _run(_grid_range, G, G * T * A.shape[0] * 4.0, np.ascontiguousarray(lam), np.ascontiguousarray(c),
+         np.ascontiguousarray(z0), f0, np.ascontiguousarray(lrs), np.ascontiguousarray(momenta), int(T),
+         bool(nesterov), float(blowup), losses, Z, diverged)
     return losses, Z @ S.T, diverged

@@ -33,7 +33,7 @@ from .._validate import as_array, as_rng, positive, positive_int
 from ..errors import FeedbackError, InvalidArgumentError, ShapeError
 from ..game import Environment, Feedback, Learner
 from ..oracles.base import FrozenOracle, sample_indices
-from ..tasks.base import Task
+from ..tasks.base import Task, check_tasks
 from .maml import MAML, fit_maml, maml_quadratic, outer_optimizer
 
 __all__ = ["MetaLearningGame", "OnlineState", "FTML", "TrainOnEverything", "TrainFromScratch", "FTLFineTune",
@@ -51,7 +51,7 @@ class MetaLearningGame(Environment):
     feedback = "full"
 
     def __init__(self, tasks, inner_lr: float, inner_steps: int = 1):
-        self.tasks = _check_tasks(tasks)
+        self.tasks = check_tasks(tasks)
         self.inner_lr = positive(inner_lr, "inner_lr")
         self.inner_steps = positive_int(inner_steps, "inner_steps")
         self.shape = (self.tasks[0].dim,)
@@ -65,18 +65,6 @@ class MetaLearningGame(Environment):
 
     def realized(self):
         return self.tasks
-
-
-def _check_tasks(tasks) -> list[Task]:
-    tasks = list(tasks)
-    if not tasks:
-        raise InvalidArgumentError("tasks: expected a non-empty sequence of olc.tasks.Task")
-    for i, t in enumerate(tasks):
-        if not isinstance(t, Task):
-            raise InvalidArgumentError(f"tasks[{i}]: expected an olc.tasks.Task, got {type(t).__name__}")
-        if t.dim != tasks[0].dim:
-            raise ShapeError(f"tasks[{i}]: dim {t.dim} differs from tasks[0].dim = {tasks[0].dim}")
-    return tasks
 
 
 class OnlineState(NamedTuple):
@@ -355,7 +343,7 @@ def online_meta_learning(learner, tasks, *, n_per_step: int, threshold: float, m
     ``n`` in ``eval_at``), ``curves`` (``[[n, value], ...]`` per task), ``names``.
     ``progress(total, desc)`` may return a tqdm-like bar (``update``, ``close``).
     """
-    tasks = _check_tasks(tasks)
+    tasks = check_tasks(tasks)
     n_per_step = positive_int(n_per_step, "n_per_step")
     threshold = float(threshold)
     if higher_is_better is None:

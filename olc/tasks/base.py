@@ -476,3 +476,16 @@ def switching_stream(task_lists: Sequence[Sequence[Task]], block: int, seed=None
         pos[k % len(lists)] += len(take)
         k += 1
     return out
+
+
+def check_tasks(tasks) -> list[Task]:
+    """Validate a non-empty list of :class:`Task` of one dimension; return it as a list."""
+    tasks = list(tasks)
+    if not tasks:
+        raise InvalidArgumentError("tasks: expected a non-empty sequence of olc.tasks.Task")
+    for i, t in enumerate(tasks):
+        if not isinstance(t, Task):
+            raise InvalidArgumentError(f"tasks[{i}]: expected an olc.tasks.Task, got {type(t).__name__}")
+        if t.dim != tasks[0].dim:
+            raise ShapeError(f"tasks[{i}]: dim {t.dim} differs from tasks[0].dim = {tasks[0].dim}")
+    return tasks

@@ -184,15 +184,15 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         g = self._flat(grads=True).clone()
         if not bool(torch.isfinite(g).all()):
             raise NonFiniteError(f"MetaOptOptimizer: non-finite gradient at step {self._st.get('t', 0)}")
-        return value, g
+        return value, g, loss
 
     def _hvp(self, closure, x, v):
         nv = float(v.norm())
         if nv == 0.0:
             return torch.zeros_like(v)
         eps = (torch.finfo(x.dtype).eps ** (1.0 / 3.0)) * (1.0 + float(x.norm())) / nv
-        _, gp = self._eval(closure, x + eps * v)
-        _, gm = self._eval(closure, x - eps * v)
+        _, gp, _ = self._eval(closure, x + eps * v)
+        _, gm, _ = self._eval(closure, x - eps * v)
         return (gp - gm) / (2.0 * eps)
 
     @staticmethod
@@ -213,12 +213,12 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         off = G.shape[0] - L
         xs = [st["params"][0].clone()]  # x_{t−L}
         for s in range(L):
-            _, gs = self._eval(closure, xs[s])
+            _, gs, _ = self._eval(closure, xs[s])
             u = self._control(M, G[: off + s + 1])
             xs.append((1.0 - d) * xs[s] - eta * gs + u)
             if not bool(torch.isfinite(xs[-1]).all()):
                 raise NonFiniteError(f"MetaOptOptimizer: the rollout diverged at step {st['t']}")
-        value, lam = self._eval(closure, xs[L])
+        value, lam, _ = self._eval(closure, xs[L])
         dM = torch.zeros_like(M)
         for s in range(L - 1, -1, -1):
             for h in range(1, M.shape[0] + 1):  # u_s = −Σ_h M^{(h)} G[off+s−h+1]
@@ -253,17 +253,7 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         x = self._flat().clone()
         if "M" not in self._st:
             self._init_state(x)
-        loss = None
-        with torch.enable_grad():
-            loss = closure()
-        if loss is None:
-            raise InvalidArgumentError("closure: must return the loss (a scalar tensor)")
-        value = float(loss.detach() if torch.is_tensor(loss) else loss)
-        if not math.isfinite(value):
-            raise NonFiniteError(f"MetaOptOptimizer: non-finite loss {value} at step {self._st['t']}")
-        gt = self._flat(grads=True).clone()
-        if not bool(torch.isfinite(gt).all()):
-            raise NonFiniteError(f"MetaOptOptimizer: non-finite gradient at step {self._st['t']}")
+        value, gt, loss = self._eval(closure)
         grp, st = self._group, self._st
         start = grp["H"] + grp["L"] - 1 if grp["warmup"] == "paper" else grp["L"]
         if not grp["frozen"] and st["t"] >= start:
