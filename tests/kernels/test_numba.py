@@ -118,3 +118,44 @@ def test_optimizer_grid_matches_reference(nesterov, precond):
     assert np.isinf(got.losses[~ok, -1]).all() and np.isnan(got.x_final[~ok]).all()
     one = K.optimizer_grid(A[:1, :1], b[:1], x0[:1], [0.1], [0.0], 1, backend="numba")
     close(one.losses, K.optimizer_grid(A[:1, :1], b[:1], x0[:1], [0.1], [0.0], 1, backend="numpy").losses, 1e-12)
+
+
+def test_rollout_threads_blocks_and_specialised_dims(monkeypatch):
+    # the paths big problems take: the thread pool, compile-time (d, m), several GEMM blocks
+    # per thread and several gathered W chunks per block
+    from olc.kernels import numba_cpu as N
+
+    monkeypatch.setattr(N, "_MIN_WORK", 1)
+    monkeypatch.setattr(N, "_SPECIALISE_MIN_WORK", 0)
+    monkeypatch.setattr(N, "_gemm_block", lambda d, m: 16)
+    monkeypatch.setattr(N, "_gemm_steps", lambda nb, d, T: 4)
+    for kw in (rollout_case(6, 7, 9, 3, 2, 2, "ltv_b", per_system_K=True),
+               rollout_case(4, 70, 10, 17, 3, 2, "lti", U=True, M=True)):
+        ref = K.rollout(**kw, return_states=True, return_controls=True, backend="numpy")
+        got = K.rollout(**kw, return_states=True, return_controls=True, backend="numba")
+        for a, b in zip(got, ref):
+            close(a, b, 1e-10)
+    kw = gpc_case(9, 5, 20, 3, 2, "lti")
+    args = dict(H=3, lr=0.05, kappa=0.4, gamma=0.05, return_controls=True)
+    for a, b in zip(K.gpc_rollout(**kw, **args, backend="numba"), K.gpc_rollout(**kw, **args, backend="numpy")):
+        close(a, b, 1e-10)
+
+
+def test_rollout_deferred_finite_check():
+    # large streamed inputs are NaN-checked by the kernel itself (prep_rollout(defer_finite=True))
+    from olc.errors import NonFiniteError
+    from olc.kernels._prep import DEFER_FINITE_MIN_SIZE
+
+    rng = np.random.default_rng(1)
+    B, T = 64, DEFER_FINITE_MIN_SIZE // 64
+    W = rng.normal(size=(B, T, 1))
+    for gemm in (False, True):
+        d = 16 if gemm else 1
+        Wd = np.repeat(W, d, axis=2)
+        Wd[5, T // 2, 0] = np.nan
+        with pytest.raises(NonFiniteError, match="W"):
+            K.rollout(np.eye(d) * 0.5, np.ones((d, 1)), Wd, backend="numba")
+    U = rng.normal(size=(B, T, 1))
+    U[3, 7, 0] = np.inf
+    with pytest.raises(NonFiniteError, match="U"):
+        K.rollout(np.eye(1) * 0.5, np.ones((1, 1)), W, U=U, backend="numba")
