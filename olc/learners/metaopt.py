@@ -577,7 +577,9 @@ class EpisodesResult:
     ``losses`` ``(N, T)``: ``f_i(x_{i,t})`` charged (on the step's minibatch); ``Ms``: ``M`` at the
     start of each episode and at the end (``(N+1, *M.shape)``; None for learners without ``M``);
     ``meta_values``: ``(N, T)`` rollout values (NaN where no meta-step); ``final_x`` ``(N, n)``;
-    ``final_state``: the learner state after the last episode.
+    ``final_state``: the learner state after the last episode; ``grads`` ``(N, T, n)``: the
+    gradients ``g_{i,t}`` revealed each step — the disturbances of the optimization LTV, which
+    :class:`olc.comparators.BestFixedM` uses for the best DFC policy in hindsight.
     """
 
     losses: np.ndarray
@@ -585,6 +587,7 @@ class EpisodesResult:
     meta_values: np.ndarray
     final_x: np.ndarray
     final_state: Any = field(repr=False, default=None)
+    grads: np.ndarray | None = field(repr=False, default=None)
 
     def to_dict(self) -> dict:
         return {"losses": self.losses.tolist(), "Ms": None if self.Ms is None else self.Ms.tolist(),
@@ -634,7 +637,7 @@ def run_episodes(learner, problems, N: int, T: int, x0=None, seed=0, *, state=No
     need = getattr(learner, "feedback", "gradient")
     losses = np.empty((N, T))
     meta_values = np.full((N, T), np.nan)
-    Ms, finals = [], []
+    Ms, finals, grads = [], [], []
     for i in range(N):
         oracle = _problem(problems, i, prob_rng)
         start = x0(i, prob_rng) if callable(x0) else x0
@@ -649,6 +652,7 @@ def run_episodes(learner, problems, N: int, T: int, x0=None, seed=0, *, state=No
             state = learner.init((oracle.dim,), learner_rng, horizon=N * T if episodic else T, **kw)
         if episodic:
             Ms.append(learner.current_M(state))
+        grads.append(np.empty((T, oracle.dim)))
         for t in range(T):
             x, state = learner.decide(state, None, learner_rng)
             x = as_array(x, f"{type(learner).__name__}.decide (episode {i}, round {t})", shape=(oracle.dim,))
@@ -656,6 +660,7 @@ def run_episodes(learner, problems, N: int, T: int, x0=None, seed=0, *, state=No
             value, g = oracle.value_and_grad(x, batch)
             f = oracle if batch is None else FrozenOracle(oracle, batch)
             losses[i, t] = value
+            grads[i][t] = g
             before = _meta_steps(state)
             state = learner.update(state, Feedback(t, "full", value, g, f).restrict(need))
             if _meta_steps(state) > before:
@@ -663,4 +668,6 @@ def run_episodes(learner, problems, N: int, T: int, x0=None, seed=0, *, state=No
         finals.append(np.asarray(x, dtype=float))
     if episodic:
         Ms.append(learner.current_M(state))
-    return EpisodesResult(losses, np.array(Ms) if episodic else None, meta_values, np.array(finals), state)
+    same_dim = len({g.shape for g in grads}) == 1
+    return EpisodesResult(losses, np.array(Ms) if episodic else None, meta_values, np.array(finals), state,
+                          np.array(grads) if same_dim else None)
