@@ -5,7 +5,7 @@ import pytest
 
 import olc
 from olc.comparators import BestFixedM
-from olc.learners import MetaOpt, SGD, run_episodes
+from olc.learners import SGD, MetaOpt, run_episodes
 
 N_DIM = 6
 
