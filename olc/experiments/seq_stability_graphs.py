@@ -42,6 +42,7 @@ class Config:
     switch_prob: float = 0.2
     p_fail: float = 0.3
     seed: int = 0
+    backend: str = "numpy"    # interval norms: "numpy" (log-scaled reference) or a kernel: "numba", "cupy", "auto"
 
 
 def _modes(G, n_modes, rng):
@@ -94,7 +95,7 @@ def run(config: Config | None = None, progress=None) -> dict:
         for part in ("disagreement",):
             sys_ = consensus_system(graphs, eps=0.0, **kwargs)
             As = _disagreement(np.asarray(sys_.matrices(cfg.T)[0]))
-            res = sequential_stability(As, max_length=cfg.max_length)
+            res = sequential_stability(As, max_length=cfg.max_length, backend=cfg.backend)
             row[part] = {"kappa": res.kappa, "gamma": res.gamma, "worst_interval": list(res.worst_interval),
                          "holds": res.holds(res.kappa, res.gamma), "decay": res.decay.tolist(),
                          "mean_decay": res.mean_decay.tolist()}

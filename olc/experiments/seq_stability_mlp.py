@@ -43,6 +43,7 @@ class Config:
     form: str = "gd"          # the reading of eq. (2): "gd" (Alg. 4's update) or "delayed" (eq. (2) verbatim)
     norm: str = "spectral"    # exact (SVD); "power" = seeded power iteration (lower bound), "fro" (upper bound)
     seed: int = 0
+    backend: str = "numpy"    # interval norms: "numpy" (log-scaled reference) or a kernel: "numba", "cupy", "auto"
 
 
 def _pooled_digits(cfg):
@@ -76,7 +77,7 @@ def run(config: Config | None = None, progress=None) -> dict:
             system = OptimizationSystem(oracle, cfg.lr, cfg.weight_decay, form=cfg.form)
             system.run(oracle.x0(), cfg.T)
             As = system.matrices()
-            res = sequential_stability(As, norm=cfg.norm)
+            res = sequential_stability(As, norm=cfg.norm, backend=cfg.backend)
             per_run.append(res)
             logs.append(res.log_norms)
             losses.append(system.losses.tolist())
