@@ -16,10 +16,10 @@ pool's idle threads block (no spinning), and BLAS called from a kernel runs sing
 Layout: system-major. Each thread owns whole systems and streams one system's trajectory
 (``W[b]``, ``A[b]``, ``costs[b]`` are contiguous), which keeps the working set of a system in
 registers/L1 and lets the hardware prefetcher stream the inputs. The one exception is a
-*shared* LTI system with a large state (d ≥ 16), where blocks of systems step together as a
-GEMM ``Y = X_t [(A − BK)ᵀ | −Kᵀ]`` (BLAS ``dgemm`` from inside the kernel) over a block of
-systems, with the block's disturbances gathered into a contiguous buffer a few steps at a
-time (no full transposition of ``W``).
+*shared* LTI system with a large state (d ≥ 16), where blocks of systems step together: one
+BLAS ``gemm`` per step (``beta = 1`` fuses the disturbance and open-loop control) on an
+L2-resident block buffer, with one vectorised pass per row every few steps for the costs and
+the next steps' disturbances (see :func:`_lti_gemm_range`; no full transposition of ``W``).
 
 Small fixed dimensions: the rollout and GPC kernels take the state/control dimensions either
 from the arrays (generic code, compiled once per dtype) or, for large problems with d ≤ 8 and
@@ -34,7 +34,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from ._prep import GPCProblem, RolloutProblem, check_deferred, eigen_setup
 
@@ -234,88 +235,149 @@ def _rollout_range(lo, hi, A, Bm, K, U, W, x0, Q, R, qdiag, rdiag, has_U, store_
                         X[b, t, i] = np.nan
 
 
-@njit(cache=True, nogil=True)
-def _lti_gemm_range(lo, hi, G, Bsh, V, W, x0, Q, R, qdiag, rdiag, has_v, store_x, store_u,
-                    costs, Xo, Uo, first_bad, nb, tc):
-    """Shared LTI: blocks of ``nb`` systems step together, ``Y = X_t G`` by BLAS per step.
+def _gemm(m, n, k, a, lda, b, ldb, c, ldc, ab):   # pragma: no cover - jit-only (see _gemm_ov)
+    raise NotImplementedError
 
-    ``G = [(A − BK)ᵀ | −Kᵀ]`` (d, d+m); ``V`` (B, T, m) open-loop part of u (U + DFC) when
-    ``has_v``. The block's disturbances are gathered ``tc`` steps at a time into a contiguous
-    buffer (one system's ``tc`` steps are one contiguous read of W).
-    """
+
+@overload(_gemm, jit_options={"cache": True})
+def _gemm_ov(m, n, k, a, lda, b, ldb, c, ldc, ab):
+    """``C ← A·B + C`` (column-major BLAS ``xgemm('n', 'n', m, n, k, alpha=ab[0], A, lda, B, ldb,
+    beta=ab[1], C, ldc)``) on raw offsets of flat arrays: ``a``, ``b``, ``c`` are ``arr[off:]``
+    views. Through numba's own ``numba_xxgemm`` (the symbol ``np.dot`` uses: scipy's BLAS), so
+    leading dimensions and ``beta`` are free, no copies, and the kernel stays cacheable."""
+    dt = a.dtype
+    sig = types.intc(types.char, types.char, types.char, types.intp, types.intp, types.intp,
+                     types.CPointer(dt), types.CPointer(dt), types.intp, types.CPointer(dt), types.intp,
+                     types.CPointer(dt), types.CPointer(dt), types.intp)
+    fn = types.ExternalFunction("numba_xxgemm", sig)
+    kind = ord("d") if dt == types.float64 else ord("s")
+    nn = ord("n")
+
+    def impl(m, n, k, a, lda, b, ldb, c, ldc, ab):
+        fn(kind, nn, nn, m, n, k, ab.ctypes, a.ctypes, lda, b.ctypes, ldb, ab[1:].ctypes, c.ctypes, ldc)
+
+    return impl
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def _lti_row(Z3, r, b, t0, nt, tn, ntn, W, V, Bsh, Q, R, wq, diag, has_v, store_x, store_u, costs, Xo, Uo,
+             first_bad, npre):
+    """Row ``r`` (system ``b``) of the block buffer ``Z3`` (nb, tc+1, L) (see _lti_gemm_range):
+    costs, stores and divergence check of the finished steps ``t0 .. t0+nt-1`` (none when
+    ``nt == 0``), carry of ``x_{t0+nt}`` to slot 0, then the fill of the next ``ntn`` steps
+    from ``tn``. (3-d indexing, not flat offsets: LLVM vectorises these loops only then.)"""
+    d = W.shape[2]
+    L = wq.shape[0]
+    m = L - d
+    for tt in range(nt):
+        t = t0 + tt
+        c = 0.0
+        if diag:
+            for i in range(L):
+                c += wq[i] * Z3[r, tt, i] * Z3[r, tt, i]
+        else:
+            for i in range(d):
+                qi = 0.0
+                for j in range(d):
+                    qi += Q[i, j] * Z3[r, tt, j]
+                c += Z3[r, tt, i] * qi
+            for i in range(m):
+                ri = 0.0
+                for j in range(m):
+                    ri += R[i, j] * Z3[r, tt, d + j]
+                c += Z3[r, tt, d + i] * ri
+        costs[b, t] = c
+        if store_u:
+            for k in range(m):
+                Uo[b, t, k] = Z3[r, tt, d + k]
+        if store_x:
+            for i in range(d):
+                Xo[b, t + 1, i] = Z3[r, tt + 1, i]
+        if not (c - c == 0.0) and t > 0 and first_bad[b] < 0:   # is x_t non-finite?
+            for i in range(d):
+                if not abs(Z3[r, tt, i]) < np.inf:
+                    first_bad[b] = t
+    if nt > 0:
+        for i in range(d):
+            Z3[r, 0, i] = Z3[r, nt, i]
+    for tt in range(ntn):
+        t = tn + tt
+        if has_v:
+            for k in range(m):
+                Z3[r, tt, d + k] = V[b, t, k]
+            for i in range(d):
+                acc = W[b, t, i]
+                for k in range(m):
+                    acc += Bsh[i, k] * V[b, t, k]
+                Z3[r, tt + 1, i] = acc
+        else:
+            for k in range(m):
+                Z3[r, tt, d + k] = 0.0
+            for i in range(d):
+                Z3[r, tt + 1, i] = W[b, t, i]
+    # touch one entry per cache line of the following ``npre`` steps: the block's next fill then
+    # finds them in L2/L3 instead of waiting on DRAM (the hardware prefetcher restarts at every
+    # 4 KiB page, and each system's run of W is about that long)
+    s = 0.0
+    t1 = tn + ntn
+    for tt in range(npre):
+        for i in range(0, d, 8):
+            s += W[b, t1 + tt, i]
+    Z3[r, Z3.shape[1] - 1, d] = s       # never read (the last slot's u part)
+
+
+@njit(cache=True, nogil=True)
+def _lti_gemm_range(lo, hi, Gt, Bsh, V, W, x0, Q, R, qdiag, rdiag, has_v, store_x, store_u,
+                    costs, Xo, Uo, first_bad, nb, tc):
+    """Shared LTI: blocks of ≤ ``nb`` systems step together, one BLAS ``gemm`` per step.
+
+    Per system a row of ``tc + 1`` slots ``[x_t | u_t]`` (``L = d + m`` wide) of a flat buffer
+    ``Z`` (block-major, row stride ``ld``). ``[u_t | x_{t+1}]`` is contiguous in the row, so a
+    step is ``Z[:, slot t + d : + L] += Z[:, slot t : + d] · Gt`` with ``Gt = [−Kᵀ | (A − BK)ᵀ]``
+    (d, L): the u slot holds the open-loop part ``v_t`` and the next x slot ``w_t (+ B v_t)``
+    beforehand (``beta = 1`` fuses the additions). Between the ``tc``-step GEMM runs one pass
+    per row (:func:`_lti_row`) finishes the last run (costs, stores) and fills the next."""
     T, d = W.shape[1], W.shape[2]
-    m = Bsh.shape[1]
+    L = Gt.shape[1]
+    m = L - d
     dt = x0.dtype
-    Xb = np.empty((nb, d), dt)
-    Y = np.empty((nb, d + m), dt)
-    Wb = np.empty((nb, tc, d), dt)
-    v = np.empty(m, dt)
-    for b0 in range(lo, hi, nb):
-        n = min(nb, hi - b0)
-        X = Xb[:n]
-        Yn = Y[:n]
+    ld = (tc + 1) * L
+    Z = np.empty(nb * ld, dt)
+    Z3 = Z.reshape(nb, tc + 1, L)
+    ab = np.ones(2, dt)
+    wq = np.empty(L, dt)
+    for i in range(d):
+        wq[i] = Q[i, i]
+    for k in range(m):
+        wq[d + k] = R[k, k]
+    diag = qdiag and rdiag
+    nblk = (hi - lo + nb - 1) // nb
+    for ib in range(nblk):                     # equal-sized blocks
+        b0 = lo + (ib * (hi - lo)) // nblk
+        n = lo + ((ib + 1) * (hi - lo)) // nblk - b0
+        ntn = min(tc, T)
         for r in range(n):
             first_bad[b0 + r] = -1
             for i in range(d):
-                X[r, i] = x0[b0 + r, i]
+                Z3[r, 0, i] = x0[b0 + r, i]
                 if store_x:
                     Xo[b0 + r, 0, i] = x0[b0 + r, i]
+            _lti_row(Z3, r, b0 + r, 0, 0, 0, ntn, W, V, Bsh, Q, R, wq, diag, has_v, store_x, store_u,
+                     costs, Xo, Uo, first_bad, min(tc, T - ntn))
         for t0 in range(0, T, tc):
             nt = min(tc, T - t0)
-            for r in range(n):
-                for tt in range(nt):
-                    for i in range(d):
-                        Wb[r, tt, i] = W[b0 + r, t0 + tt, i]
             for tt in range(nt):
-                t = t0 + tt
-                np.dot(X, G, Yn)
-                for r in range(n):
-                    b = b0 + r
-                    for k in range(m):
-                        v[k] = V[b, t, k] if has_v else 0.0
-                    c = 0.0
-                    if qdiag:
-                        for i in range(d):
-                            c += Q[i, i] * X[r, i] * X[r, i]
-                    else:
-                        for i in range(d):
-                            qi = 0.0
-                            for j in range(d):
-                                qi += Q[i, j] * X[r, j]
-                            c += X[r, i] * qi
-                    for k in range(m):
-                        Yn[r, d + k] += v[k]
-                    if rdiag:
-                        for k in range(m):
-                            c += R[k, k] * Yn[r, d + k] * Yn[r, d + k]
-                    else:
-                        for i in range(m):
-                            ri = 0.0
-                            for j in range(m):
-                                ri += R[i, j] * Yn[r, d + j]
-                            c += Yn[r, d + i] * ri
-                    costs[b, t] = c
-                    if store_u:
-                        for k in range(m):
-                            Uo[b, t, k] = Yn[r, d + k]
-                    s = 0.0
-                    for i in range(d):
-                        acc = Yn[r, i] + Wb[r, tt, i]
-                        if has_v:
-                            for k in range(m):
-                                acc += Bsh[i, k] * v[k]
-                        X[r, i] = acc
-                        s += acc
-                    if store_x:
-                        for i in range(d):
-                            Xo[b, t + 1, i] = X[r, i]
-                    if not (s - s == 0.0) and first_bad[b] < 0:
-                        fin = True
-                        for i in range(d):
-                            if not abs(X[r, i]) < np.inf:
-                                fin = False
-                        if not fin:
-                            first_bad[b] = t + 1
+                _gemm(L, n, d, Gt.ravel(), L, Z[tt * L:], ld, Z[tt * L + d:], ld, ab)
+            ntn = min(tc, max(T - t0 - tc, 0))
+            npre = min(tc, max(T - t0 - 2 * tc, 0))
+            for r in range(n):
+                _lti_row(Z3, r, b0 + r, t0, nt, t0 + tc, ntn, W, V, Bsh, Q, R, wq, diag, has_v,
+                         store_x, store_u, costs, Xo, Uo, first_bad, npre)
+        for r in range(n):                     # the final state x_T
+            if first_bad[b0 + r] < 0:
+                for i in range(d):
+                    if not abs(Z3[r, 0, i]) < np.inf:
+                        first_bad[b0 + r] = T
 
 
 def _deferred_check(p: RolloutProblem, first_bad):
@@ -336,21 +398,23 @@ def _open_loop(p: RolloutProblem):
 
 
 def _gemm_block(d: int, m: int) -> int:
-    """Systems per block: BLAS stays single-threaded (M·N·K below OpenBLAS' threshold)."""
+    """Systems per block: ≤ 128, and BLAS stays single-threaded (M·N·K below OpenBLAS'
+    multithreading threshold; the pool's threads are the parallelism)."""
     nb = (_OPENBLAS_MT_THRESHOLD - 1) // (d * (d + m))
-    return int(max(16, min(256, nb)))
+    return int(max(16, min(128, nb)))
 
 
 def _gemm_steps(nb: int, d: int, T: int) -> int:
-    """Steps of W gathered per block at a time (≈ 256 KiB buffer)."""
-    return int(max(1, min(T, max(4, 32768 // (nb * d)))))
+    """Steps per GEMM run / row pass: the block buffer ``nb·(tc+1)·(d+m)`` floats stays ≈ 0.5–0.7
+    MiB (in L2), and one system's run of W is ``tc·d`` floats (≈ 4 KiB)."""
+    return int(max(2, min(T, 65536 // (nb * d))))
 
 
 def _rollout_gemm(p: RolloutProblem, return_states, return_controls):
     B, T, d, m = p.B, p.T, p.d, p.m
     dt = p.W.dtype
     A, Bsh, K = p.A[0, 0], p.Bm[0, 0], p.K[0]
-    G = np.ascontiguousarray(np.concatenate([(A - Bsh @ K).T, -K.T], axis=1), dtype=dt)   # (d, d+m)
+    Gt = np.ascontiguousarray(np.concatenate([-K.T, (A - Bsh @ K).T], axis=1), dtype=dt)   # (d, m+d)
     V = _open_loop(p)
     has_v = V is not None
     if V is None:
@@ -361,7 +425,7 @@ def _rollout_gemm(p: RolloutProblem, return_states, return_controls):
     first_bad = np.full(B, -1, np.int64)
     nb = _gemm_block(d, m)
     tc = _gemm_steps(nb, d, T)
-    _run(_lti_gemm_range, B, B * T * d * (d + m), G, np.ascontiguousarray(Bsh), V, p.W, p.x0, p.Q, p.R,
+    _run(_lti_gemm_range, B, B * T * d * (d + m), Gt, np.ascontiguousarray(Bsh), V, p.W, p.x0, p.Q, p.R,
          _is_diag(p.Q), _is_diag(p.R), has_v, bool(return_states), bool(return_controls), costs, Xo, Uo,
          first_bad, nb, tc, min_work=min(_MIN_WORK, nb * T * d * (d + m)))
     _deferred_check(p, first_bad)

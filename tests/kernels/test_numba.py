@@ -159,3 +159,36 @@ def test_rollout_deferred_finite_check():
     U[3, 7, 0] = np.inf
     with pytest.raises(NonFiniteError, match="U"):
         K.rollout(np.eye(1) * 0.5, np.ones((1, 1)), W, U=U, backend="numba")
+
+
+def test_rollout_shared_lti_gemm_diag_divergence_float32(monkeypatch):
+    # the GEMM path's diagonal-cost branch, a divergence inside a GEMM run (blocks of 16, runs
+    # of 3 steps, the last run partial), and float32 through the same BLAS entry point
+    from olc.kernels import numba_cpu as N
+
+    monkeypatch.setattr(N, "_MIN_WORK", 1)
+    monkeypatch.setattr(N, "_gemm_block", lambda d, m: 16)
+    monkeypatch.setattr(N, "_gemm_steps", lambda nb, d, T: 3)
+    rng = np.random.default_rng(11)
+    B, T, d, m = 70, 11, 17, 3
+    A = rng.normal(size=(d, d)) * 0.5 / np.sqrt(d)
+    Bm, Kg = rng.normal(size=(d, m)) * 0.3, rng.normal(size=(m, d)) * 0.1
+    W = rng.normal(size=(B, T, d))
+    kw = dict(K=Kg, x0=rng.normal(size=(B, d)), Q=np.diag(rng.uniform(0.5, 2, d)), R=np.diag(rng.uniform(0.5, 2, m)),
+              return_states=True, return_controls=True)
+    ref = K.rollout(A, Bm, W, **kw, backend="numpy")
+    for a, b in zip(K.rollout(A, Bm, W, **kw, backend="numba"), ref):
+        close(a, b, 1e-10)
+    for a, b in zip(K.rollout(A, Bm, W, **kw, dtype=np.float32, backend="numba"), ref):
+        close(a, b, 1e-4)
+    Wd = W.copy()
+    Wd[[3, 40], [4, 8], 0] = 1e300          # x_5 of system 3 / x_9 of system 40 overflow later
+    Ad = np.eye(d) * 1e10
+    errs = []
+    for be in ("numpy", "numba"):
+        with pytest.raises(DivergenceError) as ei:
+            K.rollout(Ad, Bm, Wd, **kw, backend=be)
+        errs.append(ei.value)
+    assert (errs[0].step, errs[0].system) == (errs[1].step, errs[1].system)
+    for a, b in zip(errs[1].partial, errs[0].partial):
+        close(a, b, 1e-10)
