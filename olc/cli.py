@@ -80,8 +80,7 @@ def cmd_run(args) -> int:
 def cmd_bench(args) -> int:
     from . import bench
 
-    argv = (["--quick"] if args.quick else []) + (["--json", args.json] if args.json else [])
-    return int(bench.main(argv) or 0)
+    return int(bench.main(args.bench_args) or 0)
 
 
 def main(argv=None) -> int:
@@ -94,11 +93,14 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="output directory (default: olc-results/NAME)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
-    b = sub.add_parser("bench", help="benchmark the kernels on this machine")
-    b.add_argument("--quick", action="store_true")
-    b.add_argument("--json", metavar="FILE")
+    # every option (--quick, --json FILE, --backend, --no-compile, --help) belongs to olc.bench.main
+    b = sub.add_parser("bench", help="benchmark the kernels on this machine", add_help=False)
     b.set_defaults(func=cmd_bench)
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "bench":
+        args.bench_args = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         return args.func(args)
     except OlcError as exc:

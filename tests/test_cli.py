@@ -36,3 +36,20 @@ def test_every_experiment_has_fast_defaults_declared():
         module = get(name)
         cfg = make_config(module)
         assert hasattr(module, "run") and cfg is not None
+
+
+def test_bench_forwards_every_option_and_rejects_unknown_ones(monkeypatch, capsys):
+    import pytest
+
+    from olc import bench
+
+    seen = {}
+    monkeypatch.setattr(bench, "run_bench", lambda quick, json_path, *, backends, compile_times:
+                        seen.update(quick=quick, json=json_path, backends=backends, compile=compile_times))
+    assert main(["bench", "--quick", "--json", "out.json", "--backend", "numba", "--no-compile"]) == 0
+    assert seen == dict(quick=True, json="out.json", backends=["numba"], compile=False)
+    with pytest.raises(SystemExit):
+        main(["bench", "--bogus"])
+    with pytest.raises(SystemExit):
+        main(["list", "--bogus"])
+    assert "--bogus" in capsys.readouterr().err
