@@ -376,11 +376,13 @@ class _DFCBase(Learner):
 
     def _init_common(self, shape, horizon):
         _check_shape(shape, self.m, type(self).__name__)
-        if self.K is None:  # LTV with unbounded horizon: check the closed loop over the game's horizon
+        if self.time_varying and self.system.horizon is None:
+            # LTV with unbounded horizon: the closed loop is checked over *this* game's horizon on every
+            # init (K itself does not depend on it; it is kept for the control law once known)
             if horizon is None:
                 raise InvalidArgumentError(f"horizon: {type(self).__name__} on a time-varying system needs the "
                                            f"game's horizon")
-            self.K = self._gain_for(horizon)
+            self.K = resolve_gain(self.system, self.cost, self._K_arg, horizon=horizon)
         A = B = None
         if self.time_varying:
             T = horizon if horizon is not None else self.system.horizon

@@ -292,3 +292,13 @@ def test_run_batch_equals_play_per_system(backend, norm):
         tr = olc.play(gpc, olc.games.control(sys_, W[b], cost), seed=0)
         np.testing.assert_allclose(res.costs[b], tr.losses, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(res.M[b], gpc.current_M(tr.final_state), rtol=1e-9, atol=1e-12)
+
+
+def test_gpc_on_unbounded_ltv_checks_the_closed_loop_over_each_games_horizon():
+    # A_t = 0.5 I for t < 100, then 1.5 I: sequentially stable over 60 steps, not over 400.
+    # A first init over the short horizon must not exempt a later, longer game from the check.
+    sys_ = olc.systems.LTVSystem(lambda t: (0.5 if t < 100 else 1.5) * np.eye(2), lambda t: np.eye(2))
+    gpc = olc.learners.GPC(sys_, olc.systems.QuadraticCost(np.eye(2), np.eye(2)), H=3)
+    gpc.init((2,), np.random.default_rng(0), horizon=60)
+    with pytest.raises(InvalidArgumentError, match="not sequentially stable"):
+        gpc.init((2,), np.random.default_rng(0), horizon=400)
