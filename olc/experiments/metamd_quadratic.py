@@ -41,6 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import DivergenceError, NonFiniteError
+
 NAME = "metamd-quadratic"
 
 PAPER = {"top": {"MetaMD": 23, "SGD": 928, "SGD-M": 104, "Adam": 45},
@@ -139,8 +141,22 @@ def _metamd(cfg, row, pool, test, theta1, seed, horizon, unroll_tol):
         warnings.simplefilter("always")
         M, hist = md.meta_train(lambda r: pool[int(r.integers(len(pool)))], theta1, 2,
                                 meta_steps=cfg.meta_steps, tasks_per_step=cfg.tasks_per_step, seed=seed)
-        runs = [md.deploy(M, _oracle(Q, b), theta1, tol=cfg.tol, max_steps=cfg.max_iter) for Q, b in test]
-    return M, hist, runs, len(caught)
+        its, trajectory = [], None
+        for Q, b in test:  # a test task on which the learned M diverges counts max_iter, as for the baselines
+            try:
+                r = md.deploy(M, _oracle(Q, b), theta1, tol=cfg.tol, max_steps=cfg.max_iter)
+            except NonFiniteError:
+                its.append(cfg.max_iter)
+                continue
+            its.append(r.iterations)
+            trajectory = r.thetas.tolist() if trajectory is None else trajectory
+    return M, hist, its, trajectory, len(caught)
+
+
+def _diverged(exc: DivergenceError) -> dict:
+    """Results of a family whose MetaMD meta-training diverged: what it had learned, and where."""
+    return {"MetaMD": None, "M": exc.partial.M.tolist(), "meta_objective": exc.partial.objective,
+            "metamd_diverged": {"meta_step": exc.step, "error": str(exc)}}
 
 
 def _family(cfg, row, d1, rng, theta1, progress):
@@ -149,15 +165,19 @@ def _family(cfg, row, d1, rng, theta1, progress):
     test = [sample(rng) for _ in range(cfg.test_tasks)]
     pool = [_oracle(Q, b) for Q, b in train]
     seed = int(rng.integers(2 ** 31))
-    M, hist, runs, n_warn = _metamd(cfg, row, pool, test, theta1, seed, cfg.horizon, cfg.unroll_tol)
-    out = {"MetaMD": float(np.mean([r.iterations for r in runs])), "M": M.tolist(),
-           "meta_objective": hist.objective, "thm1_warnings": n_warn,
-           "metamd_iterations": [r.iterations for r in runs],
-           "metamd_trajectory": runs[0].thetas.tolist()}
+    try:
+        M, hist, its, trajectory, n_warn = _metamd(cfg, row, pool, test, theta1, seed, cfg.horizon, cfg.unroll_tol)
+        out = {"MetaMD": float(np.mean(its)), "M": M.tolist(), "meta_objective": hist.objective,
+               "thm1_warnings": n_warn, "metamd_iterations": its, "metamd_trajectory": trajectory}
+    except DivergenceError as exc:  # reported in the results and the table; the baselines still run
+        out = _diverged(exc)
     if cfg.ablation_horizon is not None:  # same settings, a short fixed unroll (θ_T far from θ_*)
-        Ma, ha, ra, _ = _metamd(cfg, row, pool, test, theta1, seed, cfg.ablation_horizon, None)
-        out["ablation"] = {"horizon": cfg.ablation_horizon, "MetaMD": float(np.mean([r.iterations for r in ra])),
-                           "M": Ma.tolist(), "meta_objective": ha.objective}
+        try:
+            Ma, ha, ia, _, _ = _metamd(cfg, row, pool, test, theta1, seed, cfg.ablation_horizon, None)
+            out["ablation"] = {"horizon": cfg.ablation_horizon, "MetaMD": float(np.mean(ia)), "M": Ma.tolist(),
+                               "meta_objective": ha.objective}
+        except DivergenceError as exc:
+            out["ablation"] = {"horizon": cfg.ablation_horizon, **_diverged(exc)}
     tuned = {}
     for method, grid in (("SGD", SGD_GRID), ("SGD-M", SGD_GRID), ("Adam", ADAM_GRID)):
         tr = baseline_iterations(method, *zip(*train), theta1, grid, cfg.tol, cfg.max_iter)
@@ -186,16 +206,22 @@ def run(config: Config | None = None, progress=None) -> dict:
     return res
 
 
+def _cell(res: dict, method: str) -> str:
+    if res.get(method) is None:  # MetaMD's meta-training diverged
+        return f"{'diverged at meta-step ' + str(res['metamd_diverged']['meta_step']):>10s}"
+    return f"{res[method]:>10.1f}"
+
+
 def summary(results: dict) -> str:
     """Side-by-side table: paper vs olc (mean iterations to the gradient-norm threshold)."""
     lines = [f"iterations to ||grad|| <= {results['tol']} (mean over held-out tasks)",
              f"{'row':8s} {'method':8s} {'paper':>8s} {'olc':>10s}"]
     for row in ("top", "bottom"):
         for m in ("MetaMD", "SGD", "SGD-M", "Adam"):
-            lines.append(f"{row:8s} {m:8s} {PAPER[row][m]:>8d} {results[row][m]:>10.1f}")
+            lines.append(f"{row:8s} {m:8s} {PAPER[row][m]:>8d} {_cell(results[row], m)}")
         if "ablation" in results[row]:
             ab = results[row]["ablation"]
-            lines.append(f"{row:8s} {'MetaMD, fixed T=' + str(ab['horizon']):24s} {ab['MetaMD']:>10.1f}  (ablation)")
+            lines.append(f"{row:8s} {'MetaMD, fixed T=' + str(ab['horizon']):24s} {_cell(ab, 'MetaMD')}  (ablation)")
     return "\n".join(lines)
 
 
@@ -212,11 +238,13 @@ def plot(results: dict, outdir: str) -> list[str]:
     axes[0].set(title="meta-objective (10)", xlabel="meta-step")
     axes[0].legend()
     for ax, row in zip(axes[1:], ("top", "bottom")):
-        tr = np.asarray(results[row]["metamd_trajectory"])
-        ax.plot(tr[:, 0], tr[:, 1], ".-", ms=2, label="MetaMD")
-        ax.plot(*tr[0], "go")
-        ax.plot(*tr[-1], "o", color="orange")
-        ax.set(title=f"{row}: MetaMD {results[row]['MetaMD']:.0f} it, SGD {results[row]['SGD']:.0f} it")
+        tr = results[row].get("metamd_trajectory")
+        if tr:  # absent when meta-training diverged or every test run did
+            tr = np.asarray(tr)
+            ax.plot(tr[:, 0], tr[:, 1], ".-", ms=2, label="MetaMD")
+            ax.plot(*tr[0], "go")
+            ax.plot(*tr[-1], "o", color="orange")
+        ax.set(title=f"{row}: MetaMD {_cell(results[row], 'MetaMD').strip()} it, SGD {results[row]['SGD']:.0f} it")
     fig.tight_layout()
     os.makedirs(outdir, exist_ok=True)
     path = os.path.join(outdir, "metamd_quadratic.png")

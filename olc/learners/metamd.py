@@ -44,7 +44,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validate import as_array, as_rng, nonnegative, positive, positive_int
-from ..errors import InvalidArgumentError, NonFiniteError, ShapeError
+from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Feedback
 from ..sets import Box
 from .oco import OGD
@@ -336,7 +336,11 @@ class MetaMD:
                    seed=0, progress=None) -> tuple[np.ndarray, MetaMDHistory]:
         """Alg. 1: sample ``tasks_per_step`` tasks per meta-step from ``task_sampler(rng)``,
         start each at ``init(rng)`` (or the fixed array ``init``), unroll ``horizon`` mirror
-        steps, average the hypergradients and take an OGD step on ``M``. Returns ``(M, history)``."""
+        steps, average the hypergradients and take an OGD step on ``M``. Returns ``(M, history)``.
+
+        A meta-step whose unroll diverges (a sampled task on which the current ``M`` steps too far)
+        raises :class:`~olc.errors.DivergenceError` with ``.step`` the meta-step and ``.partial``
+        the :class:`MetaMDHistory` so far (``objective`` of the completed steps, ``M`` played)."""
         rng = as_rng(seed)
         n = positive_int(dim, "dim")
         meta_steps = positive_int(meta_steps, "meta_steps")
@@ -354,7 +358,12 @@ class MetaMD:
             if not checked:
                 self._check_limit(M, self._task(tasks[0]), theta1s[0])
                 checked = True
-            E, dE = self.meta_objective(M, tasks, theta1s)
+            try:
+                E, dE = self.meta_objective(M, tasks, theta1s)
+            except NonFiniteError as exc:  # keep what meta-training has learned so far
+                hist.M = M
+                raise DivergenceError(f"MetaMD.meta_train: meta-step {s}: {exc} (the history and the M played "
+                                      f"at this step are in .partial)", step=s, partial=hist) from exc
             hist.objective.append(E)
             if self.meta_clip is not None:  # the step ρ·dE moves no entry by more than meta_clip·m
                 lim = self.meta_clip * M / self.meta_lr

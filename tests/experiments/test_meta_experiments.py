@@ -2,6 +2,7 @@
 registered, seeded, JSON-serialisable, summarise paper vs olc and plot PNGs."""
 
 import json
+import warnings
 
 import numpy as np
 
@@ -48,3 +49,20 @@ def test_baseline_iterations_gd_closed_form():
     # SGD on θᵀQθ − bᵀθ with Q = I/2 (gradient θ − b) and lr = 1 converges in one step
     its = mdq.baseline_iterations("SGD", [0.5 * np.eye(2)], [np.ones(2)], np.zeros(2), [1.0], 1e-9, 10)
     assert its.tolist() == [[1]]
+
+
+def test_metamd_quadratic_reports_a_diverging_meta_training(tmp_path):
+    # eta = 50 with m_init = 0.7: step η/m² ≈ 100 on curvatures ≥ 0.03, so every unroll overflows at
+    # meta-step 0; the family is reported as diverged and the tuned baselines are still measured.
+    cfg = mdq.Config(train_tasks=2, test_tasks=1, meta_steps=3, tasks_per_step=2, horizon=400, unroll_tol=None,
+                     max_iter=500, ablation_horizon=None, eta=50.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = mdq.run(cfg)
+    json.dumps(res)
+    for row in ("top", "bottom"):
+        assert res[row]["MetaMD"] is None and res[row]["metamd_diverged"]["meta_step"] == 0
+        assert len(res[row]["M"]) == 3 and res[row]["meta_objective"] == []
+        assert all(0 < res[row][m] <= cfg.max_iter for m in ("SGD", "SGD-M", "Adam"))
+    assert "diverged at meta-step 0" in mdq.summary(res)
+    assert mdq.plot(res, str(tmp_path))[0].endswith(".png")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from olc import InvalidArgumentError, NonFiniteError
+from olc import DivergenceError, InvalidArgumentError, NonFiniteError
 from olc.learners import MetaMD, ftml_step_limit
 from olc.oracles import QuadraticOracle
 
@@ -150,3 +150,23 @@ def test_meta_clip_bounds_the_relative_step():
         M1, _ = md.meta_train(lambda rng: _task(1), np.array([-2.0, 2.0]), 2, meta_steps=1, tasks_per_step=1, seed=4)
     assert np.all(np.abs(M1 - M0) <= 0.05 * M0 + 1e-12)
     assert np.any(np.abs(M1 - M0) > 0.04 * M0)  # the (huge) plain step was clipped, not skipped
+
+
+def test_meta_train_divergence_keeps_the_history():
+    # eta = 0.1 with m = 1: stable on a task of curvature 2 (step·β = 0.2), divergent on curvature 100
+    # (step·β = 10 > 2). The sampler gives the stiff task from the third meta-step on.
+    calls = []
+
+    def sampler(rng):
+        calls.append(1)
+        Q = np.diag([2.0, 2.0]) if len(calls) <= 2 else np.diag([100.0, 2.0])
+        return QuadraticOracle(Q, np.ones(2))
+
+    md = MetaMD(eta=0.1, horizon=400, meta_lr=1e-4)  # 9^400 overflows float64
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(DivergenceError) as info:
+            md.meta_train(sampler, np.ones(2), 2, meta_steps=5, tasks_per_step=1, seed=0)
+    err = info.value
+    assert err.step == 2 and len(err.partial.objective) == 2
+    assert np.all(np.isfinite(err.partial.objective)) and err.partial.M.shape == (3, 2)
