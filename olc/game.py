@@ -198,13 +198,21 @@ def _progress(iterable, enabled, desc):
     return tqdm(iterable, desc=desc, leave=False)
 
 
-def play(learner, env, T: int | None = None, seed=0, progress: bool = False) -> Trace:
+def play(learner, env, T: int | None = None, seed=0, progress: bool = False, state=None) -> Trace:
     """Play ``learner`` against ``env`` for ``T`` rounds (default: the environment's horizon).
 
     ``seed`` (int or ``numpy.random.Generator``) drives both the learner's and the
     environment's randomness through independent child streams; the same seed gives the
     same trace. NaN/Inf in a decision or a loss raises :class:`olc.DivergenceError` whose
     ``partial`` attribute holds the trace of the rounds completed before it.
+
+    ``state``: resume/continue a game from a learner state, e.g. ``trace.final_state`` of an
+    earlier play or the next episode's state from ``learner.new_episode``. ``play`` then does
+    not call ``learner.init`` (so ``env.initial_decision`` and the horizon ``T`` are not passed to
+    the learner; the state carries its own iterate, round counter and schedules). Playing ``T1``
+    rounds and then ``T2`` more from ``state=trace.final_state`` on the rest of an oblivious
+    sequence gives the decisions of one play of ``T1 + T2`` rounds for deterministic learners
+    (a randomised learner draws from the new play's learner stream).
     """
     if T is None:
         T = env.horizon
@@ -222,8 +230,9 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False) -> 
     shape = tuple(env.shape)
     env.reset(env_rng)
     x0 = getattr(env, "initial_decision", None)  # optimization games fix the starting iterate
-    state = learner.init(shape, learner_rng, horizon=T) if x0 is None else \
-        learner.init(shape, learner_rng, horizon=T, x0=x0)
+    if state is None:
+        state = learner.init(shape, learner_rng, horizon=T) if x0 is None else \
+            learner.init(shape, learner_rng, horizon=T, x0=x0)
     decisions = np.empty((T, *shape))
     losses = np.empty(T)
     name = type(learner).__name__

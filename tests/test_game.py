@@ -127,3 +127,23 @@ def test_play_argument_errors():
         olc.play(OGD(Simplex(3)), game)
     with pytest.raises(olc.InvalidArgumentError, match="T"):
         olc.play(Hedge(), olc.games.adaptive(lambda t, p, r: L.Linear(np.ones(2)), 3, (2,)), T=0)
+
+
+@pytest.mark.parametrize("make", [lambda: OGD(Ball(1.0)), lambda: FTRL(Ball(1.0)),
+                                  lambda: AOFTRL(Ball(1.0), hint="previous")])
+def test_play_continues_from_a_learner_state(make):
+    """T1 rounds, then T2 more from state=trace.final_state on the rest of the (oblivious) sequence:
+    the same decisions as one play of T1 + T2 rounds (the schedules run on the state's round counter)."""
+    rng = np.random.default_rng(3)
+    T1, T2, n = 7, 9, 3
+    A = np.diag(rng.uniform(0.5, 2.0, n))
+    b = rng.normal(size=(T1 + T2, n))
+    whole = olc.play(make(), olc.games.quadratic(A, b), seed=0)
+    first = olc.play(make(), olc.games.quadratic(A, b[:T1]), seed=0)
+    rest = olc.play(make(), olc.games.quadratic(A, b[T1:]), seed=0, state=first.final_state)
+    np.testing.assert_array_equal(np.concatenate([first.decisions, rest.decisions]), whole.decisions)
+    np.testing.assert_array_equal(np.concatenate([first.losses, rest.losses]), whole.losses)
+    assert rest.final_state.t == whole.final_state.t == T1 + T2
+    # without state the second game starts afresh (round counter 0, x_0 again)
+    fresh = olc.play(make(), olc.games.quadratic(A, b[T1:]), seed=0)
+    assert not np.allclose(fresh.decisions, rest.decisions)

@@ -37,8 +37,9 @@ class OptimizationGame(Environment):
     passes to :meth:`reset`; an int or Generator: a batch stream fixed independently of the
     play seed), ``batches`` (None, or a list of at least ``T`` minibatches to replay instead of
     drawing them — e.g. ``trace.info["batches"]`` of an earlier game). :meth:`report` gives
-    ``iterates`` ``(T, dim)``, ``values`` ``(T,)``, ``grad_norms`` ``(T,)`` and ``batches`` (list
-    of the minibatches, ``None`` entries when deterministic).
+    ``iterates`` ``(T, dim)``, ``grads`` ``(T, dim)`` (the gradients revealed: the disturbances of
+    the optimization LTV), ``values`` ``(T,)``, ``grad_norms`` ``(T,)`` and ``batches`` (list of the
+    minibatches, ``None`` entries when deterministic).
     """
 
     feedback = "full"
@@ -84,6 +85,7 @@ class OptimizationGame(Environment):
         self._rng = as_rng(self.seed) if self.seed is not None else rng
         T = self.horizon
         self._iterates = np.empty((T, self.oracle.dim))
+        self._grads = np.empty((T, self.oracle.dim))
         self._values = np.empty(T)
         self._gnorms = np.empty(T)
         self._batches = []
@@ -99,6 +101,7 @@ class OptimizationGame(Environment):
         batch = self.batch(t)
         value, grad = self.oracle.value_and_grad(x, batch)
         self._iterates[t] = x
+        self._grads[t] = grad
         self._values[t] = value
         with np.errstate(over="ignore"):  # a huge but finite gradient has norm inf
             self._gnorms[t] = float(np.linalg.norm(grad))
@@ -111,8 +114,8 @@ class OptimizationGame(Environment):
 
     def report(self):
         n = self._n
-        return {"iterates": self._iterates[:n], "values": self._values[:n], "grad_norms": self._gnorms[:n],
-                "batches": list(self._batches[:n])}
+        return {"iterates": self._iterates[:n], "grads": self._grads[:n], "values": self._values[:n],
+                "grad_norms": self._gnorms[:n], "batches": list(self._batches[:n])}
 
 
 def optimization(oracle, T: int, x0=None, stochastic: bool | None = None, seed=None,

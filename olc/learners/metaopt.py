@@ -63,8 +63,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._validate import as_array, as_rng, check_choice, check_finite, in_range, nonnegative, positive, positive_int
-from ..errors import FeedbackError, InvalidArgumentError, ShapeError
-from ..game import Feedback, Learner
+from ..errors import DivergenceError, FeedbackError, InvalidArgumentError, ShapeError
+from ..game import Feedback, Learner, play
 from ..oracles.base import FrozenOracle, GradientOracle
 from ..oracles.synthetic import RegularizedOracle
 from ..sets import Box, ConvexSet, Product, Reals
@@ -576,22 +576,26 @@ class EpisodesResult:
 
     ``losses`` ``(N, T)``: ``f_i(x_{i,t})`` charged (on the step's minibatch); ``Ms``: ``M`` at the
     start of each episode and at the end (``(N+1, *M.shape)``; None for learners without ``M``);
-    ``meta_values``: ``(N, T)`` rollout values (NaN where no meta-step); ``final_x`` ``(N, n)``;
-    ``final_state``: the learner state after the last episode; ``grads`` ``(N, T, n)``: the
-    gradients ``g_{i,t}`` revealed each step — the disturbances of the optimization LTV, which
-    :class:`olc.comparators.BestFixedM` uses for the best DFC policy in hindsight.
+    ``meta_steps`` ``(N,)``: the learner's meta-update counter (``state.meta_steps``, cumulative,
+    counting from the state the run started from) at the end of each episode — ``np.diff`` of it
+    gives the meta-updates per episode (all zeros for learners without meta-updates);
+    ``final_x`` ``(N, n)``: the last iterate played in each episode; ``final_state``: the learner
+    state after the last episode; ``grads`` ``(N, T, n)``: the gradients ``g_{i,t}`` revealed each
+    step — the disturbances of the optimization LTV, which :class:`olc.comparators.BestFixedM` uses
+    for the best DFC policy in hindsight (None when the episodes' dimensions differ).
     """
 
     losses: np.ndarray
     Ms: np.ndarray | None
-    meta_values: np.ndarray
+    meta_steps: np.ndarray
     final_x: np.ndarray
     final_state: Any = field(repr=False, default=None)
     grads: np.ndarray | None = field(repr=False, default=None)
 
     def to_dict(self) -> dict:
         return {"losses": self.losses.tolist(), "Ms": None if self.Ms is None else self.Ms.tolist(),
-                "final_loss": self.losses[:, -1].tolist(), "episode_loss": self.losses.sum(axis=1).tolist()}
+                "meta_steps": self.meta_steps.tolist(), "final_loss": self.losses[:, -1].tolist(),
+                "episode_loss": self.losses.sum(axis=1).tolist()}
 
 
 def _problem(problems, i, rng):
@@ -624,50 +628,76 @@ def run_episodes(learner, problems, N: int, T: int, x0=None, seed=0, *, state=No
     minibatch's objective), a sequence of ``N`` oracles, or a sampler ``(i, rng) -> oracle``.
     ``x0``: the start ``x_{i,1}`` (array, a callable ``(i, rng) -> array``, or None for zeros).
 
-    Episodic learners (:class:`MetaOpt` and subclasses, :class:`NonconvexMetaOpt`) keep their state
-    across episodes (``new_episode``); any other olc learner over iterates (e.g. OGD = gradient
-    descent, ``olc.learners.Adam``) is re-initialised each episode. ``state`` continues a previous
-    run (pass ``result.final_state``). Each round reveals full feedback: value, gradient and the
-    loss function (the oracle restricted to the step's minibatch).
+    Episode ``i`` is one :func:`olc.play` of the learner on
+    ``olc.games.optimization(oracle_i, T, x0=start_i, seed=...)`` — the game draws the minibatches
+    and reveals full feedback (value, gradient and the loss function: the oracle restricted to the
+    step's minibatch); there is no second round loop here. Episodic learners (:class:`MetaOpt` and
+    subclasses, :class:`NonconvexMetaOpt`) keep their state across episodes: ``init(...,
+    horizon=N·T, x0=start_0)`` once, then ``new_episode(state, start_i)``, and play continues from
+    that state. Any other olc learner over iterates (e.g. OGD = gradient descent,
+    ``olc.learners.Adam``) is re-initialised each episode by play (``horizon=T``,
+    ``x0=start_i``; a learner whose ``init`` takes no ``x0`` starts from its own default).
+    ``state`` continues a previous run of an episodic learner (pass ``result.final_state``).
+
+    ``seed`` drives three independent streams: the problem sampler / start callable, the
+    minibatches (one child generator per episode's game) and the learner (one child per
+    episode's play); the same seed gives the same result.
+
+    A NaN/Inf in episode ``i`` (a diverging learner) raises :class:`olc.DivergenceError` whose
+    ``partial`` is the :class:`EpisodesResult` of the ``i`` completed episodes (``losses``
+    ``(i, T)``, ``Ms`` ``(i+1, ...)``, ``final_state`` after episode ``i−1``); its ``__cause__`` is
+    play's error, whose ``partial`` holds the trace of episode ``i`` up to the divergence.
     """
+    from ..games.optimization import OptimizationGame
+
     N, T = positive_int(N, "N"), positive_int(T, "T")
     rng = as_rng(seed)
     prob_rng, batch_rng, learner_rng = rng.spawn(3)
+    init_rng = learner_rng.spawn(1)[0]
     episodic = hasattr(learner, "new_episode")
-    need = getattr(learner, "feedback", "gradient")
     losses = np.empty((N, T))
-    meta_values = np.full((N, T), np.nan)
+    meta_steps = np.zeros(N, dtype=int)
     Ms, finals, grads = [], [], []
+
+    def result(k):
+        same_dim = len({g.shape for g in grads[:k]}) <= 1
+        n = grads[0].shape[1] if grads else 0
+        return EpisodesResult(losses[:k], np.array(Ms[:k + 1]) if episodic else None, meta_steps[:k],
+                              np.array(finals[:k]) if k else np.empty((0, n)), state,
+                              (np.array(grads[:k]) if k else np.empty((0, T, n))) if same_dim else None)
+
     for i in range(N):
         oracle = _problem(problems, i, prob_rng)
         start = x0(i, prob_rng) if callable(x0) else x0
         start = np.zeros(oracle.dim) if start is None else as_array(start, "x0", shape=(oracle.dim,))
-        if episodic and state is not None:
-            st = state.inner if isinstance(state, NonconvexMetaOptState) else state
-            if st.x.shape != (oracle.dim,):
-                raise ShapeError(f"problems: episode {i} has dimension {oracle.dim}, the learner state another")
-            state = learner.new_episode(state, start)
-        else:
-            kw = {"x0": start} if _accepts_x0(learner) else {}
-            state = learner.init((oracle.dim,), learner_rng, horizon=N * T if episodic else T, **kw)
+        game = OptimizationGame(oracle, T, x0=start, seed=batch_rng.spawn(1)[0])
+        play_seed = learner_rng.spawn(1)[0]
         if episodic:
-            Ms.append(learner.current_M(state))
-        grads.append(np.empty((T, oracle.dim)))
-        for t in range(T):
-            x, state = learner.decide(state, None, learner_rng)
-            x = as_array(x, f"{type(learner).__name__}.decide (episode {i}, round {t})", shape=(oracle.dim,))
-            batch = oracle.sample_batch(batch_rng)
-            value, g = oracle.value_and_grad(x, batch)
-            f = oracle if batch is None else FrozenOracle(oracle, batch)
-            losses[i, t] = value
-            grads[i][t] = g
-            before = _meta_steps(state)
-            state = learner.update(state, Feedback(t, "full", value, g, f).restrict(need))
-            if _meta_steps(state) > before:
-                meta_values[i, t] = _meta_steps(state, "meta_value")
-        finals.append(np.asarray(x, dtype=float))
+            if state is not None:
+                st = state.inner if isinstance(state, NonconvexMetaOptState) else state
+                if st.x.shape != (oracle.dim,):
+                    raise ShapeError(f"problems: episode {i} has dimension {oracle.dim}, the learner state "
+                                     f"{st.x.shape[0]}")
+                ep_state = learner.new_episode(state, start)
+            else:
+                ep_state = learner.init((oracle.dim,), init_rng, horizon=N * T, x0=start)
+            Ms.append(learner.current_M(ep_state))
+        elif _accepts_x0(learner):
+            ep_state = None  # play initialises it with horizon=T and x0=game.initial_decision
+        else:
+            ep_state = learner.init((oracle.dim,), init_rng, horizon=T)
+        try:
+            trace = play(learner, game, T, seed=play_seed, state=ep_state)
+        except DivergenceError as exc:
+            raise DivergenceError(f"run_episodes: episode {i} diverged in round {exc.step}: {exc.__cause__ or exc} "
+                                  f"(the {i} completed episodes are in .partial, the episode's first {exc.step} "
+                                  "rounds in .__cause__.partial)", step=i * T + (exc.step or 0),
+                                  partial=result(i)) from exc
+        losses[i] = trace.losses
+        grads.append(trace.info["grads"])
+        finals.append(trace.decisions[-1])
+        state = trace.final_state
+        meta_steps[i] = _meta_steps(state)
     if episodic:
         Ms.append(learner.current_M(state))
-    same_dim = len({g.shape for g in grads}) == 1
-    return EpisodesResult(losses, np.array(Ms) if episodic else None, meta_values, np.array(finals), state,
-                          np.array(grads) if same_dim else None)
+    return result(N)

@@ -36,6 +36,10 @@ def test_deterministic_game_charges_the_objective(data):
     np.testing.assert_array_equal(info["values"], tr.losses)
     assert info["grad_norms"].shape == (30,) and all(b is None for b in info["batches"])
     np.testing.assert_allclose(info["grad_norms"][3], np.linalg.norm(oracle.grad(tr.decisions[3])), rtol=1e-14)
+    # the revealed gradients (the disturbances of the optimization LTV), one row per round
+    assert info["grads"].shape == (30, 5)
+    np.testing.assert_array_equal(info["grads"], [oracle.grad(x) for x in tr.decisions])
+    np.testing.assert_allclose(np.linalg.norm(info["grads"], axis=1), info["grad_norms"], rtol=1e-14)
 
 
 def test_stochastic_batches_are_shared_and_reproducible(data):
@@ -52,6 +56,10 @@ def test_stochastic_batches_are_shared_and_reproducible(data):
     # each loss is the minibatch objective at the iterate
     t = 11
     assert a.losses[t] == pytest.approx(oracle.value(a.decisions[t], a.info["batches"][t]), rel=1e-14)
+    # and each reported gradient is the minibatch gradient at the iterate
+    assert a.info["grads"].shape == (25, 5)
+    for t in (0, 11, 24):
+        np.testing.assert_array_equal(a.info["grads"][t], oracle.grad(a.decisions[t], a.info["batches"][t]))
     # a fixed game seed fixes the stream whatever the play seed
     e1 = olc.play(SGD(0.05), optimization(oracle, 10, x0, seed=9), seed=1)
     e2 = olc.play(SGD(0.05), optimization(oracle, 10, x0, seed=9), seed=2)
@@ -72,6 +80,7 @@ def test_divergence_keeps_the_partial_trace():
     assert 0 < part.T < 1000 and np.all(np.isfinite(part.losses))
     assert part.losses[-1] > 1e100  # it was blowing up
     assert part.info["values"].shape[0] >= part.T
+    assert part.info["grads"].shape == (part.info["values"].shape[0], 2)
 
 
 class _WithStart(GradientOracle):

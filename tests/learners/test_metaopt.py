@@ -170,7 +170,9 @@ def test_metaopt_improves_over_episodes_and_freeze_deploys():
     ep = res.losses.sum(axis=1)
     assert np.all(np.diff(ep) < 0)  # monotone across deterministic episodes (Sec. 5)
     assert ep[-1] < 0.8 * ep[0]
-    assert np.all(np.isfinite(res.meta_values[:, 7:]))
+    # meta-steps at rounds t >= H+L-1 = 7 (0-based, warmup="paper") of each 60-round episode: 53 per episode
+    assert learner.start == 7
+    np.testing.assert_array_equal(res.meta_steps, 53 * np.arange(1, 9))
     frozen = learner.freeze(res.final_state)
     again = frozen.run_episodes(oracle, N=2, T=60, x0=np.zeros(12))
     np.testing.assert_allclose(again.Ms[0], res.Ms[-1])
@@ -245,6 +247,52 @@ def test_plays_in_the_optimization_game():
     assert not np.allclose(trace.final_state.M, 0)
     frozen = olc.play(learner.freeze(trace.final_state), optimization(oracle, 30, np.ones(N)))
     assert frozen.losses.sum() < trace.losses.sum()
+
+
+def test_run_episodes_is_seeded_on_stochastic_problems():
+    """Batches come from a per-episode game generator, the learner from a per-episode play stream:
+    the same seed gives the same run, another seed other batches."""
+    rng = np.random.default_rng(1)
+    oracle = LeastSquaresOracle(rng.standard_normal((40, N)), rng.standard_normal(40), batch_size=8)
+    make = lambda: MetaOpt(H=3, L=2, base_lr=0.1, meta_optimizer=_ogd(1, 1e-2))  # noqa: E731
+    a = run_episodes(make(), oracle, 3, 20, np.zeros(N), seed=4)
+    b = run_episodes(make(), oracle, 3, 20, np.zeros(N), seed=4)
+    np.testing.assert_array_equal(a.losses, b.losses)
+    np.testing.assert_array_equal(a.grads, b.grads)
+    np.testing.assert_array_equal(a.Ms, b.Ms)
+    assert not np.array_equal(a.losses, run_episodes(make(), oracle, 3, 20, np.zeros(N), seed=5).losses)
+    # each episode is one play of the optimization game: losses and grads are the game's, final_x the last iterate
+    assert a.grads.shape == (3, 20, N) and a.final_x.shape == (3, N)
+    np.testing.assert_array_equal(a.meta_steps, (20 - 4) * np.arange(1, 4))  # t >= H+L-1 = 4
+
+
+@pytest.mark.parametrize("episodic", [False, True])
+def test_run_episodes_divergence_keeps_the_completed_episodes(episodic):
+    """GD with lr 1 is stable on the first two quadratics (curvature 0.5) and diverges on the third
+    (curvature 1000: |1 − 1000| per step): the error carries the two completed episodes."""
+    b = np.ones(N)
+    problems = [QuadraticOracle(0.5 * np.eye(N), b), QuadraticOracle(0.5 * np.eye(N), -b),
+                QuadraticOracle(1e3 * np.eye(N), b), QuadraticOracle(0.5 * np.eye(N), b)]
+    make = (lambda: MetaOpt(H=2, L=1, base_lr=1.0, M0=np.zeros(2), frozen=True)) if episodic else \
+        (lambda: olc.learners.SGD(1.0))
+    with pytest.raises(olc.DivergenceError, match="episode 2") as info:
+        run_episodes(make(), problems, 4, 200, np.ones(N), seed=0)
+    err = info.value
+    part = err.partial
+    ok = run_episodes(make(), problems[:2], 2, 200, np.ones(N), seed=0)
+    assert part.losses.shape == (2, 200) and part.grads.shape == (2, 200, N) and part.final_x.shape == (2, N)
+    np.testing.assert_array_equal(part.losses, ok.losses)
+    np.testing.assert_array_equal(part.grads, ok.grads)
+    np.testing.assert_array_equal(part.final_x, ok.final_x)
+    np.testing.assert_array_equal(part.meta_steps, [0, 0])
+    if episodic:
+        assert part.Ms.shape == (3, 2) and part.final_state.episode == 1
+    else:
+        assert part.Ms is None
+    # the diverging episode's own rounds are in the cause (play's DivergenceError)
+    inner = err.__cause__
+    assert isinstance(inner, olc.DivergenceError) and 0 < inner.partial.T < 200
+    assert err.step == 2 * 200 + inner.step
 
 
 def test_state_size_is_h_plus_2l_times_n():
