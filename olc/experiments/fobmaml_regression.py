@@ -13,12 +13,12 @@ setting of the figure); iMAML uses ``cg`` conjugate-gradient steps.
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import DivergenceError
+from ._plot import pyplot, save_figure
 
 NAME = "fobmaml-regression"
 
@@ -131,12 +131,8 @@ def summary(results: dict) -> str:
 
 
 def plot(results: dict, outdir: str) -> list[str]:
-    import matplotlib
+    plt = pyplot()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(outdir, exist_ok=True)
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     for name, errs in results["relative_error"].items():
         a.loglog(results["inner_steps"], np.maximum(errs, 1e-17), marker="o", ms=3, label=name)
@@ -150,8 +146,5 @@ def plot(results: dict, outdir: str) -> list[str]:
     b.set_ylabel("outer loss − optimum")
     b.set_title(f"outer GD, {results['config']['loss_inner_steps']} inner steps (Fig. 1 right)")
     a.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(outdir, "fobmaml_regression.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, outdir, "fobmaml_regression.png", dpi=110)
     return [path]

@@ -19,11 +19,12 @@ dominated by thread start-up costs otherwise.
 from __future__ import annotations
 
 import dataclasses
-import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+
+from ._plot import pyplot, save_figure
 
 NAME = "ftml-rainbow-digits"
 METHODS = ("FTML", "TOE", "FTL+fine-tune", "Scratch")
@@ -113,12 +114,8 @@ def summary(results: dict) -> str:
 
 
 def plot(results: dict, outdir: str) -> list[str]:
-    import matplotlib
+    plt = pyplot()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(outdir, exist_ok=True)
     cfg = results["config"]
     cap = cfg["n_train"]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
@@ -135,8 +132,5 @@ def plot(results: dict, outdir: str) -> list[str]:
         a.set_xlabel("task index")
     axes[0].legend(fontsize=8)
     fig.suptitle("rainbow digits (online-meta-learning-ftml Fig. 3, small scale); lower is better")
-    fig.tight_layout()
-    path = os.path.join(outdir, "ftml_rainbow_digits.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, outdir, "ftml_rainbow_digits.png", dpi=110)
     return [path]

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._plot import pyplot, save_figure
+
 NAME = "gpc-vs-lqr"
 
 __all__ = ["NAME", "Config", "run", "plot", "summary", "SYSTEMS", "DISTURBANCES"]
@@ -166,12 +168,8 @@ def summary(results: dict) -> str:
 
 def plot(results: dict, outdir: str) -> list[str]:
     """Running-average cost curves and regret curves, one panel per (system, disturbance)."""
-    import os
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     runs = results["runs"]
     systems = list(dict.fromkeys(r["system"] for r in runs))
@@ -192,9 +190,6 @@ def plot(results: dict, outdir: str) -> list[str]:
             else:
                 ax.set_ylabel("regret vs best DFC")
             ax.legend(fontsize="x-small")
-        fig.tight_layout()
-        path = os.path.join(outdir, "gpc_vs_lqr_costs.png" if what == "curves" else "gpc_vs_lqr_regret.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        path = save_figure(fig, outdir, "gpc_vs_lqr_costs.png" if what == "curves" else "gpc_vs_lqr_regret.png", dpi=110)
         paths.append(path)
     return paths

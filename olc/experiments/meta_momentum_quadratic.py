@@ -20,10 +20,11 @@ is accelerated too; Thm. 3's ``O(1/T)`` is an upper bound for ``α_t = 1``).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
+
+from ._plot import pyplot, save_figure
 
 NAME = "meta-momentum-quadratic"
 
@@ -202,12 +203,8 @@ def summary(results: dict) -> str:
 
 def plot(results: dict, outdir: str) -> list[str]:
     """Fig. 2-style loss curves per ``Q`` and the rate plot (PNG)."""
-    import matplotlib
+    plt = pyplot()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(outdir, exist_ok=True)
     probs = results["problems"]
     fig, axes = plt.subplots(1, len(probs), figsize=(4 * len(probs), 3.4), squeeze=False)
     for ax, p in zip(axes[0], probs):
@@ -216,18 +213,12 @@ def plot(results: dict, outdir: str) -> list[str]:
             ax.semilogy(np.maximum(c, 1e-300), label=m)
         ax.set(xlabel="iteration", ylabel="f(x)")
     axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    p1 = os.path.join(outdir, "meta_momentum_quadratic.png")
-    fig.savefig(p1, dpi=100)
-    plt.close(fig)
+    p1 = save_figure(fig, outdir, "meta_momentum_quadratic.png", dpi=100)
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for name, r in results["rates"].items():
         c = np.asarray(r["curve"])
         ax.loglog(np.arange(1, len(c)), c[1:], label=f"{name}: slope {r['slope']:.2f}")
     ax.set(xlabel="t", ylabel="f(x̄_t) − f*")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    p2 = os.path.join(outdir, "meta_momentum_rates.png")
-    fig.savefig(p2, dpi=100)
-    plt.close(fig)
+    p2 = save_figure(fig, outdir, "meta_momentum_rates.png", dpi=100)
     return [p1, p2]

@@ -35,13 +35,13 @@ over ``test_tasks`` held-out tasks.
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import DivergenceError, NonFiniteError
+from ._plot import pyplot, save_figure
 
 NAME = "metamd-quadratic"
 
@@ -227,10 +227,7 @@ def summary(results: dict) -> str:
 
 def plot(results: dict, outdir: str) -> list[str]:
     """Meta-objective curves and a MetaMD test trajectory per family (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
     for row in ("top", "bottom"):
@@ -245,9 +242,5 @@ def plot(results: dict, outdir: str) -> list[str]:
             ax.plot(*tr[0], "go")
             ax.plot(*tr[-1], "o", color="orange")
         ax.set(title=f"{row}: MetaMD {_cell(results[row], 'MetaMD').strip()} it, SGD {results[row]['SGD']:.0f} it")
-    fig.tight_layout()
-    os.makedirs(outdir, exist_ok=True)
-    path = os.path.join(outdir, "metamd_quadratic.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = save_figure(fig, outdir, "metamd_quadratic.png", dpi=100)
     return [path]

@@ -21,10 +21,11 @@ The paper's qualitative claims and ours are reported side by side in ``results["
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
+
+from ._plot import pyplot, save_figure
 
 NAME = "metaopt-digits"
 
@@ -187,12 +188,8 @@ def _smooth(v, k=10):
 
 
 def plot(results: dict, outdir: str) -> list[str]:
-    import matplotlib
+    plt = pyplot()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(outdir, exist_ok=True)
     fig, ax = plt.subplots(1, 3, figsize=(15, 4))
     det = results["deterministic"]
     for k, v in det.items():
@@ -212,8 +209,5 @@ def plot(results: dict, outdir: str) -> list[str]:
         ax[2].semilogy(_smooth(v), label=k, lw=1)
     ax[2].set(xlabel="step", ylabel="minibatch loss (smoothed)", title="stochastic, frozen M")
     ax[2].legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(outdir, "metaopt_digits.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, outdir, "metaopt_digits.png", dpi=110)
     return [path]

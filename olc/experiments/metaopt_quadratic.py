@@ -34,12 +34,12 @@ against ``k`` (over the episodes where ``R > 0``) is reported (< 1: sublinear).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._validate import check_choice, positive_int
+from ._plot import pyplot, save_figure
 
 NAME = "metaopt-quadratic"
 
@@ -271,12 +271,8 @@ def summary(results: dict) -> str:
 
 
 def plot(results: dict, outdir: str) -> list[str]:
-    import matplotlib
+    plt = pyplot()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(outdir, exist_ok=True)
     fig, ax = plt.subplots(1, 3, figsize=(14, 4))
     ep = results["episode_loss"]
     k = np.arange(1, len(ep["meta-opt"]) + 1)
@@ -295,8 +291,5 @@ def plot(results: dict, outdir: str) -> list[str]:
         ax[2].plot(k, R, label=f"vs {name}" + ("" if s is None else f" (slope {s:.2f})"))
     ax[2].set(xlabel="episodes N", ylabel="cumulative regret", title="regret of meta-opt")
     ax[2].legend(fontsize=8)
-    fig.tight_layout()
-    path = os.path.join(outdir, "metaopt_quadratic.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, outdir, "metaopt_quadratic.png", dpi=110)
     return [path]

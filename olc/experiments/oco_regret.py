@@ -17,6 +17,7 @@ from .. import games, play
 from ..comparators import BestFixed
 from ..learners import AOFTRL, FKM, FTRL, OGD, BCOMemory, Hedge, InverseSqrt
 from ..sets import Ball, Simplex
+from ._plot import pyplot, save_figure
 
 NAME = "oco-regret"
 
@@ -148,12 +149,8 @@ def summary(results: dict) -> str:
 
 
 def plot(results: dict, outdir: str) -> list[str]:
-    import os
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     advs = sorted({r["adversary"] for r in results["rows"]})
     fig, axes = plt.subplots(1, len(advs), figsize=(4.2 * len(advs), 3.6), squeeze=False)
@@ -170,8 +167,5 @@ def plot(results: dict, outdir: str) -> list[str]:
         ax.set_xlabel("round t")
         ax.legend(fontsize=6)
     axes[0][0].set_ylabel("regret vs best fixed")
-    fig.tight_layout()
-    path = os.path.join(outdir, "oco_regret.png")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    path = save_figure(fig, outdir, "oco_regret.png", dpi=120)
     return [path]

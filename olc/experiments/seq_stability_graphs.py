@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._plot import pyplot, save_figure
+
 NAME = "seq-stability-graphs"
 
 __all__ = ["NAME", "Config", "run", "plot", "summary"]
@@ -125,12 +127,8 @@ def summary(results: dict) -> str:
 
 def plot(results: dict, outdir: str) -> list[str]:
     """Decay of the worst interval product against |I|, one panel per graph (log scale)."""
-    import os
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = results["rows"]
     graphs = list(dict.fromkeys(r["graph"] for r in rows))
@@ -148,8 +146,5 @@ def plot(results: dict, outdir: str) -> list[str]:
         ax.set_ylabel(r"max $\|A_s\cdots A_r\|$")
     for ax in axes[0]:
         ax.legend(fontsize="xx-small")
-    fig.tight_layout()
-    path = os.path.join(outdir, "seq_stability_decay.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, outdir, "seq_stability_decay.png", dpi=110)
     return [path]

@@ -24,10 +24,11 @@ applied to the run-averaged curve, which is what Fig. 3 plots). ``|I|`` counts m
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
+
+from ._plot import pyplot, save_figure
 
 NAME = "seq-stability-mlp"
 
@@ -123,12 +124,8 @@ def summary(results: dict) -> str:
 
 
 def plot(results: dict, outdir: str) -> list[str]:
-    import matplotlib
+    plt = pyplot()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(outdir, exist_ok=True)
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     ell = np.asarray(results["lengths"])
     for i, r in enumerate(results["per_run"]):
@@ -142,8 +139,5 @@ def plot(results: dict, outdir: str) -> list[str]:
     for lv in results["training_loss"]:
         ax[1].plot(lv)
     ax[1].set(xlabel="step", ylabel="training loss", title="the training runs")
-    fig.tight_layout()
-    path = os.path.join(outdir, "seq_stability_mlp.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, outdir, "seq_stability_mlp.png", dpi=110)
     return [path]
