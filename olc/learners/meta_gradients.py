@@ -57,7 +57,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._validate import as_array, positive
-from ..errors import InvalidArgumentError, NonFiniteError, ShapeError
+from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Feedback, Learner
 from ..sets import Box, ConvexSet, Reals
 from .oco import AOFTRL, FTRL, aoftrl_regret_bound, feedback_grad
@@ -394,6 +394,11 @@ class _MetaLearner(Learner):
         return state.x, state
 
     def update(self, state, feedback):
+        # overflow shows up as a non-finite iterate, reported below as an olc error (no numpy warnings)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._update(state, feedback)
+
+    def _update(self, state, feedback):
         name = type(self).__name__
         grad = feedback_grad(feedback, state.x.shape, name)
         w, istate = state.w, state.inner
@@ -454,15 +459,25 @@ class _MetaLearner(Learner):
         rng = as_rng(seed)
         state = self.init(self.x0.shape, rng, T)
         xs, vals, ws, meta = [], [], [], []
-        for t in range(T):
-            x, state = self.decide(state, None, rng)
-            value, grad = fun(x)
-            xs.append(x)
-            vals.append(value)
-            ws.append(state.w)
-            state = self.update(state, Feedback(t=t, kind="gradient", value=value, grad=grad))
-            if state.g is not None and t > 0:
-                meta.append((state.g_w, state.g, state.g_hint, state.g_beta, state.g_alpha))
+        try:
+            for t in range(T):
+                x, state = self.decide(state, None, rng)
+                value, grad = fun(x)
+                xs.append(x)
+                vals.append(value)
+                ws.append(state.w)
+                state = self.update(state, Feedback(t=t, kind="gradient", value=value, grad=grad))
+                if state.g is not None and t > 0:
+                    meta.append((state.g_w, state.g, state.g_hint, state.g_beta, state.g_alpha))
+        except NonFiniteError as exc:  # keep the rounds played before it
+            n = len(meta) + 1  # rounds whose meta-record is complete
+            partial = self._record(xs[:n], vals[:n], ws[:n], meta, state) if xs else None
+            raise DivergenceError(f"{type(self).__name__}.run: {exc} (the rounds before it are in .partial)",
+                                  step=n, partial=partial) from exc
+        return self._record(xs, vals, ws, meta, state)
+
+    @staticmethod
+    def _record(xs, vals, ws, meta, state) -> MetaRun:
         m = state.w0.shape[0]
 
         def col(i):

@@ -1,10 +1,12 @@
 """Meta-gradients (optimistic-meta-gradients): heavy ball / Nesterov as special cases, eq. (6)
 regret bounds, O(1/T) vs O(1/T²) rates, BMG (eq. (15)) and error-corrected BMG (Cor. 3)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
-from olc import InvalidArgumentError, NonFiniteError
+from olc import DivergenceError, InvalidArgumentError, NonFiniteError
 from olc.learners import (
     AOFTRL,
     BMG,
@@ -166,8 +168,16 @@ def test_nonfinite_and_divergence_raise():
     bad = MetaGradient(MetaMomentumRule(1.0), 0.1, x0=np.ones(2), w0=1.0)
     with pytest.raises(NonFiniteError):
         bad.run(lambda x: (float("nan"), x), T=3)
-    with pytest.raises(NonFiniteError):
-        MetaGradient(MetaMomentumRule(1e3), 1.0, x0=np.ones(2), w0=10.0).run(np.diag([1e3, 1.0]), T=400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # overflow is reported as an olc error, not as numpy warnings
+        with pytest.raises(DivergenceError) as info:
+            MetaGradient(MetaMomentumRule(1e3), 1.0, x0=np.ones(2), w0=10.0).run(np.diag([1e3, 1.0]), T=400)
+    part = info.value.partial  # the rounds played before the iterate overflowed are kept
+    n = len(part.x)
+    assert 0 < n < 400 and info.value.step == n and part.values.shape == (n,)  # round n failed
+    assert len(part.meta_grads) == n - 1 and np.all(np.isfinite(part.x))
+    replay = MetaGradient(MetaMomentumRule(1e3), 1.0, x0=np.ones(2), w0=10.0).run(np.diag([1e3, 1.0]), T=n)
+    assert np.array_equal(replay.x, part.x) and np.array_equal(replay.w, part.w)
 
 
 def test_reproducible_and_validated():
