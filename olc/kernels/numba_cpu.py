@@ -236,7 +236,8 @@ def _rollout_range(lo, hi, A, Bm, K, U, W, x0, Q, R, qdiag, rdiag, has_U, store_
 
 
 def _gemm(m, n, k, a, lda, b, ldb, c, ldc, ab):   # pragma: no cover - jit-only (see _gemm_ov)
-    raise NotImplementedError
+    """Placeholder: numba compiles calls to it from jitted code through :func:`_gemm_ov`."""
+    raise TypeError("_gemm is the BLAS call of the numba kernels; call it from @njit code only")
 
 
 @overload(_gemm, jit_options={"cache": True})
