@@ -13,7 +13,9 @@ templated by the dtype of the inputs).
 
 **Status: written without access to a GPU; not yet verified on hardware.** The tests in
 tests/kernels/test_cupy.py (marked ``gpu``) compare every kernel with the numpy reference
-and run when a CUDA device is present.
+and run when a CUDA device is present; tests/kernels/test_cupy_emulated.py runs the same CUDA
+source on the CPU (compiled with g++, one call per thread) against the reference everywhere
+(docs/kernels.md, "CuPy kernels without a GPU").
 """
 
 # ruff: noqa: E501  (CUDA sources are kept one statement per line)
@@ -27,10 +29,18 @@ __all__ = ["rollout", "gpc_rollout", "interval_norms", "optimizer_grid"]
 
 _THREADS = 128
 
-_COMMON = r"""
+# NVRTC (CuPy's default RawKernel compiler) sees no host headers, so the <math.h> macros INFINITY
+# and NAN are undefined there ("identifier INFINITY is undefined"); the IEEE values are built with
+# the CUDA bit-cast intrinsic instead, which needs no header.
+_MATH = r"""
+#define OLC_INF __longlong_as_double(0x7ff0000000000000LL)
+#define OLC_NAN __longlong_as_double(0x7ff8000000000000LL)
+"""
+
+_COMMON = _MATH + r"""
 #define IDX_A(b, t, i, j) ((((long long)((b) * a_b) * TA + (t) * a_t) * d + (i)) * d + (j))
 #define IDX_B(b, t, i, j) ((((long long)((b) * b_b) * TB + (t) * b_t) * d + (i)) * m + (j))
-__device__ __forceinline__ bool finite_(real v) { return fabs((double)v) < INFINITY; }
+__device__ __forceinline__ bool finite_(real v) { return fabs((double)v) < OLC_INF; }
 """
 
 _ROLLOUT_SRC = _COMMON + r"""
@@ -83,7 +93,7 @@ extern "C" __global__ void rollout_k(
     }
     first_bad[b] = bad;
     if (bad >= 0) {
-        real nanv = (real)NAN;
+        real nanv = (real)OLC_NAN;
         for (int t = (int)bad; t < T; ++t) {
             costs[(long long)b * T + t] = nanv;
             if (store_u) for (int k = 0; k < m; ++k) Uo[((long long)b * T + t) * m + k] = nanv;
@@ -185,7 +195,7 @@ extern "C" __global__ void gpc_k(
                 Mi[k * d + j] -= lr * acc;
             }
             real r = radii[i];
-            if (!(r < INFINITY)) continue;
+            if (!(r < OLC_INF)) continue;
             if (!op) {
                 real nrm = 0;
                 for (int q = 0; q < m * d; ++q) nrm += Mi[q] * Mi[q];
@@ -228,13 +238,13 @@ extern "C" __global__ void gpc_k(
     }
     first_bad[b] = bad;
     if (bad >= 0) for (int t = (int)bad; t < T; ++t) {
-        costs[(long long)b * T + t] = (real)NAN;
-        if (store_u) for (int k = 0; k < m; ++k) Uo[((long long)b * T + t) * m + k] = (real)NAN;
+        costs[(long long)b * T + t] = (real)OLC_NAN;
+        if (store_u) for (int k = 0; k < m; ++k) Uo[((long long)b * T + t) * m + k] = (real)OLC_NAN;
     }
 }
 """
 
-_GRID_SRC = r"""
+_GRID_SRC = _MATH + r"""
 extern "C" __global__ void grid_k(const double* lam, const double* c, const double* z0, double f0,
     const double* lrs, const double* mus, int G, int d, int T, int nesterov, double blowup,
     double* losses, double* Z, bool* diverged, double* scratch)
@@ -245,9 +255,11 @@ extern "C" __global__ void grid_k(const double* lam, const double* c, const doub
     double* zp = z + d;
     for (int j = 0; j < d; ++j) { z[j] = z0[j]; zp[j] = z0[j]; }
     double lr = lrs[g], mu = mus[g];
+    // diverged at the first k with non-finite f(x_k) or |f(x_k)| > blowup, k = 0 included
+    // (|f| <= blowup alone lets f = +-inf through when blowup is inf)
+    int bad = (fabs(f0) <= blowup && fabs(f0) < OLC_INF) ? -1 : 0;
     losses[(long long)g * (T + 1)] = f0;
-    bool div = false;
-    for (int k = 0; k < T; ++k) {
+    for (int k = 0; k < T && bad < 0; ++k) {
         double f = 0;
         for (int j = 0; j < d; ++j) {
             double zn;
@@ -256,15 +268,13 @@ extern "C" __global__ void grid_k(const double* lam, const double* c, const doub
             zp[j] = z[j]; z[j] = zn;
             f += (0.5 * lam[j] * zn + c[j]) * zn;
         }
-        if (!(fabs(f) <= blowup)) {
-            div = true;
-            for (int kk = k + 1; kk <= T; ++kk) losses[(long long)g * (T + 1) + kk] = INFINITY;
-            break;
-        }
-        losses[(long long)g * (T + 1) + k + 1] = f;
+        if (fabs(f) <= blowup && fabs(f) < OLC_INF) losses[(long long)g * (T + 1) + k + 1] = f;
+        else bad = k + 1;
     }
+    bool div = bad >= 0;
+    if (div) for (int kk = bad; kk <= T; ++kk) losses[(long long)g * (T + 1) + kk] = OLC_INF;
     diverged[g] = div;
-    for (int j = 0; j < d; ++j) Z[(long long)g * d + j] = div ? NAN : z[j];
+    for (int j = 0; j < d; ++j) Z[(long long)g * d + j] = div ? OLC_NAN : z[j];
 }
 """
 
