@@ -876,8 +876,13 @@ def _grid_range(lo, hi, lam, c, z0, f0, lrs, momenta, T, nesterov, blowup, losse
         lr = lrs[g]
         mu = momenta[g]
         losses[g, 0] = f0
-        div = False
-        for k in range(T):
+        # diverged at the first k with non-finite f(x_k) or |f(x_k)| > blowup, k = 0 included
+        # (|f| <= blowup alone lets f = +-inf through when blowup is inf)
+        div = not (abs(f0) <= blowup and abs(f0) < np.inf)
+        if div:
+            for kk in range(T + 1):
+                losses[g, kk] = np.inf
+        for k in range(0 if div else T):
             f = 0.0
             if nesterov:
                 for j in range(d):
@@ -892,7 +897,7 @@ def _grid_range(lo, hi, lam, c, z0, f0, lrs, momenta, T, nesterov, blowup, losse
                     zp[j] = z[j]
                     z[j] = zn
                     f += (0.5 * lam[j] * zn + c[j]) * zn
-            if not abs(f) <= blowup:
+            if not (abs(f) <= blowup and abs(f) < np.inf):
                 div = True
                 for kk in range(k + 1, T + 1):
                     losses[g, kk] = np.inf

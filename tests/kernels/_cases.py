@@ -55,3 +55,23 @@ def close(a, b, rtol, atol=0.0):
     scale = max(1.0, float(np.max(np.abs(b[ok])))) if ok.any() else 1.0
     err = float(np.max(np.abs(a[ok] - b[ok]))) if ok.any() else 0.0
     assert err <= rtol * scale + atol, f"max abs error {err:.3g} > {rtol:.1g} * {scale:.3g}"
+
+
+def check_grid_divergence_edge_cases(backend):
+    """The optimizer grid's divergence rule at its edges, ``backend`` against the numpy reference."""
+    from olc import kernels as K
+
+    # blowup=inf: a loss overflowing to -inf (iterate still finite) is a divergence
+    A = np.diag([-1.0, 1.0])
+    args = (A, np.zeros(2), np.array([1e153, 0.0]), [1.0, 0.1], [0.0, 0.0], 5)
+    ref = K.optimizer_grid(*args, blowup=np.inf, backend="numpy")
+    got = K.optimizer_grid(*args, blowup=np.inf, backend=backend)
+    assert ref.diverged.tolist() == got.diverged.tolist() == [True, False]
+    close(got.losses, ref.losses, 1e-10)
+    assert np.isnan(got.x_final[0]).all()
+    # |f(x_0)| > blowup: diverged at k = 0, every loss inf
+    args = (np.eye(2), np.zeros(2), np.array([10.0, 0.0]), [0.1, 1.5], [0.0, 0.5], 3)
+    ref = K.optimizer_grid(*args, blowup=1.0, backend="numpy")
+    got = K.optimizer_grid(*args, blowup=1.0, backend=backend)
+    assert got.diverged.all() and np.isposinf(got.losses).all() and np.isnan(got.x_final).all()
+    close(got.losses, ref.losses, 1e-10)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _cases import close, gpc_case, rollout_case
+from _cases import check_grid_divergence_edge_cases, close, gpc_case, rollout_case
 
 from olc import kernels as K
 from olc.errors import DivergenceError
@@ -118,6 +118,10 @@ def test_optimizer_grid_matches_reference(nesterov, precond):
     assert np.isinf(got.losses[~ok, -1]).all() and np.isnan(got.x_final[~ok]).all()
     one = K.optimizer_grid(A[:1, :1], b[:1], x0[:1], [0.1], [0.0], 1, backend="numba")
     close(one.losses, K.optimizer_grid(A[:1, :1], b[:1], x0[:1], [0.1], [0.0], 1, backend="numpy").losses, 1e-12)
+
+
+def test_optimizer_grid_divergence_edge_cases():
+    check_grid_divergence_edge_cases("numba")
 
 
 def test_rollout_threads_blocks_and_specialised_dims(monkeypatch):
