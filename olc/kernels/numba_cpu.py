@@ -44,9 +44,11 @@ __all__ = ["rollout", "gpc_rollout", "interval_norms", "optimizer_grid", "set_nu
 _GEMM_MIN_D = 16
 _SPECIALISE_MAX_DIM = 8           # d, m ≤ this: compile-time-constant dimensions ...
 _SPECIALISE_MIN_WORK = 1 << 18    # ... when B·T (system-steps) is at least this
-_OPENBLAS_MT_THRESHOLD = 262144
-# reassociation/contraction only (no nnan/ninf: the NaN/Inf checks must survive)
-_FM = {"reassoc", "contract", "nsz"}   # OpenBLAS runs a gemm with M·N·K below this single-threaded
+_OPENBLAS_MT_THRESHOLD = 262144   # OpenBLAS runs a gemm with M·N·K below this single-threaded
+# reassociation/contraction only (no nnan/ninf: the NaN/Inf checks must survive). Under
+# reassoc LLVM may cancel ``s - s`` to 0 (it did, in the GPC kernel), so every finiteness
+# check is a comparison ``abs(s) < np.inf`` (false for ±inf and NaN), never arithmetic.
+_FM = {"reassoc", "contract", "nsz"}
 
 # ------------------------------------------------------------------------------ threading
 
@@ -214,7 +216,7 @@ def _rollout_range(lo, hi, A, Bm, K, U, W, x0, Q, R, qdiag, rdiag, has_U, store_
             if store_x:
                 for i in range(d):
                     X[b, t + 1, i] = x[i]
-            if not (s - s == 0.0):               # a sum of finite numbers can overflow: recheck
+            if not abs(s) < np.inf:               # a sum of finite numbers can overflow: recheck
                 fin = True
                 for i in range(d):
                     if not abs(x[i]) < np.inf:
@@ -294,7 +296,7 @@ def _lti_row(Z3, r, b, t0, nt, tn, ntn, W, V, Bsh, Q, R, wq, diag, has_v, store_
         if store_x:
             for i in range(d):
                 Xo[b, t + 1, i] = Z3[r, tt + 1, i]
-        if not (c - c == 0.0) and t > 0 and first_bad[b] < 0:   # is x_t non-finite?
+        if not abs(c) < np.inf and t > 0 and first_bad[b] < 0:   # is x_t non-finite?
             for i in range(d):
                 if not abs(Z3[r, tt, i]) < np.inf:
                     first_bad[b] = t
@@ -701,7 +703,7 @@ def _gpc_range(lo, hi, A, Bm, K, W, x0, Q, R, Mall, lrs, radii, op, store_u, cos
                 s_ += acc
             for i in range(d):
                 x[i] = xn[i]
-            if not (s_ - s_ == 0.0):
+            if not abs(s_) < np.inf:
                 fin = True
                 for i in range(d):
                     if not abs(x[i]) < np.inf:
@@ -864,7 +866,7 @@ def interval_norms(As, max_length: int):
 
 # ---------------------------------------------------------------------------- optimizer grid
 
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz"})
+@njit(cache=True, nogil=True, fastmath=_FM)
 def _grid_range(lo, hi, lam, c, z0, f0, lrs, momenta, T, nesterov, blowup, losses, Z, diverged):
     d = lam.shape[0]
     z = np.empty(d)

@@ -107,7 +107,8 @@ def project_lags(M, radii, op: bool):
 def gpc_rollout(p: GPCProblem, return_controls: bool = False):
     """Batched GPC game, exactly docs/gpc-semantics.md (one learner per system).
 
-    Returns ``(costs (B, T), controls (B, T, m) | None, M (B, H, m, d), first_bad (B,))``.
+    Returns ``(costs (B, T), controls (B, T, m) | None, M (B, H, m, d), first_bad (B,))``;
+    a diverged system's ``M`` is the one in play at its divergence step.
     The kernel knows the true disturbance ``w_t`` (it simulates the system) and uses it where
     the semantics recover ``w_t = x_{t+1} − A_t x_t − B_t u_t``; the two agree up to rounding.
     """
@@ -154,9 +155,15 @@ def gpc_rollout(p: GPCProblem, return_controls: bool = False):
                 gv[:, j] = _vm(gy, _at(p.Bm, sj))
                 gy = _vm(gy, _at(p.A, sj)) - _vm(gv[:, j], p.K)
             grad = np.einsum("bjm,bjid->bimd", gv, Om)
-            # 5. OGD step and per-lag projection
-            M -= p.lrs[t] * grad
-            project_lags(M, p.radii, p.op)
+            # 5. OGD step and per-lag projection; a diverged system's learner stops with it
+            # (its w_t recovered from a non-finite state would be non-finite), so M[b] stays
+            # the one in play at the divergence step
+            live = first_bad < 0
+            if live.all():
+                M -= p.lrs[t] * grad
+                project_lags(M, p.radii, p.op)
+            elif live.any():
+                M[live] = project_lags(M[live] - p.lrs[t] * grad[live], p.radii, p.op)
     for b in np.flatnonzero(first_bad >= 0):
         costs[b, first_bad[b]:] = np.nan
         if controls is not None:

@@ -75,3 +75,31 @@ def check_grid_divergence_edge_cases(backend):
     got = K.optimizer_grid(*args, blowup=1.0, backend=backend)
     assert got.diverged.all() and np.isposinf(got.losses).all() and np.isnan(got.x_final).all()
     close(got.losses, ref.losses, 1e-10)
+
+
+def check_gpc_divergence(backend):
+    """A GPC batch where system 1 diverges: same error, partial costs/controls and final M
+    (the diverged system's M frozen at its divergence step) in ``backend`` and the reference."""
+    import pytest
+
+    from olc import kernels as K
+    from olc.errors import DivergenceError
+
+    kw = gpc_case(7, 3, 20, 2, 1, "lti_b")
+    kw["A"] = np.stack([np.eye(2) * 0.5, np.eye(2) * 1e40, np.eye(2) * 0.5])
+    args = dict(H=2, lr=0.01, kappa=0.5, return_controls=True)
+    errs = []
+    for be in ("numpy", backend):
+        with pytest.raises(DivergenceError) as ei:
+            K.gpc_rollout(**kw, **args, backend=be)
+        errs.append(ei.value)
+    ref, got = errs[0].partial, errs[1].partial
+    assert (errs[0].step, errs[0].system) == (errs[1].step, errs[1].system) and errs[1].system == 1
+    close(got.costs, ref.costs, 1e-10)
+    close(got.controls, ref.controls, 1e-10)
+    close(got.M, ref.M, 1e-10)
+    # the frozen M is the one a run stopped just before the divergence step ends with
+    s = errs[0].step
+    short = {k: (v[1:2, : s - 1] if k == "W" else v[1:2] if k in ("A", "Bmat", "x0") else v) for k, v in kw.items()}
+    if s >= 2:
+        close(K.gpc_rollout(**short, **args, backend="numpy").M[0], ref.M[1], 1e-12)

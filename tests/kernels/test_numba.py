@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _cases import check_grid_divergence_edge_cases, close, gpc_case, rollout_case
+from _cases import check_gpc_divergence, check_grid_divergence_edge_cases, close, gpc_case, rollout_case
 
 from olc import kernels as K
 from olc.errors import DivergenceError
@@ -69,6 +69,17 @@ def test_gpc_matches_reference(norm, layout, B, T, d, m, H):
     got = K.gpc_rollout(**kw, **args, backend="numba")
     for a, b in zip(got, ref):
         close(a, b, 1e-10)
+
+
+@pytest.mark.parametrize("specialised", [False, True])
+def test_gpc_divergence_agrees(specialised, monkeypatch):
+    # both compiled variants: generic and compile-time (d, m) on the thread pool
+    from olc.kernels import numba_cpu as N
+
+    if specialised:
+        monkeypatch.setattr(N, "_MIN_WORK", 1)
+        monkeypatch.setattr(N, "_SPECIALISE_MIN_WORK", 0)
+    check_gpc_divergence("numba")
 
 
 def test_gpc_float32_and_no_projection():
