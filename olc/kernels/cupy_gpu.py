@@ -41,6 +41,29 @@ _COMMON = _MATH + r"""
 #define IDX_A(b, t, i, j) ((((long long)((b) * a_b) * TA + (t) * a_t) * d + (i)) * d + (j))
 #define IDX_B(b, t, i, j) ((((long long)((b) * b_b) * TB + (t) * b_t) * d + (i)) * m + (j))
 __device__ __forceinline__ bool finite_(real v) { return fabs((double)v) < OLC_INF; }
+// the stage cost x'Qx + u'Ru
+__device__ __forceinline__ real stage_cost(const real* Q, const real* R, const real* x, const real* u, int d, int m)
+{
+    real c = 0;
+    for (int i = 0; i < d; ++i) { real q = 0; for (int j = 0; j < d; ++j) q += Q[i * d + j] * x[j]; c += x[i] * q; }
+    for (int i = 0; i < m; ++i) { real r = 0; for (int j = 0; j < m; ++j) r += R[i * m + j] * u[j]; c += u[i] * r; }
+    return c;
+}
+// x <- A_t x + B_t u + w_t (through the scratch xn); false if the new state is non-finite
+__device__ __forceinline__ bool step_(const real* A, const real* Bm, const real* wt, const real* u, real* x, real* xn,
+    int b, int t, int d, int m, int TA, int TB, int a_b, int a_t, int b_b, int b_t)
+{
+    bool fin = true;
+    for (int i = 0; i < d; ++i) {
+        real acc = wt[i];
+        for (int j = 0; j < d; ++j) acc += A[IDX_A(b, t, i, j)] * x[j];
+        for (int j = 0; j < m; ++j) acc += Bm[IDX_B(b, t, i, j)] * u[j];
+        xn[i] = acc;
+        fin = fin && finite_(acc);
+    }
+    for (int i = 0; i < d; ++i) x[i] = xn[i];
+    return fin;
+}
 """
 
 _ROLLOUT_SRC = _COMMON + r"""
@@ -74,20 +97,9 @@ extern "C" __global__ void rollout_k(
             }
             u[k] = acc;
         }
-        real c = 0;
-        for (int i = 0; i < d; ++i) { real q = 0; for (int j = 0; j < d; ++j) q += Q[i * d + j] * x[j]; c += x[i] * q; }
-        for (int i = 0; i < m; ++i) { real r = 0; for (int j = 0; j < m; ++j) r += R[i * m + j] * u[j]; c += u[i] * r; }
-        costs[(long long)b * T + t] = c;
+        costs[(long long)b * T + t] = stage_cost(Q, R, x, u, d, m);
         if (store_u) for (int k = 0; k < m; ++k) Uo[((long long)b * T + t) * m + k] = u[k];
-        bool fin = true;
-        for (int i = 0; i < d; ++i) {
-            real acc = Wb[(long long)t * d + i];
-            for (int j = 0; j < d; ++j) acc += A[IDX_A(b, t, i, j)] * x[j];
-            for (int j = 0; j < m; ++j) acc += Bm[IDX_B(b, t, i, j)] * u[j];
-            xn[i] = acc;
-            fin = fin && finite_(acc);
-        }
-        for (int i = 0; i < d; ++i) x[i] = xn[i];
+        bool fin = step_(A, Bm, Wb + (long long)t * d, u, x, xn, b, t, d, m, TA, TB, a_b, a_t, b_b, b_t);
         if (store_x) for (int i = 0; i < d; ++i) X[((long long)b * (T + 1) + t + 1) * d + i] = x[i];
         if (!fin) { bad = t + 1; break; }
     }
@@ -133,19 +145,9 @@ extern "C" __global__ void gpc_k(
             for (int i = 0; i < H; ++i) for (int j = 0; j < d; ++j) acc += M[(i * m + k) * d + j] * wv(Wb, t - 1 - i, j, d);
             u[k] = acc;
         }
-        real c = 0;
-        for (int i = 0; i < d; ++i) { real q = 0; for (int j = 0; j < d; ++j) q += Q[i * d + j] * x[j]; c += x[i] * q; }
-        for (int i = 0; i < m; ++i) { real r = 0; for (int j = 0; j < m; ++j) r += R[i * m + j] * u[j]; c += u[i] * r; }
-        costs[(long long)b * T + t] = c;
+        costs[(long long)b * T + t] = stage_cost(Q, R, x, u, d, m);
         if (store_u) for (int k = 0; k < m; ++k) Uo[((long long)b * T + t) * m + k] = u[k];
-        bool fin = true;
-        for (int i = 0; i < d; ++i) {
-            real acc = Wb[(long long)t * d + i];
-            for (int j = 0; j < d; ++j) acc += A[IDX_A(b, t, i, j)] * x[j];
-            for (int j = 0; j < m; ++j) acc += Bm[IDX_B(b, t, i, j)] * u[j];
-            xn[i] = acc; fin = fin && finite_(acc);
-        }
-        for (int i = 0; i < d; ++i) x[i] = xn[i];
+        bool fin = step_(A, Bm, Wb + (long long)t * d, u, x, xn, b, t, d, m, TA, TB, a_b, a_t, b_b, b_t);
         if (!fin) { bad = t + 1; break; }
         // counterfactual: dfc[jj] = sum_i M_i w_{s_jj - 1 - i}, s_jj = t - H + jj
         for (int jj = 0; jj <= H; ++jj) for (int k = 0; k < m; ++k) {
