@@ -103,3 +103,30 @@ def check_gpc_divergence(backend):
     short = {k: (v[1:2, : s - 1] if k == "W" else v[1:2] if k in ("A", "Bmat", "x0") else v) for k, v in kw.items()}
     if s >= 2:
         close(K.gpc_rollout(**short, **args, backend="numpy").M[0], ref.M[1], 1e-12)
+
+
+def check_grid_matches_reference(backend, nesterov, precond):
+    """A (lr, momentum) grid on a least-squares quadratic, some points diverging: ``backend``
+    against the numpy reference (same divergence mask, 1e-10 elsewhere), and the 1×1×1 edge."""
+    from olc import kernels as K
+
+    rng = np.random.default_rng(3)
+    d = 6
+    X = rng.normal(size=(12, d))
+    A = X.T @ X / 12
+    b = rng.normal(size=d)
+    x0 = rng.normal(size=d)
+    lr, mu = np.meshgrid(np.geomspace(0.01, 3.0, 7), [0.0, 0.5, 0.9, 0.99])
+    P = rng.uniform(0.5, 2.0, d) if precond else None
+    args = (A, b, x0, lr.ravel(), mu.ravel(), 60)
+    ref = K.optimizer_grid(*args, nesterov=nesterov, precond=P, blowup=1e12, backend="numpy")
+    got = K.optimizer_grid(*args, nesterov=nesterov, precond=P, blowup=1e12, backend=backend)
+    np.testing.assert_array_equal(got.diverged, ref.diverged)
+    assert ref.diverged.any() and not ref.diverged.all()
+    ok = ~ref.diverged
+    close(got.losses[ok], ref.losses[ok], 1e-10)
+    close(got.x_final[ok], ref.x_final[ok], 1e-10)
+    np.testing.assert_array_equal(np.isinf(got.losses), np.isinf(ref.losses))
+    assert np.isnan(got.x_final[~ok]).all()
+    one = [A[:1, :1], b[:1], x0[:1], [0.1], [0.0], 1]
+    close(K.optimizer_grid(*one, backend=backend).losses, K.optimizer_grid(*one, backend="numpy").losses, 1e-12)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _cases import check_gpc_divergence, check_grid_divergence_edge_cases, close, gpc_case, rollout_case
+from _cases import (
+    check_gpc_divergence,
+    check_grid_divergence_edge_cases,
+    check_grid_matches_reference,
+    close,
+    gpc_case,
+    rollout_case,
+)
 
 from olc import kernels as K
 from olc.errors import DivergenceError
@@ -109,26 +116,7 @@ def test_interval_norms_overflow_is_inf():
 @pytest.mark.parametrize("nesterov", [False, True])
 @pytest.mark.parametrize("precond", [False, True])
 def test_optimizer_grid_matches_reference(nesterov, precond):
-    rng = np.random.default_rng(3)
-    d = 6
-    X = rng.normal(size=(12, d))
-    A = X.T @ X / 12
-    b = rng.normal(size=d)
-    x0 = rng.normal(size=d)
-    lr, mu = np.meshgrid(np.geomspace(0.01, 3.0, 7), [0.0, 0.5, 0.9, 0.99])
-    P = rng.uniform(0.5, 2.0, d) if precond else None
-    ref = K.optimizer_grid(A, b, x0, lr.ravel(), mu.ravel(), 60, nesterov=nesterov, precond=P, blowup=1e12,
-                           backend="numpy")
-    got = K.optimizer_grid(A, b, x0, lr.ravel(), mu.ravel(), 60, nesterov=nesterov, precond=P, blowup=1e12,
-                           backend="numba")
-    np.testing.assert_array_equal(got.diverged, ref.diverged)
-    assert ref.diverged.any() and not ref.diverged.all()
-    ok = ~ref.diverged
-    close(got.losses[ok], ref.losses[ok], 1e-10)
-    close(got.x_final[ok], ref.x_final[ok], 1e-10)
-    assert np.isinf(got.losses[~ok, -1]).all() and np.isnan(got.x_final[~ok]).all()
-    one = K.optimizer_grid(A[:1, :1], b[:1], x0[:1], [0.1], [0.0], 1, backend="numba")
-    close(one.losses, K.optimizer_grid(A[:1, :1], b[:1], x0[:1], [0.1], [0.0], 1, backend="numpy").losses, 1e-12)
+    check_grid_matches_reference("numba", nesterov, precond)
 
 
 def test_optimizer_grid_divergence_edge_cases():
