@@ -43,6 +43,13 @@ def feedback_grad(feedback, shape, who: str) -> np.ndarray:
     return as_array(feedback.grad, f"{who}: gradient of round {feedback.t}", shape=shape)
 
 
+def _set_and_lr(K, lr):
+    """``(K, lr schedule)``; default ``InverseSqrt(D/2)``, ``D`` the diameter of K (1 if unbounded)."""
+    K = _check_set(K)
+    D = K.diameter
+    return K, as_schedule(lr if lr is not None else InverseSqrt(D / 2 if np.isfinite(D) else 1.0))
+
+
 def _start(K: ConvexSet, shape, x0):
     if x0 is None:
         return K.center(shape)
@@ -66,9 +73,7 @@ class OGD(Learner):
     feedback = "gradient"
 
     def __init__(self, K: ConvexSet, lr=None, x0=None):
-        self.K = _check_set(K)
-        D = K.diameter
-        self.lr = as_schedule(lr if lr is not None else InverseSqrt(D / 2 if np.isfinite(D) else 1.0))
+        self.K, self.lr = _set_and_lr(K, lr)
         self.x0 = x0
 
     def init(self, shape, rng=None, horizon=None, x0=None):
@@ -104,14 +109,13 @@ class FTRL(Learner):
     feedback = "gradient"
 
     def __init__(self, K: ConvexSet, lr=None, x0=None):
-        self.K = _check_set(K)
-        D = K.diameter
-        self.lr = as_schedule(lr if lr is not None else InverseSqrt(D / 2 if np.isfinite(D) else 1.0))
+        self.K, self.lr = _set_and_lr(K, lr)
         self.x0 = x0
 
-    def init(self, shape, rng=None, horizon=None):
+    def init(self, shape, rng=None, horizon=None, x0=None):
         shape = self.K.check_shape(shape)
-        x0 = np.zeros(shape) if self.x0 is None else as_array(self.x0, "x0", shape=shape)
+        x0 = self.x0 if x0 is None else x0
+        x0 = np.zeros(shape) if x0 is None else as_array(x0, "x0", shape=shape)
         return FTRLState(np.zeros(shape), 0, x0)
 
     def decide(self, state, obs=None, rng=None):

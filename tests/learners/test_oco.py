@@ -175,3 +175,17 @@ def test_bad_feedback_is_named():
         learner.update(state, olc.Feedback(0, "gradient", 0.0, np.array([np.inf, 0.0])))
     with pytest.raises(olc.FeedbackError):
         learner.update(state, olc.Feedback(0, "bandit", 0.0))
+
+
+@pytest.mark.parametrize("cls", [OGD, FTRL])
+def test_init_x0_overrides_the_constructor_start(cls):
+    # first decision: Π_K(x0) for OGD; FTRL regularises towards x0, so x_1 = Π_K(x0) too
+    lr = Constant(0.1)
+    K = Ball(1.0)
+    learner = cls(K, lr=lr, x0=np.array([0.2, 0.0]))
+    x_ctor, _ = learner.decide(learner.init((2,)))
+    x_init, _ = learner.decide(learner.init((2,), x0=np.array([3.0, 4.0])))
+    np.testing.assert_allclose(x_ctor, [0.2, 0.0])
+    np.testing.assert_allclose(x_init, [0.6, 0.8])
+    with pytest.raises(olc.errors.ShapeError, match="x0"):
+        learner.init((2,), x0=np.ones(3))
