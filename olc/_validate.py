@@ -151,10 +151,28 @@ def check_psd(x, name: str, *, strict: bool = False, tol: float = 1e-10) -> np.n
     return arr
 
 
+def as_shape(shape, name: str = "shape") -> tuple[int, ...]:
+    """A decision shape: an int ``n`` (→ ``(n,)``) or a sequence of positive ints."""
+    if isinstance(shape, (numbers.Integral, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise InvalidArgumentError(f"{name}: expected a tuple of positive ints, got {shape!r}") from None
+    for s in dims:
+        if isinstance(s, bool) or not isinstance(s, (numbers.Integral, np.integer)) or s < 1:
+            raise InvalidArgumentError(f"{name}: expected a tuple of positive ints, got {shape!r}")
+    return tuple(int(s) for s in dims)
+
+
 def as_rng(seed) -> np.random.Generator:
     """Turn ``seed`` (int, None, SeedSequence or Generator) into a ``numpy.random.Generator``."""
     if isinstance(seed, np.random.Generator):
         return seed
+    if isinstance(seed, (bool, np.bool_)):
+        raise InvalidArgumentError(f"seed: expected a non-negative int, None or numpy.random.Generator, got {seed!r}")
+    if isinstance(seed, (numbers.Integral, np.integer)) and seed < 0:
+        raise InvalidArgumentError(f"seed: expected a non-negative int (numpy seeds are >= 0), got {seed}")
     if seed is None or isinstance(seed, (numbers.Integral, np.integer, np.random.SeedSequence)):
         return np.random.default_rng(seed)
-    raise InvalidArgumentError(f"seed: expected an int, None or numpy.random.Generator, got {seed!r}")
+    raise InvalidArgumentError(f"seed: expected a non-negative int, None or numpy.random.Generator, got {seed!r}")

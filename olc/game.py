@@ -61,6 +61,11 @@ class Feedback:
     obs: Any = None
     info: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self):
+        if self.kind not in _LEVEL:
+            raise InvalidArgumentError(f"kind: expected one of {', '.join(map(repr, FEEDBACK_KINDS))}, "
+                                       f"got {self.kind!r}")
+
     def restrict(self, kind: str) -> Feedback:
         """The same feedback with everything above ``kind`` removed."""
         if _LEVEL[kind] > _LEVEL[self.kind]:
@@ -166,6 +171,9 @@ class Trace:
         for the prefix ``0..t``, as the closed forms give) or the running loss of the single
         comparator that is best for the whole horizon (``comparator.anytime`` tells which).
         """
+        if not callable(getattr(comparator, "best_cumulative", None)):
+            raise InvalidArgumentError(f"comparator: expected a comparator from olc.comparators (an object with "
+                                       f"best_cumulative(trace)), got {comparator!r}")
         best = np.asarray(comparator.best_cumulative(self), dtype=float)
         if best.shape != self.losses.shape:
             raise ShapeError(f"comparator: best_cumulative returned shape {best.shape}, expected {self.losses.shape}")
@@ -214,6 +222,8 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
     sequence gives the decisions of one play of ``T1 + T2`` rounds for deterministic learners
     (a randomised learner draws from the new play's learner stream).
     """
+    _check_protocol(learner, "learner", ("init", "decide", "update"))
+    _check_protocol(env, "env", ("reset", "observe", "step", "realized", "report"))
     if T is None:
         T = env.horizon
         if T is None:
@@ -225,18 +235,36 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
     if _LEVEL[need] > _LEVEL[env.feedback]:
         raise FeedbackError(f"learner: {type(learner).__name__} needs {need!r} feedback but the environment "
                             f"reveals only {env.feedback!r}")
+    L = getattr(learner, "memory", None)
+    if env.memory > 1 and isinstance(L, (int, np.integer)) and L != env.memory:
+        raise InvalidArgumentError(f"learner: {type(learner).__name__} has memory={L} but the environment's "
+                                   f"losses have memory {env.memory}")
     rng = as_rng(seed)
     env_rng, learner_rng = rng.spawn(2)
     shape = tuple(env.shape)
     env.reset(env_rng)
     x0 = getattr(env, "initial_decision", None)  # optimization games fix the starting iterate
+
+    def init(rng_):
+        return learner.init(shape, rng_, horizon=T) if x0 is None else \
+            learner.init(shape, rng_, horizon=T, x0=x0)
+
     if state is None:
-        state = learner.init(shape, learner_rng, horizon=T) if x0 is None else \
-            learner.init(shape, learner_rng, horizon=T, x0=x0)
+        state = init(learner_rng)
+    else:  # the kind of state this learner makes (a throwaway stream: the learner's is untouched)
+        kind = type(init(np.random.default_rng(0)))
+        if type(state) is not kind:
+            raise InvalidArgumentError(f"state: {type(learner).__name__} needs a {kind.__name__} (from its init, "
+                                       f"new_episode or an earlier trace.final_state), got {type(state).__name__}")
     decisions = np.empty((T, *shape))
     losses = np.empty(T)
     name = type(learner).__name__
     t = 0
+
+    def _partial():
+        return Trace(decisions[:t], losses[:t], sequence=_prefix(env, t), info=_report(env, t), env=env,
+                     learner=learner, final_state=state, seed=seed)
+
     try:
         for t in _progress(range(T), progress, name):
             obs = env.observe(t)
@@ -254,12 +282,33 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
             losses[t] = fb.value
             state = learner.update(state, fb.restrict(need))
     except NonFiniteError as exc:
-        partial = Trace(decisions[:t], losses[:t], sequence=_prefix(env, t), info=_report(env, t), env=env,
-                        learner=learner, final_state=state, seed=seed)
         raise DivergenceError(f"play: {exc} (the {t} rounds before it are in .partial)", step=t,
-                              partial=partial) from exc
+                              partial=_partial()) from exc
+    except BaseException as exc:  # any other error, Ctrl-C included: keep the completed rounds
+        if getattr(exc, "partial", None) is None:
+            try:
+                exc.partial = _partial()
+                exc.add_note(f"olc.play: the {t} rounds completed before this error (round {t}) are in "
+                             "the exception's .partial Trace")
+            except AttributeError:  # an exception type that takes no attributes
+                pass
+        raise
     return Trace(decisions, losses, sequence=env.realized(), info=env.report(), env=env, learner=learner,
                  final_state=state, seed=seed)
+
+
+def _check_protocol(obj, name, methods):
+    missing = [m for m in methods if not callable(getattr(obj, m, None))]
+    if missing:
+        what = "a learner (init, decide, update)" if name == "learner" else \
+            "an environment from olc.games (reset, observe, step, ...)"
+        raise InvalidArgumentError(f"{name}: expected {what}, got {type(obj).__name__} {obj!r:.60} "
+                                   f"(missing {', '.join(missing)})")
+    if name == "env":
+        for attr in ("shape", "horizon", "feedback", "memory"):
+            if not hasattr(obj, attr):
+                raise InvalidArgumentError(f"env: expected an environment from olc.games, got "
+                                           f"{type(obj).__name__} without .{attr}")
 
 
 def _prefix(env, t):

@@ -152,18 +152,35 @@ class Linear(Loss):
         return np.sum(self.g[:upto], axis=0) if self.batched else self.g.copy()
 
 
+def _check_psd_stack(A, tol=1e-10):
+    """``A`` (d, d) or (T, d, d): every matrix symmetric PSD, else an error naming the round."""
+    S = A.reshape(-1, A.shape[-1], A.shape[-1])
+    scale = np.maximum(1.0, np.max(np.abs(S), axis=(1, 2)))
+    asym = np.max(np.abs(S - S.transpose(0, 2, 1)), axis=(1, 2))
+    lam = np.linalg.eigvalsh((S + S.transpose(0, 2, 1)) / 2)[:, 0]
+    for bad, what in ((asym > tol * scale, f"symmetric (max |A - Aᵀ| = {asym.max():.3g})"),
+                      (lam < -tol * scale, f"positive semidefinite (smallest eigenvalue {lam.min():.3g})")):
+        if bad.any():
+            where = f"A[{int(np.argmax(bad))}]" if A.ndim == 3 else "A"
+            raise InvalidArgumentError(f"{where}: a quadratic loss needs a {what}: the losses would not be convex")
+
+
 class Quadratic(Loss):
     """Quadratic loss ``f(x) = ½ xᵀ A x + bᵀ x + c`` over vectors (``A`` symmetric PSD for convexity).
 
     Batched: ``A`` of shape (T, d, d) or a shared (d, d), ``b`` of shape (T, d), ``c`` (T,) or scalar.
+    ``A`` is checked to be symmetric PSD (every round's): the learners' bounds and the comparators'
+    closed forms assume convex losses.
     """
 
-    def __init__(self, A, b=None, c=0.0, batched: bool = False):
+    def __init__(self, A, b=None, c=0.0, batched: bool = False, _checked: bool = False):
         self.batched = bool(batched)
         A = as_array(A, "A")
         if A.ndim not in ((2, 3) if batched else (2,)) or A.shape[-1] != A.shape[-2]:
             raise ShapeError(f"A: expected a square matrix{' or a (T, d, d) stack' if batched else ''}, "
                              f"got shape {A.shape}")
+        if not _checked:
+            _check_psd_stack(A)
         d = A.shape[-1]
         if b is None:
             b = np.zeros((d,) if not batched or A.ndim == 2 else (A.shape[0], d))
@@ -190,11 +207,11 @@ class Quadratic(Loss):
         return self.A if self.A.ndim == 2 else self.A[t]
 
     def _item(self, t):
-        return Quadratic(self._A(t), self.b[t], float(self.c[t]))
+        return Quadratic(self._A(t), self.b[t], float(self.c[t]), _checked=True)
 
     def _slice(self, s):
         A = self.A if self.A.ndim == 2 else self.A[s]
-        return Quadratic(A, self.b[s], self.c[s], batched=True)
+        return Quadratic(A, self.b[s], self.c[s], batched=True, _checked=True)
 
     def _check(self, x):
         x = as_array(x, "x", finite=False)
@@ -338,11 +355,20 @@ class FunctionLoss(Loss):
         self.fun, self._grad, self._hess, self.name = fun, grad, hessian, name
 
     def value(self, x):
-        return float(check_finite(float(self.fun(np.asarray(x, dtype=float))), f"{self.name} value"))
+        v = self.fun(np.asarray(x, dtype=float))
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"{self.name} value: fun must return a real number, got "
+                                       f"{type(v).__name__} {np.shape(v)}") from None
+        return float(check_finite(v, f"{self.name} value"))
 
     def grad(self, x):
         x = np.asarray(x, dtype=float)
-        g = as_array(self._grad(x), f"{self.name} gradient")
+        g = self._grad(x)
+        if g is None:
+            raise InvalidArgumentError(f"{self.name} gradient: grad returned None, expected an array of shape {x.shape}")
+        g = as_array(g, f"{self.name} gradient")
         if g.shape != x.shape:
             raise ShapeError(f"{self.name} gradient: expected shape {x.shape}, got shape {g.shape}")
         return g
@@ -444,6 +470,14 @@ class WithMemory(Loss):
         return self.base.total_grad(x, upto)
 
 
+def _same_dims(losses, shape_of):
+    shapes = [shape_of(f) for f in losses]
+    for i, sh in enumerate(shapes):
+        if sh != shapes[0]:
+            raise ShapeError(f"losses[{i}]: parameters of shape {sh}, but losses[0] has {shapes[0]}: "
+                             "a loss sequence needs one decision dimension")
+
+
 def stack(losses) -> Loss:
     """Stack single losses into one sequence (same family → batched parameters, else :class:`LossList`)."""
     losses = list(losses)
@@ -453,11 +487,14 @@ def stack(losses) -> Loss:
     if len(kinds) == 1:
         kind = kinds.pop()
         if kind is Linear:
+            _same_dims(losses, lambda f: f.g.shape)
             return Linear(np.stack([f.g for f in losses]), batched=True)
         if kind is Quadratic:
+            _same_dims(losses, lambda f: f.A.shape)
             return Quadratic(np.stack([f.A for f in losses]), np.stack([f.b for f in losses]),
-                             np.array([float(f.c) for f in losses]), batched=True)
+                             np.array([float(f.c) for f in losses]), batched=True, _checked=True)
         if kind in (Logistic, LeastSquares):
+            _same_dims(losses, lambda f: f.a.shape)
             return kind(np.stack([f.a for f in losses]), np.array([float(f.y) for f in losses]), batched=True)
         if kind is WithMemory:
             m = {(f.memory, tuple(f.weights)) for f in losses}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_array, in_range, positive, positive_int
+from ._validate import as_array, as_shape, in_range, positive, positive_int
 from .errors import InvalidArgumentError, ShapeError
 
 __all__ = [
@@ -74,7 +74,7 @@ class ConvexSet:
 
     def check_shape(self, shape) -> tuple[int, ...]:
         """Check a decision shape fits this set; return it as a tuple."""
-        shape = tuple(int(s) for s in shape)
+        shape = as_shape(shape)
         if len(shape) != self.item_ndim:
             raise ShapeError(f"shape: {type(self).__name__} holds points with {self.item_ndim} axis/axes, "
                              f"got decision shape {shape}")
@@ -277,12 +277,19 @@ class Simplex(ConvexSet):
         return f"Simplex(n={self.n})"
 
 
+def _matrix_shape(shape) -> tuple[int, int]:
+    shape = as_shape(shape, "shape")
+    if len(shape) != 2:
+        raise ShapeError(f"shape: a matrix ball needs a (rows, cols) shape, got {shape}")
+    return shape
+
+
 class FrobeniusBall(Ball):
     """Matrices with Frobenius norm at most ``radius`` (a :class:`Ball` over matrices)."""
 
     def __init__(self, radius: float = 1.0, shape: tuple[int, int] | None = None):
         super().__init__(radius, item_ndim=2)
-        self.shape = None if shape is None else (positive_int(shape[0], "shape[0]"), positive_int(shape[1], "shape[1]"))
+        self.shape = None if shape is None else _matrix_shape(shape)
 
 
 class OperatorBall(ConvexSet):
@@ -296,7 +303,7 @@ class OperatorBall(ConvexSet):
 
     def __init__(self, radius: float = 1.0, shape: tuple[int, int] | None = None):
         self.r = positive(radius, "radius")
-        self.shape = None if shape is None else (positive_int(shape[0], "shape[0]"), positive_int(shape[1], "shape[1]"))
+        self.shape = None if shape is None else _matrix_shape(shape)
 
     @property
     def radius(self):  # sup of the Frobenius norm over the set
@@ -382,6 +389,9 @@ class Product(ConvexSet):
         sets = list(sets)
         if not sets:
             raise InvalidArgumentError("sets: expected at least one set, got an empty list")
+        for i, f in enumerate(sets):
+            if not isinstance(f, ConvexSet):
+                raise InvalidArgumentError(f"sets[{i}]: expected an olc.sets set, got {f!r}")
         nd = {s.item_ndim for s in sets}
         if len(nd) != 1:
             raise InvalidArgumentError("sets: all factors must hold points with the same number of axes")

@@ -123,6 +123,8 @@ def test_play_argument_errors():
         olc.play(OGD(Ball(1.0)), game, T=4)
     with pytest.raises(olc.InvalidArgumentError, match="seed"):
         olc.play(OGD(Ball(1.0)), game, seed="abc")
+    with pytest.raises(olc.InvalidArgumentError, match="seed: expected a non-negative int .*got -1"):
+        olc.play(OGD(Ball(1.0)), game, seed=-1)
     with pytest.raises(olc.ShapeError, match="shape"):
         olc.play(OGD(Simplex(3)), game)
     with pytest.raises(olc.InvalidArgumentError, match="T"):
@@ -147,3 +149,43 @@ def test_play_continues_from_a_learner_state(make):
     # without state the second game starts afresh (round counter 0, x_0 again)
     fresh = olc.play(make(), olc.games.quadratic(A, b[T1:]), seed=0)
     assert not np.allclose(fresh.decisions, rest.decisions)
+
+
+def test_any_error_in_a_round_keeps_the_completed_rounds():
+    # an adaptive adversary that fails in round 40: the 40 completed rounds ride on the error
+    def make(t, past, rng):
+        if t == 40:
+            raise RuntimeError("adversary broke")
+        return L.Linear(np.ones(2))
+
+    with pytest.raises(RuntimeError, match="adversary broke") as ei:
+        olc.play(OGD(Ball(1.0), lr=0.1), olc.games.adaptive(make, 50, (2,)))
+    part = ei.value.partial
+    assert part.T == 40 and part.decisions.shape == (40, 2) and part.final_state.t == 40
+    assert any(".partial" in n for n in ei.value.__notes__)
+    # an olc error raised by a loss (wrong gradient shape in round 30) keeps them too
+    G = np.ones((50, 2))
+    bad = L.FunctionLoss(lambda x: 0.0, lambda x: np.ones(3))
+    seq = [L.Linear(g) for g in G[:30]] + [bad] * 20
+    with pytest.raises(olc.ShapeError) as ei:
+        olc.play(OGD(Ball(1.0), lr=0.1), olc.games.adaptive(lambda t, p, r: seq[t], 50, (2,)))
+    assert ei.value.partial.T == 30
+
+
+def test_play_names_wrong_objects_and_states():
+    game = olc.games.linear(np.ones((3, 2)))
+    with pytest.raises(olc.InvalidArgumentError, match="learner: expected a learner"):
+        olc.play(1, game)
+    with pytest.raises(olc.InvalidArgumentError, match="env: expected an environment"):
+        olc.play(OGD(Ball(1.0)), np.ones((3, 2)))
+    with pytest.raises(olc.InvalidArgumentError, match="state: OGD needs a OGDState"):
+        olc.play(OGD(Ball(1.0)), game, state="x")
+    ftrl_state = olc.play(FTRL(Ball(1.0)), game).final_state
+    with pytest.raises(olc.InvalidArgumentError, match="got FTRLState"):
+        olc.play(OGD(Ball(1.0)), game, state=ftrl_state)
+    with pytest.raises(olc.InvalidArgumentError, match="comparator"):
+        olc.play(OGD(Ball(1.0)), game).regret("best")
+    # a learner tuned for memory 5 on losses with memory 2
+    mem = olc.games.with_memory(olc.games.linear(np.ones((10, 2))), 2)
+    with pytest.raises(olc.InvalidArgumentError, match="memory=5"):
+        olc.play(BCOMemory(Ball(1.0), memory=5, delta=0.1, lr=0.01), mem)

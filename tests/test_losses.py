@@ -92,3 +92,41 @@ def test_bad_loss_input():
     bad = L.FunctionLoss(lambda x: np.nan, lambda x: x, name="broken")
     with pytest.raises(olc.NonFiniteError, match="broken"):
         bad.value(np.ones(2))
+
+
+def test_nonconvex_and_mismatched_losses_are_refused():
+    # a concave quadratic would make BestFixed's closed form (and every regret bound) wrong
+    with pytest.raises(olc.InvalidArgumentError, match=r"A\[3\]: .*positive semidefinite .*-1"):
+        L.Quadratic(np.stack([np.eye(2)] * 3 + [-np.eye(2)]), np.zeros((4, 2)), batched=True)
+    with pytest.raises(olc.InvalidArgumentError, match="A: .*symmetric"):
+        L.Quadratic(np.array([[1.0, 2.0], [0.0, 1.0]]))
+    with pytest.raises(olc.InvalidArgumentError, match="curvature"):
+        olc.games.random_quadratic(10, 3, curvature=-1)
+    with pytest.raises(olc.InvalidArgumentError, match="spread"):
+        olc.games.random_quadratic(10, 3, spread=-1)
+    with pytest.raises(olc.errors.NonFiniteError, match="bound"):
+        olc.games.random_linear(10, 3, bound=np.nan)
+    with pytest.raises(olc.ShapeError, match=r"losses\[1\]: parameters of shape \(3,\)"):
+        L.stack([L.Linear(np.ones(2)), L.Linear(np.ones(3))])
+    # callables returning the wrong kind of thing
+    f = L.FunctionLoss(lambda x: x, lambda x: None)
+    with pytest.raises(olc.InvalidArgumentError, match="value: fun must return a real number"):
+        f.value(np.ones(2))
+    with pytest.raises(olc.InvalidArgumentError, match="grad returned None"):
+        f.grad(np.ones(2))
+
+
+def test_game_constructors_check_shapes_and_memory():
+    with pytest.raises(olc.InvalidArgumentError, match="shape: expected a tuple of positive ints"):
+        olc.games.adaptive(lambda t, p, r: L.Linear(np.ones(3)), 5, (-3,))
+    with pytest.raises(olc.InvalidArgumentError, match="shape"):
+        olc.games.adaptive(lambda t, p, r: L.Linear(np.ones(3)), 5, "abc")
+    with pytest.raises(olc.InvalidArgumentError, match="memory: 100 is longer than the 50 rounds"):
+        olc.games.with_memory(olc.games.linear(np.ones((50, 2))), 100)
+    game = olc.games.adaptive(lambda t, p, r: L.Linear(np.ones(4)), 5, 3)
+    with pytest.raises(olc.ShapeError, match="make_loss: the loss of round 0 does not fit decisions of shape"):
+        olc.play(olc.learners.OGD(olc.sets.Ball(1.0), lr=0.1), game)
+    with pytest.raises(olc.InvalidArgumentError, match="kind: expected one of"):
+        olc.game.Feedback(0, "foo", 1.0)
+    with pytest.raises(olc.InvalidArgumentError, match="anytime"):
+        olc.comparators.BestFixed(olc.sets.Ball(1.0), anytime="x")

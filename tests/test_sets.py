@@ -127,3 +127,14 @@ def test_wrong_shapes_and_nan_points():
         Ball(1.0).project(np.array([np.nan, 0.0]))
     with pytest.raises(olc.InvalidArgumentError):
         Reals().argmin_linear(np.ones(2))
+
+
+def test_set_constructors_name_bad_shapes_and_factors():
+    with pytest.raises(olc.ShapeError, match=r"shape: a matrix ball needs a \(rows, cols\) shape, got \(2,\)"):
+        FrobeniusBall(1.0, shape=(2,))
+    with pytest.raises(olc.InvalidArgumentError, match="shape"):
+        OperatorBall(1.0, shape=(2, 0))
+    with pytest.raises(olc.InvalidArgumentError, match=r"sets\[0\]: expected an olc.sets set"):
+        Product([1, 2])
+    with pytest.raises(olc.InvalidArgumentError, match="shape: expected a tuple of positive ints"):
+        Ball(1.0).check_shape((-1,))

@@ -51,6 +51,8 @@ class BestFixed:
             raise InvalidArgumentError(f"K: expected an olc.sets set, got {K!r}")
         self.K = K
         self.tol = positive(tol, "tol")
+        if anytime not in (None, True, False):
+            raise InvalidArgumentError(f"anytime: expected None, True or False, got {anytime!r}")
         self.anytime = anytime
         self.point = None
         self.was_anytime = None

@@ -8,7 +8,7 @@ import copy
 import numpy as np
 
 from .. import losses as L
-from .._validate import as_array, as_rng, check_choice, positive, positive_int
+from .._validate import as_array, as_rng, as_shape, check_choice, nonnegative, positive, positive_int
 from ..errors import InvalidArgumentError, ShapeError
 from ..game import FEEDBACK_KINDS, Environment, Feedback
 
@@ -110,7 +110,7 @@ class AdaptiveGame(Environment):
             raise InvalidArgumentError("make_loss: expected a callable (t, past_decisions, rng) -> Loss")
         self.make_loss = make_loss
         self.horizon = positive_int(T, "T")
-        self.shape = tuple(int(s) for s in shape)
+        self.shape = as_shape(shape)
         self.feedback = check_choice(feedback, "feedback", FEEDBACK_KINDS)
 
     def reset(self, rng):
@@ -122,10 +122,14 @@ class AdaptiveGame(Environment):
         f = self.make_loss(t, self._past[:t], self._rng)
         if not isinstance(f, L.Loss) or f.batched:
             raise InvalidArgumentError(f"make_loss: must return a single olc.losses.Loss, got {f!r} in round {t}")
+        try:
+            value = f.value(x)
+            grad = f.grad(x) if self.feedback != "bandit" else None
+        except ShapeError as exc:
+            raise ShapeError(f"make_loss: the loss of round {t} does not fit decisions of shape {self.shape} "
+                             f"({exc})") from exc
         self._past[t] = x
         self._losses.append(f)
-        value = f.value(x)
-        grad = f.grad(x) if self.feedback != "bandit" else None
         return Feedback(t, self.feedback, value, grad, f if self.feedback == "full" else None)
 
     def realized(self):
@@ -188,6 +192,8 @@ def with_memory(game_or_losses, memory: int, weights=None, feedback: str | None 
         base, fb = game_or_losses, "full"
     else:
         raise InvalidArgumentError("game_or_losses: expected a SequenceGame or a loss sequence")
+    if len(base) < positive_int(memory, "memory"):
+        raise InvalidArgumentError(f"memory: {memory} is longer than the {len(base)} rounds of the game")
     return MemoryGame(L.WithMemory(base, memory, weights), feedback or fb)
 
 
@@ -216,6 +222,7 @@ def adversarial_linear(T: int, dim: int, scale: float = 1.0, feedback: str = "fu
 def random_linear(T: int, dim: int, bound: float = 1.0, seed=0, feedback: str = "full") -> Environment:
     """Oblivious linear losses with i.i.d. uniform coordinates in ``[-bound, bound]``."""
     rng = as_rng(seed)
+    bound = positive(bound, "bound")
     G = rng.uniform(-bound, bound, size=(positive_int(T, "T"), positive_int(dim, "dim")))
     return linear(G, feedback)
 
@@ -229,6 +236,7 @@ def random_quadratic(T: int, dim: int, seed=0, curvature: float = 1.0, spread: f
     which is what one-point bandit estimators ``(d/δ) f(y) u`` need for low variance."""
     rng = as_rng(seed)
     T, dim = positive_int(T, "T"), positive_int(dim, "dim")
+    curvature, spread = positive(curvature, "curvature"), nonnegative(spread, "spread")
     c = rng.normal(0.0, spread, size=(T, dim))
     c /= np.maximum(1.0, np.linalg.norm(c, axis=1, keepdims=True))
     A = curvature * np.eye(dim)

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..backend import is_cupy_array, kernel_module, resolve_backend
-from ..errors import DivergenceError
+from ..errors import DivergenceError, InvalidArgumentError
 from ._prep import prep_gpc, prep_grid, prep_intervals, prep_rollout
 
 __all__ = ["rollout", "gpc_rollout", "interval_norms", "optimizer_grid",
@@ -182,6 +182,8 @@ def optimizer_grid(A, b, x0, lrs, momenta, T, *, nesterov=False, precond=None, b
     Returns:
         :class:`GridResult` ``(losses (G, T+1), x_final (G, d), diverged (G,))``.
     """
+    if not (isinstance(blowup, (int, float, np.floating, np.integer)) and blowup > 0):
+        raise InvalidArgumentError(f"blowup: expected a positive number (or inf), got {blowup!r}")
     name = resolve_backend(backend, A, b, x0, lrs, momenta)
     A, b, x0, lrs, momenta, T, precond, _ = prep_grid(_host(A), _host(b), _host(x0), _host(lrs),
                                                       _host(momenta), T, _host(precond))

@@ -28,7 +28,10 @@ DEFER_FINITE_MIN_SIZE = 1 << 16     # arrays at least this large may have their 
 
 def as_dtype(dtype) -> np.dtype:
     """Accept float64 (default) or float32 and return the numpy dtype."""
-    dt = np.dtype(np.float64 if dtype is None else dtype)
+    try:
+        dt = np.dtype(np.float64 if dtype is None else dtype)
+    except TypeError:
+        raise InvalidArgumentError(f"dtype: expected float64 or float32, got {dtype!r}") from None
     if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
         raise InvalidArgumentError(f"dtype: expected float64 or float32, got {dt}")
     return dt
@@ -47,6 +50,8 @@ def _dyn(X, name: str, B: int, T: int, rows: int, cols: int, time_varying, dt, d
 
     ``defer``: a list; a large ``X`` is then not checked for NaN/Inf here but appended to it
     as ``(name, array)`` for :func:`check_deferred` (the kernel checks it on the fly)."""
+    if time_varying not in (None, True, False):
+        raise InvalidArgumentError(f"time_varying: expected None, True or False, got {time_varying!r}")
     lazy = defer is not None and _big(X)
     X = as_array(X, name, ndim=(2, 3, 4), dtype=dt, finite=not lazy)
     if lazy:
@@ -281,6 +286,9 @@ def prep_grid(A, b, x0, lrs, momenta, T, precond=None, dtype=None):
     if lrs.shape != momenta.shape or lrs.size < 1:
         raise ShapeError(f"lrs, momenta: expected two (G,) arrays of equal length G >= 1, got shapes "
                          f"{lrs.shape} and {momenta.shape} (use np.meshgrid(...).ravel() for a full grid)")
+    if np.any(lrs < 0):
+        raise InvalidArgumentError(f"lrs: step sizes must be >= 0, got {lrs[lrs < 0][0]:g} at index "
+                                   f"{int(np.argmax(lrs < 0))}")
     T = positive_int(T, "T")
     if precond is not None:
         precond = as_array(precond, "precond", shape=(d,), dtype=np.float64)

@@ -12,6 +12,7 @@ entries (vectors or matrices), ``d`` the number of entries.
 
 from __future__ import annotations
 
+import copy
 from typing import NamedTuple
 
 import numpy as np
@@ -46,6 +47,26 @@ def _shrink_for(K: ConvexSet, delta: float, who: str):
     return K.shrink(alpha) if alpha > 0 else K
 
 
+def _check_set(K):
+    if not isinstance(K, ConvexSet):
+        raise InvalidArgumentError(f"K: expected an olc.sets set, got {K!r}")
+    return K
+
+
+def _diameter(K, shape, who):
+    """The diameter of ``K`` for decisions of ``shape`` (a shape-less box gets it from the shape);
+    the bandit analyses need it finite."""
+    D = K.diameter
+    if not np.isfinite(D) and getattr(K, "shape", None) is None:
+        Ks = copy.copy(K)
+        Ks.shape = tuple(shape)
+        D = Ks.diameter
+    if not np.isfinite(D):
+        raise InvalidArgumentError(f"K: {who} needs a bounded set (its step sizes and the (d/δ)·f(y) estimator's "
+                                   f"variance are set by the diameter), got {K!r} with diameter {D}")
+    return D
+
+
 def _default_delta(K, delta, horizon, who):
     if delta is not None:
         return delta
@@ -55,9 +76,8 @@ def _default_delta(K, delta, horizon, who):
     return 0.5 * min(K.inradius, 1.0) * horizon ** -0.25
 
 
-def _default_lr(K, scale_div):
-    D = K.diameter if np.isfinite(K.diameter) else 1.0
-    return Power(D / scale_div, 0.75)
+def _default_lr(K, shape, scale_div, who):
+    return Power(_diameter(K, shape, who) / scale_div, 0.75)
 
 
 class FKMState(NamedTuple):
@@ -79,15 +99,14 @@ class FKM(Learner):
     feedback = "bandit"
 
     def __init__(self, K: ConvexSet, delta: float | None = None, lr=None, x0=None):
-        if not isinstance(K, ConvexSet):
-            raise InvalidArgumentError(f"K: expected an olc.sets set, got {K!r}")
-        self.K = K
+        self.K = _check_set(K)
         self.delta = None if delta is None else positive(delta, "delta")
         self.lr = None if lr is None else as_schedule(lr)
         self.x0 = x0
 
     def init(self, shape, rng=None, horizon=None):
         shape = self.K.check_shape(shape)
+        _diameter(self.K, shape, "FKM")
         delta = _default_delta(self.K, self.delta, horizon, "FKM")
         x = _shrink_for(self.K, delta, "FKM").project(
             np.zeros(shape) if self.x0 is None else as_array(self.x0, "x0", shape=shape))
@@ -102,7 +121,7 @@ class FKM(Learner):
         d = state.x.size
         g = (d / state.delta) * f * state.u
         t = state.t + 1
-        lr = self.lr if self.lr is not None else _default_lr(self.K, d)
+        lr = self.lr if self.lr is not None else _default_lr(self.K, state.x.shape, d, "FKM")
         x = _shrink_for(self.K, state.delta, "FKM").project(state.x - lr(t) * g)
         return FKMState(x, state.u, t, state.delta)
 
@@ -137,9 +156,7 @@ class BCOMemory(Learner):
     feedback = "bandit"
 
     def __init__(self, K: ConvexSet, memory: int, delta: float | None = None, lr=None, x0=None):
-        if not isinstance(K, ConvexSet):
-            raise InvalidArgumentError(f"K: expected an olc.sets set, got {K!r}")
-        self.K = K
+        self.K = _check_set(K)
         self.memory = positive_int(memory, "memory")
         self.delta = None if delta is None else positive(delta, "delta")
         self.lr = None if lr is None else as_schedule(lr)
@@ -148,6 +165,7 @@ class BCOMemory(Learner):
     def init(self, shape, rng, horizon=None):
         shape = self.K.check_shape(shape)
         L = self.memory
+        _diameter(self.K, shape, "BCOMemory")
         delta = _default_delta(self.K, self.delta, horizon, "BCOMemory")
         x = _shrink_for(self.K, delta, "BCOMemory").project(
             np.zeros(shape) if self.x0 is None else as_array(self.x0, "x0", shape=shape))
@@ -167,6 +185,6 @@ class BCOMemory(Learner):
         d = state.x.size
         g_t = (d / state.delta) * f * state.us.sum(axis=0)
         gs = np.concatenate([state.gs[1:], g_t[None]], axis=0)  # gs[0] is now g_{t-L+1}
-        lr = self.lr if self.lr is not None else _default_lr(self.K, d * L ** 3)
+        lr = self.lr if self.lr is not None else _default_lr(self.K, state.x.shape, d * L ** 3, "BCOMemory")
         x = _shrink_for(self.K, state.delta, "BCOMemory").project(state.x - lr(t) * gs[0])
         return BCOMState(x, state.us, gs, t + 1, state.delta)

@@ -213,3 +213,18 @@ def test_optimizer_grid_reference_closed_forms():
         K.optimizer_grid(A + np.triu(np.ones((d, d)), 1), b, x0, lrs, mus, 5, backend="numpy")
     with pytest.raises(ShapeError, match="momenta"):
         K.optimizer_grid(A, b, x0, lrs, mus[:2], 5, backend="numpy")
+
+
+def test_argument_errors_name_the_argument():
+    from olc.errors import InvalidArgumentError
+
+    kw = gpc_case(0, 2, 5, 2, 1, "lti")
+    with pytest.raises(InvalidArgumentError, match="time_varying: expected None, True or False, got 'x'"):
+        K.rollout(kw["A"], kw["Bmat"], kw["W"], time_varying="x", backend="numpy")
+    with pytest.raises(InvalidArgumentError, match="dtype: expected float64 or float32, got 'foo'"):
+        K.rollout(kw["A"], kw["Bmat"], kw["W"], dtype="foo", backend="numpy")
+    args = (np.eye(2), np.zeros(2), np.ones(2))
+    with pytest.raises(InvalidArgumentError, match="lrs: step sizes must be >= 0, got -0.1 at index 1"):
+        K.optimizer_grid(*args, [0.1, -0.1], [0.0, 0.0], 3, backend="numpy")
+    with pytest.raises(InvalidArgumentError, match="blowup"):
+        K.optimizer_grid(*args, [0.1], [0.0], 3, blowup=-1, backend="numpy")

@@ -7,7 +7,7 @@ import olc
 from olc import losses as L
 from olc.comparators import BestFixed
 from olc.learners import FKM, BCOMemory, Constant, sphere_sample
-from olc.sets import Ball, Box, Simplex
+from olc.sets import Ball, Box, Reals, Simplex
 
 
 def _regret_slope(make, memory, Ts=(1000, 3000, 9000), seeds=2):
@@ -109,6 +109,13 @@ def test_bandit_bad_input():
         BCOMemory(Ball(1.0), memory=0)
     with pytest.raises(olc.OlcError, match="delta"):
         FKM(Ball(1.0), delta=-0.1)
+    for learner in (FKM(Reals(), delta=0.1), BCOMemory(Reals(), memory=2, delta=0.1)):
+        with pytest.raises(olc.InvalidArgumentError, match="needs a bounded set"):
+            learner.init((2,), np.random.default_rng(0), horizon=10)
+    # a shape-less box is bounded once the decision shape is known: D = 2·sqrt(d)
+    from olc.learners.bandit import _diameter
+
+    assert _diameter(Box(-1.0, 1.0), (4,), "FKM") == pytest.approx(4.0)
     learner = FKM(Ball(1.0), delta=0.1, lr=0.1)
     state = learner.init((2,))
     with pytest.raises(olc.NonFiniteError, match="FKM"):
