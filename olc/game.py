@@ -212,7 +212,9 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
     ``seed`` (int or ``numpy.random.Generator``) drives both the learner's and the
     environment's randomness through independent child streams; the same seed gives the
     same trace. NaN/Inf in a decision or a loss raises :class:`olc.DivergenceError` whose
-    ``partial`` attribute holds the trace of the rounds completed before it.
+    ``partial`` attribute holds the trace of the rounds completed before it; any other error
+    raised during a round (a failing adversary, a wrong gradient shape, Ctrl-C) propagates
+    unchanged with the same ``partial`` trace attached and a note saying so.
 
     ``state``: resume/continue a game from a learner state, e.g. ``trace.final_state`` of an
     earlier play or the next episode's state from ``learner.new_episode``. ``play`` then does
