@@ -62,10 +62,12 @@ def _realised(trace, d: int, x0_default):
 def dfc_controls(M, W) -> np.ndarray:
     """The DFC term ``U_t = Σ_{i=1}^{H} M^{[i]} w_{t−i}`` (``w_s = 0`` for ``s < 0``) for all ``t``:
     ``M`` (H, m, d), ``W`` (T, d) → (T, m). Playing a fixed ``M`` is the rollout with open-loop
-    controls ``U`` under the feedback ``K`` (``system.simulate(x0, U=U, W=W, K=K)``)."""
-    M = np.asarray(M, float)
-    W = np.asarray(W, float)
-    H, m, _ = M.shape
+    controls ``U`` under the feedback ``K`` (``system.simulate(x0, U=U, W=W, K=K)``).
+    Shapes and finiteness are checked (:class:`~olc.errors.ShapeError` / ``NonFiniteError``)."""
+    M = as_array(M, "M", ndim=3)
+    H, m, d = M.shape
+    W = as_array(W, "W", ndim=2)
+    W = as_array(W, "W", shape=(None, d))
     T = W.shape[0]
     U = np.zeros((T, m))
     for i in range(1, H + 1):

@@ -31,8 +31,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, check_choice, in_range, positive, positive_int
-from ..errors import InvalidArgumentError, ShapeError
+from .._validate import as_array, check_choice, check_psd, check_square, in_range, positive, positive_int
+from ..errors import DivergenceError, InvalidArgumentError, ShapeError
 from ..game import Feedback, Learner
 from ..sets import FrobeniusBall, OperatorBall, Product
 from .bandit import BCOMemory
@@ -79,11 +79,16 @@ def lqr_gain(A, B, Q, R) -> tuple[np.ndarray, np.ndarray]:
     The optimal policy is ``u = −K x``. Scaling ``Q`` and ``R`` together scales ``P`` and leaves
     ``K`` unchanged, so the cost convention (``xᵀQx + uᵀRu``, no ½) does not matter.
     Returns ``(K, P)``.
+
+    ``A`` (d, d), ``B`` (d, m), ``Q`` (d, d) symmetric PSD, ``R`` (m, m) symmetric positive
+    definite, all finite — checked first (:class:`~olc.errors.ShapeError` /
+    :class:`~olc.errors.InvalidArgumentError` naming the argument), so an
+    ``InvalidArgumentError`` about the Riccati equation means a genuinely unstabilisable
+    ``(A, B)`` or undetectable ``(A, Q)``.
     """
     from scipy.linalg import solve_discrete_are
 
-    A = np.asarray(A, float)
-    B = np.asarray(B, float)
+    A, B, Q, R = _check_lqr(A, B, Q, R)
     try:
         P = solve_discrete_are(A, B, Q, R)
     except (np.linalg.LinAlgError, ValueError) as exc:
@@ -94,25 +99,61 @@ def lqr_gain(A, B, Q, R) -> tuple[np.ndarray, np.ndarray]:
     return K, P
 
 
+def _check_lqr(A, B, Q, R, names=("A", "B")):
+    """Shapes and definiteness for the LQR helpers: ``A`` (d, d) [or (T, d, d)], ``B`` (d, m)
+    [(T, d, m)], ``Q`` (d, d) symmetric PSD, ``R`` (m, m) symmetric positive definite."""
+    if names[0] == "A":
+        A = check_square(A, "A")
+        d = A.shape[0]
+        B = as_array(B, "B", ndim=2)
+        B = as_array(B, "B", shape=(d, None))
+        m = B.shape[1]
+    else:
+        A = as_array(A, "A_seq", ndim=3)
+        T, d = A.shape[0], A.shape[1]
+        if A.shape[2] != d:
+            raise ShapeError(f"A_seq: expected a stack of square matrices (T, d, d), got shape {A.shape}")
+        B = as_array(B, "B_seq", ndim=3)
+        B = as_array(B, "B_seq", shape=(T, d, None))
+        m = B.shape[2]
+    Q = check_psd(check_square(Q, "Q", d), "Q")
+    R = check_psd(check_square(R, "R", m), "R", strict=True)
+    return A, B, Q, R
+
+
 def lqr_gains(A_seq, B_seq, Q, R, P_final=None) -> tuple[np.ndarray, np.ndarray]:
     """Finite-horizon (time-varying) LQR by the backward Riccati recursion.
 
     Minimises ``Σ_{t<T} x_tᵀQx_t + u_tᵀRu_t + x_TᵀP_final x_T`` (``P_final`` default 0, the game's
     cost has no terminal term): ``K_t = (R + B_tᵀP_{t+1}B_t)⁻¹ B_tᵀP_{t+1}A_t``,
     ``P_t = Q + A_tᵀP_{t+1}(A_t − B_t K_t)``. Returns ``(K (T, m, d), P (T+1, d, d))``.
+
+    ``A_seq`` (T, d, d), ``B_seq`` (T, d, m), ``Q`` (d, d) PSD, ``R`` (m, m) positive definite,
+    ``P_final`` (d, d) PSD. If the cost-to-go ``P_t`` overflows (an unstable, uncontrollable
+    system over a long horizon), :class:`~olc.errors.DivergenceError` is raised with
+    ``err.step = t`` and ``err.partial = (K, P)`` (entries ``t+1..`` of ``K``, ``t+1..T`` of ``P`` filled).
     """
-    A_seq = np.asarray(A_seq, float)
-    B_seq = np.asarray(B_seq, float)
+    A_seq, B_seq, Q, R = _check_lqr(A_seq, B_seq, Q, R, names=("A_seq", "B_seq"))
     T, d, _ = A_seq.shape
     m = B_seq.shape[2]
-    Ks = np.empty((T, m, d))
-    Ps = np.empty((T + 1, d, d))
-    Ps[T] = np.zeros((d, d)) if P_final is None else np.asarray(P_final, float)
-    for t in range(T - 1, -1, -1):
-        A, B, P = A_seq[t], B_seq[t], Ps[t + 1]
-        K = np.linalg.solve(R + B.T @ P @ B, B.T @ P @ A)
-        Pn = Q + A.T @ P @ (A - B @ K)
-        Ks[t], Ps[t] = K, (Pn + Pn.T) / 2
+    Ks = np.full((T, m, d), np.nan)
+    Ps = np.full((T + 1, d, d), np.nan)
+    if P_final is None:
+        Ps[T] = np.zeros((d, d))
+    else:
+        Ps[T] = check_psd(check_square(P_final, "P_final", d), "P_final")
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(T - 1, -1, -1):
+            A, B, P = A_seq[t], B_seq[t], Ps[t + 1]
+            K = np.linalg.solve(R + B.T @ P @ B, B.T @ P @ A)
+            Pn = Q + A.T @ P @ (A - B @ K)
+            if not (np.all(np.isfinite(K)) and np.all(np.isfinite(Pn))):
+                raise DivergenceError(
+                    f"lqr_gains: the Riccati recursion overflowed at step t={t} (last finite cost-to-go "
+                    f"norm {np.linalg.norm(P):.3g} at t={t + 1}); the system is unstable and not controllable "
+                    f"enough over this horizon. err.partial = (K, P) holds the steps computed so far "
+                    f"(K[{t + 1}:], P[{t + 1}:])", step=t, partial=(Ks, Ps))
+            Ks[t], Ps[t] = K, (Pn + Pn.T) / 2
     return Ks, Ps
 
 
@@ -297,6 +338,9 @@ class LQR(Learner):
     def __init__(self, system, cost, finite_horizon: bool | None = None):
         self.system = check_system(system)
         self.cost = as_quadratic_cost(cost, system)
+        if finite_horizon is not None and not isinstance(finite_horizon, (bool, np.bool_)):
+            raise InvalidArgumentError(f"finite_horizon: expected True, False or None, got {finite_horizon!r} "
+                                       f"({type(finite_horizon).__name__})")
         self.finite_horizon = bool(system.is_time_varying if finite_horizon is None else finite_horizon)
         if system.is_time_varying and not self.finite_horizon:
             raise InvalidArgumentError("finite_horizon: a time-varying system needs the finite-horizon Riccati "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_rng, in_range, nonnegative, positive, positive_int
+from .._validate import as_array, as_rng, check_square, in_range, nonnegative, positive, positive_int
 from ..errors import InvalidArgumentError, ShapeError
 from .linear import LTISystem, LTVSystem
 
@@ -27,15 +27,18 @@ __all__ = ["double_integrator", "inverted_pendulum", "random_stable", "switching
 def zoh_discretize(Ac, Bc, dt: float) -> tuple[np.ndarray, np.ndarray]:
     """Exact zero-order-hold discretisation of ``x' = Ac x + Bc u`` with step ``dt``.
 
-    Returns ``(Ad, Bd)`` with ``Ad = exp(Ac dt)``, ``Bd = (int_0^dt exp(Ac s) ds) Bc`` computed
-    as blocks of ``expm([[Ac, Bc], [0, 0]] * dt)`` (Van Loan).
+    ``Ac`` (d, d), ``Bc`` (d, m), ``dt > 0``. Returns ``(Ad, Bd)`` with ``Ad = exp(Ac dt)``,
+    ``Bd = (int_0^dt exp(Ac s) ds) Bc`` computed as blocks of ``expm([[Ac, Bc], [0, 0]] * dt)``
+    (Van Loan).
     """
     from scipy.linalg import expm
 
     dt = positive(dt, "dt")
-    Ac = np.asarray(Ac, dtype=float)
-    Bc = np.asarray(Bc, dtype=float)
-    d, m = Bc.shape
+    Ac = check_square(Ac, "Ac")
+    d = Ac.shape[0]
+    Bc = as_array(Bc, "Bc", ndim=2)
+    Bc = as_array(Bc, "Bc", shape=(d, None))
+    m = Bc.shape[1]
     M = np.zeros((d + m, d + m))
     M[:d, :d], M[:d, d:] = Ac, Bc
     E = expm(M * dt)
@@ -77,8 +80,10 @@ def random_stable(d: int, m: int, spectral_radius: float = 0.9, seed=0, *,
                   symmetric: bool = False) -> LTISystem:
     """Random ``(A, B)`` whose ``A`` has spectral radius exactly ``spectral_radius``.
 
+    ``spectral_radius`` must lie in ``[0, 1)`` (a stable ``A``; :class:`~olc.errors.InvalidArgumentError`
+    otherwise — :func:`switching_system` accepts larger values for unstable modes).
     ``A`` is a standard Gaussian matrix rescaled by ``spectral_radius / rho(G)`` (exact up to
-    rounding; a stable system for ``spectral_radius < 1``). Such an ``A`` is typically
+    rounding). Such an ``A`` is typically
     *not* normal, so ``||A^k||`` may first grow before it decays — the transient behaviour
     that the ``kappa`` of (kappa, gamma)-stability measures. With ``symmetric=True``,
     ``A = V diag(lam) V^T`` with random orthogonal ``V`` and ``max |lam| = spectral_radius``,
@@ -87,8 +92,12 @@ def random_stable(d: int, m: int, spectral_radius: float = 0.9, seed=0, *,
     """
     d = positive_int(d, "d")
     m = positive_int(m, "m")
-    rho = nonnegative(spectral_radius, "spectral_radius")
-    rng = as_rng(seed)
+    rho = in_range(spectral_radius, "spectral_radius", 0.0, 1.0, hi_open=True)
+    return _random_lti(d, m, rho, as_rng(seed), symmetric)
+
+
+def _random_lti(d: int, m: int, rho: float, rng, symmetric: bool = False) -> LTISystem:
+    """The draw of :func:`random_stable` for any ``rho >= 0`` (``rho >= 1``: an unstable ``A``)."""
     if symmetric:
         V, _ = np.linalg.qr(rng.standard_normal((d, d)))
         lam = rng.uniform(-1.0, 1.0, size=d)
@@ -133,7 +142,8 @@ def switching_system(systems=None, T: int = 100, *, d: int = 3, m: int = 1, n_mo
     """An LTV system of horizon ``T`` that switches between modes ``(A^(k), B^(k))``.
 
     ``systems``: a list of :class:`LTISystem` (or ``(A, B)`` pairs) of equal dimensions; None
-    draws ``n_modes`` systems with :func:`random_stable` ``(d, m, spectral_radius)``. The mode
+    draws ``n_modes`` systems like :func:`random_stable` ``(d, m, spectral_radius)``, except that
+    ``spectral_radius >= 1`` is allowed here (unstable modes). The mode
     at step ``t`` is ``sigma_t`` from :func:`switching_schedule`; random modes and schedule
     are drawn from one generator seeded with ``seed``. Note that each mode being stable does *not* make the
     switched system stable: check with :func:`olc.systems.sequential_stability`. The schedule
@@ -143,7 +153,9 @@ def switching_system(systems=None, T: int = 100, *, d: int = 3, m: int = 1, n_mo
     rng = as_rng(seed)
     if systems is None:
         n_modes = positive_int(n_modes, "n_modes")
-        modes = [random_stable(d, m, spectral_radius, seed=rng) for _ in range(n_modes)]
+        d, m = positive_int(d, "d"), positive_int(m, "m")
+        rho = nonnegative(spectral_radius, "spectral_radius")       # >= 1 allowed: unstable modes
+        modes = [_random_lti(d, m, rho, rng) for _ in range(n_modes)]
     else:
         if len(systems) == 0:
             raise InvalidArgumentError("systems: expected a non-empty list of systems")

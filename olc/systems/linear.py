@@ -22,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from .._validate import as_array, positive_int
+from .._validate import as_array, positive, positive_int
 from ..errors import DivergenceError, InvalidArgumentError, ShapeError
 
 __all__ = ["LinearSystem", "LTISystem", "LTVSystem", "rollout"]
@@ -48,9 +48,9 @@ def rollout(A_seq, B_seq, x0, U=None, W=None, K=None, *, max_norm: float | None 
         Disturbances (None: zeros).
     K : array (m, d) or (T, m, d) or None
         Linear state feedback; the applied control is ``u_t = U_t - K_t x_t``.
-    max_norm : float, optional
-        Declare divergence as soon as ``||x_t||_inf`` exceeds it (default: only non-finite
-        states count).
+    max_norm : float > 0, optional
+        Declare divergence as soon as ``||x_t||_inf`` exceeds it (default None, or ``inf``:
+        only non-finite states count).
     return_controls : bool
         Also return the applied controls (T, m).
 
@@ -64,10 +64,43 @@ def rollout(A_seq, B_seq, x0, U=None, W=None, K=None, *, max_norm: float | None 
         If ``x_{t+1}`` is non-finite (or above ``max_norm``); ``err.step == t`` and
         ``err.partial`` holds the states ``x_0..x_t`` (shape (t+1, d)).
 
-    Inputs are assumed validated (the system classes do that); this is the numpy reference
-    the kernels mirror. Without feedback the input term ``B_t U_t + W_t`` is computed for all
-    steps at once and only the recursion ``x <- A_t x + drive_t`` stays a Python loop.
+    Raises :class:`~olc.errors.ShapeError` / :class:`~olc.errors.NonFiniteError` /
+    :class:`~olc.errors.InvalidArgumentError` for inputs of the wrong shape, with NaN/Inf, or a
+    ``max_norm`` that is not a positive number. This is the numpy reference the kernels mirror.
+    Without feedback the input term ``B_t U_t + W_t`` is computed for all steps at once and
+    only the recursion ``x <- A_t x + drive_t`` stays a Python loop.
     """
+    A_seq = as_array(A_seq, "A_seq", ndim=3)
+    T, d = A_seq.shape[0], A_seq.shape[1]
+    if A_seq.shape[2] != d:
+        raise ShapeError(f"A_seq: expected a stack of square matrices (T, d, d), got shape {A_seq.shape}")
+    B_seq = as_array(B_seq, "B_seq", shape=(T, d, None))
+    m = B_seq.shape[2]
+    x0 = as_array(x0, "x0", shape=(d,))
+    if U is not None:
+        U = as_array(U, "U", shape=(T, m))
+    if W is not None:
+        W = as_array(W, "W", shape=(T, d))
+    if K is not None:
+        K = as_array(K, "K", ndim=(2, 3))
+        if K.shape not in ((m, d), (T, m, d)):
+            raise ShapeError(f"K: expected shape ({m}, {d}) or ({T}, {m}, {d}), got shape {K.shape}")
+    return _rollout(A_seq, B_seq, x0, U, W, K, max_norm=max_norm, return_controls=return_controls)
+
+
+def _max_norm(max_norm) -> float:
+    """``max_norm`` as a bound: None or ``inf`` for none, else a positive finite number."""
+    if max_norm is None:
+        return np.inf
+    if isinstance(max_norm, (numbers.Real, np.floating, np.integer)) and not isinstance(max_norm, bool) \
+            and max_norm == np.inf:
+        return np.inf
+    return positive(max_norm, "max_norm")
+
+
+def _rollout(A_seq, B_seq, x0, U=None, W=None, K=None, *, max_norm=None, return_controls=False):
+    """:func:`rollout` on inputs already checked (shapes, finiteness) by the caller."""
+    bound = _max_norm(max_norm)
     A_seq = np.asarray(A_seq, dtype=np.float64)
     B_seq = np.asarray(B_seq, dtype=np.float64)
     T, d, _ = A_seq.shape
@@ -83,7 +116,6 @@ def rollout(A_seq, B_seq, x0, U=None, W=None, K=None, *, max_norm: float | None 
     X = np.empty((T + 1, d))
     X[0] = x0
     x = X[0]
-    bound = np.inf if max_norm is None else float(max_norm)
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(T):
             x = A_seq[t] @ x + drive[t]
@@ -91,7 +123,8 @@ def rollout(A_seq, B_seq, x0, U=None, W=None, K=None, *, max_norm: float | None 
                 raise DivergenceError(
                     f"rollout diverged: state x_{t + 1} is "
                     f"{'non-finite' if not np.all(np.isfinite(x)) else f'above max_norm={bound:g}'} "
-                    f"(last finite state norm {np.linalg.norm(X[t]):.3g}); err.partial holds x_0..x_{t}",
+                    f"(last finite state: max |x_{t}| = {np.max(np.abs(X[t]), initial=0.0):.3g}); "
+                    f"err.partial holds x_0..x_{t}",
                     step=t, partial=X[: t + 1].copy())
             X[t + 1] = x
     if return_controls:
@@ -224,7 +257,7 @@ class LinearSystem:
             if K.shape not in ((m, d), (T_, m, d)):
                 raise ShapeError(f"K: expected shape ({m}, {d}) or ({T_}, {m}, {d}), got shape {K.shape}")
         A_seq, B_seq = self.matrices(T_)
-        return rollout(A_seq, B_seq, x0, U, W, K, max_norm=max_norm, return_controls=return_controls)
+        return _rollout(A_seq, B_seq, x0, U, W, K, max_norm=max_norm, return_controls=return_controls)
 
     def observe(self, x) -> np.ndarray:
         """``C x`` (or ``x`` itself when ``C`` is None); ``x`` may be (d,) or stacked (..., d)."""

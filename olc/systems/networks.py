@@ -86,7 +86,7 @@ def _as_graph_list(graphs):
 def _incidence(G, nodes, weight):
     """Edge list as an incidence matrix E (e, n) (rows e_i - e_j) and edge weights (e,)."""
     index = {v: i for i, v in enumerate(nodes)}
-    edges = [(u, v, data) for u, v, data in G.edges(data=True) if u != v]
+    edges = [(u, v, data) for u, v, data in G.edges(data=True) if u != v and u in index and v in index]
     E = np.zeros((len(edges), len(nodes)))
     w = np.ones(len(edges))
     for k, (u, v, data) in enumerate(edges):
@@ -102,9 +102,23 @@ def graph_laplacian(G, nodelist=None, weight: str | None = None) -> np.ndarray:
     """Dense Laplacian ``L = D - W`` (n, n) in the order of ``nodelist`` (default ``list(G.nodes)``).
 
     ``weight``: edge attribute to use as weight (None: every edge has weight 1). Self-loops are
-    ignored. Equals ``networkx.laplacian_matrix(G, nodelist, weight).toarray()``.
+    ignored. Equals ``networkx.laplacian_matrix(G, nodelist, weight).toarray()`` (a ``nodelist``
+    with only some of the nodes gives the Laplacian of the induced subgraph).
     """
-    nodes = list(G.nodes) if nodelist is None else list(nodelist)
+    import networkx as nx
+
+    if not isinstance(G, nx.Graph):
+        raise InvalidArgumentError(f"G: expected a networkx graph, got {type(G).__name__}")
+    if nodelist is None:
+        nodes = list(G.nodes)
+    else:
+        nodes = _node_list(nodelist, "nodelist")
+        missing = [v for v in nodes if v not in G]
+        if missing:
+            raise InvalidArgumentError(f"nodelist: nodes {missing[:5]} are not in G ({G.number_of_nodes()} nodes)")
+        if len(set(nodes)) != len(nodes):
+            raise InvalidArgumentError(f"nodelist: expected distinct nodes, got {len(nodes) - len(set(nodes))} "
+                                       "duplicate(s)")
     E, w = _incidence(G, nodes, weight)
     return (E.T * w) @ E
 
@@ -136,10 +150,32 @@ def laplacian_sequence(graphs, T: int, *, switch_prob: float = 0.1, p_fail: floa
     return L, schedule, nodes
 
 
-def actuator_matrix(nodes, actuated) -> np.ndarray:
-    """``B`` (n, k): one column per actuated node, a unit entry at that node's row in ``nodes``."""
+def _node_list(nodes, name: str) -> list:
+    """``list(nodes)`` for an iterable of (hashable) nodes; a clear error otherwise."""
+    if isinstance(nodes, (str, bytes)) or not hasattr(nodes, "__iter__"):
+        raise InvalidArgumentError(f"{name}: expected an iterable of nodes, got {nodes!r}")
     nodes = list(nodes)
+    for v in nodes:
+        try:
+            hash(v)
+        except TypeError:
+            raise InvalidArgumentError(f"{name}: nodes must be hashable, got {v!r}") from None
+    return nodes
+
+
+def actuator_matrix(nodes, actuated) -> np.ndarray:
+    """``B`` (n, k): one column per actuated node, a unit entry at that node's row in ``nodes``.
+
+    Every node of ``actuated`` must be in ``nodes`` (:class:`~olc.errors.InvalidArgumentError`
+    otherwise)."""
+    nodes = _node_list(nodes, "nodes")
+    actuated = _node_list(actuated, "actuated")
     index = {v: i for i, v in enumerate(nodes)}
+    missing = [v for v in actuated if v not in index]
+    if missing:
+        shown = nodes if len(nodes) <= 10 else nodes[:10] + ["..."]
+        raise InvalidArgumentError(f"actuated: nodes {missing[:5]} are not in nodes ({len(nodes)} nodes: "
+                                   f"{shown})")
     B = np.zeros((len(nodes), len(actuated)))
     for j, v in enumerate(actuated):
         B[index[v], j] = 1.0

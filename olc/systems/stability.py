@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._validate import as_array, as_rng, check_choice, in_range, nonnegative, positive_int
-from ..errors import BackendUnavailableError, InvalidArgumentError, ShapeError
+from ..errors import BackendUnavailableError, DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from .linear import LinearSystem
 
 __all__ = ["interval_norms", "sequential_stability", "SequentialStability", "plot_decay"]
@@ -80,13 +80,18 @@ def interval_norms(As, max_length: int | None = None, *, norm: str = "spectral",
 
     Returns
     -------
-    array (T, max_length); entries whose interval runs past ``T`` (``r + l > T``) are NaN.
+    array (T, max_length); entries whose interval runs past ``T`` (``r + l > T``) are NaN, an
+    exactly zero product reads 0 (``-inf`` with ``log=True``). Without ``log``, a norm beyond
+    the float64 range (about 1.8e308) reads ``inf`` — the same marker as the kernels; with
+    ``log=True`` the numpy code returns its exact (finite) log instead.
 
     For each length ``l`` the products of all start indices are advanced together,
     ``P_r <- A_{r+l-1} P_r`` (one batched matmul per length), and renormalised by their
     Frobenius norm, whose log is accumulated separately: numerically this is the plain
-    product ``A_{r+l-1} ... A_r`` with its scale kept in log form. O(T * max_length) matrix
-    products in all.
+    product ``A_{r+l-1} ... A_r`` with its scale kept in log form. Each ``A_t`` is divided by
+    ``max|A_t|`` and each Frobenius norm is taken as ``c ||P / c||_F`` with ``c = max|P|``, so
+    entries like ``1e200`` or ``1e-200`` (whose squares over/underflow) are measured exactly.
+    O(T * max_length) matrix products in all.
     """
     As = _as_matrix_stack(As)
     T, d, _ = As.shape
@@ -103,6 +108,14 @@ def interval_norms(As, max_length: int | None = None, *, norm: str = "spectral",
                 return np.log(out)
         return out
     out = np.full((T, L), np.nan)
+    # Every A_t is first divided by c_t = max|A_t| (log c_t kept), and every running product by
+    # its Frobenius norm, itself taken as c * ||P / c||_F with c = max|P| (as the kernels do):
+    # squaring entries of 1e200 (or 1e-200) would overflow (underflow) and turn the norms into
+    # NaN (or 0). So nothing here overflows; the exact norm is exp(out).
+    cA = np.max(np.abs(As), axis=(1, 2))
+    cA = np.where(cA > 0, cA, 1.0)
+    logcA = np.log(cA)
+    As = As / cA[:, None, None]
     logscale = np.zeros(T)
     P = As.copy()
     v = None
@@ -115,10 +128,13 @@ def interval_norms(As, max_length: int | None = None, *, norm: str = "spectral",
             n = T - ell + 1                      # start indices r = 0..T-l have a full interval
             if ell > 1:
                 P = np.matmul(As[ell - 1:], P[:n])
+            c = np.max(np.abs(P), axis=(1, 2))
+            nz = c > 0
+            c = np.where(nz, c, 1.0)
+            P = P / c[:, None, None]
             s = np.sqrt(np.einsum("rij,rij->r", P, P))
-            nz = s > 0
             P[nz] /= s[nz, None, None]
-            logscale = logscale[:n] + np.log(s)   # -inf once a product is exactly zero
+            logscale = logscale[:n] + logcA[ell - 1:] + np.where(nz, np.log(c) + np.log(s), -np.inf)
             if norm == "spectral":
                 lognorm = np.log(np.linalg.norm(P, 2, axis=(1, 2)))
             elif norm == "fro":
@@ -130,8 +146,11 @@ def interval_norms(As, max_length: int | None = None, *, norm: str = "spectral",
                     vn = np.linalg.norm(v, axis=1, keepdims=True)
                     v = np.where(vn > 0, v / np.where(vn > 0, vn, 1.0), v)
                 lognorm = np.log(np.linalg.norm(np.einsum("rij,rj->ri", P, v), axis=1))
-            out[:n, ell - 1] = logscale + lognorm
-    return out if log else np.exp(out)
+            out[:n, ell - 1] = np.where(nz, logscale + lognorm, -np.inf)
+    if log:
+        return out
+    with np.errstate(over="ignore", under="ignore"):
+        return np.exp(out)
 
 
 @dataclass(frozen=True)
@@ -175,7 +194,8 @@ class SequentialStability:
 
     def kappa_for(self, gamma):
         """Smallest kappa for the given ``gamma`` (a number or an array of them): the
-        ``(kappa, gamma)`` trade-off curve, ``kappa = sqrt(max_l decay_l / (1-gamma)^l)``."""
+        ``(kappa, gamma)`` trade-off curve, ``kappa = sqrt(max_l decay_l / (1-gamma)^l)``;
+        ``inf`` where that kappa is beyond the float64 range."""
         g = np.asarray(gamma, dtype=float)
         if np.any(~np.isfinite(g)) or np.any(g < 0) or np.any(g >= 1):
             raise InvalidArgumentError(f"gamma: expected values in [0, 1), got {gamma!r}")
@@ -193,7 +213,8 @@ class SequentialStability:
         with np.errstate(divide="ignore", invalid="ignore"):
             bound = 2 * np.log(kappa) + self.lengths * np.log1p(-gamma) + np.log1p(rtol)
             ok = self.log_norms <= bound[None, :]
-        return bool(np.all(ok | np.isnan(self.log_norms)))
+        # every computed interval (r + |I| <= T) must satisfy the bound; a NaN there fails it
+        return bool(np.all(ok | ~_computed(*self.log_norms.shape)))
 
     def __repr__(self) -> str:
         return (f"SequentialStability(kappa={self.kappa:.6g}, gamma={self.gamma:.6g}, "
@@ -291,6 +312,21 @@ def sequential_stability(As, gamma: float | None = None, max_length: int | None 
     -------
     :class:`SequentialStability`
 
+    Raises
+    ------
+    DivergenceError
+        When the norm of some interval product is beyond the float64 range (> ~1.8e308; the
+        kernels report such a product as ``inf``). Definition 3 would then need
+        ``kappa^2 >= ||A_s..A_r||``, so no ``(kappa, gamma)`` with a representable ``kappa^2``
+        holds: the sequence is reported as divergent, never as stable. The message names the
+        shortest overflowing interval; ``err.partial`` holds the log norms ``(T, max_length)``
+        (exact on the numpy path, ``inf`` where a kernel overflowed), and
+        ``max_length`` below that interval's length measures the shorter intervals.
+    NonFiniteError
+        When the norms are representable but the smallest ``kappa`` for ``gamma`` (given or
+        chosen) is not (a ``gamma`` far faster than the sequence decays over a long horizon).
+        :meth:`SequentialStability.kappa_for` returns ``inf`` for such ``gamma`` instead.
+
     Example
     -------
     >>> res = sequential_stability(np.stack([0.9 * np.eye(3)] * 50))
@@ -298,28 +334,76 @@ def sequential_stability(As, gamma: float | None = None, max_length: int | None 
     (0.1, 1.0, True)
     """
     As = _as_matrix_stack(As, T)
+    check_choice(rule, "rule", RULES)
+    if gamma is not None:
+        gamma = in_range(gamma, "gamma", 0.0, 1.0, hi_open=True)
     logN = interval_norms(As, max_length, norm=norm, log=True, seed=seed, power_iters=power_iters,
                           backend=backend)
     Tn, L = logN.shape
     lengths = np.arange(1, L + 1)
-    with np.errstate(over="ignore", under="ignore"):
-        log_decay = np.nanmax(logN, axis=0)
-        mean_decay = np.nanmean(np.exp(logN), axis=0)
-    check_choice(rule, "rule", RULES)
-    if gamma is None:
+    valid = _computed(Tn, L)
+    if np.any(np.isnan(logN[valid])):                 # only a kernel could produce this: report it
+        r0, l0 = np.argwhere(np.isnan(logN) & valid)[0]
+        raise NonFiniteError(f"As: the norm of the interval product A_{r0 + l0}..A_{r0} came out NaN "
+                             f"(backend={backend!r})")
+    _check_overflow(logN, valid)
+    log_decay = np.max(np.where(valid, logN, -np.inf), axis=0)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        # mean in log form: exp(max) * mean(exp(logN - max)) cannot overflow once max is representable
+        shift = np.where(np.isfinite(log_decay), log_decay, 0.0)
+        rel = np.where(valid, np.exp(logN - shift[None, :]), 0.0)
+        mean_decay = np.exp(shift) * rel.sum(axis=0) / valid.sum(axis=0)
+        mean_decay = np.where(np.isneginf(log_decay), 0.0, mean_decay)
+    given = gamma is not None
+    if not given:
         gamma = (_bound_gamma if rule == "bound" else _fit_gamma)(lengths, log_decay)
-    else:
-        gamma = in_range(gamma, "gamma", 0.0, 1.0, hi_open=True)
     with np.errstate(invalid="ignore"):
         excess = logN - lengths[None, :] * np.log1p(-gamma)            # log(||prod|| / (1-gamma)^|I|)
-    filled = np.where(np.isnan(excess), -np.inf, excess)
+    filled = np.where(valid, excess, -np.inf)
     r, ell = np.unravel_index(np.argmax(filled), filled.shape)
+    if filled[r, ell] / 2 > _LOG_MAX:
+        raise NonFiniteError(
+            f"gamma: for gamma={gamma:.6g} ({'given' if given else f'chosen by rule={rule!r}'}) the smallest "
+            f"kappa is exp({filled[r, ell] / 2:.6g}), beyond the float64 range (interval ({r}, {r + ell}), "
+            f"length {ell + 1}); no representable kappa works for this gamma — pass a smaller gamma, or use "
+            f"kappa_for on a result with a smaller gamma for the trade-off curve")
     kappa = float(np.exp(filled[r, ell] / 2))
-    with np.errstate(over="ignore", under="ignore"):
-        decay = np.exp(log_decay)
+    decay = np.exp(log_decay)
     return SequentialStability(log_norms=logN, lengths=lengths, decay=decay, mean_decay=mean_decay,
                                kappa=kappa, gamma=float(gamma), worst_interval=(int(r), int(r + ell)),
                                norm=norm, complete=(L == Tn))
+
+
+def _computed(T: int, L: int) -> np.ndarray:
+    """Mask (T, L) of the entries of ``interval_norms`` that exist: ``r + l <= T``."""
+    return np.add.outer(np.arange(T), np.arange(1, L + 1)) <= T
+
+
+_LOG_MAX = float(np.log(np.finfo(np.float64).max))     # log of the largest float64 (~709.78)
+
+
+def _check_overflow(logN: np.ndarray, valid: np.ndarray) -> None:
+    """Raise :class:`DivergenceError` when an interval product's norm is beyond the float64 range.
+
+    Definition 3 needs ``||A_s..A_r|| <= kappa^2 (1-gamma)^{|I|} <= kappa^2``, so such a product
+    rules out every ``(kappa, gamma)`` with ``kappa^2`` representable: the sequence diverges as
+    far as float64 is concerned (a rollout through it overflows too). The numpy code knows these
+    norms exactly in log form; the kernels report the overflowing products as ``inf``.
+    """
+    over = valid & (logN > _LOG_MAX)
+    if not over.any():
+        return
+    r0, l0 = min(map(tuple, np.argwhere(over)), key=lambda rl: (rl[1], rl[0]))   # shortest interval first
+    v = logN[r0, l0]
+    what = "overflows float64 (the kernel reports inf)" if np.isinf(v) else f"is exp({v:.6g}) > 1.8e308"
+    raise DivergenceError(
+        f"As: the interval products overflow float64 — ||A_{r0 + l0}..A_{r0}|| (interval ({r0}, {r0 + l0}), "
+        f"length {l0 + 1}) {what}; {int(over.sum())} of {int(valid.sum())} intervals are beyond the float64 "
+        f"range. No (kappa, gamma) with kappa^2 representable satisfies Definition 3, so the sequence is "
+        f"reported as divergent rather than stable. err.partial holds the log norms (T, max_length) "
+        f"(inf where a kernel overflowed)"
+        + (f"; sequential_stability(..., max_length={l0}) measures the shorter intervals" if l0 else
+           " (a single matrix is already beyond the range: rescale the sequence)"), partial=logN)
 
 
 def plot_decay(result: SequentialStability, ax=None, *, mean: bool = True, bound: bool = True,

@@ -100,3 +100,14 @@ def test_trace_without_disturbances_is_rejected():
     trace = olc.play(olc.learners.OGD(olc.sets.Ball(1.0)), olc.games.linear(np.ones((5, 2))))
     with pytest.raises(InvalidArgumentError, match="disturbances"):
         olc.comparators.BestDFC(s, cost, H=2).best_cumulative(trace)
+
+
+def test_dfc_controls_shape_errors():
+    from olc.errors import ShapeError
+
+    with pytest.raises(ShapeError, match=r"W: expected shape \(\*, 2\), got shape \(10, 3\)"):
+        olc.comparators.dfc_controls(np.ones((3, 1, 2)), np.ones((10, 3)))
+    with pytest.raises(ShapeError, match=r"M: expected an array with 3 dimension"):
+        olc.comparators.dfc_controls(np.ones((1, 2)), np.ones((10, 2)))
+    U = olc.comparators.dfc_controls(np.ones((3, 1, 2)), np.ones((10, 2)))
+    assert U.shape == (10, 1) and U[0, 0] == 0.0 and U[5, 0] == 6.0

@@ -302,3 +302,61 @@ def test_gpc_on_unbounded_ltv_checks_the_closed_loop_over_each_games_horizon():
     gpc.init((2,), np.random.default_rng(0), horizon=60)
     with pytest.raises(InvalidArgumentError, match="not sequentially stable"):
         gpc.init((2,), np.random.default_rng(0), horizon=400)
+
+
+# ----------------------------------------------------------------- LQR helpers: input validation (audit)
+
+_A2 = np.array([[1.0, 1.0], [0.0, 1.0]])
+_B2 = np.array([[0.0], [1.0]])
+
+
+@pytest.mark.parametrize("args, err, match", [
+    ((_A2, np.ones((3, 1)), np.eye(2), np.eye(1)), ShapeError, r"B: expected shape \(2, \*\), got shape \(3, 1\)"),
+    ((np.ones((2, 3)), _B2, np.eye(2), np.eye(1)), ShapeError, r"A: expected a square matrix, got shape \(2, 3\)"),
+    ((_A2, _B2, np.eye(3), np.eye(1)), ShapeError, r"Q: expected shape \(2, 2\), got shape \(3, 3\)"),
+    ((_A2, _B2, np.eye(2), np.eye(2)), ShapeError, r"R: expected shape \(1, 1\), got shape \(2, 2\)"),
+    ((_A2, _B2, -np.eye(2), np.eye(1)), InvalidArgumentError, "Q: expected a positive semidefinite matrix"),
+    ((_A2, _B2, np.eye(2), np.zeros((1, 1))), InvalidArgumentError, "R: expected a positive definite matrix"),
+    ((_A2, _B2, np.full((2, 2), np.nan), np.eye(1)), NonFiniteError, "Q"),
+])
+def test_lqr_gain_validates_before_riccati(args, err, match):
+    with pytest.raises(err, match=match) as info:
+        olc.learners.lqr_gain(*args)
+    assert "Riccati" not in str(info.value)
+
+
+def test_lqr_gain_still_reports_unstabilisable_systems():
+    with pytest.raises(InvalidArgumentError, match="stabilis"):
+        olc.learners.lqr_gain(2 * np.eye(2), np.zeros((2, 1)), np.eye(2), np.eye(1))
+
+
+@pytest.mark.parametrize("args, err, match", [
+    ((np.stack([_A2] * 5), np.stack([_B2] * 4), np.eye(2), np.eye(1)), ShapeError,
+     r"B_seq: expected shape \(5, 2, \*\), got shape \(4, 2, 1\)"),
+    ((np.stack([_A2] * 5), np.stack([np.ones((3, 1))] * 5), np.eye(2), np.eye(1)), ShapeError,
+     r"B_seq: expected shape \(5, 2, \*\), got shape \(5, 3, 1\)"),
+    ((_A2, _B2, np.eye(2), np.eye(1)), ShapeError, r"A_seq: expected .*3 dimension"),
+    ((np.stack([_A2] * 5), np.stack([_B2] * 5), np.eye(2), np.zeros((1, 1))), InvalidArgumentError,
+     "R: expected a positive definite"),
+])
+def test_lqr_gains_validates(args, err, match):
+    with pytest.raises(err, match=match):
+        olc.learners.lqr_gains(*args)
+    with pytest.raises(ShapeError, match=r"P_final: expected shape \(2, 2\)"):
+        olc.learners.lqr_gains(np.stack([_A2] * 5), np.stack([_B2] * 5), np.eye(2), np.eye(1), P_final=np.eye(3))
+
+
+def test_lqr_gains_overflow_is_divergence():
+    """An unstabilisable (B = 0) unstable LTV over a long horizon: the Riccati cost-to-go overflows."""
+    A = np.stack([1e3 * np.eye(2)] * 200)
+    with pytest.raises(DivergenceError, match="Riccati") as info:
+        olc.learners.lqr_gains(A, np.zeros((200, 2, 1)), np.eye(2), np.eye(1))
+    assert info.value.step is not None and np.all(np.isfinite(info.value.partial[1][info.value.step + 1:]))
+
+
+@pytest.mark.parametrize("flag", ["yes", 1, 0.0])
+def test_lqr_finite_horizon_must_be_bool(flag):
+    s = olc.systems.LTISystem(_A2, _B2)
+    with pytest.raises(InvalidArgumentError, match=rf"finite_horizon: expected True, False or None, got {flag!r}"):
+        olc.learners.LQR(s, olc.systems.QuadraticCost(np.eye(2), np.eye(1)), finite_horizon=flag)
+    assert olc.learners.LQR(s, olc.systems.QuadraticCost(np.eye(2), np.eye(1)), finite_horizon=np.bool_(True)).finite_horizon

@@ -40,7 +40,7 @@ def test_inverted_pendulum_zoh():
     assert Ad[0, 0] == 1.0 and abs(Bd[0, 0] - 2.0) < 1e-12
 
 
-@pytest.mark.parametrize("rho", [0.3, 0.9, 1.2])
+@pytest.mark.parametrize("rho", [0.0, 0.3, 0.9])
 @pytest.mark.parametrize("symmetric", [False, True])
 def test_random_stable_exact_spectral_radius(rho, symmetric):
     for seed in range(3):
@@ -77,3 +77,27 @@ def test_switching_system():
     np.testing.assert_array_equal(rnd.A(10), switching_system(T=30, d=3, m=2, n_modes=3, seed=0).A(10))
     with pytest.raises(ShapeError, match=r"systems\[1\]"):
         switching_system([modes[0], (np.eye(3), np.ones((3, 1)))], T=5)
+
+
+@pytest.mark.parametrize("rho", [1.0, 1.5, -0.1])
+def test_random_stable_rejects_unstable_spectral_radius(rho):
+    with pytest.raises(InvalidArgumentError, match=rf"spectral_radius: expected a number in \[0.0, 1.0\), got {rho}"):
+        random_stable(3, 1, spectral_radius=rho)
+
+
+def test_switching_system_may_have_unstable_modes():
+    """switching_system's random modes are not restricted to rho < 1 (unstable modes on purpose)."""
+    s = switching_system(T=10, d=3, m=1, spectral_radius=1.3, seed=0)
+    assert len(s.info["modes"]) == 2
+    for mode in s.info["modes"]:
+        assert abs(np.max(np.abs(np.linalg.eigvals(mode.A()))) - 1.3) < 1e-12
+
+
+@pytest.mark.parametrize("Ac, Bc, match", [
+    (np.ones((2, 3)), np.ones((2, 1)), r"Ac: expected a square matrix, got shape \(2, 3\)"),
+    (np.eye(2), np.ones((3, 1)), r"Bc: expected shape \(2, \*\), got shape \(3, 1\)"),
+    (np.eye(2), np.ones(2), r"Bc: expected an array with 2 dimension"),
+])
+def test_zoh_discretize_shape_errors(Ac, Bc, match):
+    with pytest.raises(ShapeError, match=match):
+        zoh_discretize(Ac, Bc, 0.1)

@@ -126,3 +126,38 @@ def test_ltv_and_simulate_errors():
         sys.simulate(np.zeros(2), W=np.zeros((3, 2)), K=np.zeros((2, 2)))
     with pytest.raises(ShapeError, match=r"A_seq\(3\)"):
         LTVSystem(lambda t: np.eye(2) if t < 3 else np.eye(3), np.ones((2, 1))).simulate(np.zeros(2), T=5)
+
+
+def _ab5():
+    A = np.stack([np.eye(2)] * 5)
+    B = np.stack([np.ones((2, 1))] * 5)
+    return A, B
+
+
+@pytest.mark.parametrize("kwargs, err, match", [
+    (dict(U=np.zeros((4, 1))), ShapeError, r"U: expected shape \(5, 1\), got shape \(4, 1\)"),
+    (dict(W=np.zeros((5, 3))), ShapeError, r"W: expected shape \(5, 2\), got shape \(5, 3\)"),
+    (dict(K=np.ones((2, 2))), ShapeError, r"K: expected shape \(1, 2\) or \(5, 1, 2\), got shape \(2, 2\)"),
+    (dict(x0=np.zeros(3)), ShapeError, r"x0: expected shape \(2,\), got shape \(3,\)"),
+    (dict(B_seq=np.ones((4, 2, 1))), ShapeError, r"B_seq: expected shape \(5, 2, \*\), got shape \(4, 2, 1\)"),
+    (dict(A_seq=np.ones((5, 2, 3))), ShapeError, r"A_seq: expected .*\(T, d, d\).*\(5, 2, 3\)"),
+    (dict(W=np.full((5, 2), np.nan)), NonFiniteError, "W"),
+    (dict(max_norm=-1.0), InvalidArgumentError, r"max_norm: expected a positive number, got -1"),
+    (dict(max_norm=0), InvalidArgumentError, "max_norm"),
+])
+def test_rollout_validates_its_public_inputs(kwargs, err, match):
+    A, B = _ab5()
+    args = dict(A_seq=A, B_seq=B, x0=np.zeros(2))
+    args.update(kwargs)
+    with pytest.raises(err, match=match) as info:
+        rollout(**args)
+    assert not isinstance(info.value, DivergenceError)
+
+
+def test_simulate_max_norm_is_validated():
+    sys = LTISystem(np.eye(2), np.ones((2, 1)))
+    with pytest.raises(InvalidArgumentError, match="max_norm") as info:
+        sys.simulate(np.zeros(2), W=np.zeros((5, 2)), max_norm=-1)
+    assert not isinstance(info.value, DivergenceError)
+    X = sys.simulate(np.ones(2), W=np.zeros((5, 2)), max_norm=np.inf)      # inf: no bound (as None)
+    assert X.shape == (6, 2)

@@ -8,6 +8,7 @@ from olc.errors import InvalidArgumentError
 from olc.systems import (
     LTISystem,
     LTVSystem,
+    actuator_matrix,
     consensus_rate,
     consensus_system,
     graph_laplacian,
@@ -101,3 +102,24 @@ def test_argument_errors():
         consensus_system([G, nx.path_graph(5)], T=10)
     with pytest.raises(InvalidArgumentError, match="name"):
         real_graph("facebook")
+
+
+def test_actuator_matrix_unknown_node():
+    with pytest.raises(InvalidArgumentError, match=r"actuated: nodes \[5\] are not in nodes \(3 nodes: \[0, 1, 2\]\)"):
+        actuator_matrix([0, 1, 2], [5])
+    with pytest.raises(InvalidArgumentError, match="actuated: expected an iterable of nodes, got 5"):
+        actuator_matrix([0, 1, 2], 5)
+    np.testing.assert_array_equal(actuator_matrix(["a", "b"], ["b"]), [[0.0], [1.0]])
+
+
+def test_graph_laplacian_rejects_non_graphs_and_unknown_nodes():
+    with pytest.raises(InvalidArgumentError, match=r"G: expected a networkx graph, got int"):
+        graph_laplacian(1)
+    G = nx.path_graph(4)
+    with pytest.raises(InvalidArgumentError, match=r"nodelist: nodes \[9\] are not in G"):
+        graph_laplacian(G, nodelist=[0, 1, 9])
+    with pytest.raises(InvalidArgumentError, match="nodelist: .*duplicate"):
+        graph_laplacian(G, nodelist=[0, 1, 1, 2, 3])
+    # a subset of the nodes: the Laplacian of the induced subgraph, as networkx computes it
+    np.testing.assert_allclose(graph_laplacian(G, nodelist=[2, 1, 0]),
+                               nx.laplacian_matrix(G, nodelist=[2, 1, 0], weight=None).toarray())

@@ -1,7 +1,10 @@
 """Sequential stability (nonconvex-meta-optimization, Definition 3): brute force and closed forms."""
 
+import contextlib
+import dataclasses
 import functools
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -150,3 +153,78 @@ def test_kernel_backend_agrees_with_numpy():
     assert fast.kappa == pytest.approx(ref.kappa, rel=1e-9) and fast.gamma == pytest.approx(ref.gamma, rel=1e-9)
     with pytest.raises(olc.InvalidArgumentError, match="backend"):
         sequential_stability(As, norm="fro", backend="numba")
+
+
+# ------------------------------------------------------------------ overflow (audit: 1e200 read as "stable")
+
+def test_huge_entries_are_measured_exactly_in_log_form():
+    """Entries whose squares overflow (1e200) or underflow (1e-200) float64: the norms are still exact
+    (the products are rescaled by max|P| before the Frobenius norm, as the kernels do)."""
+    for c in (1e200, 1e-200):
+        As = np.stack([c * np.eye(3)] * 3)
+        logN = interval_norms(As, log=True)
+        np.testing.assert_allclose(logN[0], np.arange(1, 4) * np.log(c), rtol=1e-12)
+        assert np.all(np.isfinite(logN[np.add.outer(np.arange(3), np.arange(3)) < 3]))
+    N = interval_norms(np.stack([1e200 * np.eye(3)] * 3))       # plain norms: overflow reads inf (kernel marker)
+    assert N[0, 0] == pytest.approx(1e200, rel=1e-12) and np.isinf(N[0, 1]) and np.isinf(N[0, 2])
+
+
+@pytest.mark.parametrize("scale, T, first", [(1e200, 10, 2), (1e5, 100, 62)])
+def test_overflowing_products_raise_divergence(scale, T, first):
+    """Def. 3 needs ||A_s..A_r|| <= kappa^2 (1-gamma)^|I|: a product norm beyond float64 means no kappa
+    with kappa^2 representable works — a DivergenceError, never a "stable" result (was kappa=0, holds True)."""
+    As = np.stack([scale * np.eye(3)] * T)
+    with _no_warnings(), pytest.raises(olc.DivergenceError, match=rf"length {first}\b") as err:
+        sequential_stability(As)
+    logN = err.value.partial                                   # the exact log norms (T, T), NaN past the end
+    assert logN.shape == (T, T)
+    np.testing.assert_allclose(logN[0], np.arange(1, T + 1) * np.log(scale), rtol=1e-12)
+    assert "max_length" in str(err.value)
+    ok = sequential_stability(As, max_length=first - 1)       # the advertised way out: shorter intervals
+    assert np.all(np.isfinite(ok.decay)) and np.all(np.isfinite(ok.mean_decay)) and np.isfinite(ok.kappa)
+    assert ok.holds(ok.kappa, ok.gamma)
+
+
+def test_overflow_with_kernel_backend_raises_too():
+    """The numba kernel marks overflowing products with inf: same DivergenceError as the numpy path."""
+    pytest.importorskip("numba")
+    with pytest.raises(olc.DivergenceError, match=r"length 2\b"):
+        sequential_stability(np.stack([1e200 * np.eye(3)] * 10), backend="numba")
+
+
+def test_numpy_interval_norms_agree_with_kernels_on_moderate_case():
+    """Large but representable norms (up to ~1e43): numpy log-form norms == kernels' plain products."""
+    pytest.importorskip("numba")
+    from olc import kernels
+
+    rng = np.random.default_rng(5)
+    As = 30.0 * rng.standard_normal((25, 4, 4))
+    ref = interval_norms(As)
+    fast = kernels.interval_norms(As, backend="numba")
+    assert np.nanmax(ref) > 1e40 and np.all(np.isfinite(ref[~np.isnan(ref)]))
+    np.testing.assert_allclose(fast, ref, rtol=1e-9)
+    res = sequential_stability(As)
+    assert np.all(np.isfinite(res.decay)) and np.all(np.isfinite(res.mean_decay))
+    assert res.holds(res.kappa, res.gamma) and not res.holds(res.kappa * (1 - 1e-6), res.gamma)
+
+
+def test_kappa_beyond_float_range_for_given_gamma_is_an_error():
+    """A stable sequence with a far too fast requested gamma: kappa would overflow — reported, not inf."""
+    As = np.stack([0.5 * np.eye(2)] * 1000)
+    with pytest.raises(olc.NonFiniteError, match="gamma"):
+        sequential_stability(As, gamma=0.9)
+    assert np.isinf(sequential_stability(As, max_length=300).kappa_for(0.9999))   # the curve: inf = none
+
+
+def test_holds_is_false_on_nan_inside_the_computed_triangle():
+    res = sequential_stability(np.stack([0.5 * np.eye(2)] * 4))
+    bad = res.log_norms.copy()
+    bad[1, 1] = np.nan
+    assert not dataclasses.replace(res, log_norms=bad).holds(10.0, 0.1)
+
+
+@contextlib.contextmanager
+def _no_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
