@@ -1,4 +1,17 @@
-"""The ``olc`` command: ``olc list``, ``olc run NAME [--set key=value ...] [--out DIR]``, ``olc bench``."""
+"""The ``olc`` command: ``olc list``, ``olc run NAME [--set key=value ...] [--out DIR]``, ``olc bench``.
+
+Exit status of ``olc run`` (also in ``olc run --help``):
+
+* 0 — the experiment ran; ``results.json`` and the figures were written (without matplotlib
+  the figures are skipped with a note, still 0: they are an optional extra);
+* 2 — bad input (unknown experiment, a ``--set`` value that does not fit its field, an ``--out``
+  directory that cannot be created or written), reported as ``olc: error: ...``; nothing ran,
+  or, when ``results.json`` could not be written after the run, the results were saved to a
+  temporary file whose path the error gives;
+* 3 — the results were saved but making the figures (or printing the summary) failed: a
+  warning names the experiment and the error;
+* 1 — an unexpected error (a traceback).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +20,7 @@ import dataclasses
 import json
 import os
 import sys
+import tempfile
 import time
 
 from .errors import OlcError
@@ -44,6 +58,45 @@ def cmd_list(args) -> int:
     return 0
 
 
+EXIT_FIGURES_FAILED = 3
+
+RUN_EPILOG = """exit status: 0 results and figures written (figures skipped with a note if matplotlib is
+missing); 2 bad input (experiment name, --set value, --out directory), or results.json not writable
+after the run (the results are then saved to a temporary file named in the error); 3 results saved
+but the figures or the summary failed (a warning names the error); 1 unexpected error."""
+
+
+def _out_error(out: str, what: str, exc: OSError) -> OlcError:
+    reason = exc.strerror or str(exc)
+    return OlcError(f"--out {out}: {what} ({type(exc).__name__}: {reason})")
+
+
+def _prepare_out(out: str) -> None:
+    """Create ``out`` and check that a file can be written there, before the (expensive) run."""
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".olc-write-test-"):
+            pass
+    except OSError as exc:
+        raise _out_error(out, "cannot create or write to the output directory", exc) from None
+
+
+def _save_results(payload: dict, out: str) -> str:
+    """Write ``out/results.json``; if that fails, save the payload to a temporary file instead (the
+    results are never lost) and raise an OlcError naming both."""
+    text = json.dumps(payload, indent=2, default=_json_default)
+    path = os.path.join(out, "results.json")
+    try:
+        with open(path, "w") as fh:
+            fh.write(text)
+        return path
+    except OSError as exc:
+        fd, backup = tempfile.mkstemp(prefix=f"olc-{payload['experiment']}-", suffix=".json")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        raise _out_error(out, f"cannot write {path}; the results were saved to {backup} instead", exc) from None
+
+
 def cmd_run(args) -> int:
     from . import experiments
 
@@ -56,25 +109,32 @@ def cmd_run(args) -> int:
         overrides[k.strip()] = v.strip()
     config = experiments.make_config(module, overrides)
     out = args.out or os.path.join("olc-results", args.name)
-    os.makedirs(out, exist_ok=True)
+    _prepare_out(out)
     t0 = time.perf_counter()
     results = module.run(config, progress=_progress_factory(not args.quiet))
     elapsed = time.perf_counter() - t0
     payload = {"experiment": module.NAME, "config": dataclasses.asdict(config), "seconds": elapsed,
                "results": results}
-    path = os.path.join(out, "results.json")
-    with open(path, "w") as fh:
-        json.dump(payload, fh, indent=2, default=_json_default)
-    figures = []
+    path = _save_results(payload, out)
+    rc, figures = 0, []
     if hasattr(module, "plot"):
         try:
             figures = module.plot(results, out) or []
         except ImportError as exc:
             print(f"(no figures: {exc}; install the plot extra: pip install 'olc[plot]')", file=sys.stderr)
+        except Exception as exc:  # the results are saved: report, do not lose them to a plotting bug
+            rc = EXIT_FIGURES_FAILED
+            print(f"olc: warning: {module.NAME}: making the figures failed ({type(exc).__name__}: {exc}); "
+                  f"the results are saved in {path}", file=sys.stderr)
     if hasattr(module, "summary"):
-        print(module.summary(results))
+        try:
+            print(module.summary(results))
+        except Exception as exc:
+            rc = EXIT_FIGURES_FAILED
+            print(f"olc: warning: {module.NAME}: printing the summary failed ({type(exc).__name__}: {exc}); "
+                  f"the results are saved in {path}", file=sys.stderr)
     print(f"\n{module.NAME}: {elapsed:.1f} s; results in {path}" + (f"; figures: {', '.join(figures)}" if figures else ""))
-    return 0
+    return rc
 
 
 def cmd_bench(args) -> int:
@@ -87,7 +147,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="olc", description="online learning & control experiments")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the experiments").set_defaults(func=cmd_list)
-    p = sub.add_parser("run", help="run an experiment")
+    p = sub.add_parser("run", help="run an experiment", epilog=RUN_EPILOG)
     p.add_argument("name")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
     p.add_argument("--out", help="output directory (default: olc-results/NAME)")

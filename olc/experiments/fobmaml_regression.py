@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DivergenceError
+from . import check_config, each, integer, positive, real
 from ._plot import pyplot, save_figure
 
 NAME = "fobmaml-regression"
@@ -40,6 +41,12 @@ class Config:
     seed: int = 0
 
 
+CHECKS = {"dim": integer(1), "n_tasks": integer(1), "condition": real(1.0), "scale": positive, "lam": positive,
+          "inner_lr": positive, "nu": positive, "inner_steps": each(integer(1)),
+          "cg_steps": each(integer(1), nonempty=False), "loss_inner_steps": integer(1), "outer_steps": integer(1),
+          "outer_lrs": each(positive), "seed": integer(0)}
+
+
 def _methods(cfg: Config, K: int) -> dict:
     from .. import learners as L
 
@@ -59,7 +66,7 @@ def run(config: Config | None = None, progress=None) -> dict:
     from .. import learners as L
     from .. import tasks as T
 
-    cfg = config or Config()
+    cfg = check_config(config or Config(), CHECKS)
     tasks = T.random_quadratics(cfg.n_tasks, cfg.dim, cfg.condition, seed=cfg.seed, scale=cfg.scale)
     rng = np.random.default_rng(cfg.seed + 1)
     theta0 = rng.standard_normal(cfg.dim)

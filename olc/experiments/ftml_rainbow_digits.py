@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InvalidArgumentError
+from . import check_config, integer, positive, real
 from ._plot import pyplot, save_figure
 
 NAME = "ftml-rainbow-digits"
@@ -47,6 +49,28 @@ class Config:
     update_steps: int = 30
     scales: str = "1.0"
     seed: int = 0
+
+
+SCALES = (1.0, 0.5)  # the digit scales rainbow_digits draws from
+
+
+def parse_scales(value, key: str = "scales") -> tuple[float, ...]:
+    """``"1.0,0.5"`` -> ``(1.0, 0.5)``: comma-separated values among :data:`SCALES`, at least one."""
+    items = [s.strip() for s in str(value).split(",") if s.strip()]
+    try:
+        scales = tuple(float(s) for s in items)
+    except ValueError:
+        scales = ()
+    if not scales or any(s not in SCALES for s in scales):
+        raise InvalidArgumentError(f"{key}: expected comma-separated scales among {', '.join(map(str, SCALES))} "
+                                   f"(e.g. \"1.0,0.5\"), got {value!r}")
+    return scales
+
+
+CHECKS = {"n_tasks": integer(1), "n_train": integer(1), "n_test": integer(1), "hidden": integer(1),
+          "n_per_step": integer(1), "threshold": real(0.0, 1.0), "inner_lr": positive, "inner_steps": integer(1),
+          "meta_steps": integer(1), "meta_lr": positive, "batch_size": integer(1), "update_lr": positive,
+          "update_steps": integer(1), "scales": parse_scales, "seed": integer(0)}
 
 
 @contextmanager
@@ -79,8 +103,8 @@ def run(config: Config | None = None, progress=None) -> dict:
     from .. import learners as L
     from .. import tasks as T
 
-    cfg = config or Config()
-    scales = tuple(float(s) for s in str(cfg.scales).split(",") if s.strip())
+    cfg = check_config(config or Config(), CHECKS)
+    scales = parse_scales(cfg.scales)
     with _torch_single_thread():
         tasks = T.rainbow_digits(cfg.n_tasks, seed=cfg.seed, n_train=cfg.n_train, n_test=cfg.n_test,
                                  hidden=(cfg.hidden,), scales=scales)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import check_config, choice, each, integer, optional, positive
 from ._plot import pyplot, save_figure
 
 NAME = "gpc-vs-lqr"
@@ -56,6 +57,12 @@ class Config:
     disturbances: list[str] = field(default_factory=lambda: list(DISTURBANCES))
     curve_points: int = 200
     seed: int = 0
+
+
+CHECKS = {"T": integer(1), "H": integer(1), "lr": positive, "bandit_H": integer(1), "bandit_kappa": positive,
+          "bandit_lr": optional(positive), "kappa_M": positive, "period": positive,
+          "systems": each(choice(*SYSTEMS)), "disturbances": each(choice(*DISTURBANCES)),
+          "curve_points": integer(1), "seed": integer(0)}
 
 
 def _system(name: str):
@@ -102,7 +109,7 @@ def run(config: Config | None = None, progress=None) -> dict:
     from ..learners.schedules import InverseSqrt, Power
     from ..systems.costs import QuadraticCost
 
-    cfg = config or Config()
+    cfg = check_config(config or Config(), CHECKS)
     pairs = [(s, k) for s in cfg.systems for k in cfg.disturbances]
     bar = progress(len(pairs), NAME) if progress is not None else None
     out = {"runs": [], "config": {"T": cfg.T, "H": cfg.H}}

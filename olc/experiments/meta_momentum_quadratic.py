@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import check_config, integer
 from ._plot import pyplot, save_figure
 
 NAME = "meta-momentum-quadratic"
@@ -42,6 +43,12 @@ class Config:
     rate_dim: int = 100
     rate_T: int = 500
     seed: int = 0
+
+
+#: iterations >= 2 (the momentum grid runs iterations - 1 steps); rate_T >= 10 (the rate is a slope
+#: fitted over t >= rate_T / 20, on at least a handful of points)
+CHECKS = {"n_problems": integer(1), "iterations": integer(2), "rate_dim": integer(1), "rate_T": integer(10),
+          "seed": integer(0)}
 
 
 def sample_Q(rng, n: int = 2) -> np.ndarray:
@@ -123,9 +130,9 @@ def _adagrad_curve(Q, x0, grid, T):
 
 
 def fitted_slope(gaps, lo: int) -> float:
-    """Least-squares slope of ``log gap`` against ``log t`` for ``t >= lo``."""
+    """Least-squares slope of ``log gap`` against ``log t`` for ``t >= max(lo, 1)``."""
     t = np.arange(len(gaps))
-    sel = (t >= lo) & (gaps > 0)
+    sel = (t >= max(lo, 1)) & (gaps > 0)
     return float(np.polyfit(np.log(t[sel]), np.log(gaps[sel]), 1)[0])
 
 
@@ -156,7 +163,7 @@ def rates(dim: int = 100, T: int = 500) -> dict:
 
 def run(config: Config | None = None, progress=None) -> dict:
     """Fig. 2 (tuned loss curves per sampled ``Q``) and the fitted rates."""
-    cfg = config or Config()
+    cfg = check_config(config or Config(), CHECKS)
     rng = np.random.default_rng(cfg.seed)
     grid = TABLE2 if cfg.full_grid else SMALL
     x0 = np.array([4.0, 4.0])

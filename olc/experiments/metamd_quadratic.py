@@ -40,7 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DivergenceError, NonFiniteError
+from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
+from . import check_config, integer, nonnegative, optional, pair, positive
 from ._plot import pyplot, save_figure
 
 NAME = "metamd-quadratic"
@@ -74,6 +75,25 @@ class Config:
     tol: float = 1e-3
     max_iter: int = 30_000
     seed: int = 0
+
+
+ROWS = ("top", "bottom")
+CHECKS = {"flat_top": positive, "flat_bottom": positive, "train_tasks": integer(1), "test_tasks": integer(1),
+          "meta_steps": integer(1), "tasks_per_step": integer(1), "horizon": integer(1),
+          "unroll_tol": optional(positive), "eta": positive, "k": pair(nonnegative, ROWS), "meta_lr": pair(positive, ROWS),
+          "meta_clip": optional(positive), "m_init": positive, "m_min": positive, "m_max": positive,
+          "ablation_horizon": optional(integer(1)), "tol": positive, "max_iter": integer(1), "seed": integer(0)}
+
+
+def check(cfg: Config) -> Config:
+    """:data:`CHECKS`, then the box ``m_min < m_max`` that ``m_init`` must lie in."""
+    check_config(cfg, CHECKS)
+    if not cfg.m_min < cfg.m_max:
+        raise InvalidArgumentError(f"m_min: expected a number below m_max = {cfg.m_max}, got {cfg.m_min!r}")
+    if not cfg.m_min <= cfg.m_init <= cfg.m_max:
+        raise InvalidArgumentError(f"m_init: expected a number in [m_min, m_max] = [{cfg.m_min}, {cfg.m_max}], "
+                                   f"got {cfg.m_init!r}")
+    return cfg
 
 
 def _per_row(value, row: int) -> float:
@@ -194,7 +214,7 @@ def _family(cfg, row, d1, rng, theta1, progress):
 
 def run(config: Config | None = None, progress=None) -> dict:
     """Meta-train on each family, test on held-out tasks; iterations to ``||∇f|| <= tol``."""
-    cfg = config or Config()
+    cfg = check(config or Config())
     rng = np.random.default_rng(cfg.seed)
     theta1 = np.array([-2.0, 2.0])
     bar = progress(6, NAME) if progress is not None else None

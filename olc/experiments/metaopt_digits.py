@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..learners.metaopt import M_KINDS
+from . import check_config, choice, integer, positive
 from ._plot import pyplot, save_figure
 
 NAME = "metaopt-digits"
@@ -46,6 +48,11 @@ class Config:
     minibatch: int = 32
     grid: str = "e2"      # "e2": App. E.2's grids (weight decay 0, AdamW betas2 = 0.999); "small": a few points (tests)
     seed: int = 0
+
+
+CHECKS = {"N": integer(1), "T": integer(1), "H": integer(1), "L": integer(1), "M": choice(*M_KINDS),
+          "base_lr": positive, "meta_lr": positive, "hidden": integer(1), "batch": integer(1),
+          "T_stochastic": integer(1), "minibatch": integer(1), "grid": choice("e2", "small"), "seed": integer(0)}
 
 
 def _grids(kind="e2"):
@@ -83,6 +90,8 @@ def _accuracy(oracle, x, X, y):
 
 
 def run(config: Config | None = None, progress=None) -> dict:
+    cfg = check_config(config or Config(), CHECKS)  # before the (slow) imports
+
     import torch
 
     from ..comparators.optimizers import BestOptimizer
@@ -91,10 +100,6 @@ def run(config: Config | None = None, progress=None) -> dict:
     from ..learners import Adam
     from ..learners.metaopt import MetaOpt, run_episodes
 
-    cfg = config or Config()
-    from .._validate import check_choice
-
-    check_choice(cfg.grid, "grid", ("e2", "small"))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny models: intra-op threads only oversubscribe
     try:

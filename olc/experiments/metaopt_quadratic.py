@@ -38,7 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import check_choice, positive_int
+from ..learners.metaopt import M_KINDS
+from . import check_config, choice, integer, positive, real
 from ._plot import pyplot, save_figure
 
 NAME = "metaopt-quadratic"
@@ -61,6 +62,12 @@ class Config:
     seed: int = 0
     starts: int = 3                # L-BFGS starts for the best fixed M
     grid: str = "e2"               # tuned baselines: App. E.2's lr/momentum grids, or "small" (tests)
+
+
+CHECKS = {"N": integer(1), "T": integer(1), "n": integer(1), "H": integer(1), "L": integer(1), "M": choice(*M_KINDS),
+          "algorithm": choice("adam", "convex"), "base_lr": positive, "weight_decay": real(0.0, 1.0),
+          "meta_lr": positive, "problem": choice("quadratic", "regression"), "seed": integer(0), "starts": integer(1),
+          "grid": choice("e2", "small")}
 
 
 # ------------------------------------------------------------------------------------- problems
@@ -179,11 +186,7 @@ def run(config: Config | None = None, progress=None) -> dict:
     from ..comparators.optimizers import E2_GRIDS, BestOptimizer
     from ..learners.metaopt import run_episodes
 
-    cfg = config or Config()
-    check_choice(cfg.problem, "problem", ("quadratic", "regression"))
-    check_choice(cfg.algorithm, "algorithm", ("adam", "convex"))
-    check_choice(cfg.grid, "grid", ("e2", "small"))
-    positive_int(cfg.N, "N")
+    cfg = check_config(config or Config(), CHECKS)
     bar = progress(4, NAME) if progress else None
     problems, fstars = make_problems(cfg)
     x0 = np.zeros(cfg.n)
@@ -225,12 +228,18 @@ def run(config: Config | None = None, progress=None) -> dict:
     if kind == "diagonal":
         starts = [s if s.ndim == 2 else np.repeat(np.reshape(s, (cfg.H, 1)), cfg.n, axis=1) for s in starts]
     J, theta = best_fixed_M(kind, problems, fstars, x0, cfg.T, cfg.base_lr, cfg.weight_decay, cfg.H, starts)
-    fixed_ep = per_episode_fixed_M(theta, kind, problems, fstars, x0, cfg.T, cfg.base_lr, cfg.weight_decay, cfg.H)
+    notes = {}
+    if theta is None:  # every start diverged: no finite comparator in the class (reported as null)
+        fixed_ep = None
+        notes["best fixed M"] = (f"no finite comparator: the fixed-M objective diverged from every one of the "
+                                 f"{len(starts)} L-BFGS start(s) (base_lr = {cfg.base_lr}); reported as null")
+    else:
+        fixed_ep = per_episode_fixed_M(theta, kind, problems, fstars, x0, cfg.T, cfg.base_lr, cfg.weight_decay, cfg.H)
     bar and bar.update(1)
 
     comps = {"best fixed M": fixed_ep, "tuned GD": tuned["gd"]["episode_loss"],
              "tuned momentum": tuned["momentum"]["episode_loss"]}
-    regret = {k: np.cumsum(learner_ep - v) for k, v in comps.items()}
+    regret = {k: None if v is None else np.cumsum(learner_ep - v) for k, v in comps.items()}
     # the exact DFC comparator of the paper's regret notion: the best fixed M against the realised
     # gradient disturbances (olc.comparators.BestFixedM; a convex QP, solved exactly), anytime over episodes
     from ..comparators.metaopt import BestFixedM
@@ -245,12 +254,14 @@ def run(config: Config | None = None, progress=None) -> dict:
     bar and bar.update(1)
     return {
         "config": cfg.__dict__.copy(),
-        "episode_loss": {"meta-opt": learner_ep.tolist(), **{k: v.tolist() for k, v in comps.items()}},
+        "episode_loss": {"meta-opt": learner_ep.tolist(),
+                         **{k: None if v is None else v.tolist() for k, v in comps.items()}},
         "loss_curves_first_last": [subopt[0].tolist(), subopt[-1].tolist()],
-        "regret": {k: v.tolist() for k, v in regret.items()},
-        "regret_slope": {k: fit_slope(v) for k, v in regret.items()},
+        "regret": {k: None if v is None else v.tolist() for k, v in regret.items()},
+        "regret_slope": {k: None if v is None else fit_slope(v) for k, v in regret.items()},
         "learned_M": res.Ms[-1].tolist() if cfg.M != "full" else learned.tolist(),
-        "best_fixed_M": theta.tolist(),
+        "best_fixed_M": None if theta is None else theta.tolist(),
+        "notes": notes,
         "tuned": {k: v["config"] for k, v in tuned.items()},
         "improvement_first_to_last": float(learner_ep[0] / learner_ep[-1]),
     }
@@ -262,11 +273,15 @@ def summary(results: dict) -> str:
     lines = ["| method | episode 1 | last episode | mean | regret of meta-opt after N | slope |",
              "|---|---|---|---|---|---|"]
     for k, v in ep.items():
+        if v is None:  # no finite comparator (see results["notes"])
+            lines.append(f"| {k} | null | null | null | null | |")
+            continue
         reg = results["regret"].get(k)
         slope = results["regret_slope"].get(k)
         lines.append(f"| {k} | {v[0]:.4g} | {v[-1]:.4g} | {np.mean(v):.4g} | "
                      f"{'' if reg is None else f'{reg[-1]:.4g}'} | "
                      f"{'' if slope is None else f'{slope:.2f}'} |")
+    lines += [f"({k}: {note})" for k, note in results.get("notes", {}).items()]
     return "\n".join(lines)
 
 
@@ -277,6 +292,8 @@ def plot(results: dict, outdir: str) -> list[str]:
     ep = results["episode_loss"]
     k = np.arange(1, len(ep["meta-opt"]) + 1)
     for name, v in ep.items():
+        if v is None:  # no finite comparator
+            continue
         ax[0].semilogy(k, v, "o-" if name == "meta-opt" else "--", label=name, ms=3)
     ax[0].set(xlabel="episode", ylabel="Σ_t f(x_t) − f*", title="loss per episode")
     ax[0].legend(fontsize=8)
@@ -286,6 +303,8 @@ def plot(results: dict, outdir: str) -> list[str]:
     ax[1].set(xlabel="step t", ylabel="f(x_t) − f*", title="within-episode curves")
     ax[1].legend(fontsize=8)
     for name, R in results["regret"].items():
+        if R is None:
+            continue
         R = np.asarray(R)
         s = results["regret_slope"][name]
         ax[2].plot(k, R, label=f"vs {name}" + ("" if s is None else f" (slope {s:.2f})"))

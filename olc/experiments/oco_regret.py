@@ -15,8 +15,10 @@ import numpy as np
 
 from .. import games, play
 from ..comparators import BestFixed
+from ..errors import InvalidArgumentError
 from ..learners import AOFTRL, FKM, FTRL, OGD, BCOMemory, Hedge, InverseSqrt
 from ..sets import Ball, Simplex
+from . import check_config, integer, positive
 from ._plot import pyplot, save_figure
 
 NAME = "oco-regret"
@@ -31,12 +33,26 @@ class Config:
     radius: float = 1.0
 
 
+#: T >= 2: the regret exponent is a fitted slope (two rounds at least); dim >= 2: the drifting
+#: adversary rotates in the first two coordinates
+CHECKS = {"T": integer(2), "dim": integer(2), "seeds": integer(1), "memory": integer(1), "radius": positive}
+
+
+def check(cfg: Config) -> Config:
+    """:data:`CHECKS`, and a memory no longer than the game (``memory <= T``)."""
+    check_config(cfg, CHECKS)
+    if cfg.memory > cfg.T:
+        raise InvalidArgumentError(f"memory: expected an integer <= T = {cfg.T}, got {cfg.memory!r}")
+    return cfg
+
+
 def fit_slope(curve: np.ndarray, t_min: int | None = None) -> float:
     """Least-squares slope of ``log R_t`` against ``log t`` on log-spaced ``t ∈ [t_min, T]``
-    (default ``t_min = T/100``) — the empirical regret exponent. Non-positive values are
-    clipped to a tiny positive number (a learner with negative regret has exponent ≈ 0)."""
+    (default ``t_min = T/100``, at least 2 and at most ``T − 1`` so that two points are fitted) — the
+    empirical regret exponent. Non-positive values are clipped to a tiny positive number (a learner
+    with negative regret has exponent ≈ 0)."""
     T = len(curve)
-    t_min = max(2, T // 100) if t_min is None else t_min
+    t_min = max(1, min(max(2, T // 100), T - 1)) if t_min is None else t_min
     ts = np.unique(np.geomspace(t_min, T, 30).astype(int))
     r = np.maximum(curve[ts - 1], 1e-9)
     return float(np.polyfit(np.log(ts), np.log(r), 1)[0])
@@ -63,7 +79,7 @@ def _adversaries(cfg, seed):
 
 
 def run(config: Config | None = None, progress=None) -> dict:
-    cfg = config or Config()
+    cfg = check(config or Config())
     K = Ball(cfg.radius)
     D, G = 2 * cfg.radius, np.sqrt(cfg.dim)  # diameter; bound on ||g|| for coordinates in [-1, 1]
     lr = InverseSqrt(D / G)

@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..backend import BACKENDS
+from ..systems.networks import REAL_GRAPHS
+from . import check_config, choice, each, integer, real
 from ._plot import pyplot, save_figure
 
 NAME = "seq-stability-graphs"
@@ -45,6 +48,11 @@ class Config:
     p_fail: float = 0.3
     seed: int = 0
     backend: str = "numpy"    # interval norms: "numpy" (log-scaled reference) or a kernel: "numba", "cupy", "auto"
+
+
+CHECKS = {"graphs": each(choice(*REAL_GRAPHS)), "T": integer(1), "max_length": integer(1), "n_modes": integer(1),
+          "switch_prob": real(0.0, 1.0), "p_fail": real(0.0, 1.0), "seed": integer(0),
+          "backend": choice("auto", *BACKENDS)}
 
 
 def _modes(G, n_modes, rng):
@@ -74,7 +82,7 @@ def run(config: Config | None = None, progress=None) -> dict:
     from ..systems.networks import consensus_rate, consensus_system, graph_laplacian, real_graph
     from ..systems.stability import sequential_stability
 
-    cfg = config or Config()
+    cfg = check_config(config or Config(), CHECKS)
     rng = np.random.default_rng(cfg.seed)
     jobs = [(g, s) for g in cfg.graphs for s in SCENARIOS]
     bar = progress(len(jobs), NAME) if progress is not None else None

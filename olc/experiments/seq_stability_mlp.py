@@ -28,6 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backend import BACKENDS
+from ..systems.stability import NORMS
+from . import check_config, choice, integer, positive, real
 from ._plot import pyplot, save_figure
 
 NAME = "seq-stability-mlp"
@@ -47,6 +50,11 @@ class Config:
     backend: str = "numpy"    # interval norms: "numpy" (log-scaled reference) or a kernel: "numba", "cupy", "auto"
 
 
+CHECKS = {"runs": integer(1), "T": integer(1), "hidden": integer(1), "batch": integer(1), "lr": positive,
+          "weight_decay": real(0.0, 1.0), "form": choice("gd", "delayed"), "norm": choice(*NORMS),
+          "seed": integer(0), "backend": choice("auto", *BACKENDS)}
+
+
 def _pooled_digits(cfg):
     from ..oracles.data import load_digits_dataset
 
@@ -58,6 +66,8 @@ def _pooled_digits(cfg):
 
 
 def run(config: Config | None = None, progress=None) -> dict:
+    cfg = check_config(config or Config(), CHECKS)  # before the (slow) imports
+
     import torch
 
     from ..oracles import TorchOracle
@@ -65,7 +75,6 @@ def run(config: Config | None = None, progress=None) -> dict:
     from ..systems.optimization import OptimizationSystem
     from ..systems.stability import sequential_stability
 
-    cfg = config or Config()
     X, y = _pooled_digits(cfg)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
