@@ -116,7 +116,11 @@ def _configs(family, grid):
             axes.append(vals)
         configs = [dict(zip(keys, combo)) for combo in itertools.product(*axes)]
     else:
-        configs = [dict(c) for c in grid]
+        items = list(grid) if hasattr(grid, "__iter__") and not isinstance(grid, (str, bytes)) else None
+        if items is None or not all(isinstance(c, dict) for c in items):
+            raise InvalidArgumentError(f"grid: expected None, a dict of value lists (e.g. {{'lr': [0.1, 0.01]}}) "
+                                       f"or a list of configuration dicts, got {grid!r}")
+        configs = [dict(c) for c in items]
         if not configs:
             raise InvalidArgumentError("grid: expected a dict of value lists or a non-empty list of configurations")
         for j, c in enumerate(configs):

@@ -29,8 +29,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_rng, positive, positive_int
-from ..errors import FeedbackError, InvalidArgumentError, ShapeError
+from .._validate import as_array, as_rng, check_finite, positive, positive_int
+from ..errors import FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Environment, Feedback, Learner
 from ..oracles.base import FrozenOracle, sample_indices
 from ..tasks.base import Task, check_tasks
@@ -323,9 +323,23 @@ class TrainFromScratch(_OnlineLearner):
 
 
 # ---------------------------------------------------------------------------- protocols
+def _finite_real(x, name):
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"{name}: expected a real number, got {x!r} ({type(x).__name__})") from None
+    return float(check_finite(v, name))
+
+
 def data_efficiency(ns, values, threshold: float, higher_is_better: bool = True) -> int | None:
     """Datapoints needed to reach the proficiency threshold ``γ`` (Alg. 1, lines 11–12): the
-    first ``n`` whose value is ``>= γ`` (``<= γ`` for losses); None if never reached."""
+    first ``n`` whose value is ``>= γ`` (``<= γ`` for losses); None if never reached.
+    ``ns`` and ``values`` must have the same length; NaN/Inf values raise :class:`olc.NonFiniteError`."""
+    ns, values = list(ns), list(values)
+    if len(ns) != len(values):
+        raise ShapeError(f"values: expected one value per entry of ns ({len(ns)}), got {len(values)}")
+    as_array(values, "values", ndim=1)
+    threshold = _finite_real(threshold, "threshold")
     for n, v in zip(ns, values):
         if (v >= threshold) if higher_is_better else (v <= threshold):
             return int(n)
@@ -343,9 +357,14 @@ def online_meta_learning(learner, tasks, *, n_per_step: int, threshold: float, m
     ``n`` in ``eval_at``), ``curves`` (``[[n, value], ...]`` per task), ``names``.
     ``progress(total, desc)`` may return a tqdm-like bar (``update``, ``close``).
     """
+    missing = [m for m in ("init", "new_task", "observe", "deploy") if not callable(getattr(learner, m, None))]
+    if missing:
+        raise InvalidArgumentError(f"learner: expected an online meta-learner (FTML, TrainOnEverything, "
+                                   f"TrainFromScratch, FTLFineTune, ...) with init/new_task/observe/deploy; "
+                                   f"got {learner!r} (no {', '.join(missing)})")
     tasks = check_tasks(tasks)
     n_per_step = positive_int(n_per_step, "n_per_step")
-    threshold = float(threshold)
+    threshold = _finite_real(threshold, "threshold")
     if higher_is_better is None:
         higher_is_better = metric != "loss"
     for t in tasks:
@@ -370,7 +389,12 @@ def online_meta_learning(learner, tasks, *, n_per_step: int, threshold: float, m
         for n in ns:
             state = learner.observe(state, n)
             ev = task.evaluate(learner.deploy(state, task, n))
-            curve.append([n, float(ev[metric])])
+            value = float(ev[metric])
+            if not np.isfinite(value):
+                raise NonFiniteError(f"online_meta_learning: {type(learner).__name__} reached a non-finite {metric} "
+                                     f"({value}) on task {task.name!r} after {n} datapoints (diverged: lower its "
+                                     "learning rates)")
+            curve.append([n, value])
         values = [v for _, v in curve]
         out["efficiency"].append(data_efficiency(ns, values, threshold, higher_is_better))
         out["final"].append(values[-1])
@@ -393,6 +417,8 @@ def fit_log_regret(regret) -> dict:
     that beats the √t fit.
     """
     R = as_array(regret, "regret", ndim=1)
+    if R.shape[0] < 2:
+        raise InvalidArgumentError(f"regret: the two-parameter fits need at least 2 rounds, got shape {R.shape}")
     t = np.arange(1, R.shape[0] + 1, dtype=float)
     out = {}
     for name, x in (("log", np.log(t)), ("sqrt", np.sqrt(t))):

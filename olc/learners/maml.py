@@ -30,8 +30,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_rng, check_choice, positive, positive_int
-from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
+from .._validate import as_array, as_rng, check_choice, nonnegative, positive, positive_int
+from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Feedback
 from ..sets import Reals
 from ..tasks.base import QuadraticForm, Task, gd_path
@@ -112,24 +112,31 @@ def fit_maml(tasks, inner_lr: float, inner_steps: int = 1, *, x0=None, tol: floa
     for i, t in enumerate(tasks):
         _check_task(t, f"tasks[{i}]")
     d = tasks[0].dim
+    for i, t in enumerate(tasks):
+        if t.dim != d:
+            raise ShapeError(f"tasks[{i}]: dimension {t.dim} differs from tasks[0]'s {d}")
+    learner = MAML(inner_lr, inner_steps)  # validates inner_lr, inner_steps on both paths
+    w0 = np.zeros(d) if x0 is None else as_array(x0, "x0", shape=(d,))
+    tol = nonnegative(tol, "tol")
+    max_iter = positive_int(max_iter, "max_iter")
     if all(t.quadratic is not None for t in tasks):
         P, q = np.zeros((d, d)), np.zeros(d)
-        for t in tasks:
-            f = maml_quadratic(t, inner_lr, inner_steps)
-            P += f.A
-            q += f.b
+        with np.errstate(all="ignore"):
+            for t in tasks:
+                f = maml_quadratic(t, learner.inner_lr, learner.inner_steps)
+                P += f.A
+                q += f.b
+        if not (np.all(np.isfinite(P)) and np.all(np.isfinite(q))):
+            raise NonFiniteError(f"fit_maml: the MAML meta-objective is non-finite (the {learner.inner_steps} inner "
+                                 f"steps of size inner_lr={learner.inner_lr} diverge: reduce inner_lr)")
         return np.linalg.lstsq(P, -q, rcond=None)[0] if np.linalg.cond(P) > 1e12 else np.linalg.solve(P, -q)
     from scipy.optimize import minimize
-
-    learner = MAML(inner_lr, inner_steps)
 
     def fun(w):
         return (sum(learner.objective(t, w) for t in tasks),
                 np.sum([learner.meta_gradient(t, w) for t in tasks], axis=0))
 
-    w0 = np.zeros(d) if x0 is None else as_array(x0, "x0", shape=(d,))
-    res = minimize(fun, w0, jac=True, method="L-BFGS-B",
-                   options={"gtol": tol, "ftol": 0.0, "maxiter": positive_int(max_iter, "max_iter")})
+    res = minimize(fun, w0, jac=True, method="L-BFGS-B", options={"gtol": tol, "ftol": 0.0, "maxiter": max_iter})
     return res.x
 
 
@@ -295,17 +302,29 @@ def bilevel_objective(task: Task, theta, lam: float) -> float:
 def conjugate_gradient(matvec: Callable[[np.ndarray], np.ndarray], b, steps: int, x0=None,
                        tol: float = 0.0) -> np.ndarray:
     """``steps`` iterations of conjugate gradient on ``Mx = b`` (``M`` symmetric positive definite,
-    given by ``matvec``); stops early when the residual norm is ``<= tol·‖b‖``."""
-    b = np.asarray(b, dtype=float)
-    x = np.zeros_like(b) if x0 is None else np.array(x0, dtype=float)
-    r = b - matvec(x) if x0 is not None else b.copy()
+    given by ``matvec``); stops early when the residual norm is ``<= tol·‖b‖``.
+
+    ``b`` and ``x0`` must be finite vectors; every ``matvec`` result is checked (shape of ``b``,
+    finite), so a NaN/Inf raises :class:`olc.NonFiniteError` instead of being returned.
+    """
+    if not callable(matvec):
+        raise InvalidArgumentError(f"matvec: expected a callable v -> Mv, got {matvec!r}")
+    b = as_array(b, "b", ndim=1)
+    steps = positive_int(steps, "steps", minimum=0)
+    tol = nonnegative(tol, "tol")
+
+    def mv(v, k):
+        return as_array(matvec(v), f"conjugate_gradient: matvec result (iteration {k})", shape=b.shape)
+
+    x = np.zeros_like(b) if x0 is None else as_array(x0, "x0", shape=b.shape, copy=True)
+    r = b - mv(x, 0) if x0 is not None else b.copy()
     p = r.copy()
     rr = r @ r
     stop = (tol * np.linalg.norm(b)) ** 2
-    for _ in range(steps):
+    for k in range(steps):
         if rr <= stop or rr == 0.0:
             break
-        Mp = matvec(p)
+        Mp = mv(p, k)
         pMp = p @ Mp
         if pMp <= 0:
             raise InvalidArgumentError("conjugate_gradient: the matrix is not positive definite along a "

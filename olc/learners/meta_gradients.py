@@ -56,7 +56,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, positive
+from .._validate import as_array, positive, positive_int
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Feedback, Learner
 from ..sets import Box, ConvexSet, Reals
@@ -692,8 +692,9 @@ def heavy_ball_coefficients(T: int, meta_lr: float, weights=None):
     Returns ``(mu, step)``, arrays of length ``T + 1`` with, for ``t = 2..T``,
     ``x̄_t = x̄_{t-1} + mu[t] (x̄_{t-1} - x̄_{t-2}) - step[t] ∇f(x̄_{t-1})``:
     ``mu[t] = ρ_t (1 - ρ_{t-1})/ρ_{t-1}`` and ``step[t] = ρ_t α_{t-1} β`` (``ρ_t = α_t/α_{1:t}``);
-    entries 0 and 1 are NaN. Constant ``β`` only.
+    entries 0 and 1 are NaN (no such step). ``T`` is an integer ``>= 2``. Constant ``β`` only.
     """
+    T = positive_int(T, "T", minimum=2)  # the recursion starts at t = 2
     beta = positive(meta_lr, "meta_lr")
     a = _weights_array(T, weights)
     A = np.cumsum(a)
@@ -714,6 +715,7 @@ def nesterov_coefficients(T: int, meta_lr: float, weights=None):
     ``mu[t] = ρ_t(1-ρ_{t-1})/ρ_{t-1}``, ``eta[t] = β α_{t+1}²/α_{1:t}``,
     ``nu[t] = ρ_t β (α_{t-1} + α_t)/eta[t-1] - 1 - mu[t]`` (0 for ``α ≡ 1``). Constant ``β`` only.
     """
+    T = positive_int(T, "T")
     beta = positive(meta_lr, "meta_lr")
     a = _weights_array(T + 1, weights)
     A = np.cumsum(a)

@@ -84,6 +84,16 @@ def _M_shape(kind: str, H: int, n: int) -> tuple[int, ...]:
     return {"scalar": (H,), "diagonal": (H, n), "full": (H, n, n)}[kind]
 
 
+def _check_radius(radius, H: int):
+    """``radius`` as a positive float or a positive ``(H,)`` array of per-lag radii."""
+    if np.ndim(radius) == 0:
+        return positive(radius.item() if isinstance(radius, np.ndarray) else radius, "radius")
+    r = as_array(radius, "radius", shape=(H,))
+    if np.any(r <= 0):
+        raise InvalidArgumentError(f"radius: expected positive per-lag radii, got {r}")
+    return r
+
+
 def metaopt_set(kind: str, H: int, n: int, radius=1.0) -> ConvexSet:
     """The set of ``M`` used for projection / perturbation: per-lag ``‖M^{(h)}‖ <= r_h``.
 
@@ -93,10 +103,8 @@ def metaopt_set(kind: str, H: int, n: int, radius=1.0) -> ConvexSet:
     """
     kind = check_choice(kind, "M", M_KINDS)
     H, n = positive_int(H, "H"), positive_int(n, "n")
-    r = np.asarray(radius, dtype=float)
-    r = np.full(H, positive(float(r), "radius")) if r.ndim == 0 else as_array(r, "radius", shape=(H,))
-    if np.any(r <= 0):
-        raise InvalidArgumentError(f"radius: expected positive per-lag radii, got {r}")
+    r = _check_radius(radius, H)
+    r = np.full(H, r) if np.ndim(r) == 0 else r
     if kind == "scalar":
         return Box(-r, r)
     if kind == "diagonal":
@@ -149,10 +157,14 @@ def rollout_window(t: int, L: int, H: int, xs, grads, losses) -> dict:
     rows, Alg. 4's ``g_{−H}..g_{L−1}``, zero before the episode), so that
     ``OptimizationSystem.rollout(M, **rollout_window(...))`` is the counterfactual loss.
     """
-    t, L, H = int(t), positive_int(L, "L"), positive_int(H, "H")
+    t, L, H = positive_int(t, "t", minimum=0), positive_int(L, "L"), positive_int(H, "H")
     if t < L:
         raise InvalidArgumentError(f"t: the rollout needs t >= L = {L}, got {t}")
-    g = np.asarray(grads, dtype=float)
+    g = as_array(grads, "grads", ndim=2)
+    n_rec = min(len(xs), g.shape[0], len(losses))
+    if t >= n_rec:
+        raise InvalidArgumentError(f"t: round {t} is past the records (xs: {len(xs)}, grads: {g.shape[0]}, "
+                                   f"losses: {len(losses)} rounds); expected L <= t < {n_rec}")
     G = np.zeros((H + L, g.shape[1]))
     for k, tau in enumerate(range(t - L - H, t)):
         if tau >= 0:
@@ -411,9 +423,9 @@ class ConvexMetaOpt(MetaOpt):
                  meta_lr=1e-3, radius=1.0, *, M: str = "full", warmup: str = "paper", M0=None, frozen=False,
                  rollout_oracle=None):
         self.meta_lr = meta_lr if callable(meta_lr) else positive(meta_lr, "meta_lr")
-        self.radius = radius
         super().__init__(H, L, M, base_lr, weight_decay, None, warmup=warmup, M0=M0, frozen=frozen,
                          rollout_oracle=rollout_oracle)
+        self.radius = _check_radius(radius, self.H)
         self.meta_optimizer = self._ogd
 
     def _ogd(self, shape):
@@ -446,8 +458,8 @@ class BanditMetaOpt(MetaOpt):
                  delta: float | None = None, meta_lr=None, radius=1.0, *, M0=None, frozen=False):
         self.delta = None if delta is None else positive(delta, "delta")
         self.meta_lr = meta_lr
-        self.radius = radius
         super().__init__(H, L, M, base_lr, weight_decay, None, warmup="early", M0=M0, frozen=frozen)
+        self.radius = _check_radius(radius, self.H)
         self.meta_optimizer = self._bco
 
     def _bco(self, shape):

@@ -7,8 +7,10 @@ shape (vectors for training, the ``(H, m, d)`` disturbance-feedback matrices ``M
 meta-optimization, ...):
 
 * ``init(shape, rng=None, horizon=None, x0=None) -> state`` — the starting point is required,
-  from ``init`` (``olc.play`` passes ``x0=env.x0`` in an optimization game, which wins) or
-  from the constructor's ``x0``;
+  from ``init`` (``olc.play`` passes ``x0=env.x0`` in an optimization game) or from the
+  constructor's ``x0``. When both are given, ``init``'s (the game's) wins; a constructor ``x0``
+  whose shape is not the decision shape raises :class:`olc.ShapeError` (it is never dropped
+  silently). :func:`train` without ``x0`` starts from the constructor's ``x0``;
 * ``decide(state, obs=None, rng=None) -> (state.x, state)`` — the current iterate;
 * ``update(state, feedback) -> state`` — one optimizer step with ``feedback.grad``;
 * ``step(state, grad) -> state`` — the same step from a raw gradient (what a meta-optimizer
@@ -32,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validate import as_array, in_range, nonnegative, positive, positive_int
-from ..errors import InvalidArgumentError, NonFiniteError
+from ..errors import InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Learner
 from ..sets import Reals
 from .oco import AdaGrad, AdaGradState, feedback_grad
@@ -66,6 +68,16 @@ class _Optimizer(Learner):
         return type(self).__name__
 
     def _start(self, shape, x0):
+        if shape is not None:
+            shape = tuple(int(s) for s in shape)
+        if self.x0 is not None:
+            # init's x0 (the game's) wins, but a constructor x0 that cannot be the starting point of
+            # this problem is a mistake, not something to drop silently
+            want = shape if shape is not None else (None if x0 is None else np.shape(x0))
+            if want is not None and self.x0.shape != tuple(want):
+                raise ShapeError(f"x0: {self._name} was built with x0 of shape {self.x0.shape} but plays decisions "
+                                 f"of shape {tuple(want)} (expected shape {tuple(want)}; the game's / init's x0 "
+                                 "is the starting point when both are given)")
         x0 = self.x0 if x0 is None else x0
         if x0 is None:
             raise InvalidArgumentError(f"x0: {self._name} needs a starting point; pass x0= to the constructor or "
@@ -73,7 +85,6 @@ class _Optimizer(Learner):
                                        "use x0=np.zeros(shape))")
         if shape is None:
             return as_array(x0, "x0", copy=True)
-        shape = tuple(int(s) for s in shape)
         return as_array(x0, "x0", shape=shape, copy=True)
 
     def init(self, shape=None, rng=None, horizon=None, x0=None):
@@ -490,6 +501,7 @@ class Mechanic(_Optimizer):
 def train(optimizer, oracle, T: int, x0=None, seed=0, stochastic: bool | None = None, progress: bool = False):
     """Run ``optimizer`` for ``T`` steps on ``oracle`` from ``x0``: ``olc.play`` on
     :func:`olc.games.optimization.optimization` (see there for ``x0=None`` and ``stochastic``).
+    ``x0=None`` uses the optimizer's constructor ``x0`` when it has one.
 
     Returns the :class:`olc.Trace` (``decisions`` are the iterates ``x_0..x_{T−1}``, ``losses``
     the values ``f(x_t; batch_t)``, ``final_state.x`` the last iterate ``x_T``). A non-finite
@@ -498,4 +510,11 @@ def train(optimizer, oracle, T: int, x0=None, seed=0, stochastic: bool | None = 
     from ..game import play
     from ..games.optimization import optimization
 
+    missing = [m for m in ("init", "decide", "update") if not callable(getattr(optimizer, m, None))]
+    if missing:
+        raise InvalidArgumentError(f"optimizer: expected an olc learner instance (e.g. olc.learners.SGD(0.1)), got "
+                                   f"{optimizer!r} (no {', '.join(missing)})")
+    if x0 is None:
+        x0 = getattr(optimizer, "x0", None)  # the optimizer's own starting point (None: the oracle's x0())
+        x0 = None if callable(x0) else x0
     return play(optimizer, optimization(oracle, T, x0, stochastic=stochastic), T, seed=seed, progress=progress)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import as_array, positive_int
-from ..errors import BackendUnavailableError, InvalidArgumentError, ShapeError
+from ..errors import BackendUnavailableError, InvalidArgumentError, OlcError, ShapeError
 from .base import GradientOracle, sample_indices
 
 __all__ = ["TorchOracle", "flatten_params", "unflatten_params"]
@@ -97,6 +97,10 @@ class TorchOracle(GradientOracle):
     dtype : torch dtype, default ``torch.float64``
     device : str or torch.device, optional
         ``"cuda"`` raises :class:`~olc.errors.BackendUnavailableError` when no GPU is visible.
+
+    At construction one forward pass and loss evaluation on the first sample (in eval mode, the
+    module's mode restored afterwards) checks that ``X``/``y`` fit the module and ``loss_fn``
+    (:class:`~olc.errors.ShapeError` naming ``X`` otherwise).
     """
 
     has_hvp = True
@@ -112,7 +116,11 @@ class TorchOracle(GradientOracle):
         dtype = torch.float64 if dtype is None else dtype
         if dtype not in (torch.float64, torch.float32):
             raise InvalidArgumentError(f"dtype: expected torch.float64 or torch.float32, got {dtype}")
-        device = torch.device("cpu" if device is None else device)
+        try:
+            device = torch.device("cpu" if device is None else device)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"device: expected a torch device such as 'cpu', 'cuda' or 'cuda:0', "
+                                       f"got {device!r} ({exc})") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise BackendUnavailableError(f"device: {device} requested but torch.cuda.is_available() "
                                           "is False")
@@ -150,6 +158,25 @@ class TorchOracle(GradientOracle):
             return value
 
         self._loss = loss
+        self._dry_run()
+
+    def _dry_run(self):
+        """One forward pass and loss on the first sample, in eval mode (no buffer updates), so that
+        a dataset that does not fit the module fails here, with a clear message, not at first use."""
+        torch, module = self._torch, self.module
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                self._loss(flatten_params(module).detach(), self.X[:1], self.y[:1])
+        except OlcError:
+            raise
+        except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+            raise ShapeError(f"X: the module {type(module).__name__} and loss_fn cannot be evaluated on X of shape "
+                             f"{tuple(self.X.shape)} with y of shape {tuple(self.y.shape)} (a dry run on one "
+                             f"sample failed: {exc})") from exc
+        finally:
+            module.train(was_training)
 
     # ------------------------------------------------------------------ conversions
     def _as_tensor(self, a, name, float_only):

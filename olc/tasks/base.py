@@ -247,6 +247,21 @@ def random_quadratics(n_tasks: int, dim: int = 2, condition: float = 10.0, seed=
     return tasks
 
 
+def _interval(value, name: str, *, positive_ends: bool = False) -> tuple[float, float]:
+    """``value`` as a finite pair ``(low, high)`` with ``low <= high`` (both > 0 with ``positive_ends``)."""
+    try:
+        lo, hi = value
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"{name}: expected a pair (low, high), got {value!r}") from None
+    if positive_ends:
+        lo, hi = positive(lo, f"{name}[0]"), positive(hi, f"{name}[1]")
+    else:
+        lo, hi = in_range(lo, f"{name}[0]", -np.inf, np.inf), in_range(hi, f"{name}[1]", -np.inf, np.inf)
+    if lo > hi:
+        raise InvalidArgumentError(f"{name}: expected (low, high) with low <= high, got {value!r}")
+    return lo, hi
+
+
 def _regression_sample(rng, n, scales, w_star, noise):
     X = rng.standard_normal((n, len(scales))) * np.sqrt(scales)
     return X, X @ w_star + noise * rng.standard_normal(n)
@@ -270,9 +285,7 @@ def linear_regression(n_tasks: int, dim: int, seed=0, *, n_train: int = 10, n_te
     n_tasks, dim = positive_int(n_tasks, "n_tasks"), positive_int(dim, "dim")
     n_train, n_test = positive_int(n_train, "n_train"), positive_int(n_test, "n_test")
     noise, spread = nonnegative(noise, "noise"), nonnegative(spread, "spread")
-    lo, hi = (positive(s, "scale_range") for s in scale_range)
-    if lo > hi:
-        raise InvalidArgumentError(f"scale_range: expected (low, high) with low <= high, got {scale_range!r}")
+    lo, hi = _interval(scale_range, "scale_range", positive_ends=True)
     rng = as_rng(seed)
     w_bar = rng.standard_normal(dim)
     offsets = _drift_offsets(rng, n_tasks, dim, drift)
@@ -311,6 +324,9 @@ def sinusoid_regression(n_tasks: int, seed=0, *, n_train: int = 10, n_test: int 
     if model not in ("features", "mlp"):
         raise InvalidArgumentError(f"model: expected 'features' or 'mlp', got {model!r}")
     noise = nonnegative(noise, "noise")
+    amplitude = _interval(amplitude, "amplitude")
+    phase = _interval(phase, "phase")
+    x_range = _interval(x_range, "x_range")
     rng = as_rng(seed)
     if model == "features":
         n_features = positive_int(n_features, "n_features")
@@ -322,9 +338,9 @@ def sinusoid_regression(n_tasks: int, seed=0, *, n_train: int = 10, n_test: int 
     else:
         import torch
 
-        from ..oracles.data import _seeded
+        from ..oracles.data import _int_tuple, _seeded
 
-        sizes = [1, *[positive_int(h, "hidden") for h in hidden], 1]
+        sizes = [1, *_int_tuple(hidden, "hidden"), 1]
 
         def build(nn):
             layers = []

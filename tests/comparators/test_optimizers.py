@@ -128,3 +128,9 @@ def test_reproducible_and_bad_input(lsq):
     oco = olc.play(OGD(Ball(1.0)), olc.games.linear(np.ones((3, 2))))
     with pytest.raises(InvalidArgumentError, match="optimization game"):
         BestOptimizer("gd").best_cumulative(oco)
+
+
+@pytest.mark.parametrize("grid", ["x", 3, [1, 2], ["lr"]])
+def test_grid_of_wrong_type_is_rejected_clearly(grid):
+    with pytest.raises(InvalidArgumentError, match="grid"):
+        BestOptimizer(grid=grid)

@@ -129,3 +129,37 @@ def test_nonfinite_task_loss_in_game():
     bad = Task(t.train, _NaNOracle(2))
     with pytest.raises(olc.NonFiniteError):
         olc.play(FTML(inner_lr=0.1), MetaLearningGame([t, bad], inner_lr=0.1), seed=0)
+
+
+def test_fit_log_regret_and_protocol_input_checks():
+    from olc.errors import NonFiniteError
+
+    with pytest.raises(olc.errors.InvalidArgumentError, match="regret"):
+        fit_log_regret([])
+    with pytest.raises(olc.errors.InvalidArgumentError, match="regret"):
+        fit_log_regret([1.0])
+    with pytest.raises(NonFiniteError, match="regret"):
+        fit_log_regret(np.full(10, np.nan))
+    tasks = linear_regression(2, 3, seed=0)
+    with pytest.raises(olc.errors.InvalidArgumentError, match="learner"):
+        online_meta_learning(1, tasks, n_per_step=2, threshold=0.5)
+    with pytest.raises(NonFiniteError, match="threshold"):
+        online_meta_learning(TrainFromScratch(0.1, 2), tasks, n_per_step=2, threshold=np.nan)
+
+
+def test_data_efficiency_checks_its_inputs():
+    from olc.errors import NonFiniteError, ShapeError
+
+    with pytest.raises(ShapeError, match=r"values.*3.*2"):
+        data_efficiency([1, 2, 3], [0.1, 0.2], 0.5)
+    with pytest.raises(NonFiniteError, match="values"):
+        data_efficiency([1, 2, 3], [np.nan] * 3, 0.5)
+
+
+def test_protocol_reports_a_nonfinite_metric():
+    from olc.errors import NonFiniteError
+
+    tasks = [Task(t.train, t.test, name=t.name, metrics={"acc": lambda w: float("nan")})
+             for t in linear_regression(2, 3, seed=0)]
+    with pytest.raises(NonFiniteError, match=r"acc.*linreg\[0\].*5 datapoints"):
+        online_meta_learning(TrainFromScratch(0.1, 2), tasks, n_per_step=5, threshold=0.5, metric="acc")

@@ -213,3 +213,45 @@ def test_clipped_and_normalized_steps():
     n = NormalizedGD(0.1, beta=5.0)
     s = n.update(n.init((2,)), fb)
     assert np.allclose(s.x, -0.1 * np.array([3.0, 4.0]) / 10.0)
+
+
+# ---------------------------------------------------------------------------- input checks (audit)
+def test_conjugate_gradient_rejects_nonfinite_and_bad_matvec():
+    from olc.errors import NonFiniteError, ShapeError
+    from olc.learners import conjugate_gradient
+
+    with pytest.raises(NonFiniteError, match="b"):
+        conjugate_gradient(lambda v: v, np.full(3, np.nan), 5)
+    with pytest.raises(NonFiniteError, match="matvec"):
+        conjugate_gradient(lambda v: v * np.nan, np.ones(3), 5)
+    with pytest.raises(ShapeError, match=r"matvec.*\(3,\).*\(4,\)"):
+        conjugate_gradient(lambda v: np.ones(4), np.ones(3), 5)
+    with pytest.raises(ShapeError, match="x0"):
+        conjugate_gradient(lambda v: v, np.ones(3), 5, x0=np.zeros(2))
+    with pytest.raises(olc.errors.InvalidArgumentError, match="matvec"):
+        conjugate_gradient(3, np.ones(3), 5)
+    np.testing.assert_allclose(conjugate_gradient(lambda v: 2 * v, np.ones(3), 5), 0.5 * np.ones(3))
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"inner_lr": -1.0}, olc.errors.InvalidArgumentError, "inner_lr"),
+    ({"inner_lr": np.nan}, olc.errors.NonFiniteError, "inner_lr"),
+    ({"inner_lr": 0.1, "inner_steps": 0}, olc.errors.InvalidArgumentError, "inner_steps"),
+    ({"inner_lr": 0.1, "x0": np.zeros(5)}, olc.errors.ShapeError, "x0"),
+    ({"inner_lr": 0.1, "tol": -1.0}, olc.errors.InvalidArgumentError, "tol"),
+    ({"inner_lr": 0.1, "max_iter": 0}, olc.errors.InvalidArgumentError, "max_iter"),
+])
+def test_fit_maml_validates_on_the_quadratic_path(kwargs, exc, match):
+    from olc.learners import fit_maml
+
+    tasks = linear_regression(3, 3, seed=0)
+    assert all(t.quadratic is not None for t in tasks)
+    with pytest.raises(exc, match=match):
+        fit_maml(tasks, **kwargs)
+
+
+def test_fit_maml_divergent_inner_steps_raise():
+    from olc.learners import fit_maml
+
+    with pytest.raises(olc.errors.NonFiniteError, match="inner_lr"):
+        fit_maml(linear_regression(3, 3, seed=0), 1e6, 200)

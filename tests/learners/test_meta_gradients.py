@@ -195,3 +195,14 @@ def test_reproducible_and_validated():
         MetaGradient("momentum", 0.1)
     w = MetaGradient(MetaMomentumRule(1.0), 10.0, x0=np.ones(2), w0=0.1, W=Box(0.0, 0.2)).run(np.eye(2), T=20).w
     assert np.all((w >= 0) & (w <= 0.2 + 1e-12))
+
+
+def test_heavy_ball_coefficients_validate_T():
+    with pytest.raises(InvalidArgumentError, match="T"):
+        heavy_ball_coefficients(0, 0.1)
+    with pytest.raises(InvalidArgumentError, match="T"):
+        heavy_ball_coefficients(2.5, 0.1)
+    with pytest.raises(InvalidArgumentError, match="T"):
+        nesterov_coefficients(0, 0.1)
+    mu, step = heavy_ball_coefficients(2, 0.1)
+    assert mu.shape == step.shape == (3,) and np.isfinite(mu[2]) and np.isfinite(step[2])

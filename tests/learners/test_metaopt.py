@@ -329,3 +329,25 @@ def test_bad_input_raises_clear_errors():
         run_episodes(learner, "not an oracle", 1, 5)
     with pytest.raises(InvalidArgumentError):
         rollout_window(0, 2, 2, np.zeros((3, N)), np.zeros((3, N)), [oracle] * 3)
+
+
+def test_rollout_window_and_radius_input_checks():
+    q = QuadraticOracle(np.diag([1.0, 10.0]), np.ones(2))
+    with pytest.raises(InvalidArgumentError, match=r"t: .*10.*5"):
+        rollout_window(10, 2, 3, np.zeros((5, 2)), np.zeros((5, 2)), [q] * 5)
+    with pytest.raises(InvalidArgumentError, match="t"):
+        rollout_window(2.5, 2, 3, np.zeros((5, 2)), np.zeros((5, 2)), [q] * 5)
+    with pytest.raises(ShapeError, match="grads"):
+        rollout_window(3, 2, 3, np.zeros((5, 2)), np.zeros(5), [q] * 5)
+    ok = rollout_window(4, 2, 3, np.zeros((5, 2)), np.ones((5, 2)), [q] * 5)
+    assert ok["disturbances"].shape == (5, 2) and len(ok["losses"]) == 3
+    for make in (lambda r: ConvexMetaOpt(H=2, radius=r), lambda r: BanditMetaOpt(H=2, radius=r),
+                 lambda r: metaopt_set("full", 2, 3, r)):
+        with pytest.raises(InvalidArgumentError, match="radius.*'big'"):
+            make("big")
+        with pytest.raises(InvalidArgumentError, match="radius"):
+            make(-1.0)
+        with pytest.raises(NonFiniteError, match="radius"):
+            make(np.nan)
+        with pytest.raises(ShapeError, match="radius"):
+            make(np.ones(5))

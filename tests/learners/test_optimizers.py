@@ -309,3 +309,23 @@ def test_bad_state_inputs(quad):
         train(SGD(1e3), oracle, 500, x0)
     assert 0 < err.value.step < 500
     assert err.value.partial.T == err.value.step
+
+
+def test_constructor_x0_must_match_the_game(quad):
+    oracle, x0 = quad
+    opt = SGD(0.1, x0=np.zeros(D + 1))
+    with pytest.raises(ShapeError, match=rf"x0.*\({D},\)"):
+        olc.play(opt, olc.games.optimization(oracle, 5, x0))
+    with pytest.raises(ShapeError, match="x0"):
+        opt.init((D,))
+    # init's (the game's) x0 wins over the constructor's when both are given and fit
+    np.testing.assert_array_equal(SGD(0.1, x0=np.ones(D)).init((D,), x0=x0).x, x0)
+    # train() falls back on the optimizer's own x0
+    tr = train(SGD(0.1, x0=x0), oracle, 3)
+    np.testing.assert_array_equal(tr.decisions[0], x0)
+
+
+def test_train_rejects_a_non_learner(quad):
+    oracle, x0 = quad
+    with pytest.raises(InvalidArgumentError, match="optimizer.*'sgd'"):
+        train("sgd", oracle, 10, x0)

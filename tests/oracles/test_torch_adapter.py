@@ -174,3 +174,28 @@ def test_digits_data_and_models():
     assert np.max(np.abs(g[idx] - fd)) < 1e-7
     with pytest.raises(InvalidArgumentError, match="model"):
         digits_oracle("rnn", data=d)
+
+
+def test_construction_checks_width_device_and_models():
+    from olc.oracles import digits_cnn, digits_mlp
+
+    y = np.zeros((20, 1))
+    with pytest.raises(ShapeError, match=r"X: .*Linear.*\(20, 4\)"):
+        TorchOracle(torch.nn.Linear(3, 1), torch.nn.functional.mse_loss, np.zeros((20, 4)), y)
+    with pytest.raises(InvalidArgumentError, match="device.*'nope'"):
+        TorchOracle(torch.nn.Linear(3, 1), torch.nn.functional.mse_loss, np.zeros((20, 3)), y, device="nope")
+    with pytest.raises(InvalidArgumentError, match="loss_fn"):
+        TorchOracle(torch.nn.Linear(3, 1), lambda a, b: (a - b) ** 2, np.zeros((20, 3)), y)
+    with pytest.raises(InvalidArgumentError, match="hidden"):
+        digits_mlp(hidden=-3)
+    with pytest.raises(InvalidArgumentError, match="hidden"):
+        digits_mlp(hidden=(32, 0))
+    with pytest.raises(InvalidArgumentError, match="channels"):
+        digits_cnn(channels=())
+    with pytest.raises(InvalidArgumentError, match="channels"):
+        digits_cnn(channels=8)
+    # the dry run leaves a training module's mode and buffers alone
+    m = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2)).double()
+    before = m[1].running_mean.clone()
+    TorchOracle(m, torch.nn.functional.mse_loss, np.random.default_rng(0).standard_normal((20, 3)), np.zeros((20, 2)))
+    assert m.training and torch.equal(m[1].running_mean, before)

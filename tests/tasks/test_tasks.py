@@ -121,3 +121,31 @@ def test_rainbow_digits_small():
     ev = t.evaluate(t.info["x0"])
     assert 0.0 <= ev["accuracy"] <= 1.0 and np.isfinite(ev["loss"])
     assert t.info["color"] in olc.tasks.RAINBOW_COLORS
+
+
+def test_range_arguments_are_checked():
+    from olc.tasks import sinusoid_regression
+
+    with pytest.raises(olc.errors.InvalidArgumentError, match=r"amplitude.*\(5, 1\)"):
+        sinusoid_regression(3, amplitude=(5, 1))
+    with pytest.raises(olc.errors.InvalidArgumentError, match="phase"):
+        sinusoid_regression(3, phase=(1.0, 0.0))
+    with pytest.raises(olc.errors.InvalidArgumentError, match="x_range"):
+        sinusoid_regression(3, x_range=(2.0, 1.0))
+    with pytest.raises(olc.errors.InvalidArgumentError, match="amplitude"):
+        sinusoid_regression(3, amplitude=5)
+    with pytest.raises(olc.errors.NonFiniteError, match="amplitude"):
+        sinusoid_regression(3, amplitude=(0.0, np.inf))
+    with pytest.raises(olc.errors.InvalidArgumentError, match="scale_range.*1"):
+        linear_regression(3, 5, scale_range=1)
+    with pytest.raises(olc.errors.InvalidArgumentError, match="scale_range"):
+        linear_regression(3, 5, scale_range=(1.0, 2.0, 3.0))
+    assert len(sinusoid_regression(2, amplitude=(1, 1), n_features=4)) == 2
+
+
+def test_sinusoid_mlp_hidden_is_checked():
+    pytest.importorskip("torch")
+    from olc.tasks import sinusoid_regression
+
+    with pytest.raises(olc.errors.InvalidArgumentError, match="hidden"):
+        sinusoid_regression(2, model="mlp", hidden=-3)
