@@ -32,6 +32,16 @@ __all__ = ["LinearSystem", "LTISystem", "LTVSystem", "rollout"]
 # the one rollout
 # --------------------------------------------------------------------------------------------
 
+def _check_gain(K, T, m, d):
+    """A feedback gain ``(m, d)`` or a schedule ``(T, m, d)`` (None passes)."""
+    if K is None:
+        return None
+    K = as_array(K, "K", ndim=(2, 3))
+    if K.shape not in ((m, d), (T, m, d)):
+        raise ShapeError(f"K: expected shape ({m}, {d}) or ({T}, {m}, {d}), got shape {K.shape}")
+    return K
+
+
 def rollout(A_seq, B_seq, x0, U=None, W=None, K=None, *, max_norm: float | None = None,
             return_controls: bool = False):
     """Roll ``x_{t+1} = A_t x_t + B_t u_t + w_t`` forward from ``x0`` for ``T = len(A_seq)`` steps.
@@ -81,10 +91,7 @@ def rollout(A_seq, B_seq, x0, U=None, W=None, K=None, *, max_norm: float | None 
         U = as_array(U, "U", shape=(T, m))
     if W is not None:
         W = as_array(W, "W", shape=(T, d))
-    if K is not None:
-        K = as_array(K, "K", ndim=(2, 3))
-        if K.shape not in ((m, d), (T, m, d)):
-            raise ShapeError(f"K: expected shape ({m}, {d}) or ({T}, {m}, {d}), got shape {K.shape}")
+    K = _check_gain(K, T, m, d)
     return _rollout(A_seq, B_seq, x0, U, W, K, max_norm=max_norm, return_controls=return_controls)
 
 
@@ -252,10 +259,7 @@ class LinearSystem:
         T_ = self._check_T(T_, "W" if W is not None else ("U" if U is not None else "T"))
         if U is not None:
             U = as_array(U, "U", shape=(T_, m))
-        if K is not None:
-            K = as_array(K, "K", ndim=(2, 3))
-            if K.shape not in ((m, d), (T_, m, d)):
-                raise ShapeError(f"K: expected shape ({m}, {d}) or ({T_}, {m}, {d}), got shape {K.shape}")
+        K = _check_gain(K, T_, m, d)
         A_seq, B_seq = self.matrices(T_)
         return _rollout(A_seq, B_seq, x0, U, W, K, max_norm=max_norm, return_controls=return_controls)
 
