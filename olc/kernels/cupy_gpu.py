@@ -120,6 +120,58 @@ _GPC_SRC = _COMMON + r"""
 // w_s for s < 0 is zero
 __device__ __forceinline__ real wv(const real* Wb, int s, int j, int d) { return s < 0 ? (real)0 : Wb[(long long)s * d + j]; }
 
+// operator-norm ball: clip the singular values of Mi (m x d) at r, in place. One-sided (Hestenes)
+// Jacobi SVD of Mi's rows scaled by c = max|Mi|: A = V^T Mi / c with orthogonal rows at the end, so
+// P(Mi) = V diag(min(1, (r/c)/sigma_k) c) A. Small singular values keep relative accuracy and nothing
+// over/underflows (the Gram matrix Mi Mi^T would); a lag holding NaN/Inf becomes NaN.
+// A (m x d) and V (m x m) are scratch.
+__device__ void project_op(real* Mi, int m, int d, real r, real* A, real* V)
+{
+    const real tol = sizeof(real) == 8 ? (real)8.9e-16 : (real)4.8e-7;   // 4 eps
+    real c = 0;
+    for (int q = 0; q < m * d; ++q) {
+        real a = fabs(Mi[q]);
+        if (!(a < OLC_INF)) { for (int k = 0; k < m * d; ++k) Mi[k] = (real)OLC_NAN; return; }
+        if (a > c) c = a;
+    }
+    if (c == 0) return;
+    for (int p = 0; p < m; ++p) {
+        for (int j = 0; j < d; ++j) A[p * d + j] = Mi[p * d + j] / c;
+        for (int q = 0; q < m; ++q) V[p * m + q] = (p == q) ? 1 : 0;
+    }
+    for (int sweep = 0; sweep < 60; ++sweep) {
+        bool rotated = false;
+        for (int p = 0; p < m - 1; ++p) for (int q = p + 1; q < m; ++q) {
+            real al = 0, be = 0, ga = 0;
+            for (int j = 0; j < d; ++j) { al += A[p * d + j] * A[p * d + j]; be += A[q * d + j] * A[q * d + j]; ga += A[p * d + j] * A[q * d + j]; }
+            if (ga == 0 || fabs(ga) <= tol * sqrt(al * be)) continue;
+            rotated = true;
+            real ze = (be - al) / (2 * ga);
+            real t = (ze >= 0 ? 1 : -1) / (fabs(ze) + sqrt(1 + ze * ze));
+            real cs = 1 / sqrt(1 + t * t), sn = cs * t;
+            for (int j = 0; j < d; ++j) { real a = A[p * d + j], bb = A[q * d + j]; A[p * d + j] = cs * a - sn * bb; A[q * d + j] = sn * a + cs * bb; }
+            for (int k = 0; k < m; ++k) { real a = V[k * m + p], bb = V[k * m + q]; V[k * m + p] = cs * a - sn * bb; V[k * m + q] = sn * a + cs * bb; }
+        }
+        if (!rotated) break;
+    }
+    real rs = r / c;
+    bool big = false;
+    for (int p = 0; p < m; ++p) {
+        real s2 = 0;
+        for (int j = 0; j < d; ++j) s2 += A[p * d + j] * A[p * d + j];
+        real sg = sqrt(s2);
+        if (sg > rs) big = true;
+        real f = (sg > rs ? rs / sg : (real)1) * c;
+        for (int j = 0; j < d; ++j) A[p * d + j] *= f;
+    }
+    if (!big) return;
+    for (int i = 0; i < m; ++i) for (int j = 0; j < d; ++j) {
+        real acc = 0;
+        for (int k = 0; k < m; ++k) acc += V[i * m + k] * A[k * d + j];
+        Mi[i * d + j] = acc;
+    }
+}
+
 extern "C" __global__ void gpc_k(
     const real* A, const real* Bm, const real* K, const real* W, const real* x0, const real* Q, const real* R,
     real* Mall, const real* lrs, const real* radii, int op,
@@ -128,11 +180,10 @@ extern "C" __global__ void gpc_k(
 {
     int b = blockDim.x * blockIdx.x + threadIdx.x;
     if (b >= B) return;
-    int nloc = 4 * d + 2 * m + 2 * (H + 1) * m + 3 * m * m + m * d;
+    int nloc = 4 * d + 2 * m + 2 * (H + 1) * m + m * m + m * d;
     real* x = scratch + (long long)b * nloc;
     real* xn = x + d; real* y = xn + d; real* gy = y + d; real* u = gy + d; real* v = u + m;
-    real* dfc = v + m; real* gv = dfc + (H + 1) * m; real* G = gv + (H + 1) * m; real* V = G + m * m;
-    real* S = V + m * m; real* tmp = S + m * m;
+    real* dfc = v + m; real* gv = dfc + (H + 1) * m; real* V = gv + (H + 1) * m; real* tmp = V + m * m;
     real* M = Mall + (long long)b * H * m * d;
     const real* Kb = K + (long long)(b * k_b) * m * d;
     const real* Wb = W + (long long)b * T * d;
@@ -203,39 +254,7 @@ extern "C" __global__ void gpc_k(
                 for (int q = 0; q < m * d; ++q) nrm += Mi[q] * Mi[q];
                 nrm = sqrt(nrm);
                 if (nrm > r) { real sc = r / nrm; for (int q = 0; q < m * d; ++q) Mi[q] *= sc; }
-            } else {
-                // operator-norm ball: eigen-decompose G = Mi Mi^T (m x m) by cyclic Jacobi, P(M) = V diag(min(1, r/sigma)) V^T M
-                for (int p = 0; p < m; ++p) for (int q = 0; q < m; ++q) {
-                    real acc = 0; for (int j = 0; j < d; ++j) acc += Mi[p * d + j] * Mi[q * d + j];
-                    G[p * m + q] = acc; V[p * m + q] = (p == q) ? 1 : 0;
-                }
-                for (int sweep = 0; sweep < 50; ++sweep) {
-                    real off = 0, dg = 0;
-                    for (int p = 0; p < m; ++p) { dg += G[p * m + p] * G[p * m + p]; for (int q = p + 1; q < m; ++q) off += G[p * m + q] * G[p * m + q]; }
-                    if (off <= (real)1e-32 * dg || off == 0) break;
-                    for (int p = 0; p < m - 1; ++p) for (int q = p + 1; q < m; ++q) {
-                        real apq = G[p * m + q]; if (apq == 0) continue;
-                        real th = (G[q * m + q] - G[p * m + p]) / (2 * apq);
-                        real tt = (th >= 0 ? 1 : -1) / (fabs(th) + sqrt(th * th + 1));
-                        real cs = 1 / sqrt(tt * tt + 1), sn = tt * cs;
-                        for (int k = 0; k < m; ++k) { real a = G[k * m + p], bb = G[k * m + q]; G[k * m + p] = cs * a - sn * bb; G[k * m + q] = sn * a + cs * bb; }
-                        for (int k = 0; k < m; ++k) { real a = G[p * m + k], bb = G[q * m + k]; G[p * m + k] = cs * a - sn * bb; G[q * m + k] = sn * a + cs * bb; }
-                        for (int k = 0; k < m; ++k) { real a = V[k * m + p], bb = V[k * m + q]; V[k * m + p] = cs * a - sn * bb; V[k * m + q] = sn * a + cs * bb; }
-                    }
-                }
-                bool big = false;
-                for (int p = 0; p < m; ++p) if (G[p * m + p] > r * r) big = true;
-                if (!big) continue;
-                for (int p = 0; p < m; ++p) for (int q = 0; q < m; ++q) {
-                    real acc = 0;
-                    for (int k = 0; k < m; ++k) { real lam = G[k * m + k]; real ck = lam > r * r ? r / sqrt(lam) : 1; acc += V[p * m + k] * ck * V[q * m + k]; }
-                    S[p * m + q] = acc;
-                }
-                for (int p = 0; p < m; ++p) for (int j = 0; j < d; ++j) {
-                    real acc = 0; for (int k = 0; k < m; ++k) acc += S[p * m + k] * Mi[k * d + j]; tmp[p * d + j] = acc;
-                }
-                for (int q = 0; q < m * d; ++q) Mi[q] = tmp[q];
-            }
+            } else project_op(Mi, m, d, r, tmp, V);
         }
     }
     first_bad[b] = bad;
@@ -336,7 +355,7 @@ def gpc_rollout(p: GPCProblem, return_controls: bool = False):
     costs = cp.empty((B, T), dt)
     Uo = cp.empty((B, T, m) if return_controls else (1,), dt)
     first_bad = cp.empty(B, cp.int64)
-    nloc = 4 * d + 2 * m + 2 * (H + 1) * m + 3 * m * m + m * d
+    nloc = 4 * d + 2 * m + 2 * (H + 1) * m + m * m + m * d
     scratch = cp.empty(B * nloc, dt)
     args = (*dev, M, cp.asarray(p.lrs), cp.asarray(p.radii), np.int32(p.op), np.int32(B), np.int32(T),
             np.int32(d), np.int32(m), np.int32(H), *_flags(p), np.int32(return_controls), costs, Uo,

@@ -468,107 +468,97 @@ def rollout(p: RolloutProblem, return_states: bool = False, return_controls: boo
 # ----------------------------------------------------------------------------------------- GPC
 
 @njit(cache=True, nogil=True)
-def _sym_eig(G, V, lam):
-    """Cyclic Jacobi eigen-decomposition of a small symmetric matrix: G = V diag(lam) Vᵀ.
+def _project_op(M, li, r, A, V, sig, tol):
+    """Clip the singular values of the lag ``M[li]`` (m, d) at r, in place.
 
-    G is overwritten. Converges to machine precision in a handful of sweeps for n ≤ ~10.
+    One-sided (Hestenes) Jacobi SVD of the lag scaled by ``c = max|M|``: ``A`` (n, L) holds the
+    n = min(m, d) columns being orthogonalised (M's columns if d <= m, else its rows), ``V``
+    (n, n) the rotations, ``sig`` (n,) the singular values. Then
+    ``P(M) = (A V) diag(min(1, r/σ)) Vᵀ`` (transposed when the rows were used). Working on M
+    itself, not on the Gram matrix MᵀM, keeps small singular values to relative accuracy and
+    nothing over/underflows (entries of 1e±160 are fine). A lag with a NaN/Inf becomes NaN.
+    ``tol``: columns count as orthogonal when ``|a_p·a_q| <= tol ‖a_p‖‖a_q‖`` (~ the dtype's eps).
     """
-    n = G.shape[0]
-    for i in range(n):
+    m, d = M.shape[1], M.shape[2]
+    c = 0.0
+    for i in range(m):
+        for j in range(d):
+            a = abs(M[li, i, j])
+            if not a < np.inf:                # NaN/Inf lag: propagate NaN (the state diverges next)
+                for ii in range(m):
+                    for jj in range(d):
+                        M[li, ii, jj] = np.nan
+                return
+            if a > c:
+                c = a
+    if c == 0.0:
+        return
+    cols = d <= m
+    n = d if cols else m
+    L = m if cols else d
+    for k in range(n):
+        for i in range(L):
+            A[k, i] = (M[li, i, k] if cols else M[li, k, i]) / c
         for j in range(n):
-            V[i, j] = 1.0 if i == j else 0.0
-    for _sweep in range(50):
-        off = 0.0
-        diag = 0.0
-        for i in range(n):
-            diag += G[i, i] * G[i, i]
-            for j in range(i + 1, n):
-                off += G[i, j] * G[i, j]
-        if off <= 1e-32 * diag or off == 0.0:
-            break
+            V[k, j] = 1.0 if k == j else 0.0
+    for _sweep in range(60):
+        rotated = False
         for p in range(n - 1):
             for q in range(p + 1, n):
-                apq = G[p, q]
-                if apq == 0.0:
+                al = 0.0
+                be = 0.0
+                ga = 0.0
+                for i in range(L):
+                    al += A[p, i] * A[p, i]
+                    be += A[q, i] * A[q, i]
+                    ga += A[p, i] * A[q, i]
+                if ga == 0.0 or abs(ga) <= tol * np.sqrt(al * be):
                     continue
-                theta = (G[q, q] - G[p, p]) / (2.0 * apq)
-                tt = (1.0 if theta >= 0 else -1.0) / (abs(theta) + np.sqrt(theta * theta + 1.0))
-                c = 1.0 / np.sqrt(tt * tt + 1.0)
-                s = tt * c
-                for k in range(n):
-                    gkp = G[k, p]
-                    gkq = G[k, q]
-                    G[k, p] = c * gkp - s * gkq
-                    G[k, q] = s * gkp + c * gkq
-                for k in range(n):
-                    gpk = G[p, k]
-                    gqk = G[q, k]
-                    G[p, k] = c * gpk - s * gqk
-                    G[q, k] = s * gpk + c * gqk
-                for k in range(n):
-                    vkp = V[k, p]
-                    vkq = V[k, q]
-                    V[k, p] = c * vkp - s * vkq
-                    V[k, q] = s * vkp + c * vkq
-    for i in range(n):
-        lam[i] = G[i, i]
-
-
-@njit(cache=True, nogil=True)
-def _project_op(M, li, r, G, V, lam, S, out):
-    """Clip the singular values of the lag ``M[li]`` (m, d) at r, in place, via the smaller Gram
-    matrix (``G, V, S`` (n, n), ``lam`` (n,), ``out`` (m, d) are scratch, n = min(m, d))."""
-    m, d = M.shape[1], M.shape[2]
-    n = m if m <= d else d
-    if m <= d:
-        for i in range(m):
-            for j in range(m):
-                acc = 0.0
-                for k in range(d):
-                    acc += M[li, i, k] * M[li, j, k]
-                G[i, j] = acc
-    else:
-        for i in range(d):
-            for j in range(d):
-                acc = 0.0
-                for k in range(m):
-                    acc += M[li, k, i] * M[li, k, j]
-                G[i, j] = acc
-    _sym_eig(G, V, lam)
+                rotated = True
+                zeta = (be - al) / (2.0 * ga)
+                t = (1.0 if zeta >= 0 else -1.0) / (abs(zeta) + np.sqrt(1.0 + zeta * zeta))
+                cs = 1.0 / np.sqrt(1.0 + t * t)
+                sn = cs * t
+                for i in range(L):
+                    ap = A[p, i]
+                    aq = A[q, i]
+                    A[p, i] = cs * ap - sn * aq
+                    A[q, i] = sn * ap + cs * aq
+                for i in range(n):
+                    vp = V[i, p]
+                    vq = V[i, q]
+                    V[i, p] = cs * vp - sn * vq
+                    V[i, q] = sn * vp + cs * vq
+        if not rotated:
+            break
+    rs = r / c
     big = False
-    for i in range(n):
-        if lam[i] > r * r:
+    for k in range(n):
+        acc = 0.0
+        for i in range(L):
+            acc += A[k, i] * A[k, i]
+        sig[k] = np.sqrt(acc)
+        if sig[k] > rs:
             big = True
     if not big:
         return
-    for i in range(n):                    # S = V diag(c) Vᵀ, c_k = min(1, r / σ_k)
+    for k in range(n):                        # column k of A V becomes min(σ_k, r/c) u_k, times c
+        f = (rs / sig[k] if sig[k] > rs else 1.0) * c
+        for i in range(L):
+            A[k, i] *= f
+    for i in range(L):                        # P = (A V) diag(.) Vᵀ: entry (i, j) = Σ_k A[k, i] V[j, k]
         for j in range(n):
             acc = 0.0
             for k in range(n):
-                ck = r / np.sqrt(lam[k]) if lam[k] > r * r else 1.0
-                acc += V[i, k] * ck * V[j, k]
-            S[i, j] = acc
-    if m <= d:                            # P(M) = S M
-        for i in range(m):
-            for j in range(d):
-                acc = 0.0
-                for k in range(m):
-                    acc += S[i, k] * M[li, k, j]
-                out[i, j] = acc
-    else:                                 # P(M) = M S
-        for i in range(m):
-            for j in range(d):
-                acc = 0.0
-                for k in range(d):
-                    acc += M[li, i, k] * S[k, j]
-                out[i, j] = acc
-    for i in range(m):
-        for j in range(d):
-            M[li, i, j] = out[i, j]
+                acc += A[k, i] * V[j, k]
+            if cols:
+                M[li, i, j] = acc
+            else:
+                M[li, j, i] = acc
 
 
 @njit(cache=True, nogil=True)
-def _gpc_project(Mr, radii, op, G, V, lam, S, out, Ml):
+def _gpc_project(Mr, radii, op, A, V, sig, Ml, tol):
     """Step 5's projection Π on the lag-reversed ``Mr`` (m, H·d): lag i (0-based) is the column
     block ``[(H−1−i)d, (H−i)d)``. ``Ml`` (1, m, d) and the rest are scratch for "op"."""
     m = Mr.shape[0]
@@ -583,7 +573,7 @@ def _gpc_project(Mr, radii, op, G, V, lam, S, out, Ml):
             for k in range(m):
                 for j in range(d):
                     Ml[0, k, j] = Mr[k, c0 + j]
-            _project_op(Ml, 0, r, G, V, lam, S, out)
+            _project_op(Ml, 0, r, A, V, sig, tol)
             for k in range(m):
                 for j in range(d):
                     Mr[k, c0 + j] = Ml[0, k, j]
@@ -601,7 +591,7 @@ def _gpc_project(Mr, radii, op, G, V, lam, S, out, Ml):
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def _gpc_range(lo, hi, A, Bm, K, W, x0, Q, R, Mall, lrs, radii, op, store_u, costs, Uo, first_bad, dd, mm):
+def _gpc_range(lo, hi, A, Bm, K, W, x0, Q, R, Mall, lrs, radii, op, tol, store_u, costs, Uo, first_bad, dd, mm):
     """Systems ``lo..hi-1`` of the batched GPC game (docs/gpc-semantics.md).
 
     Layout trick: the disturbances of one system are one flat vector ``Wf`` (w_s at
@@ -636,11 +626,9 @@ def _gpc_range(lo, hi, A, Bm, K, W, x0, Q, R, Mall, lrs, radii, op, store_u, cos
     Qs = np.empty((d, d), dt)
     Rs = np.empty((m, m), dt)
     n = m if m <= d else d
-    Gs = np.empty((n, n), dt)
+    As_ = np.empty((n, m + d - n), dt)
     Vs = np.empty((n, n), dt)
-    Ss = np.empty((n, n), dt)
-    lams = np.empty(n, dt)
-    outs = np.empty((m, d), dt)
+    sigs = np.empty(n, dt)
     Ml = np.empty((1, m, d), dt)
     for i in range(d):
         for j in range(d):
@@ -787,7 +775,7 @@ def _gpc_range(lo, hi, A, Bm, K, W, x0, Q, R, Mall, lrs, radii, op, store_u, cos
                     g = lr * gv[jj, k]
                     for q in range(HD):
                         Mr[k, q] -= g * Wf[o + q]
-            _gpc_project(Mr, radii, op, Gs, Vs, lams, Ss, outs, Ml)
+            _gpc_project(Mr, radii, op, As_, Vs, sigs, Ml, tol)
         for i in range(H):
             for k in range(m):
                 for j in range(d):
@@ -811,8 +799,8 @@ def gpc_rollout(p: GPCProblem, return_controls: bool = False):
     H = p.H
     dd, mm = _dims(p.d, p.m, p.B * p.T * H)
     _run(_gpc_range, p.B, p.B * p.T * H * (4 * H * p.m * p.d + 4 * p.d * (p.d + 2 * p.m)),
-         p.A, p.Bm, p.K, p.W, p.x0, p.Q, p.R, M, p.lrs, p.radii, bool(p.op), bool(return_controls),
-         costs, Uo, first_bad, dd, mm)
+         p.A, p.Bm, p.K, p.W, p.x0, p.Q, p.R, M, p.lrs, p.radii, bool(p.op), 4.0 * float(np.finfo(dt).eps),
+         bool(return_controls), costs, Uo, first_bad, dd, mm)
     return costs, (Uo if return_controls else None), M, first_bad
 
 

@@ -86,7 +86,8 @@ def project_lags(M, radii, op: bool):
     """Per-lag projection Π of docs/gpc-semantics.md step 5, in place on M (B, H, m, d).
 
     ``op=False``: Frobenius ball ‖M^{[i]}‖_F ≤ r_i (rescaling); ``op=True``: operator-norm ball
-    (singular values clipped at r_i). Lags already inside their ball are left untouched.
+    (singular values clipped at r_i). Lags already inside their ball are left untouched; with
+    ``op=True`` a lag holding NaN/Inf becomes all NaN (as in the kernels).
     """
     if not np.any(np.isfinite(radii)):
         return M
@@ -96,8 +97,10 @@ def project_lags(M, radii, op: bool):
         scale = np.where(nrm > r, r / np.where(nrm > 0, nrm, 1.0), 1.0)
         M *= scale[:, :, None, None]
         return M
-    U, s, Vt = np.linalg.svd(M, full_matrices=False)
-    outside = s[..., 0] > r
+    bad = ~np.all(np.isfinite(M), axis=(2, 3))     # a NaN/Inf lag becomes NaN (the state diverges next)
+    M[bad] = np.nan
+    U, s, Vt = np.linalg.svd(np.where(bad[..., None, None], 0.0, M), full_matrices=False)
+    outside = (s[..., 0] > r) & ~bad
     if np.any(outside):
         sc = np.minimum(s, r[..., None])
         M[outside] = ((U * sc[..., None, :]) @ Vt)[outside]

@@ -130,3 +130,42 @@ def check_grid_matches_reference(backend, nesterov, precond):
     assert np.isnan(got.x_final[~ok]).all()
     one = [A[:1, :1], b[:1], x0[:1], [0.1], [0.0], 1]
     close(K.optimizer_grid(*one, backend=backend).losses, K.optimizer_grid(*one, backend="numpy").losses, 1e-12)
+
+
+def check_gpc_op_projection_extremes(backend):
+    """The operator-norm projection on lags whose Gram matrix would over/underflow or lose the small
+    singular value: with T=1 and w=0 the gradient is zero, so the returned M is Π(M0), whose
+    singular values are min(σ_i, r) by construction (closed form), in ``backend`` and the reference.
+    A gradient overflowing to inf before the state does: the same DivergenceError in both."""
+    import pytest
+
+    from olc import kernels as K
+    from olc.errors import DivergenceError
+
+    def rot(a):
+        return np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+
+    A, Bm, W, Kg = 0.5 * np.eye(2), 0.1 * np.ones((2, 2)), np.zeros((1, 1, 2)), np.zeros((2, 2))
+    for sig, r in [((2e160, 1e160), 1.0), ((1e3, 1e-6), 1e-7), ((2e-170, 1e-170), 1e-180), ((3.0, 0.5), 1.0)]:
+        M0 = rot(0.3) @ np.diag(sig) @ rot(1.1)
+        want = np.minimum(sig, r)
+        for be in ("numpy", backend):
+            M = K.gpc_rollout(A, Bm, W, Kg, H=1, lr=0.1, kappa=r, norm="op", M0=M0[None], backend=be).M[0, 0]
+            np.testing.assert_allclose(np.linalg.svd(M, compute_uv=False), want, rtol=1e-12)
+            # same singular vectors: Π(M0) = U diag(min(σ, r)) Vᵀ of M0's own SVD
+            np.testing.assert_allclose(M, rot(0.3) @ np.diag(want) @ rot(1.1), rtol=0, atol=1e-12 * want[0])
+    # 3 x 2 lags (more rows than columns) and a rank-1 lag
+    rng = np.random.default_rng(0)
+    for M0 in (rng.normal(size=(3, 2)) * 5, np.outer(rng.normal(size=3), rng.normal(size=2)) * 4):
+        U, s, Vt = np.linalg.svd(M0, full_matrices=False)
+        want = U @ np.diag(np.minimum(s, 1.0)) @ Vt
+        got = K.gpc_rollout(0.5 * np.eye(2), 0.1 * np.ones((2, 3)), W, np.zeros((3, 2)), H=1, lr=0.1, kappa=1.0,
+                            norm="op", M0=M0[None], backend=backend).M[0, 0]
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    errs = []
+    for be in ("numpy", backend):
+        with pytest.raises(DivergenceError) as ei:
+            K.gpc_rollout(np.eye(1) * 1e80, np.ones((1, 1)), np.ones((1, 6, 1)), np.zeros((1, 1)), H=3, lr=0.1,
+                          kappa=1.0, norm="op", backend=be)
+        errs.append(ei.value)
+    assert errs[0].step == errs[1].step

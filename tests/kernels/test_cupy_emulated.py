@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from _cases import (
     check_gpc_divergence,
+    check_gpc_op_projection_extremes,
     check_grid_divergence_edge_cases,
     check_grid_matches_reference,
     close,
@@ -151,6 +152,10 @@ def test_gpc_no_projection_schedule_and_M0():
     args = dict(H=2, lr=0.2, kappa=0.1, gamma=0.2, norm="op", return_controls=True)
     for a, b in zip(K.gpc_rollout(**kw, **args, backend="cupy"), K.gpc_rollout(**kw, **args, backend="numpy")):
         close(a, b, 1e-10)
+
+
+def test_gpc_op_projection_extremes():
+    check_gpc_op_projection_extremes("cupy")
 
 
 def test_gpc_divergence_agrees():

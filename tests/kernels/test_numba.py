@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from _cases import (
     check_gpc_divergence,
+    check_gpc_op_projection_extremes,
     check_grid_divergence_edge_cases,
     check_grid_matches_reference,
     close,
@@ -76,6 +77,10 @@ def test_gpc_matches_reference(norm, layout, B, T, d, m, H):
     got = K.gpc_rollout(**kw, **args, backend="numba")
     for a, b in zip(got, ref):
         close(a, b, 1e-10)
+
+
+def test_gpc_op_projection_extremes():
+    check_gpc_op_projection_extremes("numba")
 
 
 @pytest.mark.parametrize("specialised", [False, True])
