@@ -76,8 +76,10 @@ def _default_delta(K, delta, horizon, who):
     return 0.5 * min(K.inradius, 1.0) * horizon ** -0.25
 
 
-def _default_lr(K, shape, scale_div, who):
-    return Power(_diameter(K, shape, who) / scale_div, 0.75)
+def _step_sizes(learner, shape, scale_div):
+    """The learner's ``lr``, or the default ``Power(D / scale_div, 3/4)`` (checks K is bounded)."""
+    D = _diameter(learner.K, shape, type(learner).__name__)
+    return learner.lr if learner.lr is not None else Power(D / scale_div, 0.75)
 
 
 class FKMState(NamedTuple):
@@ -85,6 +87,7 @@ class FKMState(NamedTuple):
     u: np.ndarray  # the perturbation of the current round
     t: int
     delta: float  # perturbation radius δ
+    lr: object  # the step-size schedule (resolved at init)
 
 
 class FKM(Learner):
@@ -106,11 +109,11 @@ class FKM(Learner):
 
     def init(self, shape, rng=None, horizon=None):
         shape = self.K.check_shape(shape)
-        _diameter(self.K, shape, "FKM")
+        lr = _step_sizes(self, shape, int(np.prod(shape)))
         delta = _default_delta(self.K, self.delta, horizon, "FKM")
         x = _shrink_for(self.K, delta, "FKM").project(
             np.zeros(shape) if self.x0 is None else as_array(self.x0, "x0", shape=shape))
-        return FKMState(x, np.zeros(shape), 0, delta)
+        return FKMState(x, np.zeros(shape), 0, delta, lr)
 
     def decide(self, state, obs, rng):
         u = sphere_sample(rng, state.x.shape)
@@ -121,9 +124,8 @@ class FKM(Learner):
         d = state.x.size
         g = (d / state.delta) * f * state.u
         t = state.t + 1
-        lr = self.lr if self.lr is not None else _default_lr(self.K, state.x.shape, d, "FKM")
-        x = _shrink_for(self.K, state.delta, "FKM").project(state.x - lr(t) * g)
-        return FKMState(x, state.u, t, state.delta)
+        x = _shrink_for(self.K, state.delta, "FKM").project(state.x - state.lr(t) * g)
+        return state._replace(x=x, t=t)
 
 
 class BCOMState(NamedTuple):
@@ -132,6 +134,7 @@ class BCOMState(NamedTuple):
     gs: np.ndarray  # (L, *shape): g_{t-L+1}, ..., g_t (the last L gradient estimates; 0 before round L)
     t: int  # 1-based index of the round about to be played (the paper's t)
     delta: float  # perturbation radius δ
+    lr: object  # the step-size schedule (resolved at init)
 
 
 class BCOMemory(Learner):
@@ -165,12 +168,12 @@ class BCOMemory(Learner):
     def init(self, shape, rng, horizon=None):
         shape = self.K.check_shape(shape)
         L = self.memory
-        _diameter(self.K, shape, "BCOMemory")
+        lr = _step_sizes(self, shape, int(np.prod(shape)) * L ** 3)
         delta = _default_delta(self.K, self.delta, horizon, "BCOMemory")
         x = _shrink_for(self.K, delta, "BCOMemory").project(
             np.zeros(shape) if self.x0 is None else as_array(self.x0, "x0", shape=shape))
         # u_1 .. u_L are sampled lazily, one per round, in decide (same distribution as Alg. 6)
-        return BCOMState(x, np.zeros((L, *shape)), np.zeros((L, *shape)), 1, delta)
+        return BCOMState(x, np.zeros((L, *shape)), np.zeros((L, *shape)), 1, delta, lr)
 
     def decide(self, state, obs, rng):
         u = sphere_sample(rng, state.x.shape)
@@ -185,6 +188,5 @@ class BCOMemory(Learner):
         d = state.x.size
         g_t = (d / state.delta) * f * state.us.sum(axis=0)
         gs = np.concatenate([state.gs[1:], g_t[None]], axis=0)  # gs[0] is now g_{t-L+1}
-        lr = self.lr if self.lr is not None else _default_lr(self.K, state.x.shape, d * L ** 3, "BCOMemory")
-        x = _shrink_for(self.K, state.delta, "BCOMemory").project(state.x - lr(t) * gs[0])
-        return BCOMState(x, state.us, gs, t + 1, state.delta)
+        x = _shrink_for(self.K, state.delta, "BCOMemory").project(state.x - state.lr(t) * gs[0])
+        return state._replace(x=x, gs=gs, t=t + 1)
