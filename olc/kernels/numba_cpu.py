@@ -807,8 +807,9 @@ def gpc_rollout(p: GPCProblem, return_controls: bool = False):
 # ------------------------------------------------------------------------------ interval norms
 
 @njit(cache=True, nogil=True)
-def _spec_norm(P):
-    """Largest singular value of P via the largest eigenvalue of (P/c)ᵀ(P/c), c = max|P|."""
+def _spec_norm(P, S, G):
+    """Largest singular value of P via the largest eigenvalue of (P/c)ᵀ(P/c), c = max|P|
+    (``S``, ``G`` are scratch of P's shape)."""
     c = 0.0
     for i in range(P.shape[0]):
         for j in range(P.shape[1]):
@@ -819,8 +820,11 @@ def _spec_norm(P):
                 c = a
     if c == 0.0:
         return 0.0
-    S = P / c
-    G = S.T @ S
+    inv = 1.0 / c
+    for i in range(P.shape[0]):
+        for j in range(P.shape[1]):
+            S[i, j] = P[i, j] * inv
+    np.dot(S.T, S, G)
     lam = np.linalg.eigvalsh(G)
     top = lam[-1]
     return c * np.sqrt(top if top > 0.0 else 0.0)
@@ -830,17 +834,23 @@ def _spec_norm(P):
 def _interval_range(lo, hi, As, out):
     T = As.shape[0]
     L = out.shape[1]
+    d = As.shape[1]
+    P = np.empty((d, d), As.dtype)
+    Pn = np.empty((d, d), As.dtype)
+    S = np.empty((d, d), As.dtype)
+    G = np.empty((d, d), As.dtype)
     for pidx in range(lo, hi):
         for which in range(2):
             r = pidx + which * (T - 1 - 2 * pidx)          # pair the long row p with the short row T-1-p
             if which == 1 and r == pidx:
                 continue
-            P = As[r].copy()
-            out[r, 0] = _spec_norm(P)
+            P[:, :] = As[r]
+            out[r, 0] = _spec_norm(P, S, G)
             n = min(L, T - r)
             for ell in range(1, n):
-                P = As[r + ell] @ P
-                out[r, ell] = _spec_norm(P)
+                np.dot(As[r + ell], P, Pn)                 # P <- A_{r+ell} P, no allocation
+                P, Pn = Pn, P
+                out[r, ell] = _spec_norm(P, S, G)
 
 
 def interval_norms(As, max_length: int):
