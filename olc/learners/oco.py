@@ -50,6 +50,14 @@ def _set_and_lr(K, lr):
     return K, as_schedule(lr if lr is not None else InverseSqrt(D / 2 if np.isfinite(D) else 1.0))
 
 
+def _pick_x0(ctor_x0, x0, shape):
+    """``init``'s x0 wins over the constructor's; a constructor x0 of the wrong shape is an error
+    even then (never dropped silently)."""
+    if ctor_x0 is not None:
+        ctor_x0 = as_array(ctor_x0, "x0", shape=shape)
+    return ctor_x0 if x0 is None else x0
+
+
 def _start(K: ConvexSet, shape, x0):
     if x0 is None:
         return K.center(shape)
@@ -78,7 +86,7 @@ class OGD(Learner):
 
     def init(self, shape, rng=None, horizon=None, x0=None):
         shape = self.K.check_shape(shape)
-        return OGDState(_start(self.K, shape, self.x0 if x0 is None else x0), 0)
+        return OGDState(_start(self.K, shape, _pick_x0(self.x0, x0, shape)), 0)
 
     def decide(self, state, obs=None, rng=None):
         return state.x, state
@@ -114,7 +122,7 @@ class FTRL(Learner):
 
     def init(self, shape, rng=None, horizon=None, x0=None):
         shape = self.K.check_shape(shape)
-        x0 = self.x0 if x0 is None else x0
+        x0 = _pick_x0(self.x0, x0, shape)
         x0 = np.zeros(shape) if x0 is None else as_array(x0, "x0", shape=shape)
         return FTRLState(np.zeros(shape), 0, x0)
 

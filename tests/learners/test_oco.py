@@ -189,3 +189,6 @@ def test_init_x0_overrides_the_constructor_start(cls):
     np.testing.assert_allclose(x_init, [0.6, 0.8])
     with pytest.raises(olc.errors.ShapeError, match="x0"):
         learner.init((2,), x0=np.ones(3))
+    # a constructor x0 of the wrong shape is reported even when init's x0 overrides it
+    with pytest.raises(olc.errors.ShapeError, match="x0"):
+        cls(K, lr=lr, x0=np.ones(3)).init((2,), x0=np.zeros(2))
