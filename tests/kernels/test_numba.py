@@ -200,3 +200,24 @@ def test_rollout_shared_lti_gemm_diag_divergence_float32(monkeypatch):
     assert (errs[0].step, errs[0].system) == (errs[1].step, errs[1].system)
     for a, b in zip(errs[1].partial, errs[0].partial):
         close(a, b, 1e-10)
+
+
+def test_lmax_psd_matches_eigvalsh():
+    # the interval-norm kernel's λ_max (Householder tridiagonalisation + Sturm bisection) against
+    # LAPACK on PSD matrices with clustered / repeated top eigenvalues, low rank and n = 1, 2
+    from olc.kernels.numba_cpu import _lmax_psd
+
+    rng = np.random.default_rng(0)
+    cases = [np.zeros((3, 3)), np.eye(1) * 2.5, np.eye(4)]
+    for n in (2, 3, 7, 16, 33):
+        X = rng.normal(size=(n, n))
+        cases.append(X.T @ X)
+        u = rng.normal(size=n)
+        cases.append(np.outer(u, u))                                  # rank 1
+        Q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+        cases.append(Q @ np.diag(np.r_[1.0, 1.0 - 1e-12, rng.uniform(0, 1, n - 2)][:n]) @ Q.T)  # clustered top
+    for G in cases:
+        n = G.shape[0]
+        want = np.linalg.eigvalsh(G)[-1] if n else 0.0
+        got = _lmax_psd(G.copy(), np.empty(n), np.empty(n), np.empty(n), np.empty(n))
+        assert abs(got - max(want, 0.0)) <= 1e-14 * max(1.0, abs(want)), (n, got, want)
