@@ -53,7 +53,7 @@ for name, e in errors.items():
 
 # Outer loop (Alg. 1): FO-B-MAML gradients, NormalizedGD updates, exact B-MAML loss recorded.
 loss = lambda th: np.mean([L.bilevel_objective(t, th, lam) for t in tasks])  # noqa: E731
-run = L.meta_train(L.FOBMAML(lam, 1e-3, "symmetric", lr, 200), tasks, theta, outer_lr=0.5, n_steps=30,
+run = L.meta_train(L.FOBMAML(lam, 1e-3, "symmetric", lr, 100), tasks, theta, outer_lr=0.5, n_steps=20,
                    optimizer="normalized", beta=1.0, loss=loss)
 print(f"B-MAML loss: {run.losses[0]:.4f} -> {run.losses[-1]:.4f}")
 
