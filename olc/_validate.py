@@ -74,8 +74,11 @@ def check_finite(x, name: str):
     return x
 
 
-def _real(x, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
+def real(x, name: str) -> float:
+    """Check ``x`` is a finite real number (a Python/numpy scalar or a 0-d array); return it as float."""
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x[()]
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
         raise InvalidArgumentError(f"{name}: expected a real number, got {x!r} ({type(x).__name__})")
     x = float(x)
     if not np.isfinite(x):
@@ -85,7 +88,7 @@ def _real(x, name: str) -> float:
 
 def positive(x, name: str) -> float:
     """Check ``x`` is a finite real > 0 and return it as float."""
-    v = _real(x, name)
+    v = real(x, name)
     if v <= 0:
         raise InvalidArgumentError(f"{name}: expected a positive number, got {x!r}")
     return v
@@ -93,7 +96,7 @@ def positive(x, name: str) -> float:
 
 def nonnegative(x, name: str) -> float:
     """Check ``x`` is a finite real >= 0 and return it as float."""
-    v = _real(x, name)
+    v = real(x, name)
     if v < 0:
         raise InvalidArgumentError(f"{name}: expected a number >= 0, got {x!r}")
     return v
@@ -101,7 +104,7 @@ def nonnegative(x, name: str) -> float:
 
 def in_range(x, name: str, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> float:
     """Check ``lo <= x <= hi`` (with optional open ends) and return ``x`` as float."""
-    v = _real(x, name)
+    v = real(x, name)
     ok_lo = v > lo if lo_open else v >= lo
     ok_hi = v < hi if hi_open else v <= hi
     if not (ok_lo and ok_hi):
@@ -136,18 +139,27 @@ def check_square(x, name: str, n: int | None = None) -> np.ndarray:
     return arr
 
 
-def check_psd(x, name: str, *, strict: bool = False, tol: float = 1e-10) -> np.ndarray:
-    """Check ``x`` is symmetric positive semidefinite (definite with ``strict``)."""
-    arr = check_square(x, name)
-    scale = max(1.0, float(np.max(np.abs(arr)))) if arr.size else 1.0
-    if not np.allclose(arr, arr.T, atol=tol * scale, rtol=0):
-        raise InvalidArgumentError(f"{name}: expected a symmetric matrix (max |{name} - {name}.T| = "
-                                   f"{np.max(np.abs(arr - arr.T)):.3g})")
-    lam = np.linalg.eigvalsh((arr + arr.T) / 2)[0] if arr.size else 0.0
-    if strict and lam <= tol * scale:
-        raise InvalidArgumentError(f"{name}: expected a positive definite matrix, smallest eigenvalue is {lam:.3g}")
-    if not strict and lam < -tol * scale:
-        raise InvalidArgumentError(f"{name}: expected a positive semidefinite matrix, smallest eigenvalue is {lam:.3g}")
+def check_psd(x, name: str, *, strict: bool = False, tol: float = 1e-10, stack: bool = False) -> np.ndarray:
+    """Check ``x`` is symmetric positive semidefinite (definite with ``strict``); with ``stack`` a
+    ``(T, d, d)`` stack is accepted too, every matrix checked (the error names ``name[t]``)."""
+    arr = as_array(x, name) if stack and np.ndim(x) == 3 else check_square(x, name)
+    if arr.shape[-1] != arr.shape[-2]:
+        raise ShapeError(f"{name}: expected a (T, d, d) stack of square matrices, got shape {arr.shape}")
+    S = arr.reshape(-1, arr.shape[-1], arr.shape[-1])
+    if S.size == 0:
+        return arr
+    where = (lambda i: f"{name}[{i}]") if arr.ndim == 3 else (lambda i: name)
+    scale = np.maximum(1.0, np.max(np.abs(S), axis=(1, 2)))
+    asym = np.max(np.abs(S - S.transpose(0, 2, 1)), axis=(1, 2))
+    if np.any(asym > tol * scale):
+        i = int(np.argmax(asym > tol * scale))
+        raise InvalidArgumentError(f"{where(i)}: expected a symmetric matrix (max |{name} - {name}.T| = {asym[i]:.3g})")
+    lam = np.linalg.eigvalsh((S + S.transpose(0, 2, 1)) / 2)[:, 0]
+    bad = lam <= tol * scale if strict else lam < -tol * scale
+    if np.any(bad):
+        i = int(np.argmax(bad))
+        kind = "positive definite" if strict else "positive semidefinite"
+        raise InvalidArgumentError(f"{where(i)}: expected a {kind} matrix, smallest eigenvalue is {lam[i]:.3g}")
     return arr
 
 
@@ -163,6 +175,16 @@ def as_shape(shape, name: str = "shape") -> tuple[int, ...]:
         if isinstance(s, bool) or not isinstance(s, (numbers.Integral, np.integer)) or s < 1:
             raise InvalidArgumentError(f"{name}: expected a tuple of positive ints, got {shape!r}")
     return tuple(int(s) for s in dims)
+
+
+def require(obj, name: str, what: str, methods=(), attrs=()):
+    """Check ``obj`` follows a protocol: the callables ``methods`` and the attributes ``attrs``;
+    else an error naming ``name``, the protocol ``what`` and what is missing. Returns ``obj``."""
+    missing = [m for m in methods if not callable(getattr(obj, m, None))] + [a for a in attrs if not hasattr(obj, a)]
+    if missing:
+        raise InvalidArgumentError(f"{name}: expected {what}, got {type(obj).__name__} {obj!r:.60} "
+                                   f"(no {', '.join(missing)})")
+    return obj
 
 
 def as_rng(seed) -> np.random.Generator:

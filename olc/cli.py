@@ -1,16 +1,6 @@
 """The ``olc`` command: ``olc list``, ``olc run NAME [--set key=value ...] [--out DIR]``, ``olc bench``.
 
-Exit status of ``olc run`` (also in ``olc run --help``):
-
-* 0 — the experiment ran; ``results.json`` and the figures were written (without matplotlib
-  the figures are skipped with a note, still 0: they are an optional extra);
-* 2 — bad input (unknown experiment, a ``--set`` value that does not fit its field, an ``--out``
-  directory that cannot be created or written), reported as ``olc: error: ...``; nothing ran,
-  or, when ``results.json`` could not be written after the run, the results were saved to a
-  temporary file whose path the error gives;
-* 3 — the results were saved but making the figures (or printing the summary) failed: a
-  warning names the experiment and the error;
-* 1 — an unexpected error (a traceback).
+Exit statuses of ``olc run``: :data:`RUN_EPILOG` (printed by ``olc run --help``).
 """
 
 from __future__ import annotations
@@ -117,22 +107,28 @@ def cmd_run(args) -> int:
                "results": results}
     path = _save_results(payload, out)
     rc, figures = 0, []
-    if hasattr(module, "plot"):
+
+    def after_results(what, fn, plotting=False):
+        """``fn()``; the results are saved, so a failure is a warning (exit 3), not a traceback
+        (a missing matplotlib while plotting is only a note: the figures are an optional extra)."""
+        nonlocal rc
         try:
-            figures = module.plot(results, out) or []
-        except ImportError as exc:
-            print(f"(no figures: {exc}; install the plot extra: pip install 'olc[plot]')", file=sys.stderr)
-        except Exception as exc:  # the results are saved: report, do not lose them to a plotting bug
-            rc = EXIT_FIGURES_FAILED
-            print(f"olc: warning: {module.NAME}: making the figures failed ({type(exc).__name__}: {exc}); "
-                  f"the results are saved in {path}", file=sys.stderr)
-    if hasattr(module, "summary"):
-        try:
-            print(module.summary(results))
+            return fn()
         except Exception as exc:
+            if plotting and isinstance(exc, ImportError):
+                print(f"(no figures: {exc}; install the plot extra: pip install 'olc[plot]')", file=sys.stderr)
+                return None
             rc = EXIT_FIGURES_FAILED
-            print(f"olc: warning: {module.NAME}: printing the summary failed ({type(exc).__name__}: {exc}); "
+            print(f"olc: warning: {module.NAME}: {what} failed ({type(exc).__name__}: {exc}); "
                   f"the results are saved in {path}", file=sys.stderr)
+        return None
+
+    if hasattr(module, "plot"):
+        figures = after_results("making the figures", lambda: module.plot(results, out), plotting=True) or []
+    if hasattr(module, "summary"):
+        text = after_results("printing the summary", lambda: module.summary(results))
+        if text is not None:
+            print(text)
     print(f"\n{module.NAME}: {elapsed:.1f} s; results in {path}" + (f"; figures: {', '.join(figures)}" if figures else ""))
     return rc
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import as_rng, check_choice, positive_int
+from ._validate import as_rng, check_choice, positive_int, require
 from .errors import DivergenceError, FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
 
 __all__ = ["Feedback", "Learner", "Environment", "Trace", "play", "FEEDBACK_KINDS"]
@@ -171,9 +171,7 @@ class Trace:
         for the prefix ``0..t``, as the closed forms give) or the running loss of the single
         comparator that is best for the whole horizon (``comparator.anytime`` tells which).
         """
-        if not callable(getattr(comparator, "best_cumulative", None)):
-            raise InvalidArgumentError(f"comparator: expected a comparator from olc.comparators (an object with "
-                                       f"best_cumulative(trace)), got {comparator!r}")
+        require(comparator, "comparator", "a comparator from olc.comparators", ("best_cumulative",))
         best = np.asarray(comparator.best_cumulative(self), dtype=float)
         if best.shape != self.losses.shape:
             raise ShapeError(f"comparator: best_cumulative returned shape {best.shape}, expected {self.losses.shape}")
@@ -224,8 +222,9 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
     sequence gives the decisions of one play of ``T1 + T2`` rounds for deterministic learners
     (a randomised learner draws from the new play's learner stream).
     """
-    _check_protocol(learner, "learner", ("init", "decide", "update"))
-    _check_protocol(env, "env", ("reset", "observe", "step", "realized", "report"))
+    require(learner, "learner", "a learner (init, decide, update)", ("init", "decide", "update"))
+    require(env, "env", "an environment from olc.games", ("reset", "observe", "step", "realized", "report"),
+            ("shape", "horizon", "feedback", "memory"))
     if T is None:
         T = env.horizon
         if T is None:
@@ -297,20 +296,6 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
         raise
     return Trace(decisions, losses, sequence=env.realized(), info=env.report(), env=env, learner=learner,
                  final_state=state, seed=seed)
-
-
-def _check_protocol(obj, name, methods):
-    missing = [m for m in methods if not callable(getattr(obj, m, None))]
-    if missing:
-        what = "a learner (init, decide, update)" if name == "learner" else \
-            "an environment from olc.games (reset, observe, step, ...)"
-        raise InvalidArgumentError(f"{name}: expected {what}, got {type(obj).__name__} {obj!r:.60} "
-                                   f"(missing {', '.join(missing)})")
-    if name == "env":
-        for attr in ("shape", "horizon", "feedback", "memory"):
-            if not hasattr(obj, attr):
-                raise InvalidArgumentError(f"env: expected an environment from olc.games, got "
-                                           f"{type(obj).__name__} without .{attr}")
 
 
 def _prefix(env, t):

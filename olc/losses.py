@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_array, check_finite
+from ._validate import as_array, check_finite, check_psd
 from .errors import InvalidArgumentError, ShapeError
 
 __all__ = [
@@ -152,19 +152,6 @@ class Linear(Loss):
         return np.sum(self.g[:upto], axis=0) if self.batched else self.g.copy()
 
 
-def _check_psd_stack(A, tol=1e-10):
-    """``A`` (d, d) or (T, d, d): every matrix symmetric PSD, else an error naming the round."""
-    S = A.reshape(-1, A.shape[-1], A.shape[-1])
-    scale = np.maximum(1.0, np.max(np.abs(S), axis=(1, 2)))
-    asym = np.max(np.abs(S - S.transpose(0, 2, 1)), axis=(1, 2))
-    lam = np.linalg.eigvalsh((S + S.transpose(0, 2, 1)) / 2)[:, 0]
-    for bad, what in ((asym > tol * scale, f"symmetric (max |A - Aᵀ| = {asym.max():.3g})"),
-                      (lam < -tol * scale, f"positive semidefinite (smallest eigenvalue {lam.min():.3g})")):
-        if bad.any():
-            where = f"A[{int(np.argmax(bad))}]" if A.ndim == 3 else "A"
-            raise InvalidArgumentError(f"{where}: a quadratic loss needs a {what}: the losses would not be convex")
-
-
 class Quadratic(Loss):
     """Quadratic loss ``f(x) = ½ xᵀ A x + bᵀ x + c`` over vectors (``A`` symmetric PSD for convexity).
 
@@ -179,8 +166,8 @@ class Quadratic(Loss):
         if A.ndim not in ((2, 3) if batched else (2,)) or A.shape[-1] != A.shape[-2]:
             raise ShapeError(f"A: expected a square matrix{' or a (T, d, d) stack' if batched else ''}, "
                              f"got shape {A.shape}")
-        if not _checked:
-            _check_psd_stack(A)
+        if not _checked:  # convex losses only (the bounds and the comparators' closed forms need it)
+            check_psd(A, "A", stack=True)
         d = A.shape[-1]
         if b is None:
             b = np.zeros((d,) if not batched or A.ndim == 2 else (A.shape[0], d))

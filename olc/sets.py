@@ -63,6 +63,11 @@ class ConvexSet:
     def diameter(self) -> float:
         return 2.0 * self.radius
 
+    def diameter_for(self, shape) -> float:
+        """The diameter for decisions of ``shape`` (differs from :attr:`diameter` only for sets
+        whose size grows with the dimension and that were built without one, e.g. ``Box(-1, 1)``)."""
+        return self.diameter
+
     def _point(self, x, name: str = "x") -> np.ndarray:
         x = as_array(x, name)
         if x.ndim < self.item_ndim:
@@ -206,9 +211,10 @@ class Box(ConvexSet):
 
     @property
     def diameter(self):
-        if self.shape is None:
-            return np.inf
-        return float(np.sqrt(np.sum(np.broadcast_to(self.hi - self.lo, self.shape) ** 2)))
+        return np.inf if self.shape is None else self.diameter_for(self.shape)
+
+    def diameter_for(self, shape) -> float:
+        return float(np.sqrt(np.sum(np.broadcast_to(self.hi - self.lo, tuple(shape)) ** 2)))
 
     def project(self, x):
         return np.clip(self._point(x), self.lo, self.hi)
@@ -363,6 +369,9 @@ class Shrunk(ConvexSet):
     @property
     def diameter(self):
         return (1 - self.delta) * self.base.diameter
+
+    def diameter_for(self, shape) -> float:
+        return (1 - self.delta) * self.base.diameter_for(shape)
 
     def project(self, x):
         s = 1.0 - self.delta

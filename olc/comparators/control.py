@@ -66,7 +66,6 @@ def dfc_controls(M, W) -> np.ndarray:
     Shapes and finiteness are checked (:class:`~olc.errors.ShapeError` / ``NonFiniteError``)."""
     M = as_array(M, "M", ndim=3)
     H, m, d = M.shape
-    W = as_array(W, "W", ndim=2)
     W = as_array(W, "W", shape=(None, d))
     T = W.shape[0]
     U = np.zeros((T, m))

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import math
 import pkgutil
 import types
 import typing
 from collections.abc import Callable, Mapping
 
 from .._validate import check_choice, in_range, nonnegative, positive, positive_int
+from .._validate import real as _finite
 from ..errors import InvalidArgumentError
 
 __all__ = ["registry", "get", "make_config", "check_config", "integer", "real", "positive", "nonnegative",
@@ -79,7 +79,7 @@ def real(lo: float | None = None, hi: float | None = None, *, lo_open: bool = Fa
     """A finite real number in the interval from ``lo`` to ``hi`` (either end may be omitted)."""
 
     def rule(value, key):
-        v = in_range(value, key, -math.inf, math.inf)  # a finite real (NaN/Inf rejected here)
+        v = _finite(value, key)  # a finite real (NaN/Inf rejected here)
         if lo is not None and hi is not None:
             return in_range(value, key, lo, hi, lo_open=lo_open, hi_open=hi_open)
         if lo is not None and (v <= lo if lo_open else v < lo):

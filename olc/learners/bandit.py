@@ -12,7 +12,6 @@ entries (vectors or matrices), ``d`` the number of entries.
 
 from __future__ import annotations
 
-import copy
 from typing import NamedTuple
 
 import numpy as np
@@ -54,13 +53,8 @@ def _check_set(K):
 
 
 def _diameter(K, shape, who):
-    """The diameter of ``K`` for decisions of ``shape`` (a shape-less box gets it from the shape);
-    the bandit analyses need it finite."""
-    D = K.diameter
-    if not np.isfinite(D) and getattr(K, "shape", None) is None:
-        Ks = copy.copy(K)
-        Ks.shape = tuple(shape)
-        D = Ks.diameter
+    """The diameter of ``K`` for decisions of ``shape``; the bandit analyses need it finite."""
+    D = K.diameter_for(shape)
     if not np.isfinite(D):
         raise InvalidArgumentError(f"K: {who} needs a bounded set (its step sizes and the (d/δ)·f(y) estimator's "
                                    f"variance are set by the diameter), got {K!r} with diameter {D}")

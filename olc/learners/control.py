@@ -88,7 +88,9 @@ def lqr_gain(A, B, Q, R) -> tuple[np.ndarray, np.ndarray]:
     """
     from scipy.linalg import solve_discrete_are
 
-    A, B, Q, R = _check_lqr(A, B, Q, R)
+    A = check_square(A, "A")
+    B = as_array(B, "B", shape=(A.shape[0], None))
+    Q, R = _check_cost(Q, R, *B.shape)
     try:
         P = solve_discrete_are(A, B, Q, R)
     except (np.linalg.LinAlgError, ValueError) as exc:
@@ -99,26 +101,9 @@ def lqr_gain(A, B, Q, R) -> tuple[np.ndarray, np.ndarray]:
     return K, P
 
 
-def _check_lqr(A, B, Q, R, names=("A", "B")):
-    """Shapes and definiteness for the LQR helpers: ``A`` (d, d) [or (T, d, d)], ``B`` (d, m)
-    [(T, d, m)], ``Q`` (d, d) symmetric PSD, ``R`` (m, m) symmetric positive definite."""
-    if names[0] == "A":
-        A = check_square(A, "A")
-        d = A.shape[0]
-        B = as_array(B, "B", ndim=2)
-        B = as_array(B, "B", shape=(d, None))
-        m = B.shape[1]
-    else:
-        A = as_array(A, "A_seq", ndim=3)
-        T, d = A.shape[0], A.shape[1]
-        if A.shape[2] != d:
-            raise ShapeError(f"A_seq: expected a stack of square matrices (T, d, d), got shape {A.shape}")
-        B = as_array(B, "B_seq", ndim=3)
-        B = as_array(B, "B_seq", shape=(T, d, None))
-        m = B.shape[2]
-    Q = check_psd(check_square(Q, "Q", d), "Q")
-    R = check_psd(check_square(R, "R", m), "R", strict=True)
-    return A, B, Q, R
+def _check_cost(Q, R, d: int, m: int):
+    """``Q`` (d, d) symmetric PSD and ``R`` (m, m) symmetric positive definite (the LQR helpers)."""
+    return check_psd(check_square(Q, "Q", d), "Q"), check_psd(check_square(R, "R", m), "R", strict=True)
 
 
 def lqr_gains(A_seq, B_seq, Q, R, P_final=None) -> tuple[np.ndarray, np.ndarray]:
@@ -133,9 +118,13 @@ def lqr_gains(A_seq, B_seq, Q, R, P_final=None) -> tuple[np.ndarray, np.ndarray]
     system over a long horizon), :class:`~olc.errors.DivergenceError` is raised with
     ``err.step = t`` and ``err.partial = (K, P)`` (entries ``t+1..`` of ``K``, ``t+1..T`` of ``P`` filled).
     """
-    A_seq, B_seq, Q, R = _check_lqr(A_seq, B_seq, Q, R, names=("A_seq", "B_seq"))
-    T, d, _ = A_seq.shape
+    A_seq = as_array(A_seq, "A_seq", ndim=3)
+    T, d = A_seq.shape[:2]
+    if A_seq.shape[2] != d:
+        raise ShapeError(f"A_seq: expected a stack of square matrices (T, d, d), got shape {A_seq.shape}")
+    B_seq = as_array(B_seq, "B_seq", shape=(T, d, None))
     m = B_seq.shape[2]
+    Q, R = _check_cost(Q, R, d, m)
     Ks = np.full((T, m, d), np.nan)
     Ps = np.full((T + 1, d, d), np.nan)
     if P_final is None:

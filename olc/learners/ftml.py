@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_rng, check_finite, positive, positive_int
+from .._validate import as_array, as_rng, positive, positive_int, real, require
 from ..errors import FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Environment, Feedback, Learner
 from ..oracles.base import FrozenOracle, sample_indices
@@ -323,14 +323,6 @@ class TrainFromScratch(_OnlineLearner):
 
 
 # ---------------------------------------------------------------------------- protocols
-def _finite_real(x, name):
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"{name}: expected a real number, got {x!r} ({type(x).__name__})") from None
-    return float(check_finite(v, name))
-
-
 def data_efficiency(ns, values, threshold: float, higher_is_better: bool = True) -> int | None:
     """Datapoints needed to reach the proficiency threshold ``γ`` (Alg. 1, lines 11–12): the
     first ``n`` whose value is ``>= γ`` (``<= γ`` for losses); None if never reached.
@@ -339,7 +331,7 @@ def data_efficiency(ns, values, threshold: float, higher_is_better: bool = True)
     if len(ns) != len(values):
         raise ShapeError(f"values: expected one value per entry of ns ({len(ns)}), got {len(values)}")
     as_array(values, "values", ndim=1)
-    threshold = _finite_real(threshold, "threshold")
+    threshold = real(threshold, "threshold")
     for n, v in zip(ns, values):
         if (v >= threshold) if higher_is_better else (v <= threshold):
             return int(n)
@@ -357,14 +349,11 @@ def online_meta_learning(learner, tasks, *, n_per_step: int, threshold: float, m
     ``n`` in ``eval_at``), ``curves`` (``[[n, value], ...]`` per task), ``names``.
     ``progress(total, desc)`` may return a tqdm-like bar (``update``, ``close``).
     """
-    missing = [m for m in ("init", "new_task", "observe", "deploy") if not callable(getattr(learner, m, None))]
-    if missing:
-        raise InvalidArgumentError(f"learner: expected an online meta-learner (FTML, TrainOnEverything, "
-                                   f"TrainFromScratch, FTLFineTune, ...) with init/new_task/observe/deploy; "
-                                   f"got {learner!r} (no {', '.join(missing)})")
+    require(learner, "learner", "an online meta-learner (FTML, TrainOnEverything, TrainFromScratch, FTLFineTune, "
+            "...)", ("init", "new_task", "observe", "deploy"))
     tasks = check_tasks(tasks)
     n_per_step = positive_int(n_per_step, "n_per_step")
-    threshold = _finite_real(threshold, "threshold")
+    threshold = real(threshold, "threshold")
     if higher_is_better is None:
         higher_is_better = metric != "loss"
     for t in tasks:

@@ -87,7 +87,7 @@ def _M_shape(kind: str, H: int, n: int) -> tuple[int, ...]:
 def _check_radius(radius, H: int):
     """``radius`` as a positive float or a positive ``(H,)`` array of per-lag radii."""
     if np.ndim(radius) == 0:
-        return positive(radius.item() if isinstance(radius, np.ndarray) else radius, "radius")
+        return positive(radius, "radius")
     r = as_array(radius, "radius", shape=(H,))
     if np.any(r <= 0):
         raise InvalidArgumentError(f"radius: expected positive per-lag radii, got {r}")

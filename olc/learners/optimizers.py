@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, in_range, nonnegative, positive, positive_int
+from .._validate import as_array, in_range, nonnegative, positive, positive_int, require
 from ..errors import InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Learner
 from ..sets import Reals
@@ -510,10 +510,7 @@ def train(optimizer, oracle, T: int, x0=None, seed=0, stochastic: bool | None = 
     from ..game import play
     from ..games.optimization import optimization
 
-    missing = [m for m in ("init", "decide", "update") if not callable(getattr(optimizer, m, None))]
-    if missing:
-        raise InvalidArgumentError(f"optimizer: expected an olc learner instance (e.g. olc.learners.SGD(0.1)), got "
-                                   f"{optimizer!r} (no {', '.join(missing)})")
+    require(optimizer, "optimizer", "an olc learner instance (e.g. olc.learners.SGD(0.1))", ("init", "decide", "update"))
     if x0 is None:
         x0 = getattr(optimizer, "x0", None)  # the optimizer's own starting point (None: the oracle's x0())
         x0 = None if callable(x0) else x0

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import as_rng, in_range, positive_int
+from .._validate import as_rng, as_shape, in_range, positive_int
 from ..errors import BackendUnavailableError, InvalidArgumentError
 
 __all__ = ["DigitsData", "load_digits_dataset", "digits_mlp", "digits_cnn", "digits_oracle"]
@@ -97,20 +97,6 @@ def _seeded(seed, build):
         return build(torch.nn)
 
 
-def _int_tuple(value, name: str, *, length: int | None = None) -> list[int]:
-    """``value`` (a sequence of integers >= 1, or one integer when ``length`` is None) as a list."""
-    if length is None and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (value,)
-    try:
-        items = list(value)
-    except TypeError:
-        want = f"{length} integers >= 1" if length else "a sequence of integers >= 1"
-        raise InvalidArgumentError(f"{name}: expected {want}, got {value!r}") from None
-    if length is not None and len(items) != length:
-        raise InvalidArgumentError(f"{name}: expected {length} integers >= 1, got {value!r} ({len(items)} entries)")
-    return [positive_int(v, f"{name}[{i}]") for i, v in enumerate(items)]
-
-
 def digits_mlp(hidden=(32,), n_classes: int = 10, in_dim: int = 64, seed=0):
     """A ReLU MLP ``in_dim → hidden... → n_classes`` (float64), seeded initialisation.
 
@@ -119,7 +105,7 @@ def digits_mlp(hidden=(32,), n_classes: int = 10, in_dim: int = 64, seed=0):
     The paper's MNIST model (App. E.2) is ``784 → 100 → 100 → 10``; ``hidden=(100, 100)``
     gives the same architecture on 64 inputs.
     """
-    sizes = [positive_int(in_dim, "in_dim"), *_int_tuple(hidden, "hidden"), positive_int(n_classes, "n_classes")]
+    sizes = [positive_int(in_dim, "in_dim"), *as_shape(hidden, "hidden"), positive_int(n_classes, "n_classes")]
 
     def build(nn):
         layers = []
@@ -135,7 +121,10 @@ def digits_mlp(hidden=(32,), n_classes: int = 10, in_dim: int = 64, seed=0):
 def digits_cnn(channels=(8, 16), n_classes: int = 10, seed=0):
     """A small CNN for flat 64-vectors of 8×8 images: two (3×3 conv, ReLU, 2×2 max-pool) blocks
     and a linear read-out (float64, seeded initialisation)."""
-    c1, c2 = _int_tuple(channels, "channels", length=2)
+    channels = as_shape(channels, "channels")
+    if len(channels) != 2:
+        raise InvalidArgumentError(f"channels: expected 2 integers >= 1, got {channels}")
+    c1, c2 = channels
     n_classes = positive_int(n_classes, "n_classes")
 
     def build(nn):

@@ -36,7 +36,7 @@ def zoh_discretize(Ac, Bc, dt: float) -> tuple[np.ndarray, np.ndarray]:
     dt = positive(dt, "dt")
     Ac = check_square(Ac, "Ac")
     d = Ac.shape[0]
-    Bc = as_array(Bc, "Bc", ndim=2)
+    Bc = as_array(Bc, "Bc", ndim=2)                # (a vector Bc gets the clearer ndim message)
     Bc = as_array(Bc, "Bc", shape=(d, None))
     m = Bc.shape[1]
     M = np.zeros((d + m, d + m))

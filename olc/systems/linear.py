@@ -97,10 +97,7 @@ def rollout(A_seq, B_seq, x0, U=None, W=None, K=None, *, max_norm: float | None 
 
 def _max_norm(max_norm) -> float:
     """``max_norm`` as a bound: None or ``inf`` for none, else a positive finite number."""
-    if max_norm is None:
-        return np.inf
-    if isinstance(max_norm, (numbers.Real, np.floating, np.integer)) and not isinstance(max_norm, bool) \
-            and max_norm == np.inf:
+    if max_norm is None or (isinstance(max_norm, (float, np.floating)) and max_norm == np.inf):
         return np.inf
     return positive(max_norm, "max_norm")
 

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_rng, in_range, nonnegative, positive, positive_int
+from .._validate import as_array, as_rng, as_shape, in_range, nonnegative, positive, positive_int, real
 from ..errors import InvalidArgumentError, ShapeError
 from ..oracles.base import FrozenOracle, GradientOracle
 from ..oracles.synthetic import LeastSquaresOracle, QuadraticOracle
@@ -256,7 +256,7 @@ def _interval(value, name: str, *, positive_ends: bool = False) -> tuple[float, 
     if positive_ends:
         lo, hi = positive(lo, f"{name}[0]"), positive(hi, f"{name}[1]")
     else:
-        lo, hi = in_range(lo, f"{name}[0]", -np.inf, np.inf), in_range(hi, f"{name}[1]", -np.inf, np.inf)
+        lo, hi = real(lo, f"{name}[0]"), real(hi, f"{name}[1]")
     if lo > hi:
         raise InvalidArgumentError(f"{name}: expected (low, high) with low <= high, got {value!r}")
     return lo, hi
@@ -338,9 +338,9 @@ def sinusoid_regression(n_tasks: int, seed=0, *, n_train: int = 10, n_test: int 
     else:
         import torch
 
-        from ..oracles.data import _int_tuple, _seeded
+        from ..oracles.data import _seeded
 
-        sizes = [1, *_int_tuple(hidden, "hidden"), 1]
+        sizes = [1, *as_shape(hidden, "hidden"), 1]
 
         def build(nn):
             layers = []
