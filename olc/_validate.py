@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import InvalidArgumentError, NonFiniteError, ShapeError
+from .errors import InvalidArgumentError, NonFiniteError, ResourceError, ShapeError
 
 __all__ = [
     "as_array",
@@ -24,6 +24,8 @@ __all__ = [
     "check_square",
     "check_psd",
     "as_rng",
+    "available_memory",
+    "check_alloc",
 ]
 
 
@@ -198,3 +200,56 @@ def as_rng(seed) -> np.random.Generator:
     if seed is None or isinstance(seed, (numbers.Integral, np.integer, np.random.SeedSequence)):
         return np.random.default_rng(seed)
     raise InvalidArgumentError(f"seed: expected a non-negative int, None or numpy.random.Generator, got {seed!r}")
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation: ``MemAvailable`` of ``/proc/meminfo`` where it
+    exists (Linux), else physical pages times page size; ``OLC_MEMORY_LIMIT`` (bytes) caps it."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        avail = None
+    if avail is None:
+        try:
+            import os
+
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+            avail = 2 ** 63 - 1
+    import os
+
+    cap = os.environ.get("OLC_MEMORY_LIMIT")
+    if cap:
+        try:
+            avail = min(avail, int(float(cap)))
+        except ValueError:
+            raise InvalidArgumentError(f"OLC_MEMORY_LIMIT: expected a number of bytes, got {cap!r}") from None
+    return int(avail)
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.3g} PiB"  # pragma: no cover
+
+
+def check_alloc(nbytes, what: str, hint: str = "", *, limit: int | None = None) -> int:
+    """Raise :class:`~olc.errors.ResourceError` *before* allocating when ``nbytes`` exceeds the memory
+    available (:func:`available_memory`, or ``limit``); return ``nbytes`` as an int.
+
+    ``what`` names the argument(s) that set the size (``"GPC(H=1000000): the M parameters"``);
+    ``hint`` says what to do instead (a smaller size, an operator path, ...).
+    """
+    need = float(nbytes)
+    have = available_memory() if limit is None else int(limit)
+    if need > have:
+        raise ResourceError(f"{what}: needs about {_fmt_bytes(need)} but only {_fmt_bytes(have)} is available"
+                            + (f"; {hint}" if hint else ""))
+    return int(need)

@@ -15,6 +15,7 @@ __all__ = [
     "DivergenceError",
     "FeedbackError",
     "BackendUnavailableError",
+    "ResourceError",
 ]
 
 
@@ -53,3 +54,11 @@ class FeedbackError(OlcError, TypeError):
 
 class BackendUnavailableError(OlcError, ImportError):
     """A requested array backend (numba, cupy) is not installed or has no device."""
+
+
+class ResourceError(OlcError, MemoryError):
+    """A call would need more memory (or time) than the machine has; raised *before* allocating.
+
+    The message names the argument that sets the size, the estimate and what is available, and
+    where there is one, the cheaper path to take instead.
+    """
