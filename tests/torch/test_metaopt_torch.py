@@ -128,3 +128,66 @@ def test_bad_input():
         opt.step(bad)
     with pytest.raises(InvalidArgumentError):
         opt.set_M(np.zeros(5))
+
+
+# ---------------------------------------------------------------------------- issue 14: overhead rewrite
+@pytest.mark.parametrize("kind,hvp", [("scalar", "central"), ("diagonal", "forward"), ("full", "forward"),
+                                      ("scalar", "forward")])
+def test_every_parametrisation_and_hvp_matches_numpy(kind, hvp):
+    rng = np.random.default_rng(1)
+    Q = rng.standard_normal((N, N))
+    A, b, x0 = Q @ Q.T / N + 0.1 * np.eye(N), rng.standard_normal(N), np.ones(N)
+    ref = run_episodes(MetaOpt(H=3, L=3, M=kind, base_lr=0.1, weight_decay=0.01,
+                               meta_optimizer=olc.learners.Adam(lr=1e-2)), olc.oracles.QuadraticOracle(A, b), 1, 30, x0)
+    model = Quadratic(A, b, x0)
+    opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=3, L=3, M=kind, weight_decay=0.01, meta_lr=1e-2, hvp=hvp)
+    losses = [float(opt.step(_closure(opt, model)).detach()) for _ in range(30)]
+    np.testing.assert_allclose(losses, ref.losses[0], rtol=1e-6)
+    np.testing.assert_allclose(opt.M.numpy(), ref.Ms[-1], rtol=1e-4, atol=1e-7)
+
+
+def test_histories_are_preallocated_ring_buffers():
+    model = Quadratic(np.eye(N), np.ones(N), np.ones(N))
+    opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=4, L=2)
+    opt.step(_closure(opt, model))
+    ptrs = (opt._st["grads"].data_ptr(), opt._st["params"].data_ptr())
+    for _ in range(12):
+        opt.step(_closure(opt, model))
+    assert (opt._st["grads"].data_ptr(), opt._st["params"].data_ptr()) == ptrs
+    assert opt.history_bytes() == (4 + 2 * 2) * N * 8
+
+
+def test_halves_a_digits_cnn_loss_learning_and_frozen(digits_batch):
+    from _torchcases import train_until_halved
+
+    from olc.oracles.data import digits_cnn
+
+    X, y = digits_batch
+    for frozen in (False, True):
+        model = digits_cnn(seed=2).float()
+        opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=4, L=2, meta_lr=1e-3, frozen=frozen)
+        first, last, steps = train_until_halved(model, opt, X, y)
+        assert last < first / 2 and steps < 300
+        assert (opt._st["meta_steps"] > 0) != frozen
+
+
+def test_nan_loss_names_the_step_and_bad_hvp_is_rejected():
+    p = torch.nn.Parameter(torch.ones(3))
+    opt = MetaOptOptimizer([p], H=2, L=1)
+    scale = [1.0]
+
+    def closure():
+        opt.zero_grad()
+        loss = scale[0] * (p ** 2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(4):
+        opt.step(closure)
+    scale[0] = float("nan")
+    with pytest.raises(NonFiniteError, match="step 4"):
+        opt.step(closure)
+    with pytest.raises(InvalidArgumentError, match="hvp"):
+        MetaOptOptimizer([p], hvp="exact")
+    with pytest.raises(InvalidArgumentError, match="betas"):
+        MetaOptOptimizer([p], betas=0.9)
