@@ -66,7 +66,7 @@ PROTOCOL = [
      "of training, averaged over tune_seeds = 2 tuning seeds (seed + 1000, ...; a divergence on any disqualifies the "
      "value)", "no selection on the test set or the reported seeds; one tuning seed picked unstable values"),
     ("seeds / bands", "3 seeds, 95 % confidence intervals", "n_seeds = 3, 95 % Student-t intervals", "same"),
-    ("training", "ImageNet schedule", "steps = 200 minibatch steps of 32 (about 6 epochs)", "seconds, not days"),
+    ("training", "ImageNet schedule", "T = 200 minibatch steps of 32 (about 6 epochs)", "seconds, not days"),
     ("metric", "top-1 test accuracy vs steps", "test accuracy vs steps (every eval_every steps)", "same"),
 ]
 __doc__ += "\n" + protocol_markdown(PROTOCOL) + "\n"
@@ -74,7 +74,7 @@ __doc__ += "\n" + protocol_markdown(PROTOCOL) + "\n"
 
 @dataclass
 class Config:
-    steps: int = 200
+    T: int = 200
     batch: int = 32
     eval_every: int = 10
     n_seeds: int = 3
@@ -87,7 +87,7 @@ class Config:
     seed: int = 0
 
 
-CHECKS = {"steps": integer(4), "batch": integer(1), "eval_every": integer(1), "n_seeds": integer(2),
+CHECKS = {"T": integer(4), "batch": integer(1), "eval_every": integer(1), "n_seeds": integer(2),
           "tune_seeds": integer(1), "sgd_grid": each(positive), "meta_grid": each(positive), "max_extend": integer(0),
           "projection": choice("lazy", "greedy"), "channels": each(integer(1)), "seed": integer(0)}
 
@@ -126,7 +126,7 @@ def _run(method, lr, meta_lr, cfg, data, seed, split):
     model = digits_cnn(channels=tuple(cfg.channels), seed=seed).float()
     opt = _make(method, lr, meta_lr, cfg)(model.parameters())
     X, y = data["train"]
-    return train(model, opt, X, y, steps=cfg.steps, batch=cfg.batch, rng=np.random.default_rng(seed),
+    return train(model, opt, X, y, steps=cfg.T, batch=cfg.batch, rng=np.random.default_rng(seed),
                  eval_every=cfg.eval_every, evals={split: data[split]})
 
 

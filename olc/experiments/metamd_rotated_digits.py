@@ -10,7 +10,7 @@ held-out domain as :class:`olc.torch.MetaMDOptimizer`, against SGD, SGD with mom
 Adam. Every method's learning rate (MetaMD: its deployment ``η``) is tuned on the held-out
 domain's validation split over a geometric grid that is extended while the optimum sits at an end
 (``results["tuning"]`` records where each optimum sits, per domain). The reported numbers are the
-test accuracies after ``steps`` minibatch steps, mean ± standard deviation over ``n_seeds``
+test accuracies after ``T`` minibatch steps, mean ± standard deviation over ``n_seeds``
 deployment seeds (Table 1's "± over 3 meta-test trials"). An ablation row deploys MetaMD with its
 *untrained* initial ``M`` at the same tuned ``η``: the gain of the learned divergence itself.
 
@@ -57,7 +57,7 @@ PROTOCOL = [
      "{0.083, 0.25, 0.75}; extended while the optimum is at an end; weight decay 0; chosen by validation "
      "accuracy", "App. E's grid had its optimum at the edge here (8×8 digits train faster); a common protocol "
      "tunes MetaMD's η too"),
-    ("meta-test training", "to convergence", "steps = 150 minibatch steps of 128 (≈ 17 epochs)", "seconds"),
+    ("meta-test training", "to convergence", "T = 150 minibatch steps of 128 (≈ 17 epochs)", "seconds"),
     ("trials", "3 meta-test trials, mean ± std", "n_seeds = 3 deployment seeds, mean ± std", "same"),
 ]
 __doc__ += "\n" + protocol_markdown(PROTOCOL) + "\n"
@@ -81,7 +81,7 @@ class Config:
     m_init: float = 0.5
     m_min: float = 0.35
     m_max: float = 5.0
-    steps: int = 150
+    T: int = 150
     batch: int = 128
     eval_every: int = 50
     n_seeds: int = 3
@@ -96,7 +96,7 @@ class Config:
 CHECKS = {"angles": each(real(-360.0, 360.0)), "hidden": each(integer(1)), "n_train": integer(10), "n_val": integer(10),
           "n_mix": integer(1), "eta": positive, "k": real(0.0), "horizon": integer(1), "task_batch": integer(1),
           "meta_steps": integer(1), "tasks_per_step": integer(1), "meta_lr": positive, "meta_clip": positive,
-          "m_init": positive, "m_min": positive, "m_max": positive, "steps": integer(1), "batch": integer(1),
+          "m_init": positive, "m_min": positive, "m_max": positive, "T": integer(1), "batch": integer(1),
           "eval_every": integer(1), "n_seeds": integer(1), "sgd_grid": each(positive), "sgdm_grid": each(positive),
           "adam_grid": each(positive), "eta_grid": each(positive), "max_extend": integer(0), "seed": integer(0)}
 
@@ -190,7 +190,7 @@ def _deploy(cfg, dom, method, value, M, seed, split):
 
     model = digits_mlp(hidden=tuple(cfg.hidden), seed=seed)
     X, y = dom["train"]
-    return train(model, _optimizer(method, value, M)(model.parameters()), X, y, steps=cfg.steps, batch=cfg.batch,
+    return train(model, _optimizer(method, value, M)(model.parameters()), X, y, steps=cfg.T, batch=cfg.batch,
                  rng=np.random.default_rng(seed), eval_every=cfg.eval_every, evals={split: dom[split]})
 
 

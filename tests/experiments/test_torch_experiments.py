@@ -30,7 +30,7 @@ def _interface(mod, res, tmp_path):
 
 def test_meta_lr_cnn_reduced(tmp_path):
     assert experiments.registry()["meta-lr-cnn"].endswith("meta_lr_cnn")
-    cfg = mlr.Config(steps=8, batch=16, eval_every=4, n_seeds=2, tune_seeds=1, sgd_grid=(0.1, 0.3),
+    cfg = mlr.Config(T=8, batch=16, eval_every=4, n_seeds=2, tune_seeds=1, sgd_grid=(0.1, 0.3),
                      meta_grid=(1.0, 10.0), max_extend=0)
     res = mlr.run(cfg)
     _interface(mlr, res, tmp_path)
@@ -44,7 +44,7 @@ def test_meta_lr_cnn_reduced(tmp_path):
 
 def test_metamd_rotated_digits_reduced(tmp_path):
     assert experiments.registry()["metamd-rotated-digits"].endswith("metamd_rotated_digits")
-    cfg = mrd.Config(angles=(0, 45), horizon=3, task_batch=32, meta_steps=2, tasks_per_step=1, steps=6, batch=32,
+    cfg = mrd.Config(angles=(0, 45), horizon=3, task_batch=32, meta_steps=2, tasks_per_step=1, T=6, batch=32,
                      eval_every=3, n_seeds=2, sgd_grid=(0.3, 1.0), sgdm_grid=(0.1,), adam_grid=(0.01,),
                      eta_grid=(0.25,), max_extend=0)
     res = mrd.run(cfg)
