@@ -32,9 +32,16 @@ frozen, run the rollout of Alg. 4 from ``x_{t−L}`` on the stored gradients
   gradient at ``x`` (one closure call per HVP); ``hvp="central"``
   ``(∇f(x+εv) − ∇f(x−εv)) / 2ε`` with ``ε = ε_mach^{1/3}(1+‖x‖)/‖v‖`` (two calls, error ``O(ε²)``).
 
-Cost: a meta-step is ``L`` closure calls for the rollout (the first gradient is reused) plus
-``L−1`` (forward) or ``2(L−1)`` (central) for the HVPs — with ``L = 2``, three calls on top of
-the step's own. State (``state_dict`` round-trips bitwise), preallocated once: the gradient
+* ``rollout="recorded"`` (opt-in) differentiates the rollout *at the played window*: the
+  iterates ``x_{t−L+s}``, gradients ``g_{t−L+s}`` and ``λ_L = g_t`` are the stored ones, only the
+  HVPs are evaluated. This is exactly Alg. 4's gradient when ``M`` did not change during the
+  window (the counterfactual iterates then are the played ones) and differs by ``O(L·‖ΔM‖)``
+  otherwise (``ΔM``: the meta-updates of the last ``L`` steps — ``1e-4``-sized Adam steps in App. E.1).
+
+Cost: an exact meta-step is ``L`` closure calls for the rollout (the first gradient is reused)
+plus ``L−1`` (forward) or ``2(L−1)`` (central) for the HVPs — with ``L = 2``, three calls on top of
+the step's own, so at least 4× SGD's time per step; a recorded meta-step needs only the ``L−1``
+HVP calls (about 2× SGD for ``L = 2``). State (``state_dict`` round-trips bitwise), preallocated once: the gradient
 history ``(H+L, n)`` and the parameter history ``(L, n)`` as ring buffers (no copies per step),
 ``M`` and its Adam moments — ``(H+2L)·n`` floats plus ``3·|M|`` (:meth:`state_floats`). The
 controls ``Σ_h M^{(h)} g`` are one matrix-vector product over the ring buffer.
@@ -68,11 +75,13 @@ class MetaOptOptimizer(torch.optim.Optimizer):
     frozen : bool — deploy a learned ``M`` without meta-updates (Sec. 5, stochastic setting).
     warmup : ``"paper"`` (meta-steps from ``t >= H+L−1``) or ``"early"`` (``t >= L``).
     hvp : ``"forward"`` (default, one closure call per HVP) or ``"central"`` (two, more accurate).
+    rollout : ``"exact"`` (default: Alg. 4's counterfactual iterates, ``L`` closure calls) or
+        ``"recorded"`` (the played window's stored iterates and gradients, no rollout calls).
     """
 
     def __init__(self, params, lr: float = 0.1, H: int = 8, L: int = 2, *, M: str = "scalar",
                  weight_decay: float = 0.0, meta_lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 frozen: bool = False, warmup: str = "paper", hvp: str = "forward"):
+                 frozen: bool = False, warmup: str = "paper", hvp: str = "forward", rollout: str = "exact"):
         params = list(params)
         if not params:
             raise InvalidArgumentError("params: the model has no parameters; nothing to optimize")
@@ -92,7 +101,8 @@ class MetaOptOptimizer(torch.optim.Optimizer):
                               in_range(b2, "betas[1]", 0.0, 1.0, hi_open=True)),
                     "eps": positive(eps, "eps"), "frozen": bool(frozen),
                     "warmup": check_choice(warmup, "warmup", ("paper", "early")),
-                    "hvp": check_choice(hvp, "hvp", ("forward", "central"))}
+                    "hvp": check_choice(hvp, "hvp", ("forward", "central")),
+                    "rollout": check_choice(rollout, "rollout", ("exact", "recorded"))}
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise InvalidArgumentError("params: MetaOptOptimizer supports one parameter group")
@@ -227,7 +237,7 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         _, gm = self._eval(closure, x - eps * v)
         return (gp - gm) / (2.0 * eps)
 
-    def _meta_step(self, closure):
+    def _meta_step(self, closure, value_t):
         """Alg. 4 on the window + adjoint gradient w.r.t. M + one Adam step (Alg. 7).
 
         The gradient ring holds ``g_{t−H−L} .. g_{t−1}`` (logical rows 0..R−1 from ``head_g``; row 0 is
@@ -242,15 +252,21 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         def phys(k):  # logical row k -> physical row
             return (hg + k) % R
 
-        xs = [st["params"][st["head_p"]].clone()]  # x_{t−L}
-        gs = [G[phys(off)]]  # ∇f_{t−L}(x_{t−L}) = g_{t−L}, stored
-        for s in range(L):
-            if s > 0:
-                gs.append(self._eval(closure, xs[s])[1])
-            u = self._control(M, G, self._rows(phys(off + s), H, R, dev))
-            xs.append((1.0 - d) * xs[s] - eta * gs[s] + u)
-            check_finite(xs[-1], "rollout iterate (the rollout diverged)", "MetaOptOptimizer", st["t"])
-        value, lam = self._eval(closure, xs[L])
+        if g["rollout"] == "recorded":  # the played window: x_{t−L+s}, g_{t−L+s} and λ_L = g_t, all stored
+            P = st["params"]
+            xs = [P[(st["head_p"] + s) % L] for s in range(L)]
+            gs = [G[phys(off + s)] for s in range(L)]
+            value, lam = value_t, G[phys(0)].clone()
+        else:
+            xs = [st["params"][st["head_p"]].clone()]  # x_{t−L}
+            gs = [G[phys(off)]]  # ∇f_{t−L}(x_{t−L}) = g_{t−L}, stored
+            for s in range(L):
+                if s > 0:
+                    gs.append(self._eval(closure, xs[s])[1])
+                u = self._control(M, G, self._rows(phys(off + s), H, R, dev))
+                xs.append((1.0 - d) * xs[s] - eta * gs[s] + u)
+                check_finite(xs[-1], "rollout iterate (the rollout diverged)", "MetaOptOptimizer", st["t"])
+            value, lam = self._eval(closure, xs[L])
         dM = torch.zeros_like(M)
         for s in range(L - 1, -1, -1):  # u_s = −Σ_h M^{(h)} g_{t−L+s−h+1}
             idx = self._rows(phys(off + s), H, R, dev)
@@ -284,7 +300,7 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         grp, st = self._group, self._st
         params = self._params()
         x = self._flat()
-        loss, _ = call_closure(closure, "MetaOptOptimizer", st["t"])
+        loss, value = call_closure(closure, "MetaOptOptimizer", st["t"])
         G, P = st["grads"], st["params"]
         R = G.shape[0]
         row = st["head_g"]  # the oldest gradient, g_{t−H−L}, is never used again: g_t goes there
@@ -293,7 +309,7 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         had_grad = [p.grad is not None for p in params]
         start = grp["H"] + grp["L"] - 1 if grp["warmup"] == "paper" else grp["L"]
         if not grp["frozen"] and st["t"] >= start:
-            self._meta_step(closure)
+            self._meta_step(closure, value)
             for p, had, gv in zip(params, had_grad, views(gt, params)):  # leave .grad as the closure set it
                 if not had:
                     p.grad = None

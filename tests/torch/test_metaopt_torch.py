@@ -191,3 +191,24 @@ def test_nan_loss_names_the_step_and_bad_hvp_is_rejected():
         MetaOptOptimizer([p], hvp="exact")
     with pytest.raises(InvalidArgumentError, match="betas"):
         MetaOptOptimizer([p], betas=0.9)
+
+
+def test_recorded_rollout_is_exact_while_M_is_constant_and_close_otherwise():
+    rng = np.random.default_rng(3)
+    Q = rng.standard_normal((N, N))
+    A, b, x0 = Q @ Q.T / N + 0.1 * np.eye(N), rng.standard_normal(N), np.ones(N)
+    grads = {}
+    for mode in ("exact", "recorded"):
+        model = Quadratic(A, b, x0)
+        # meta_lr tiny: M barely moves, the played window is (nearly) the counterfactual one
+        opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=3, L=2, meta_lr=1e-12, rollout=mode, hvp="central")
+        for _ in range(12):
+            opt.step(_closure(opt, model))
+        grads[mode] = opt._st["exp_avg"].clone() / (1 - 0.9 ** opt._st["meta_steps"])  # Adam's mean of dM
+    np.testing.assert_allclose(grads["recorded"].numpy(), grads["exact"].numpy(), rtol=1e-6)
+    model = Quadratic(A, b, x0)
+    opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=3, L=2, meta_lr=1e-2, rollout="recorded")
+    losses = [float(opt.step(_closure(opt, model)).detach()) for _ in range(40)]
+    assert losses[-1] < 0.1 * losses[0] and opt._st["meta_steps"] == 40 - 4
+    with pytest.raises(InvalidArgumentError, match="rollout"):
+        MetaOptOptimizer(model.parameters(), rollout="played")
