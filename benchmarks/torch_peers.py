@@ -57,14 +57,19 @@ def _maxdiff(a, b):
 
 
 # ---------------------------------------------------------------------------- MAML
-def bench_maml(repeats, number, device):
-    import olc.torch as ot
-
-    torch.manual_seed(0)
+def _small_mlp_task(seed, device):
+    """The 1-40-40-1 ReLU MLP (float64) and a random task of 10 support / 10 query points."""
+    torch.manual_seed(seed)
     dt = torch.float64
     net = torch.nn.Sequential(torch.nn.Linear(1, 40), torch.nn.ReLU(), torch.nn.Linear(40, 40), torch.nn.ReLU(),
                               torch.nn.Linear(40, 1)).to(device=device, dtype=dt)
-    Xs, ys, Xq, yq = (torch.randn(10, 1, dtype=dt, device=device) for _ in range(4))
+    return net, tuple(torch.randn(10, 1, dtype=dt, device=device) for _ in range(4))
+
+
+def bench_maml(repeats, number, device):
+    import olc.torch as ot
+
+    net, (Xs, ys, Xq, yq) = _small_mlp_task(0, device)
     K, a = 5, 0.01
     mse = torch.nn.functional.mse_loss
     learner, task = ot.MAML(net, mse, a, K), ot.TorchTask(Xs, ys, Xq, yq)
@@ -158,11 +163,7 @@ def bench_maml_large(repeats, number, device):
 def bench_imaml(repeats, number, device):
     import olc.torch as ot
 
-    torch.manual_seed(1)
-    dt = torch.float64
-    net = torch.nn.Sequential(torch.nn.Linear(1, 40), torch.nn.ReLU(), torch.nn.Linear(40, 40), torch.nn.ReLU(),
-                              torch.nn.Linear(40, 1)).to(device=device, dtype=dt)
-    Xs, ys, Xq, yq = (torch.randn(10, 1, dtype=dt, device=device) for _ in range(4))
+    net, (Xs, ys, Xq, yq) = _small_mlp_task(1, device)
     lam, cg, lr, steps = 2.0, 10, 0.02, 20
     mse = torch.nn.functional.mse_loss
     learner, task = ot.IMAML(net, mse, lam, cg, lr, steps), ot.TorchTask(Xs, ys, Xq, yq)

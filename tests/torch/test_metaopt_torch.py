@@ -15,15 +15,6 @@ from olc.torch.metaopt import MetaOptOptimizer  # noqa: E402
 N = 6
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one intra-op thread avoids oversubscription on shared cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class Quadratic(torch.nn.Module):
     def __init__(self, A, b, x0):
         super().__init__()
