@@ -18,7 +18,7 @@ from olc.torch import FOBMAML, FOMAML, IMAML, MAML, Reptile, TorchTask, flatten,
 
 @pytest.fixture(scope="module")
 def sinusoids():
-    return sinusoid_regression(4, seed=0, model="mlp", hidden=(16, 16))
+    return sinusoid_regression(3, seed=0, model="mlp", hidden=(16, 16))
 
 
 def _pairs(mod, lf):
@@ -27,11 +27,11 @@ def _pairs(mod, lf):
         "MAML K=3, lam": (npm.MAML(0.05, 3, lam=0.5, method="hvp"), MAML(mod, lf, 0.05, 3, lam=0.5)),
         "FO-MAML": (npm.FOMAML(0.05, 5), FOMAML(mod, lf, 0.05, 5)),
         "Reptile": (npm.Reptile(0.05, 5), Reptile(mod, lf, 0.05, 5)),
-        "iMAML": (npm.IMAML(20.0, 10, 0.02, 40), IMAML(mod, lf, 20.0, 10, 0.02, 40)),
-        "FO-B-MAML symmetric": (npm.FOBMAML(1.0, 1e-2, "symmetric", 0.05, 40),
-                                FOBMAML(mod, lf, 1.0, 1e-2, "symmetric", 0.05, 40)),
-        "FO-B-MAML forward, tol": (npm.FOBMAML(1.0, 1e-2, "forward", 0.05, 40, tol=1e-3),
-                                   FOBMAML(mod, lf, 1.0, 1e-2, "forward", 0.05, 40, tol=1e-3)),
+        "iMAML": (npm.IMAML(20.0, 10, 0.02, 25), IMAML(mod, lf, 20.0, 10, 0.02, 25)),
+        "FO-B-MAML symmetric": (npm.FOBMAML(1.0, 1e-2, "symmetric", 0.05, 25),
+                                FOBMAML(mod, lf, 1.0, 1e-2, "symmetric", 0.05, 25)),
+        "FO-B-MAML forward, tol": (npm.FOBMAML(1.0, 1e-2, "forward", 0.05, 25, tol=1e-3),
+                                   FOBMAML(mod, lf, 1.0, 1e-2, "forward", 0.05, 25, tol=1e-3)),
     }
 
 
