@@ -79,11 +79,11 @@ class Config:
     eval_every: int = 10
     n_seeds: int = 3
     tune_seeds: int = 2
-    sgd_grid: tuple = (0.01, 0.03, 0.1, 0.3, 1.0)
-    meta_grid: tuple = (1.0, 3.0, 10.0, 30.0, 100.0)
+    sgd_grid: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0)
+    meta_grid: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0)
     max_extend: int = 2
     projection: str = "greedy"
-    channels: tuple = (8, 16)
+    channels: tuple[int, ...] = (8, 16)
     seed: int = 0
 
 

@@ -65,8 +65,8 @@ __doc__ += "\n" + protocol_markdown(PROTOCOL) + "\n"
 
 @dataclass
 class Config:
-    angles: tuple = (0, 15, 30, 45, 60, 75)
-    hidden: tuple = (32, 32)
+    angles: tuple[int, ...] = (0, 15, 30, 45, 60, 75)
+    hidden: tuple[int, ...] = (32, 32)
     n_train: int = 1100
     n_val: int = 300
     n_mix: int = 3
@@ -85,15 +85,15 @@ class Config:
     batch: int = 128
     eval_every: int = 50
     n_seeds: int = 3
-    sgd_grid: tuple = (0.1, 0.3, 1.0)
-    sgdm_grid: tuple = (0.03, 0.1, 0.3)
-    adam_grid: tuple = (0.003, 0.01, 0.03)
-    eta_grid: tuple = (0.083, 0.25, 0.75)
+    sgd_grid: tuple[float, ...] = (0.1, 0.3, 1.0)
+    sgdm_grid: tuple[float, ...] = (0.03, 0.1, 0.3)
+    adam_grid: tuple[float, ...] = (0.003, 0.01, 0.03)
+    eta_grid: tuple[float, ...] = (0.083, 0.25, 0.75)
     max_extend: int = 2
     seed: int = 0
 
 
-CHECKS = {"angles": each(real(-360.0, 360.0)), "hidden": each(integer(1)), "n_train": integer(10), "n_val": integer(10),
+CHECKS = {"angles": each(integer(0)), "hidden": each(integer(1)), "n_train": integer(10), "n_val": integer(10),
           "n_mix": integer(1), "eta": positive, "k": real(0.0), "horizon": integer(1), "task_batch": integer(1),
           "meta_steps": integer(1), "tasks_per_step": integer(1), "meta_lr": positive, "meta_clip": positive,
           "m_init": positive, "m_min": positive, "m_max": positive, "T": integer(1), "batch": integer(1),
