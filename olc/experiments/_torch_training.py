@@ -21,7 +21,7 @@ from ..errors import NonFiniteError
 
 def train(model, opt, X, y, *, steps: int, batch: int, rng, eval_every: int, evals: dict, loss_fn=None):
     """``steps`` minibatch steps (rows drawn without replacement per step from ``rng``), evaluating
-    accuracy on each ``evals[name] = (X, y)`` every ``eval_every`` steps (and at step 0).
+    accuracy on each ``evals[name] = (X, y)`` every ``eval_every`` steps, at step 0 and at the end.
 
     Returns ``{"loss": per-step minibatch losses, "acc": {name: curve}, "steps": eval steps,
     "diverged_at": step or None}``; after a divergence the curves are padded with their last value
@@ -58,12 +58,12 @@ def train(model, opt, X, y, *, steps: int, batch: int, rng, eval_every: int, eva
             out["diverged_at"] = t
             break
         out["loss"].append(loss)
-        if (t + 1) % eval_every == 0:
+        if (t + 1) % eval_every == 0 or t + 1 == steps:
             evaluate(t + 1)
     if out["diverged_at"] is not None:  # pad to full length
-        n_eval = steps // eval_every + 1
-        while len(out["steps"]) < n_eval:
-            out["steps"].append(len(out["steps"]) * eval_every)
+        grid = [0, *range(eval_every, steps + 1, eval_every)] + ([steps] if steps % eval_every else [])
+        while len(out["steps"]) < len(grid):
+            out["steps"].append(grid[len(out["steps"])])
             for k in evals:
                 out["acc"][k].append(out["acc"][k][-1])
         out["loss"] += [math.nan] * (steps - len(out["loss"]))

@@ -33,6 +33,7 @@ EXTRAS = ("torch", "data")
 PRIMARY = "acc_metamd_minus_best_baseline"
 METHODS = ("SGD", "SGD-M", "Adam", "MetaMD")
 ABLATION = "MetaMD, untrained M"
+PAPER_ANGLES = (0, 15, 30, 45, 60, 75)
 PAPER_TABLE = {  # Table 1 (top): test accuracy (%) per held-out rotation, 3-layer MLP on RotatedMNIST
     "SGD": (92.23, 91.91, 92.57, 92.89, 92.73, 92.36), "SGD-M": (94.77, 94.64, 94.66, 94.67, 94.60, 94.47),
     "Adam": (92.96, 93.29, 93.51, 93.69, 93.67, 92.98), "MetaMD": (95.22, 95.18, 95.44, 95.34, 95.51, 95.12)}
@@ -283,10 +284,11 @@ def summary(results: dict) -> str:
              "", "Table 1 analogue: test accuracy (%) per held-out rotation, mean ± std over seeds (paper in brackets)",
              "| method | " + " | ".join(f"{d}°" for d in doms) + " |", "|---|" + "---|" * len(doms)]
     mean, std, paper = results["table"]["mean"], results["table"]["std"], results["table"]["paper"]
+    paper_col = {str(a): i for i, a in enumerate(PAPER_ANGLES)}
     for m in mean:
         cells = []
-        for i, d in enumerate(doms):
-            ref = f" ({paper[m][i]:.2f})" if m in paper and i < len(paper[m]) else ""
+        for d in doms:
+            ref = f" ({paper[m][paper_col[d]]:.2f})" if m in paper and d in paper_col else ""
             cells.append(f"{100 * mean[m][d]:.2f} ± {100 * std[m][d]:.2f}{ref}")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     lines += ["", "Optimum positions in the tuning grids", "| held-out | " + " | ".join(METHODS) + " |",

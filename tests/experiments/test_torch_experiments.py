@@ -86,3 +86,18 @@ def test_tune_extends_to_an_interior_optimum_and_flags_edges():
     assert d["diff"] == pytest.approx(7 / 6) and d["half_width"] == pytest.approx(4.303 * np.std([1, 1.5, 1], ddof=1)
                                                                                  / np.sqrt(3), rel=1e-3)
     assert d["significant"] and not tt.paired_ci([1.0, -1.0, 0.5], [0.0, 0.0, 0.0])["significant"]
+
+
+def test_train_evaluates_at_the_end_and_pads_a_diverged_run():
+    import torch
+
+    torch.manual_seed(0)
+    X, y = torch.randn(40, 3), torch.randint(0, 2, (40,))
+    model = torch.nn.Linear(3, 2)
+    out = tt.train(model, torch.optim.SGD(model.parameters(), lr=0.1), X, y, steps=7, batch=8,
+                   rng=np.random.default_rng(0), eval_every=3, evals={"all": (X, y)})
+    assert out["steps"] == [0, 3, 6, 7] and len(out["acc"]["all"]) == 4 and out["diverged_at"] is None
+    model = torch.nn.Linear(3, 2)
+    out = tt.train(model, torch.optim.SGD(model.parameters(), lr=1e30), X * 1e30, y, steps=7, batch=8,
+                   rng=np.random.default_rng(0), eval_every=3, evals={"all": (X, y)})
+    assert out["diverged_at"] is not None and out["steps"] == [0, 3, 6, 7] and len(out["loss"]) == 7
