@@ -142,6 +142,7 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         st["params"] = torch.zeros((g["L"], n), dtype=x.dtype, device=x.device)  # ring buffer
         st["head_g"] = 0  # physical row of the oldest stored gradient
         st["head_p"] = 0  # physical row of the oldest stored parameter vector
+        st["stale_params"] = 0  # steps until the parameter ring holds real iterates again (after frozen steps)
         st["t"] = 0
         st["meta_steps"] = 0
         st["episode"] = 0
@@ -166,7 +167,10 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         cur.copy_(M)
 
     def freeze(self, frozen: bool = True) -> MetaOptOptimizer:
-        """Stop (or resume) meta-updates: deploy the learned ``M`` (Sec. 5). Returns ``self``."""
+        """Stop (or resume) meta-updates: deploy the learned ``M`` (Sec. 5). Returns ``self``.
+
+        Frozen steps update the parameters in place (one closure call, no flat copies) and do not record
+        the parameter history; after unfreezing, meta-steps resume once ``L`` iterates are recorded again."""
         self._group["frozen"] = bool(frozen)
         return self
 
@@ -178,6 +182,7 @@ class MetaOptOptimizer(torch.optim.Optimizer):
             st["grads"].zero_()
             st["params"].zero_()
             st["head_g"] = st["head_p"] = 0
+            st["stale_params"] = 0
             st["t"] = 0
             st["episode"] += 1
 
@@ -299,7 +304,8 @@ class MetaOptOptimizer(torch.optim.Optimizer):
             self._init_state(self._flat())
         grp, st = self._group, self._st
         params = self._params()
-        x = self._flat()
+        frozen = grp["frozen"]
+        x = None if frozen else self._flat()  # the parameter history is only read by meta-steps
         loss, value = call_closure(closure, "MetaOptOptimizer", st["t"])
         G, P = st["grads"], st["params"]
         R = G.shape[0]
@@ -308,7 +314,7 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         check_finite(gt, "gradient", "MetaOptOptimizer", st["t"])
         had_grad = [p.grad is not None for p in params]
         start = grp["H"] + grp["L"] - 1 if grp["warmup"] == "paper" else grp["L"]
-        if not grp["frozen"] and st["t"] >= start:
+        if not frozen and st["t"] >= start and st.get("stale_params", 0) == 0:
             self._meta_step(closure, value)
             for p, had, gv in zip(params, had_grad, views(gt, params)):  # leave .grad as the closure set it
                 if not had:
@@ -318,12 +324,23 @@ class MetaOptOptimizer(torch.optim.Optimizer):
                 else:
                     p.grad.copy_(gv)
         st["head_g"] = (row + 1) % R  # push g_t
-        P[st["head_p"]].copy_(x)  # push x_t (over x_{t−L})
-        st["head_p"] = (st["head_p"] + 1) % P.shape[0]
         u = self._control(st["M"], G, self._rows(row, grp["H"], R, G.device))
-        x_next = x.mul_(1.0 - grp["weight_decay"]).add_(gt, alpha=-grp["lr"]).add_(u)
-        if not bool(torch.isfinite(x_next).all()):
-            raise NonFiniteError(f"MetaOptOptimizer: the iterate became non-finite at step {st['t'] + 1}")
-        self._write(x_next)
+        if frozen:  # deploy: x ← (1−δ)x + (u − ηg) on the parameters themselves, no flat copies
+            st["stale_params"] = P.shape[0]  # the parameter ring must refill before the next meta-step
+            step = u.add_(gt, alpha=-grp["lr"])
+            if not bool(torch.isfinite(step).all()):
+                raise NonFiniteError(f"MetaOptOptimizer: the update became non-finite at step {st['t']}")
+            with torch.no_grad():
+                if grp["weight_decay"]:
+                    torch._foreach_mul_(params, 1.0 - grp["weight_decay"])
+                torch._foreach_add_(params, views(step, params))
+        else:
+            P[st["head_p"]].copy_(x)  # push x_t (over x_{t−L})
+            st["head_p"] = (st["head_p"] + 1) % P.shape[0]
+            st["stale_params"] = max(0, st.get("stale_params", 0) - 1)
+            x_next = x.mul_(1.0 - grp["weight_decay"]).add_(gt, alpha=-grp["lr"]).add_(u)
+            if not bool(torch.isfinite(x_next).all()):
+                raise NonFiniteError(f"MetaOptOptimizer: the iterate became non-finite at step {st['t'] + 1}")
+            self._write(x_next)
         st["t"] += 1
         return loss

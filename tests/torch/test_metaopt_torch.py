@@ -203,3 +203,31 @@ def test_recorded_rollout_is_exact_while_M_is_constant_and_close_otherwise():
     assert losses[-1] < 0.1 * losses[0] and opt._st["meta_steps"] == 40 - 4
     with pytest.raises(InvalidArgumentError, match="rollout"):
         MetaOptOptimizer(model.parameters(), rollout="played")
+
+
+def test_frozen_steps_equal_the_played_update_and_unfreezing_waits_for_real_history():
+    rng = np.random.default_rng(4)
+    Q = rng.standard_normal((N, N))
+    A, b, x0 = Q @ Q.T / N + 0.1 * np.eye(N), rng.standard_normal(N), np.ones(N)
+    model = Quadratic(A, b, x0)
+    opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=3, L=2, weight_decay=0.05, meta_lr=1e-2)
+    for _ in range(10):
+        opt.step(_closure(opt, model))
+    opt.freeze()
+    M = opt.M.clone().numpy()
+    grads = []
+    for _ in range(5):  # x_{t+1} = (1−δ)x_t − ηg_t − Σ_h M^(h) g_{t+1−h}, by hand from the recorded gradients
+        x = np.concatenate([model.w.detach().numpy(), model.v.detach().numpy()])
+        grads.append(A @ x + b)
+        opt.step(_closure(opt, model))
+        want = 0.95 * x - 0.1 * grads[-1] - sum(M[h] * grads[-1 - h] for h in range(min(3, len(grads))))
+        got = np.concatenate([model.w.detach().numpy(), model.v.detach().numpy()])
+        if len(grads) >= 3:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    opt.freeze(False)
+    steps = opt._st["meta_steps"]
+    opt.step(_closure(opt, model))
+    opt.step(_closure(opt, model))
+    assert opt._st["meta_steps"] == steps  # the L-row parameter history was not recorded while frozen
+    opt.step(_closure(opt, model))
+    assert opt._st["meta_steps"] == steps + 1
