@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 
-__all__ = ["atomic_write_text", "atomic_write_json", "json_default"]
+__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "json_default"]
 
 
 def json_default(obj):
@@ -31,12 +31,21 @@ def atomic_write_text(path, text: str) -> str:
     On any error (disk full, permissions, an interrupt) the temporary file is removed and the
     previous content of ``path``, if any, is untouched.
     """
+    return _atomic_write(path, text, "w")
+
+
+def atomic_write_bytes(path, data: bytes) -> str:
+    """:func:`atomic_write_text` for bytes (e.g. a pickled checkpoint, a Parquet table)."""
+    return _atomic_write(path, data, "wb")
+
+
+def _atomic_write(path, data, mode: str) -> str:
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
