@@ -45,7 +45,7 @@ from ..errors import InvalidArgumentError
 
 __all__ = ["registry", "get", "make_config", "check_config", "integer", "real", "positive", "nonnegative",
            "choice", "optional", "each", "pair", "describe_rule", "describe_config", "require_extras_of",
-           "extras_of", "thin_curve"]
+           "extras_of", "thin_curve", "takes_list"]
 
 Rule = Callable[[object, str], object]
 
@@ -320,23 +320,39 @@ def _convert(value: str, typ, elem=str):
     return value
 
 
-def make_config(module, overrides: dict[str, str] | None = None):
-    """Build ``module.Config`` with ``key=value`` string overrides converted to field types, and check it
-    (``module.check`` if defined, else ``module.CHECKS``) before anything runs."""
+def make_config(module, overrides: dict | None = None, *, source: str = "--set"):
+    """Build ``module.Config`` with ``key=value`` overrides — strings (command-line values) converted to
+    the field types, other values taken as they are — and check it (``module.check`` if defined, else
+    ``module.CHECKS``) before anything runs. ``source`` names where the overrides came from in errors
+    (``--set``, ``--grid``)."""
     cfg_cls = module.Config
     hints = typing.get_type_hints(cfg_cls)
     fields = {f.name for f in dataclasses.fields(cfg_cls)}
     kwargs = {}
     for key, value in (overrides or {}).items():
         if key not in fields:
-            raise InvalidArgumentError(f"--set {key}: unknown option of {module.NAME}; options: {', '.join(sorted(fields))}")
+            close = difflib.get_close_matches(key, fields, n=1)
+            raise InvalidArgumentError(f"{source} {key}: unknown option of {module.NAME}"
+                                       f"{f' (did you mean {close[0]!r}?)' if close else ''}; options: "
+                                       f"{', '.join(sorted(fields))}")
+        if not isinstance(value, str):
+            kwargs[key] = value
+            continue
         try:
             kwargs[key] = _convert(value, hints[key])
         except (TypeError, ValueError) as exc:
-            raise InvalidArgumentError(f"--set {key}={value}: {exc}") from None
+            raise InvalidArgumentError(f"{source} {key}={value}: {exc}") from None
     cfg = cfg_cls(**kwargs)
     check = getattr(module, "check", None)
     return check(cfg) if check is not None else check_config(cfg, getattr(module, "CHECKS", {}))
+
+
+def takes_list(module, key: str) -> bool:
+    """Whether the ``Config`` field ``key`` holds a list (or may: a union with a list or tuple member);
+    on the command line its grid values are separated by ``;`` instead of ``,``."""
+    typ = typing.get_type_hints(module.Config).get(key)
+    members = typing.get_args(typ) if typing.get_origin(typ) in _UNION_TYPES else (typ,)
+    return any(_is_sequence(m) for m in members)
 
 
 def describe_config(module) -> str:
