@@ -7,11 +7,12 @@ old file or the new one, never a truncated one, and a failed write leaves the ol
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import tempfile
 
-__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "json_default"]
+__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "json_default", "remove_partial_writes"]
 
 
 def json_default(obj):
@@ -61,3 +62,20 @@ def _atomic_write(path, data, mode: str) -> str:
 def atomic_write_json(path, obj, *, indent: int | None = 2) -> str:
     """``atomic_write_text(path, json.dumps(obj))`` with numpy arrays/scalars as lists/numbers."""
     return atomic_write_text(path, json.dumps(obj, indent=indent, default=json_default, allow_nan=True))
+
+
+def remove_partial_writes(directory, names=None) -> list[str]:
+    """Delete the temporary files that interrupted atomic writes left in ``directory`` (of the files
+    ``names``, default any); call it only while no other process writes there (hold its lock).
+    Returns the names removed."""
+    directory = os.fspath(directory)
+    patterns = [f".{n}.*.tmp" for n in names] if names is not None else [".*.tmp"]
+    removed = []
+    for entry in os.listdir(directory):
+        if any(fnmatch.fnmatchcase(entry, p) for p in patterns):
+            try:
+                os.unlink(os.path.join(directory, entry))
+                removed.append(entry)
+            except OSError:
+                pass
+    return removed

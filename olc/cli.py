@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from ._io import atomic_write_text, json_default
+from ._io import atomic_write_text, json_default, remove_partial_writes
 from .errors import OlcError
 
 __all__ = ["main"]
@@ -159,6 +159,7 @@ def _run_locked(args, module, config, out) -> int:
     from ._extras import missing_extra_error
     from .provenance import provenance
 
+    remove_partial_writes(out, ("results.json", "results.partial.json"))  # left by a kill mid-write
     t0 = time.perf_counter()
     try:
         results = module.run(config, progress=_progress_factory(not args.quiet))

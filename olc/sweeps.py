@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._io import atomic_write_bytes, atomic_write_json, atomic_write_text, json_default
+from ._io import atomic_write_bytes, atomic_write_json, atomic_write_text, json_default, remove_partial_writes
 from .errors import InvalidArgumentError, OlcError
 
 __all__ = ["sweep", "load_sweep", "load_curves", "load_cell", "aggregate", "plot_sweep", "plan", "parse_grid",
@@ -309,20 +309,9 @@ def run_cell(spec, cell: dict) -> tuple[str, str | None, str]:
 # ------------------------------------------------------------------------------------------ the sweep
 def _scan(cells_dir: str) -> set[str]:
     """Keys of the cells already written (one directory listing); leftover temporary files of writes
-    that a kill interrupted are removed."""
-    done = set()
-    with os.scandir(cells_dir) as it:
-        for entry in it:
-            if entry.name.startswith("."):
-                if entry.name.endswith(".tmp"):
-                    try:
-                        os.unlink(entry.path)
-                    except OSError:
-                        pass
-                continue
-            if entry.name.endswith(".json"):
-                done.add(entry.name[:-5])
-    return done
+    that a kill interrupted are removed (the caller holds the lock)."""
+    remove_partial_writes(cells_dir)
+    return _scan_readonly(cells_dir)
 
 
 def _check_manifest(out: str, experiment: str) -> None:
@@ -407,6 +396,7 @@ def sweep(experiment, grid: Mapping | None, seeds, *, base: Mapping | None = Non
     except OSError as exc:
         raise InvalidArgumentError(f"--out {out}: cannot create the sweep directory ({exc.strerror or exc})") from None
     with dir_lock(out, "sweep"):
+        remove_partial_writes(out, (MANIFEST, "table.csv", "table.parquet"))
         _check_manifest(out, target.name)
         _write_manifest(out, target, p)
         done = _scan(os.path.join(out, CELLS))
