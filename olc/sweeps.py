@@ -4,8 +4,9 @@ A *cell* is one run of an experiment's ``run`` (or of a callable) for one grid p
 (the seed overrides ``Config.seed``). :func:`sweep` runs the cells that are not done yet — on a
 Dask ``LocalCluster`` of worker processes (default), on an existing Dask cluster (``scheduler=`` or
 ``client=``) or serially in this process (``workers=0``) — and writes each finished cell at once,
-atomically, to ``OUT/cells/<key>.json``, where ``key`` hashes (experiment, config with seed, olc
-version). Beside it, ``OUT/manifest.json`` lists the grid and every cell. Run the same sweep
+atomically, to ``OUT/cells/<key>.json`` (config, status, metrics, provenance; its curves and full
+results go first to ``OUT/data/<key>.json``), where ``key`` hashes (experiment, config with seed, olc
+version). Beside them, ``OUT/manifest.json`` lists the grid and every cell. Run the same sweep
 again and the finished cells are skipped: a sweep killed at any moment loses at most the cells
 that were running, and its final table equals an uninterrupted sweep's. ``OUT/.olc.lock`` keeps a
 second sweep out of the same directory while one runs. A cell that raises is recorded as
@@ -40,7 +41,10 @@ from .errors import InvalidArgumentError, OlcError
 __all__ = ["sweep", "load_sweep", "load_curves", "load_cell", "aggregate", "plot_sweep", "plan", "parse_grid",
            "parse_seeds", "SeedCurves", "Plan"]
 
-MANIFEST, CELLS = "manifest.json", "cells"
+MANIFEST, CELLS, DATA = "manifest.json", "cells", "data"
+#: the keys of a cell record that live in DATA/<key>.json (the bulk); the rest, in CELLS/<key>.json, is what
+#: the table needs, so that loading thousands of cells reads small files
+_BULK = ("curves", "curve_x", "results")
 _FORMAT = "olc sweep"
 
 
@@ -268,8 +272,10 @@ def _outputs(results) -> tuple[dict, dict, dict]:
             {k: list(np.asarray(x).tolist()) for k, x in xs.items()})
 
 
-def run_cell(spec, cell: dict) -> tuple[str, str | None, str]:
-    """Run one cell (on a worker or here): ``(status, error, JSON text of the cell record)``.
+def run_cell(spec, cell: dict) -> tuple[str, str | None, str, str]:
+    """Run one cell (on a worker or here): ``(status, error, summary JSON, bulk JSON)`` — the record
+    split for ``cells/<key>.json`` (config, status, metrics, provenance) and ``data/<key>.json``
+    (curves, curve_x, the full results).
 
     Exceptions of the experiment are caught and recorded (status ``failed``); nothing but an
     interrupt escapes.
@@ -293,17 +299,31 @@ def run_cell(spec, cell: dict) -> tuple[str, str | None, str]:
         else:
             results = what(**{k: v for k, v in config.items() if k != "seed"}, seed=config["seed"])
         record["metrics"], record["curves"], record["curve_x"] = _outputs(results)
+        if isinstance(results, Mapping) and "metrics" in results:  # kept once, at the top of the record
+            results = {k: v for k, v in results.items() if k not in ("metrics", "curves", "curve_x")}
         record["results"] = results
     except Exception as exc:  # noqa: BLE001 - a failing cell is a result; the sweep goes on
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
     record["seconds"] = time.perf_counter() - t0
     record["provenance"] = provenance(as_dict, cell["seed"])
     try:
-        text = json.dumps(record, indent=1, default=json_default, allow_nan=True)
+        texts = _split(record)
     except (TypeError, ValueError) as exc:  # results that JSON cannot hold: keep the rest, say why
         record.update(status="failed", results=None, error=f"the results are not JSON-serialisable ({exc})")
-        text = json.dumps(record, indent=1, default=json_default, allow_nan=True)
-    return record["status"], record["error"], text
+        texts = _split(record)
+    return (record["status"], record["error"], *texts)
+
+
+def _dumps(record: dict) -> str:
+    return json.dumps(record, separators=(",", ":"), default=json_default, allow_nan=True)
+
+
+def _split(record: dict) -> tuple[str, str]:
+    """A cell record as compact JSON: the summary (with the list of curve names) and the bulk."""
+    bulk = {"key": record["key"], **{k: record[k] for k in _BULK}}
+    summary = {k: v for k, v in record.items() if k not in _BULK}
+    summary["curve_names"] = list(record["curves"])
+    return _dumps(summary), _dumps(bulk)
 
 
 # ------------------------------------------------------------------------------------------ the sweep
@@ -392,13 +412,15 @@ def sweep(experiment, grid: Mapping | None, seeds, *, base: Mapping | None = Non
 
     say = log or (lambda *a, **k: None)
     try:
-        os.makedirs(os.path.join(out, CELLS), exist_ok=True)
+        for sub in (CELLS, DATA):
+            os.makedirs(os.path.join(out, sub), exist_ok=True)
     except OSError as exc:
         raise InvalidArgumentError(f"--out {out}: cannot create the sweep directory ({exc.strerror or exc})") from None
     with dir_lock(out, "sweep"):
         remove_partial_writes(out, (MANIFEST, "table.csv", "table.parquet"))
         _check_manifest(out, target.name)
         _write_manifest(out, target, p)
+        remove_partial_writes(os.path.join(out, DATA))
         done = _scan(os.path.join(out, CELLS))
         pending = [c for c in p.cells if c["key"] not in done or (retry_failed and _failed(out, c["key"]))]
         say(f"{target.name}: {len(p.cells)} cells ({len(p.cells) - len(pending)} done before, {len(pending)} to "
@@ -439,15 +461,19 @@ def _progress_bar(total, done, enabled, name):
                 leave=False)
 
 
-def _save(out: str, key: str, text: str) -> None:
-    atomic_write_text(os.path.join(out, CELLS, f"{key}.json"), text)
+def _save(out: str, key: str, texts) -> None:
+    """The bulk first, then the summary: a cell counts as done once its summary exists, so a kill
+    between the two writes leaves an unreferenced bulk file that the rerun overwrites."""
+    summary, bulk = texts
+    atomic_write_text(os.path.join(out, DATA, f"{key}.json"), bulk)
+    atomic_write_text(os.path.join(out, CELLS, f"{key}.json"), summary)
 
 
 def _run_serial(target, cells, out, total, progress, **_):
     bar = _progress_bar(total, len(cells), progress, target.name)
     try:
         for cell in cells:
-            _save(out, cell["key"], run_cell(target.spec(), cell)[2])
+            _save(out, cell["key"], run_cell(target.spec(), cell)[2:])
             bar.update(1)
     finally:
         bar.close()
@@ -475,10 +501,10 @@ def _run_dask(target, cells, out, total, progress, *, client=None, scheduler=Non
         for fut in as_completed(futures):
             cell = futures[fut]
             try:
-                text = fut.result()[2]
+                texts = fut.result()[2:]
             except Exception as exc:  # noqa: BLE001 - the worker died or the task could not be sent
-                text = _lost_cell(cell, exc)
-            _save(out, cell["key"], text)
+                texts = _lost_cell(cell, exc)
+            _save(out, cell["key"], texts)
             fut.release()
             bar.update(1)
     finally:
@@ -492,7 +518,7 @@ def _run_dask(target, cells, out, total, progress, *, client=None, scheduler=Non
             own_cluster.close()
 
 
-def _lost_cell(cell, exc) -> str:
+def _lost_cell(cell, exc) -> tuple[str, str]:
     """The record of a cell whose task itself failed (a worker died, the cell could not be pickled)."""
     from .provenance import provenance
 
@@ -502,22 +528,28 @@ def _lost_cell(cell, exc) -> str:
               "config": as_dict, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
               "traceback": "".join(traceback.format_exception(exc)), "metrics": {}, "curves": {}, "curve_x": {},
               "results": None, "seconds": None, "worker": None, "provenance": provenance(as_dict, cell["seed"])}
-    return json.dumps(record, indent=1, default=json_default)
+    return _split(record)
 
 
 # ------------------------------------------------------------------------------------------ results
-def load_cell(out, key: str) -> dict:
-    """The whole record of one cell (config, metrics, curves, full results, error, provenance)."""
-    return _read_json(os.path.join(os.fspath(out), CELLS, f"{key}.json"), "cell")
+def load_cell(out, key: str, *, bulk: bool = True) -> dict:
+    """The record of one cell: config, status, metrics, error and traceback, seconds, worker, provenance
+    and, with ``bulk`` (default), its curves, ``curve_x`` and the experiment's full results."""
+    out = os.fspath(out)
+    record = _read_json(os.path.join(out, CELLS, f"{key}.json"), "cell")
+    if bulk:
+        record.update({k: v for k, v in _read_json(os.path.join(out, DATA, f"{key}.json"), "cell data").items()
+                       if k in _BULK})
+    return record
 
 
-def _cells(out: str):
+def _cells(out: str, bulk: bool = False):
     manifest = _read_json(os.path.join(out, MANIFEST), "manifest")
     if manifest.get("format") != _FORMAT:
         raise OlcError(f"{out}: {MANIFEST} is not an olc sweep manifest")
     done = _scan_readonly(os.path.join(out, CELLS))
     for c in manifest["cells"]:
-        yield manifest, c, (load_cell(out, c["key"]) if c["key"] in done else None)
+        yield manifest, c, (load_cell(out, c["key"], bulk=bulk) if c["key"] in done else None)
 
 
 def _scan_readonly(cells_dir: str) -> set[str]:
@@ -595,8 +627,9 @@ def load_curves(out, name: str) -> list[SeedCurves]:
     """The per-seed curves called ``name`` of every grid point (finished cells only), in grid order."""
     groups: dict = {}
     for _, c, rec in _cells(os.fspath(out)):
-        if rec is None or rec["status"] != "ok" or name not in rec["curves"]:
+        if rec is None or rec["status"] != "ok" or name not in rec.get("curve_names", ()):
             continue
+        rec = load_cell(out, c["key"])
         key = json.dumps(c["params"], sort_keys=True, default=json_default)
         g = groups.setdefault(key, {"params": {k: _plain_value(v) for k, v in c["params"].items()}, "seeds": [],
                                     "curves": [], "x": rec["curve_x"].get(name)})
@@ -688,7 +721,7 @@ def plot_sweep(out, outdir=None, *, metric: str | None = None, curves=None, max_
         names = {}
         for _, _, rec in _cells(out):
             if rec is not None and rec["status"] == "ok":
-                names.update(dict.fromkeys(rec["curves"]))
+                names.update(dict.fromkeys(rec.get("curve_names", ())))
         names = list(names)
     paths = []
     for start in range(0, len(names), max_panels):

@@ -21,6 +21,10 @@ pytest.importorskip("distributed")
 GRID, SEEDS, BASE = {"T": [20, 40]}, 4, {"seeds": "1", "dim": "2"}
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
+
+def DIRS(out):  # noqa: N802 - where a sweep writes
+    return [d for d in (out, out / "cells", out / "data") if d.exists()]
+
 #: a sweep that stops forever at a chosen moment, printing KILLME first: "write N" in the N-th atomic
 #: write (after cutting its temporary file in half, as a kill in the middle of writing would leave
 #: it), "cell S" when the cell of seed S (T = 40) starts
@@ -76,14 +80,15 @@ def _kill_at(out, mode, n, workers=0) -> str:
 def _assert_no_truncated_cell(out):
     for name in os.listdir(out / "cells"):
         if name.endswith(".json") and not name.startswith("."):
-            rec = json.load(open(out / "cells" / name))  # a truncated file would not parse
-            assert rec["status"] == "ok" and rec["metrics"], name
+            rec = sweeps.load_cell(out, name[:-5])  # a truncated file (summary or bulk) would not parse
+            assert rec["status"] == "ok" and rec["metrics"] and rec["curves"] and rec["results"], name
 
 
-# (mode, n): kill in the manifest write (before any cell); while the 2nd cell of T=40 runs (4 cells
-# done); in the middle of writing the 3rd cell file (fsync #4: manifest, cells 1-2, then cell 3);
-# in the 7th cell file; in the table write after all 8 cells (fsync #10)
-POINTS = [("write", 1), ("cell", 1), ("write", 4), ("write", 8), ("write", 10)]
+# Atomic writes, in order: #1 the manifest, then per cell its bulk (data/, #2k) and its summary
+# (cells/, #2k+1), then table.csv. (mode, n): kill in the manifest write (before any cell); while the
+# cell of T=40, seed 1 runs (5 cells done); in the summary of cell 2 (1 done); in the bulk of cell 6
+# (5 done); in the table write after all 8 cells (#18)
+POINTS = [("write", 1), ("cell", 1), ("write", 5), ("write", 12), ("write", 18)]
 
 
 @pytest.mark.parametrize("mode, n", POINTS, ids=[f"{m}-{n}" for m, n in POINTS])
@@ -91,18 +96,18 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_table(tmp_path, reference, m
     line = _kill_at(tmp_path, mode, n)
     if mode == "write":  # it was killed with a half-written temporary file next to the target
         assert ".tmp" in line
-        leftovers = [f for d in (tmp_path, tmp_path / "cells") for f in os.listdir(d) if f.endswith(".tmp")]
+        leftovers = [f for d in DIRS(tmp_path) for f in os.listdir(d) if f.endswith(".tmp")]
         assert len(leftovers) == 1
     _assert_no_truncated_cell(tmp_path)
     done = {f for f in os.listdir(tmp_path / "cells") if not f.startswith(".")}
-    expected_done = {("write", 1): 0, ("cell", 1): 5, ("write", 4): 2, ("write", 8): 6, ("write", 10): 8}[(mode, n)]
+    expected_done = {("write", 1): 0, ("cell", 1): 5, ("write", 5): 1, ("write", 12): 5, ("write", 18): 8}[(mode, n)]
     assert len(done) == expected_done
     lines = []
     table = sweeps.sweep("oco-regret", GRID, SEEDS, base=BASE, out=tmp_path, workers=0, progress=False,
                          log=lines.append)
     assert f"({expected_done} done before, {8 - expected_done} to run)" in lines[0]
     pd.testing.assert_frame_equal(table.drop(columns=["seconds"]), reference, check_exact=True)
-    assert not [f for d in (tmp_path, tmp_path / "cells") for f in os.listdir(d) if f.endswith(".tmp")]
+    assert not [f for d in DIRS(tmp_path) for f in os.listdir(d) if f.endswith(".tmp")]
     _assert_no_truncated_cell(tmp_path)
 
 

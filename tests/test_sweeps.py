@@ -47,10 +47,10 @@ def _results(table):
 
 
 def _cell_outputs(out):
-    """metrics, curves, curve_x and config of every cell file, by key."""
-    cells = os.path.join(out, "cells")
-    return {n: {k: v for k, v in json.load(open(os.path.join(cells, n))).items()
-                if k in ("metrics", "curves", "curve_x", "config", "status")} for n in sorted(os.listdir(cells))}
+    """metrics, curves, curve_x, results and config of every cell, by key."""
+    return {n: {k: v for k, v in sweeps.load_cell(out, n[:-5]).items()
+                if k in ("metrics", "curves", "curve_x", "results", "config", "status")}
+            for n in sorted(os.listdir(os.path.join(out, "cells")))}
 
 
 def test_local_cluster_gives_the_serial_table_bitwise(client, serial, tmp_path):
