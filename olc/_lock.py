@@ -86,11 +86,15 @@ def dir_lock(directory, what: str = "run"):
         os.write(fd, json.dumps(_holder(what)).encode())
         yield path
     finally:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
+        _unlink(path)  # before closing: a waiter that opened this file sees it is gone and retries
         os.close(fd)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _alive(pid: int) -> bool:
@@ -116,10 +120,7 @@ def _exclusive_file_lock(directory: str, path: str, what: str):
             info = _read(path)
             if info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int) \
                     and not _alive(info["pid"]):
-                try:  # stale: its process is gone
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
+                _unlink(path)  # stale: its process is gone
                 continue
             err = _busy(directory, info, path)
             if info.get("host") != socket.gethostname():
@@ -132,7 +133,4 @@ def _exclusive_file_lock(directory: str, path: str, what: str):
         os.close(fd)
         yield path
     finally:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
+        _unlink(path)

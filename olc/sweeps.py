@@ -772,7 +772,7 @@ def _sensitivity(plt, save_figure, table, key, metric, outdir) -> str:
     ok = table[table["status"] == "ok"]
     for p, v in zip(pos, values):
         ys = ok.loc[ok[key] == v, metric].to_numpy(float)
-        ax.plot(np.full(len(ys), p), ys, ".", color="0.6", ms=4)
+        ax.plot(np.full(len(ys), p), ys, ".", color="0.5", ms=4, zorder=3, label="seeds" if p == pos[0] else None)
     mean = agg[(metric, "mean")].to_numpy(float)
     lo, hi = agg[(metric, "ci_low")].to_numpy(float), agg[(metric, "ci_high")].to_numpy(float)
     ax.errorbar(pos, mean, yerr=[mean - lo, hi - mean], fmt="o-", color="C0", capsize=3, label="mean, 95% bootstrap CI")

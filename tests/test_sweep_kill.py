@@ -208,25 +208,10 @@ def test_sigint_to_a_running_olc_run(tmp_path):
     assert not (tmp_path / ".olc.lock").exists()
 
 
-_HOLD_RUN = """
-import sys, time
-from olc._lock import dir_lock
-with dir_lock(sys.argv[1], "run"):
-    print("held", flush=True)
-    time.sleep(120)
-"""
-
-
-def test_a_second_olc_run_into_a_busy_out_is_refused(tmp_path, capsys):
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD_RUN, str(tmp_path)], stdout=subprocess.PIPE, text=True,
-                              env=ENV)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+def test_a_second_olc_run_into_a_busy_out_is_refused(tmp_path, capsys, lock_holder):
+    with lock_holder(tmp_path, "run") as holder:
         rc = main(["run", "oco-regret", "--set", "T=30", "--set", "seeds=1", "--out", str(tmp_path), "--quiet"])
         err = capsys.readouterr().err
         assert rc == 2 and f"busy: another olc run (pid {holder.pid}" in err and "Traceback" not in err
         assert not (tmp_path / "results.json").exists()
-    finally:
-        holder.kill()
-        holder.wait()
     assert main(["run", "oco-regret", "--set", "T=30", "--set", "seeds=1", "--out", str(tmp_path), "--quiet"]) == 0

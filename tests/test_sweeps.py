@@ -218,29 +218,16 @@ def test_list_valued_fields_separate_grid_values_with_semicolons(tmp_path):
         {"systems": ("pendulum", "random-stable"), "T": 20}, {"systems": ("pendulum", "random-stable"), "T": 40}]
 
 
-_HOLD = """
-import sys, time
-from olc._lock import dir_lock
-with dir_lock(sys.argv[1], "sweep"):
-    print("held", flush=True)
-    time.sleep(120)
-"""
-
-
-def test_a_second_sweep_into_a_busy_directory_is_refused_and_a_dead_holder_does_not_block(tmp_path, capsys):
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True,
-                              env=ENV)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+def test_a_second_sweep_into_a_busy_directory_is_refused_and_a_dead_holder_does_not_block(tmp_path, capsys,
+                                                                                          lock_holder):
+    with lock_holder(tmp_path, "sweep") as holder:
         with pytest.raises(BusyError, match=rf"busy: another olc sweep \(pid {holder.pid} on "):
             sweeps.sweep("oco-regret", {}, 1, base=BASE, out=tmp_path, workers=0, progress=False)
         assert main(["sweep", "oco-regret", "--seeds", "1", "--set", "T=20", "--workers", "0", "--out",
                      str(tmp_path), "--quiet"]) == 2
         assert "busy" in capsys.readouterr().err
         assert not (tmp_path / "manifest.json").exists()
-    finally:
-        holder.kill()  # SIGKILL: its lock is stale now
-        holder.wait()
+    assert (tmp_path / ".olc.lock").exists()  # SIGKILLed: its lock file is left behind, stale
     table = sweeps.sweep("oco-regret", {}, 1, base={**BASE, "T": "20"}, out=tmp_path, workers=0, progress=False)
     assert list(table["status"]) == ["ok"] and not (tmp_path / ".olc.lock").exists()
 
@@ -301,3 +288,24 @@ def test_a_missing_dask_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(_extras, "missing_modules", lambda extra: ["distributed"] if extra == "sweep" else [])
     with pytest.raises(olc.errors.MissingExtraError, match=r"pip install 'olc\[sweep\]'"):
         sweeps.sweep("oco-regret", {}, 1, out=tmp_path, workers=2)
+
+
+def test_ctrl_c_keeps_the_finished_cells_and_the_rerun_completes(tmp_path, monkeypatch, capsys):
+    real, calls = sweeps.run_cell, []
+
+    def ctrl_c_in_the_third_cell(spec, cell):
+        calls.append(cell["key"])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(spec, cell)
+
+    monkeypatch.setattr(sweeps, "run_cell", ctrl_c_in_the_third_cell)
+    argv = ["sweep", "oco-regret", "--grid", "T=20", "--seeds", "4", "--set", "seeds=1", "--set", "dim=2",
+            "--workers", "0", "--out", str(tmp_path), "--quiet"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert "olc: interrupted: 2 cells are saved" in err and "run the same command again" in err
+    table = pd.read_csv(tmp_path / "table.csv")  # written on the way out
+    assert table["status"].tolist() == ["ok", "ok", "pending", "pending"]
+    assert main(argv) == 0 and len(calls) == 5  # the rerun ran the two cells left, once each
+    assert (olc.load_sweep(tmp_path)["status"] == "ok").all()
