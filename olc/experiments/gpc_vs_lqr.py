@@ -28,10 +28,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import check_config, choice, each, integer, optional, positive
+from . import check_config, choice, each, integer, optional, positive, thin_curve
 from ._plot import pyplot, save_figure
 
 NAME = "gpc-vs-lqr"
+#: geometric mean over the (system, disturbance) pairs of GPC's average cost over LQR's (< 1: GPC wins)
+PRIMARY = "gpc_over_lqr"
+EXTRAS = ()
 
 __all__ = ["NAME", "Config", "run", "plot", "summary", "SYSTEMS", "DISTURBANCES"]
 
@@ -93,12 +96,6 @@ def _disturbance(kind, system, T, scale, period, seed):
     raise InvalidArgumentError(f"disturbances: unknown kind {kind!r}; choose from {list(DISTURBANCES)}")
 
 
-def _thin(curve, n):
-    curve = np.asarray(curve, float)
-    idx = np.unique(np.linspace(0, len(curve) - 1, min(n, len(curve))).astype(int))
-    return idx.tolist(), curve[idx].tolist()
-
-
 def run(config: Config | None = None, progress=None) -> dict:
     """Play every controller on every (system, disturbance) pair; return costs and regrets."""
     from .. import play
@@ -138,20 +135,45 @@ def run(config: Config | None = None, progress=None) -> dict:
                 continue
             running = np.cumsum(tr.losses) / np.arange(1, tr.T + 1)
             rec["avg_cost"][name] = float(tr.losses.mean())
-            rec["curves"][name] = _thin(running, cfg.curve_points)
+            rec["curves"][name] = thin_curve(running, cfg.curve_points)
             if name in ("gpc", "bandit-gpc"):
                 H, kap = (cfg.H, cfg.kappa_M) if name == "gpc" else (cfg.bandit_H, cfg.bandit_kappa)
                 comp = BestDFC(system, cost, H=H, kappa_M=kap)
                 reg = tr.regret(comp)
                 rec["regret"][name] = float(reg[-1])
-                rec["regret_curve"][name] = _thin(reg, cfg.curve_points)
+                rec["regret_curve"][name] = thin_curve(reg, cfg.curve_points)
                 rec["dfc_avg_cost"][name] = float(comp.total / tr.T)
         out["runs"].append(rec)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
+    out.update(_sweep_outputs(out["runs"]))
     return out
+
+
+def _sweep_outputs(runs) -> dict:
+    """Per-seed ``metrics`` (average costs, regrets, :data:`PRIMARY`) and ``curves`` for sweeps; a
+    diverged controller has no average-cost metric (its ``diverged_at`` round is one instead)."""
+    metrics, curves, xs, ratios = {}, {}, {}, []
+    for r in runs:
+        pair = f"{r['system']}/{r['disturbance']}"
+        for name, v in r["avg_cost"].items():
+            if v is None:
+                metrics[f"diverged_at/{pair}/{name}"] = float(r["diverged_at"][name])
+            else:
+                metrics[f"avg_cost/{pair}/{name}"] = v
+        for name, v in r["regret"].items():
+            metrics[f"regret/{pair}/{name}"] = v
+        for what, src in (("avg_cost", "curves"), ("regret", "regret_curve")):
+            for name, (x, y) in r[src].items():
+                xs[f"{what}/{pair}/{name}"], curves[f"{what}/{pair}/{name}"] = [t + 1 for t in x], y
+        gpc, lqr = r["avg_cost"].get("gpc"), r["avg_cost"].get("lqr")
+        if gpc is not None and lqr is not None:
+            ratios.append(gpc / lqr)
+    if ratios:
+        metrics[PRIMARY] = float(np.exp(np.mean(np.log(ratios))))
+    return {"metrics": metrics, "curves": curves, "curve_x": xs}
 
 
 def summary(results: dict) -> str:

@@ -91,6 +91,27 @@ class ControlGame(Environment):
         self.reset(None)
 
     # ------------------------------------------------------------------ protocol
+    _state = ("_X", "_U", "_W", "_C", "_n")  # the position (checkpoints: Environment.get_state)
+
+    def get_state(self) -> dict:
+        """The position (states, controls, disturbances, costs so far) and, for an adaptive
+        disturbance, its own state (its random generator: ``w.get_state()``)."""
+        state = super().get_state()
+        if self.adaptive:
+            if callable(getattr(self.w, "get_state", None)):
+                state["w"] = self.w.get_state()
+            elif hasattr(self.w, "reset"):  # it keeps a state we cannot see
+                raise InvalidArgumentError(f"w: the adaptive disturbance {type(self.w).__name__} has reset() but no "
+                                           "get_state()/set_state(), so the game cannot be checkpointed")
+        return state
+
+    def set_state(self, state: dict) -> None:
+        state = dict(state)
+        w = state.pop("w", None)
+        super().set_state(state)
+        if w is not None:
+            self.w.set_state(w)
+
     def reset(self, rng) -> None:
         T, d, m = self.horizon, self.system.state_dim, self.system.control_dim
         self._X = np.zeros((T + 1, d))
