@@ -157,7 +157,7 @@ def _new_axes(n, axes, width=7.0, height=2.0, sharex=True):
 # time responses
 # ---------------------------------------------------------------------------------------------
 
-def _coordinates(traces, what, axes, band, title, names):
+def _coordinates(traces, what, axes, band, title, names, legend=True):
     check_choice(band, "band", _BANDS)
     groups = _groups(traces)
     first = groups[0][1][0]
@@ -179,10 +179,12 @@ def _coordinates(traces, what, axes, band, title, names):
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
     axs[-1].set_xlabel("t (round)")
-    if any(label is not None for label, _ in groups) or any(len(g) > 1 for _, g in groups):
+    if legend and (any(label is not None for label, _ in groups) or any(len(g) > 1 for _, g in groups)):
         axs[0].legend(fontsize="small")
     if title:
         axs[0].set_title(title)
+    if axes is None:
+        fig.tight_layout()
     return fig
 
 
@@ -209,9 +211,10 @@ def response(traces, *, band="se", title=None):
     plt = pyplot()
     fig, axs = plt.subplots(d + m, 1, figsize=(7.0, 1.9 * (d + m) + 0.6), sharex=True, squeeze=False)
     axs = axs[:, 0]
-    states(traces, band=band, axes=axs[:d], title=title)
-    controls(traces, band=band, axes=axs[d:])
+    _coordinates(traces, "states", axs[:d], band, title, None)
+    _coordinates(traces, "controls", axs[d:], band, None, None, legend=False)
     axs[d - 1].set_xlabel("")
+    fig.tight_layout()
     return fig
 
 
@@ -233,6 +236,7 @@ def costs(traces, *, band="se", ax=None, logy=True, running=True, title=None):
         ax.legend(fontsize="small")
     if title:
         ax.set_title(title)
+    fig.tight_layout()
     return fig
 
 
@@ -256,6 +260,7 @@ def regret(traces, comparator, *, band="se", ax=None, title=None):
         ax.legend(fontsize="small")
     if title:
         ax.set_title(title)
+    fig.tight_layout()
     return fig
 
 
@@ -359,7 +364,8 @@ def animate(source, path, *, kind: str | None = None, plant=None, fps: float = 2
     (bob,) = ax.plot([], [], "o", color="C3", ms=10)
     if kind == "pendulum":
         ax.plot([0.0], [0.0], "k+")                # the pivot
-    clock = ax.text(0.02, 0.95, "", transform=ax.transAxes, va="top", fontsize="small")
+    fig.tight_layout()
+    clock = ax.text(0.02, 0.03, "", transform=ax.transAxes, va="bottom", fontsize="small")
 
     def draw(k):
         rod.set_data([px[k], tipx[k]], [py[k], tipy[k]])
