@@ -25,7 +25,7 @@ import numpy as np
 import olc
 from olc.learners.schedules import InverseSqrt
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
 parser.add_argument("--out", default=None, help="output directory (default: a new temporary directory)")
 parser.add_argument("--T", type=int, default=400, help="number of rounds (dt = 0.05 s each)")
 args = parser.parse_args()
