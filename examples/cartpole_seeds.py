@@ -6,7 +6,7 @@ equations integrated by RK4) under sinusoidal disturbances with a random phase p
 ``olc.plot.response`` draws the four states and the force (mean over seeds and a ± s.e. band),
 ``olc.plot.costs`` the running-average costs and ``olc.plot.animate`` a GIF of one run. Usage::
 
-    python examples/cartpole_seeds.py [--out DIR] [--T 600] [--seeds 4]
+    python examples/cartpole_seeds.py [--out DIR] [--T 400] [--seeds 3]
 """
 
 import argparse
@@ -20,8 +20,8 @@ from olc.learners.schedules import InverseSqrt
 
 parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
 parser.add_argument("--out", default=None, help="output directory (default: a new temporary directory)")
-parser.add_argument("--T", type=int, default=600, help="number of rounds (dt = 0.05 s each)")
-parser.add_argument("--seeds", type=int, default=4, help="number of seeds (disturbance phases)")
+parser.add_argument("--T", type=int, default=400, help="number of rounds (dt = 0.05 s each)")
+parser.add_argument("--seeds", type=int, default=3, help="number of seeds (disturbance phases)")
 args = parser.parse_args()
 out = args.out or tempfile.mkdtemp(prefix="olc-cartpole-")
 os.makedirs(out, exist_ok=True)
@@ -48,6 +48,6 @@ fig = olc.plot.response(runs, title="nonlinear cart-pole, sinusoidal disturbance
 print("figure:", olc.plot.save(fig, os.path.join(out, "cartpole_response.png")))
 fig = olc.plot.costs(runs, title="running-average cost")
 print("figure:", olc.plot.save(fig, os.path.join(out, "cartpole_costs.png")))
-gif = olc.plot.animate(runs["GPC (H=10)"][0].truncated(150), os.path.join(out, "cartpole.gif"), stride=3,
+gif = olc.plot.animate(runs["GPC (H=10)"][0].truncated(120), os.path.join(out, "cartpole.gif"), stride=4,
                        plant=plant, title="GPC on the cart-pole")
 print("animation:", gif)

@@ -8,7 +8,7 @@ validity region (``|θ| <= 0.55`` rad: ``sin θ ≈ θ`` within 5 %) the two agr
 linear model's predictions are wrong, and the games say so (``trace.info["validity"]`` and a
 ``LinearizationWarning``). An animation of GPC on the nonlinear plant is saved as a GIF. Usage::
 
-    python examples/nonlinear_pendulum.py [--out DIR] [--T 400]
+    python examples/nonlinear_pendulum.py [--out DIR] [--T 300]
 """
 
 import argparse
@@ -27,7 +27,7 @@ from olc.learners.schedules import InverseSqrt
 
 parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
 parser.add_argument("--out", default=None, help="output directory (default: a new temporary directory)")
-parser.add_argument("--T", type=int, default=400, help="number of rounds (dt = 0.05 s each)")
+parser.add_argument("--T", type=int, default=300, help="number of rounds (dt = 0.05 s each)")
 args = parser.parse_args()
 out = args.out or tempfile.mkdtemp(prefix="olc-pendulum-")
 os.makedirs(out, exist_ok=True)
@@ -71,7 +71,7 @@ plt.close(fig)
 print(f"figure: {path}")
 
 # 3. An animation of GPC on the real plant, started at 0.4 rad, with a small sinusoidal push.
-w = olc.systems.disturbances.sinusoidal(120, 2, amplitude=0.02, period=40, seed=0)
+w = olc.systems.disturbances.sinusoidal(90, 2, amplitude=0.02, period=40, seed=0)
 game = olc.games.nonlinear_control(plant, w, cost, x0=[0.4, 0.0])
 tr = olc.play(olc.learners.GPC(linear, cost, H=10, lr=InverseSqrt(25.0)), game, seed=0)
 gif = olc.plot.animate(tr, os.path.join(out, "nonlinear_pendulum.gif"), stride=3, fps=15,

@@ -227,17 +227,9 @@ def costs(traces, *, band="se", ax=None, logy=True, running=True, title=None):
         if running:
             Y = np.cumsum(Y, axis=1) / np.arange(1, Y.shape[1] + 1)
         _draw(ax, np.arange(1, Y.shape[1] + 1), Y, _label(label, group, band), band)
-    ax.set_xlabel("t (round)")
-    ax.set_ylabel("average cost so far" if running else "cost per round")
     if logy:
         ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[1]:
-        ax.legend(fontsize="small")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "average cost so far" if running else "cost per round", title)
 
 
 def regret(traces, comparator, *, band="se", ax=None, title=None):
@@ -253,8 +245,13 @@ def regret(traces, comparator, *, band="se", ax=None, title=None):
         Y = _stack([np.asarray(tr.regret(comp), float) for tr in group], label or "the list")
         _draw(ax, np.arange(1, Y.shape[1] + 1), Y, _label(label, group, band), band)
     ax.axhline(0.0, color="k", lw=0.6)
+    return _finish(fig, ax, "regret (cumulative)", title)
+
+
+def _finish(fig, ax, ylabel, title):
+    """Axis labels, grid, legend (when there are labels) and title of a one-panel curve figure."""
     ax.set_xlabel("t (round)")
-    ax.set_ylabel("regret (cumulative)")
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[1]:
         ax.legend(fontsize="small")
@@ -313,10 +310,14 @@ def animate(source, path, *, kind: str | None = None, plant=None, fps: float = 2
     fps, stride : frames per second, and draw every ``stride``-th state (``ceil(n / stride)`` frames).
     dt : seconds per state for the clock shown (default ``plant.dt``, else rounds are shown).
 
-    Returns the path written (atomically: a temporary file, then ``os.replace``).
+    GIFs are drawn by blitting (the axes once, then the moving parts per frame) and written with
+    pillow. Returns the path written (atomically: a temporary file, then ``os.replace``).
     """
-    plt = pyplot()
+    pyplot()                                          # the olc error when matplotlib is missing
     from matplotlib import animation
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
     X, kind, length, plant_dt = _animation_source(source, kind, plant)
     fps = positive(fps, "fps")
@@ -331,8 +332,6 @@ def animate(source, path, *, kind: str | None = None, plant=None, fps: float = 2
             raise BackendUnavailableError("animate: writing an MP4 needs ffmpeg on the PATH (apt-get install ffmpeg); "
                                           "save a .gif instead (pillow)")
         writer = animation.FFMpegWriter(fps=fps)
-    else:
-        writer = animation.PillowWriter(fps=fps)
     frames = np.arange(0, len(X), stride)
     if kind == "pendulum":
         theta = X[:, 0]
@@ -348,7 +347,9 @@ def animate(source, path, *, kind: str | None = None, plant=None, fps: float = 2
     tipx, tipy = px + length * np.sin(theta), py + length * np.cos(theta)
 
     width = 4.0 if kind == "pendulum" else min(9.0, max(4.0, 4.0 * (xlim[1] - xlim[0]) / (ylim[1] - ylim[0])))
-    fig, ax = plt.subplots(figsize=(width, 4.0))
+    fig = Figure(figsize=(width, 4.0), dpi=dpi)      # not a pyplot figure: nothing left open or shown
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_aspect("equal")
@@ -358,7 +359,7 @@ def animate(source, path, *, kind: str | None = None, plant=None, fps: float = 2
         ax.set_title(title)
     if kind == "cartpole":
         ax.axhline(0.0, color="0.6", lw=1)
-        cart = plt.Rectangle((px[0] - 0.2 * length, -0.1 * length), 0.4 * length, 0.2 * length, color="0.35")
+        cart = Rectangle((px[0] - 0.2 * length, -0.1 * length), 0.4 * length, 0.2 * length, color="0.35")
         ax.add_patch(cart)
     (rod,) = ax.plot([], [], color="C0", lw=3)
     (bob,) = ax.plot([], [], "o", color="C3", ms=10)
@@ -376,16 +377,35 @@ def animate(source, path, *, kind: str | None = None, plant=None, fps: float = 2
         clock.set_text(f"{when}   θ = {theta[k]:+.2f} rad")
         return rod, bob, clock
 
-    anim = animation.FuncAnimation(fig, draw, frames=frames, blit=False, repeat=False)
+    moving = [rod, bob, clock] + ([cart] if kind == "cartpole" else [])
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".olc-", suffix=ext, dir=folder)
     os.close(fd)
     try:
-        anim.save(tmp, writer=writer, dpi=dpi)
+        if ext == ".mp4":
+            animation.FuncAnimation(fig, draw, frames=frames, blit=False, repeat=False).save(tmp, writer=writer,
+                                                                                              dpi=dpi)
+        else:  # GIF: draw the static part once, then only the moving artists on top of it (blitting)
+            from PIL import Image
+
+            for a in moving:
+                a.set_animated(True)
+            canvas = fig.canvas
+            canvas.draw()
+            background = canvas.copy_from_bbox(fig.bbox)
+            images = []
+            for k in frames:
+                canvas.restore_region(background)
+                draw(int(k))
+                for a in moving:
+                    ax.draw_artist(a)
+                rgba = np.asarray(canvas.buffer_rgba())
+                images.append(Image.fromarray(rgba[..., :3].copy()).quantize(colors=64))
+            images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                           duration=int(round(1000.0 / fps)), loop=0)
         os.replace(tmp, path)
     finally:
-        plt.close(fig)
         if os.path.exists(tmp):
             os.remove(tmp)
     return path

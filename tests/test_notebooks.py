@@ -18,8 +18,8 @@ NOTEBOOKS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
 QUICK = {
     "01_regret_and_oco": "T = 400\nseeds = [0, 1]",
     "02_bandits": "T = 400\nseeds = [0, 1]",
-    "03_gpc_vs_lqr": "T = 300\nseeds = [0, 1]\nHs = [1, 10]",
-    "04_sequential_stability": "T = 8\nhidden = 2",
+    "03_gpc_vs_lqr": "T = 200\nseeds = [0, 1]\nHs = [1, 10]",
+    "04_sequential_stability": "T = 3\nhidden = 2\nbatch = 64",
     "05_meta_optimization": "episodes = 3\nT = 40",
 }
 

@@ -96,6 +96,14 @@ class NonlinearPlant:
         """Total mechanical energy (kinetic + potential) of a state (d,) or stack (n, d)."""
         raise NotImplementedError
 
+    def _states(self, x) -> np.ndarray:
+        """``x`` as a state (d,) or a stack of states (n, d)."""
+        X = as_array(x, "x", ndim=(1, 2))
+        if X.shape[-1] != self.state_dim:
+            d = self.state_dim
+            raise ShapeError(f"x: expected shape ({d},) or (n, {d}), got shape {X.shape}")
+        return X
+
     def step(self, x, u=None, w=None) -> np.ndarray:
         """One sampling interval: RK4 from ``x`` under the held control ``u``, plus the additive ``w``.
 
@@ -230,9 +238,7 @@ class Pendulum(NonlinearPlant):
         return system
 
     def energy(self, x):
-        X = as_array(x, "x")
-        if X.shape[-1:] != (2,):
-            raise ShapeError(f"x: expected shape (2,) or (n, 2), got shape {X.shape}")
+        X = self._states(x)
         th, om = X[..., 0], X[..., 1]
         E = 0.5 * self._inertia * om ** 2 + self.mass * self.gravity * self.length * np.cos(th)
         return float(E) if E.ndim == 0 else E
@@ -262,7 +268,6 @@ class CartPole(NonlinearPlant):
         self.cart_mass = positive(cart_mass, "cart_mass")
         self.pole_mass = positive(pole_mass, "pole_mass")
         self.half_length = positive(half_length, "half_length")
-        self.state_dim = 4
         self._init_common(dt, substeps, validity_tol)
         self._M = self.cart_mass + self.pole_mass
         self.validity = ValidityRegion({2: small_angle_bound(self.validity_tol, cosine=True)}, {2: "theta"},
@@ -293,9 +298,7 @@ class CartPole(NonlinearPlant):
         return Ac, Bc
 
     def energy(self, x):
-        X = as_array(x, "x")
-        if X.shape[-1:] != (4,):
-            raise ShapeError(f"x: expected shape (4,) or (n, 4), got shape {X.shape}")
+        X = self._states(x)
         g, mp, ell, M = self.gravity, self.pole_mass, self.half_length, self._M
         xd, th, om = X[..., 1], X[..., 2], X[..., 3]
         E = (0.5 * M * xd ** 2 + mp * ell * xd * om * np.cos(th) + (2.0 / 3.0) * mp * ell ** 2 * om ** 2
