@@ -35,12 +35,15 @@ def small_angle_bound(tol: float = 0.05, *, cosine: bool = False) -> float:
 
     ``tol`` in ``(0, 1)``: the relative error allowed in the small-angle approximation ``sin θ ≈ θ``
     (the gravity torque of a pendulum) and, with ``cosine``, the absolute error of ``cos θ ≈ 1``
-    (the coupling terms of a cart-pole). Solved with ``scipy.optimize.brentq``.
+    (the coupling terms of a cart-pole). Solved by bisection on ``(0, π)`` (``1 − sin θ/θ`` is
+    increasing there) to machine precision.
     """
-    from scipy.optimize import brentq
-
     tol = in_range(tol, "tol", 0.0, 1.0, lo_open=True, hi_open=True)
-    theta = brentq(lambda th: 1.0 - np.sin(th) / th - tol, 1e-9, np.pi)
+    lo, hi = 1e-9, float(np.pi)
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if 1.0 - np.sin(mid) / mid < tol else (lo, mid)
+    theta = 0.5 * (lo + hi)
     if cosine:
         theta = min(theta, float(np.arccos(1.0 - tol)))
     return float(theta)
