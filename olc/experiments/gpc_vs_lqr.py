@@ -19,11 +19,15 @@ against the best DFC is small and sublinear; bandit GPC (only the scalar cost ob
 far more slowly — at these horizons it stays near LQR.
 
 Learning rates are given for unit-size disturbances and divided by ``scale²`` per system (the
-gradients scale with the squared disturbance size).
+gradients scale with the squared disturbance size). Every setting, and how to choose H, the rate
+and the radius: docs/control.md, sections 6 and 9. Runs of the linearised pendulum that leave its
+validity region are recorded in ``left_validity`` (first state index outside) and flagged in the
+summary instead of warning.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,6 +109,7 @@ def run(config: Config | None = None, progress=None) -> dict:
     from ..learners.control import GPC, LQR, BanditGPC, ZeroController
     from ..learners.schedules import InverseSqrt, Power
     from ..systems.costs import QuadraticCost
+    from ..systems.validity import LinearizationWarning
 
     cfg = check_config(config or Config(), CHECKS)
     pairs = [(s, k) for s in cfg.systems for k in cfg.disturbances]
@@ -125,14 +130,18 @@ def run(config: Config | None = None, progress=None) -> dict:
             "zero": ZeroController(),
         }
         rec = {"system": sname, "disturbance": kind, "scale": scale, "avg_cost": {}, "curves": {},
-               "diverged_at": {}, "regret": {}, "regret_curve": {}, "dfc_avg_cost": {}}
+               "diverged_at": {}, "regret": {}, "regret_curve": {}, "dfc_avg_cost": {}, "left_validity": {}}
         for name, learner in learners.items():
             try:
-                tr = play(learner, game, seed=cfg.seed)
+                with warnings.catch_warnings():  # recorded in left_validity and flagged by summary()
+                    warnings.simplefilter("ignore", LinearizationWarning)
+                    tr = play(learner, game, seed=cfg.seed)
             except DivergenceError as exc:
                 rec["avg_cost"][name] = None
                 rec["diverged_at"][name] = int(exc.step)
                 continue
+            if "validity" in tr.info:  # a linearised model (the pendulum): did the run stay where it is accurate?
+                rec["left_validity"][name] = tr.info["validity"]["first_exit"]
             running = np.cumsum(tr.losses) / np.arange(1, tr.T + 1)
             rec["avg_cost"][name] = float(tr.losses.mean())
             rec["curves"][name] = thin_curve(running, cfg.curve_points)
@@ -192,6 +201,11 @@ def summary(results: dict) -> str:
                      + f" {r['regret'].get('gpc', float('nan')):11.4g} {r['regret'].get('bandit-gpc', float('nan')):11.4g}")
     lines.append("(best DFC: the best fixed M in hindsight with GPC's K, H and set, on GPC's realised "
                  "disturbances; regret = controller's total cost minus its best DFC's)")
+    left = [f"{r['system']}/{r['disturbance']}/{c} (t={t})" for r in results["runs"]
+            for c, t in r.get("left_validity", {}).items() if t is not None]
+    if left:
+        lines.append("left the linear model's validity region (pendulum: |theta| <= 0.55 rad; the model is "
+                     "inaccurate there), first exit: " + ", ".join(left))
     return "\n".join(lines)
 
 

@@ -144,7 +144,7 @@ def summary(results: dict) -> str:
 
 
 def plot(results: dict, outdir: str) -> list[str]:
-    """Decay of the worst interval product against |I|, one panel per graph (log scale)."""
+    """Decay of the worst interval product against ``|I|``, one panel per graph (log scale)."""
 
     plt = pyplot()
 

@@ -5,14 +5,14 @@ The learner updates ``x`` with a parameterised rule and *learns the rule online*
 meta-learner faces the losses ``h_t(w) = f(x_{t-1} + φ(x_{t-1}, w))`` and is one of olc's own
 OCO learners over ``w`` (DESIGN.md: "meta-gradients contain an FTRL learner"):
 
-====================================  ======================  ==============================
-class                                  paper                   learner over ``w``
-====================================  ======================  ==============================
-:class:`MetaGradient`                  Alg. 1 / Alg. 2, eq.(3)  :class:`~olc.learners.FTRL`
-:class:`OptimisticMetaGradient`        Alg. 4, eq. (10)         :class:`~olc.learners.AOFTRL`
-:class:`BMG`                           Alg. 3 / 5, eq. (14)     AOFTRL, Thm. 5 hints
-:class:`ErrorCorrectedBMG`             Cor. 3                   AOFTRL, target hints
-====================================  ======================  ==============================
+====================================  ==========================  ==============================
+class                                 paper                       learner over ``w``
+====================================  ==========================  ==============================
+:class:`MetaGradient`                 Alg. 1 / Alg. 2, eq.(3)     :class:`~olc.learners.FTRL`
+:class:`OptimisticMetaGradient`       Alg. 4, eq. (10)            :class:`~olc.learners.AOFTRL`
+:class:`BMG`                          Alg. 3 / 5, eq. (14)        AOFTRL, Thm. 5 hints
+:class:`ErrorCorrectedBMG`            Cor. 3                      AOFTRL, target hints
+====================================  ==========================  ==============================
 
 Every class is an olc :class:`~olc.game.Learner` that *plays the iterate* ``x`` and takes
 gradient feedback ``∇f(x)``; internally it drives the inner learner's ``init / decide /
