@@ -375,8 +375,8 @@ def protocol_records(protocol, config_cls=None, paper: dict | None = None) -> li
             names = [f.strip() for f in setting.split(",")]
             olc = "; ".join(f"{n} = {_show(getattr(defaults, n))}" if len(names) > 1 else _show(getattr(defaults, n))
                             for n in names)
-            pap = "; ".join(f"{n} = {_show(paper.get(n, getattr(defaults, n)))}" if len(names) > 1 else
-                            _show(paper.get(n, getattr(defaults, n))) for n in names)
+            pap = "; ".join(f"{n} = {_show(_paper_value(n, paper, defaults))}" if len(names) > 1 else
+                            _show(_paper_value(n, paper, defaults)) for n in names)
         elif len(row) == 4:
             setting, p, olc, why = row
             pap = olc
@@ -385,6 +385,10 @@ def protocol_records(protocol, config_cls=None, paper: dict | None = None) -> li
                                        f"got {row!r}")
         out.append({"setting": setting, "paper": p, "olc": olc, "olc_paper": pap, "why": why})
     return out
+
+
+def _paper_value(name, paper, defaults):
+    return "paper" if name == "protocol" else paper.get(name, getattr(defaults, name))
 
 
 def protocol_markdown(records) -> str:
