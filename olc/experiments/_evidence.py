@@ -271,6 +271,19 @@ def paired_ci(a, b):
     return {"diff": m, "half_width": h, "significant": bool(abs(m) > h) if math.isfinite(h) else False}
 
 
+def local_slope(R, start: float = 0.5) -> float | None:
+    """Least-squares slope of ``log R(k)`` vs ``log k`` over ``k ∈ [start·N, N]`` (at least 3 points);
+    None when ``R <= 0`` anywhere in that window (no growth to fit: the learner is ahead there)."""
+    R = np.asarray(R, dtype=float)
+    N = len(R)
+    k0 = min(max(1, int(np.floor(start * N))), max(1, N - 2))
+    k = np.arange(k0, N + 1)
+    r = R[k - 1]
+    if len(k) < 3 or np.any(r <= 0) or not np.all(np.isfinite(r)):
+        return None
+    return float(np.polyfit(np.log(k), np.log(r), 1)[0])
+
+
 # ------------------------------------------------------------------------------------------ claims
 def grade(per_seed, unit: str = "seeds") -> tuple[str, str]:
     """``(verdict, "k/n seeds")`` from per-seed booleans: all → reproduces, some → partly, none → does not

@@ -61,6 +61,7 @@ from ._evidence import (
     config_dict,
     describe_positions,
     fmt_se,
+    local_slope,
     protocol_doc,
     protocol_records,
     report,
@@ -243,19 +244,6 @@ def best_fixed_M(kind, problems, fstars, x0, T, eta, delta, H, starts):
 def per_episode_fixed_M(theta, kind, problems, fstars, x0, T, eta, delta, H):
     return np.array([fixed_M_objective(theta, kind, [o], [f], x0, T, eta, delta, H)[0]
                      for o, f in zip(problems, fstars)])
-
-
-def local_slope(R, start: float = 0.5) -> float | None:
-    """Least-squares slope of ``log R(k)`` vs ``log k`` over ``k ∈ [start·N, N]`` (at least 3 episodes);
-    None when ``R <= 0`` anywhere in that window (no growth to fit: the learner is ahead there)."""
-    R = np.asarray(R, dtype=float)
-    N = len(R)
-    k0 = min(max(1, int(np.floor(start * N))), max(1, N - 2))
-    k = np.arange(k0, N + 1)
-    r = R[k - 1]
-    if len(k) < 3 or np.any(r <= 0) or not np.all(np.isfinite(r)):
-        return None
-    return float(np.polyfit(np.log(k), np.log(r), 1)[0])
 
 
 def fit_slope(R: np.ndarray) -> float | None:

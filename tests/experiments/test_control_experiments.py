@@ -9,7 +9,8 @@ from olc import experiments
 
 def test_gpc_vs_lqr(tmp_path, sweep_ready):
     mod = experiments.get("gpc-vs-lqr")
-    cfg = experiments.make_config(mod, {"T": "600", "systems": "double-integrator", "curve_points": "20"})
+    cfg = experiments.make_config(mod, {"T": "600", "systems": "double-integrator", "curve_points": "20",
+                                        "seeds": "1"})
     res = mod.run(cfg)
     json.dumps(res)
     table = mod.summary(res)
