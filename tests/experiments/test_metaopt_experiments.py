@@ -47,10 +47,12 @@ def test_metaopt_digits_small(tmp_path, sweep_ready):
 def test_seq_stability_mlp_small(tmp_path, sweep_ready):
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
-    module, res = _run("seq-stability-mlp", tmp_path, sweep_ready, runs=2, T=6, hidden=2, batch=64)
+    module, res = _run("seq-stability-mlp", tmp_path, sweep_ready, seeds=2, T=6, hidden=2, batch=64)
     assert res["kappa_worst"] >= res["kappa_mean"] * (1 - 1e-9) > 0
     worst = np.array(res["worst_decay"])
     k, g, ell = res["kappa_worst"], res["gamma_worst"], np.array(res["lengths"])
     assert np.all(worst <= k ** 2 * (1 - g) ** ell * (1 + 1e-9))  # the reported (κ, γ) bound every interval
     assert "kappa" in module.summary(res)
     assert res["metrics"]["kappa_worst"] == k and res["curves"]["worst_decay"] == res["worst_decay"]
+    assert [r["seed"] for r in res["per_run"]] == res["seeds"] == [0, 1]
+    assert all(c["holds_in"].endswith("/2 seeds") for c in res["claims"])
