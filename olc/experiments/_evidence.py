@@ -319,6 +319,19 @@ def claim(paper: str, where: str, criterion: str, measured: str, per_seed=None, 
     return out
 
 
+def paired_claim(paper: str, where: str, criterion: str, measured: str, a, b, *, paper_numbers: str = "") -> dict:
+    """A claim "``a`` is above ``b``" over paired seeds: counted per seed (``a_i > b_i``) and graded by the
+    paired 95 % t-interval of ``a − b`` — ``"reproduces"`` when it lies above 0, ``"partly"`` when it does
+    not but some seeds are ahead, ``"does not"`` when none is. ``measured`` gets the interval appended."""
+    d = paired_ci(a, b)
+    per_seed = [float(x) > float(y) for x, y in zip(a, b)]
+    verdict = "reproduces" if d["significant"] and d["diff"] > 0 else "partly" if any(per_seed) else "does not"
+    return claim(paper, where, criterion + " (verdict: the paired 95 % interval of the difference lies above 0; "
+                 "'partly' when it does not but some seeds are ahead)",
+                 f"{measured}; difference {d['diff']:+.4g} ± {d['half_width']:.2g} (95 %)", per_seed,
+                 paper_numbers=paper_numbers, verdict=verdict)
+
+
 def claims_markdown(claims, *, paper_col: bool = True) -> str:
     """The claims as a Markdown table (claim, where, paper's numbers, measured, criterion, seeds, verdict)."""
     rows = ["| claim (paper) | where | paper's numbers | measured | criterion | holds in | verdict |",
