@@ -36,6 +36,26 @@ def suptitle(fig, name: str, settings: str) -> None:
     fig.suptitle(f"{name} — {settings}", fontsize="medium")
 
 
+def panel_grid(n: int, ncols: int = 3, panel=(4.4, 3.4)):
+    """A grid of ``n`` panels, at most ``ncols`` per row (never one very wide row); the unused cells are
+    switched off. Returns ``(fig, axes)`` with ``axes`` a flat list of the ``n`` panels in use."""
+    plt = pyplot()
+    ncols = max(1, min(int(ncols), int(n)))
+    nrows = -(-int(n) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel[0] * ncols, panel[1] * nrows), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.axis("off")
+    return fig, flat[:n]
+
+
+def symlog_regret(ax, linthresh: float = 1.0) -> None:
+    """A regret axis that shows negative values: symlog (linear within ``±linthresh``, logarithmic beyond)
+    with a line at 0 — never a log axis that clips a learner ahead of its comparator."""
+    ax.set_yscale("symlog", linthresh=linthresh)
+    ax.axhline(0.0, color="grey", lw=0.5)
+
+
 def band(ax, x, runs, label: str, *, log: bool = False, color=None, style: str = "-", missing: str = "diverged",
          **kw):
     """Mean over seeds with a ± standard-error band; ``runs`` is ``(seeds, len(x))`` with NaN/inf (or None)

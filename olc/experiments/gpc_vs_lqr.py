@@ -50,7 +50,7 @@ from ._evidence import (
     report,
     seed_list,
 )
-from ._plot import band, pyplot, save_figure, suptitle
+from ._plot import band, pyplot, save_figure, suptitle, symlog_regret
 
 NAME = "gpc-vs-lqr"
 #: geometric mean over the (system, disturbance) pairs of GPC's average cost over LQR's (< 1: GPC wins)
@@ -346,7 +346,7 @@ def plot(results: dict, outdir: str) -> list[str]:
             if what == "curves":
                 ax.set_ylabel(r"average cost $\frac{1}{t}\sum_{s \leq t} c_s$")
             else:
-                ax.set_yscale("symlog", linthresh=1.0)
+                symlog_regret(ax)
                 ax.set_ylabel("regret vs best DFC")
             ax.legend(fontsize="x-small")
         suptitle(fig, NAME, f"{'running-average cost' if what == 'curves' else 'regret vs best DFC (symlog)'}; "

@@ -28,7 +28,7 @@ from ..learners import AOFTRL, FKM, FTRL, OGD, BCOMemory, Hedge, InverseSqrt
 from ..sets import Ball, Simplex
 from . import check_config, choice, integer, positive, thin_curve
 from ._evidence import apply_protocol, claim, config_dict, fmt_se, mean_se, protocol_doc, protocol_records, report
-from ._plot import band, pyplot, save_figure, suptitle
+from ._plot import band, panel_grid, save_figure, suptitle, symlog_regret
 
 NAME = "oco-regret"
 PRIMARY = "regret/iid-linear/OGD"  # final regret of OGD on i.i.d. linear losses (grows like √T)
@@ -268,13 +268,9 @@ def summary(results: dict) -> str:
 def plot(results: dict, outdir: str) -> list[str]:
     """One panel per adversary (a 2-column grid): regret per learner, mean ± s.e. over seeds, on a symlog
     axis (negative regret shown, not clipped), with the √t and t^{3/4} references (PNG)."""
-    plt = pyplot()
-
     advs = list(dict.fromkeys(r["adversary"] for r in results["rows"]))
-    ncol = 3 if len(advs) > 4 else 2
-    nrow = -(-len(advs) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.6 * nrow), squeeze=False)
-    for ax, adv in zip(axes.flat, advs):
+    fig, axes = panel_grid(len(advs), ncols=3, panel=(4.6, 3.6))
+    for ax, adv in zip(axes, advs):
         t = None
         for r in results["rows"]:
             if r["adversary"] != adv:
@@ -285,12 +281,9 @@ def plot(results: dict, outdir: str) -> list[str]:
         ax.plot(t, np.sqrt(t), "k:", lw=1, label=r"$\sqrt{t}$")
         ax.plot(t, t ** 0.75, "k--", lw=1, label=r"$t^{3/4}$")
         ax.set_xscale("log")
-        ax.set_yscale("symlog", linthresh=1.0)
-        ax.axhline(0, color="grey", lw=0.5)
+        symlog_regret(ax)
         ax.set(title=adv, xlabel="round $t$", ylabel=r"regret $R_t$ vs best fixed")
         ax.legend(fontsize=6)
-    for ax in list(axes.flat)[len(advs):]:
-        ax.axis("off")
     suptitle(fig, NAME, f"T = {results['T']}, d = {results['dim']}, {results['seeds']} seeds (mean ± s.e.); symlog "
              "axis: regret can be negative")
     path = save_figure(fig, outdir, "oco_regret.png", dpi=110)

@@ -199,3 +199,20 @@ def test_seq_stability_claims_flip():
     _flip(g.grade_claims, {"rows": [static, row]}, {"rows": [wrong, row]}, 1)
     _flip(g.grade_claims, {"rows": [static, row]},
           {"rows": [static, {**row, "disagreement": {**row["disagreement"], "gamma": 0.0}}]}, 2)
+
+
+# ------------------------------------------------------------------------------------------ figures
+def test_figure_helpers_grid_symlog_and_diverged_runs_marked():
+    pytest.importorskip("matplotlib")
+    from olc.experiments import _plot
+
+    fig, axes = _plot.panel_grid(5, ncols=3)
+    assert len(axes) == 5 and fig.axes[5].axison is False  # 2 × 3 grid, the sixth cell switched off
+    _plot.symlog_regret(axes[0])
+    assert axes[0].get_yscale() == "symlog"
+    line = _plot.band(axes[1], [1, 2, 3], [[1.0, 2.0, 3.0], [1.0, float("nan"), None]], "GD")
+    assert line.get_label() == "GD (1/2 diverged), 2 seeds"  # counted in the legend, never dropped silently
+    assert np.allclose(line.get_ydata(), [1.0, 2.0, 3.0])    # the mean over the seeds that did not diverge
+    _plot.suptitle(fig, "exp", "T = 10")
+    assert fig._suptitle.get_text() == "exp — T = 10"
+    _plot.pyplot().close(fig)
