@@ -216,3 +216,25 @@ def test_figure_helpers_grid_symlog_and_diverged_runs_marked():
     _plot.suptitle(fig, "exp", "T = 10")
     assert fig._suptitle.get_text() == "exp — T = 10"
     _plot.pyplot().close(fig)
+
+
+# ------------------------------------------------------------------------------------------ docs page
+def test_reproductions_page_is_generated_from_runs(tmp_path):
+    import importlib.util
+    import os
+
+    from olc.cli import main
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    spec = importlib.util.spec_from_file_location("_reproductions", os.path.join(root, "docs", "_reproductions.py"))
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    out = tmp_path / "default" / "seq-stability-graphs"
+    assert main(["run", "seq-stability-graphs", "--set", "graphs=florentine", "--set", "T=20", "--set",
+                 "max_length=10", "--set", "seeds=2", "--out", str(out), "--quiet"]) == 0
+    (tmp_path / "default_times.txt").write_text("seq-stability-graphs 3.5 wall 2.0 user 0.1 sys\n"
+                                                "seq-stability-graphs rc=0 load=1.0 1.0 1.0\n")
+    text = gen.page(str(tmp_path))
+    assert "## `seq-stability-graphs`" in text and "| `seq-stability-graphs` | 4 s wall / 2 s CPU | 1.0 1.0 1.0 |" in text
+    assert "| `oco-regret` | not run |" in text and "PROTOCOL" in text
+    assert text.count("| `seq-stability-graphs` | ") == 1 + 3  # run-time row + its 3 claims in the full table
