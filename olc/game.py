@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import as_rng, check_choice, positive_int, require
+from ._validate import as_rng, check_alloc, check_choice, positive_int, real, require
 from .errors import DivergenceError, FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
 
 __all__ = ["Feedback", "Learner", "Environment", "Trace", "play", "FEEDBACK_KINDS"]
@@ -65,6 +65,12 @@ class Feedback:
         if self.kind not in _LEVEL:
             raise InvalidArgumentError(f"kind: expected one of {', '.join(map(repr, FEEDBACK_KINDS))}, "
                                        f"got {self.kind!r}")
+        if type(self.value) is not float:  # a real number; NaN/Inf pass (the learner or play reports them)
+            try:
+                v = real(self.value, "value", finite=False)
+            except NonFiniteError:  # NaN
+                v = float("nan")
+            object.__setattr__(self, "value", v)
 
     def restrict(self, kind: str) -> Feedback:
         """The same feedback with everything above ``kind`` removed."""
@@ -243,6 +249,8 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
     rng = as_rng(seed)
     env_rng, learner_rng = rng.spawn(2)
     shape = tuple(env.shape)
+    check_alloc(8.0 * T * (1 + float(np.prod(shape, dtype=float))), f"play(T={T}): the trace of {T} decisions of "
+                f"shape {shape}", "play fewer rounds at a time (state=trace.final_state continues a game)")
     env.reset(env_rng)
     x0 = getattr(env, "initial_decision", None)  # optimization games fix the starting iterate
 
@@ -294,7 +302,10 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
             except AttributeError:  # an exception type that takes no attributes
                 pass
         raise
-    return Trace(decisions, losses, sequence=env.realized(), info=env.report(), env=env, learner=learner,
+    seq = env.realized()
+    if seq is not None and env.horizon is not None and T < env.horizon:  # the rounds played, not the whole game
+        seq = seq[:T]
+    return Trace(decisions, losses, sequence=seq, info=env.report(), env=env, learner=learner,
                  final_state=state, seed=seed)
 
 

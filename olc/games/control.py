@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, positive, positive_int
+from .._validate import as_array, positive, positive_int, scaled_norm
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Environment, Feedback
 
@@ -82,8 +82,9 @@ class ControlGame(Environment):
         self.horizon = T
         self.shape = (m,)
         self.initial_state = np.zeros(d) if x0 is None else as_array(x0, "x0", shape=(d,))
-        self.max_state_norm = positive(max_state_norm, "max_state_norm")
-        self._max2 = self.max_state_norm ** 2
+        self.max_state_norm = positive(max_state_norm, "max_state_norm", finite=False)
+        # the squared bound, kept finite so that an infinite x @ x never passes the test below
+        self._max2 = min(self.max_state_norm, 1e154) ** 2
         A, B = system.matrices(T)
         self._A, self._B = np.asarray(A), np.asarray(B)
         self._Q = cost.Q if self._quad else None
@@ -142,7 +143,7 @@ class ControlGame(Environment):
         self._C[t] = value
         w = self._disturbance(t)
         x_next = self._A[t] @ x + self._B[t] @ u + w
-        if not x_next @ x_next <= self._max2:  # NaN, Inf or too large (no errstate: it costs µs per step)
+        if not x_next @ x_next <= self._max2 and not self._within_bound(x_next):  # NaN, Inf or too large
             what = ("non-finite" if not np.all(np.isfinite(x_next))
                     else f"above max_state_norm={self.max_state_norm:g} in norm")
             raise DivergenceError(
@@ -152,6 +153,10 @@ class ControlGame(Environment):
         self._X[t + 1] = x_next
         self._n = t + 1
         return Feedback(t, "full", value, grad, self.cost, x_next, {"w": w})
+
+    def _within_bound(self, x) -> bool:
+        """The exact test ``||x|| <= max_state_norm`` for finite states whose squared norm overflows."""
+        return bool(np.all(np.isfinite(x))) and scaled_norm(x) <= self.max_state_norm
 
     def report(self) -> dict:
         n = self._n

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, check_choice, in_range, positive_int
+from .._validate import as_array, check_choice, in_range, positive, positive_int
 from ..errors import InvalidArgumentError, ShapeError
 
 __all__ = ["RolloutProblem", "GPCProblem", "prep_rollout", "prep_gpc", "prep_intervals", "prep_grid",
@@ -229,19 +229,13 @@ def prep_gpc(A, Bmat, W, K, *, H, lr, kappa=np.inf, gamma=0.0, norm="fro", Q=Non
         raise InvalidArgumentError("K: GPC needs a stabilising gain K of shape (m, d) or (B, m, d), got None")
     K3 = _per_system(K, "K", B, (m, d), dt)
     norm = check_choice(norm, "norm", ("fro", "op"))
-    if np.ndim(lr) == 0:
-        lrv = float(lr)
-        if not (lrv > 0 and np.isfinite(lrv)):
-            raise InvalidArgumentError(f"lr: expected a positive finite learning rate, got {lr!r}")
-        lrs = np.full(T, lrv, dtype=dt)
+    if np.ndim(lr) == 0 or isinstance(lr, str):
+        lrs = np.full(T, positive(lr, "lr"), dtype=dt)
     else:
         lrs = as_array(lr, "lr", shape=(T,), dtype=dt)
         if np.any(lrs <= 0):
             raise InvalidArgumentError("lr: a learning-rate schedule must be positive at every round")
-    kappa = float(kappa)
-    if not kappa > 0:
-        raise InvalidArgumentError(f"kappa: expected a positive radius scale (np.inf: no projection), "
-                                   f"got {kappa!r}")
+    kappa = positive(kappa, "kappa", finite=False)  # np.inf: no projection
     gamma = in_range(gamma, "gamma", 0.0, 1.0, hi_open=True)
     radii = np.array([kappa * (1.0 - gamma) ** i for i in range(1, H + 1)], dtype=dt)
     if M0 is None:

@@ -21,14 +21,19 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_rng, check_choice, nonnegative, positive, positive_int
+from .._validate import as_array, as_rng, check_alloc, check_choice, nonnegative, positive, positive_int
 from ..errors import InvalidArgumentError, ShapeError
 
 __all__ = ["make_disturbance", "Adversarial", "DisturbanceHistory", "DISTURBANCE_KINDS"]
 
 
 def _dims(T, dim):
-    return positive_int(T, "T"), positive_int(dim, "dim")
+    """``T`` and ``dim`` as positive ints, after checking that a few (T, dim) float arrays fit in memory
+    (the result plus the generator's draws and temporaries)."""
+    T, dim = positive_int(T, "T"), positive_int(dim, "dim")
+    check_alloc(2 * 8.0 * T * dim, f"T={T}, dim={dim}: a ({T}, {dim}) disturbance sequence",
+                "use a shorter horizon or generate it in pieces")
+    return T, dim
 
 
 def zero(T: int, dim: int) -> np.ndarray:
