@@ -8,8 +8,7 @@ import copy
 import numpy as np
 
 from .. import losses as L
-from .._validate import (as_array, as_rng, as_shape, check_alloc, check_choice, nonnegative, positive,
-                         positive_int)
+from .._validate import as_array, as_rng, as_shape, check_alloc, check_choice, nonnegative, positive, positive_int
 from ..errors import InvalidArgumentError, ShapeError
 from ..game import FEEDBACK_KINDS, Environment, Feedback
 

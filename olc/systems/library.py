@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import (as_array, as_rng, check_alloc, check_square, in_range, nonnegative, positive,
-                         positive_int)
+from .._validate import as_array, as_rng, check_alloc, check_square, in_range, nonnegative, positive, positive_int
 from ..errors import InvalidArgumentError, NonFiniteError, ShapeError
 from .linear import LTISystem, LTVSystem
 
