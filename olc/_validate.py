@@ -27,6 +27,7 @@ __all__ = [
     "available_memory",
     "check_alloc",
     "real",
+    "number",
     "scaled_norm",
 ]
 
@@ -163,6 +164,18 @@ def real(x, name: str, *, finite: bool = True) -> float:
     return x
 
 
+def number(x, name: str) -> float:
+    """``x`` as a float when it is a real number, NaN and ±inf included (for results that the caller
+    checks and reports itself); booleans, strings, complex numbers, ``None`` raise
+    :class:`InvalidArgumentError` as in :func:`real`."""
+    if type(x) is float:
+        return x
+    try:
+        return real(x, name, finite=False)
+    except NonFiniteError:  # NaN
+        return float("nan")
+
+
 def positive(x, name: str, *, finite: bool = True) -> float:
     """Check ``x`` is a real > 0 (finite unless ``finite=False``, which lets ``inf`` through) and
     return it as float."""
@@ -261,7 +274,8 @@ def scaled_norm(x, axis=None, keepdims: bool = False) -> np.ndarray | float:
 
 
 def as_shape(shape, name: str = "shape") -> tuple[int, ...]:
-    """A decision shape: an int ``n`` (→ ``(n,)``) or a sequence of positive ints."""
+    """A decision shape: an int ``n`` (→ ``(n,)``) or a sequence of positive ints (one float64 array
+    of that shape must fit in memory: :func:`check_alloc`)."""
     if isinstance(shape, (numbers.Integral, np.integer)) and not isinstance(shape, bool):
         shape = (shape,)
     try:
@@ -271,7 +285,9 @@ def as_shape(shape, name: str = "shape") -> tuple[int, ...]:
     for s in dims:
         if isinstance(s, bool) or not isinstance(s, (numbers.Integral, np.integer)) or s < 1:
             raise InvalidArgumentError(f"{name}: expected a tuple of positive ints, got {shape!r}")
-    return tuple(int(s) for s in dims)
+    dims = tuple(int(s) for s in dims)
+    check_alloc(8.0 * float(np.prod(dims, dtype=float)), f"{name}: one float64 array of shape {dims}")
+    return dims
 
 
 def require(obj, name: str, what: str, methods=(), attrs=()):

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import as_rng, check_alloc, check_choice, positive_int, real, require
+from ._validate import as_rng, check_alloc, check_choice, number, positive_int, require
 from .errors import DivergenceError, FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
 
 __all__ = ["Feedback", "Learner", "Environment", "Trace", "play", "FEEDBACK_KINDS"]
@@ -66,11 +66,7 @@ class Feedback:
             raise InvalidArgumentError(f"kind: expected one of {', '.join(map(repr, FEEDBACK_KINDS))}, "
                                        f"got {self.kind!r}")
         if type(self.value) is not float:  # a real number; NaN/Inf pass (the learner or play reports them)
-            try:
-                v = real(self.value, "value", finite=False)
-            except NonFiniteError:  # NaN
-                v = float("nan")
-            object.__setattr__(self, "value", v)
+            object.__setattr__(self, "value", number(self.value, "value"))
 
     def restrict(self, kind: str) -> Feedback:
         """The same feedback with everything above ``kind`` removed."""

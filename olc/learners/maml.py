@@ -39,7 +39,7 @@ from .oco import OGD, feedback_grad
 
 __all__ = ["MAML", "FOMAML", "Reptile", "IMAML", "FOBMAML", "ClippedGD", "NormalizedGD", "outer_optimizer",
            "meta_train", "MetaTrainResult", "maml_affine_map", "maml_quadratic", "solve_inner",
-           "bilevel_meta_gradient", "bilevel_objective", "conjugate_gradient", "fit_maml"]
+           "bilevel_meta_gradient", "bilevel_objective", "conjugate_gradient", "fit_maml", "quadratic_argmin"]
 
 
 _SOLVERS = "expected 'gd', 'exact' or a callable (grad, x0) -> phi"
@@ -95,6 +95,17 @@ def maml_quadratic(task: Task, inner_lr: float, inner_steps: int = 1,
     return QuadraticForm(0.5 * (P + P.T), M.T @ test.grad(m), test.value(m))
 
 
+def quadratic_argmin(P, q, x=None) -> np.ndarray:
+    """A minimiser of ``½wᵀPw + qᵀw`` (``P`` symmetric PSD): ``−P⁻¹q``, or where ``P`` is singular or
+    ill-conditioned (condition number above 1e12, e.g. ``inner_lr = 1/λ`` for an eigenvalue ``λ`` of a
+    task's Hessian, where ``I − αA`` loses rank) the minimiser closest to ``x`` (default 0) by least
+    squares — the minimisers then form an affine set and every one of them is a right answer."""
+    if np.linalg.cond(P) <= 1e12:
+        return np.linalg.solve(P, -q)
+    x = np.zeros_like(q) if x is None else x
+    return x + np.linalg.lstsq(P, -(P @ x + q), rcond=None)[0]
+
+
 def fit_maml(tasks, inner_lr: float, inner_steps: int = 1, *, x0=None, tol: float = 1e-10,
              max_iter: int = 1000) -> np.ndarray:
     """``argmin_w Σ_i f_i(φ_K^i(w))``: the batch MAML solution, eq. (1) (= FTML's Eq. 4 leader and
@@ -129,7 +140,7 @@ def fit_maml(tasks, inner_lr: float, inner_steps: int = 1, *, x0=None, tol: floa
         if not (np.all(np.isfinite(P)) and np.all(np.isfinite(q))):
             raise NonFiniteError(f"fit_maml: the MAML meta-objective is non-finite (the {learner.inner_steps} inner "
                                  f"steps of size inner_lr={learner.inner_lr} diverge: reduce inner_lr)")
-        return np.linalg.lstsq(P, -q, rcond=None)[0] if np.linalg.cond(P) > 1e12 else np.linalg.solve(P, -q)
+        return quadratic_argmin(P, q)
     from scipy.optimize import minimize
 
     def fun(w):
@@ -401,7 +412,8 @@ class FOBMAML(_Bilevel):
         if solver != "gd" and (inner_lr is not None or inner_steps is not None or tol is not None):
             raise InvalidArgumentError(f"FOBMAML: inner_lr / inner_steps / tol are options of solver='gd', "
                                        f"not of solver={solver!r}")
-        super().__init__(lam, inner_lr or 1.0, inner_steps or 1, tol, solver)
+        super().__init__(lam, 1.0 if inner_lr is None else inner_lr, 1 if inner_steps is None else inner_steps,
+                         tol, solver)
         self.nu = positive(nu, "nu")
         self.mode = check_choice(mode, "mode", ("forward", "symmetric"))
 

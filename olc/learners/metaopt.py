@@ -62,7 +62,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_rng, check_choice, check_finite, in_range, nonnegative, positive, positive_int
+from .._validate import as_array, as_rng, as_shape, check_choice, check_finite, in_range, nonnegative, positive, positive_int
 from ..errors import DivergenceError, FeedbackError, InvalidArgumentError, ShapeError
 from ..game import Feedback, Learner, play
 from ..oracles.base import FrozenOracle, GradientOracle
@@ -306,8 +306,8 @@ class MetaOpt(Learner):
                              f"got {self.M0.shape}")
 
     def init(self, shape, rng=None, horizon=None, x0=None):
-        shape = tuple(int(s) for s in shape)
-        if len(shape) != 1 or shape[0] < 1:
+        shape = as_shape(shape)
+        if len(shape) != 1:
             raise ShapeError(f"shape: {type(self).__name__} plays iterates x of shape (n,), got {shape}")
         n = shape[0]
         self._check_M0(n)
