@@ -74,6 +74,8 @@ def _real_array(x, name: str) -> np.ndarray:
             except (TypeError, ValueError, OverflowError) as exc:
                 raise InvalidArgumentError(f"{name}: expected a numeric array ({exc})") from None
         what = "an empty object array" if bad is _NONE else f"{bad!r:.40} ({type(bad).__name__})"
+        if arr.ndim == 0:
+            raise InvalidArgumentError(f"{name}: expected a number or a numeric array, got {what}")
         raise InvalidArgumentError(f"{name}: expected an array of real numbers, got an object array containing "
                                    f"{what}")
     raise InvalidArgumentError(f"{name}: expected an array of real numbers, got {_KIND_NAMES.get(kind, kind)} "

@@ -152,6 +152,9 @@ class TorchOracle(GradientOracle):
                                                                         self.shapes)]))
             out = functional_call(self.module, params, (Xb,))
             value = self.loss_fn(out, yb)
+            if not torch.is_tensor(value):
+                raise InvalidArgumentError(f"loss_fn: must return a scalar torch tensor (gradients flow through "
+                                           f"it), got {type(value).__name__} {value!r:.40}")
             if value.ndim != 0:
                 raise InvalidArgumentError(f"loss_fn: must return a scalar (use reduction='mean'), "
                                            f"got shape {tuple(value.shape)}")
@@ -181,8 +184,13 @@ class TorchOracle(GradientOracle):
     # ------------------------------------------------------------------ conversions
     def _as_tensor(self, a, name, float_only):
         torch = self._torch
-        t = a if torch.is_tensor(a) else torch.as_tensor(np.asarray(a))
-        if not float_only and not t.is_floating_point() and not t.is_complex():
+        # real numbers only (no strings, None, objects, ragged lists, complex or boolean data); dtype kept
+        t = a if torch.is_tensor(a) else torch.as_tensor(as_array(a, name, dtype=None, finite=False))
+        if t.is_complex() or t.dtype == torch.bool:
+            raise InvalidArgumentError(f"{name}: expected real-valued data, got a {t.dtype} tensor")
+        if t.ndim == 0:
+            raise ShapeError(f"{name}: expected data with a first (sample) axis, got a scalar")
+        if not float_only and not t.is_floating_point():
             return t.to(device=self.device)
         if not t.is_floating_point():
             t = t.to(torch.float64)
