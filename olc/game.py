@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ._progress import progress_bar
 from ._validate import as_rng, check_alloc, check_choice, number, positive_int, require
 from .errors import DivergenceError, FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
 
@@ -198,15 +199,7 @@ class Trace:
         }
 
 
-def _progress(iterable, enabled, desc):
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc, leave=False)
-
-
-def play(learner, env, T: int | None = None, seed=0, progress: bool = False, state=None) -> Trace:
+def play(learner, env, T: int | None = None, seed=0, progress: bool | None = None, state=None) -> Trace:
     """Play ``learner`` against ``env`` for ``T`` rounds (default: the environment's horizon).
 
     ``seed`` (int or ``numpy.random.Generator``) drives both the learner's and the
@@ -215,6 +208,9 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
     ``partial`` attribute holds the trace of the rounds completed before it; any other error
     raised during a round (a failing adversary, a wrong gradient shape, Ctrl-C) propagates
     unchanged with the same ``partial`` trace attached and a note saying so.
+
+    ``progress``: a tqdm bar over the rounds — ``None`` (default) shows one only when the game is
+    still running after a few seconds, ``True`` always, ``False`` never.
 
     ``state``: resume/continue a game from a learner state, e.g. ``trace.final_state`` of an
     earlier play or the next episode's state from ``learner.new_episode``. ``play`` then does
@@ -271,7 +267,7 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
                      learner=learner, final_state=state, seed=seed)
 
     try:
-        for t in _progress(range(T), progress, name):
+        for t in progress_bar(range(T), progress, name):
             obs = env.observe(t)
             x, state = learner.decide(state, obs, learner_rng)
             x = np.asarray(x, dtype=float)

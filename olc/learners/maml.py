@@ -30,7 +30,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_rng, check_choice, nonnegative, positive, positive_int
+from .._progress import progress_bar
+from .._validate import as_array, as_rng, check_choice, nonnegative, number, positive, positive_int
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Feedback
 from ..sets import Reals
@@ -488,14 +489,16 @@ class MetaTrainResult(NamedTuple):
 
 def meta_train(learner, tasks, theta0, *, outer_lr: float, n_steps: int, optimizer: str = "gd",
                clip: float | None = None, beta: float | None = None, tasks_per_step: int | None = None,
-               seed=0, loss: Callable[[np.ndarray], float] | None = None) -> MetaTrainResult:
+               seed=0, loss: Callable[[np.ndarray], float] | None = None,
+               progress: bool | None = None) -> MetaTrainResult:
     """Outer loop of ``first-order-bilevel-maml`` Alg. 1: for ``n_steps`` steps sample
     ``tasks_per_step`` tasks (all of them when None), average their ``learner.meta_gradient``
     (line 9) and step the outer optimizer (line 10, :func:`outer_optimizer`).
 
     ``loss(θ)`` is recorded at every iterate (default: the mean of ``learner.objective``).
     A non-finite value raises :class:`olc.DivergenceError` whose ``partial`` holds the
-    :class:`MetaTrainResult` of the steps completed before it.
+    :class:`MetaTrainResult` of the steps completed before it. ``progress``: a tqdm bar over the
+    outer steps (None: only when still running after a few seconds; True: always; False: never).
     """
     tasks = list(tasks)
     if not tasks:
@@ -519,9 +522,9 @@ def meta_train(learner, tasks, theta0, *, outer_lr: float, n_steps: int, optimiz
     state = opt.init(theta0.shape, rng)
     thetas, losses, norms = [theta0.copy()], [], []
     try:
-        for t in range(n_steps):
+        for t in progress_bar(range(n_steps), progress, "meta_train"):
             theta, state = opt.decide(state, None, rng)
-            losses.append(float(loss(theta)))
+            losses.append(number(loss(theta), "loss(theta)"))
             if not np.isfinite(losses[-1]):
                 raise NonFiniteError(f"meta_train: non-finite outer loss at outer step {t}")
             if tasks_per_step is None:

@@ -498,7 +498,8 @@ class Mechanic(_Optimizer):
 # --------------------------------------------------------------------------------------------
 
 
-def train(optimizer, oracle, T: int, x0=None, seed=0, stochastic: bool | None = None, progress: bool = False):
+def train(optimizer, oracle, T: int, x0=None, seed=0, stochastic: bool | None = None,
+          progress: bool | None = None):
     """Run ``optimizer`` for ``T`` steps on ``oracle`` from ``x0``: ``olc.play`` on
     :func:`olc.games.optimization.optimization` (see there for ``x0=None`` and ``stochastic``).
     ``x0=None`` uses the optimizer's constructor ``x0`` when it has one.
