@@ -28,6 +28,7 @@ __all__ = [
     "check_alloc",
     "real",
     "number",
+    "is_scalar",
     "scaled_norm",
 ]
 
@@ -160,7 +161,8 @@ def real(x, name: str, *, finite: bool = True) -> float:
     try:
         x = float(x)
     except OverflowError:  # a Python int beyond the float range
-        raise InvalidArgumentError(f"{name}: expected a real number within the float range, got {x:.3g}") from None
+        raise InvalidArgumentError(f"{name}: expected a real number within the float range (|x| < 1.8e308), got "
+                                   f"an integer with {len(str(abs(int(x))))} digits") from None
     if np.isnan(x) or (finite and not np.isfinite(x)):
         raise NonFiniteError(f"{name}: expected a {'finite ' if finite else ''}number, got {x}")
     return x
@@ -176,6 +178,13 @@ def number(x, name: str) -> float:
         return real(x, name, finite=False)
     except NonFiniteError:  # NaN
         return float("nan")
+
+
+def is_scalar(x) -> bool:
+    """Whether ``x`` is meant as one number rather than an array: anything but a list, tuple or
+    array with at least one axis (never raises, unlike ``np.ndim`` on a ragged list). Decides which
+    of :func:`real` and :func:`as_array` checks an argument that may be either."""
+    return not isinstance(x, (list, tuple, np.ndarray)) or (isinstance(x, np.ndarray) and x.ndim == 0)
 
 
 def positive(x, name: str, *, finite: bool = True) -> float:

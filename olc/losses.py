@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_array, check_psd, real
+from ._validate import as_array, check_alloc, check_psd, real
 from .errors import InvalidArgumentError, NonFiniteError, ShapeError
 
 __all__ = [
@@ -436,6 +436,8 @@ class WithMemory(Loss):
         from ._validate import positive_int
 
         self.memory = positive_int(memory, "memory")
+        check_alloc(2 * 8.0 * self.memory, f"memory={self.memory}: the weights of a window of {self.memory} decisions",
+                    "use a shorter memory")
         if weights is None:
             weights = np.full(self.memory, 1.0 / self.memory)
         w = as_array(weights, "weights", shape=(self.memory,))

@@ -403,7 +403,10 @@ class Product(ConvexSet):
     """
 
     def __init__(self, sets):
-        sets = list(sets)
+        try:
+            sets = list(sets)
+        except TypeError:
+            raise InvalidArgumentError(f"sets: expected a list of olc.sets sets, got {sets!r:.60}") from None
         if not sets:
             raise InvalidArgumentError("sets: expected at least one set, got an empty list")
         for i, f in enumerate(sets):

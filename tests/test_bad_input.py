@@ -10,8 +10,7 @@ import pytest
 
 import olc
 from olc import kernels as K
-from olc.errors import (DivergenceError, InvalidArgumentError, NonFiniteError, OlcError, ResourceError,
-                        ShapeError)
+from olc.errors import DivergenceError, InvalidArgumentError, NonFiniteError, OlcError, ResourceError, ShapeError
 from olc.game import Feedback
 from olc.losses import FunctionLoss, LeastSquares, Linear, Logistic, Quadratic
 from olc.sets import Ball, Box

@@ -31,7 +31,17 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, check_alloc, check_choice, check_psd, check_square, in_range, positive, positive_int
+from .._validate import (
+    as_array,
+    check_alloc,
+    check_choice,
+    check_psd,
+    check_square,
+    in_range,
+    is_scalar,
+    positive,
+    positive_int,
+)
 from ..errors import DivergenceError, InvalidArgumentError, ShapeError
 from ..game import Feedback, Learner
 from ..sets import FrobeniusBall, OperatorBall, Product
@@ -237,7 +247,7 @@ def dfc_set(H: int, m: int, d: int, *, kappa_M: float | None = None, gamma: floa
     if radius is not None:
         if kappa_M is not None or gamma is not None:
             raise InvalidArgumentError("radius: give either radius or kappa_M/gamma, not both")
-        if np.ndim(radius) == 0 or isinstance(radius, str):
+        if is_scalar(radius):
             r = np.full(H, positive(radius, "radius"))
         else:
             r = as_array(radius, "radius", shape=(H,))

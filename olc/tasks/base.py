@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._progress import progress_bar
 from .._validate import as_array, as_rng, as_shape, check_alloc, in_range, nonnegative, number, positive, positive_int, real
 from ..errors import InvalidArgumentError, ShapeError
 from ..oracles.base import FrozenOracle, GradientOracle
@@ -96,10 +97,13 @@ def gd_path(oracle: GradientOracle, theta, lr: float, steps: int, *, lam: float 
     theta = as_array(theta, "theta", shape=(oracle.dim,))
     steps = positive_int(steps, "steps", minimum=0)
     lr = positive(lr, "lr")
+    check_alloc(8.0 * (steps + 1) * oracle.dim, f"steps={steps}: the ({steps + 1}, {oracle.dim}) path of iterates",
+                "use fewer inner steps")
     path = np.empty((steps + 1, oracle.dim))
     phi = theta if x0 is None else as_array(x0, "x0", shape=(oracle.dim,))
     path[0] = phi
-    for k in range(steps):
+    # a bar (automatic: only once it has run for a few seconds) for the rare very long inner loops
+    for k in (range(steps) if steps < 10_000 else progress_bar(range(steps), None, "gd_path")):
         g = oracle.grad(phi, batch)
         if lam:
             g = g + lam * (phi - theta)
