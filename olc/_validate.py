@@ -6,6 +6,7 @@ an :mod:`olc.errors` exception.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 
@@ -221,7 +222,13 @@ def positive_int(x, name: str, *, minimum: int = 1) -> int:
         raise InvalidArgumentError(f"{name}: expected an integer >= {minimum}, got {x!r} ({type(x).__name__})")
     if int(x) < minimum:
         raise InvalidArgumentError(f"{name}: expected an integer >= {minimum}, got {x!r}")
+    if int(x) > _INT64_MAX:  # sizes and counts index numpy arrays, whose indices are int64
+        raise InvalidArgumentError(f"{name}: expected an integer <= 2**63 - 1 (a size or count numpy can index), "
+                                   f"got one with {len(str(int(x)))} digits")
     return int(x)
+
+
+_INT64_MAX = 2 ** 63 - 1
 
 
 def check_choice(x, name: str, choices: Sequence[str]) -> str:
@@ -297,7 +304,7 @@ def as_shape(shape, name: str = "shape") -> tuple[int, ...]:
         if isinstance(s, bool) or not isinstance(s, (numbers.Integral, np.integer)) or s < 1:
             raise InvalidArgumentError(f"{name}: expected a tuple of positive ints, got {shape!r}")
     dims = tuple(int(s) for s in dims)
-    check_alloc(8.0 * float(np.prod(dims, dtype=float)), f"{name}: one float64 array of shape {dims}")
+    check_alloc(8 * math.prod(dims), f"{name}: one float64 array of shape {dims}")
     return dims
 
 
@@ -369,9 +376,12 @@ def check_alloc(nbytes, what: str, hint: str = "", *, limit: int | None = None) 
     ``what`` names the argument(s) that set the size (``"GPC(H=1000000): the M parameters"``);
     ``hint`` says what to do instead (a smaller size, an operator path, ...).
     """
-    need = float(nbytes)
+    try:
+        need = float(nbytes)
+    except OverflowError:  # a Python int beyond the float range
+        need = float("inf")
     have = available_memory() if limit is None else int(limit)
     if need > have:
         raise ResourceError(f"{what}: needs about {_fmt_bytes(need)} but only {_fmt_bytes(have)} is available"
                             + (f"; {hint}" if hint else ""))
-    return int(need)
+    return int(need) if need < float("inf") else int(nbytes)

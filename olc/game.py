@@ -27,6 +27,7 @@ A learner holds only hyperparameters; its state is explicit data returned by ``i
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -241,7 +242,7 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool | None = Non
     rng = as_rng(seed)
     env_rng, learner_rng = rng.spawn(2)
     shape = tuple(env.shape)
-    check_alloc(8.0 * T * (1 + float(np.prod(shape, dtype=float))), f"play(T={T}): the trace of {T} decisions of "
+    check_alloc(8 * T * (1 + math.prod(shape)), f"play(T={T}): the trace of {T} decisions of "
                 f"shape {shape}", "play fewer rounds at a time (state=trace.final_state continues a game)")
     env.reset(env_rng)
     x0 = getattr(env, "initial_decision", None)  # optimization games fix the starting iterate

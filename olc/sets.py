@@ -19,6 +19,8 @@ SVD for the operator-norm ball), idempotent and non-expansive; the property test
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._validate import as_array, as_shape, check_alloc, in_range, positive, positive_int, scaled_norm
@@ -81,7 +83,7 @@ class ConvexSet:
         """Check a decision shape fits this set (and that a learner's few arrays of that shape fit in
         memory); return it as a tuple."""
         shape = as_shape(shape)
-        check_alloc(3 * 8.0 * float(np.prod(shape, dtype=float)), f"shape: decisions of shape {shape} in "
+        check_alloc(3 * 8 * math.prod(shape), f"shape: decisions of shape {shape} in "
                     f"{type(self).__name__} (a learner keeps the iterate, a gradient and a projection)")
         if len(shape) != self.item_ndim:
             raise ShapeError(f"shape: {type(self).__name__} holds points with {self.item_ndim} axis/axes, "

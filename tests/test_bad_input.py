@@ -146,6 +146,31 @@ def test_numba_thread_count():
     numba_cpu.set_num_threads(prev)
 
 
+def test_integers_beyond_int64_and_the_float_range():
+    for call in (lambda: Ball(1.0, dim=10 ** 400), lambda: olc.tasks.sinusoid_regression(10 ** 400),
+                 lambda: olc.systems.disturbances.gaussian(2 ** 63, 1), lambda: Ball(10 ** 400)):
+        with pytest.raises(InvalidArgumentError, match=r"digits"):
+            call()
+
+
+def test_maml_with_a_huge_number_of_inner_steps():
+    """On a quadratic task φ_K → the minimiser x* as K → ∞, so the meta-gradient → 0; K = 10^18 is
+    taken in O(log K) products (was an endless loop), K = 5000 agrees with the unrolled recursion."""
+    from olc.learners import MAML
+    from olc.learners import maml as mm
+
+    task = olc.tasks.random_quadratics(1, dim=3, seed=2)[0]
+    theta = RNG.normal(size=3)
+    np.testing.assert_allclose(MAML(0.1, 10 ** 18).meta_gradient(task, theta), 0.0, atol=1e-12)
+    fast = MAML(0.1, 5000).meta_gradient(task, theta)
+    unroll, mm._UNROLL_MAX = mm._UNROLL_MAX, 10 ** 9
+    try:
+        slow = MAML(0.1, 5000).meta_gradient(task, theta)
+    finally:
+        mm._UNROLL_MAX = unroll
+    np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-14)
+
+
 def test_ftml_at_the_singular_point_finds_a_meta_minimiser():
     """inner_lr = 1 on tasks with Hessian I makes I − αA = 0: the meta-objective is flat in w (every
     w is a minimiser); with an eigenvalue 1 among others it loses rank. Was LinAlgError."""

@@ -4,6 +4,7 @@ with memory and adaptive adversaries. See :mod:`olc.game` for the round protocol
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 
@@ -129,7 +130,7 @@ class AdaptiveGame(Environment):
         self.horizon = positive_int(T, "T")
         self.shape = as_shape(shape)
         self.feedback = check_choice(feedback, "feedback", FEEDBACK_KINDS)
-        check_alloc(8.0 * self.horizon * float(np.prod(self.shape, dtype=float)), f"T={T}: the adaptive adversary "
+        check_alloc(8 * self.horizon * math.prod(self.shape), f"T={T}: the adaptive adversary "
                     f"keeps the {T} past decisions of shape {self.shape}", "use a shorter horizon")
 
     def reset(self, rng):

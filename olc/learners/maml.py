@@ -61,15 +61,33 @@ def _lam_or_none(lam):
 
 
 # ---------------------------------------------------------------------------- closed forms
+#: inner-step counts up to this are unrolled step by step in :func:`maml_affine_map`
+_UNROLL_MAX = 4096
+
+
 def maml_affine_map(train: QuadraticForm, lr: float, steps: int, lam: float | None = None):
     """``φ_K(θ) = Mθ + m`` for ``K`` GD steps on a quadratic ``f̂`` (plus ``(λ/2)‖φ − θ‖²``).
 
     ``M_{k+1} = (I − α(Â + λI))M_k + αλI``, ``m_{k+1} = (I − α(Â + λI))m_k − α b̂``,
-    ``M_0 = I``, ``m_0 = 0``. Returns ``(M, m)``.
+    ``M_0 = I``, ``m_0 = 0``. Returns ``(M, m)``. Beyond :data:`_UNROLL_MAX` steps the recursion
+    is taken in ``O(log K)`` matrix products: ``[M_K, m_K; 0, 1]`` is the ``K``-th power of the
+    affine step ``[S, (αλI, −αb̂); 0, I]`` applied to ``[M_0, m_0; 0, 1]`` (same result up to rounding).
     """
     d = train.b.shape[0]
     lam = lam or 0.0
     S = np.eye(d) - lr * (train.A + lam * np.eye(d))
+    if steps > _UNROLL_MAX:
+        step = np.eye(2 * d + 1)
+        step[:d, :d] = S
+        step[:d, d:2 * d] = lr * lam * np.eye(d)
+        step[:d, 2 * d] = -lr * train.b
+        start = np.zeros((2 * d + 1, d + 1))
+        start[:d, :d] = np.eye(d)          # M_0 = I, m_0 = 0
+        start[d:2 * d, :d] = np.eye(d)     # the constant I that αλI multiplies
+        start[2 * d, d] = 1.0              # the constant 1 that −αb̂ multiplies
+        with np.errstate(all="ignore"):
+            out = np.linalg.matrix_power(step, int(steps)) @ start
+        return out[:d, :d], out[:d, d]
     M, m = np.eye(d), np.zeros(d)
     for _ in range(steps):
         M = S @ M + lr * lam * np.eye(d) if lam else S @ M
