@@ -119,6 +119,8 @@ def quadratic_argmin(P, q, x=None) -> np.ndarray:
     ill-conditioned (condition number above 1e12, e.g. ``inner_lr = 1/λ`` for an eigenvalue ``λ`` of a
     task's Hessian, where ``I − αA`` loses rank) the minimiser closest to ``x`` (default 0) by least
     squares — the minimisers then form an affine set and every one of them is a right answer."""
+    if not (np.all(np.isfinite(P)) and np.all(np.isfinite(q))):
+        raise NonFiniteError("the quadratic meta-objective is non-finite (the inner steps diverge: reduce inner_lr)")
     if np.linalg.cond(P) <= 1e12:
         return np.linalg.solve(P, -q)
     x = np.zeros_like(q) if x is None else x
