@@ -109,6 +109,7 @@ def test_quadratic_with_a_scalar_b():
         Quadratic(np.eye(3), 1.0)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_huge_max_state_norm_is_a_valid_bound():
     cost = QuadraticCost(np.eye(2), np.eye(1))
     s = olc.systems.double_integrator()
