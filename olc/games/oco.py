@@ -101,6 +101,8 @@ class MemoryGame(Environment):
         self.horizon = len(losses)
         self._window = None
 
+    _state = ("_window",)  # the last H decisions (Environment.get_state, for checkpoints)
+
     def reset(self, rng):
         self._window = None
 
@@ -132,6 +134,8 @@ class AdaptiveGame(Environment):
         self.feedback = check_choice(feedback, "feedback", FEEDBACK_KINDS)
         check_alloc(8 * self.horizon * math.prod(self.shape), f"T={T}: the adaptive adversary "
                     f"keeps the {T} past decisions of shape {self.shape}", "use a shorter horizon")
+
+    _state = ("_rng", "_past", "_losses")  # the position, for checkpoints (Environment.get_state)
 
     def reset(self, rng):
         self._rng = rng
