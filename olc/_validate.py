@@ -31,6 +31,9 @@ __all__ = [
     "number",
     "is_scalar",
     "scaled_norm",
+    "real_tensor",
+    "as_path",
+    "flag",
 ]
 
 
@@ -118,6 +121,46 @@ def as_array(x, name: str, *, shape: Sequence[int | None] | None = None, ndim: i
         where = tuple(int(i) for i in bad[0]) if bad.size else ()
         raise NonFiniteError(f"{name}: contains NaN or Inf (first at index {where}, {bad.shape[0]} entries)")
     return arr
+
+
+def as_path(x, name: str) -> str:
+    """``x`` as a file-system path (``str``): a non-empty ``str`` or ``os.PathLike``; bytes, numbers
+    and other objects raise :class:`InvalidArgumentError` naming ``name``."""
+    import os
+
+    path = os.fspath(x) if isinstance(x, (str, os.PathLike)) else None
+    if not isinstance(path, str) or not path:
+        raise InvalidArgumentError(f"{name}: expected a path (a non-empty str or os.PathLike), got {x!r:.60} "
+                                   f"({type(x).__name__})")
+    return path
+
+
+def flag(x, name: str) -> bool:
+    """``x`` as a bool: ``True``/``False`` (Python or numpy) only; anything else is an
+    :class:`InvalidArgumentError` (``"False"``, ``0.0`` or an array are not switches)."""
+    if not isinstance(x, (bool, np.bool_)):
+        raise InvalidArgumentError(f"{name}: expected True or False, got {x!r:.60} ({type(x).__name__})")
+    return bool(x)
+
+
+def real_tensor(x, name: str):
+    """``x`` as a torch tensor of real numbers (a tensor is kept as it is, anything else goes through
+    :func:`as_array` with its dtype kept, so strings, ``None``, objects, ragged lists, complex and
+    boolean data raise :class:`InvalidArgumentError`); complex and boolean tensors are refused too.
+    NaN/Inf are left to the caller. torch is imported here, never by ``import olc``."""
+    import torch
+
+    if torch.is_tensor(x):
+        t = x
+    else:
+        arr = as_array(x, name, dtype=None, finite=False)
+        if arr.dtype.kind == "u" and arr.dtype.itemsize > 1:  # torch has no uint16..uint64 conversion
+            arr = arr.astype(np.int64) if arr.size == 0 or arr.max() <= _INT64_MAX else arr.astype(np.float64)
+        t = torch.as_tensor(arr)
+    if t.is_complex() or t.dtype == torch.bool:
+        raise InvalidArgumentError(f"{name}: expected real-valued data, got a {t.dtype} tensor"
+                                   + ("; pass the real part explicitly (x.real)" if t.is_complex() else ""))
+    return t
 
 
 def check_finite(x, name: str):

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ._progress import progress_bar
-from ._validate import as_rng, check_alloc, check_choice, number, positive_int, require
+from ._validate import as_path, as_rng, check_alloc, check_choice, number, positive_int, require
 from .errors import DivergenceError, FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
 
 __all__ = ["Feedback", "Learner", "Environment", "Stateful", "Trace", "play", "FEEDBACK_KINDS"]
@@ -369,6 +369,9 @@ def _check_checkpointing(env, checkpoint, every, resume, state):
                                    "reset() and step() change in _state)")
     if resume is not None and state is not None:
         raise InvalidArgumentError("state: pass either state= or resume=, not both (the checkpoint holds the state)")
+    for name, path in (("checkpoint", checkpoint), ("resume", resume)):
+        if path is not None:
+            as_path(path, name)
     if checkpoint is None:
         if every is not None:
             raise InvalidArgumentError("every: given without checkpoint=PATH")

@@ -3,9 +3,12 @@
 Each probe calls one public constructor or call with one argument replaced by a value drawn
 from a pool of bad (and some good) inputs: wrong shapes; int, bool, complex, object and string
 dtypes; NaN/Inf; empty arrays; zero, negative and huge sizes and rates; non-square, non-PSD and
-singular matrices. A probe passes when it raises an olc error (:class:`olc.errors.OlcError`) or
-returns a result without NaN/Inf; anything else — a raw Python/numpy exception, a silent NaN/Inf,
-a probe running past :data:`PROBE_SECONDS` — fails the test (the failures are listed at the end).
+singular matrices; torch tensors (complex, boolean, NaN, 0-d) where torch is installed. A probe
+passes when it raises an olc error (:class:`olc.errors.OlcError`) or returns a result without
+NaN/Inf; anything else — a raw Python/numpy exception, a silent NaN/Inf, a probe running past
+:data:`PROBE_SECONDS` — fails the test (the failures are listed at the end). The probes cover
+the sets, losses, games, learners, systems, kernels, oracles and tasks, the nonlinear plants and
+validity regions, checkpointed play, provenance, sweep planning and ``olc.torch``.
 
 Profiles: the default (fast, deterministic, a few hundred probes, well under 30 s) runs in the
 suite; ``OLC_FUZZ=long`` runs at least 5,000 probes with a random seed (``OLC_FUZZ_SEED`` fixes
@@ -36,7 +39,7 @@ from olc import sets as S  # noqa: E402
 from olc.errors import OlcError  # noqa: E402
 
 LONG = os.environ.get("OLC_FUZZ", "").lower() == "long"
-N_PROBES = int(os.environ.get("OLC_FUZZ_PROBES", 6000 if LONG else 300))
+N_PROBES = int(os.environ.get("OLC_FUZZ_PROBES", 6000 if LONG else 600))
 PROBE_SECONDS = 20.0 if LONG else 10.0
 
 
@@ -57,6 +60,15 @@ MATRICES = [np.zeros((0, 0)), np.zeros((2, 0)), np.ones((2, 3)), -np.eye(2), np.
             np.eye(2, dtype=bool), np.array([["1", "0"], ["0", "1"]]), np.array([[1.0, None], [0.0, 1.0]], dtype=object),
             np.ones((3, 2, 2)), np.stack([np.eye(2), -np.eye(2)]), np.array([[[1.0]], [[1.0]]]), [[1.0, 2.0], [3.0]]]
 
+try:  # tensors where olc takes them (olc.torch, TorchOracle); elsewhere they must be refused or understood
+    import torch
+
+    TENSORS = [torch.ones(2, dtype=torch.complex128), torch.ones(2, dtype=torch.bool), torch.tensor([1.0, np.nan]),
+               torch.tensor(0.5), torch.ones(4, 2, dtype=torch.float64), torch.ones(2, 3, dtype=torch.float64),
+               torch.ones(4, 1, dtype=torch.int64)]
+except ImportError:
+    TENSORS = []
+
 _dtypes = st.sampled_from([np.float64, np.int64, np.bool_, np.complex128, np.float32, "<U3"])
 
 
@@ -76,7 +88,7 @@ def _arrays(draw):
 # integers: small (zero, negative, a few) or huge (|n| >= 10^9) — the sizes the size guards are for;
 # a valid mid-sized dimension (a 4000 x 4000 eigen-decomposition) only costs its honest O(d^3) time
 INTEGERS = st.one_of(st.integers(-64, 64), st.integers(10 ** 9, 2 ** 70), st.integers(-(2 ** 70), -(10 ** 9)))
-VALUES = st.one_of(st.sampled_from(SCALARS), st.sampled_from(MATRICES), _arrays(),
+VALUES = st.one_of(st.sampled_from(SCALARS + TENSORS), st.sampled_from(MATRICES), _arrays(),
                    st.floats(allow_nan=True, allow_infinity=True), INTEGERS)
 
 
@@ -257,6 +269,184 @@ def _probes(b):
     }
 
 
+def _nonlinear_probes(b):
+    """Nonlinear plants, validity regions, checkpointed play, provenance, sweeps' planning (branches
+    merged after the audit of issue 16: they follow the same rules)."""
+    P, cp, cost = olc.systems.Pendulum, olc.systems.CartPole(), b["cost"]
+    pend = P()
+    lin, w = pend.linearize(), np.full((6, 2), 0.01)
+    game = olc.games.random_linear(6, 2)
+
+    def ogd():
+        return olc.learners.OGD(S.Ball(1.0), lr=0.1)
+
+    return {
+        "Pendulum(dt)": lambda v: P(dt=v).linearize().A(0),
+        "Pendulum(length)": lambda v: P(length=v).linearize().A(0),
+        "Pendulum(mass)": lambda v: P(mass=v).linearize().B(0),
+        "Pendulum(damping)": lambda v: P(damping=v).linearize().A(0),
+        "Pendulum(gravity)": lambda v: P(gravity=v).simulate([0.1, 0.0], T=5),
+        "Pendulum(substeps)": lambda v: P(substeps=v).simulate([0.1, 0.0], T=3),
+        "Pendulum(validity_tol)": lambda v: P(validity_tol=v).validity.bounds,
+        "CartPole(half_length)": lambda v: olc.systems.CartPole(half_length=v).simulate(np.zeros(4), T=5),
+        "CartPole(pole_mass)": lambda v: olc.systems.CartPole(pole_mass=v).linearize().A(0),
+        "Pendulum.step(x)": lambda v: pend.step(v),
+        "Pendulum.step(u)": lambda v: pend.step([0.1, 0.0], v),
+        "Pendulum.step(w)": lambda v: pend.step([0.1, 0.0], None, v),
+        "Pendulum.simulate(x0)": lambda v: pend.simulate(v, T=5),
+        "Pendulum.simulate(U)": lambda v: pend.simulate([0.1, 0.0], v),
+        "Pendulum.simulate(W)": lambda v: pend.simulate([0.1, 0.0], None, v),
+        "Pendulum.simulate(T)": lambda v: pend.simulate([0.1, 0.0], T=v),
+        "Pendulum.energy(x)": lambda v: pend.energy(v),
+        "CartPole.energy(x)": lambda v: cp.energy(v),
+        "ValidityRegion(bounds)": lambda v: olc.systems.ValidityRegion(v).bounds,
+        "ValidityRegion(bound)": lambda v: olc.systems.ValidityRegion({0: v}).check(np.ones((3, 2))),
+        "ValidityRegion.check(states)": lambda v: olc.systems.ValidityRegion({0: 1.0}).check(v),
+        "small_angle_bound(tol)": lambda v: olc.systems.small_angle_bound(v),
+        "zoh_discretize(A)": lambda v: olc.systems.zoh_discretize(v, np.ones((_rows(v), 1)), 0.1),
+        "zoh_discretize(B)": lambda v: olc.systems.zoh_discretize(np.eye(2), v, 0.1),
+        "zoh_discretize(dt)": lambda v: olc.systems.zoh_discretize(np.eye(2), np.ones((2, 1)), v),
+        "nonlinear_control(w)": lambda v: olc.play(olc.learners.LQR(lin, cost),
+                                                   olc.games.nonlinear_control(pend, v, cost)).losses,
+        "nonlinear_control(x0)": lambda v: olc.play(olc.learners.LQR(lin, cost),
+                                                    olc.games.nonlinear_control(pend, w, cost, x0=v)).losses,
+        "nonlinear_control(max_state_norm)": lambda v: olc.play(
+            olc.learners.LQR(lin, cost), olc.games.nonlinear_control(pend, w, cost, max_state_norm=v)).losses,
+        "nonlinear_control(plant)": lambda v: olc.games.nonlinear_control(v, w, cost).horizon,
+        "nonlinear_control(T)": lambda v: olc.games.nonlinear_control(pend, olc.systems.Adversarial(2, 0.1), cost,
+                                                                      T=v).horizon,
+        # checkpoint paths are relative to the test's temporary working directory
+        "play(every)": lambda v: olc.play(ogd(), game, checkpoint="ck.pkl", every=v).losses,
+        "play(checkpoint)": lambda v: olc.play(ogd(), game, checkpoint=v, every=2).losses,
+        "play(resume)": lambda v: olc.play(ogd(), game, resume=v).losses,
+        "provenance(config)": lambda v: olc.provenance.provenance(v)["seed"],
+        "provenance(seed)": lambda v: olc.provenance.provenance({}, v)["seed"],
+        "sweeps.parse_seeds(seeds)": lambda v: len(olc.sweeps.parse_seeds(v)),
+        "sweeps.plan(grid)": lambda v: len(olc.sweeps.plan("oco-regret", {"T": v}, 1).cells),
+        "sweeps.plan(base)": lambda v: len(olc.sweeps.plan("oco-regret", {}, 1, base={"T": v}).cells),
+        "sweeps.plan(seeds)": lambda v: len(olc.sweeps.plan("oco-regret", {}, v).cells),
+        "experiments.get(name)": lambda v: olc.experiments.get(v).NAME,
+    }
+
+
+def _torch_probes():
+    """olc.torch optimizers and meta-learners, TorchOracle (only where torch is installed)."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    X, y = torch.ones(4, 2, dtype=torch.float64), torch.ones(4, 1, dtype=torch.float64)
+    net = torch.nn.Linear(2, 1).double()
+    mse = torch.nn.functional.mse_loss
+    task = (X, y, X, y)
+    T = olc.torch
+
+    def run(make, steps=4):
+        """A few steps of a torch optimizer on a least-squares problem; the final parameters."""
+        m = torch.nn.Linear(2, 1).double()
+        opt = make(m.parameters())
+
+        def closure():
+            opt.zero_grad()
+            loss = mse(m(X), 3 * y)
+            loss.backward()
+            return loss
+
+        for _ in range(steps):
+            opt.step(closure)
+        return [p.detach().numpy() for p in m.parameters()]
+
+    def metamd(v=None, **kw):
+        mmd = T.MetaMD(net, mse, horizon=3, **kw)
+        return mmd, mmd.init_params(0), torch.zeros(3, dtype=torch.float64)
+
+    def meta_objective(M=None, data=None, theta1=None, **kw):
+        mmd, M0, th0 = metamd(**kw)
+        E, dE = mmd.meta_objective(M0 if M is None else M, [(X, y) if data is None else (data, y)],
+                                   [th0 if theta1 is None else theta1])
+        return float(E), dE.numpy()
+
+    return {
+        "TorchOracle(X)": lambda v: olc.oracles.TorchOracle(net, mse, v, np.ones((_rows(v), 1))).value(np.zeros(3)),
+        "TorchOracle(y)": lambda v: olc.oracles.TorchOracle(net, mse, np.ones((_rows(v), 2)), v).value(np.zeros(3)),
+        "MetaGradientSGD(lr)": lambda v: run(lambda p: T.MetaGradientSGD(p, lr=v)),
+        "MetaGradientSGD(meta_lr)": lambda v: run(lambda p: T.MetaGradientSGD(p, meta_lr=v)),
+        "MetaGradientSGD(w0)": lambda v: run(lambda p: T.MetaGradientSGD(p, w0=v)),
+        "MetaGradientSGD(w_min)": lambda v: run(lambda p: T.MetaGradientSGD(p, w_min=v)),
+        "OptimisticMetaGradientSGD(hint)": lambda v: run(lambda p: T.OptimisticMetaGradientSGD(p, hint=v)),
+        "BMGSGD(target_lr)": lambda v: run(lambda p: T.BMGSGD(p, target_lr=v)),
+        "MetaOptOptimizer(lr)": lambda v: run(lambda p: T.MetaOptOptimizer(p, lr=v)),
+        "MetaOptOptimizer(H)": lambda v: run(lambda p: T.MetaOptOptimizer(p, H=v)),
+        "MetaOptOptimizer(L)": lambda v: run(lambda p: T.MetaOptOptimizer(p, L=v)),
+        "MetaOptOptimizer(weight_decay)": lambda v: run(lambda p: T.MetaOptOptimizer(p, weight_decay=v)),
+        "MetaOptOptimizer(betas)": lambda v: run(lambda p: T.MetaOptOptimizer(p, betas=v)),
+        "MetaOptOptimizer(meta_lr)": lambda v: run(lambda p: T.MetaOptOptimizer(p, meta_lr=v, warmup="early")),
+        "MetaOptOptimizer.set_M(M)": lambda v: run(lambda p: _set_M(T.MetaOptOptimizer(p, H=2), v)),
+        "MetaMDOptimizer(M)": lambda v: run(lambda p: T.MetaMDOptimizer(p, v)),
+        "MetaMDOptimizer(eta)": lambda v: run(lambda p: T.MetaMDOptimizer(p, np.ones((2, 3)), eta=v)),
+        "torch.MAML(inner_lr)": lambda v: T.MAML(net, mse, v).meta_gradient(task),
+        "torch.MAML(inner_steps)": lambda v: T.MAML(net, mse, 0.1, v).meta_gradient(task),
+        "torch.MAML.meta_gradient(X_train)": lambda v: T.MAML(net, mse, 0.1).meta_gradient((v, y, X, y)),
+        "torch.MAML.meta_gradient(y_test)": lambda v: T.MAML(net, mse, 0.1).meta_gradient((X, y, X, v)),
+        "torch.MAML.meta_gradient(task)": lambda v: T.MAML(net, mse, 0.1).meta_gradient(v),
+        "torch.MAML(loss_fn returns v)": lambda v: T.MAML(net, lambda o, t: v, 0.1).meta_gradient(task),
+        "torch.IMAML(lam)": lambda v: T.IMAML(net, mse, v, 3, 0.1, 2).meta_gradient(task),
+        "torch.FOBMAML(nu)": lambda v: T.FOBMAML(net, mse, 1.0, v, inner_lr=0.1, inner_steps=2).meta_gradient(task),
+        "torch.MetaMD(eta)": lambda v: meta_objective(eta=v),
+        "torch.MetaMD.meta_objective(M)": lambda v: meta_objective(M=v),
+        "torch.MetaMD.meta_objective(X)": lambda v: meta_objective(data=v),
+        "torch.MetaMD.meta_objective(theta1)": lambda v: meta_objective(theta1=v),
+    }
+
+
+def _plot_probes(b):
+    """olc.plot and the sweep tables (only where matplotlib / pandas are installed); figures are closed."""
+    import importlib.util
+
+    out = {}
+    if importlib.util.find_spec("matplotlib") is not None:
+        import matplotlib.pyplot as plt
+
+        sysl, cost = olc.systems.inverted_pendulum(), b["cost"]
+        tr = olc.play(olc.learners.LQR(sysl, cost), olc.games.control(sysl, np.full((8, 2), 0.01), cost))
+        tro = olc.play(olc.learners.OGD(S.Ball(1.0), lr=0.1), b["game"])
+
+        def closed(fig):
+            plt.close("all")
+            return None
+
+        out.update({
+            "plot.costs(traces)": lambda v: closed(olc.plot.costs(v)),
+            "plot.states(traces)": lambda v: closed(olc.plot.states(v)),
+            "plot.states(names)": lambda v: closed(olc.plot.states(tr, names=v)),
+            "plot.costs(logy)": lambda v: closed(olc.plot.costs(tr, logy=v)),
+            "plot.regret(comparator)": lambda v: closed(olc.plot.regret({"a": tro}, v)),
+            "plot.animate(source)": lambda v: olc.plot.animate(v, "a.gif", kind="pendulum", stride=4),
+            "plot.animate(fps)": lambda v: olc.plot.animate(tr, "a.gif", kind="pendulum", stride=4, fps=v),
+            "plot.animate(path)": lambda v: olc.plot.animate(tr, v, kind="pendulum", stride=4),
+            "plot.save(path)": lambda v: olc.plot.save(plt.figure(), v) and plt.close("all"),
+        })
+    if importlib.util.find_spec("pandas") is not None:
+        def table():
+            import pandas as pd
+
+            return pd.DataFrame({"a": [1.0, 2.0], "seed": [0, 1], "status": ["ok", "ok"]})
+
+        out.update({
+            "sweeps.aggregate(table)": lambda v: olc.sweeps.aggregate(v),
+            "sweeps.aggregate(ci)": lambda v: olc.sweeps.aggregate(table(), ["a"], ci=v).to_numpy(),
+            "sweeps.aggregate(n_boot)": lambda v: olc.sweeps.aggregate(table(), ["a"], n_boot=min(v, 50) if
+                                                                       isinstance(v, int) else v).to_numpy(),
+            "sweeps.load_sweep(out)": lambda v: olc.sweeps.load_sweep(v),
+        })
+    return out
+
+
+def _set_M(opt, M):
+    opt.set_M(M)
+    return opt
+
+
 # --------------------------------------------------------------------------- the checker
 class _Slow(Exception):
     pass
@@ -270,9 +460,11 @@ def _on_alarm(signum, frame):
 
 
 def _non_finite(x, depth=0) -> bool:
-    """Whether a result holds NaN/Inf (numbers, arrays, tuples/lists/dicts of them, NamedTuples)."""
+    """Whether a result holds NaN/Inf (numbers, arrays, tensors, tuples/lists/dicts of them, NamedTuples)."""
     if depth > 4 or x is None or isinstance(x, (str, bytes, bool, np.bool_)):
         return False
+    if type(x).__module__ == "torch" and hasattr(x, "detach"):  # a tensor
+        x = x.detach().cpu().numpy()
     if isinstance(x, (float, np.floating)):
         return not math.isfinite(x)
     if isinstance(x, np.ndarray):
@@ -318,9 +510,11 @@ def run_probe(fn, value):
 
 # --------------------------------------------------------------------------- the test
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs POSIX interval timers")
-def test_fuzz_public_api(monkeypatch, capsys):
+def test_fuzz_public_api(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("OLC_MEMORY_LIMIT", str(2 ** 30))
-    probes = _probes(_bases())
+    monkeypatch.chdir(tmp_path)  # probes of checkpoint paths write there
+    bases = _bases()
+    probes = {**_probes(bases), **_nonlinear_probes(bases), **_torch_probes(), **_plot_probes(bases)}
     names = sorted(probes)
     counts = collections.Counter()
     failures: dict = {}

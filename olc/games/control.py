@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, positive, positive_int, scaled_norm
+from .._validate import as_array, check_alloc, positive, positive_int, scaled_norm
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Environment, Feedback
 
@@ -89,6 +89,9 @@ class ControlGame(Environment):
         self.max_state_norm = positive(max_state_norm, "max_state_norm", finite=False)
         # the squared bound, kept finite so that an infinite x @ x never passes the test below
         self._max2 = min(self.max_state_norm, 1e154) ** 2
+        # the trajectory record (states, controls, costs; disturbances when adaptive), before allocating it
+        check_alloc(8.0 * T * (2 * d + m + 1) + 8.0 * d, f"{type(self).__name__}(T={T}): the record of {T} rounds "
+                    f"(states of dimension {d}, controls of dimension {m})", "play a shorter game")
         A, B = system.matrices(T)
         self._A, self._B = np.asarray(A), np.asarray(B)
         self._Q = cost.Q if self._quad else None

@@ -85,9 +85,11 @@ def inverted_pendulum(dt: float = 0.05, *, gravity: float = 9.81, length: float 
     mass = positive(mass, "mass")
     b = nonnegative(damping, "damping")
     inertia = mass * ell * ell
-    if not (inertia > 0 and np.isfinite(inertia) and np.isfinite(g / ell)):
+    if not (inertia > 0 and np.isfinite(inertia) and np.isfinite(g / ell) and np.isfinite(1.0 / inertia)):
         raise InvalidArgumentError(f"mass, length: the inertia m l^2 = {mass:g} * {ell:g}^2 = {inertia:g} "
                                    "under- or overflows the float range (and with it g/l and 1/(m l^2))")
+    if not np.isfinite(b / inertia):
+        raise InvalidArgumentError(f"damping: b / (m l^2) = {b:g} / {inertia:g} overflows the float range")
     Ac = np.array([[0.0, 1.0], [g / ell, -b / inertia]])
     Bc = np.array([[0.0], [1.0 / inertia]])
     system = LTISystem(*zoh_discretize(Ac, Bc, dt))
