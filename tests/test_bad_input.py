@@ -296,9 +296,10 @@ def one_gib(monkeypatch):
     (lambda: olc.learners.OGD(Ball(1.0, dim=10 ** 9), lr=0.1).init(10 ** 9, None), r"shape: .*shape \(1000000000,\)"),
     (lambda: olc.learners.Hedge().init(10 ** 9, None), r"shape: one float64 array of shape \(1000000000,\)"),
     (lambda: olc.learners.dfc_set(10 ** 9, 1, 1), r"dfc_set\(H=1000000000\)"),
+    (lambda: Ball(1.0, dim=10 ** 9).center(10 ** 9), r"shape: one float64 array of shape \(1000000000,\)"),
 ], ids=["GPC-H", "gaussian-T", "sinusoidal-T", "make_disturbance-T", "random_linear-T", "random_quadratic-dim",
         "adversarial_linear-T", "linear_regression-n", "random_quadratics-n", "sinusoid_regression-n",
-        "random_stable-d", "switching_system-T", "OGD-Ball-dim", "Hedge-n", "dfc_set-H"])
+        "random_stable-d", "switching_system-T", "OGD-Ball-dim", "Hedge-n", "dfc_set-H", "Ball-center"])
 def test_size_guards_raise_before_allocating(one_gib, call, names):
     with pytest.raises(ResourceError, match=names + r".*needs about .* but only 1 GiB is available"):
         call()
@@ -348,3 +349,173 @@ def test_torch_oracle_loss_must_be_a_tensor():
         TorchOracle(torch.nn.Linear(3, 1).double(), lambda out, t: 1.0, np.ones((4, 3)), np.ones((4, 1)))
     o = TorchOracle(torch.nn.Linear(3, 1).double(), torch.nn.MSELoss(), np.ones((4, 3), dtype=object), np.ones((4, 1)))
     assert np.isfinite(o.value(o.x0()))
+
+
+# ------------------------------------------------------------------ code merged after the audit, same rules
+# (nonlinear plants, checkpointed play, provenance, sweeps, olc.plot, olc.torch; found by tests/test_fuzz.py)
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_nonlinear_plants_refuse_degenerate_parameters():
+    P = olc.systems.Pendulum
+    with pytest.raises(InvalidArgumentError, match=r"mass, length: .*1e\+300"):
+        P(length=1e300)                                     # was OverflowError from length ** 2
+    with pytest.raises(InvalidArgumentError, match=r"mass, length: "):
+        P(mass=1e-320)                                      # 1/(m l²) overflows (was NonFiniteError on "Bc")
+    with pytest.raises(InvalidArgumentError, match=r"damping: b / \(m l\^2\)"):
+        P(damping=1e300, mass=1e-10)                        # was NonFiniteError on "Ac"
+    with pytest.raises(InvalidArgumentError, match=r"substeps: expected at most 100,000 .*1,000,000,000"):
+        P(substeps=10 ** 9)                                 # was an endless RK4 loop
+    with pytest.raises(NonFiniteError, match=r"energy: .*overflows"):
+        P().energy(np.array([0.0, 1e200]))                  # was a silent inf
+    assert P(length=2.0).energy([0.0, 0.0]) == pytest.approx(9.81 * 2.0)   # m g l cos 0
+
+
+def test_nonlinear_games_and_rollouts_guard_their_memory(one_gib):
+    plant, cost = olc.systems.Pendulum(), QuadraticCost(np.eye(2), np.eye(1))
+    with pytest.raises(ResourceError, match=r"simulate\(T=1000000000\)"):
+        plant.simulate([0.1, 0.0], T=10 ** 9)               # was numpy's MemoryError
+    adversary = olc.systems.Adversarial(2, 0.1)
+    with pytest.raises(ResourceError, match=r"NonlinearControlGame\(T=1000000000\): the record"):
+        olc.games.nonlinear_control(plant, adversary, cost, T=10 ** 9)
+    with pytest.raises(ResourceError, match=r"ControlGame\(T=1000000000\): the record"):
+        olc.games.control(plant.linearize(), adversary, cost, T=10 ** 9)
+
+
+def test_nonlinear_control_takes_w_like_the_linear_game():
+    plant, cost = olc.systems.Pendulum(), QuadraticCost(np.eye(2), np.eye(1))
+    with pytest.raises(InvalidArgumentError, match=r"w: .*ragged"):
+        olc.games.nonlinear_control(plant, [[0.1, 0.0], [0.1]], cost)     # was numpy's ValueError
+    w = [[0.01, 0.0]] * 6
+    lqr = olc.learners.LQR(plant.linearize(), cost)
+    a = olc.play(lqr, olc.games.nonlinear_control(plant, w, cost))
+    b = olc.play(lqr, olc.games.nonlinear_control(plant, np.array(w), cost))
+    np.testing.assert_array_equal(a.losses, b.losses)
+
+
+@pytest.mark.parametrize("path", ["", b"ck.pkl", 1 + 1j, 3])
+def test_checkpoint_paths_must_be_paths(path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    game = olc.games.random_linear(6, 2)
+    for kw in ({"checkpoint": path, "every": 2}, {"resume": path}):
+        with pytest.raises(InvalidArgumentError, match=rf"{next(iter(kw))}: expected a path"):
+            olc.play(olc.learners.OGD(Ball(1.0), lr=0.1), game, **kw)
+    assert not list(tmp_path.iterdir())                                  # nothing was written
+
+
+def test_provenance_seed_and_config():
+    from olc.provenance import provenance
+
+    for seed in (np.nan, 0.5, "3", True):
+        with pytest.raises(InvalidArgumentError, match=r"seed: expected an integer seed or None"):
+            provenance({}, seed)
+    with pytest.raises(InvalidArgumentError, match=r"config: expected a dataclass instance, a dict or None"):
+        provenance("T=3")
+    assert provenance({"seed": np.int64(4)})["seed"] == 4 and type(provenance({}, np.int64(4))["seed"]) is int
+
+
+def test_sweep_seeds_and_grids(one_gib):
+    from olc import sweeps
+
+    for seeds in (10 ** 9, "1000000000", "0:1000000000000", 2 ** 63):
+        with pytest.raises(ResourceError, match=r"seeds: \d+ seeds"):
+            sweeps.parse_seeds(seeds)                                    # was MemoryError / OverflowError
+    a = sweeps.plan("oco-regret", {"T": np.array(50)}, 2)                # a 0-d array is one value
+    b = sweeps.plan("oco-regret", {"T": 50}, 2)
+    assert [c["key"] for c in a.cells] == [c["key"] for c in b.cells]
+    with pytest.raises(InvalidArgumentError, match=r"experiment: expected a name \(str\), got None"):
+        olc.experiments.get(None)
+
+
+def test_sweep_tables_and_folders(tmp_path):
+    pd = pytest.importorskip("pandas")
+    from olc import sweeps
+
+    with pytest.raises(InvalidArgumentError, match=r"table: expected the pandas DataFrame"):
+        sweeps.aggregate(None)
+    with pytest.raises(InvalidArgumentError, match=r"no column\(s\) \['status'\]"):
+        sweeps.aggregate(pd.DataFrame({"a": [1.0, 2.0], "seed": [0, 1]}), ["a"])   # was KeyError
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InvalidArgumentError, match=r"no sweep manifest"):
+        sweeps.load_sweep(tmp_path / "file")                             # was NotADirectoryError
+    with pytest.raises(InvalidArgumentError, match=r"out: expected a path"):
+        sweeps.load_sweep(None)
+
+
+def test_plot_arguments(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    s, cost = olc.systems.inverted_pendulum(), QuadraticCost(np.eye(2), np.eye(1))
+    tr = olc.play(olc.learners.LQR(s, cost), olc.games.control(s, np.full((8, 2), 0.01), cost))
+    try:
+        with pytest.raises(InvalidArgumentError, match=r"logy: expected True or False"):
+            olc.plot.costs(tr, logy=np.ones(2))                          # was numpy's truth-value error
+        with pytest.raises(InvalidArgumentError, match=r"names: expected a list of 2"):
+            olc.plot.states(tr, names=3)                                 # was TypeError
+        with pytest.raises(InvalidArgumentError, match=r"comparator: .*no 'a'"):
+            olc.plot.regret({"a": tr}, {})                               # was KeyError
+        with pytest.raises(InvalidArgumentError, match=r"path: .*'\.5', not a figure format"):
+            olc.plot.save(plt.figure(), str(tmp_path / "fig.0.5"))        # was matplotlib's ValueError
+        with pytest.raises(InvalidArgumentError, match=r"source: expected a numeric array"):
+            olc.plot.animate("abc", tmp_path / "a.gif", kind="pendulum")  # was float()'s ValueError
+        with pytest.raises(InvalidArgumentError, match=r"path: expected a path"):
+            olc.plot.animate(tr, None, kind="pendulum")
+    finally:
+        plt.close("all")
+
+
+def test_torch_meta_learners_take_real_arrays():
+    torch = pytest.importorskip("torch")
+    T = olc.torch
+    net, mse = torch.nn.Linear(2, 1).double(), torch.nn.functional.mse_loss
+    X = np.random.default_rng(0).normal(size=(6, 2))
+    y = X @ np.array([[1.0], [-2.0]])
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    maml = T.MAML(net, mse, 0.1, 2)
+    ref = maml.meta_gradient((Xt, yt, Xt, yt))
+    for a, b in zip(maml.meta_gradient((X, y, X, y)), ref):               # numpy data: was AttributeError
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    ints = maml.meta_gradient((X.round().astype(int), y, X.round(), y))   # integer inputs become float64
+    assert all(bool(torch.isfinite(g).all()) for g in ints)
+    for bad, match in ((None, r"task\.X_train: expected"), (X * 1j, r"task\.X_train: .*complex"),
+                       (np.ones((5, 2)), r"task\.X_train: expected inputs and targets with the same")):
+        with pytest.raises(InvalidArgumentError if "expected inputs" not in match else ShapeError, match=match):
+            maml.meta_gradient((bad, y, X, y))
+    with pytest.raises(ShapeError, match=r"X: the module Linear and loss_fn cannot be evaluated on X of shape "
+                                         r"\(6, 3\)"):
+        maml.meta_gradient((np.ones((6, 3)), y, X, y))                   # was torch's RuntimeError
+    with pytest.raises(InvalidArgumentError, match=r"loss_fn: must return a scalar torch tensor"):
+        T.MAML(net, lambda out, t: 1.0, 0.1).meta_gradient((X, y, X, y))  # was AttributeError
+    # a loss that does not depend on the parameters has zero meta-gradient, looped (autograd) or batched
+    # (vmap) alike (autograd raised "does not require grad")
+    const = T.MAML(net, lambda out, t: torch.tensor(0.5, dtype=torch.float64), 0.1)
+    for g in const.meta_gradients([(X, y, X, y)] * 2, vmap=False) + const.meta_gradients([(X, y, X, y)] * 2):
+        assert float(g.abs().max()) == 0.0
+    mmd = T.MetaMD(net, mse, horizon=3)
+    with pytest.raises(InvalidArgumentError, match=r"M: .*complex"):
+        mmd.meta_objective(mmd.init_params(0).numpy() * 1j, [(X, y)], [np.zeros(3)])
+    with pytest.raises(InvalidArgumentError, match=r"M: .*strings"):
+        T.MetaMDOptimizer(net.parameters(), np.array([["1", "1", "1"]]))   # was torch's TypeError
+
+
+def test_torch_optimizers_guard_state_and_steps(one_gib):
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Linear(2, 1).double()
+    X, y = torch.ones(4, 2, dtype=torch.float64), torch.full((4, 1), 3.0, dtype=torch.float64)
+
+    def closure(opt):
+        def f():
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(net(X), y)
+            loss.backward()
+            return loss
+        return f
+
+    opt = olc.torch.MetaOptOptimizer(net.parameters(), H=10 ** 9)
+    with pytest.raises(ResourceError, match=r"MetaOptOptimizer\(H=1000000000, L=2, M='scalar'\)"):
+        opt.step(closure(opt))                                           # was torch's allocator RuntimeError
+    before = [p.detach().clone() for p in net.parameters()]
+    opt = olc.torch.MetaGradientSGD(net.parameters(), lr=1e308)
+    with pytest.raises(NonFiniteError, match=r"MetaGradientSGD: non-finite step"):
+        opt.step(closure(opt))                                           # was parameters silently at inf
+    for p, q in zip(net.parameters(), before):                           # the parameters are untouched
+        torch.testing.assert_close(p.detach(), q, rtol=0, atol=0)
