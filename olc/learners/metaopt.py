@@ -62,7 +62,18 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_rng, check_choice, check_finite, in_range, nonnegative, positive, positive_int
+from .._validate import (
+    as_array,
+    as_rng,
+    as_shape,
+    check_choice,
+    check_finite,
+    in_range,
+    is_scalar,
+    nonnegative,
+    positive,
+    positive_int,
+)
 from ..errors import DivergenceError, FeedbackError, InvalidArgumentError, ShapeError
 from ..game import Feedback, Learner, play
 from ..oracles.base import FrozenOracle, GradientOracle
@@ -86,7 +97,7 @@ def _M_shape(kind: str, H: int, n: int) -> tuple[int, ...]:
 
 def _check_radius(radius, H: int):
     """``radius`` as a positive float or a positive ``(H,)`` array of per-lag radii."""
-    if np.ndim(radius) == 0:
+    if is_scalar(radius):
         return positive(radius, "radius")
     r = as_array(radius, "radius", shape=(H,))
     if np.any(r <= 0):
@@ -306,8 +317,8 @@ class MetaOpt(Learner):
                              f"got {self.M0.shape}")
 
     def init(self, shape, rng=None, horizon=None, x0=None):
-        shape = tuple(int(s) for s in shape)
-        if len(shape) != 1 or shape[0] < 1:
+        shape = as_shape(shape)
+        if len(shape) != 1:
             raise ShapeError(f"shape: {type(self).__name__} plays iterates x of shape (n,), got {shape}")
         n = shape[0]
         self._check_M0(n)

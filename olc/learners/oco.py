@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, in_range, positive
+from .._validate import as_array, as_shape, in_range, positive
 from ..errors import FeedbackError, InvalidArgumentError
 from ..game import Learner
 from ..sets import Ball, Box, ConvexSet, Reals
@@ -156,11 +156,9 @@ class Hedge(Learner):
         self.lr = None if lr is None else as_schedule(lr)
 
     def init(self, shape, rng=None, horizon=None):
-        shape = tuple(shape)
+        shape = as_shape(shape)  # an int n or (n,); as_shape refuses n < 1
         if len(shape) != 1:
             raise InvalidArgumentError(f"shape: Hedge plays on the simplex of R^n, got decision shape {shape}")
-        if shape[0] < 1:
-            raise InvalidArgumentError("shape: Hedge needs at least one expert")
         return HedgeState(np.zeros(shape), 0, horizon)
 
     def step_size(self, state) -> float:
