@@ -19,11 +19,14 @@ def test_fobmaml_regression_reduced(tmp_path, sweep_ready):
     assert err["FO-B-MAML (symmetric)"][-1] < 1e-3 < err["FO-B-MAML (symmetric)"][0]
     assert err["FO-B-MAML (symmetric)"][-1] < 0.1 * err["FO-MAML"][-1]
     assert err["iMAML (cg=10)"][-1] < err["iMAML (cg=2)"][-1]
-    for curve in res["loss_curves"].values():
-        assert curve[-1] <= curve[0] + 1e-12 and curve[-1] >= res["optimal_loss"] - 1e-9
+    for run in res["runs"]:
+        for curve in run["loss_curves"].values():
+            if curve:  # a diverged outer run has no curve
+                assert curve[-1] <= curve[0] + 1e-12 and curve[-1] >= run["optimal_loss"] - 1e-9
     metrics, curves = sweep_ready(mod, res)
-    assert metrics["rel_error/FO-MAML"] == err["FO-MAML"][-1] and curves["rel_error/MAML"] == err["MAML"]
+    assert np.isclose(metrics["rel_error/FO-MAML"], err["FO-MAML"][-1]) and curves["rel_error/MAML"] == err["MAML"]
     assert all(v >= -1e-9 for k, v in metrics.items() if k.startswith("loss_gap/"))
+    assert {c["verdict"] for c in res["claims"]} <= {"reproduces", "partly", "does not"}
     assert "FO-B-MAML" in mod.summary(res)
     paths = mod.plot(res, str(tmp_path))
     assert all(p.endswith(".png") for p in paths)
