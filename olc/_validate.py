@@ -428,3 +428,11 @@ def check_alloc(nbytes, what: str, hint: str = "", *, limit: int | None = None) 
         raise ResourceError(f"{what}: needs about {_fmt_bytes(need)} but only {_fmt_bytes(have)} is available"
                             + (f"; {hint}" if hint else ""))
     return int(need) if need < float("inf") else int(nbytes)
+
+
+def no_start(x0, who: str):
+    """``init(..., x0=)`` of a learner whose decisions have no given start (a controller's control,
+    Hedge's weights): only ``None`` is accepted."""
+    if x0 is not None:
+        raise InvalidArgumentError(f"x0: {who} takes no starting decision (its decisions are not iterates); "
+                                   f"got x0 of type {type(x0).__name__}")

@@ -94,12 +94,13 @@ class Learner:
 
     feedback: str = "gradient"
 
-    def init(self, shape: tuple[int, ...], rng: np.random.Generator, horizon: int | None = None):
+    def init(self, shape: tuple[int, ...], rng: np.random.Generator, horizon: int | None = None, *, x0=None):
         """Return the initial state for decisions of ``shape`` (``horizon`` if known).
 
         Environments that fix the first decision (``env.initial_decision``, e.g. optimization
         games where the decision is the iterate) make :func:`play` call
-        ``init(..., x0=env.initial_decision)``; learners that play such games accept that keyword.
+        ``init(..., x0=env.initial_decision)``; a learner whose decisions have no given start (a
+        controller, Hedge) refuses an ``x0`` other than None with an ``InvalidArgumentError``.
         """
         raise NotImplementedError
 
@@ -110,6 +111,27 @@ class Learner:
     def update(self, state, feedback: Feedback):
         """Return the state after seeing ``feedback``."""
         raise NotImplementedError
+
+    def __repr__(self):
+        """``ClassName(arg=value, ...)``: the constructor arguments, read from the attributes of the same
+        name (or with a leading underscore, or named by the class's ``_attr_of``); arrays show their shape."""
+        import inspect
+
+        try:
+            params = list(inspect.signature(type(self).__init__).parameters.values())[1:]
+        except (TypeError, ValueError):  # pragma: no cover - builtins
+            params = []
+        parts = []
+        for p in params:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            for attr in (getattr(self, "_attr_of", {}).get(p.name, p.name), "_" + p.name):
+                if attr in vars(self):
+                    v = vars(self)[attr]
+                    parts.append(f"{p.name}=" + (f"array(shape={v.shape})" if isinstance(v, np.ndarray) and v.size > 4
+                                                 else repr(v)))
+                    break
+        return f"{type(self).__name__}({', '.join(parts)})"
 
 
 class Stateful:
