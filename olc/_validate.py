@@ -353,7 +353,11 @@ def as_shape(shape, name: str = "shape") -> tuple[int, ...]:
 
 def require(obj, name: str, what: str, methods=(), attrs=()):
     """Check ``obj`` follows a protocol: the callables ``methods`` and the attributes ``attrs``;
-    else an error naming ``name``, the protocol ``what`` and what is missing. Returns ``obj``."""
+    else an error naming ``name``, the protocol ``what`` and what is missing. Returns ``obj``.
+    A class passed where an instance is expected (``OGD`` for ``OGD(K)``) is refused as such."""
+    if isinstance(obj, type):
+        raise InvalidArgumentError(f"{name}: expected {what} — an instance, got the class {obj.__name__} itself "
+                                   f"(construct it first: {obj.__name__}(...))")
     missing = [m for m in methods if not callable(getattr(obj, m, None))] + [a for a in attrs if not hasattr(obj, a)]
     if missing:
         raise InvalidArgumentError(f"{name}: expected {what}, got {type(obj).__name__} {obj!r:.60} "

@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import sys
+import types
 
 import pytest
 
@@ -93,7 +95,9 @@ def test_python_blocks_run(page, capsys, tmp_path, monkeypatch, _quiet_torch):
     if not blocks:
         return
     monkeypatch.chdir(tmp_path)  # a block that writes relative paths writes into a scratch folder
-    ns: dict = {"__name__": "olc_docs_" + re.sub(r"\W", "_", page)}
+    page_module = types.ModuleType("olc_docs_" + re.sub(r"\W", "_", page))  # importable: its classes pickle
+    monkeypatch.setitem(sys.modules, page_module.__name__, page_module)
+    ns = page_module.__dict__
     try:
         for i, block in enumerate(blocks):
             missing = _missing(block)
