@@ -74,6 +74,10 @@ class ConformanceError(AssertionError, OlcError):
         self.report = report
 
 
+class ConformanceSkip(Exception):
+    """A conformance check that does not apply to this learner or game (the message says why)."""
+
+
 @dataclasses.dataclass
 class CheckReport:
     """The outcome of :func:`check_learner`: ``results`` maps a check name to ``"ok"``,
@@ -110,9 +114,10 @@ class _Probe:
     generator; ``rng`` replaces the learner stream play passes, ``stop_at`` interrupts round k."""
 
     def __init__(self, learner, rng=None, stop_at=None):
-        self.__dict__.update(_learner=learner, _rng=rng, _stop_at=stop_at, types=[], drew=False, _t=0)
+        self._learner, self._rng, self._stop_at, self._given = learner, rng, stop_at, None
+        self.types, self.drew, self._t = [], False, 0
 
-    def __getattr__(self, name):  # feedback, memory, ... of the learner
+    def __getattr__(self, name):  # feedback, memory, ... of the learner (only for names not set here)
         return getattr(self.__dict__["_learner"], name)
 
     def _call(self, fn, rng, *args, **kw):
@@ -124,7 +129,7 @@ class _Probe:
 
     def init(self, shape, rng, horizon=None, **kw):
         rng = self._rng if self._rng is not None else rng
-        self.__dict__["_given"] = rng  # a learner may keep its generator in its state and draw in update
+        self._given = rng  # a learner may keep its generator in its state and draw in update
         state = self._call(self._learner.init, rng, shape, rng, horizon=horizon, **kw)
         self.types.append(type(state))
         return state
@@ -132,14 +137,14 @@ class _Probe:
     def decide(self, state, obs, rng):
         if self._t == self._stop_at:
             raise _Stop
-        self.__dict__["_t"] += 1
+        self._t += 1
         rng = self._rng if self._rng is not None else rng
         x, state = self._call(self._learner.decide, rng, state, obs, rng)
         self.types.append(type(state))
         return x, state
 
     def update(self, state, feedback):
-        state = self._call(self._learner.update, self.__dict__.get("_given"), state, feedback)
+        state = self._call(self._learner.update, self._given, state, feedback)
         self.types.append(type(state))
         return state
 
@@ -149,9 +154,9 @@ class _Env:
     round k's gradient (or its value, for ``nan="value"``)."""
 
     def __init__(self, env, kind=None, nan_at=None, nan="grad"):
-        self.__dict__.update(_env=env, _kind=kind, _nan_at=nan_at, _nan=nan)
+        self._env, self._kind, self._nan_at, self._nan = env, kind, nan_at, nan
         if kind is not None:
-            self.__dict__["feedback"] = kind
+            self.feedback = kind
 
     def __getattr__(self, name):
         return getattr(self.__dict__["_env"], name)
@@ -267,29 +272,36 @@ class _Case:
 
 
 # --------------------------------------------------------------------------------------------- the checks
+def _expect(ok, message: str):
+    """An ``AssertionError`` unless ``ok`` (not an ``assert``: the checks must also run under ``python -O``)."""
+    if not ok:
+        raise AssertionError(message)
+
+
 def _check_signature(c: _Case):
     lrn = c.example
     kind = getattr(lrn, "feedback", None)
-    assert kind in FEEDBACK_KINDS, f"feedback: expected one of {FEEDBACK_KINDS}, got {kind!r}"
+    _expect(kind in FEEDBACK_KINDS, f"feedback: expected one of {FEEDBACK_KINDS}, got {kind!r}")
     params = list(inspect.signature(lrn.init).parameters.values())
     names = [p.name for p in params]
     want = "init(shape, rng, horizon=None, *, x0=None)"
-    assert names == ["shape", "rng", "horizon", "x0"], f"init{inspect.signature(lrn.init)}: expected {want}"
+    _expect(names == ["shape", "rng", "horizon", "x0"], f"init{inspect.signature(lrn.init)}: expected {want}")
     shape, rng, horizon, x0 = params
-    assert shape.default is shape.empty and shape.kind == shape.POSITIONAL_OR_KEYWORD, f"shape: expected {want}"
-    assert rng.kind == rng.POSITIONAL_OR_KEYWORD and rng.default in (rng.empty, None), f"rng: expected {want}"
-    assert horizon.default is None and horizon.kind == horizon.POSITIONAL_OR_KEYWORD, f"horizon: expected {want}"
-    assert x0.kind == x0.KEYWORD_ONLY and x0.default is None, f"x0: expected {want} (x0 keyword-only)"
+    _expect(shape.default is shape.empty and shape.kind == shape.POSITIONAL_OR_KEYWORD, f"shape: expected {want}")
+    _expect(rng.kind == rng.POSITIONAL_OR_KEYWORD and rng.default in (rng.empty, None), f"rng: expected {want}")
+    _expect(horizon.default is None and horizon.kind == horizon.POSITIONAL_OR_KEYWORD, f"horizon: expected {want}")
+    _expect(x0.kind == x0.KEYWORD_ONLY and x0.default is None, f"x0: expected {want} (x0 keyword-only)")
     for meth, want_names in (("decide", ["state", "obs", "rng"]), ("update", ["state", "feedback"])):
         got = list(inspect.signature(getattr(lrn, meth)).parameters)
-        assert got == want_names, f"{meth}{inspect.signature(getattr(lrn, meth))}: expected {meth}({', '.join(want_names)})"
+        _expect(got == want_names,
+                f"{meth}{inspect.signature(getattr(lrn, meth))}: expected {meth}({', '.join(want_names)})")
 
 
 def _check_state_type(c: _Case):
     probe = _Probe(c.learner())
     c.play(probe)
     kinds = {t.__name__ for t in probe.types}
-    assert len(set(probe.types)) == 1, f"the state changes type between rounds: {sorted(kinds)}"
+    _expect(len(set(probe.types)) == 1, f"the state changes type between rounds: {sorted(kinds)}")
 
 
 def _check_no_mutation(c: _Case):
@@ -298,30 +310,30 @@ def _check_no_mutation(c: _Case):
     game = c.game()
     lrn.init(tuple(game.shape), np.random.default_rng(0), horizon=c.T, x0=getattr(game, "initial_decision", None))
     changed = _changed(before, vars(lrn))
-    assert not changed, f"init changed the learner's attributes {changed} (state belongs in the returned state)"
+    _expect(not changed, f"init changed the learner's attributes {changed} (state belongs in the returned state)")
     c.play(lrn)
     short = max(1, c.T // 2)
     second = c.play(lrn, T=short)
     changed = _changed(before, vars(lrn))
-    assert not changed, f"play changed the learner's attributes {changed}"
-    assert _same_trace(second, c.play(T=short)), \
-        f"after a game of {c.T} rounds the same object plays a game of {short} rounds unlike a fresh one"
+    _expect(not changed, f"play changed the learner's attributes {changed}")
+    _expect(_same_trace(second, c.play(T=short)),
+        f"after a game of {c.T} rounds the same object plays a game of {short} rounds unlike a fresh one")
 
 
 def _check_deterministic(c: _Case):
     a, b = c.play(seed=1), c.play(seed=1)
-    assert _same_trace(a, b), "two plays with seed=1 differ"
+    _expect(_same_trace(a, b), "two plays with seed=1 differ")
     traces, drew = [], False
     for s in (1, 2):  # the environment's stream fixed (seed 0), the learner's from another generator
         probe = _Probe(c.learner(), rng=np.random.default_rng(s))
         traces.append(c.play(probe))
         drew |= probe.drew
     if drew:
-        assert not _same_trace(*traces), "the learner draws from its generator, but two learner streams " \
-                                         "give the same decisions"
+        _expect(not _same_trace(*traces), "the learner draws from its generator, but two learner streams "
+                                         "give the same decisions")
     else:
-        assert _same_trace(*traces), "the learner never draws from its generator, yet two learner streams " \
-                                     "give different decisions (randomness from elsewhere?)"
+        _expect(_same_trace(*traces), "the learner never draws from its generator, yet two learner streams "
+                                     "give different decisions (randomness from elsewhere?)")
 
 
 def _check_continuation(c: _Case):
@@ -337,7 +349,7 @@ def _check_continuation(c: _Case):
         except _Stop:
             pass
         resumed = c.play(_Probe(c.learner()), seed=3, resume=path)
-    assert _same_trace(whole, resumed), f"interrupted after {k} rounds and resumed, the game differs from one play"
+    _expect(_same_trace(whole, resumed), f"interrupted after {k} rounds and resumed, the game differs from one play")
 
 
 def _check_feedback_alone(c: _Case):
@@ -346,7 +358,7 @@ def _check_feedback_alone(c: _Case):
     if FEEDBACK_KINDS.index(game.feedback) < FEEDBACK_KINDS.index(kind):
         raise _Skip(f"the game reveals only {game.feedback!r} feedback")
     trace = c.play(game=_Env(game, kind=kind))
-    assert trace.T == c.T
+    _expect(trace.T == c.T, f"played {trace.T} of {c.T} rounds")
 
 
 def _check_divergence(c: _Case):
@@ -356,8 +368,8 @@ def _check_divergence(c: _Case):
         c.play(game=_Env(c.game(), nan_at=k, nan=nan))
     except DivergenceError as exc:
         part = exc.partial
-        assert isinstance(part, Trace) and part.T == k, \
-            f"a NaN {nan} in round {k}: DivergenceError.partial has {getattr(part, 'T', part)} rounds, expected {k}"
+        _expect(isinstance(part, Trace) and part.T == k,
+            f"a NaN {nan} in round {k}: DivergenceError.partial has {getattr(part, 'T', part)} rounds, expected {k}")
         return
     raise AssertionError(f"a NaN {nan} in round {k} raised no DivergenceError (was it carried silently?)")
 
@@ -365,15 +377,15 @@ def _check_divergence(c: _Case):
 def _check_pickle(c: _Case):
     lrn = c.learner()
     clone = pickle.loads(pickle.dumps(lrn))
-    assert _same_trace(c.play(lrn), c.play(clone)), "the unpickled learner plays differently"
+    _expect(_same_trace(c.play(lrn), c.play(clone)), "the unpickled learner plays differently")
     k = max(1, c.T // 2)
     first = c.play(lrn, seed=5, T=k)
     state = pickle.loads(pickle.dumps(first.final_state))
-    assert type(state) is type(first.final_state)
+    _expect(type(state) is type(first.final_state), "the unpickled state has another type")
     obs = first.env.observe(k)
     a = lrn.decide(first.final_state, obs, np.random.default_rng(0))[0]
     b = lrn.decide(state, obs, np.random.default_rng(0))[0]
-    assert np.array_equal(np.asarray(a), np.asarray(b)), "the unpickled state decides differently"
+    _expect(np.array_equal(np.asarray(a), np.asarray(b)), "the unpickled state decides differently")
 
 
 def _check_bad(c: _Case):
@@ -388,8 +400,8 @@ def _check_bad(c: _Case):
         try:
             c.factory(**{name: value})
         except InvalidArgumentError as exc:
-            assert re.search(rf"\b{re.escape(name)}\b", str(exc)), \
-                f"{name}={value!r}: the InvalidArgumentError does not name {name!r}: {exc}"
+            _expect(re.search(rf"\b{re.escape(name)}\b", str(exc)),
+                f"{name}={value!r}: the InvalidArgumentError does not name {name!r}: {exc}")
             continue
         except Exception as exc:  # noqa: BLE001 - any other error is a failure of the check
             raise AssertionError(f"{name}={value!r}: raised {type(exc).__name__} ({exc}), expected "
@@ -399,18 +411,18 @@ def _check_bad(c: _Case):
 
 def _check_docstring(c: _Case):
     doc = inspect.getdoc(c.cls) or ""
-    assert doc.strip(), "no class docstring"
-    assert _CITATION.search(doc), "the docstring cites no algorithm, equation or paper (Alg./eq./Thm./author year)"
+    _expect(doc.strip(), "no class docstring")
+    _expect(_CITATION.search(doc), "the docstring cites no algorithm, equation or paper (Alg./eq./Thm./author year)")
     init_doc = c.cls.__init__.__doc__ or ""
     missing = [p.name for p in _ctor_params(c.cls) if not re.search(rf"\b{re.escape(p.name)}\b", doc + init_doc)]
-    assert not missing, f"the docstring does not document the constructor arguments {missing}"
+    _expect(not missing, f"the docstring does not document the constructor arguments {missing}")
 
 
 def _check_repr(c: _Case):
     text = repr(c.example)
-    assert text.startswith(f"{c.name}("), f"repr: expected {c.name}(arg=value, ...), got {text[:80]!r}"
+    _expect(text.startswith(f"{c.name}("), f"repr: expected {c.name}(arg=value, ...), got {text[:80]!r}")
     missing = [p.name for p in _ctor_params(c.cls) if f"{p.name}=" not in text]
-    assert not missing, f"repr {text[:120]!r} does not show the hyperparameters {missing}"
+    _expect(not missing, f"repr {text[:120]!r} does not show the hyperparameters {missing}")
 
 
 _FUNCS = {"signature": _check_signature, "state_type": _check_state_type, "no_mutation": _check_no_mutation,
@@ -421,7 +433,7 @@ _FUNCS = {"signature": _check_signature, "state_type": _check_state_type, "no_mu
 
 def learner_checks(learner, game=None, *, T: int = 8, bad: dict | None = None) -> dict[str, Callable[[], None]]:
     """The checks of :data:`CHECKS` for ``learner``, as ``{name: check}``; ``check()`` raises
-    ``AssertionError`` saying what is wrong (or ``pytest.skip``-able :class:`ConformanceSkip`).
+    ``AssertionError`` saying what is wrong, or :class:`ConformanceSkip` where it does not apply.
 
     ``learner``: a learner class or factory (a callable returning a fresh learner; keyword
     arguments override its hyperparameters — needed for ``bad_hyperparameters``), or an instance
@@ -444,10 +456,6 @@ def _checks(case: _Case) -> dict:
         return check
 
     return {name: wrap(_FUNCS[name]) for name in CHECKS}
-
-
-class ConformanceSkip(Exception):
-    """A conformance check that does not apply to this learner or game (the message says why)."""
 
 
 def check_learner(learner, game=None, *, T: int = 8, bad: dict | None = None, raise_on_failure: bool = True) \
