@@ -8,7 +8,8 @@ Usage::
 
 ``RUNS/default_times.txt`` / ``RUNS/paper_times.txt`` (lines ``NAME <wall> wall <user> user ...`` as
 written by ``/usr/bin/time -f "NAME %e wall %U user %S sys"``, optionally followed by ``NAME rc=.. load=..``)
-give the run times. One section per paper figure: the PROTOCOL table and the claims of the run; first the
+give the run times; ``RUNS/notes.md`` (optional) is added below them. One section per paper figure:
+the PROTOCOL table and the claims of the run; first the
 full claims table of every experiment, verdicts and numbers included, the ones that do not reproduce too.
 """
 
@@ -95,6 +96,9 @@ def page(runs: str) -> str:
     for n in names:
         dt, pt = default_t.get(n), paper_t.get(n)
         out.append(f"| `{n}` | {_time_cell(dt)} | {(dt or {}).get('load', '')} | {_time_cell(pt)} |")
+    notes = os.path.join(runs, "notes.md")  # free text about the runs (estimates for runs not made, ...)
+    if os.path.exists(notes):
+        out += ["", open(notes, encoding="utf-8").read().strip()]
     out += ["", "## All claims", "",
             "| experiment | claim (paper) | measured | criterion | holds in | verdict |", "|---|---|---|---|---|---|"]
     counts: dict = {}
