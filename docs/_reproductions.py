@@ -116,7 +116,7 @@ def page(runs: str) -> str:
     for n in names:
         paper, fig = FIGURES.get(n, ("", ""))
         mod = get(n)
-        title = (mod.__doc__ or n).strip().splitlines()[0].rstrip(".")
+        title = " ".join((mod.__doc__ or n).strip().split("\n\n")[0].split()).rstrip(".")  # first paragraph
         out += [f"## `{n}` — {paper}, {fig}", "", title + ".", ""]
         doc = _load(runs, "default", n)
         if doc is None:
