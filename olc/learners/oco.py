@@ -21,80 +21,43 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_shape, in_range, positive
-from ..errors import FeedbackError, InvalidArgumentError
+from .._validate import as_array, as_shape, positive, positive_int
+from ..errors import InvalidArgumentError
 from ..game import Learner
-from ..sets import Ball, Box, ConvexSet, Reals
-from .schedules import InverseSqrt, as_schedule
+from ..optim import Chain, InverseSqrt, Scale, ScaleByAdaGrad, as_schedule, check_set, feedback_grad, initial_point
+from ..sets import ConvexSet
 
 __all__ = ["OGD", "FTRL", "Hedge", "AdaGrad", "AOFTRL", "OGDMemory", "aoftrl_regret_bound", "feedback_grad"]
 
 
-def _check_set(K, name="K"):
-    if not isinstance(K, ConvexSet):
-        raise InvalidArgumentError(f"{name}: expected an olc.sets set (Ball, Box, Simplex, ...), got {K!r}")
-    return K
+def _default_lr(K, lr):
+    """``lr`` as a schedule; default ``InverseSqrt(D/2)``, ``D`` the diameter of K (1 if unbounded)."""
+    D = check_set(K).diameter
+    return as_schedule(lr if lr is not None else InverseSqrt(D / 2 if np.isfinite(D) else 1.0))
 
 
-def feedback_grad(feedback, shape, who: str) -> np.ndarray:
-    """The gradient carried by ``feedback``, validated (shape, finiteness)."""
-    if feedback.grad is None:
-        raise FeedbackError(f"{who}: the feedback of round {feedback.t} carries no gradient")
-    return as_array(feedback.grad, f"{who}: gradient of round {feedback.t}", shape=shape)
+def _no_x0(who, x0):
+    if x0 is not None:
+        raise InvalidArgumentError(f"x0: {who} has no starting point to set (its first decision is fixed by its "
+                                   "regulariser); got an x0")
 
 
-def _set_and_lr(K, lr):
-    """``(K, lr schedule)``; default ``InverseSqrt(D/2)``, ``D`` the diameter of K (1 if unbounded)."""
-    K = _check_set(K)
-    D = K.diameter
-    return K, as_schedule(lr if lr is not None else InverseSqrt(D / 2 if np.isfinite(D) else 1.0))
+class OGD(Chain):
+    """Online projected gradient descent ``x_{t+1} = Π_K(x_t − η_t g_t)`` (Zinkevich 2003): the
+    chain ``Scale(η)`` with ``K`` (:class:`olc.optim.Chain`). With ``η_t = D/(G√t)`` the regret is
+    at most ``(3/2) D G √T`` (Zinkevich 2003, Thm. 1).
 
-
-def _pick_x0(ctor_x0, x0, shape):
-    """``init``'s x0 wins over the constructor's; a constructor x0 of the wrong shape is an error
-    even then (never dropped silently)."""
-    if ctor_x0 is not None:
-        ctor_x0 = as_array(ctor_x0, "x0", shape=shape)
-    return ctor_x0 if x0 is None else x0
-
-
-def _start(K: ConvexSet, shape, x0):
-    if x0 is None:
-        return K.center(shape)
-    x0 = as_array(x0, "x0", shape=shape)
-    return K.project(x0)
-
-
-class OGDState(NamedTuple):
-    x: np.ndarray
-    t: int
-
-
-class OGD(Learner):
-    """Online projected gradient descent ``x_{t+1} = Π_K(x_t - η_t g_t)`` (Zinkevich 2003).
-
-    ``lr`` is a positive float (constant step) or a schedule ``t -> η_t`` (``t`` from 1);
-    default ``InverseSqrt(D/2)`` with ``D`` the set's diameter (``1/sqrt(t)`` if unbounded).
-    With ``η_t = D/(G√t)`` the regret is at most ``(3/2) D G √T`` (Zinkevich 2003, Thm. 1).
+    Parameters
+    ----------
+    K : olc.sets.ConvexSet — decision set (the start defaults to ``Π_K(0)``).
+    lr : float or schedule ``t -> η_t`` (``t`` from 1), optional — default ``InverseSqrt(D/2)`` with
+        ``D`` the diameter of ``K`` (``1/√t`` if unbounded).
+    x0 : array, optional — first decision (projected onto ``K``; ``init``'s wins).
     """
 
-    feedback = "gradient"
-
     def __init__(self, K: ConvexSet, lr=None, x0=None):
-        self.K, self.lr = _set_and_lr(K, lr)
-        self.x0 = x0
-
-    def init(self, shape, rng=None, horizon=None, x0=None):
-        shape = self.K.check_shape(shape)
-        return OGDState(_start(self.K, shape, _pick_x0(self.x0, x0, shape)), 0)
-
-    def decide(self, state, obs=None, rng=None):
-        return state.x, state
-
-    def update(self, state, feedback):
-        g = feedback_grad(feedback, state.x.shape, "OGD")
-        t = state.t + 1
-        return OGDState(self.K.project(state.x - self.lr(t) * g), t)
+        self.lr = _default_lr(K, lr)
+        super().__init__(Scale(self.lr), K=K, x0=x0)
 
 
 class FTRLState(NamedTuple):
@@ -117,14 +80,13 @@ class FTRL(Learner):
     feedback = "gradient"
 
     def __init__(self, K: ConvexSet, lr=None, x0=None):
-        self.K, self.lr = _set_and_lr(K, lr)
-        self.x0 = x0
+        self.K, self.lr = K, _default_lr(K, lr)
+        self.x0 = None if x0 is None else as_array(x0, "x0", copy=True)
 
-    def init(self, shape, rng=None, horizon=None, x0=None):
+    def init(self, shape, rng=None, horizon=None, *, x0=None):
         shape = self.K.check_shape(shape)
-        x0 = _pick_x0(self.x0, x0, shape)
-        x0 = np.zeros(shape) if x0 is None else as_array(x0, "x0", shape=shape)
-        return FTRLState(np.zeros(shape), 0, x0)
+        x0 = initial_point("FTRL", shape, x0, self.x0)  # the regulariser's centre (default 0)
+        return FTRLState(np.zeros(shape), 0, np.zeros(shape) if x0 is None else x0)
 
     def decide(self, state, obs=None, rng=None):
         return self.K.project(state.x0 - self.lr(state.t + 1) * state.G), state
@@ -155,7 +117,8 @@ class Hedge(Learner):
     def __init__(self, lr=None):
         self.lr = None if lr is None else as_schedule(lr)
 
-    def init(self, shape, rng=None, horizon=None):
+    def init(self, shape, rng=None, horizon=None, *, x0=None):
+        _no_x0("Hedge", x0)
         shape = as_shape(shape)  # an int n or (n,); as_shape refuses n < 1
         if len(shape) != 1:
             raise InvalidArgumentError(f"shape: Hedge plays on the simplex of R^n, got decision shape {shape}")
@@ -181,72 +144,28 @@ class Hedge(Learner):
         return HedgeState(state.G + g, state.t + 1, state.horizon)
 
 
-class AdaGradState(NamedTuple):
-    x: np.ndarray
-    sq: np.ndarray  # sum of squared gradients per coordinate
-    t: int
-
-
-class AdaGrad(Learner):
-    """Diagonal AdaGrad: ``x_{t+1} = Π^{S_t}_K(x_t - η g_t / S_t)`` with
-    ``S_t = sqrt(eps + Σ_{s<=t} g_s²)`` and ``Π^{S}`` the projection in the norm ``||x||_S² = Σ S_i x_i²``
-    (Duchi, Hazan & Singer 2011, Alg. 1 diagonal version). Exact weighted projections exist for
+class AdaGrad(Chain):
+    """Diagonal AdaGrad: ``x_{t+1} = Π^{S_t}_K(x_t − η g_t / S_t)`` with ``S_t = √(eps + Σ_{s≤t} g_s²)``
+    and ``Π^{S}`` the projection in the norm ``||x||_S² = Σ S_i x_i²`` (Duchi, Hazan & Singer 2011,
+    Alg. 1 diagonal version): the chain ``ScaleByAdaGrad(eps, decay), Scale(η)`` with ``K``
+    (:class:`olc.optim.Chain` projects in the metric ``S``). Exact weighted projections exist for
     :class:`~olc.sets.Box` (a clip), :class:`~olc.sets.Ball` (a 1-D root find) and
-    :class:`~olc.sets.Reals`; other sets are rejected.
+    :class:`~olc.sets.Reals`; other sets are rejected. AdaGrad's regret bound holds for ``decay = 0``.
 
-    ``decay`` (default 0: AdaGrad exactly) leaks the accumulator, ``Σ ← (1 − decay)·Σ + g_t²``: the
-    baselines' "decay rate" of ``optimistic-meta-gradients`` Table 2 (decay 1 keeps only ``g_t²``;
-    RMSProp up to a rescaling of ``η`` and ``eps``). AdaGrad's regret bound holds for ``decay = 0`` only.
+    Parameters
+    ----------
+    K : Box, Ball or Reals — decision set.
+    lr : float > 0 — ``η``.
+    eps : float > 0 — ``eps`` inside the square root.
+    x0 : array, optional — first decision (projected; ``init``'s wins).
+    decay : float in [0, 1] — leaks the accumulator, ``Σ ← (1 − decay)·Σ + g_t²``: the baselines'
+        "decay rate" of ``optimistic-meta-gradients`` Table 2 (1 keeps only ``g_t²``; RMSProp up to a
+        rescaling of ``η`` and ``eps``). Default 0: AdaGrad exactly.
     """
 
-    feedback = "gradient"
-
     def __init__(self, K: ConvexSet, lr: float = 1.0, eps: float = 1e-12, x0=None, *, decay: float = 0.0):
-        self.K = _check_set(K)
-        if not isinstance(K, (Box, Ball, Reals)):
-            raise InvalidArgumentError(f"K: AdaGrad needs a weighted projection, available for Box, Ball and "
-                                       f"Reals; got {K!r}")
-        self.lr = positive(lr, "lr")
-        self.eps = positive(eps, "eps")
-        self.decay = in_range(decay, "decay", 0.0, 1.0)
-        self.x0 = x0
-
-    def init(self, shape, rng=None, horizon=None):
-        shape = self.K.check_shape(shape)
-        return AdaGradState(_start(self.K, shape, self.x0), np.zeros(shape), 0)
-
-    def decide(self, state, obs=None, rng=None):
-        return state.x, state
-
-    def update(self, state, feedback):
-        g = feedback_grad(feedback, state.x.shape, "AdaGrad")
-        sq = (state.sq if self.decay == 0 else (1.0 - self.decay) * state.sq) + g * g
-        S = np.sqrt(self.eps + sq)
-        y = state.x - self.lr * g / S
-        return AdaGradState(_project_weighted(self.K, y, S), sq, state.t + 1)
-
-
-def _project_weighted(K, y, w):
-    """``argmin_{z∈K} Σ w_i (z_i - y_i)²`` for Box (clip), Ball (root find on the multiplier), Reals."""
-    if isinstance(K, Reals):
-        return y.copy()
-    if isinstance(K, Box):
-        return K.project(y)
-    # Ball: z_i = w_i y_i / (w_i + λ) with λ >= 0 such that ||z|| = r (if ||y|| > r)
-    r = K.radius
-    if np.linalg.norm(y) <= r:
-        return y.copy()
-    lo, hi = 0.0, float(np.max(w)) * (np.linalg.norm(y) / r)
-    for _ in range(200):
-        lam = 0.5 * (lo + hi)
-        if np.linalg.norm(w * y / (w + lam)) > r:
-            lo = lam
-        else:
-            hi = lam
-        if hi - lo <= 1e-15 * max(1.0, hi):
-            break
-    z = w * y / (w + hi)
-    return K.project(z)
+        self.lr, self.eps, self.decay = positive(lr, "lr"), eps, decay
+        super().__init__(ScaleByAdaGrad(eps, decay), Scale(self.lr), K=check_set(K), x0=x0)
 
 
 class AOFTRLState(NamedTuple):
@@ -279,7 +198,7 @@ class AOFTRL(Learner):
 
     def __init__(self, K: ConvexSet, lr="adaptive", hint=None, scale: float | None = None, eps: float = 1.0,
                  weights=None):
-        self.K = _check_set(K)
+        self.K = check_set(K)
         if isinstance(lr, str):
             if lr != "adaptive":
                 raise InvalidArgumentError(f"lr: expected 'adaptive', a positive number or a schedule, got {lr!r}")
@@ -306,7 +225,8 @@ class AOFTRL(Learner):
             return self.scale / np.sqrt(self.eps + err_sq)
         return float(self.lr(t + 1))
 
-    def init(self, shape, rng=None, horizon=None):
+    def init(self, shape, rng=None, horizon=None, *, x0=None):
+        _no_x0("AOFTRL", x0)
         shape = self.K.check_shape(shape)
         z = np.zeros(shape)
         return AOFTRLState(z, 0, z, z, self._beta(0, 0.0), 0.0, 0.0)
@@ -362,8 +282,6 @@ class OGDMemory(OGD):
     (the policy regret bound scales with it: ``O(H^{3/2} √T)`` with ``η ~ 1/√(H T)``)."""
 
     def __init__(self, K: ConvexSet, memory: int, lr=None, x0=None):
-        from .._validate import positive_int
-
         self.memory = positive_int(memory, "memory")
         super().__init__(K, lr, x0)
 
