@@ -40,6 +40,7 @@ A custom optimizer is a chain: ``Chain(ClipByNorm(1.0), ScaleByAdam(), Scale(1e-
 from __future__ import annotations
 
 import inspect
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -494,6 +495,17 @@ class Chain(Learner):
     """
 
     feedback = "gradient"
+    State = ChainState
+
+    def __init_subclass__(cls, **kwargs):
+        """Each optimizer class gets its own state type ``<Name>State`` (a :class:`ChainState` with the
+        same fields, defined in the class's module), so ``olc.play(..., state=)`` tells them apart."""
+        super().__init_subclass__(**kwargs)
+        module, name = sys.modules[cls.__module__], f"{cls.__name__}State"
+        if not (isinstance(getattr(module, name, None), type) and issubclass(getattr(module, name), ChainState)):
+            setattr(module, name, type(name, (ChainState,), {"__slots__": (), "__module__": cls.__module__,
+                                                             "__doc__": f"State of {cls.__name__} (a ChainState)."}))
+        cls.State = getattr(module, name)
 
     def __init__(self, *transforms, K=None, x0=None):
         for i, tr in enumerate(transforms):
@@ -524,7 +536,7 @@ class Chain(Learner):
                                        "to init (olc.play passes the optimization game's x0; for GPC matrices "
                                        "use x0=np.zeros(shape))")
         x = self.K.center(shape) if x0 is None else (x0 if self.K is None else self.K.project(x0))
-        return ChainState(x, 0, tuple(tr.init(x) for tr in self.transforms))
+        return self.State(x, 0, tuple(tr.init(x) for tr in self.transforms))
 
     def decide(self, state, obs=None, rng=None):
         return state.x, state
@@ -547,4 +559,4 @@ class Chain(Learner):
                                  "(diverged; lower the learning rate)")
         if self.K is not None:
             x = self.K.project(x) if metric is None else _project_weighted(self.K, x, metric)
-        return ChainState(x, t, inner)
+        return self.State(x, t, inner)
