@@ -1,39 +1,15 @@
 """The optimizer stack: small gradient transforms chained into one learner.
 
 A :class:`Transform` turns the direction that reaches it into a new one and keeps a small state
-of its own — the design of optax's gradient transformations (Babuschkin et al. 2020, "The
-DeepMind JAX Ecosystem"). :class:`Chain` is the one learner that runs them: each round it takes
-the gradient ``g_t`` of the iterate ``x_t``, passes ``u ← g_t`` through the transforms in order
-and steps ``x_{t+1} = Π_K(x_t − u)``. Every first-order method of olc is such a chain:
-
-=====================================  ====================================================================
-``olc.learners`` class                 chain
-=====================================  ====================================================================
-``OGD(K, lr)``                         ``Scale(lr)``, ``K=K``
-``SGD(lr, weight_decay)``              ``AddDecayedWeights(δ), Scale(lr)``
-``HeavyBall`` / ``Nesterov``           ``AddDecayedWeights(δ), Momentum(μ[, nesterov=True]), Scale(lr)``
-``Adam(lr, betas, eps, δ)``            ``AddDecayedWeights(δ), ScaleByAdam(betas, eps), Scale(lr)``
-``AdamW(lr, betas, eps, δ)``           ``ScaleByAdam(betas, eps), AddDecayedWeights(δ), Scale(lr)``
-``AdaGrad(K)`` / ``AdaGradOpt``        ``ScaleByAdaGrad(eps, decay), Scale(lr)`` (projection in AdaGrad's norm)
-``ClippedGD`` / ``NormalizedGD``       ``ClipByNorm(c), Scale(lr)`` / ``Normalize(β), Scale(lr)``, ``K=Reals()``
-``HypergradientDescent``, ``DoG``      ``ScaleByHypergradient(lr0, β)``, ``ScaleByDoG()``
-``DAdaptAdam``, ``Mechanic(base)``     ``ScaleByDAdaptAdam(...)``, ``Mechanize(base, ...)``
-=====================================  ====================================================================
-
-Conventions shared by every chain (the one place they are written):
-
-* **Start** (:meth:`Chain.init`): ``init``'s ``x0`` (the game's: ``olc.play`` passes
-  ``env.initial_decision``), else the constructor's ``x0``, else the centre of ``K``
-  (``Π_K(0)``); an unconstrained chain (``K=None``) without either is an error. A constructor
-  ``x0`` whose shape is not the decision shape is an error even when ``init``'s wins. With a set,
-  the start is projected onto it.
-* **Finiteness**: gradients are checked for shape and NaN/Inf when they arrive; an iterate that
-  becomes non-finite raises :class:`olc.NonFiniteError` (``olc.play`` turns it into
-  :class:`olc.DivergenceError` with the rounds before it).
-* **Steps** ``t = 1, 2, ...`` count the updates; transforms get ``t`` (schedules, bias corrections).
-* **Schedules**: a learning rate is a positive number or a callable ``t -> η_t``
-  (:class:`Constant`, :class:`Power`, :class:`InverseSqrt`; :func:`as_schedule`).
-
+of its own — the design of optax's gradient transformations (Babuschkin et al. 2020, "The DeepMind
+JAX Ecosystem"). :class:`Chain` is the one learner that runs them: each round ``u ← g_t`` passes
+through the transforms in order and ``x_{t+1} = Π_K(x_t − u)``. Every first-order method of
+:mod:`olc.learners` is a chain (OGD, AdaGrad, SGD, HeavyBall, Nesterov, Adam, AdamW, AdaGradOpt,
+ClippedGD, NormalizedGD, HypergradientDescent, DoG, DAdaptAdam, Mechanic; each docstring names its
+transforms), so this module is the one place for what they share: the start rule
+(:meth:`Chain.init`), the finiteness check, the (weighted) projection, the step counter
+``t = 1, 2, ...`` handed to every transform, and the learning-rate schedules (a positive number or
+a callable ``t -> η_t``: :class:`Constant`, :class:`Power`, :class:`InverseSqrt`, :func:`as_schedule`).
 A custom optimizer is a chain: ``Chain(ClipByNorm(1.0), ScaleByAdam(), Scale(1e-2), x0=x0)``.
 """
 
@@ -41,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from collections import namedtuple
 from typing import NamedTuple
 
 import numpy as np
@@ -48,7 +25,7 @@ import numpy as np
 from ._validate import as_array, as_shape, in_range, nonnegative, positive, positive_int
 from .errors import FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
 from .game import Learner
-from .sets import Ball, Box, ConvexSet, Reals
+from .sets import Ball, Box, Reals, check_set
 
 __all__ = ["Transform", "Chain", "ChainState", "Scale", "AddDecayedWeights", "Momentum", "ScaleByAdam",
            "ScaleByAdaGrad", "ClipByNorm", "Normalize", "ScaleByHypergradient", "ScaleByDoG", "ScaleByDAdaptAdam",
@@ -67,7 +44,20 @@ def _repr(obj) -> str:
 
 
 # ------------------------------------------------------------------------------------- schedules
-class Constant:
+class _Schedule:
+    """Schedules compare by value: two ``Constant(0.1)`` are the same step size."""
+
+    def __eq__(self, other):
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self):
+        return hash((type(self).__name__, *vars(self).values()))
+
+    def __repr__(self):
+        return _repr(self)
+
+
+class Constant(_Schedule):
     """``η(t) = value``."""
 
     def __init__(self, value: float):
@@ -76,11 +66,8 @@ class Constant:
     def __call__(self, t: int) -> float:
         return self.value
 
-    def __repr__(self):
-        return f"Constant({self.value})"
 
-
-class Power:
+class Power(_Schedule):
     """``η(t) = scale · t^(−exponent)`` (e.g. the ``t^{-3/4}`` of ``nonconvex-meta-optimization`` Thm. 5)."""
 
     def __init__(self, scale: float, exponent: float):
@@ -90,18 +77,12 @@ class Power:
     def __call__(self, t: int) -> float:
         return self.scale * float(t) ** (-self.exponent)
 
-    def __repr__(self):
-        return f"Power(scale={self.scale}, exponent={self.exponent})"
-
 
 class InverseSqrt(Power):
     """``η(t) = scale / √t`` — the anytime OGD step for convex Lipschitz losses (Zinkevich 2003)."""
 
     def __init__(self, scale: float = 1.0):
         super().__init__(scale, 0.5)
-
-    def __repr__(self):
-        return f"InverseSqrt({self.scale})"
 
 
 def as_schedule(lr, name: str = "lr"):
@@ -133,13 +114,6 @@ def feedback_grad(feedback, shape, who: str) -> np.ndarray:
     return as_array(feedback.grad, f"{who}: gradient of round {feedback.t}", shape=shape)
 
 
-def check_set(K, name="K"):
-    """``K`` if it is an :mod:`olc.sets` set, else an :class:`InvalidArgumentError` naming ``name``."""
-    if not isinstance(K, ConvexSet):
-        raise InvalidArgumentError(f"{name}: expected an olc.sets set (Ball, Box, Simplex, ...), got {K!r}")
-    return K
-
-
 # ------------------------------------------------------------------------------------ transforms
 class Transform:
     """One stage of a :class:`Chain`: ``update(u, state, x, t) -> (u', state')``.
@@ -147,18 +121,18 @@ class Transform:
     ``u`` is the direction that reaches this stage (the gradient for the first one), ``x`` the
     current iterate, ``t`` the 1-based step. ``init(x0)`` returns the stage's state (a
     ``NamedTuple`` of arrays; ``()`` when it has none). Hyperparameters live on the object and are
-    validated when it is built; an instance holds no state, so one can serve many chains.
+    validated when it is built; an instance holds no state, so one can serve many chains. A stage
+    that preconditions defines ``metric(state)``, the diagonal ``S`` of the chain's projection
+    ``argmin_{z∈K} Σ S_i (z_i − y_i)²`` (None: Euclidean).
     """
+
+    metric = None
 
     def init(self, x0):
         return ()
 
     def update(self, u, state, x, t):  # pragma: no cover - interface
         raise NotImplementedError
-
-    def metric(self, state):
-        """Diagonal preconditioner ``S`` for the projection ``argmin_{z∈K} Σ S_i (z_i − y_i)²`` (None: Euclidean)."""
-        return None
 
     def __repr__(self):
         return _repr(self)
@@ -186,18 +160,16 @@ class AddDecayedWeights(Transform):
         return (u + self.weight_decay * x if self.weight_decay else u), state
 
 
-class MomentumState(NamedTuple):
-    buf: np.ndarray  # momentum buffer b_t
+MomentumState = namedtuple("MomentumState", "buf")
 
 
 class Momentum(Transform):
     """Heavy-ball momentum (Polyak 1964) in the buffer form of ``torch.optim.SGD``: ``b ← μb + u``,
     ``u ← b``; with ``nesterov=True`` ``u ← u + μb`` (Nesterov 1983 in the form of Sutskever et al.
-    2013, ``torch.optim.SGD(nesterov=True)``)."""
+    2013, ``torch.optim.SGD(nesterov=True)``). State: the buffer ``buf``."""
 
     def __init__(self, momentum: float, nesterov: bool = False):
-        self.momentum = in_range(momentum, "momentum", 0.0, 1.0, hi_open=True)
-        self.nesterov = bool(nesterov)
+        self.momentum, self.nesterov = in_range(momentum, "momentum", 0.0, 1.0, hi_open=True), bool(nesterov)
 
     def init(self, x0):
         return MomentumState(np.zeros_like(x0))
@@ -207,50 +179,45 @@ class Momentum(Transform):
         return (u + self.momentum * buf if self.nesterov else buf), MomentumState(buf)
 
 
-class AdamState(NamedTuple):
-    m: np.ndarray  # first moment (EMA of u)
-    v: np.ndarray  # second moment (EMA of u²)
+ScaleByAdamState = namedtuple("ScaleByAdamState", "m v")
 
 
 class ScaleByAdam(Transform):
     """Adam's scaling (Kingma & Ba 2015, Alg. 1): ``m ← β1 m + (1−β1)u``, ``v ← β2 v + (1−β2)u²``,
     ``u ← m̂/(√v̂ + ε)`` with the bias corrections ``m̂ = m/(1−β1^t)``, ``v̂ = v/(1−β2^t)`` (ε added
-    after the square root, as ``torch.optim.Adam``)."""
+    after the square root, as ``torch.optim.Adam``). State: the moments ``m``, ``v``."""
 
     def __init__(self, betas=(0.9, 0.999), eps: float = 1e-8):
-        self.betas = _betas(betas)
-        self.eps = nonnegative(eps, "eps")
+        self.betas, self.eps = _betas(betas), nonnegative(eps, "eps")
 
     def init(self, x0):
-        return AdamState(np.zeros_like(x0), np.zeros_like(x0))
+        return ScaleByAdamState(np.zeros_like(x0), np.zeros_like(x0))
 
     def update(self, u, state, x, t):
         b1, b2 = self.betas
         m = b1 * state.m + (1.0 - b1) * u
         v = b2 * state.v + (1.0 - b2) * u * u
-        return (m / (1.0 - b1 ** t)) / (np.sqrt(v) / np.sqrt(1.0 - b2 ** t) + self.eps), AdamState(m, v)
+        return (m / (1.0 - b1 ** t)) / (np.sqrt(v) / np.sqrt(1.0 - b2 ** t) + self.eps), ScaleByAdamState(m, v)
 
 
-class AdaGradState(NamedTuple):
-    sq: np.ndarray  # (leaky) sum of squared directions per coordinate
+ScaleByAdaGradState = namedtuple("ScaleByAdaGradState", "sq")
 
 
 class ScaleByAdaGrad(Transform):
     """Diagonal AdaGrad's scaling (Duchi, Hazan & Singer 2011, Alg. 1, diagonal):
     ``Σ ← (1 − decay)Σ + u²``, ``u ← u / S`` with ``S = √(ε + Σ)`` (ε *inside* the root; decay 0 is
     AdaGrad, decay > 0 the "decay rate" of ``optimistic-meta-gradients`` Table 2, RMSProp up to a
-    rescaling). ``S`` is also the chain's projection metric (AdaGrad projects in ``||·||_S``)."""
+    rescaling). ``S`` is also the projection metric (AdaGrad projects in ``||·||_S``). State: ``sq`` = Σ."""
 
     def __init__(self, eps: float = 1e-12, decay: float = 0.0):
-        self.eps = positive(eps, "eps")
-        self.decay = in_range(decay, "decay", 0.0, 1.0)
+        self.eps, self.decay = positive(eps, "eps"), in_range(decay, "decay", 0.0, 1.0)
 
     def init(self, x0):
-        return AdaGradState(np.zeros_like(x0))
+        return ScaleByAdaGradState(np.zeros_like(x0))
 
     def update(self, u, state, x, t):
         sq = (state.sq if self.decay == 0 else (1.0 - self.decay) * state.sq) + u * u
-        return u / np.sqrt(self.eps + sq), AdaGradState(sq)
+        return u / np.sqrt(self.eps + sq), ScaleByAdaGradState(sq)
 
     def metric(self, state):
         return np.sqrt(self.eps + state.sq)
@@ -277,79 +244,65 @@ class Normalize(Transform):
         return u / (self.beta + np.linalg.norm(u)), state
 
 
-class HGDState(NamedTuple):
-    lr: float  # α_t: the step used last
-    g_prev: np.ndarray  # u_{t−1} (0 before the first step)
+ScaleByHypergradientState = namedtuple("ScaleByHypergradientState", "lr g_prev")
 
 
 class ScaleByHypergradient(Transform):
     """Hypergradient descent on the step size, SGD-HD (Baydin et al. 2018):
-    ``α_t = α_{t−1} + β ⟨u_t, u_{t−1}⟩`` (``α_0 = lr0``, ``u_{−1} = 0``), ``u ← α_t u``."""
+    ``α_t = α_{t−1} + β ⟨u_t, u_{t−1}⟩`` (``α_0 = lr0``, ``u_{−1} = 0``), ``u ← α_t u``. State:
+    ``lr`` = α_t, ``g_prev`` = u_{t−1}."""
 
     def __init__(self, lr0: float, beta: float):
-        self.lr0 = positive(lr0, "lr0")
-        self.beta = nonnegative(beta, "beta")
+        self.lr0, self.beta = positive(lr0, "lr0"), nonnegative(beta, "beta")
 
     def init(self, x0):
-        return HGDState(self.lr0, np.zeros_like(x0))
+        return ScaleByHypergradientState(self.lr0, np.zeros_like(x0))
 
     def update(self, u, state, x, t):
         lr = state.lr + self.beta * float(np.vdot(u, state.g_prev))
-        return lr * u, HGDState(lr, u)
+        return lr * u, ScaleByHypergradientState(lr, u)
 
 
-class DoGState(NamedTuple):
-    x_init: np.ndarray
-    rbar: float  # r̄_t = max(r_ε, max_{i≤t} ||x_i − x_0||)
-    G: float  # Σ_{i≤t} ||u_i||²
+ScaleByDoGState = namedtuple("ScaleByDoGState", "x_init rbar G")
 
 
 class ScaleByDoG(Transform):
     """Distance over Gradients (Ivgi, Hinder & Carmon 2023, Alg. 1): ``u ← r̄_t/√(G_t + ε) · u`` with
     ``r̄_t = max(r_ε, max_{i≤t} ||x_i − x_0||)``, ``G_t = Σ_{i≤t} ||u_i||²``, ``r_ε = reps_rel (1 + ||x_0||)``
-    unless ``r_eps`` is given."""
+    unless ``r_eps`` is given. State: ``x_init`` = x_0, ``rbar``, ``G``."""
 
     def __init__(self, reps_rel: float = 1e-6, r_eps: float | None = None, eps: float = 1e-8):
-        self.reps_rel = positive(reps_rel, "reps_rel")
+        self.reps_rel, self.eps = positive(reps_rel, "reps_rel"), nonnegative(eps, "eps")
         self.r_eps = None if r_eps is None else positive(r_eps, "r_eps")
-        self.eps = nonnegative(eps, "eps")
 
     def init(self, x0):
         r = self.r_eps if self.r_eps is not None else self.reps_rel * (1.0 + float(np.linalg.norm(x0)))
-        return DoGState(x0.copy(), r, 0.0)
+        return ScaleByDoGState(x0.copy(), r, 0.0)
 
     def update(self, u, state, x, t):
         rbar = max(state.rbar, float(np.linalg.norm(x - state.x_init)))
         G = state.G + float(np.vdot(u, u))
         den = np.sqrt(G + self.eps)
-        return (rbar / den if den > 0 else 0.0) * u, DoGState(state.x_init, rbar, G)
+        return (rbar / den if den > 0 else 0.0) * u, ScaleByDoGState(state.x_init, rbar, G)
 
 
-class DAdaptState(NamedTuple):
-    m: np.ndarray  # EMA of λ_k g_k (Adam's first moment, scaled)
-    v: np.ndarray  # EMA of g_k² (Adam's second moment)
-    s: np.ndarray  # EMA of λ_k g_k for the D estimate
-    d: float  # current estimate d_k of the distance to the solution
-    numerator: float  # r_k: EMA of λ_k <g_k, s_k>_{A_k^{-1}}
+ScaleByDAdaptAdamState = namedtuple("ScaleByDAdaptAdamState", "m v s d numerator")
 
 
 class ScaleByDAdaptAdam(Transform):
-    """Adam with D-Adaptation (Defazio & Mishchenko 2023, Alg. 5); see :class:`olc.learners.DAdaptAdam`
-    for the recursion. Its decoupled weight decay is ``δ λ_k x`` with the step ``λ_k`` it estimates
-    itself (so it cannot be a separate :class:`AddDecayedWeights` stage)."""
+    """Adam with D-Adaptation (Defazio & Mishchenko 2023, Alg. 5); the recursion is in
+    :class:`olc.learners.DAdaptAdam`. State: ``m`` (EMA of ``λ_k g_k``), ``v`` (EMA of ``g_k²``), ``s``,
+    ``d`` (the distance estimate ``d_k``), ``numerator`` (``r_k``). Its decoupled weight decay
+    ``δ λ_k x`` uses the step ``λ_k`` it estimates itself, so it is no separate :class:`AddDecayedWeights`."""
 
     def __init__(self, lr=1.0, betas=(0.9, 0.999), eps: float = 1e-8, d0: float = 1e-6, weight_decay: float = 0.0,
                  bias_correction: bool = True):
-        self.lr = as_schedule(lr)
-        self.betas = _betas(betas)
-        self.eps = positive(eps, "eps")
-        self.d0 = positive(d0, "d0")
-        self.weight_decay = nonnegative(weight_decay, "weight_decay")
-        self.bias_correction = bool(bias_correction)
+        self.lr, self.betas, self.eps, self.d0 = as_schedule(lr), _betas(betas), positive(eps, "eps"), positive(d0, "d0")
+        self.weight_decay, self.bias_correction = nonnegative(weight_decay, "weight_decay"), bool(bias_correction)
 
     def init(self, x0):
         z = np.zeros_like(x0)
-        return DAdaptState(z, z.copy(), z.copy(), self.d0, 0.0)
+        return ScaleByDAdaptAdamState(z, z.copy(), z.copy(), self.d0, 0.0)
 
     def update(self, g, state, x, t):
         b1, b2 = self.betas
@@ -364,40 +317,32 @@ class ScaleByDAdaptAdam(Transform):
         l1 = float(np.sum(np.abs(s)))
         d = max(state.d, num / ((1.0 - sb2) * l1)) if l1 > 0 else state.d
         u = m / (np.sqrt(v) + self.eps)
-        return (u + self.weight_decay * lam * x if self.weight_decay else u), DAdaptState(m, v, s, d, num)
+        return (u + self.weight_decay * lam * x if self.weight_decay else u), ScaleByDAdaptAdamState(m, v, s, d, num)
 
 
-class MechanicState(NamedTuple):
-    x_ref: np.ndarray
-    delta: np.ndarray  # Δ_t: the sum of the base chain's updates
-    base: tuple  # the base transforms' states
-    s: np.ndarray  # scale per β (n,)
-    r: np.ndarray  # wealth accumulators (unclipped)
-    m: np.ndarray  # running max of |h|
-    v: np.ndarray  # EMA of h²
+MechanizeState = namedtuple("MechanizeState", "x_ref delta base s r m v")
 
 
 class Mechanize(Transform):
     """Mechanic's learned scale (Cutkosky, Defazio & Mehta 2023, Alg. 1) on the updates of a base
-    chain (``base``: an unconstrained :class:`Chain`, e.g. ``olc.learners.AdamW(1e-3)``); see
-    :class:`olc.learners.Mechanic` for the recursion. It moves the iterate to ``x_ref + (Σs)Δ``."""
+    chain (``base``: an unconstrained :class:`Chain`, e.g. ``olc.learners.AdamW(1e-3)``); the
+    recursion is in :class:`olc.learners.Mechanic`. It moves the iterate to ``x_ref + (Σs)Δ``. State:
+    ``x_ref``, ``delta`` (Δ, the sum of the base's updates), ``base`` (its states), ``s`` (scale per β),
+    ``r`` (wealth, unclipped), ``m`` (running max of ``|h|``), ``v`` (EMA of ``h²``)."""
 
     def __init__(self, base, s_init: float = 1e-6, weight_decay: float = 1e-2, eps: float = 1e-8,
                  num_betas: int = 6):
         if not isinstance(base, Chain) or base.K is not None:
             raise InvalidArgumentError(f"base: expected an unconstrained olc optimizer (SGD, Adam, AdamW, ... or "
                                        f"an olc.optim.Chain without K), got {base!r}")
-        self.base = base
-        self.s_init = positive(s_init, "s_init")
-        self.weight_decay = nonnegative(weight_decay, "weight_decay")
-        self.eps = positive(eps, "eps")
-        self.num_betas = positive_int(num_betas, "num_betas")
+        self.base, self.s_init, self.eps = base, positive(s_init, "s_init"), positive(eps, "eps")
+        self.weight_decay, self.num_betas = nonnegative(weight_decay, "weight_decay"), positive_int(num_betas, "num_betas")
         self.betas = 1.0 - 0.1 ** np.arange(1, self.num_betas + 1)
 
     def init(self, x0):
         z = np.zeros(self.num_betas)
-        return MechanicState(x0.copy(), np.zeros_like(x0), tuple(tr.init(x0) for tr in self.base.transforms),
-                             np.full(self.num_betas, self.s_init), z, z.copy(), z.copy())
+        return MechanizeState(x0.copy(), np.zeros_like(x0), tuple(tr.init(x0) for tr in self.base.transforms),
+                              np.full(self.num_betas, self.s_init), z, z.copy(), z.copy())
 
     def update(self, g, state, x, t):
         u, base, _ = _apply(self.base.transforms, state.base, g, x, t)
@@ -410,7 +355,7 @@ class Mechanize(Transform):
         r = b * state.r - state.s * h
         s = (self.s_init / b.size * m + np.maximum(0.0, r)) / (np.sqrt(v) + self.eps)
         delta = state.delta - u
-        return x - (state.x_ref + float(s.sum()) * delta), MechanicState(state.x_ref, delta, base, s, r, m, v)
+        return x - (state.x_ref + float(s.sum()) * delta), MechanizeState(state.x_ref, delta, base, s, r, m, v)
 
 
 def _apply(transforms, states, u, x, t):
@@ -419,7 +364,7 @@ def _apply(transforms, states, u, x, t):
     for tr, st in zip(transforms, states):
         u, st = tr.update(u, st, x, t)
         new.append(st)
-        metric = tr.metric(st) if type(tr).metric is not Transform.metric else metric
+        metric = tr.metric(st) if tr.metric is not None else metric
     return u, tuple(new), metric
 
 
@@ -480,16 +425,17 @@ class Chain(Learner):
 
     Each round ``u ← g_t``, then every transform in order (``u, s_i ← T_i(u, s_i, x_t, t)``), then
     ``x_{t+1} = Π_K(x_t − u)`` (Zinkevich 2003's projected step; the Euclidean projection, or the
-    projection in the metric of the last transform that defines one, e.g. AdaGrad's). See the
-    module docstring for the start rule, schedules and finiteness checks.
+    one in the metric of the last transform that defines one, e.g. AdaGrad's). The gradient is
+    checked (shape, NaN/Inf) when it arrives and a non-finite iterate raises :class:`olc.NonFiniteError`
+    (``olc.play`` turns both into :class:`olc.DivergenceError` with the rounds before it).
 
     Parameters
     ----------
     *transforms : Transform
-        The stages, applied in order (none: plain gradient steps of size 1).
+        The stages, applied in order (none: gradient steps of size 1).
     K : olc.sets.ConvexSet, optional
-        Decision set; each iterate is projected onto it and the default start is ``Π_K(0)``.
-        None (default): unconstrained arrays of any shape, and a start ``x0`` is required.
+        Decision set: every iterate is projected onto it, the default start is ``Π_K(0)``. None:
+        unconstrained arrays of any shape, and a start is required.
     x0 : array, optional
         Starting point (``init``'s ``x0``, the game's, wins when both are given).
     """
@@ -514,8 +460,7 @@ class Chain(Learner):
                                            f"...), got {tr!r}")
         self.transforms = tuple(transforms)
         self.K = None if K is None else check_set(K)
-        if self.K is not None and not isinstance(K, (Box, Ball, Reals)) and \
-                any(type(tr).metric is not Transform.metric for tr in self.transforms):
+        if self.K is not None and not isinstance(K, (Box, Ball, Reals)) and any(tr.metric for tr in self.transforms):
             raise InvalidArgumentError(f"K: a preconditioned projection (AdaGrad's) exists for Box, Ball and Reals; "
                                        f"got {K!r}")
         self.x0 = None if x0 is None else as_array(x0, "x0", copy=True)
@@ -528,7 +473,8 @@ class Chain(Learner):
         return type(self).__name__
 
     def init(self, shape, rng=None, horizon=None, *, x0=None):
-        """The state at the start ``x0`` (the one rule of the module docstring) for decisions of ``shape``."""
+        """The state at the start: ``init``'s ``x0`` (:func:`initial_point`), else the constructor's, else
+        ``Π_K(0)``; projected onto ``K``. Without ``K`` and without a start: :class:`InvalidArgumentError`."""
         shape = as_shape(shape) if self.K is None else self.K.check_shape(shape)
         x0 = initial_point(self._name, shape, x0, self.x0)
         if x0 is None and self.K is None:

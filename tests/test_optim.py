@@ -150,8 +150,8 @@ def test_bad_stages_and_sets_are_named():
     with pytest.raises(olc.InvalidArgumentError, match="momentum"):
         Momentum(1.0)
     r = repr(Chain(ClipByNorm(1.0), Scale(0.1), K=Reals()))
-    assert r == "Chain(ClipByNorm(clip=1.0), Scale(lr=Constant(0.1)), K=Reals(), x0=None)"
-    assert repr(SGD(0.1, weight_decay=1e-3)) == "SGD(lr=Constant(0.1), weight_decay=0.001, x0=None)"
+    assert r == "Chain(ClipByNorm(clip=1.0), Scale(lr=Constant(value=0.1)), K=Reals(), x0=None)"
+    assert repr(SGD(0.1, weight_decay=1e-3)) == "SGD(lr=Constant(value=0.1), weight_decay=0.001, x0=None)"
 
 
 def test_outer_optimizer_is_any_learner():

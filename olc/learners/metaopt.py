@@ -78,11 +78,10 @@ from ..errors import DivergenceError, FeedbackError, InvalidArgumentError, Shape
 from ..game import Feedback, Learner, play
 from ..oracles.base import FrozenOracle, GradientOracle
 from ..oracles.synthetic import RegularizedOracle
-from ..sets import Box, ConvexSet, Product
+from ..sets import Box, ConvexSet, Product, Reals
 from ..systems.optimization import OptimizationSystem, dfc_control
 from .bandit import BCOMemory
 from .oco import OGD
-from .optimizers import Adam
 
 __all__ = ["MetaOpt", "ConvexMetaOpt", "BanditMetaOpt", "NonconvexMetaOpt", "MetaOptState",
            "NonconvexMetaOptState", "EpisodesResult", "run_episodes", "metaopt_set", "equivalent_M",
@@ -186,6 +185,16 @@ def rollout_window(t: int, L: int, H: int, xs, grads, losses) -> dict:
 
 
 # --------------------------------------------------------------------------------------------- helpers
+def _default_meta_optimizer(item_ndim: int, lr: float = 1e-3):
+    """``olc.learners.Adam(lr)`` when available, else OGD over the reals (same role)."""
+    from .. import learners
+
+    Adam = getattr(learners, "Adam", None)
+    if Adam is not None:
+        return Adam(lr=lr)
+    return OGD(Reals(item_ndim=item_ndim), lr=lr)
+
+
 def _accepts_x0(learner) -> bool:
     try:
         return "x0" in inspect.signature(learner.init).parameters
@@ -297,7 +306,7 @@ class MetaOpt(Learner):
     def _meta(self, n: int, horizon=None):
         opt = self.meta_optimizer
         if opt is None:
-            return Adam(lr=1e-3)  # App. E.1: Adam on M
+            return _default_meta_optimizer(len(self.M_shape(n)))
         if hasattr(opt, "update") and hasattr(opt, "init"):
             return opt
         return opt(self.M_shape(n))

@@ -1,18 +1,13 @@
 """Full-information and first-order online convex optimization learners.
 
-* :class:`OGD` — online (projected) gradient descent (Zinkevich 2003).
-* :class:`FTRL` — follow the regularised leader with the L2 regulariser ``||x - x_0||²/(2η_t)``
-  over any :mod:`olc.sets` set; the argmin is exact: ``x_t = Π_K(x_0 - η_t Σ_{s<t} g_s)``.
-* :class:`Hedge` — entropic FTRL on the probability simplex (exponential weights).
-* :class:`AdaGrad` — diagonal AdaGrad (Duchi, Hazan & Singer 2011; McMahan & Streeter 2010).
-* :class:`AOFTRL` — adaptive optimistic FTRL with hints, eq. (5) of
-  ``optimistic-meta-gradients``; :func:`aoftrl_regret_bound` is its regret bound eq. (6).
-* :class:`OGDMemory` — OGD on the unary restriction of losses with memory (Anava, Hazan &
-  Mannor 2015), for the full-information memory setting.
-
-Every learner follows the protocol of :mod:`olc.game`: hyperparameters on the object, state
-as a ``NamedTuple`` returned by ``init``/``update``. Gradients from the feedback are checked
-for shape and NaN/Inf; a learning rate ``<= 0`` is rejected when the learner is built.
+:class:`OGD` (Zinkevich 2003), :class:`OGDMemory` (OGD on the unary restriction of losses with
+memory, Anava, Hazan & Mannor 2015) and :class:`AdaGrad` (Duchi, Hazan & Singer 2011) are chains of
+the optimizer stack :mod:`olc.optim` (its start rule, finiteness check and projection);
+:class:`FTRL` (L2 regulariser, exact argmin ``Π_K(x_0 − η_t Σ g_s)``), :class:`Hedge` (entropic FTRL
+on the simplex) and :class:`AOFTRL` (adaptive optimistic FTRL with hints, eq. (5) of
+``optimistic-meta-gradients``; :func:`aoftrl_regret_bound` is its bound eq. (6)) are lazy
+(follow-the-leader) learners. Gradients are checked for shape and NaN/Inf; a learning rate
+``<= 0`` is rejected when a learner is built.
 """
 
 from __future__ import annotations
@@ -24,8 +19,8 @@ import numpy as np
 from .._validate import as_array, as_shape, positive, positive_int
 from ..errors import InvalidArgumentError
 from ..game import Learner
-from ..optim import Chain, InverseSqrt, Scale, ScaleByAdaGrad, as_schedule, check_set, feedback_grad, initial_point
-from ..sets import ConvexSet
+from ..optim import Chain, InverseSqrt, Scale, ScaleByAdaGrad, as_schedule, feedback_grad, initial_point
+from ..sets import ConvexSet, check_set
 
 __all__ = ["OGD", "FTRL", "Hedge", "AdaGrad", "AOFTRL", "OGDMemory", "aoftrl_regret_bound", "feedback_grad"]
 
@@ -44,15 +39,10 @@ def _no_x0(who, x0):
 
 class OGD(Chain):
     """Online projected gradient descent ``x_{t+1} = Π_K(x_t − η_t g_t)`` (Zinkevich 2003): the
-    chain ``Scale(η)`` with ``K`` (:class:`olc.optim.Chain`). With ``η_t = D/(G√t)`` the regret is
-    at most ``(3/2) D G √T`` (Zinkevich 2003, Thm. 1).
-
-    Parameters
-    ----------
-    K : olc.sets.ConvexSet — decision set (the start defaults to ``Π_K(0)``).
-    lr : float or schedule ``t -> η_t`` (``t`` from 1), optional — default ``InverseSqrt(D/2)`` with
-        ``D`` the diameter of ``K`` (``1/√t`` if unbounded).
-    x0 : array, optional — first decision (projected onto ``K``; ``init``'s wins).
+    chain ``Scale(η)`` over the set ``K``. ``lr``: a number or a schedule ``t -> η_t`` (``t`` from 1),
+    default ``InverseSqrt(D/2)`` with ``D`` the diameter of ``K`` (``1/√t`` if unbounded); ``x0``: the
+    first decision (projected; ``init``'s wins; default ``Π_K(0)``). With ``η_t = D/(G√t)`` the regret
+    is at most ``(3/2) D G √T`` (Zinkevich 2003, Thm. 1).
     """
 
     def __init__(self, K: ConvexSet, lr=None, x0=None):
@@ -74,7 +64,8 @@ class FTRL(Learner):
     projection). Linearised losses: the learner uses the gradients it is given. With a
     constant ``η`` and ``||g_t|| <= G``, regret against ``u`` is at most
     ``||u - x_0||²/(2η) + η Σ||g_t||²/2`` — eq. (6) of ``optimistic-meta-gradients`` with no hints.
-    ``lr`` is non-increasing (constant or a decreasing schedule) for that bound to hold.
+    ``lr`` (``η_t``, default as :class:`OGD`) is non-increasing (constant or a decreasing schedule)
+    for that bound to hold; ``x0`` is the centre ``x_0`` (default 0, not projected; ``init``'s wins).
     """
 
     feedback = "gradient"
@@ -109,7 +100,8 @@ class Hedge(Learner):
     vectors in ``[0, 1]^n`` and the horizon-tuned ``η = sqrt(8 ln n / T)`` (the default when the
     horizon is known), regret is at most ``sqrt(T ln n / 2)`` (Cesa-Bianchi & Lugosi 2006,
     Thm. 2.2). Without a horizon the default is the anytime ``η_t = sqrt(8 ln n / t)``, with
-    regret at most ``2 sqrt((T/2) ln n) + sqrt(ln n / 8)`` (ibid., Thm. 2.3).
+    regret at most ``2 sqrt((T/2) ln n) + sqrt(ln n / 8)`` (ibid., Thm. 2.3). ``lr`` (a number or a
+    schedule) overrides both defaults.
     """
 
     feedback = "gradient"
@@ -145,22 +137,15 @@ class Hedge(Learner):
 
 
 class AdaGrad(Chain):
-    """Diagonal AdaGrad: ``x_{t+1} = Π^{S_t}_K(x_t − η g_t / S_t)`` with ``S_t = √(eps + Σ_{s≤t} g_s²)``
+    """Diagonal AdaGrad: ``x_{t+1} = Π^{S_t}_K(x_t − η g_t / S_t)`` (``η`` = ``lr``), ``S_t = √(eps + Σ_{s≤t} g_s²)``
     and ``Π^{S}`` the projection in the norm ``||x||_S² = Σ S_i x_i²`` (Duchi, Hazan & Singer 2011,
     Alg. 1 diagonal version): the chain ``ScaleByAdaGrad(eps, decay), Scale(η)`` with ``K``
     (:class:`olc.optim.Chain` projects in the metric ``S``). Exact weighted projections exist for
     :class:`~olc.sets.Box` (a clip), :class:`~olc.sets.Ball` (a 1-D root find) and
-    :class:`~olc.sets.Reals`; other sets are rejected. AdaGrad's regret bound holds for ``decay = 0``.
-
-    Parameters
-    ----------
-    K : Box, Ball or Reals — decision set.
-    lr : float > 0 — ``η``.
-    eps : float > 0 — ``eps`` inside the square root.
-    x0 : array, optional — first decision (projected; ``init``'s wins).
-    decay : float in [0, 1] — leaks the accumulator, ``Σ ← (1 − decay)·Σ + g_t²``: the baselines'
-        "decay rate" of ``optimistic-meta-gradients`` Table 2 (1 keeps only ``g_t²``; RMSProp up to a
-        rescaling of ``η`` and ``eps``). Default 0: AdaGrad exactly.
+    :class:`~olc.sets.Reals`; other sets are rejected. ``x0``: the first decision (projected).
+    ``decay`` (default 0: AdaGrad exactly; its regret bound needs 0) leaks the accumulator,
+    ``Σ ← (1 − decay)·Σ + g_t²``: the baselines' "decay rate" of ``optimistic-meta-gradients``
+    Table 2 (1 keeps only ``g_t²``; RMSProp up to a rescaling of ``η`` and ``eps``).
     """
 
     def __init__(self, K: ConvexSet, lr: float = 1.0, eps: float = 1e-12, x0=None, *, decay: float = 0.0):
@@ -185,8 +170,8 @@ class AOFTRL(Learner):
     ``= Π_K(-β_t (Σ_{s<t} α_s g_s + α_t h̃_t))``  (exact: the regulariser is L2).
 
     Hints ``h̃_t``: ``None`` (plain FTRL), ``"previous"`` (``h̃_t = g_{t-1}``, 0 at the start) or a
-    callable ``hint(t, state) -> array`` (``t`` 0-based). Learning rates: a positive float or a
-    schedule ``β(t)``, or ``"adaptive"`` (default):
+    callable ``hint(t, state) -> array`` (``t`` 0-based). Learning rates ``lr``: a positive float or
+    a schedule ``β(t)``, or ``"adaptive"`` (default):
     ``β_t = scale / sqrt(eps + Σ_{s<t} α_s² ||g_s - h̃_s||²)`` — non-increasing and chosen
     before ``g_t`` is seen, so eq. (6) holds with the β_t actually used:
     ``R(T) <= ||u||²/(2β_T) + ½ Σ_t α_t² β_t ||g_t - h̃_t||²`` (see :func:`aoftrl_regret_bound`
@@ -278,8 +263,9 @@ def aoftrl_regret_bound(g, hints, betas, u, alphas=None) -> np.ndarray:
 class OGDMemory(OGD):
     """OGD for losses with memory (Anava, Hazan & Mannor 2015): ``x_{t+1} = Π_K(x_t - η_t ∇f̃_t(x_t))``
     where ``f̃_t(x) = f_t(x, ..., x)`` is the unary restriction. In an :mod:`olc.games` memory
-    game the gradient feedback already is ``∇f̃_t(x_t)``. ``memory`` is recorded for reference
-    (the policy regret bound scales with it: ``O(H^{3/2} √T)`` with ``η ~ 1/√(H T)``)."""
+    game the gradient feedback already is ``∇f̃_t(x_t)``. ``memory`` (``H``) is recorded for reference
+    (the policy regret bound scales with it: ``O(H^{3/2} √T)`` with ``η ~ 1/√(H T)``); ``K``, ``lr``,
+    ``x0`` as in :class:`OGD`."""
 
     def __init__(self, K: ConvexSet, memory: int, lr=None, x0=None):
         self.memory = positive_int(memory, "memory")

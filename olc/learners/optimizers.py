@@ -1,24 +1,12 @@
 """Baseline optimizers as olc learners: the decision is the iterate, the feedback its gradient.
 
-These are the tuned baselines of ``nonconvex-meta-optimization`` Sec. 4 and App. E.2 (SGD,
-momentum, AdamW, hypergradient descent, DoG, D-Adaptation, Mechanic) plus Nesterov, Adam,
-AdaGrad and the outer optimizers of ``first-order-bilevel-maml`` Sec. 4.3 (ClippedGD,
-NormalizedGD). Each class is a thin constructor of an :class:`olc.optim.Chain` of transforms
-(the module :mod:`olc.optim` lists which), so all of them share one start rule, one finiteness
-check and one state type :class:`olc.optim.ChainState` (fields ``x``, the iterate, and ``t``,
-the steps taken; the transforms' fields read through, e.g. ``state.d`` of DAdaptAdam):
-
-* ``init(shape, rng=None, horizon=None, *, x0=None) -> state`` — the start is required, from
-  ``init`` (``olc.play`` passes ``x0=env.x0`` in an optimization game) or from the constructor;
-* ``decide(state, obs=None, rng=None) -> (state.x, state)``;
-* ``update(state, feedback) -> state`` — one step with ``feedback.grad``;
-* ``step(state, grad) -> state`` — the same step from a raw gradient.
-
-They work on arrays of any shape (vectors for training, the ``(H, m, d)`` matrices ``M`` of GPC /
-meta-optimization). Learning rates may be schedules ``t -> η_t`` (:mod:`olc.learners.schedules`).
-A gradient with NaN/Inf, or a non-finite iterate, raises :class:`olc.NonFiniteError`
-(``olc.play`` turns it into :class:`olc.DivergenceError`). :func:`train` runs one on a gradient
-oracle (``olc.play`` on :func:`olc.games.optimization.optimization`, the one training loop).
+The tuned baselines of ``nonconvex-meta-optimization`` Sec. 4 and App. E.2 (SGD, momentum, AdamW,
+hypergradient descent, DoG, D-Adaptation, Mechanic), Nesterov, Adam, AdaGrad and the outer
+optimizers of ``first-order-bilevel-maml`` Sec. 4.3 (ClippedGD, NormalizedGD). Each class is a
+thin constructor of an :class:`olc.optim.Chain` of transforms (its docstring names them): one start
+rule (``init``'s ``x0``, e.g. the optimization game's, else the constructor's), one finiteness check,
+states with the iterate ``x`` and step count ``t``, arrays of any shape (the GPC matrices ``M`` too).
+:func:`train` is ``olc.play`` on :func:`olc.games.optimization.optimization`, the one training loop.
 """
 
 from __future__ import annotations
@@ -43,21 +31,16 @@ from ..optim import (
 from ..sets import Reals
 from .oco import OGD
 
-__all__ = ["Chain", "SGD", "HeavyBall", "Nesterov", "AdaGradOpt", "Adam", "AdamW", "HypergradientDescent", "DoG",
-           "DAdaptAdam", "Mechanic", "ClippedGD", "NormalizedGD", "OUTER_OPTIMIZERS", "outer_optimizer", "train"]
+__all__ = ["SGD", "HeavyBall", "Nesterov", "AdaGradOpt", "Adam", "AdamW", "HypergradientDescent", "DoG", "DAdaptAdam",
+           "Mechanic", "ClippedGD", "NormalizedGD", "outer_optimizer", "train"]
 
 
 class SGD(Chain):
-    """(Stochastic) gradient descent with coupled weight decay (Robbins & Monro 1951):
-    ``x_{t+1} = x_t − η_t (g_t + δ x_t)`` — the ``SGD`` baseline of ``nonconvex-meta-optimization``
-    App. E.2 (grid ``η ∈ {0.001, 0.01, 0.1, 0.2, 0.4, 1}``, ``δ ∈ {0, 1e-5, 1e-4, 1e-3}``); the same
-    iterates as ``torch.optim.SGD(lr, weight_decay=δ)``. Chain: ``AddDecayedWeights(δ), Scale(η)``.
-
-    Parameters
-    ----------
-    lr : float or schedule — ``η_t``.
-    weight_decay : float >= 0 — ``δ``.
-    x0 : array, optional — starting point (the game's wins).
+    """(Stochastic) gradient descent with coupled weight decay (Robbins & Monro 1951),
+    ``x_{t+1} = x_t − η_t (g_t + δ x_t)``, as ``torch.optim.SGD(lr, weight_decay=δ)``: the chain
+    ``AddDecayedWeights(δ), Scale(η)``. The ``SGD`` baseline of ``nonconvex-meta-optimization`` App. E.2
+    (grid ``η ∈ {0.001, 0.01, 0.1, 0.2, 0.4, 1}``, ``δ ∈ {0, 1e-5, 1e-4, 1e-3}``). Arguments: ``lr``
+    (``η_t``, a number or a schedule), ``weight_decay`` (``δ >= 0``), ``x0`` (start; the game's wins).
     """
 
     def __init__(self, lr, weight_decay: float = 0.0, x0=None):
@@ -66,20 +49,11 @@ class SGD(Chain):
 
 
 class HeavyBall(Chain):
-    """Polyak's heavy-ball momentum (Polyak 1964), the ``MOMENTUM`` baseline of
-    ``nonconvex-meta-optimization`` App. E.2 (grid ``η`` as SGD, ``μ ∈ {0.9, 0.95, 0.99}``, ``δ``).
-
-    Buffer form of ``torch.optim.SGD`` / ``optax.sgd(momentum=μ)``: ``b_t = μ b_{t−1} + g_t + δ x_t``
-    (``b_{−1} = 0``), ``x_{t+1} = x_t − η_t b_t``; with a constant ``η`` exactly Polyak's
-    ``x_{t+1} = x_t − η ∇f(x_t) + μ (x_t − x_{t−1})``, the recursion of :func:`olc.kernels.optimizer_grid`.
-    Chain: ``AddDecayedWeights(δ), Momentum(μ), Scale(η)``.
-
-    Parameters
-    ----------
-    lr : float or schedule — ``η_t``.
-    momentum : float in [0, 1) — ``μ``.
-    weight_decay : float >= 0 — coupled ``δ``.
-    x0 : array, optional — starting point.
+    """Polyak's heavy-ball momentum (Polyak 1964) as ``torch.optim.SGD(momentum=μ)``: the chain
+    ``AddDecayedWeights(δ), Momentum(μ), Scale(η)``; for a constant ``η`` exactly Polyak's
+    ``x_{t+1} = x_t − η ∇f(x_t) + μ (x_t − x_{t−1})`` (:func:`olc.kernels.optimizer_grid`). The
+    ``MOMENTUM`` baseline of ``nonconvex-meta-optimization`` App. E.2 (``μ ∈ {0.9, 0.95, 0.99}``).
+    Arguments: ``lr`` (``η_t``), ``momentum`` (``μ ∈ [0, 1)``), ``weight_decay`` (coupled ``δ``), ``x0``.
     """
 
     nesterov = False
@@ -91,34 +65,21 @@ class HeavyBall(Chain):
 
 class Nesterov(HeavyBall):
     """Nesterov's accelerated gradient (Nesterov 1983) in the form of Sutskever et al. (2013), as
-    ``torch.optim.SGD(nesterov=True)``: ``b_t = μ b_{t−1} + g_t + δ x_t``,
-    ``x_{t+1} = x_t − η_t (g_t + δ x_t + μ b_t)``. Chain: ``AddDecayedWeights(δ), Momentum(μ,
-    nesterov=True), Scale(η)``. The iterate (where the gradient is taken) is the look-ahead point
-    ``y_t = z_t + μ (z_t − z_{t−1})`` of the two-sequence form ``z_{t+1} = y_t − η ∇f(y_t)``.
-
-    Parameters
-    ----------
-    lr : float or schedule — ``η_t``.
-    momentum : float in [0, 1) — ``μ``.
-    weight_decay : float >= 0 — coupled ``δ``.
-    x0 : array, optional — starting point.
+    ``torch.optim.SGD(nesterov=True)``: ``b_t = μ b_{t−1} + g_t + δ x_t``, ``x_{t+1} = x_t − η_t (g_t
+    + δ x_t + μ b_t)`` — the chain ``AddDecayedWeights(δ), Momentum(μ, nesterov=True), Scale(η)``. The
+    iterate is the look-ahead point ``y_t = z_t + μ (z_t − z_{t−1})`` of the two-sequence form
+    ``z_{t+1} = y_t − η ∇f(y_t)``. Arguments: ``lr``, ``momentum``, ``weight_decay``, ``x0`` (as HeavyBall).
     """
 
     nesterov = True
 
 
 class AdaGradOpt(Chain):
-    """Diagonal AdaGrad (Duchi, Hazan & Singer 2011, Alg. 1) over unconstrained arrays of any shape:
-    ``x_{t+1} = x_t − η g_t / √(ε + Σ_{s≤t} g_s²)`` (chain ``ScaleByAdaGrad(ε, decay), Scale(η)``;
-    :class:`olc.learners.AdaGrad` is the same over a set). Deviation from ``torch.optim.Adagrad``:
-    ε sits *inside* the square root; the two agree for ε → 0.
-
-    Parameters
-    ----------
-    lr : float — ``η``.
-    eps : float > 0 — ``ε``.
-    x0 : array, optional — starting point.
-    decay : float in [0, 1] — leak of the accumulator (0: AdaGrad; see :class:`olc.optim.ScaleByAdaGrad`).
+    """Diagonal AdaGrad (Duchi, Hazan & Singer 2011, Alg. 1) on unconstrained arrays,
+    ``x_{t+1} = x_t − η g_t / √(ε + Σ_{s≤t} g_s²)``: the chain ``ScaleByAdaGrad(ε, decay), Scale(η)``
+    (:class:`olc.learners.AdaGrad` over a set). Deviation from ``torch.optim.Adagrad``: ε inside the
+    square root (they agree for ε → 0). Arguments: ``lr`` (``η``), ``eps`` (``ε > 0``), ``x0``,
+    ``decay`` (leak of the accumulator, 0 = AdaGrad: :class:`olc.optim.ScaleByAdaGrad`).
     """
 
     def __init__(self, lr: float = 1e-2, eps: float = 1e-10, x0=None, *, decay: float = 0.0):
@@ -127,19 +88,10 @@ class AdaGradOpt(Chain):
 
 
 class Adam(Chain):
-    """Adam (Kingma & Ba 2015, Alg. 1) with *coupled* L2 weight decay (``torch.optim.Adam(weight_decay=δ)``):
-    ``m_t = β1 m_{t−1} + (1−β1) g_t``, ``v_t = β2 v_{t−1} + (1−β2) g_t²`` (``g_t ← g_t + δx_t``),
-    ``x_{t+1} = x_t − η_t m̂_t/(√v̂_t + ε)``. Chain: ``AddDecayedWeights(δ), ScaleByAdam(β, ε), Scale(η)``.
-    The meta-optimizer over the GPC matrices ``M`` of ``nonconvex-meta-optimization`` App. E.1
-    (the paper runs Adam instead of GD on ``M``).
-
-    Parameters
-    ----------
-    lr : float or schedule — ``η_t``.
-    betas : pair in [0, 1) — ``(β1, β2)``.
-    eps : float >= 0 — ``ε``.
-    weight_decay : float >= 0 — ``δ``.
-    x0 : array, optional — starting point.
+    """Adam (Kingma & Ba 2015, Alg. 1) with coupled L2 weight decay, as ``torch.optim.Adam``: the chain
+    ``AddDecayedWeights(δ), ScaleByAdam(β, ε), Scale(η)``; the meta-optimizer over ``M`` of
+    ``nonconvex-meta-optimization`` App. E.1 (Adam instead of GD). Arguments: ``lr`` (``η_t``),
+    ``betas`` (``(β1, β2)`` in ``[0, 1)``), ``eps`` (``ε``), ``weight_decay`` (``δ``), ``x0``.
     """
 
     decoupled = False
@@ -151,19 +103,12 @@ class Adam(Chain):
 
 
 class AdamW(Adam):
-    """AdamW — Adam with decoupled weight decay (Loshchilov & Hutter 2019, Alg. 2, the schedule
-    multiplier folded into ``η_t``): ``x_{t+1} = x_t − η_t (m̂_t/(√v̂_t + ε) + δ x_t)``, as
-    ``torch.optim.AdamW``. Chain: ``ScaleByAdam(β, ε), AddDecayedWeights(δ), Scale(η)``. The ``ADAMW``
-    baseline of ``nonconvex-meta-optimization`` App. E.2 (grid ``η ∈ {1e-4, 4e-4, 1e-3}``,
-    ``β1 ∈ {0.9, 0.99}``, ``β2 ∈ {0.9, 0.99, 0.999}``, ``δ ∈ {0, 1e-5, 1e-4, 1e-3}``).
-
-    Parameters
-    ----------
-    lr : float or schedule — ``η_t``.
-    betas : pair in [0, 1) — ``(β1, β2)``.
-    eps : float >= 0 — ``ε``.
-    weight_decay : float >= 0 — decoupled ``δ``.
-    x0 : array, optional — starting point.
+    """AdamW, Adam with decoupled weight decay (Loshchilov & Hutter 2019, Alg. 2, the schedule
+    multiplier folded into ``η_t``), as ``torch.optim.AdamW``: ``x_{t+1} = x_t − η_t (m̂_t/(√v̂_t + ε)
+    + δ x_t)`` — the chain ``ScaleByAdam(β, ε), AddDecayedWeights(δ), Scale(η)``. The ``ADAMW``
+    baseline of ``nonconvex-meta-optimization`` App. E.2 (``η ∈ {1e-4, 4e-4, 1e-3}``, ``β1 ∈ {0.9,
+    0.99}``, ``β2 ∈ {0.9, 0.99, 0.999}``, ``δ ∈ {0, 1e-5, 1e-4, 1e-3}``). Arguments: ``lr``, ``betas``,
+    ``eps``, ``weight_decay`` (decoupled ``δ``), ``x0`` (as Adam).
     """
 
     decoupled = True
@@ -173,17 +118,11 @@ class AdamW(Adam):
 
 
 class HypergradientDescent(Chain):
-    """Hypergradient descent on plain SGD, SGD-HD (Baydin et al. 2018, the SGD-HD algorithm box;
-    "Algorithm 4" of [3] in ``nonconvex-meta-optimization`` App. E.2, ``HGD``):
-    ``α_t = α_{t−1} + β g_tᵀ g_{t−1}``, ``x_{t+1} = x_t − α_t g_t`` (``α_0 = lr0``, ``g_{−1} = 0``).
-    App. E.2 starts from the tuned SGD rate and sweeps ``β ∈ {1e-5, 1e-4, 1e-3, 1e-2}``; ``α_t`` is
-    not kept positive (as in the paper). Chain: ``ScaleByHypergradient(lr0, β)``; ``state.lr`` is ``α_t``.
-
-    Parameters
-    ----------
-    lr0 : float > 0 — ``α_0``.
-    beta : float >= 0 — hypergradient step ``β``.
-    x0 : array, optional — starting point.
+    """Hypergradient descent on SGD, SGD-HD (Baydin et al. 2018; "Algorithm 4" of [3] in
+    ``nonconvex-meta-optimization`` App. E.2, ``HGD``, ``β ∈ {1e-5, ..., 1e-2}`` from the tuned SGD
+    rate): ``α_t = α_{t−1} + β g_tᵀ g_{t−1}``, ``x_{t+1} = x_t − α_t g_t`` (``α_0 = lr0``, ``g_{−1} = 0``;
+    ``α_t`` is not kept positive, as in the paper) — the chain ``ScaleByHypergradient(lr0, β)``;
+    ``state.lr`` is ``α_t``. Arguments: ``lr0`` (``α_0 > 0``), ``beta`` (``β >= 0``), ``x0``.
     """
 
     def __init__(self, lr0: float, beta: float, x0=None):
@@ -192,20 +131,13 @@ class HypergradientDescent(Chain):
 
 
 class DoG(Chain):
-    """Distance over Gradients (Ivgi, Hinder & Carmon 2023, Alg. 1), the ``DOG`` baseline of
-    ``nonconvex-meta-optimization`` App. E.2 (self-tuning, run with its defaults):
-    ``η_t = r̄_t / √(G_t + ε)``, ``x_{t+1} = x_t − η_t g_t`` with ``r̄_t = max(r_ε, max_{i≤t} ||x_i − x_0||)``,
-    ``G_t = Σ_{i≤t} ||g_i||²``. Chain: ``ScaleByDoG(...)``. ``r_ε = reps_rel (1 + ||x_0||)`` (the
-    paper's and ``optax.contrib.dog``'s heuristic). Deviations: ``ε`` (the reference
-    implementations'; the paper has none) guards ``G_t = 0``; global norms (not L-DoG); no iterate
-    averaging (the paper's evaluation device; it does not change the iterates).
-
-    Parameters
-    ----------
-    reps_rel : float > 0 — relative initial movement.
-    r_eps : float > 0, optional — absolute ``r_ε`` (overrides ``reps_rel``).
-    eps : float >= 0 — ``ε``.
-    x0 : array, optional — starting point.
+    """Distance over Gradients (Ivgi, Hinder & Carmon 2023, Alg. 1), the self-tuning ``DOG`` baseline
+    of ``nonconvex-meta-optimization`` App. E.2: ``x_{t+1} = x_t − r̄_t/√(G_t + ε) g_t`` with ``r̄_t =
+    max(r_ε, max_{i≤t} ||x_i − x_0||)``, ``G_t = Σ_{i≤t} ||g_i||²`` — the chain ``ScaleByDoG(...)``.
+    Arguments: ``reps_rel`` (``r_ε = reps_rel (1 + ||x_0||)``, the paper's and ``optax.contrib.dog``'s
+    heuristic), ``r_eps`` (an absolute ``r_ε`` instead), ``eps`` (``ε``), ``x0``. Deviations: ``ε`` (the
+    reference implementations'; the paper has none) guards ``G_t = 0``; global norms (not L-DoG);
+    no iterate averaging (the paper's evaluation device; the iterates are the same).
     """
 
     def __init__(self, reps_rel: float = 1e-6, r_eps: float | None = None, eps: float = 1e-8, x0=None):
@@ -214,28 +146,19 @@ class DoG(Chain):
 
 
 class DAdaptAdam(Chain):
-    """Adam with D-Adaptation (Defazio & Mishchenko 2023, Alg. 5, cited by ``nonconvex-meta-optimization``
-    App. E.2, ``D-ADAPTATION``; self-tuning). With ``λ_k = d_k γ_k c_k`` (``γ_k`` the schedule, ``c_k``
-    the bias correction ``√(1−β2^{k+1})/(1−β1^{k+1})`` or 1), ``A_k = diag(√v_k + ε)``, ``β̃ = √β2``::
+    """Adam with D-Adaptation (Defazio & Mishchenko 2023, Alg. 5; ``D-ADAPTATION`` of
+    ``nonconvex-meta-optimization`` App. E.2, self-tuning) — the chain ``ScaleByDAdaptAdam(...)``.
+    With ``λ_k = d_k γ_k c_k`` (``γ_k`` = ``lr``, ``c_k = √(1−β2^{k+1})/(1−β1^{k+1})`` if
+    ``bias_correction`` else 1), ``A_k = diag(√v_k + ε)``, ``β̃ = √β2``::
 
         r_{k+1} = β̃ r_k + (1−β̃) λ_k <g_k, A_k^{-1} s_k>        (A_k with the *old* v_k)
         m_{k+1} = β1 m_k + (1−β1) λ_k g_k,   v_{k+1} = β2 v_k + (1−β2) g_k²
         s_{k+1} = β̃ s_k + (1−β̃) λ_k g_k,   d_{k+1} = max(d_k, r_{k+1} / ((1−β̃) ||s_{k+1}||_1))
-        x_{k+1} = x_k − A_{k+1}^{-1} m_{k+1} − δ λ_k x_k               (decoupled decay δ)
+        x_{k+1} = x_k − A_{k+1}^{-1} m_{k+1} − δ λ_k x_k               (δ = weight_decay)
 
     the recursion of ``optax.contrib.dadapt_adamw`` (used by App. E.2; ``bias_correction=True``) and
-    of the authors' ``DAdaptAdam`` (their default ``bias_correction=False``). Chain:
-    ``ScaleByDAdaptAdam(...)``. Deviation: while ``||s||_1 = 0`` ``d`` is kept; no growth-rate cap.
-
-    Parameters
-    ----------
-    lr : float or schedule — ``γ_k``.
-    betas : pair in [0, 1) — ``(β1, β2)``.
-    eps : float > 0 — ``ε``.
-    d0 : float > 0 — initial distance estimate.
-    weight_decay : float >= 0 — ``δ``.
-    bias_correction : bool — use ``c_k``.
-    x0 : array, optional — starting point.
+    the authors' ``DAdaptAdam`` (their default False). Arguments also ``betas``, ``eps``, ``d0``
+    (``d_0``), ``x0``. Deviation: while ``||s||_1 = 0`` ``d`` is kept; no growth-rate cap.
     """
 
     def __init__(self, lr=1.0, betas=(0.9, 0.999), eps: float = 1e-8, d0: float = 1e-6,
@@ -246,28 +169,20 @@ class DAdaptAdam(Chain):
 
 
 class Mechanic(Chain):
-    """Mechanic learning-rate tuner (Cutkosky, Defazio & Mehta 2023, Alg. 1) around a base optimizer —
-    the ``MECHANIC`` baseline of ``nonconvex-meta-optimization`` App. E.2 (on AdamW). The base chain
-    turns the gradients into updates ``u_t`` (seeing the true iterate ``x_t``, so its weight decay
-    does, as ``optax.contrib.mechanize``); Mechanic learns the scale ``Σ_i s_i`` of their sum::
+    """Mechanic learning-rate tuner (Cutkosky, Defazio & Mehta 2023, Alg. 1) around a ``base``
+    optimizer (any unconstrained olc optimizer or :class:`olc.optim.Chain`) — the chain
+    ``Mechanize(base, ...)``; the ``MECHANIC`` baseline of ``nonconvex-meta-optimization`` App. E.2
+    (on AdamW). The base turns gradients into updates ``u_t`` (seeing the true ``x_t``, so its weight
+    decay does, as ``optax.contrib.mechanize``); Mechanic learns the scale ``Σ_i s_i`` of their sum::
 
-        g̃_t = g_t + λ (Σ s_t) ||g_t|| / ||x_t|| · x_t              (Mechanic's own weight decay)
+        g̃_t = g_t + λ (Σ s_t) ||g_t|| / ||x_t|| · x_t              (λ = weight_decay)
         h_t = <g̃_t, Δ_t>,   m_t = max(β m_{t−1}, |h_t| + ε),   v_t = β² v_{t−1} + h_t²
-        r_t = β r_{t−1} − s_t h_t,   W_t = (s_init/n) m_t + max(0, r_t),   s_{t+1} = W_t / (√v_t + ε)
+        r_t = β r_{t−1} − s_t h_t,   s_{t+1} = ((s_init/n) m_t + max(0, r_t)) / (√v_t + ε)
         Δ_{t+1} = Δ_t + u_t,   x_{t+1} = x_ref + (Σ s_{t+1}) Δ_{t+1}
 
-    elementwise over ``β_i = 1 − 10^{−i}``, ``i = 1..n``; ``s_1 = s_init``, ``Δ_1 = 0``, ``x_ref = x_1``.
-    Chain: ``Mechanize(base, ...)``. Defaults as ``optax.contrib.mechanize``. Deviations from optax:
-    ``Δ_t`` is stored (the paper's form), and ``h_t`` is not clipped (a later optax addition).
-
-    Parameters
-    ----------
-    base : an unconstrained olc optimizer (SGD, Adam, AdamW, ... or a :class:`olc.optim.Chain`).
-    s_init : float > 0 — initial scale.
-    weight_decay : float >= 0 — ``λ``.
-    eps : float > 0 — ``ε``.
-    num_betas : int >= 1 — ``n``.
-    x0 : array, optional — starting point.
+    elementwise over ``β_i = 1 − 10^{−i}``, ``i = 1..n`` (``n = num_betas``); ``s_1 = s_init``,
+    ``Δ_1 = 0``, ``x_ref = x_1`` (``x0``), ``ε`` = ``eps``. Defaults as ``optax.contrib.mechanize``. Deviations from
+    optax: ``Δ_t`` is stored (the paper's form), and ``h_t`` is not clipped (a later optax addition).
     """
 
     def __init__(self, base, s_init: float = 1e-6, weight_decay: float = 1e-2, eps: float = 1e-8,
@@ -279,13 +194,8 @@ class Mechanic(Chain):
 
 class ClippedGD(Chain):
     """ClippedGD ``θ ← θ − η min(1, c/‖g‖) g`` (``first-order-bilevel-maml`` Sec. 4.3; Zhang et al. 2020),
-    an outer optimizer of Alg. 1: chain ``ClipByNorm(c), Scale(η)`` on the whole space (start 0).
-
-    Parameters
-    ----------
-    lr : float or schedule — ``η``.
-    clip : float > 0 — ``c``.
-    x0 : array, optional — starting point.
+    an outer optimizer of Alg. 1: the chain ``ClipByNorm(c), Scale(η)`` over ``Reals()`` (start 0).
+    Arguments: ``lr`` (``η``), ``clip`` (``c > 0``), ``x0``.
     """
 
     def __init__(self, lr, clip: float, x0=None):
@@ -295,13 +205,8 @@ class ClippedGD(Chain):
 
 class NormalizedGD(Chain):
     """NormalizedGD ``θ ← θ − η g/(β + ‖g‖)`` (``first-order-bilevel-maml`` Sec. 4.3, Thm. 1), an outer
-    optimizer of Alg. 1: chain ``Normalize(β), Scale(η)`` on the whole space (start 0).
-
-    Parameters
-    ----------
-    lr : float or schedule — ``η``.
-    beta : float > 0 — ``β``.
-    x0 : array, optional — starting point.
+    optimizer of Alg. 1: the chain ``Normalize(β), Scale(η)`` over ``Reals()`` (start 0).
+    Arguments: ``lr`` (``η``), ``beta`` (``β > 0``), ``x0``.
     """
 
     def __init__(self, lr, beta: float, x0=None):
