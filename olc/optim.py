@@ -1,16 +1,14 @@
 """The optimizer stack: small gradient transforms chained into one learner.
 
-A :class:`Transform` turns the direction that reaches it into a new one and keeps a small state
-of its own — the design of optax's gradient transformations (Babuschkin et al. 2020, "The DeepMind
-JAX Ecosystem"). :class:`Chain` is the one learner that runs them: each round ``u ← g_t`` passes
-through the transforms in order and ``x_{t+1} = Π_K(x_t − u)``. Every first-order method of
-:mod:`olc.learners` is a chain (OGD, AdaGrad, SGD, HeavyBall, Nesterov, Adam, AdamW, AdaGradOpt,
-ClippedGD, NormalizedGD, HypergradientDescent, DoG, DAdaptAdam, Mechanic; each docstring names its
-transforms), so this module is the one place for what they share: the start rule
-(:meth:`Chain.init`), the finiteness check, the (weighted) projection, the step counter
-``t = 1, 2, ...`` handed to every transform, and the learning-rate schedules (a positive number or
-a callable ``t -> η_t``: :class:`Constant`, :class:`Power`, :class:`InverseSqrt`, :func:`as_schedule`).
-A custom optimizer is a chain: ``Chain(ClipByNorm(1.0), ScaleByAdam(), Scale(1e-2), x0=x0)``.
+A :class:`Transform` rewrites the direction that reaches it and keeps a small state of its own —
+the design of optax's gradient transformations (Babuschkin et al. 2020, "The DeepMind JAX
+Ecosystem"). :class:`Chain` is the one learner that runs them: ``u ← g_t`` passes through the
+transforms in order and ``x_{t+1} = Π_K(x_t − u)``. Every first-order method of :mod:`olc.learners`
+is a chain (its docstring names the transforms), so this module is the one place for what they
+share: the start rule, the finiteness check, the (weighted) projection, the step counter
+``t = 1, 2, ...`` and the learning-rate schedules (:class:`Constant`, :class:`Power`,
+:class:`InverseSqrt`, any callable ``t -> η_t``: :func:`as_schedule`). A custom optimizer is a chain:
+``Chain(ClipByNorm(1.0), ScaleByAdam(), Scale(1e-2), x0=x0)``.
 """
 
 from __future__ import annotations
@@ -123,8 +121,7 @@ class Transform:
     ``NamedTuple`` of arrays; ``()`` when it has none). Hyperparameters live on the object and are
     validated when it is built; an instance holds no state, so one can serve many chains. A stage
     that preconditions defines ``metric(state)``, the diagonal ``S`` of the chain's projection
-    ``argmin_{z∈K} Σ S_i (z_i − y_i)²`` (None: Euclidean).
-    """
+    ``argmin_{z∈K} Σ S_i (z_i − y_i)²`` (None: Euclidean)."""
 
     metric = None
 
@@ -372,27 +369,20 @@ def _project_weighted(K, y, w):
     """``argmin_{z∈K} Σ w_i (z_i − y_i)²`` for Box (clip), Ball (root find on the multiplier), Reals."""
     if not isinstance(K, Ball):
         return K.project(y)
-    r = K.radius  # z_i = w_i y_i / (w_i + λ) with λ >= 0 such that ||z|| = r (if ||y|| > r)
-    if np.linalg.norm(y) <= r:
+    from scipy.optimize import brentq
+
+    r, n = K.radius, np.linalg.norm(y)  # z_i = w_i y_i / (w_i + λ) with λ >= 0 such that ||z|| = r
+    if n <= r:
         return y.copy()
-    lo, hi = 0.0, float(np.max(w)) * (np.linalg.norm(y) / r)
-    for _ in range(200):
-        lam = 0.5 * (lo + hi)
-        if np.linalg.norm(w * y / (w + lam)) > r:
-            lo = lam
-        else:
-            hi = lam
-        if hi - lo <= 1e-15 * max(1.0, hi):
-            break
-    return K.project(w * y / (w + hi))
+    hi = float(np.max(w)) * n / r  # ||z(hi)|| < r
+    lam = brentq(lambda lam: np.linalg.norm(w * y / (w + lam)) - r, 0.0, hi, xtol=1e-15 * max(1.0, hi))
+    return K.project(w * y / (w + lam))
 
 
 # -------------------------------------------------------------------------------------- the learner
 def initial_point(who: str, shape: tuple, x0=None, ctor_x0=None):
-    """The start rule: ``init``'s ``x0``, else the constructor's (a copy, of the decision ``shape``), else None.
-
-    A constructor ``x0`` of another shape raises :class:`olc.ShapeError` even when ``init``'s wins (it
-    is a mistake, never dropped silently)."""
+    """The start rule: ``init``'s ``x0``, else the constructor's (a copy, of the decision ``shape``), else None;
+    a constructor ``x0`` of another shape is a :class:`olc.ShapeError` even when ``init``'s wins."""
     if ctor_x0 is not None and ctor_x0.shape != shape:
         raise ShapeError(f"x0: {who} was built with x0 of shape {ctor_x0.shape} but plays decisions of shape "
                          f"{shape} (expected shape {shape}; the game's / init's x0 is the starting point when both "
@@ -403,10 +393,8 @@ def initial_point(who: str, shape: tuple, x0=None, ctor_x0=None):
 
 
 class ChainState(NamedTuple):
-    """State of a :class:`Chain`: the iterate ``x``, the step count ``t`` and one state per transform.
-
-    The transforms' fields read through: ``state.m`` is Adam's first moment, ``state.d`` D-Adaptation's
-    estimate, ``state.lr`` the hypergradient step (the first transform state with that field)."""
+    """State of a :class:`Chain`: iterate ``x``, step count ``t``, one state per transform (``inner``),
+    whose fields read through: ``state.m`` is Adam's first moment, ``state.d`` D-Adaptation's estimate."""
 
     x: np.ndarray
     t: int
@@ -423,22 +411,12 @@ class ChainState(NamedTuple):
 class Chain(Learner):
     """An optimizer: gradient transforms chained into one learner of the :mod:`olc.game` protocol.
 
-    Each round ``u ← g_t``, then every transform in order (``u, s_i ← T_i(u, s_i, x_t, t)``), then
+    Each round ``u ← g_t``, then the ``transforms`` in order (``u, s_i ← T_i(u, s_i, x_t, t)``), then
     ``x_{t+1} = Π_K(x_t − u)`` (Zinkevich 2003's projected step; the Euclidean projection, or the
-    one in the metric of the last transform that defines one, e.g. AdaGrad's). The gradient is
-    checked (shape, NaN/Inf) when it arrives and a non-finite iterate raises :class:`olc.NonFiniteError`
-    (``olc.play`` turns both into :class:`olc.DivergenceError` with the rounds before it).
-
-    Parameters
-    ----------
-    *transforms : Transform
-        The stages, applied in order (none: gradient steps of size 1).
-    K : olc.sets.ConvexSet, optional
-        Decision set: every iterate is projected onto it, the default start is ``Π_K(0)``. None:
-        unconstrained arrays of any shape, and a start is required.
-    x0 : array, optional
-        Starting point (``init``'s ``x0``, the game's, wins when both are given).
-    """
+    one in the metric of the last transform that defines one, e.g. AdaGrad's). ``K``: a decision
+    set (default start ``Π_K(0)``) or None (arrays of any shape; a start is required). ``x0``: the
+    start (``init``'s, the game's, wins). The gradient is checked (shape, NaN/Inf) when it arrives,
+    a non-finite iterate raises :class:`olc.NonFiniteError` (``olc.play``: :class:`olc.DivergenceError`)."""
 
     feedback = "gradient"
     State = ChainState

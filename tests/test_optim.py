@@ -7,20 +7,9 @@ import numpy as np
 import pytest
 
 import olc
+from olc import optim as O
 from olc.game import Feedback
 from olc.learners import AOFTRL, FTRL, MAML, OGD, SGD, AdaGrad, Adam, Hedge, Mechanic, meta_train, outer_optimizer
-from olc.optim import (
-    AddDecayedWeights,
-    Chain,
-    ClipByNorm,
-    InverseSqrt,
-    Mechanize,
-    Momentum,
-    Normalize,
-    Scale,
-    ScaleByAdaGrad,
-    ScaleByAdam,
-)
 from olc.oracles import QuadraticOracle
 from olc.sets import Ball, Box, Reals, Simplex
 
@@ -37,7 +26,8 @@ def quad():
 def test_custom_chain_matches_its_hand_written_recursion(quad):
     """clip → Adam scaling → decoupled decay → schedule, written out by hand."""
     oracle, x0 = quad
-    opt = Chain(ClipByNorm(0.5), ScaleByAdam((0.8, 0.99), 1e-6), AddDecayedWeights(1e-2), Scale(InverseSqrt(0.1)))
+    opt = O.Chain(O.ClipByNorm(0.5), O.ScaleByAdam((0.8, 0.99), 1e-6), O.AddDecayedWeights(1e-2),
+                  O.Scale(O.InverseSqrt(0.1)))
     tr = olc.learners.train(opt, oracle, 60, x0)
     x, m, v, xs = x0.copy(), np.zeros(D), np.zeros(D), []
     for t in range(1, 61):
@@ -55,7 +45,7 @@ def test_custom_chain_matches_its_hand_written_recursion(quad):
 def test_projected_heavy_ball_and_normalized_steps_stay_in_the_set(quad):
     oracle, x0 = quad
     K = Box(-0.2, 0.3, dim=D)
-    tr = olc.learners.train(Chain(Normalize(0.1), Momentum(0.5), Scale(0.05), K=K, x0=x0), oracle, 40)
+    tr = olc.learners.train(O.Chain(O.Normalize(0.1), O.Momentum(0.5), O.Scale(0.05), K=K, x0=x0), oracle, 40)
     x, b = np.clip(x0, -0.2, 0.3), np.zeros(D)
     for t in range(40):
         np.testing.assert_allclose(tr.decisions[t], x, atol=1e-14)
@@ -91,7 +81,7 @@ def test_start_rule_is_shared():
     np.testing.assert_array_equal(OGD(Box(1.0, 2.0, dim=2)).init(2).x, [1.0, 1.0])
     # unconstrained: a start is required; a constructor x0 of another shape is refused even when init's wins
     with pytest.raises(olc.InvalidArgumentError, match="x0: Chain needs a starting point"):
-        Chain(Scale(0.1)).init(3)
+        O.Chain(O.Scale(0.1)).init(3)
     with pytest.raises(olc.ShapeError, match=r"x0: SGD was built with x0 of shape \(2,\)"):
         SGD(0.1, x0=np.zeros(2)).init(3, x0=np.zeros(3))
     # FTRL's regulariser centre follows the same rule (default 0, never projected)
@@ -105,12 +95,12 @@ def test_start_rule_is_shared():
 
 def test_one_finiteness_check_and_divergence_in_play(quad):
     oracle, x0 = quad
-    opt = Chain(ScaleByAdaGrad(), Scale(0.1), x0=x0)
+    opt = O.Chain(O.ScaleByAdaGrad(), O.Scale(0.1), x0=x0)
     s = opt.init(D)
     with pytest.raises(olc.NonFiniteError, match="gradient of step 0"):
         opt.step(s, np.full(D, np.nan))
     with pytest.raises(olc.NonFiniteError, match="Chain: the iterate became non-finite at step 1"):
-        Chain(Scale(1e308)).step(Chain(Scale(1e308)).init(D, x0=x0), np.full(D, 1e308))
+        O.Chain(O.Scale(1e308)).step(O.Chain(O.Scale(1e308)).init(D, x0=x0), np.full(D, 1e308))
     # a finite gradient that overflows the iterate in round k: DivergenceError with the k rounds before it
     seq = [olc.losses.Linear(np.ones(2))] * 6 + [olc.losses.FunctionLoss(lambda x: 0.0, lambda x: np.full(2, 1e308))]
     with pytest.raises(olc.DivergenceError, match="OGD: the iterate became non-finite at step 7") as err:
@@ -140,16 +130,16 @@ def test_state_type_fields_and_pickling(quad):
 
 def test_bad_stages_and_sets_are_named():
     with pytest.raises(olc.InvalidArgumentError, match=r"transforms\[1\]"):
-        Chain(Scale(0.1), "adam")
+        O.Chain(O.Scale(0.1), "adam")
     with pytest.raises(olc.InvalidArgumentError, match="K: a preconditioned projection"):
-        Chain(ScaleByAdaGrad(), Scale(0.1), K=Simplex(3))
+        O.Chain(O.ScaleByAdaGrad(), O.Scale(0.1), K=Simplex(3))
     with pytest.raises(olc.InvalidArgumentError, match="base"):
-        Mechanize(OGD(Ball(1.0)))
+        O.Mechanize(OGD(Ball(1.0)))
     with pytest.raises(olc.InvalidArgumentError, match="clip"):
-        ClipByNorm(0.0)
+        O.ClipByNorm(0.0)
     with pytest.raises(olc.InvalidArgumentError, match="momentum"):
-        Momentum(1.0)
-    r = repr(Chain(ClipByNorm(1.0), Scale(0.1), K=Reals()))
+        O.Momentum(1.0)
+    r = repr(O.Chain(O.ClipByNorm(1.0), O.Scale(0.1), K=Reals()))
     assert r == "Chain(ClipByNorm(clip=1.0), Scale(lr=Constant(value=0.1)), K=Reals(), x0=None)"
     assert repr(SGD(0.1, weight_decay=1e-3)) == "SGD(lr=Constant(value=0.1), weight_decay=0.001, x0=None)"
 

@@ -42,8 +42,7 @@ class OGD(Chain):
     chain ``Scale(η)`` over the set ``K``. ``lr``: a number or a schedule ``t -> η_t`` (``t`` from 1),
     default ``InverseSqrt(D/2)`` with ``D`` the diameter of ``K`` (``1/√t`` if unbounded); ``x0``: the
     first decision (projected; ``init``'s wins; default ``Π_K(0)``). With ``η_t = D/(G√t)`` the regret
-    is at most ``(3/2) D G √T`` (Zinkevich 2003, Thm. 1).
-    """
+    is at most ``(3/2) D G √T`` (Zinkevich 2003, Thm. 1)."""
 
     def __init__(self, K: ConvexSet, lr=None, x0=None):
         self.lr = _default_lr(K, lr)
@@ -65,8 +64,7 @@ class FTRL(Learner):
     constant ``η`` and ``||g_t|| <= G``, regret against ``u`` is at most
     ``||u - x_0||²/(2η) + η Σ||g_t||²/2`` — eq. (6) of ``optimistic-meta-gradients`` with no hints.
     ``lr`` (``η_t``, default as :class:`OGD`) is non-increasing (constant or a decreasing schedule)
-    for that bound to hold; ``x0`` is the centre ``x_0`` (default 0, not projected; ``init``'s wins).
-    """
+    for that bound to hold; ``x0`` is the centre ``x_0`` (default 0, not projected; ``init``'s wins)."""
 
     feedback = "gradient"
 
@@ -101,8 +99,7 @@ class Hedge(Learner):
     horizon is known), regret is at most ``sqrt(T ln n / 2)`` (Cesa-Bianchi & Lugosi 2006,
     Thm. 2.2). Without a horizon the default is the anytime ``η_t = sqrt(8 ln n / t)``, with
     regret at most ``2 sqrt((T/2) ln n) + sqrt(ln n / 8)`` (ibid., Thm. 2.3). ``lr`` (a number or a
-    schedule) overrides both defaults.
-    """
+    schedule) overrides both defaults."""
 
     feedback = "gradient"
 
@@ -145,8 +142,7 @@ class AdaGrad(Chain):
     :class:`~olc.sets.Reals`; other sets are rejected. ``x0``: the first decision (projected).
     ``decay`` (default 0: AdaGrad exactly; its regret bound needs 0) leaks the accumulator,
     ``Σ ← (1 − decay)·Σ + g_t²``: the baselines' "decay rate" of ``optimistic-meta-gradients``
-    Table 2 (1 keeps only ``g_t²``; RMSProp up to a rescaling of ``η`` and ``eps``).
-    """
+    Table 2 (1 keeps only ``g_t²``; RMSProp up to a rescaling of ``η`` and ``eps``)."""
 
     def __init__(self, K: ConvexSet, lr: float = 1.0, eps: float = 1e-12, x0=None, *, decay: float = 0.0):
         self.lr, self.eps, self.decay = positive(lr, "lr"), eps, decay
@@ -176,20 +172,16 @@ class AOFTRL(Learner):
     before ``g_t`` is seen, so eq. (6) holds with the β_t actually used:
     ``R(T) <= ||u||²/(2β_T) + ½ Σ_t α_t² β_t ||g_t - h̃_t||²`` (see :func:`aoftrl_regret_bound`
     and :meth:`regret_bound`). ``scale`` defaults to the set's radius (1 if unbounded).
-    ``weights`` ``α_t`` (a callable of the 0-based ``t`` or None for 1) weight the losses.
-    """
+    ``weights`` ``α_t`` (a callable of the 0-based ``t`` or None for 1) weight the losses."""
 
     feedback = "gradient"
 
     def __init__(self, K: ConvexSet, lr="adaptive", hint=None, scale: float | None = None, eps: float = 1.0,
                  weights=None):
         self.K = check_set(K)
-        if isinstance(lr, str):
-            if lr != "adaptive":
-                raise InvalidArgumentError(f"lr: expected 'adaptive', a positive number or a schedule, got {lr!r}")
-            self.lr = "adaptive"
-        else:
-            self.lr = as_schedule(lr)
+        if isinstance(lr, str) and lr != "adaptive":
+            raise InvalidArgumentError(f"lr: expected 'adaptive', a positive number or a schedule, got {lr!r}")
+        self.lr = lr if isinstance(lr, str) else as_schedule(lr)
         if not (hint is None or hint == "previous" or callable(hint)):
             raise InvalidArgumentError(f"hint: expected None, 'previous' or a callable (t, state) -> array, got {hint!r}")
         self.hint = hint
@@ -246,8 +238,7 @@ def aoftrl_regret_bound(g, hints, betas, u, alphas=None) -> np.ndarray:
 
     ``g``, ``hints``: arrays ``(T, *shape)`` of gradients and hints; ``betas``: ``(T,)`` learning
     rates used (non-increasing); ``u``: the comparator; ``alphas``: ``(T,)`` weights (default 1).
-    Returns ``B[t] = ||u||²/(2β_t) + ½ Σ_{s<=t} α_s² β_s ||g_s - h̃_s||²``.
-    """
+    Returns ``B[t] = ||u||²/(2β_t) + ½ Σ_{s<=t} α_s² β_s ||g_s - h̃_s||²``."""
     g = as_array(g, "g")
     hints = as_array(hints, "hints", shape=g.shape)
     T = g.shape[0]

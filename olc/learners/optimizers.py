@@ -1,12 +1,9 @@
 """Baseline optimizers as olc learners: the decision is the iterate, the feedback its gradient.
 
-The tuned baselines of ``nonconvex-meta-optimization`` Sec. 4 and App. E.2 (SGD, momentum, AdamW,
-hypergradient descent, DoG, D-Adaptation, Mechanic), Nesterov, Adam, AdaGrad and the outer
-optimizers of ``first-order-bilevel-maml`` Sec. 4.3 (ClippedGD, NormalizedGD). Each class is a
-thin constructor of an :class:`olc.optim.Chain` of transforms (its docstring names them): one start
-rule (``init``'s ``x0``, e.g. the optimization game's, else the constructor's), one finiteness check,
-states with the iterate ``x`` and step count ``t``, arrays of any shape (the GPC matrices ``M`` too).
-:func:`train` is ``olc.play`` on :func:`olc.games.optimization.optimization`, the one training loop.
+The baselines of ``nonconvex-meta-optimization`` App. E.2, Nesterov, Adam, AdaGrad and the outer
+optimizers of ``first-order-bilevel-maml`` Sec. 4.3, each a thin constructor of an :class:`olc.optim.Chain`
+(one start rule, one finiteness check, states with the iterate ``x`` and step count ``t``, arrays of
+any shape). :func:`train` is ``olc.play`` on :func:`olc.games.optimization.optimization`.
 """
 
 from __future__ import annotations
@@ -40,8 +37,7 @@ class SGD(Chain):
     ``x_{t+1} = x_t − η_t (g_t + δ x_t)``, as ``torch.optim.SGD(lr, weight_decay=δ)``: the chain
     ``AddDecayedWeights(δ), Scale(η)``. The ``SGD`` baseline of ``nonconvex-meta-optimization`` App. E.2
     (grid ``η ∈ {0.001, 0.01, 0.1, 0.2, 0.4, 1}``, ``δ ∈ {0, 1e-5, 1e-4, 1e-3}``). Arguments: ``lr``
-    (``η_t``, a number or a schedule), ``weight_decay`` (``δ >= 0``), ``x0`` (start; the game's wins).
-    """
+    (``η_t``, a number or a schedule), ``weight_decay`` (``δ >= 0``), ``x0`` (start; the game's wins)."""
 
     def __init__(self, lr, weight_decay: float = 0.0, x0=None):
         self.lr, self.weight_decay = as_schedule(lr), weight_decay
@@ -53,8 +49,7 @@ class HeavyBall(Chain):
     ``AddDecayedWeights(δ), Momentum(μ), Scale(η)``; for a constant ``η`` exactly Polyak's
     ``x_{t+1} = x_t − η ∇f(x_t) + μ (x_t − x_{t−1})`` (:func:`olc.kernels.optimizer_grid`). The
     ``MOMENTUM`` baseline of ``nonconvex-meta-optimization`` App. E.2 (``μ ∈ {0.9, 0.95, 0.99}``).
-    Arguments: ``lr`` (``η_t``), ``momentum`` (``μ ∈ [0, 1)``), ``weight_decay`` (coupled ``δ``), ``x0``.
-    """
+    Arguments: ``lr`` (``η_t``), ``momentum`` (``μ ∈ [0, 1)``), ``weight_decay`` (coupled ``δ``), ``x0``."""
 
     nesterov = False
 
@@ -68,8 +63,7 @@ class Nesterov(HeavyBall):
     ``torch.optim.SGD(nesterov=True)``: ``b_t = μ b_{t−1} + g_t + δ x_t``, ``x_{t+1} = x_t − η_t (g_t
     + δ x_t + μ b_t)`` — the chain ``AddDecayedWeights(δ), Momentum(μ, nesterov=True), Scale(η)``. The
     iterate is the look-ahead point ``y_t = z_t + μ (z_t − z_{t−1})`` of the two-sequence form
-    ``z_{t+1} = y_t − η ∇f(y_t)``. Arguments: ``lr``, ``momentum``, ``weight_decay``, ``x0`` (as HeavyBall).
-    """
+    ``z_{t+1} = y_t − η ∇f(y_t)``. Arguments: ``lr``, ``momentum``, ``weight_decay``, ``x0`` (as HeavyBall)."""
 
     nesterov = True
 
@@ -79,8 +73,7 @@ class AdaGradOpt(Chain):
     ``x_{t+1} = x_t − η g_t / √(ε + Σ_{s≤t} g_s²)``: the chain ``ScaleByAdaGrad(ε, decay), Scale(η)``
     (:class:`olc.learners.AdaGrad` over a set). Deviation from ``torch.optim.Adagrad``: ε inside the
     square root (they agree for ε → 0). Arguments: ``lr`` (``η``), ``eps`` (``ε > 0``), ``x0``,
-    ``decay`` (leak of the accumulator, 0 = AdaGrad: :class:`olc.optim.ScaleByAdaGrad`).
-    """
+    ``decay`` (leak of the accumulator, 0 = AdaGrad: :class:`olc.optim.ScaleByAdaGrad`)."""
 
     def __init__(self, lr: float = 1e-2, eps: float = 1e-10, x0=None, *, decay: float = 0.0):
         self.lr, self.eps, self.decay = positive(lr, "lr"), eps, decay
@@ -91,8 +84,7 @@ class Adam(Chain):
     """Adam (Kingma & Ba 2015, Alg. 1) with coupled L2 weight decay, as ``torch.optim.Adam``: the chain
     ``AddDecayedWeights(δ), ScaleByAdam(β, ε), Scale(η)``; the meta-optimizer over ``M`` of
     ``nonconvex-meta-optimization`` App. E.1 (Adam instead of GD). Arguments: ``lr`` (``η_t``),
-    ``betas`` (``(β1, β2)`` in ``[0, 1)``), ``eps`` (``ε``), ``weight_decay`` (``δ``), ``x0``.
-    """
+    ``betas`` (``(β1, β2)`` in ``[0, 1)``), ``eps`` (``ε``), ``weight_decay`` (``δ``), ``x0``."""
 
     decoupled = False
 
@@ -108,8 +100,7 @@ class AdamW(Adam):
     + δ x_t)`` — the chain ``ScaleByAdam(β, ε), AddDecayedWeights(δ), Scale(η)``. The ``ADAMW``
     baseline of ``nonconvex-meta-optimization`` App. E.2 (``η ∈ {1e-4, 4e-4, 1e-3}``, ``β1 ∈ {0.9,
     0.99}``, ``β2 ∈ {0.9, 0.99, 0.999}``, ``δ ∈ {0, 1e-5, 1e-4, 1e-3}``). Arguments: ``lr``, ``betas``,
-    ``eps``, ``weight_decay`` (decoupled ``δ``), ``x0`` (as Adam).
-    """
+    ``eps``, ``weight_decay`` (decoupled ``δ``), ``x0`` (as Adam)."""
 
     decoupled = True
 
@@ -122,8 +113,7 @@ class HypergradientDescent(Chain):
     ``nonconvex-meta-optimization`` App. E.2, ``HGD``, ``β ∈ {1e-5, ..., 1e-2}`` from the tuned SGD
     rate): ``α_t = α_{t−1} + β g_tᵀ g_{t−1}``, ``x_{t+1} = x_t − α_t g_t`` (``α_0 = lr0``, ``g_{−1} = 0``;
     ``α_t`` is not kept positive, as in the paper) — the chain ``ScaleByHypergradient(lr0, β)``;
-    ``state.lr`` is ``α_t``. Arguments: ``lr0`` (``α_0 > 0``), ``beta`` (``β >= 0``), ``x0``.
-    """
+    ``state.lr`` is ``α_t``. Arguments: ``lr0`` (``α_0 > 0``), ``beta`` (``β >= 0``), ``x0``."""
 
     def __init__(self, lr0: float, beta: float, x0=None):
         self.lr0, self.beta = lr0, beta
@@ -137,8 +127,7 @@ class DoG(Chain):
     Arguments: ``reps_rel`` (``r_ε = reps_rel (1 + ||x_0||)``, the paper's and ``optax.contrib.dog``'s
     heuristic), ``r_eps`` (an absolute ``r_ε`` instead), ``eps`` (``ε``), ``x0``. Deviations: ``ε`` (the
     reference implementations'; the paper has none) guards ``G_t = 0``; global norms (not L-DoG);
-    no iterate averaging (the paper's evaluation device; the iterates are the same).
-    """
+    no iterate averaging (the paper's evaluation device; the iterates are the same)."""
 
     def __init__(self, reps_rel: float = 1e-6, r_eps: float | None = None, eps: float = 1e-8, x0=None):
         self.reps_rel, self.r_eps, self.eps = reps_rel, r_eps, eps
@@ -158,8 +147,7 @@ class DAdaptAdam(Chain):
 
     the recursion of ``optax.contrib.dadapt_adamw`` (used by App. E.2; ``bias_correction=True``) and
     the authors' ``DAdaptAdam`` (their default False). Arguments also ``betas``, ``eps``, ``d0``
-    (``d_0``), ``x0``. Deviation: while ``||s||_1 = 0`` ``d`` is kept; no growth-rate cap.
-    """
+    (``d_0``), ``x0``. Deviation: while ``||s||_1 = 0`` ``d`` is kept; no growth-rate cap."""
 
     def __init__(self, lr=1.0, betas=(0.9, 0.999), eps: float = 1e-8, d0: float = 1e-6,
                  weight_decay: float = 0.0, bias_correction: bool = True, x0=None):
@@ -182,8 +170,7 @@ class Mechanic(Chain):
 
     elementwise over ``β_i = 1 − 10^{−i}``, ``i = 1..n`` (``n = num_betas``); ``s_1 = s_init``,
     ``Δ_1 = 0``, ``x_ref = x_1`` (``x0``), ``ε`` = ``eps``. Defaults as ``optax.contrib.mechanize``. Deviations from
-    optax: ``Δ_t`` is stored (the paper's form), and ``h_t`` is not clipped (a later optax addition).
-    """
+    optax: ``Δ_t`` is stored (the paper's form), and ``h_t`` is not clipped (a later optax addition)."""
 
     def __init__(self, base, s_init: float = 1e-6, weight_decay: float = 1e-2, eps: float = 1e-8,
                  num_betas: int = 6, x0=None):
@@ -195,8 +182,7 @@ class Mechanic(Chain):
 class ClippedGD(Chain):
     """ClippedGD ``θ ← θ − η min(1, c/‖g‖) g`` (``first-order-bilevel-maml`` Sec. 4.3; Zhang et al. 2020),
     an outer optimizer of Alg. 1: the chain ``ClipByNorm(c), Scale(η)`` over ``Reals()`` (start 0).
-    Arguments: ``lr`` (``η``), ``clip`` (``c > 0``), ``x0``.
-    """
+    Arguments: ``lr`` (``η``), ``clip`` (``c > 0``), ``x0``."""
 
     def __init__(self, lr, clip: float, x0=None):
         self.lr, self.clip = as_schedule(lr), clip
@@ -206,29 +192,23 @@ class ClippedGD(Chain):
 class NormalizedGD(Chain):
     """NormalizedGD ``θ ← θ − η g/(β + ‖g‖)`` (``first-order-bilevel-maml`` Sec. 4.3, Thm. 1), an outer
     optimizer of Alg. 1: the chain ``Normalize(β), Scale(η)`` over ``Reals()`` (start 0).
-    Arguments: ``lr`` (``η``), ``beta`` (``β > 0``), ``x0``.
-    """
+    Arguments: ``lr`` (``η``), ``beta`` (``β > 0``), ``x0``."""
 
     def __init__(self, lr, beta: float, x0=None):
         self.lr, self.beta = as_schedule(lr), beta
         super().__init__(Normalize(beta), Scale(self.lr), K=Reals(), x0=x0)
 
 
-#: the string choices of an outer optimizer (kept for ``meta_train(optimizer="clipped", clip=...)``):
-#: name -> (constructor of (lr, option, x0), the option it needs or None)
+#: the names an outer optimizer may be given by: name -> (constructor of (lr, option, x0), its option)
 OUTER_OPTIMIZERS = {"gd": (lambda lr, _, x0: OGD(Reals(), lr, x0), None),
                     "clipped": (ClippedGD, "clip"), "normalized": (NormalizedGD, "beta")}
 
 
 def outer_optimizer(optimizer, lr=None, *, clip: float | None = None, beta: float | None = None, x0=None):
-    """The outer optimizer of ``first-order-bilevel-maml`` Alg. 1, line 10.
-
-    ``optimizer`` is any olc learner with gradient feedback (``Adam(1e-2)``, ``ClippedGD(0.1, 1.0)``,
-    an :class:`olc.optim.Chain`, ...; ``lr``, ``clip`` and ``beta`` must then be None), or one of the
-    names of :data:`OUTER_OPTIMIZERS`: ``"gd"`` (gradient steps on the whole space), ``"clipped"``
-    (:class:`ClippedGD`, needs ``clip``) or ``"normalized"`` (:class:`NormalizedGD`, needs ``beta``),
-    with learning rate ``lr``.
-    """
+    """The outer optimizer of ``first-order-bilevel-maml`` Alg. 1, line 10: ``optimizer`` is any olc
+    learner (``Adam(1e-2)``, an :class:`olc.optim.Chain`, ...; then ``lr``, ``clip``, ``beta`` are None)
+    or a name of :data:`OUTER_OPTIMIZERS` with learning rate ``lr``: ``"gd"`` (OGD on the whole space),
+    ``"clipped"`` (:class:`ClippedGD`, needs ``clip``), ``"normalized"`` (:class:`NormalizedGD`, ``beta``)."""
     if not isinstance(optimizer, str):
         require(optimizer, "optimizer", "an olc learner or one of 'gd', 'clipped', 'normalized'",
                 ("init", "decide", "update"))
@@ -246,19 +226,14 @@ def outer_optimizer(optimizer, lr=None, *, clip: float | None = None, beta: floa
 
 def train(optimizer, oracle, T: int, x0=None, seed=0, stochastic: bool | None = None,
           progress: bool | None = None):
-    """Run ``optimizer`` for ``T`` steps on ``oracle`` from ``x0``: ``olc.play`` on
-    :func:`olc.games.optimization.optimization` (see there for ``x0=None`` and ``stochastic``).
-    ``x0=None`` uses the optimizer's constructor ``x0`` when it has one.
-
-    Returns the :class:`olc.Trace` (``decisions`` are the iterates ``x_0..x_{T−1}``, ``losses``
-    the values ``f(x_t; batch_t)``, ``final_state.x`` the last iterate ``x_T``). A non-finite
-    value or iterate raises :class:`olc.DivergenceError` carrying the partial trace.
-    """
+    """Run ``optimizer`` for ``T`` steps on ``oracle`` from ``x0`` (None: the optimizer's own, else the
+    oracle's): ``olc.play`` on :func:`olc.games.optimization.optimization`. Returns the :class:`olc.Trace`
+    (``decisions``: the iterates ``x_0..x_{T−1}``, ``losses``: ``f(x_t; batch_t)``, ``final_state.x``:
+    ``x_T``); a non-finite value or iterate raises :class:`olc.DivergenceError` with the partial trace."""
     from ..game import play
     from ..games.optimization import optimization
 
     require(optimizer, "optimizer", "an olc learner instance (e.g. olc.learners.SGD(0.1))", ("init", "decide", "update"))
-    if x0 is None:
+    if x0 is None and not callable(getattr(optimizer, "x0", None)):
         x0 = getattr(optimizer, "x0", None)  # the optimizer's own starting point (None: the oracle's x0())
-        x0 = None if callable(x0) else x0
     return play(optimizer, optimization(oracle, T, x0, stochastic=stochastic), T, seed=seed, progress=progress)
