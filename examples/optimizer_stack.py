@@ -17,21 +17,17 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure  # an Agg-rendered figure, no pyplot state
 
 import olc
 from olc.optim import AddDecayedWeights, Chain, ClipByNorm, InverseSqrt, Momentum, Scale, ScaleByAdam
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--out", default=None)
-parser.add_argument("--T", type=int, default=300)
+parser = argparse.ArgumentParser(description="Optimizers as chains of transforms (olc.optim).")
+parser.add_argument("--T", type=int, default=300, help="steps per optimizer")
+parser.add_argument("--out", default=None, help="folder for optimizer_stack.png (default: a temporary one)")
 args = parser.parse_args()
 out = args.out or tempfile.mkdtemp()
-os.makedirs(out, exist_ok=True)
 
 # f(x) = ½ xᵀAx + bᵀx in 2-D with condition number 50: gradient descent zig-zags across the valley.
 A = np.diag([50.0, 1.0])
@@ -64,11 +60,12 @@ assert radii.max() <= 1.0 + 1e-12
 for name, tr in traces.items():
     print(f"{name:32s} f(x_T) - f* = {tr.losses[-1] - f_star:.2e}   state type {type(tr.final_state).__name__}")
 
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+fig = Figure(figsize=(11, 4.2))
+ax1, ax2 = fig.subplots(1, 2)
 g1, g2 = np.meshgrid(np.linspace(-1.6, 1.2, 200), np.linspace(-1.2, 2.2, 200))
 F = 0.5 * (50 * g1 ** 2 + g2 ** 2) + b[0] * g1 + b[1] * g2
 ax1.contour(g1, g2, F, levels=25, colors="0.8", linewidths=0.6)
-ax1.add_patch(plt.Circle((0, 0), 1.0, fill=False, ls=":", color="k"))
+ax1.plot(np.cos(np.linspace(0, 2 * np.pi, 200)), np.sin(np.linspace(0, 2 * np.pi, 200)), ":k", lw=1)
 for name, tr in traces.items():
     ax1.plot(tr.decisions[:60, 0], tr.decisions[:60, 1], ".-", ms=2, lw=0.8, label=name)
     ax2.semilogy(np.maximum(tr.losses - f_star, 1e-16), label=name)
@@ -76,6 +73,4 @@ ax1.set(title="first 60 iterates (dotted: the ball K)", xlabel="x₁", ylabel="x
 ax2.set(title="suboptimality f(x_t) − f*", xlabel="step t")
 ax2.legend(fontsize=7)
 fig.tight_layout()
-path = os.path.join(out, "optimizer_stack.png")
-fig.savefig(path, dpi=110)
-print("wrote", path)
+print("wrote", olc.plot.save(fig, os.path.join(out, "optimizer_stack.png")))  # atomic write

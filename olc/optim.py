@@ -443,8 +443,8 @@ class Chain(Learner):
                                        f"got {K!r}")
         self.x0 = None if x0 is None else as_array(x0, "x0", copy=True)
 
-    def __repr__(self):
-        return _repr(self)
+    def __repr__(self):  # Learner's repr for the named optimizers; the bare Chain also shows its transforms
+        return _repr(self) if type(self) is Chain else super().__repr__()
 
     @property
     def _name(self):

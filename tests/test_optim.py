@@ -161,15 +161,3 @@ def test_outer_optimizer_is_any_learner():
     with pytest.raises(olc.InvalidArgumentError, match="optimizer"):
         outer_optimizer("adam", 0.1)
 
-
-def test_docs_optimizers_md_blocks_run(capsys):
-    import os
-    import re
-
-    text = open(os.path.join(os.path.dirname(__file__), "..", "docs", "optimizers.md"), encoding="utf-8").read()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert blocks
-    ns: dict = {}
-    for block in blocks:
-        exec(compile(block, "docs/optimizers.md", "exec"), ns)  # noqa: S102 - our own docs
-    assert "state: ChainState" in capsys.readouterr().out

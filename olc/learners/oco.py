@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_shape, positive, positive_int
+from .._validate import as_array, as_shape, no_start, positive, positive_int
 from ..errors import InvalidArgumentError
 from ..game import Learner
 from ..optim import Chain, InverseSqrt, Scale, ScaleByAdaGrad, as_schedule, feedback_grad, initial_point
@@ -29,12 +29,6 @@ def _default_lr(K, lr):
     """``lr`` as a schedule; default ``InverseSqrt(D/2)``, ``D`` the diameter of K (1 if unbounded)."""
     D = check_set(K).diameter
     return as_schedule(lr if lr is not None else InverseSqrt(D / 2 if np.isfinite(D) else 1.0))
-
-
-def _no_x0(who, x0):
-    if x0 is not None:
-        raise InvalidArgumentError(f"x0: {who} has no starting point to set (its first decision is fixed by its "
-                                   "regulariser); got an x0")
 
 
 class OGD(Chain):
@@ -107,7 +101,7 @@ class Hedge(Learner):
         self.lr = None if lr is None else as_schedule(lr)
 
     def init(self, shape, rng=None, horizon=None, *, x0=None):
-        _no_x0("Hedge", x0)
+        no_start(x0, "Hedge")
         shape = as_shape(shape)  # an int n or (n,); as_shape refuses n < 1
         if len(shape) != 1:
             raise InvalidArgumentError(f"shape: Hedge plays on the simplex of R^n, got decision shape {shape}")
@@ -203,7 +197,7 @@ class AOFTRL(Learner):
         return float(self.lr(t + 1))
 
     def init(self, shape, rng=None, horizon=None, *, x0=None):
-        _no_x0("AOFTRL", x0)
+        no_start(x0, "AOFTRL")
         shape = self.K.check_shape(shape)
         z = np.zeros(shape)
         return AOFTRLState(z, 0, z, z, self._beta(0, 0.0), 0.0, 0.0)
