@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validate import as_array, number, positive, positive_int
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, NonFiniteError
 from ..game import Environment, Feedback
 from ..oracles.base import FunctionOracle
 from ..tasks.base import Task, check_tasks
@@ -150,6 +150,10 @@ class DataEfficiencyGame(Environment):
     def step(self, t, w):
         arrival = self.observe(t)
         value = number(arrival.task.evaluate(w)[self.metric], f"{arrival.task.name} {self.metric}")
+        if not np.isfinite(value):
+            raise NonFiniteError(f"the deployed parameters reached a non-finite {self.metric} ({value}) on task "
+                                 f"{arrival.task.name!r} after {arrival.n} datapoints (diverged: lower the "
+                                 "learner's learning rates)")
         self._n = t + 1
         return Feedback(t, "full", value, info={"arrival": arrival})
 
