@@ -5,8 +5,8 @@ Two protocols, one set of learners:
 * **Regret protocol** (Sec. 3): :class:`olc.games.MetaLearningGame` (also importable from
   here) is an :class:`olc.Environment` for :func:`olc.play`. Round ``t``: the learner plays
   ``w_t``; the world reveals task ``t``; the loss is ``f_t(U_t(w_t))`` with ``U_t`` =
-  ``inner_steps`` GD steps of size ``inner_lr`` on ``f̂_t``; the feedback carries the task (``feedback.loss``) and the exact MAML gradient.
-  ``trace.regret(olc.comparators.BestMetaLearner(alpha))`` is eq. (3).
+  ``inner_steps`` GD steps of size ``inner_lr`` on ``f̂_t``; the feedback carries the task
+  (``feedback.loss``) and the exact MAML gradient. ``trace.regret(olc.comparators.BestMetaLearner(alpha))`` is eq. (3).
 * **Data-efficiency protocol** (Sec. 5, Alg. 1): :func:`online_meta_learning` plays
   :class:`olc.games.DataEfficiencyGame`, which streams the tasks; within task ``t`` the data
   ``D_t`` arrives ``n_per_step`` points at a time; after each arrival (a round, observed as a
