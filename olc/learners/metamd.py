@@ -341,45 +341,56 @@ class MetaMD:
         steps, average the hypergradients and take an OGD step on ``M``. Returns ``(M, history)``.
 
         This is :func:`olc.play` of an :class:`~olc.learners.OGD` learner over the ``N·n`` entries of
-        ``M`` in an optimization game on the meta-objective eq. (10) (:class:`olc.oracles.FunctionOracle`:
-        a round's minibatch is its draw of tasks and starting points; ``M_1`` and the draws come from
-        ``seed``). ``progress``: as :func:`olc.play`, or a callable ``progress(step)`` called after each
-        meta-step. A meta-step whose unroll diverges (a sampled task on which the current ``M`` steps too
-        far) raises :class:`~olc.errors.DivergenceError` with ``.step`` the meta-step and ``.partial``
+        ``M`` in an optimization game on eq. (10) (:class:`olc.oracles.FunctionOracle`; a round's
+        minibatch is its draw of tasks and starting points; ``M_1`` and the draws come from ``seed``).
+        ``progress``: as :func:`olc.play`, or a callable ``progress(step)`` called after each meta-step.
+        A meta-step whose unroll diverges (a sampled task on which the current ``M`` steps too far)
+        raises :class:`~olc.errors.DivergenceError` with ``.step`` the meta-step and ``.partial``
         the :class:`MetaMDHistory` so far (``objective`` of the completed steps, ``M`` played)."""
-        rng = as_rng(seed)
         n = positive_int(dim, "dim")
+        if not callable(init):
+            theta1 = as_array(init, "init", shape=(n,))
+            init = lambda rng: theta1  # noqa: E731
+        checked = []
+
+        def objective(M, tasks, theta1s):
+            if not checked:  # the step-size check on the first task
+                self._check_limit(M, self._task(tasks[0]), theta1s[0])
+                checked.append(True)
+            return self.meta_objective(M, tasks, theta1s)
+
+        return self._alg1(objective, task_sampler, init, n, meta_steps, tasks_per_step, seed, progress)
+
+    def _alg1(self, objective, task_sampler, init, n, meta_steps, tasks_per_step, seed, progress):
+        """Alg. 1 as :func:`olc.play` (see :meth:`meta_train`); ``objective(M, tasks, theta1s) -> (E, dE/dM)``
+        (numpy arrays, or anything ``np.asarray`` converts: the torch class shares this loop)."""
+        rng = as_rng(seed)
         meta_steps = positive_int(meta_steps, "meta_steps")
         tasks_per_step = positive_int(tasks_per_step, "tasks_per_step")
         M = self.init_params(n, rng)
-        checked = []
 
         def sample(r):
             tasks = [task_sampler(r) for _ in range(tasks_per_step)]
-            return tasks, [init(r) if callable(init) else as_array(init, "init", shape=(n,)) for _ in tasks]
+            return tasks, [init(r) for _ in tasks]
 
-        def objective(mvec, batch):
-            M, (tasks, theta1s) = mvec.reshape(self.n_mix, n), batch
-            if not checked:
-                self._check_limit(M, self._task(tasks[0]), theta1s[0])
-                checked.append(True)
-            E, dE = self.meta_objective(M, tasks, theta1s)
+        def fun(mvec, batch):
+            E, dE = objective(mvec.reshape(M.shape), *batch)
             if self.meta_clip is not None:  # the step ρ·dE moves no entry by more than meta_clip·m
-                lim = self.meta_clip * M / self.meta_lr
-                dE = np.clip(dE, -lim, lim)
-            return E, dE.ravel()
+                lim = self.meta_clip * mvec / self.meta_lr
+                return E, np.clip(np.asarray(dE).ravel(), -lim, lim)
+            return E, np.asarray(dE).ravel()
 
-        game = optimization(FunctionOracle(M.size, objective, sample, name="MetaMD meta-objective (eq. (10))"),
+        game = optimization(FunctionOracle(M.size, fun, sample, name="MetaMD meta-objective (eq. (10))"),
                             meta_steps, M.ravel(), seed=rng)
         ogd = OGD(Box(self.m_min, self.m_max, dim=M.size), lr=self.meta_lr, x0=M.ravel())
         record = None if progress is None or isinstance(progress, bool) else lambda t, *_: progress(t) or {}
         try:
             trace = play(ogd, game, seed=rng, progress=False if record else progress, record=record)
         except DivergenceError as exc:  # keep what meta-training has learned so far
-            hist = MetaMDHistory(exc.partial.losses.tolist(), exc.partial.final_state.x.reshape(self.n_mix, n))
+            hist = MetaMDHistory(exc.partial.losses.tolist(), exc.partial.final_state.x.reshape(M.shape))
             raise DivergenceError(f"MetaMD.meta_train: meta-step {exc.step}: {exc} (the history and the M played "
                                   f"at this step are in .partial)", step=exc.step, partial=hist) from exc
-        hist = MetaMDHistory(trace.losses.tolist(), trace.final_state.x.reshape(self.n_mix, n))
+        hist = MetaMDHistory(trace.losses.tolist(), trace.final_state.x.reshape(M.shape))
         return hist.M, hist
 
     def learner(self, M) -> _MirrorDescent:
