@@ -31,11 +31,11 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validate import as_array, as_rng, check_choice, nonnegative, number, positive, positive_int
-from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
+from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
 from ..game import Feedback, play
 from ..games.meta import meta_training
 from ..sets import Reals
-from ..tasks.base import QuadraticForm, Task, gd_path
+from ..tasks.base import QuadraticForm, Task, check_tasks, gd_path
 from .oco import OGD, feedback_grad
 
 __all__ = ["MAML", "FOMAML", "Reptile", "IMAML", "FOBMAML", "ClippedGD", "NormalizedGD", "outer_optimizer",
@@ -137,16 +137,8 @@ def fit_maml(tasks, inner_lr: float, inner_steps: int = 1, *, x0=None, tol: floa
     the summed MAML objective with the exact :class:`MAML` meta-gradient, started at ``x0``
     (default 0), to gradient norm ``tol`` (a local minimiser when the objective is non-convex).
     """
-    tasks = list(tasks)
-    if not tasks:
-        raise InvalidArgumentError("tasks: the task buffer is empty; the meta-objective needs at least one "
-                                   "task")
-    for i, t in enumerate(tasks):
-        _check_task(t, f"tasks[{i}]")
+    tasks = check_tasks(tasks)
     d = tasks[0].dim
-    for i, t in enumerate(tasks):
-        if t.dim != d:
-            raise ShapeError(f"tasks[{i}]: dimension {t.dim} differs from tasks[0]'s {d}")
     learner = MAML(inner_lr, inner_steps)  # validates inner_lr, inner_steps on both paths
     w0 = np.zeros(d) if x0 is None else as_array(x0, "x0", shape=(d,))
     tol = nonnegative(tol, "tol")
