@@ -96,3 +96,26 @@ def test_function_oracle():
         FunctionOracle(2, 3)
     with pytest.raises(olc.NonFiniteError):
         FunctionOracle(2, lambda x: (np.nan, x)).value_and_grad(np.ones(2))
+
+
+def test_meta_training_resumes_from_a_checkpoint_bitwise(tmp_path):
+    tasks = linear_regression(6, 3, seed=0)
+    m = MAML(0.1)
+    calls = []
+
+    def flaky_loss(theta):  # the outer loss fails in round 9 (a stand-in for a killed run)
+        calls.append(1)
+        if len(calls) == 10:
+            raise KeyboardInterrupt
+        return float(np.mean([m.objective(t, theta) for t in tasks]))
+
+    def game(loss=None):
+        return meta_training(m, tasks, 20, np.zeros(3), tasks_per_step=2, loss=loss, seed=5)
+
+    full = olc.play(OGD(Reals(), 0.3), game())
+    path = tmp_path / "meta.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        olc.play(OGD(Reals(), 0.3), game(flaky_loss), checkpoint=path, every=4)
+    resumed = olc.play(OGD(Reals(), 0.3), game(), resume=path)
+    np.testing.assert_array_equal(resumed.decisions, full.decisions)
+    np.testing.assert_array_equal(resumed.losses, full.losses)
