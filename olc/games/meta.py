@@ -145,7 +145,7 @@ class DataEfficiencyGame(Environment):
 
     def observe(self, t):
         i = int(self._task_of[t])
-        return DataArrival(self.tasks[i], int(self._n_of[t]), t == 0 or self._task_of[t - 1] != i)
+        return DataArrival(self.tasks[i], int(self._n_of[t]), bool(t == 0 or self._task_of[t - 1] != i))
 
     def step(self, t, w):
         arrival = self.observe(t)
