@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -20,8 +20,10 @@ from .._validate import as_array, number, positive, positive_int
 from ..errors import InvalidArgumentError, NonFiniteError
 from ..game import Environment, Feedback
 from ..oracles.base import FunctionOracle
-from ..tasks.base import Task, check_tasks
 from .optimization import OptimizationGame
+
+if TYPE_CHECKING:
+    from ..tasks.base import Task
 
 __all__ = ["meta_training", "MetaLearningGame", "DataEfficiencyGame", "DataArrival"]
 
@@ -40,6 +42,8 @@ def meta_training(learner, tasks, T: int, theta0, *, tasks_per_step: int | None 
     :class:`OptimizationGame`); ``trace.info["grad_norms"]`` holds the meta-gradient norms.
     Play it with any outer optimizer: ``olc.play(OGD(Reals(), lr), meta_training(MAML(0.1), tasks, 50, θ0))``.
     """
+    from ..tasks.base import check_tasks  # olc.tasks only when a meta-learning game is built
+
     tasks = check_tasks(tasks)
     if not hasattr(learner, "meta_gradients"):
         raise InvalidArgumentError(f"learner: expected a meta-gradient learner (MAML, IMAML, ...), "
@@ -80,6 +84,7 @@ class MetaLearningGame(Environment):
 
     def __init__(self, tasks, inner_lr: float, inner_steps: int = 1):
         from ..learners.maml import MAML
+        from ..tasks.base import check_tasks
 
         self.tasks = check_tasks(tasks)
         self.inner_lr = positive(inner_lr, "inner_lr")
@@ -122,6 +127,8 @@ class DataEfficiencyGame(Environment):
     _state = ("_n",)
 
     def __init__(self, tasks, n_per_step: int, metric: str = "loss"):
+        from ..tasks.base import check_tasks
+
         self.tasks = check_tasks(tasks)
         self.n_per_step = positive_int(n_per_step, "n_per_step")
         for t in self.tasks:
