@@ -184,7 +184,8 @@ class Trace:
 
     ``decisions`` has shape ``(T, *shape)``, ``losses`` shape ``(T,)``. ``sequence`` is the
     realised loss sequence (what comparators minimise); ``info`` holds extra arrays from the
-    environment and the values of :func:`play`'s ``record`` hook; ``env`` is the environment itself; ``final_state`` the learner's last state.
+    environment and the values of :func:`play`'s ``record`` hook; ``env`` is the environment
+    itself; ``final_state`` the learner's last state.
     """
 
     decisions: np.ndarray
