@@ -32,7 +32,7 @@ import tempfile
 
 import numpy as np
 
-from ._validate import as_array, as_path, check_alloc, check_choice, flag, positive, positive_int
+from ._validate import as_array, as_path, check_alloc, check_choice, flag, in_range, positive, positive_int
 from .errors import BackendUnavailableError, InvalidArgumentError, ShapeError
 
 __all__ = ["states", "controls", "response", "costs", "regret", "animate", "save", "pyplot"]
@@ -332,7 +332,7 @@ def animate(source, path, *, kind: str | None = None, plant=None, fps: float = 2
     from matplotlib.patches import Rectangle
 
     X, kind, length, plant_dt = _animation_source(source, kind, plant)
-    fps = positive(fps, "fps")
+    fps = in_range(fps, "fps", 1e-3, 1000.0)   # a GIF frame lasts round(1000 / fps) ms
     stride = positive_int(stride, "stride")
     dpi = positive_int(dpi, "dpi")
     dt = plant_dt if dt is None else positive(dt, "dt")

@@ -459,6 +459,8 @@ def test_plot_arguments(tmp_path):
             olc.plot.animate("abc", tmp_path / "a.gif", kind="pendulum")  # was float()'s ValueError
         with pytest.raises(InvalidArgumentError, match=r"path: expected a path"):
             olc.plot.animate(tr, None, kind="pendulum")
+        with pytest.raises(InvalidArgumentError, match=r"fps: expected a number in \[0.001, 1000.0\], got 1e-38"):
+            olc.plot.animate(tr, tmp_path / "a.gif", kind="pendulum", fps=1e-38)  # was OverflowError (long fuzz)
     finally:
         plt.close("all")
 
