@@ -137,6 +137,14 @@ class _OnlineLearner(Learner):
         return state
 
     # -------------------------------------------------------------- shared pieces
+    def _descend(self, state, steps, grad):
+        """``steps`` steps of the outer optimizer on ``grad(rng, w)`` (the state's generator and optimizer
+        state carry over): FTML's Meta-Update and the joint training of the baselines."""
+        opt_state = state.opt
+        for _ in range(steps):
+            opt_state = self._opt.update(opt_state, Feedback(0, "gradient", 0.0, grad(state.rng, opt_state.x)))
+        return state._replace(w=opt_state.x.copy(), opt=opt_state)
+
     def _entries(self, state, exclude_current=False):
         entries = list(zip(state.buffer, state.counts))
         if exclude_current:
@@ -219,14 +227,13 @@ class FTML(_OnlineLearner):
         entries = self._entries(state)
         if not entries:
             raise InvalidArgumentError("FTML: the task buffer holds no data yet; Meta-Update needs a task")
-        rng, opt_state = state.rng, state.opt
-        for _ in range(self.meta_steps):
+
+        def grad(rng, w):
             ks = rng.choice(len(entries), size=min(self.meta_batch, len(entries)), replace=False)
-            w = opt_state.x
-            views = [_data_view(*entries[k], rng, self.batch_size) for k in ks]
-            g = np.mean([self._maml.meta_gradient(v, w) for v in views], axis=0)
-            opt_state = self._opt.update(opt_state, Feedback(0, "gradient", 0.0, g))
-        return state._replace(w=opt_state.x.copy(), opt=opt_state)
+            return np.mean([self._maml.meta_gradient(_data_view(*entries[k], rng, self.batch_size), w) for k in ks],
+                           axis=0)
+
+        return self._descend(state, self.meta_steps, grad)
 
     def deploy(self, state, task, n):
         """Alg. 2 Update-Procedure: ``N_grad`` GD steps from ``w_t`` on the ``n`` points of ``D_t``."""
@@ -249,13 +256,8 @@ class _JointTraining(_OnlineLearner):
     def _joint_steps(self, state, entries):
         if not entries:
             return state
-        rng, opt_state = state.rng, state.opt
-        for _ in range(self.steps):
-            task, n = entries[int(rng.integers(len(entries)))]
-            view = _data_view(task, n, rng, self.batch_size)
-            g = view.train.grad(opt_state.x)
-            opt_state = self._opt.update(opt_state, Feedback(0, "gradient", 0.0, g))
-        return state._replace(w=opt_state.x.copy(), opt=opt_state)
+        return self._descend(state, self.steps, lambda rng, w: _data_view(
+            *entries[int(rng.integers(len(entries)))], rng, self.batch_size).train.grad(w))
 
 
 class TrainOnEverything(_JointTraining):
