@@ -94,12 +94,13 @@ class Learner:
 
     feedback: str = "gradient"
 
-    def init(self, shape: tuple[int, ...], rng: np.random.Generator, horizon: int | None = None):
+    def init(self, shape: tuple[int, ...], rng: np.random.Generator, horizon: int | None = None, *, x0=None):
         """Return the initial state for decisions of ``shape`` (``horizon`` if known).
 
         Environments that fix the first decision (``env.initial_decision``, e.g. optimization
         games where the decision is the iterate) make :func:`play` call
-        ``init(..., x0=env.initial_decision)``; learners that play such games accept that keyword.
+        ``init(..., x0=env.initial_decision)``; a learner whose decisions have no given start (a
+        controller, Hedge) refuses an ``x0`` other than None with an ``InvalidArgumentError``.
         """
         raise NotImplementedError
 
@@ -110,6 +111,27 @@ class Learner:
     def update(self, state, feedback: Feedback):
         """Return the state after seeing ``feedback``."""
         raise NotImplementedError
+
+    def __repr__(self):
+        """``ClassName(arg=value, ...)``: the constructor arguments, read from the attributes of the same
+        name (or with a leading underscore, or named by the class's ``_attr_of``); arrays show their shape."""
+        import inspect
+
+        try:
+            params = list(inspect.signature(type(self).__init__).parameters.values())[1:]
+        except (TypeError, ValueError):  # pragma: no cover - builtins
+            params = []
+        parts = []
+        for p in params:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            for attr in (getattr(self, "_attr_of", {}).get(p.name, p.name), "_" + p.name):
+                if attr in vars(self):
+                    v = vars(self)[attr]
+                    parts.append(f"{p.name}=" + (f"array(shape={v.shape})" if isinstance(v, np.ndarray) and v.size > 4
+                                                 else repr(v)))
+                    break
+        return f"{type(self).__name__}({', '.join(parts)})"
 
 
 class Stateful:
@@ -279,6 +301,7 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool | None = Non
     Early stop: an environment whose :meth:`Environment.done` returns True after round ``t`` ends the
     game there; the trace then holds the ``t + 1`` rounds played (``T`` is the most rounds).
     """
+    _check_protocol(learner, env)
     require(learner, "learner", "a learner (init, decide, update)", ("init", "decide", "update"))
     require(env, "env", "an environment from olc.games", ("reset", "observe", "step", "realized", "report"),
             ("shape", "horizon", "feedback", "memory"))
@@ -345,7 +368,7 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool | None = Non
     try:
         for t in progress_bar(range(start, T), progress, name):
             obs = env.observe(t)
-            x, state = learner.decide(state, obs, learner_rng)
+            x, state = _decision(learner.decide(state, obs, learner_rng), name, t)
             x = np.asarray(x, dtype=float)
             if x.shape != shape:
                 raise ShapeError(f"{name}.decide: returned a decision of shape {x.shape} in round {t}, "
@@ -414,6 +437,25 @@ def _stacked(rows: dict, n: int) -> dict:
         except ValueError:  # ragged
             arr = None
         out[k] = arr if arr is not None and arr.dtype != object else list(vals)
+    return out
+
+
+def _check_protocol(learner, env):
+    """Before the first round: the mistakes people make with the protocol get errors that say so."""
+    require(env, "env", "an environment from olc.games")  # a class instead of an instance, for one
+    require(learner, "learner", "a learner (init, decide, update)", ("init", "decide", "update"))
+    if not hasattr(learner, "feedback"):
+        raise FeedbackError(f"learner: {type(learner).__name__} declares no feedback kind; set the class attribute "
+                            f"feedback = 'bandit', 'gradient' or 'full' (the least informative feedback it works "
+                            f"with: play hands it only that), or subclass olc.game.Learner (default 'gradient')")
+
+
+def _decision(out, name, t):
+    """``decide``'s ``(decision, state)``; a bare decision (an array, a number) is a protocol error."""
+    if not (isinstance(out, tuple) and len(out) == 2):
+        got = f"an array of shape {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+        raise InvalidArgumentError(f"{name}.decide: returned {got} in round {t}; decide(state, obs, rng) must return "
+                                   "the pair (decision, state) — the new state too (olc.game.Learner)")
     return out
 
 

@@ -84,11 +84,12 @@ class _OnlineLearner(Learner):
         self.w0 = None if w0 is None else as_array(w0, "w0", ndim=1, copy=True)
 
     # -------------------------------------------------------------- state
-    def init(self, shape, rng=None, horizon=None):
+    def init(self, shape, rng=None, horizon=None, *, x0=None):
         shape = as_shape(shape)
         if len(shape) != 1:
             raise ShapeError(f"shape: expected a parameter vector shape (dim,), got {shape}")
-        w = np.zeros(shape) if self.w0 is None else self.w0.copy()
+        w = as_array(x0, "x0", shape=shape, copy=True) if x0 is not None else \
+            np.zeros(shape) if self.w0 is None else self.w0.copy()
         if w.shape != shape:
             raise ShapeError(f"w0: expected shape {shape}, got {w.shape}")
         return OnlineState(w, (), (), 0, self._init_opt(w), as_rng(rng), ())
@@ -168,7 +169,8 @@ class FTML(_OnlineLearner):
     (:func:`olc.learners.outer_optimizer`).
 
     ``update_lr``/``update_steps`` — Alg. 2 Update-Procedure (``N_grad`` GD steps on ``D_t``)
-    used by :meth:`deploy`; they default to ``inner_lr``/``inner_steps``.
+    used by :meth:`deploy`; they default to ``inner_lr``/``inner_steps``. ``w0``: the first
+    meta-parameters (default 0; ``init(..., x0=)`` overrides it).
     """
 
     def __init__(self, inner_lr: float, inner_steps: int = 1, *, meta_steps: int | None = None,
@@ -263,7 +265,8 @@ class _JointTraining(_OnlineLearner):
 class TrainOnEverything(_JointTraining):
     """TOE, ``online-meta-learning-ftml`` Sec. 6 (a): one model trained (``steps`` SGD steps of
     size ``lr`` per data arrival) on all data seen so far, ``D_t`` included; deployed without
-    task-specific adaptation."""
+    task-specific adaptation. ``batch_size``: points per SGD step (None: all of ``D_k``); ``w0``: the
+    initial model (default 0)."""
 
     def __init__(self, lr: float, steps: int, batch_size: int | None = None, w0=None):
         super().__init__(lr, steps, batch_size, w0)
@@ -275,7 +278,8 @@ class TrainOnEverything(_JointTraining):
 class FTLFineTune(_JointTraining):
     """FTL + fine-tuning, Sec. 6 (c): joint training on the data of rounds ``1..t−1`` (``steps``
     SGD steps per data arrival, the same budget as TOE) and, for evaluation, ``update_steps``
-    GD steps of size ``update_lr`` on ``D_t`` from the joint model."""
+    GD steps of size ``update_lr`` on ``D_t`` from the joint model. ``lr`` (the joint SGD step),
+    ``batch_size`` and ``w0`` as in :class:`TrainOnEverything`."""
 
     def __init__(self, lr: float, steps: int, update_lr: float, update_steps: int,
                  batch_size: int | None = None, w0=None):

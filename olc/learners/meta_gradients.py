@@ -88,27 +88,41 @@ def as_value_and_grad(f):
         A = as_array(f, "objective", ndim=2)
         if A.shape[0] != A.shape[1]:
             raise ShapeError(f"objective: a matrix objective must be square, got shape {A.shape}")
-        H = 0.5 * (A + A.T)
-
-        def fun(x):
-            Hx = H @ x
-            return 0.5 * float(x @ Hx), Hx
+        fun = _HalfQuadratic(0.5 * (A + A.T))
     elif callable(f):
         fun = f
     else:
         raise InvalidArgumentError(f"objective: expected a gradient oracle, a square matrix or a callable "
                                    f"x -> (value, grad), got {type(f).__name__}")
 
-    def checked(x):
-        out = fun(x)
+    return _Checked(fun)
+
+
+class _HalfQuadratic:
+    """``x -> (½ xᵀHx, Hx)`` (a class, not a closure, so learners holding it pickle)."""
+
+    def __init__(self, H):
+        self.H = H
+
+    def __call__(self, x):
+        Hx = self.H @ x
+        return 0.5 * float(x @ Hx), Hx
+
+
+class _Checked:
+    """``fun`` with its ``(value, grad)`` checked (see :func:`as_value_and_grad`)."""
+
+    def __init__(self, fun):
+        self.fun = fun
+
+    def __call__(self, x):
+        out = self.fun(x)
         try:
             value, grad = out
         except (TypeError, ValueError):
             raise InvalidArgumentError("objective: must return a pair (value, grad)") from None
         value = real(value, "objective value")
         return value, as_array(grad, "objective gradient", shape=np.shape(x))
-
-    return checked
 
 
 # ----------------------------------------------------------------------------- rule math
@@ -418,9 +432,8 @@ class _MetaLearner(Learner):
         n = shape[0]
         if self.x0 is not None and self.x0.shape != (n,):
             raise ShapeError(f"x0: expected shape ({n},), got shape {self.x0.shape}")
-        if x0 is not None:  # the game's starting point (olc.games.optimization) wins over the constructor's
-            x0 = as_array(x0, "x0", shape=(n,), copy=True)
-        x0 = (np.zeros(n) if self.x0 is None else self.x0.copy()) if x0 is None else x0
+        x0 = as_array(x0, "x0", shape=(n,), copy=True) if x0 is not None else \
+            np.zeros(n) if self.x0 is None else self.x0.copy()
         m = self.rule.meta_dim(n)
         w0 = self._initial_w(m, self._set(m), x0)
         inner = self._inner(w0)
@@ -614,6 +627,9 @@ class OptimisticMetaGradient(_AOFTRLMeta):
     the correction vanishes, ``ν ≡ 0``: plain Nesterov with ``μ_{t+1} = (t-1)/(t+1)`` and
     ``η_t = β/t``. For ``α_t = t`` (Cor. 1) ``μ_{t+1} = (t-1)/(t+2)``, ``η_t = 2β(t+1)/t`` and a
     small correction ``ν_{t+1} = -(2t+1)/((t+1)(t+2))``.
+
+    ``hint``: ``"previous"`` (Cor. 1) or ``"current"`` (Cor. 2); ``rule``, ``meta_lr``, ``x0``, ``w0``,
+    ``W``, ``averaging`` and ``weights`` as in :class:`MetaGradient`.
     """
 
     def __init__(self, rule: UpdateRule, meta_lr, *, hint: str = "previous", x0=None, w0=None,
@@ -651,7 +667,8 @@ class BMG(_AOFTRLMeta):
     ``target(x_t, w_t, grad_t) -> z_t`` is the target oracle (e.g. :func:`bootstrap_target`);
     ``mu_grad`` is ``∇μ`` of the matching function (default ``μ = ½||·||²``, ``∇μ = id``; pass
     the objective's gradient for ``μ = f`` as in App. E). ``averaging=True`` uses ``x̄_t`` in
-    place of ``x_t`` (Thm. 5 with Alg. 4).
+    place of ``x_t`` (Thm. 5 with Alg. 4). ``rule``, ``meta_lr``, ``x0``, ``w0``, ``W``, ``averaging``
+    and ``weights`` as in :class:`MetaGradient`.
     """
 
     def __init__(self, rule: UpdateRule, meta_lr, target, *, mu_grad=None, x0=None, w0=None,
@@ -687,7 +704,9 @@ class ErrorCorrectedBMG(BMG):
     ``α_{t+1} ỹ_{t+1} = ∇μ(x_t) - ∇μ(z_t) - α_t ∇f(x_t)``. The resulting update is Cor. 3's
     ``w_{t+1} = w_t - β Dφ(x_{t-1}, w_t)ᵀ(α_{t+1} ỹ_{t+1} + α_t ∇f(x_t)) + β α_t Dφ(x_{t-2}, w_{t-1})ᵀ ỹ_t``
     = the BMG step of eq. (15) plus the FTRL error correction ``ξ_t = β α_t g̃_t`` (constant ``β``,
-    ``W = R^m``; the decay ``β_t/β_{t-1}`` of Lemma 2 otherwise). Same arguments as :class:`BMG`.
+    ``W = R^m``; the decay ``β_t/β_{t-1}`` of Lemma 2 otherwise). Same arguments as :class:`BMG`
+    (``target``, ``mu_grad``; ``rule``, ``meta_lr``, ``x0``, ``w0``, ``W``, ``averaging`` and
+    ``weights`` as in :class:`MetaGradient`).
     """
 
     def _hint(self, state, istate, g, grad):
@@ -700,15 +719,18 @@ def bootstrap_target(objective, rule: UpdateRule, lr: float = 1.0):
     ``z_t = x_t + y_t`` with ``y_t = φ(x_t, w_t) - lr ∇f(x_t + φ(x_t, w_t))`` — one more rule
     step, then a gradient step; one extra gradient evaluation per round. Returns a callable
     ``(x, w, grad) -> z`` for :class:`BMG` / :class:`ErrorCorrectedBMG`."""
-    fun = as_value_and_grad(objective)
-    rule = _check_rule(rule)
-    lr = positive(lr, "lr")
+    return _BootstrapTarget(as_value_and_grad(objective), _check_rule(rule), positive(lr, "lr"))
 
-    def target(x, w, grad):
-        x1 = x + rule.phi(x, w, grad)
-        return x1 - lr * fun(x1)[1]
 
-    return target
+class _BootstrapTarget:
+    """The callable :func:`bootstrap_target` returns (a class, so BMG learners pickle)."""
+
+    def __init__(self, fun, rule, lr):
+        self.fun, self.rule, self.lr = fun, rule, lr
+
+    def __call__(self, x, w, grad):
+        x1 = x + self.rule.phi(x, w, grad)
+        return x1 - self.lr * self.fun(x1)[1]
 
 
 # ----------------------------------------------------------------------------- correspondences
