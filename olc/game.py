@@ -190,6 +190,11 @@ class Environment(Stateful):
         """The loss sequence actually played (for comparators), or None."""
         return None
 
+    def done(self, t: int) -> bool:
+        """True when the game ends after round ``t`` (an early stop: :func:`play` returns the ``t + 1``
+        rounds played, e.g. once an optimizer's gradient norm is below a tolerance). False by default."""
+        return False
+
     def report(self) -> dict:
         """Extra per-round arrays to keep in :attr:`Trace.info` (e.g. states, disturbances)."""
         return {}
@@ -201,7 +206,8 @@ class Trace:
 
     ``decisions`` has shape ``(T, *shape)``, ``losses`` shape ``(T,)``. ``sequence`` is the
     realised loss sequence (what comparators minimise); ``info`` holds extra arrays from the
-    environment; ``env`` is the environment itself; ``final_state`` the learner's last state.
+    environment and the values of :func:`play`'s ``record`` hook; ``env`` is the environment
+    itself; ``final_state`` the learner's last state.
     """
 
     decisions: np.ndarray
@@ -255,7 +261,7 @@ class Trace:
 
 
 def play(learner, env, T: int | None = None, seed=0, progress: bool | None = None, state=None, *,
-         checkpoint=None, every: int | None = None, resume=None) -> Trace:
+         checkpoint=None, every: int | None = None, resume=None, record=None) -> Trace:
     """Play ``learner`` against ``env`` for ``T`` rounds (default: the environment's horizon).
 
     ``seed`` (int or ``numpy.random.Generator``) drives both the learner's and the
@@ -284,6 +290,16 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool | None = Non
     first ones (and the same ``T`` and ``seed``); the trace is bitwise identical to an uninterrupted
     play. ``checkpoint`` and ``resume`` may name the same file. Only resume checkpoints you wrote
     (unpickling runs code).
+
+    ``record``: a per-round hook for what a driver wants to keep beyond decisions and losses,
+    ``record(t, decision, feedback, state) -> dict`` called after the learner's update of round ``t``
+    (``feedback`` is the environment's full :class:`Feedback`, ``state`` the learner's new state). Each
+    key's values are stacked over the rounds into ``Trace.info[key]`` (a numpy array with a leading
+    round axis when they stack, else a list); every round must return the same keys. They are in the
+    ``.partial`` trace of an error and in checkpoints too.
+
+    Early stop: an environment whose :meth:`Environment.done` returns True after round ``t`` ends the
+    game there; the trace then holds the ``t + 1`` rounds played (``T`` is the most rounds).
     """
     _check_protocol(learner, env)
     require(learner, "learner", "a learner (init, decide, update)", ("init", "decide", "update"))
@@ -333,15 +349,21 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool | None = Non
     decisions = np.empty((T, *shape))
     losses = np.empty(T)
     name = type(learner).__name__
-    t = 0
+    done = getattr(env, "done", None)
+    rows = {}  # the record hook's values, one list per key
+    t = n = 0
     if saved is not None:
         t = saved["t"]
         decisions[:t], losses[:t] = saved["decisions"], saved["losses"]
-    start = t
+        rows = {k: list(v) for k, v in saved.get("records", {}).items()}
+    start = n = t
+    if saved is not None and t and done is not None and bool(done(t - 1)):  # written at an early stop
+        start = T
 
     def _partial():
-        return Trace(decisions[:t], losses[:t], sequence=_prefix(env, t), info=_report(env, t), env=env,
-                     learner=learner, final_state=state, seed=seed)
+        return Trace(decisions[:t], losses[:t], sequence=_prefix(env, t),
+                     info={**_report(env, t), **_stacked(rows, t)}, env=env, learner=learner, final_state=state,
+                     seed=seed)
 
     try:
         for t in progress_bar(range(start, T), progress, name):
@@ -359,9 +381,15 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool | None = Non
                 raise NonFiniteError(f"environment: non-finite loss {fb.value} in round {t}")
             losses[t] = fb.value
             state = learner.update(state, fb.restrict(need))
-            if checkpoint is not None and ((t + 1) % every == 0 or t + 1 == T):
-                _save_checkpoint(checkpoint, t + 1, T, seed, shape, learner, env, state, learner_rng,
-                                 decisions, losses)
+            if record is not None:
+                _record_round(rows, record(t, x, fb, state), t)
+            n = t + 1
+            stop = done is not None and bool(done(t))
+            if checkpoint is not None and (n % every == 0 or n == T or stop):
+                _save_checkpoint(checkpoint, n, T, seed, shape, learner, env, state, learner_rng,
+                                 decisions, losses, rows)
+            if stop:
+                break
     except NonFiniteError as exc:
         raise DivergenceError(f"play: {exc} (the {t} rounds before it are in .partial)", step=t,
                               partial=_partial()) from exc
@@ -375,10 +403,41 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool | None = Non
                 pass
         raise
     seq = env.realized()
-    if seq is not None and env.horizon is not None and T < env.horizon:  # the rounds played, not the whole game
-        seq = seq[:T]
-    return Trace(decisions, losses, sequence=seq, info=env.report(), env=env, learner=learner,
-                 final_state=state, seed=seed)
+    if seq is not None and env.horizon is not None and n < env.horizon:  # the rounds played, not the whole game
+        seq = seq[:n]
+    return Trace(decisions[:n], losses[:n], sequence=seq, info={**env.report(), **_stacked(rows, n)}, env=env,
+                 learner=learner, final_state=state, seed=seed)
+
+
+def _record_round(rows: dict, values, t: int) -> None:
+    """Append the record hook's values of round ``t`` to ``rows`` (one list per key)."""
+    if not isinstance(values, Mapping):
+        raise InvalidArgumentError(f"record: expected a dict of per-round values, got {type(values).__name__} "
+                                   f"in round {t}")
+    if not rows:
+        if t and values:
+            raise InvalidArgumentError(f"record: the game resumed at round {t} has no records of the rounds before "
+                                       "(resume with the record= hook of the play that wrote the checkpoint)")
+        rows.update((k, []) for k in values)
+    elif set(values) != set(rows):
+        raise InvalidArgumentError(f"record: round {t} returned the keys {sorted(values)}, earlier rounds "
+                                   f"{sorted(rows)}; return the same keys every round")
+    for k, v in values.items():
+        rows[k].append(v)
+
+
+def _stacked(rows: dict, n: int) -> dict:
+    """The first ``n`` recorded values of each key as an array with a leading round axis (a list when
+    they do not stack into a numeric array)."""
+    out = {}
+    for k, vals in rows.items():
+        vals = vals[:n]
+        try:
+            arr = np.asarray(vals)
+        except ValueError:  # ragged
+            arr = None
+        out[k] = arr if arr is not None and arr.dtype != object else list(vals)
+    return out
 
 
 def _check_protocol(learner, env):
@@ -426,14 +485,14 @@ def _check_checkpointing(env, checkpoint, every, resume, state):
         raise InvalidArgumentError(f"checkpoint: the directory {folder} of {os.fspath(checkpoint)!r} does not exist")
 
 
-def _save_checkpoint(path, t, T, seed, shape, learner, env, state, learner_rng, decisions, losses):
+def _save_checkpoint(path, t, T, seed, shape, learner, env, state, learner_rng, decisions, losses, rows):
     from ._io import atomic_write_bytes
 
     record = {"format": _CHECKPOINT_FORMAT, "version": 1, "t": t, "T": T,
               "seed": int(seed) if isinstance(seed, (int, np.integer)) else None, "shape": shape,
               "learner": type(learner).__qualname__, "env_type": type(env).__qualname__,
               "env": env.get_state(), "state": state, "learner_rng": learner_rng,
-              "decisions": decisions[:t], "losses": losses[:t]}
+              "decisions": decisions[:t], "losses": losses[:t], "records": rows}
     try:  # one pickle: objects shared between the parts stay shared when loaded
         data = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:

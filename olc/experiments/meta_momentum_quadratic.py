@@ -155,21 +155,24 @@ def _loss_curve(learner, Q, T):
 
 
 def _adagrad_curve(Q, x0, lr, w0, decay, T):
-    from ..game import Feedback
+    from ..errors import DivergenceError, NonFiniteError
+    from ..game import play
+    from ..games import convex
     from ..learners import AdaGrad
+    from ..losses import FunctionLoss
     from ..sets import Reals
 
-    ada = AdaGrad(Reals(), lr=lr, eps=max(w0, 1e-12), x0=x0, decay=decay)
-    s = ada.init((2,))
-    vals = np.full(T, np.inf)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for t in range(T):
-            x, s = ada.decide(s)
-            v = float(x @ Q @ x)
-            if not abs(v) < 1e12:
-                break
-            vals[t] = v
-            s = ada.update(s, Feedback(t, "gradient", v, 2.0 * Q @ x))
+    f = FunctionLoss(lambda x: float(x @ Q @ x), lambda x: 2.0 * Q @ x)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            vals = np.asarray(play(AdaGrad(Reals(), lr=lr, eps=max(w0, 1e-12), x0=x0, decay=decay),
+                                   convex([f] * T, shape=(2,))).losses, dtype=float)
+    except (NonFiniteError, DivergenceError):
+        return np.full(T, np.inf)
+    bad = ~(np.abs(vals) < 1e12)  # diverged from the first overflowing round on
+    if bad.any():
+        vals = vals.copy()
+        vals[int(np.argmax(bad)):] = np.inf
     return vals
 
 

@@ -58,7 +58,9 @@ import numpy as np
 
 from .._validate import as_array, as_shape, positive, positive_int, real
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
-from ..game import Feedback, Learner
+from ..game import Feedback, Learner, play
+from ..games.optimization import optimization
+from ..oracles.base import FunctionOracle
 from ..sets import Box, ConvexSet, Reals
 from .oco import AOFTRL, FTRL, aoftrl_regret_bound, feedback_grad
 from .schedules import as_schedule
@@ -493,48 +495,42 @@ class _MetaLearner(Learner):
         return float(np.sum((u - state.w0) ** 2) / (2 * self._beta_of(state.inner)) + state.bound_sum)
 
     # --- convenience ---------------------------------------------------------------------
-    def run(self, objective, T: int = 100, seed=0) -> MetaRun:
+    def run(self, objective, T: int = 100, seed=0, progress=None) -> MetaRun:
         """Play ``T`` rounds (``T`` gradients of ``f``) on a fixed objective from ``x0``.
 
         ``objective``: a gradient oracle, a square matrix or a callable ``x -> (value, grad)``
-        (:func:`as_value_and_grad`). Returns a :class:`MetaRun`.
+        (:func:`as_value_and_grad`). This is :func:`olc.play` in ``olc.games.optimization`` on it, with a
+        record hook keeping the meta-rounds. Returns a :class:`MetaRun`; a NaN/Inf raises
+        :class:`olc.DivergenceError` with the :class:`MetaRun` of the rounds before it in ``.partial``.
         """
-        from .._validate import as_rng, positive_int
-
-        T = positive_int(T, "T")
         if self.x0 is None:
             raise InvalidArgumentError(f"x0: {type(self).__name__}.run needs the starting point; pass x0=")
-        fun = as_value_and_grad(objective)
-        rng = as_rng(seed)
-        state = self.init(self.x0.shape, rng, T)
-        xs, vals, ws, meta = [], [], [], []
+        name = type(self).__name__
+        game = optimization(FunctionOracle(self.x0.shape[0], as_value_and_grad(objective), name=f"{name}.run"),
+                            T, self.x0)
         try:
-            for t in range(T):
-                x, state = self.decide(state, None, rng)
-                value, grad = fun(x)
-                xs.append(x)
-                vals.append(value)
-                ws.append(state.w)
-                state = self.update(state, Feedback(t=t, kind="gradient", value=value, grad=grad))
-                if state.g is not None and t > 0:
-                    meta.append((state.g_w, state.g, state.g_hint, state.g_beta, state.g_alpha))
-        except NonFiniteError as exc:  # keep the rounds played before it
-            n = len(meta) + 1  # rounds whose meta-record is complete
-            partial = self._record(xs[:n], vals[:n], ws[:n], meta, state) if xs else None
-            raise DivergenceError(f"{type(self).__name__}.run: {exc} (the rounds before it are in .partial)",
-                                  step=n, partial=partial) from exc
-        return self._record(xs, vals, ws, meta, state)
+            return self._record(play(self, game, seed=seed, progress=progress, record=_meta_record))
+        except DivergenceError as exc:  # keep the rounds played before it
+            partial = self._record(exc.partial) if exc.partial.T else None
+            raise DivergenceError(f"{name}.run: {exc}", step=exc.step, partial=partial) from exc
 
     @staticmethod
-    def _record(xs, vals, ws, meta, state) -> MetaRun:
+    def _record(trace) -> MetaRun:
+        rec, state = trace.info, trace.final_state
         m = state.w0.shape[0]
 
-        def col(i):
-            return np.array([r[i] for r in meta], dtype=float).reshape(-1, m)
+        def col(k, shape=(-1, m)):  # meta-round s = 1..t-1 was recorded after the update of round s
+            return np.array(rec[k][1:], dtype=float).reshape(shape)
 
-        return MetaRun(np.array(xs), np.array(vals), np.array(ws), col(0), col(1), col(2),
-                       np.array([r[3] for r in meta], dtype=float),
-                       np.array([r[4] for r in meta], dtype=float), state.w0, state)
+        w = rec["w"]  # after round t: the w of the step that produced x[t + 1] (round 0 keeps w_1)
+        return MetaRun(trace.decisions, trace.losses, np.concatenate([w[:1], w[:-1]]), col("g_w"), col("g"),
+                       col("g_hint"), col("g_beta", -1), col("g_alpha", -1), state.w0, state)
+
+
+def _meta_record(t, x, feedback, state):
+    """``play``'s record hook for :meth:`_MetaLearner.run`: the meta-round of the update just made."""
+    return {"w": state.w, "g_w": state.g_w, "g": state.g, "g_hint": state.g_hint, "g_beta": state.g_beta,
+            "g_alpha": state.g_alpha}
 
 
 # ----------------------------------------------------------------------------- the learners
