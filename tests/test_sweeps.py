@@ -79,7 +79,8 @@ def test_each_cell_is_the_experiment_run_with_its_seed(serial):
     row = ref[(ref["T"] == 60) & (ref["seed"] == 2)].iloc[0]
     assert all(row[k] == v for k, v in direct["metrics"].items())
     rec = sweeps.load_cell(out, row["cell"])
-    assert rec["config"] == {"T": 60, "dim": 2, "seeds": 1, "memory": 3, "radius": 1.0, "seed": 2}
+    assert rec["config"] == {"T": 60, "dim": 2, "seeds": 1, "memory": 3, "radius": 1.0, "protocol": "default",
+                             "seed": 2}
     assert rec["results"]["rows"][0]["final_regret"] == direct["rows"][0]["final_regret"]
     prov = rec["provenance"]
     assert prov["olc"] == olc.__version__ and prov["seed"] == 2 and prov["config"] == rec["config"]

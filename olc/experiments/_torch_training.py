@@ -2,21 +2,17 @@
 
 * :func:`train` — minibatch training of a model by an optimizer, with evaluation curves; a NaN/Inf
   is reported as a diverged run (``diverged_at``) instead of an exception.
-* :func:`tune` — a 1-D grid search that must end at an *interior* optimum: when the best value sits
-  at an end of the grid the grid is extended geometrically in that direction (up to ``max_extend``
-  times); the result says where the optimum sits (``"interior"`` or ``"edge (low)"``/``"edge (high)"``).
-* :func:`mean_ci`, :func:`paired_ci` — 95 % Student-t intervals over seeds (the papers' bands).
-* :func:`claim` — one graded claim: the paper's sentence and numbers, ours, the criterion, a verdict.
-* :func:`protocol_markdown` — a PROTOCOL table (paper setting / olc setting / why) as Markdown.
+* :func:`tune`, :func:`mean_ci`, :func:`paired_ci` — re-exported from :mod:`olc.experiments._evidence`
+  (1-D grid search extended to an interior optimum; 95 % Student-t intervals over seeds); claims and
+  PROTOCOL tables come from there too.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..errors import NonFiniteError
+from ._evidence import mean_ci, paired_ci, tune  # noqa: F401  (re-exported for the torch experiments)
 
 
 def train(model, opt, X, y, *, steps: int, batch: int, rng, eval_every: int, evals: dict, loss_fn=None):
@@ -68,83 +64,3 @@ def train(model, opt, X, y, *, steps: int, batch: int, rng, eval_every: int, eva
                 out["acc"][k].append(out["acc"][k][-1])
         out["loss"] += [math.nan] * (steps - len(out["loss"]))
     return out
-
-
-def tune(evaluate, grid, *, max_extend: int = 2):
-    """Maximise ``evaluate(value) -> score`` (``None``/NaN = diverged) over a geometric ``grid``.
-
-    If the best value is at an end of the grid (and that end did not diverge), the grid is
-    extended by one geometric step in that direction and searched again, at most ``max_extend``
-    times. Returns ``{"best", "grid", "scores", "position", "extended"}`` with ``position`` one of
-    ``"interior"``, ``"edge (low)"``, ``"edge (high)"`` (still at an end after the extensions).
-    """
-    grid = sorted(float(v) for v in grid)
-    factor = grid[1] / grid[0] if len(grid) > 1 else 3.0
-    scores = {v: evaluate(v) for v in grid}
-
-    def score(v):
-        s = scores[v]
-        return -math.inf if s is None or not math.isfinite(s) else s
-
-    extended = 0
-    while True:
-        vals = sorted(scores)
-        best = max(vals, key=score)
-        i = vals.index(best)
-        if 0 < i < len(vals) - 1 or extended >= max_extend or score(best) == -math.inf:
-            break
-        new = vals[0] / factor if i == 0 else vals[-1] * factor
-        scores[new] = evaluate(new)
-        extended += 1
-    vals = sorted(scores)
-    i = vals.index(best)
-    position = "interior" if 0 < i < len(vals) - 1 else ("edge (low)" if i == 0 else "edge (high)")
-    return {"best": best, "grid": vals, "scores": [None if scores[v] is None else float(scores[v]) for v in vals],
-            "position": position, "extended": extended}
-
-
-def _t975(n: int) -> float:
-    from scipy.stats import t
-
-    return float(t.ppf(0.975, n - 1)) if n > 1 else math.nan
-
-
-def mean_ci(values, axis=0):
-    """Mean and the half-width of the 95 % t-interval over ``axis`` (seeds)."""
-    a = np.asarray(values, dtype=float)
-    n = a.shape[axis]
-    mean = a.mean(axis=axis)
-    half = _t975(n) * a.std(axis=axis, ddof=1) / math.sqrt(n) if n > 1 else np.full_like(mean, np.nan)
-    return mean, half
-
-
-def paired_ci(a, b):
-    """``mean(a − b)`` over paired seeds and its 95 % half-width; ``significant`` if the interval excludes 0."""
-    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    m, h = mean_ci(d)
-    m, h = float(m), float(h)
-    return {"diff": m, "half_width": h, "significant": bool(abs(m) > h) if math.isfinite(h) else False}
-
-
-def claim(paper: str, paper_numbers: str, ours: str, criterion: str, holds: bool) -> dict:
-    """One graded claim (``verdict``: "holds" / "does not hold")."""
-    return {"paper": paper, "paper_numbers": paper_numbers, "ours": ours, "criterion": criterion,
-            "holds": bool(holds), "verdict": "holds" if holds else "does not hold"}
-
-
-def claims_markdown(claims) -> str:
-    rows = ["| claim (paper) | paper's numbers | ours | criterion | verdict |", "|---|---|---|---|---|"]
-    for c in claims:
-        rows.append(f"| {c['paper']} | {c['paper_numbers']} | {c['ours']} | {c['criterion']} | {c['verdict']} |")
-    return "\n".join(rows)
-
-
-def protocol_markdown(protocol) -> str:
-    rows = ["| | paper | olc | why |", "|---|---|---|---|"]
-    for what, paper, ours, why in protocol:
-        rows.append(f"| {what} | {paper} | {ours} | {why} |")
-    return "\n".join(rows)
-
-
-def protocol_records(protocol) -> list:
-    return [{"setting": w, "paper": p, "olc": o, "why": y} for w, p, o, y in protocol]

@@ -8,23 +8,42 @@ grows. Right panel: exact outer loss ``F(θ)`` along outer GD with ``loss_inner_
 steps, the outer learning rate tuned per method over ``outer_lrs`` (best final loss), as in
 the paper. MAML, FO-MAML and Reptile unroll GD on the regularised inner problem (6) (the
 setting of the figure); iMAML uses ``cg`` conjugate-gradient steps.
+
+Everything is repeated for ``seeds`` independent draws of the tasks and of ``θ``; the outer learning
+rate is tuned per method and seed over ``outer_lrs`` extended geometrically while the best one sits at
+an end (:func:`olc.experiments._evidence.tune`). The claims of Sec. 5 are graded per seed — "compares
+favourably to iMAML" per (inner steps ``K``, ``cg``) cell, since the answer depends on both.
+
+PROTOCOL (paper setting / olc setting / why; also in ``results["protocol"]``):
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import DivergenceError
-from . import check_config, each, integer, positive, real
-from ._plot import pyplot, save_figure
+from . import check_config, choice, each, integer, positive, real
+from ._evidence import (
+    apply_protocol,
+    claim,
+    config_dict,
+    describe_positions,
+    fmt_se,
+    protocol_doc,
+    protocol_records,
+    report,
+    seed_list,
+    tune,
+)
+from ._plot import band, pyplot, save_figure, suptitle
 
 NAME = "fobmaml-regression"
-#: relative meta-gradient error of symmetric FO-B-MAML at the largest number of inner steps
+#: relative meta-gradient error of symmetric FO-B-MAML at the largest number of inner steps (mean over seeds)
 PRIMARY = "rel_error/FO-B-MAML (symmetric)"
 EXTRAS = ()
+FOB = "FO-B-MAML (symmetric)"
 
 
 @dataclass
@@ -41,13 +60,42 @@ class Config:
     loss_inner_steps: int = 20
     outer_steps: int = 30
     outer_lrs: list[float] = field(default_factory=lambda: [0.1, 0.3, 1.0])
+    max_extend: int = 3
+    seeds: int = 2
+    protocol: str = "default"
     seed: int = 0
 
+
+PAPER = {"seeds": 5}
+
+PROTOCOL = [
+    ("dim, n_tasks, condition, scale", "synthetic linear regression (App. B): n, κ given in the figure legend only",
+     "dimension 10, 10 tasks, condition number 100 ('chosen big to assimilate a difficult problem')"),
+    ("lam, inner_lr, nu", "λ, inner_lr (figure legend); ν of FO-B-MAML's finite difference", "λ = 1, inner lr 0.05, "
+     "ν = 1e-3"),
+    ("inner_steps", "x-axis of Fig. 1 left", "1 … 500"),
+    ("cg_steps", "cg ∈ {2, 5, 10}", "same"),
+    ("loss_inner_steps, outer_steps", "20 inner steps (Fig. 1 right); outer iterations on the x-axis", "20; 30 outer GD "
+     "steps"),
+    ("outer_lrs", "'fine-tuned for the best performance for each algorithm'", "a grid extended geometrically while "
+     "the best (final loss) is at an end"),
+    ("max_extend", "—", "at most 3 extensions per end"),
+    ("seeds", "one run", "independent task draws; claims per seed"),
+    ("protocol", "Sec. 5 / App. B", "protocol=paper: 5 seeds"),
+    ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1"),
+]
+__doc__ += protocol_doc(PROTOCOL, Config, PAPER)
 
 CHECKS = {"dim": integer(1), "n_tasks": integer(1), "condition": real(1.0), "scale": positive, "lam": positive,
           "inner_lr": positive, "nu": positive, "inner_steps": each(integer(1)),
           "cg_steps": each(integer(1), nonempty=False), "loss_inner_steps": integer(1), "outer_steps": integer(1),
-          "outer_lrs": each(positive), "seed": integer(0)}
+          "outer_lrs": each(positive), "max_extend": integer(0), "seeds": integer(1),
+          "protocol": choice("default", "paper"), "seed": integer(0)}
+
+
+def check(cfg: Config) -> Config:
+    """:data:`CHECKS`, then ``protocol=paper`` resolved."""
+    return apply_protocol(check_config(cfg, CHECKS), PAPER)
 
 
 def _methods(cfg: Config, K: int) -> dict:
@@ -65,52 +113,136 @@ def _methods(cfg: Config, K: int) -> dict:
     return out
 
 
-def run(config: Config | None = None, progress=None) -> dict:
+def _one_seed(cfg, s, tick):
     from .. import learners as L
     from .. import tasks as T
 
-    cfg = check_config(config or Config(), CHECKS)
-    tasks = T.random_quadratics(cfg.n_tasks, cfg.dim, cfg.condition, seed=cfg.seed, scale=cfg.scale)
-    rng = np.random.default_rng(cfg.seed + 1)
-    theta0 = rng.standard_normal(cfg.dim)
+    tasks = T.random_quadratics(cfg.n_tasks, cfg.dim, cfg.condition, seed=s, scale=cfg.scale)
+    theta0 = np.random.default_rng(s + 1).standard_normal(cfg.dim)
     exact = [L.bilevel_meta_gradient(t, theta0, cfg.lam) for t in tasks]
     names = list(_methods(cfg, 1))
     errors = {n: [] for n in names}
-    bar = progress(len(cfg.inner_steps) + len(names), NAME) if progress else None
     for K in cfg.inner_steps:
         for name, learner in _methods(cfg, K).items():
             rel = [np.linalg.norm(learner.meta_gradient(t, theta0) - g) / np.linalg.norm(g)
                    for t, g in zip(tasks, exact)]
             errors[name].append(float(np.mean(rel)))
-        if bar:
-            bar.update(1)
+    tick()
 
     def outer_loss(th):
         return float(np.mean([L.bilevel_objective(t, th, cfg.lam) for t in tasks]))
 
-    curves, best_lr = {}, {}
+    curves, tuning = {}, {}
     for name, learner in _methods(cfg, cfg.loss_inner_steps).items():
-        best = None
-        for lr in cfg.outer_lrs:
+        runs = {}
+
+        def final(lr, learner=learner, runs=runs):
             try:
                 res = L.meta_train(learner, tasks, theta0, outer_lr=lr, n_steps=cfg.outer_steps, loss=outer_loss)
             except DivergenceError:
-                continue
-            if best is None or res.losses[-1] < best[1][-1]:
-                best = (lr, res.losses)
-        if best is not None:
-            best_lr[name], curves[name] = best[0], [float(v) for v in best[1]]
+                return None
+            runs[lr] = [float(v) for v in res.losses]
+            return runs[lr][-1] if np.isfinite(runs[lr][-1]) else None
+
+        t = tune(final, cfg.outer_lrs, minimize=True, max_extend=cfg.max_extend)
+        tuning[name] = {k: t[k] for k in ("best", "grid", "scores", "position", "extended")}
+        curves[name] = runs.get(t["best"]) if t["position"] != "diverged" else None
+    tick()
+    optimum = float(outer_loss(_bilevel_optimum(tasks, cfg.lam)))
+    return {"seed": s, "relative_error": errors, "loss_curves": curves, "tuning": tuning, "optimal_loss": optimum,
+            "best_outer_lr": {k: v["best"] for k, v in tuning.items()}}
+
+
+def run(config: Config | None = None, progress=None) -> dict:
+    cfg = check(config or Config())
+    seeds = seed_list(cfg.seed, cfg.seeds)
+    bar = progress(2 * len(seeds), NAME) if progress else None
+
+    def tick():
         if bar:
             bar.update(1)
+
+    runs = [_one_seed(cfg, s, tick) for s in seeds]
     if bar:
         bar.close()
-    optimum = float(outer_loss(_bilevel_optimum(tasks, cfg.lam)))
-    metrics = {f"rel_error/{n}": e[-1] for n, e in errors.items()}
-    metrics.update({f"loss_gap/{n}": c[-1] - optimum for n, c in curves.items()})
-    sweep_curves = {**{f"rel_error/{n}": e for n, e in errors.items()}, **{f"loss/{n}": c for n, c in curves.items()}}
-    return {"config": dataclasses.asdict(cfg), "inner_steps": list(cfg.inner_steps), "relative_error": errors,
-            "loss_curves": curves, "best_outer_lr": best_lr, "optimal_loss": optimum, "metrics": metrics,
-            "curves": sweep_curves, "curve_x": {f"rel_error/{n}": list(cfg.inner_steps) for n in errors}}
+    names = list(runs[0]["relative_error"])
+    res = {"config": config_dict(cfg), "protocol": protocol_records(PROTOCOL, Config, PAPER), "seeds": seeds,
+           "inner_steps": list(cfg.inner_steps), "runs": runs,
+           "relative_error": {n: np.mean([r["relative_error"][n] for r in runs], axis=0).tolist() for n in names}}
+    res["tuning_summary"] = {f"outer lr / {n}": describe_positions([r["tuning"][n] for r in runs]) for n in names}
+    res["claims"] = grade_claims(res)
+    metrics = {f"rel_error/{n}": e[-1] for n, e in res["relative_error"].items()}
+    curves = {f"rel_error/{n}": e for n, e in res["relative_error"].items()}
+    for n in names:
+        ok = [r for r in runs if r["loss_curves"][n] is not None]
+        metrics[f"diverged/{n}"] = float(len(runs) - len(ok))
+        if ok:
+            metrics[f"loss_gap/{n}"] = float(np.mean([r["loss_curves"][n][-1] - r["optimal_loss"] for r in ok]))
+            curves[f"loss/{n}"] = np.mean([r["loss_curves"][n] for r in ok], axis=0).tolist()
+    metrics["claims_reproduced"] = float(sum(c["verdict"] == "reproduces" for c in res["claims"]))
+    res.update(metrics=metrics, curves=curves,
+               curve_x={f"rel_error/{n}": list(cfg.inner_steps) for n in names})
+    return res
+
+
+def _gap(r, name):
+    c = r["loss_curves"].get(name)
+    return np.inf if c is None else max(c[-1] - r["optimal_loss"], 0.0)
+
+
+def grade_claims(res: dict) -> list[dict]:
+    """The claims of Sec. 5 / Fig. 1, graded per seed (and per (K, cg) cell) from ``res``."""
+    runs, Ks = res["runs"], res["inner_steps"]
+    cgs = [int(n.split("=")[1].rstrip(")")) for n in runs[0]["relative_error"] if n.startswith("iMAML")]
+    where = "Sec. 5, Fig. 1 left"
+    mono = [all(b <= 1.05 * a for a, b in zip(r["relative_error"][FOB], r["relative_error"][FOB][1:]))
+            for r in runs]
+    fob_last = [r["relative_error"][FOB][-1] for r in runs]
+    plateau = [min(r["relative_error"]["FO-MAML"][-1], r["relative_error"]["Reptile"][-1])
+               > 10 * r["relative_error"][FOB][-1] for r in runs]
+    out = [
+        claim("FO-B-MAML meta-gradient approximation benefits continuously from the increased number of inner steps.",
+              where, "the relative error of (symmetric) FO-B-MAML's meta-gradient never rises (5 % tolerance) as the "
+              "inner steps grow, per seed", f"error at K = {Ks[0]} → {Ks[-1]}: " + "; ".join(
+                  f"{r['relative_error'][FOB][0]:.2g} → {r['relative_error'][FOB][-1]:.2g}" for r in runs), mono,
+              paper_numbers="Fig. 1 left: a falling FO-B-MAML curve"),
+        claim("... which is not the case for the other first-order methods like FO-MAML and Reptile.", where,
+              f"at K = {Ks[-1]} FO-MAML's and Reptile's errors are both > 10 × FO-B-MAML's, per seed",
+              "; ".join(f"FO-MAML {r['relative_error']['FO-MAML'][-1]:.2g}, Reptile {r['relative_error']['Reptile'][-1]:.2g}"
+                        f" vs {f:.2g}" for r, f in zip(runs, fob_last)), plateau,
+              paper_numbers="Fig. 1 left: FO-MAML and Reptile plateau"),
+    ]
+    res["fobmaml_vs_imaml"] = {}
+    for cg in cgs:
+        name = f"iMAML (cg={cg})"
+        cells = [[r["relative_error"][FOB][i] < r["relative_error"][name][i] for i in range(len(Ks))] for r in runs]
+        by_K = {K: sum(c[i] for c in cells) for i, K in enumerate(Ks)}
+        res["fobmaml_vs_imaml"][str(cg)] = {str(K): f"{v}/{len(runs)}" for K, v in by_K.items()}
+        out.append(claim(f"FO-B-MAML also compares favorably to iMAML [meta-gradient error, cg = {cg}].", where,
+                         "FO-B-MAML's relative error is below iMAML's with this cg, per (seed, K) cell",
+                         "FO-B-MAML better at K = " + ", ".join(f"{K}: {v}/{len(runs)}" for K, v in by_K.items()),
+                         [v for c in cells for v in c], unit="(seed, K) cells",
+                         paper_numbers="Fig. 1 left"))
+    where_r = "Sec. 5, Fig. 1 right (20 inner steps)"
+    fo = [_gap(r, FOB) < min(_gap(r, "FO-MAML"), _gap(r, "Reptile")) for r in runs]
+    out.append(claim("FO-B-MAML outperforms other first-order methods [outer loss].", where_r,
+                     "FO-B-MAML's final outer-loss gap is below FO-MAML's and Reptile's (each at its tuned outer lr), "
+                     "per seed", "gaps (FO-B-MAML / FO-MAML / Reptile): " + "; ".join(
+                         f"{_gap(r, FOB):.2g} / {_gap(r, 'FO-MAML'):.2g} / {_gap(r, 'Reptile'):.2g}" for r in runs), fo,
+                     paper_numbers="Fig. 1 right"))
+    second = [n for n in ("MAML", f"iMAML (cg={max(cgs)})" if cgs else None) if n]
+    comp = [_gap(r, FOB) <= 2 * min(_gap(r, n) for n in second) + 1e-12 for r in runs]
+    out.append(claim(f"... and is competitive with second-order methods: MAML and iMAML (cg = {max(cgs) if cgs else '-'}).",
+                     where_r, f"FO-B-MAML's final gap is <= 2 × the better of {', '.join(second)}, per seed",
+                     "; ".join(f"{_gap(r, FOB):.2g} vs " + ", ".join(f"{n} {_gap(r, n):.2g}" for n in second)
+                               for r in runs), comp, paper_numbers="Fig. 1 right"))
+    for cg in [c for c in cgs if c in (2, 5)]:
+        name = f"iMAML (cg={cg})"
+        out.append(claim(f"FO-B-MAML outperforms iMAML with a small number of conjugate gradient steps [cg = {cg}, "
+                         "outer loss].", where_r, f"FO-B-MAML's final outer-loss gap is below iMAML (cg = {cg})'s, per "
+                         "seed", "; ".join(f"{_gap(r, FOB):.2g} vs {_gap(r, name):.2g}" for r in runs),
+                         [_gap(r, FOB) < _gap(r, name) for r in runs], paper_numbers="Fig. 1 caption"))
+    return out
 
 
 def _bilevel_optimum(tasks, lam):
@@ -130,35 +262,48 @@ def _bilevel_optimum(tasks, lam):
 
 def summary(results: dict) -> str:
     Ks = results["inner_steps"]
-    lines = ["relative meta-gradient error vs inner steps (mean over tasks)",
+    lines = [f"relative meta-gradient error vs inner steps (mean over tasks and {len(results['seeds'])} seeds)",
              f"{'method':24s}" + "".join(f"{k:>10d}" for k in Ks)]
     for name, errs in results["relative_error"].items():
         lines.append(f"{name:24s}" + "".join(f"{e:10.2e}" for e in errs))
-    lines.append("")
-    lines.append(f"outer loss after {len(next(iter(results['loss_curves'].values()), [0])) - 1} outer GD steps "
-                 f"(inner steps {results['config']['loss_inner_steps']}; optimum "
-                 f"{results['optimal_loss']:.5g})")
-    for name, curve in results["loss_curves"].items():
-        lines.append(f"{name:24s} lr={results['best_outer_lr'][name]:<6g} initial {curve[0]:.5g}  "
-                     f"final {curve[-1]:.5g}")
-    return "\n".join(lines)
+    lines += ["", "FO-B-MAML (symmetric) below iMAML, seeds per (cg, K): " + "; ".join(
+        f"cg={cg}: " + ", ".join(f"K={K} {v}" for K, v in cells.items())
+        for cg, cells in results.get("fobmaml_vs_imaml", {}).items()), ""]
+    cfg = results["config"]
+    lines.append(f"outer-loss gap to the optimum after {cfg['outer_steps']} outer GD steps (inner steps "
+                 f"{cfg['loss_inner_steps']}), mean ± s.e. over seeds; tuned outer lr per seed")
+    for name in results["relative_error"]:
+        gaps = [_gap(r, name) for r in results["runs"]]
+        ok = [g for g in gaps if np.isfinite(g)]
+        lrs = ", ".join(f"{r['best_outer_lr'][name]:g}" for r in results["runs"])
+        lines.append(f"{name:24s} gap {fmt_se(ok) if ok else 'diverged':>18s}   lr {lrs}"
+                     + (f"  ({len(gaps) - len(ok)} diverged)" if len(ok) < len(gaps) else ""))
+    return report(results, "\n".join(lines))
 
 
 def plot(results: dict, outdir: str) -> list[str]:
     plt = pyplot()
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    for name, errs in results["relative_error"].items():
-        a.loglog(results["inner_steps"], np.maximum(errs, 1e-17), marker="o", ms=3, label=name)
-    a.set_xlabel("inner steps")
-    a.set_ylabel("relative error of the meta-gradient")
-    a.set_title("meta-gradient quality (Fig. 1 left)")
-    opt = results["optimal_loss"]
-    for name, curve in results["loss_curves"].items():
-        b.semilogy(np.maximum(np.array(curve) - opt, 1e-16), label=name)
-    b.set_xlabel("outer iteration")
-    b.set_ylabel("outer loss − optimum")
-    b.set_title(f"outer GD, {results['config']['loss_inner_steps']} inner steps (Fig. 1 right)")
-    a.legend(fontsize=7)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.6))
+    Ks = results["inner_steps"]
+    runs = results["runs"]
+    for name in results["relative_error"]:
+        band(a, Ks, [np.maximum(r["relative_error"][name], 1e-17) for r in runs], name, log=True, style="o-", ms=3)
+    a.set_xscale("log")
+    a.set(xlabel="inner steps $K$", ylabel=r"relative error $\|g - \nabla F\| / \|\nabla F\|$",
+          title="meta-gradient quality (Fig. 1 left)")
+    a.legend(fontsize=6)
+    for name in results["relative_error"]:
+        curves = [r["loss_curves"][name] for r in runs]
+        gaps = [np.maximum(np.array(c) - r["optimal_loss"], 1e-16) if c is not None else None
+                for c, r in zip(curves, runs)]
+        T = next((len(g) for g in gaps if g is not None), 1)
+        band(b, np.arange(T), [g if g is not None else np.full(T, np.nan) for g in gaps], name, log=True)
+    b.set(xlabel="outer iteration", ylabel="outer loss − optimum",
+          title=f"outer GD, {results['config']['loss_inner_steps']} inner steps, tuned outer lr (Fig. 1 right)")
+    b.legend(fontsize=6)
+    cfg = results["config"]
+    suptitle(fig, NAME, f"dim {cfg['dim']}, {cfg['n_tasks']} tasks, κ = {cfg['condition']:g}, λ = {cfg['lam']:g}, "
+             f"inner lr {cfg['inner_lr']:g}, {len(runs)} seeds")
     path = save_figure(fig, outdir, "fobmaml_regression.png", dpi=110)
     return [path]

@@ -23,6 +23,12 @@ gradients scale with the squared disturbance size). Every setting, and how to ch
 and the radius: docs/control.md, sections 6 and 9. Runs of the linearised pendulum that leave its
 validity region are recorded in ``left_validity`` (first state index outside) and flagged in the
 summary instead of warning.
+
+Every pair is played under ``seeds`` seeds (the disturbance draws; the adaptive adversary is
+deterministic); costs and regrets are reported as mean ± standard error, and the claims of the
+expected picture are graded per (system, seed).
+
+PROTOCOL (reference setting / olc setting / why; also in ``results["protocol"]``):
 """
 
 from __future__ import annotations
@@ -33,7 +39,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import check_config, choice, each, integer, optional, positive, thin_curve
-from ._plot import pyplot, save_figure
+from ._evidence import (
+    apply_protocol,
+    claim,
+    config_dict,
+    fmt_se,
+    local_slope,
+    protocol_doc,
+    protocol_records,
+    report,
+    seed_list,
+)
+from ._plot import band, pyplot, save_figure, suptitle, symlog_regret
 
 NAME = "gpc-vs-lqr"
 #: geometric mean over the (system, disturbance) pairs of GPC's average cost over LQR's (< 1: GPC wins)
@@ -63,13 +80,37 @@ class Config:
     systems: list[str] = field(default_factory=lambda: list(SYSTEMS))
     disturbances: list[str] = field(default_factory=lambda: list(DISTURBANCES))
     curve_points: int = 200
+    seeds: int = 2
+    protocol: str = "default"
     seed: int = 0
 
+
+PAPER_PRESET = {"T": 20_000, "seeds": 5}
+
+PROTOCOL = [
+    ("T", "regret bounds for any T (Agarwal et al. 2019, Thm. 5: Õ(√T))", "4,000 rounds (default) / 20,000 "
+     "(protocol=paper)"),
+    ("H, lr, kappa_M", "H = O(log T) memory, η_t ∝ 1/√t, a ball of radius κ_M (constants not fixed)",
+     "H = 10, η_t = 0.01 / (scale² √t), κ_M = 5 (docs/control.md §6, §9 explain the choice)"),
+    ("bandit_H, bandit_kappa, bandit_lr", "Gradu et al. 2020 (BCO with memory, nonconvex-meta-optimization "
+     "Alg. 6): η ∝ T^-3/4", "H = 3, κ = 1, BanditGPC's default schedule"),
+    ("period", "sinusoidal disturbance (period not fixed)", "20 rounds"),
+    ("systems, disturbances", "teaching systems; i.i.d., periodic and adversarial disturbances",
+     "double integrator, inverted pendulum (linearised, scale 0.1), a random stable 3-state system; Gaussian, "
+     "sinusoidal, adaptive 'ascent' adversary"),
+    ("curve_points", "—", "points kept per curve (plots, sweeps)"),
+    ("seeds", "bounds hold for every disturbance sequence", "2 (default) / 5 (protocol=paper) disturbance draws; "
+     "mean ± s.e., claims graded per (system, seed)"),
+    ("protocol", "Agarwal et al. 2019; Gradu et al. 2020 (settings not in the five papers)",
+     "protocol=paper: T = 20,000 and 5 seeds"),
+    ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1"),
+]
+__doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"T": integer(1), "H": integer(1), "lr": positive, "bandit_H": integer(1), "bandit_kappa": positive,
           "bandit_lr": optional(positive), "kappa_M": positive, "period": positive,
           "systems": each(choice(*SYSTEMS)), "disturbances": each(choice(*DISTURBANCES)),
-          "curve_points": integer(1), "seed": integer(0)}
+          "curve_points": integer(1), "seeds": integer(1), "protocol": choice("default", "paper"), "seed": integer(0)}
 
 
 def _system(name: str):
@@ -111,16 +152,18 @@ def run(config: Config | None = None, progress=None) -> dict:
     from ..systems.costs import QuadraticCost
     from ..systems.validity import LinearizationWarning
 
-    cfg = check_config(config or Config(), CHECKS)
-    pairs = [(s, k) for s in cfg.systems for k in cfg.disturbances]
+    cfg = apply_protocol(check_config(config or Config(), CHECKS), PAPER_PRESET)
+    seeds = seed_list(cfg.seed, cfg.seeds)
+    pairs = [(s, k, seed) for seed in seeds for s in cfg.systems for k in cfg.disturbances]
     bar = progress(len(pairs), NAME) if progress is not None else None
-    out = {"runs": [], "config": {"T": cfg.T, "H": cfg.H}}
-    for sname, kind in pairs:
+    out = {"runs": [], "config": config_dict(cfg), "protocol": protocol_records(PROTOCOL, Config, PAPER_PRESET),
+           "seeds": seeds}
+    for sname, kind, seed in pairs:
         system = _system(sname)
         scale = SYSTEMS.get(sname, 1.0)
         d, m = system.state_dim, system.control_dim
         cost = QuadraticCost(np.eye(d), np.eye(m))
-        w = _disturbance(kind, system, cfg.T, scale, cfg.period, cfg.seed)
+        w = _disturbance(kind, system, cfg.T, scale, cfg.period, seed)
         game = control(system, w, cost, T=cfg.T)
         blr = None if cfg.bandit_lr is None else Power(cfg.bandit_lr / scale ** 2, 0.75)
         learners = {
@@ -129,13 +172,13 @@ def run(config: Config | None = None, progress=None) -> dict:
             "lqr": LQR(system, cost),
             "zero": ZeroController(),
         }
-        rec = {"system": sname, "disturbance": kind, "scale": scale, "avg_cost": {}, "curves": {},
+        rec = {"system": sname, "disturbance": kind, "seed": seed, "scale": scale, "avg_cost": {}, "curves": {},
                "diverged_at": {}, "regret": {}, "regret_curve": {}, "dfc_avg_cost": {}, "left_validity": {}}
         for name, learner in learners.items():
             try:
                 with warnings.catch_warnings():  # recorded in left_validity and flagged by summary()
                     warnings.simplefilter("ignore", LinearizationWarning)
-                    tr = play(learner, game, seed=cfg.seed)
+                    tr = play(learner, game, seed=seed)
             except DivergenceError as exc:
                 rec["avg_cost"][name] = None
                 rec["diverged_at"][name] = int(exc.step)
@@ -152,87 +195,162 @@ def run(config: Config | None = None, progress=None) -> dict:
                 rec["regret"][name] = float(reg[-1])
                 rec["regret_curve"][name] = thin_curve(reg, cfg.curve_points)
                 rec["dfc_avg_cost"][name] = float(comp.total / tr.T)
+                rec.setdefault("regret_slope", {})[name] = local_slope(reg, 0.5)
         out["runs"].append(rec)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
     out.update(_sweep_outputs(out["runs"]))
+    out["claims"] = grade_claims(out)
+    out["metrics"]["claims_reproduced"] = float(sum(c["verdict"] == "reproduces" for c in out["claims"]))
     return out
 
 
 def _sweep_outputs(runs) -> dict:
-    """Per-seed ``metrics`` (average costs, regrets, :data:`PRIMARY`) and ``curves`` for sweeps; a
-    diverged controller has no average-cost metric (its ``diverged_at`` round is one instead)."""
-    metrics, curves, xs, ratios = {}, {}, {}, []
+    """``metrics`` (average costs, regrets, :data:`PRIMARY`; means over the seeds) and ``curves`` (mean
+    over the seeds) for sweeps; a diverged controller has no average-cost metric (its first
+    ``diverged_at`` round is one instead)."""
+    acc: dict[str, list] = {}
+    cacc: dict[str, list] = {}
+    xs, ratios = {}, []
     for r in runs:
         pair = f"{r['system']}/{r['disturbance']}"
         for name, v in r["avg_cost"].items():
-            if v is None:
-                metrics[f"diverged_at/{pair}/{name}"] = float(r["diverged_at"][name])
-            else:
-                metrics[f"avg_cost/{pair}/{name}"] = v
+            key = f"diverged_at/{pair}/{name}" if v is None else f"avg_cost/{pair}/{name}"
+            acc.setdefault(key, []).append(float(r["diverged_at"][name]) if v is None else v)
         for name, v in r["regret"].items():
-            metrics[f"regret/{pair}/{name}"] = v
+            acc.setdefault(f"regret/{pair}/{name}", []).append(v)
         for what, src in (("avg_cost", "curves"), ("regret", "regret_curve")):
             for name, (x, y) in r[src].items():
-                xs[f"{what}/{pair}/{name}"], curves[f"{what}/{pair}/{name}"] = [t + 1 for t in x], y
+                xs[f"{what}/{pair}/{name}"] = [t + 1 for t in x]
+                cacc.setdefault(f"{what}/{pair}/{name}", []).append(y)
         gpc, lqr = r["avg_cost"].get("gpc"), r["avg_cost"].get("lqr")
         if gpc is not None and lqr is not None:
             ratios.append(gpc / lqr)
+    metrics = {k: (min(v) if k.startswith("diverged_at/") else float(np.mean(v))) for k, v in acc.items()}
+    curves = {k: [float(c) for c in np.mean(v, axis=0)] for k, v in cacc.items()}
     if ratios:
         metrics[PRIMARY] = float(np.exp(np.mean(np.log(ratios))))
     return {"metrics": metrics, "curves": curves, "curve_x": xs}
 
 
+def grade_claims(res: dict) -> list[dict]:
+    """The expected picture (module docstring), graded per (system, seed) from ``res["runs"]``."""
+    by = {}
+    for r in res["runs"]:
+        by.setdefault(r["disturbance"], []).append(r)
+
+    def ratio(r, a, b="lqr"):
+        x, y = r["avg_cost"].get(a), r["avg_cost"].get(b)
+        return None if x is None or y is None else x / y
+
+    out = []
+    src = "Agarwal et al. 2019 (GPC) Thm. 5 and Sec. 7"
+    if "gaussian" in by:
+        rs = [ratio(r, "gpc") for r in by["gaussian"]]
+        out.append(claim("On i.i.d. Gaussian noise LQR is optimal and GPC stays within a few per cent of it.", src,
+                         "GPC's average cost <= 1.10 × LQR's, per (system, seed)",
+                         f"GPC / LQR {fmt_se([v for v in rs if v is not None])} (worst "
+                         f"{max(v for v in rs if v is not None):.3f})", [v is not None and v <= 1.10 for v in rs],
+                         unit="(system, seed) pairs"))
+    for kind in ("sinusoidal", "adversarial"):
+        if kind in by:
+            rs = [ratio(r, "gpc") for r in by[kind]]
+            out.append(claim(f"On {kind} disturbances GPC beats LQR.", src,
+                             "GPC's average cost < LQR's, per (system, seed)",
+                             f"GPC / LQR {fmt_se([v for v in rs if v is not None])}",
+                             [v is not None and v < 1 for v in rs], unit="(system, seed) pairs"))
+    allr = res["runs"]
+    slopes = [r.get("regret_slope", {}).get("gpc") for r in allr if "gpc" in r["regret"]]
+    shown = ", ".join("≤0" if s is None else f"{s:.2f}" for s in slopes)
+    out.append(claim("GPC's regret against the best DFC in hindsight is sublinear.", src,
+                     "the local slope of log regret vs log t over the second half of the run is < 0.9 (or the regret "
+                     "is <= 0 there), per (system, disturbance, seed)", f"local slopes {shown}",
+                     [s is None or s < 0.9 for s in slopes], unit="runs"))
+    bg = [ratio(r, "bandit-gpc", "gpc") for r in allr if r["disturbance"] != "gaussian"]
+    out.append(claim("Bandit GPC (only the scalar cost observed) learns far more slowly than GPC.",
+                     "Gradu et al. 2020; nonconvex-meta-optimization Alg. 6",
+                     "bandit GPC's average cost > GPC's on the non-Gaussian disturbances, per (system, disturbance, "
+                     "seed)", f"bandit GPC / GPC {fmt_se([v for v in bg if v is not None])}",
+                     [v is not None and v > 1 for v in bg], unit="runs"))
+    return out
+
+
+def _pairs(runs) -> dict:
+    """``{(system, disturbance): [record per seed]}`` in order of appearance."""
+    out: dict = {}
+    for r in runs:
+        out.setdefault((r["system"], r["disturbance"]), []).append(r)
+    return out
+
+
 def summary(results: dict) -> str:
-    """A table: average cost per controller, best-DFC cost and regrets."""
-    head = (f"{'system':18s} {'disturbance':12s} " + " ".join(f"{c:>11s}" for c in CONTROLLERS)
-            + f" {'best DFC':>9s} {'GPC regret':>11s} {'bandit reg':>11s}")
-    lines = [f"average cost per round (T = {results['config']['T']})", head, "-" * len(head)]
-    for r in results["runs"]:
+    """A table: average cost per controller, best-DFC cost and regrets (mean ± s.e. over seeds); claims."""
+    n = len(results.get("seeds", [0]))
+    head = (f"{'system':18s} {'disturbance':12s} " + " ".join(f"{c:>15s}" for c in CONTROLLERS)
+            + f" {'best DFC':>10s} {'GPC regret':>15s} {'bandit reg':>15s}")
+    lines = [f"average cost per round (T = {results['config']['T']}, mean ± s.e. over {n} seeds)", head, "-" * len(head)]
+    for (sname, kind), recs in _pairs(results["runs"]).items():
         cells = []
         for c in CONTROLLERS:
-            v = r["avg_cost"].get(c)
-            cells.append(f"{v:11.4g}" if v is not None else f"{'div@' + str(r['diverged_at'].get(c)):>11s}")
-        dfc = r["dfc_avg_cost"].get("gpc")
-        lines.append(f"{r['system']:18s} {r['disturbance']:12s} " + " ".join(cells)
-                     + f" {dfc if dfc is not None else float('nan'):9.4g}"
-                     + f" {r['regret'].get('gpc', float('nan')):11.4g} {r['regret'].get('bandit-gpc', float('nan')):11.4g}")
+            vals = [r["avg_cost"].get(c) for r in recs]
+            ok = [v for v in vals if v is not None]
+            div = [r["diverged_at"].get(c) for r in recs if r["avg_cost"].get(c) is None]
+            cell = fmt_se(ok, 4) if ok else f"div@{min(div)}"
+            if ok and div:
+                cell += f" ({len(div)} div.)"
+            cells.append(f"{cell:>15s}")
+        dfc = [r["dfc_avg_cost"]["gpc"] for r in recs if "gpc" in r["dfc_avg_cost"]]
+        reg = {c: [r["regret"][c] for r in recs if c in r["regret"]] for c in ("gpc", "bandit-gpc")}
+        lines.append(f"{sname:18s} {kind:12s} " + " ".join(cells) + f" {fmt_se(dfc, 4) if dfc else 'n/a':>10s}"
+                     + f" {fmt_se(reg['gpc'], 4) if reg['gpc'] else 'n/a':>15s}"
+                     + f" {fmt_se(reg['bandit-gpc'], 4) if reg['bandit-gpc'] else 'n/a':>15s}")
     lines.append("(best DFC: the best fixed M in hindsight with GPC's K, H and set, on GPC's realised "
                  "disturbances; regret = controller's total cost minus its best DFC's)")
-    left = [f"{r['system']}/{r['disturbance']}/{c} (t={t})" for r in results["runs"]
+    left = [f"{r['system']}/{r['disturbance']}/{c} (seed {r.get('seed', 0)}, t={t})" for r in results["runs"]
             for c, t in r.get("left_validity", {}).items() if t is not None]
     if left:
         lines.append("left the linear model's validity region (pendulum: |theta| <= 0.55 rad; the model is "
                      "inaccurate there), first exit: " + ", ".join(left))
-    return "\n".join(lines)
+    return report(results, "\n".join(lines))
 
 
 def plot(results: dict, outdir: str) -> list[str]:
-    """Running-average cost curves and regret curves, one panel per (system, disturbance)."""
-
+    """Running-average cost curves and regret curves (mean ± s.e. over seeds), one panel per (system,
+    disturbance); a controller that diverged in some seed says so in its legend entry."""
     plt = pyplot()
 
-    runs = results["runs"]
-    systems = list(dict.fromkeys(r["system"] for r in runs))
-    kinds = list(dict.fromkeys(r["disturbance"] for r in runs))
+    groups = _pairs(results["runs"])
+    systems = list(dict.fromkeys(s for s, _ in groups))
+    kinds = list(dict.fromkeys(k for _, k in groups))
+    cfg = results["config"]
     paths = []
     for what in ("curves", "regret_curve"):
         fig, axes = plt.subplots(len(systems), len(kinds), figsize=(4 * len(kinds), 3 * len(systems)),
                                  squeeze=False)
-        for r in runs:
-            ax = axes[systems.index(r["system"])][kinds.index(r["disturbance"])]
-            for name, (x, y) in r[what].items():
-                ax.plot(np.asarray(x) + 1, y, label=name)
-            ax.set_title(f"{r['system']} / {r['disturbance']}", fontsize="small")
-            ax.set_xlabel("t")
+        for (sname, kind), recs in groups.items():
+            ax = axes[systems.index(sname)][kinds.index(kind)]
+            for name in CONTROLLERS:
+                ys = [r[what][name][1] for r in recs if name in r[what]]
+                n_div = sum(1 for r in recs if r["avg_cost"].get(name, 0) is None)
+                if not ys:
+                    if n_div:
+                        ax.plot([], [], "x", label=f"{name}: diverged ({n_div}/{len(recs)} seeds)")
+                    continue
+                x = np.asarray(next(r[what][name][0] for r in recs if name in r[what])) + 1
+                label = name + (f" ({n_div}/{len(recs)} diverged)" if n_div else "")
+                band(ax, x, ys, label, log=what == "curves")
+            ax.set_title(f"{sname} / {kind}", fontsize="small")
+            ax.set_xlabel("round $t$")
             if what == "curves":
-                ax.set_yscale("log")
-                ax.set_ylabel("average cost")
+                ax.set_ylabel(r"average cost $\frac{1}{t}\sum_{s \leq t} c_s$")
             else:
+                symlog_regret(ax)
                 ax.set_ylabel("regret vs best DFC")
             ax.legend(fontsize="x-small")
+        suptitle(fig, NAME, f"{'running-average cost' if what == 'curves' else 'regret vs best DFC (symlog)'}; "
+                 f"T = {cfg['T']}, H = {cfg['H']}, lr = {cfg['lr']:g}, {len(results.get('seeds', [0]))} seeds")
         path = save_figure(fig, outdir, "gpc_vs_lqr_costs.png" if what == "curves" else "gpc_vs_lqr_regret.png", dpi=110)
         paths.append(path)
     return paths

@@ -118,10 +118,12 @@ def digits_mlp(hidden=(32,), n_classes: int = 10, in_dim: int = 64, seed=0):
     return _seeded(seed, build)
 
 
-def digits_cnn(channels=(8, 16), n_classes: int = 10, seed=0):
-    """A small CNN for flat 64-vectors of 8×8 images: two (3×3 conv, ReLU, 2×2 max-pool) blocks
-    and a linear read-out (float64, seeded initialisation)."""
+def digits_cnn(channels=(8, 16), n_classes: int = 10, seed=0, in_channels: int = 1):
+    """A small CNN for flat ``in_channels·64``-vectors of 8×8 images (channel-major; 3 for the RGB
+    rainbow digits): two (3×3 conv, ReLU, 2×2 max-pool) blocks and a linear read-out (float64,
+    seeded initialisation)."""
     channels = as_shape(channels, "channels")
+    in_channels = positive_int(in_channels, "in_channels")
     if len(channels) != 2:
         raise InvalidArgumentError(f"channels: expected 2 integers >= 1, got {channels}")
     c1, c2 = channels
@@ -129,8 +131,8 @@ def digits_cnn(channels=(8, 16), n_classes: int = 10, seed=0):
 
     def build(nn):
         return nn.Sequential(
-            nn.Unflatten(1, (1, 8, 8)),
-            nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Unflatten(1, (in_channels, 8, 8)),
+            nn.Conv2d(in_channels, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(c2 * 4, n_classes),
         ).double()

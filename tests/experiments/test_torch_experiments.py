@@ -22,8 +22,9 @@ def _interface(mod, res, tmp_path):
     assert all(isinstance(v, float) for v in res["metrics"].values())
     assert all(isinstance(c, list) and all(isinstance(x, float) for x in c) for c in res["curves"].values())
     for c in res["claims"]:
-        assert c["verdict"] in ("holds", "does not hold") and c["paper"] and c["criterion"] and c["ours"]
-    assert {r["setting"] for r in res["protocol"]} and "| paper | olc | why |" in mod.__doc__
+        assert c["verdict"] in ("reproduces", "partly", "does not") and c["paper"] and c["criterion"] and c["measured"]
+        assert c["holds_in"].endswith("/2 seeds")
+    assert {r["setting"] for r in res["protocol"]} and "| setting | paper | olc (default) |" in mod.__doc__
     assert "PROTOCOL" in mod.summary(res)
     assert mod.plot(res, str(tmp_path))[0].endswith(".png")
 
