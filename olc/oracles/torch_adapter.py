@@ -5,7 +5,12 @@ vector ``x`` of length ``dim``; at the boundary ``x``, gradients and Hessian-vec
 are float64 numpy arrays, inside everything is torch (``float64`` by default, ``float32`` on
 request, CPU or CUDA). Values and gradients come from ``torch.func.grad_and_value`` over
 ``torch.func.functional_call``; HVPs are forward-over-reverse (``jvp`` of ``grad``), with a
-reverse-over-reverse (``vjp`` of ``grad``) fallback for modules without forward-mode rules.
+reverse-over-reverse (``vjp`` of ``grad``) fallback for modules without forward-mode rules;
+:meth:`TorchOracle.hvp_batch` vectorises many of them with ``torch.func.vmap``.
+
+The user's module is never converted or moved: the oracle evaluates it functionally, with
+its own float64 (or float32) copies of the parameters and buffers on its device, so a float32
+training loop on the same module keeps working afterwards.
 
 This is how the deep-learning workloads of ``nonconvex-meta-optimization`` (Sec. 4, App. E.2:
 an MLP on MNIST, trained "on a fixed batch" or with i.i.d. minibatches) become oracles for
@@ -84,9 +89,12 @@ class TorchOracle(GradientOracle):
     Parameters
     ----------
     module : torch.nn.Module
-        Must have at least one parameter. It is moved **in place** to ``dtype``/``device``
-        (so its buffers match); its own parameters are only changed by :meth:`set_flat`.
-        Train/eval mode is left as it is: call ``module.eval()`` if it uses dropout or
+        Must have at least one parameter. It is **not** converted or moved: the oracle calls it
+        through ``torch.func.functional_call`` with parameters built from ``x`` and with its own
+        copies of the module's buffers in ``dtype`` on ``device`` (copied at construction;
+        batch-norm statistics updated in training mode change those copies, never the user's
+        buffers). Its own parameters are only changed by :meth:`set_flat`. Train/eval mode is
+        read from the module at every call: call ``module.eval()`` if it uses dropout or
         batch-norm statistics and you want a deterministic oracle.
     loss_fn : callable ``(outputs, targets) -> scalar tensor``
     X, y : arrays or tensors with the same first dimension. Integer ``y`` (class labels for
@@ -128,7 +136,6 @@ class TorchOracle(GradientOracle):
         if not named:
             raise InvalidArgumentError(f"module: {type(module).__name__} has no parameters; "
                                        "nothing to optimize")
-        module.to(device=device, dtype=dtype)
         self._torch = torch
         self.module, self.loss_fn, self.dtype, self.device = module, loss_fn, dtype, device
         self.names = [n for n, _ in module.named_parameters()]
@@ -144,13 +151,20 @@ class TorchOracle(GradientOracle):
         self.n_samples = int(self.X.shape[0])
         self.batch_size = None if batch_size is None else positive_int(batch_size, "batch_size")
         self._hvp_mode = "jvp"
+        self._vmap_ok = True
+        self.hvp_chunk = 64          # rows per vmapped call of hvp_batch (bounds the activation memory)
+        # the oracle's own float copies of the buffers (batch-norm statistics, ...) in dtype on device;
+        # non-float buffers (counters) keep their dtype; clone() so that nothing aliases the user's tensors
+        self._buffers = {n: (b.detach().to(device=device, dtype=dtype) if b.is_floating_point()
+                             else b.detach().to(device=device)).clone()
+                         for n, b in module.named_buffers()}
 
         from torch.func import functional_call
 
         def loss(theta, Xb, yb):
             params = dict(zip(self.names, [c.view(s) for c, s in zip(torch.split(theta, self.sizes),
                                                                         self.shapes)]))
-            out = functional_call(self.module, params, (Xb,))
+            out = functional_call(self.module, {**params, **self._buffers}, (Xb,))
             value = self.loss_fn(out, yb)
             if value.ndim != 0:
                 raise InvalidArgumentError(f"loss_fn: must return a scalar (use reduction='mean'), "
@@ -168,7 +182,7 @@ class TorchOracle(GradientOracle):
         module.eval()
         try:
             with torch.no_grad():
-                self._loss(flatten_params(module).detach(), self.X[:1], self.y[:1])
+                self._loss(self._theta(self.x0()), self.X[:1], self.y[:1])
         except OlcError:
             raise
         except (RuntimeError, ValueError, IndexError, TypeError) as exc:
@@ -241,6 +255,46 @@ class TorchOracle(GradientOracle):
         _, pullback = vjp(lambda th: g(th, Xb, yb), theta)
         return self._np(pullback(vt)[0])
 
+    def _hvp_batch(self, x, V, batch):
+        """``vmap`` of the HVP over the rows of ``V`` (and of ``x`` when it has one point per row),
+        in chunks of ``hvp_chunk`` rows; falls back to a loop for modules without batching rules."""
+        if not self._vmap_ok:
+            return super()._hvp_batch(x, V, batch)
+        from torch.func import grad, jvp, vjp, vmap
+
+        torch = self._torch
+        Xb, yb = self._data(batch)
+        g = grad(self._loss)
+        shared = x.ndim == 1
+        theta, Vt = self._theta(x), self._theta(V)
+
+        def fwd(th, v):
+            return jvp(lambda t: g(t, Xb, yb), (th,), (v,))[1]
+
+        def rev(th, v):
+            return vjp(lambda t: g(t, Xb, yb), th)[1](v)[0]
+
+        k, step = Vt.shape[0], max(1, int(self.hvp_chunk))
+        for _ in range(2):
+            f = vmap(fwd if self._hvp_mode == "jvp" else rev, in_dims=(None if shared else 0, 0))
+            try:
+                return self._np(torch.cat([f(theta if shared else theta[i:i + step], Vt[i:i + step])
+                                           for i in range(0, k, step)]))
+            except (RuntimeError, NotImplementedError):
+                if self._hvp_mode != "jvp":
+                    break
+                self._hvp_mode = "vjp"      # no forward-mode rule for some op: reverse-over-reverse for good
+        self._vmap_ok = False               # no batching rule for some op: loop over the rows for good
+        return super()._hvp_batch(x, V, batch)
+
+    def to(self, dtype=None, device=None) -> TorchOracle:
+        """A twin of this oracle (same module, loss, data and batch size) computing in ``dtype`` on
+        ``device`` (each defaults to this oracle's): e.g. float32 Hessian-vector products on a GPU
+        for an analysis whose trajectory was recorded in float64. The module is not touched."""
+        return TorchOracle(self.module, self.loss_fn, self.X, self.y, self.batch_size,
+                           dtype=self.dtype if dtype is None else dtype,
+                           device=self.device if device is None else device, name=self.name)
+
     def _hessian(self, x, batch):
         from torch.func import hessian
 
@@ -252,12 +306,13 @@ class TorchOracle(GradientOracle):
         return self._np(flatten_params(self.module))
 
     def set_flat(self, x) -> None:
-        """Write the flat vector ``x`` into the module's parameters (in place)."""
+        """Write the flat vector ``x`` into the module's parameters (in place, each parameter keeping
+        its own dtype and device)."""
         x = self._check_x(x)
         parts = unflatten_params(self._theta(x), self.module)
         with self._torch.no_grad():
             for name, p in self.module.named_parameters():
-                p.copy_(parts[name])
+                p.copy_(parts[name].to(dtype=p.dtype, device=p.device))
 
     def predict(self, x, X):
         """Outputs of the module with parameters ``x`` on inputs ``X`` (a numpy array)."""
@@ -267,4 +322,4 @@ class TorchOracle(GradientOracle):
         params = unflatten_params(self._theta(x), self.module)
         Xt = self._as_tensor(X, "X", float_only=True)
         with self._torch.no_grad():
-            return functional_call(self.module, params, (Xt,)).detach().cpu().numpy()
+            return functional_call(self.module, {**params, **self._buffers}, (Xt,)).detach().cpu().numpy()
