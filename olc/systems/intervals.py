@@ -34,7 +34,10 @@ at ``max_iter`` first; the bounds hold, the gap is wider), ``ESTIMATED`` (a prob
 sub-interval upper bound only); ``EXACT`` is used by the dense path.
 
 ``block`` restricts every norm to a coordinate block, ``‖E_Bᵀ A_s⋯A_r E_B‖`` (the parameter
-block ``x_t`` of the optimization LTV, where the √2 floor of the full state is absent).
+block ``x_t`` of the optimization LTV, where the √2 floor of the full state is absent). A
+restricted product is not the product of restricted factors, so its upper bounds come from its
+own GKL residual and from the full product's upper bound (``‖E_Bᵀ P E_B‖ ≤ ‖P‖``), never from
+sub-interval products of restricted norms.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._validate import as_rng, check_choice, positive_int
+from ..errors import InvalidArgumentError
 from .krylov import GKL
 from .operators import LTVOperator
 
@@ -185,9 +189,11 @@ def interval_bounds(op: LTVOperator, max_length: int | None = None, *, block=Non
     bar : a tqdm-like progress bar (``update(n)``; its ``total`` is set here).
     """
     if not isinstance(op, LTVOperator):
-        raise TypeError("op: expected an LTVOperator")
+        raise InvalidArgumentError(f"op: expected an LTVOperator (see as_ltv_operator), got {type(op).__name__}")
     many = isinstance(block, (list, tuple))
     blocks = list(block) if many else [block]
+    if None in blocks and blocks[0] is not None:
+        raise InvalidArgumentError("block: list the full norms (None) first")
     T = op.T
     L = T if max_length is None else min(positive_int(max_length, "max_length"), T)
     plan = check_choice(plan, "plan", PLANS)
@@ -215,25 +221,37 @@ def interval_bounds(op: LTVOperator, max_length: int | None = None, *, block=Non
             for j in sorted(jobs, key=lambda j: -j.r):     # the smallest start last: its left vectors stay
                 _record(outs[j.bidx], j)
                 left[(j.bidx, j.s)] = j.left_vector()
-        for out in outs:
+    full = None
+    for b, out in enumerate(outs):
+        if plan == "sweep":
+            _sweep_plan(op, out, L, blocks[b], dims[b], probes, rng, kw, select, max_refine, bar, full)
+        elif blocks[b] is None:
             out.log_upper = subinterval_upper(out.log_upper)
-    else:
-        for b, out in enumerate(outs):
-            _sweep_plan(op, out, L, blocks[b], dims[b], probes, rng, kw, select, max_refine, bar)
+        elif full is not None:         # ||E^T P E|| <= ||P||; sub-interval products do not bound a block
+            out.log_upper = np.fmin(out.log_upper, full.log_upper)
+        if blocks[b] is None:
+            full = out
     for out in outs:
         out.applications = op.applications - apps0
         out.seconds = time.perf_counter() - t0
     return outs if many else outs[0]
 
 
-def _sweep_plan(op, out, L, block, dim, probes, rng, kw, select, max_refine, bar):
+def _sweep_plan(op, out, L, block, dim, probes, rng, kw, select, max_refine, bar, full=None):
     T = op.T
+
+    def tighten(hi):
+        if block is None:
+            return subinterval_upper(hi)
+        # a restricted product is bounded by the full product's norm, not by products of restricted ones
+        return hi if full is None else np.fmin(hi, full.log_upper)
+
     jobs = [_job(dim, t, t, block, kw) for t in range(T)]     # (1) every single step
     _drive(op, jobs, bar)
     for j in jobs:
         _record(out, j)
     _probe_sweep(op, out, L, block, dim, positive_int(probes, "probes"), rng, bar)   # (2)
-    out.log_upper = subinterval_upper(out.log_upper)                                 # (3)
+    out.log_upper = tighten(out.log_upper)                                           # (3)
     budget = 4 * T if max_refine is None else int(max_refine)
     while select is not None and out.refined < budget:                               # (4)
         todo = [(r, ell) for r, ell in select(out) if out.status[r, ell - 1] < CONVERGED][: budget - out.refined]
@@ -247,7 +265,7 @@ def _sweep_plan(op, out, L, block, dim, probes, rng, kw, select, max_refine, bar
         for j in jobs:
             _record(out, j)
         out.refined += len(jobs)
-        out.log_upper = subinterval_upper(out.log_upper)
+        out.log_upper = tighten(out.log_upper)
 
 
 def _probe_sweep(op, out, L, block, dim, k, rng, bar, max_rows: int = 256):
