@@ -289,6 +289,28 @@ class OptimizationLTV(LTVOperator):
             out += w * self._hv(t, x_prev + tau * s, W, batch)
         return out
 
+    def _hessian_rows(self, ts, W):
+        """Row ``i``: ``H̄_{ts[i]} W[i]``. Steps sharing one minibatch (all of them on a deterministic
+        oracle) go in one batched call with one point per row; the others step by step."""
+        batches = [self.system._steps[t].batch for t in ts]
+        if not all(b is None for b in batches):
+            return np.stack([self.hessian_apply(t, w[None])[0] for t, w in zip(ts, W)])
+        pts, wts, rows = [], [], []
+        for i, t in enumerate(ts):
+            x_prev, x, s, ss, _ = self._segment(t)
+            nodes = [(x, 1.0)] if self._exact(ss) else [(x_prev + tau * s, w) for tau, w in zip(self._taus, self._wts)]
+            for point, w in nodes:
+                pts.append(point)
+                wts.append(w)
+                rows.append(i)
+        try:
+            Y = self.oracle.hvp_batch(np.stack(pts), W[rows], None)
+        except NonFiniteError as exc:
+            raise NonFiniteError(f"H_t: non-finite Hessian-vector product at one of the steps {list(ts)} ({exc})") from None
+        out = np.zeros_like(W)
+        np.add.at(out, rows, np.asarray(wts)[:, None] * Y)
+        return out
+
     def secant_residual(self, t: int) -> np.ndarray | None:
         """``r_t = g_t − ŵ_t − H̄_t s_t`` of the rank-one correction (None where none is applied)."""
         t = self._check_t(t)
@@ -330,8 +352,8 @@ class OptimizationLTV(LTVOperator):
         jobs = [Lanczos(self.n, rtol=rtol, max_iter=max_iter, seed=seed + 7919 * t) for t in range(self.T)]
         active = list(range(self.T))
         while active:
-            for t in active:
-                jobs[t].give(self.hessian_apply(t, jobs[t].vec[None])[0])
+            for t, y in zip(active, self._hessian_rows(active, np.stack([jobs[t].vec for t in active]))):
+                jobs[t].give(y)
             active = [t for t in active if jobs[t].need is not None]
         out = {k: np.array([getattr(j, k) for j in jobs]) for k in ("lmax", "lmax_upper", "lmin", "lmin_lower")}
         out["converged"] = np.array([j.converged for j in jobs])

@@ -40,7 +40,8 @@ from ..errors import (
 )
 from .linear import LinearSystem
 
-__all__ = ["interval_norms", "sequential_stability", "SequentialStability", "plot_decay"]
+__all__ = ["interval_norms", "sequential_stability", "SequentialStability", "plot_decay", "plot_kappa_gamma",
+           "plot_steps", "draw_decay", "draw_kappa_gamma", "draw_steps"]
 
 NORMS = ("spectral", "power", "fro")
 
@@ -913,34 +914,118 @@ def _check_overflow(logN: np.ndarray, valid: np.ndarray) -> None:
            " (a single matrix is already beyond the range: rescale the sequence)"), partial=logN)
 
 
+def _pyplot(what):
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise BackendUnavailableError(f"{what} needs matplotlib: pip install 'olc[plot]' "
+                                      "(or pip install matplotlib)") from None
+    return plt
+
+
+def _check_result(result):
+    if not isinstance(result, SequentialStability):
+        raise InvalidArgumentError(f"result: expected a SequentialStability, got {type(result).__name__}")
+
+
+def draw_decay(ax, lengths, decay, *, upper=None, mean=None, kappa=None, gamma=None, floor=None, block=None,
+               label=None, color=None):
+    """Draw one decay curve on ``ax`` (shared by :func:`plot_decay` and the experiments): the worst
+    case ``decay`` (lower bounds on the operator path), a band up to ``upper``, the ``mean``, the bound
+    ``kappa^2 (1-gamma)^{|I|}``, the structural ``floor`` and the parameter-block curve ``block``."""
+    lengths = np.asarray(lengths, dtype=float)
+    prefix = f"{label}: " if label else ""
+    line, = ax.semilogy(lengths, decay, "-", color=color,
+                        label=prefix + ("max over intervals" if upper is None else "max over intervals (lower bound)"))
+    color = line.get_color()
+    if upper is not None:
+        ax.fill_between(lengths, decay, upper, color=color, alpha=0.25, lw=0,
+                        label=prefix + "up to the upper bound")
+    if mean is not None:
+        ax.semilogy(lengths, mean, ":", color=color, label=prefix + "mean over intervals")
+    if kappa is not None:
+        with np.errstate(over="ignore", under="ignore"):
+            b = kappa ** 2 * (1 - gamma) ** lengths
+        ax.semilogy(lengths, b, "--", color=color,
+                    label=prefix + rf"$\kappa^2(1-\gamma)^{{|I|}}$, $\kappa$={kappa:.3g}, $\gamma$={gamma:.3g}")
+    if block is not None:
+        ax.semilogy(lengths, block, "-.", color=color, label=prefix + "parameter block")
+    if floor is not None:
+        ax.axhline(floor, color="0.5", lw=0.8, ls=(0, (1, 3)), label=r"$\sqrt{2}$ floor ($\delta = 0$)")
+    ax.set_xlabel(r"interval length $|I| = s - r + 1$")
+    ax.set_ylabel(r"$\|A_s \cdots A_r\|_2$")
+    return ax
+
+
 def plot_decay(result: SequentialStability, ax=None, *, mean: bool = True, bound: bool = True,
                label: str | None = None):
     """Plot the decay of ``||A_s..A_r||`` against ``|I| = s - r + 1`` on a log scale (like Fig. 3
     of ``nonconvex-meta-optimization``; its x-axis ``|r - s|`` is ``|I| - 1``).
 
     Draws the worst case over intervals of each length, the mean (``mean=True``) and the bound
-    ``kappa^2 (1-gamma)^{|I|}`` (``bound=True``). Returns the matplotlib axes.
+    ``kappa^2 (1-gamma)^{|I|}`` (``bound=True``); for operator results a band up to the upper
+    bounds; the parameter-block curve and the ``sqrt(2)`` floor where the result has them.
+    Returns the matplotlib axes.
     """
-    if not isinstance(result, SequentialStability):
-        raise InvalidArgumentError(f"result: expected a SequentialStability, got {type(result).__name__}")
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise BackendUnavailableError("plot_decay needs matplotlib: pip install 'olc[plot]' "
-                                      "(or pip install matplotlib)") from None
+    _check_result(result)
+    plt = _pyplot("plot_decay")
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.5))
-    prefix = f"{label}: " if label else ""
-    ax.semilogy(result.lengths, result.decay, "-", label=prefix + "max over intervals")
-    if mean:
-        ax.semilogy(result.lengths, result.mean_decay, ":", label=prefix + "mean over intervals")
-    if bound:
-        with np.errstate(over="ignore", under="ignore"):
-            b = result.kappa ** 2 * (1 - result.gamma) ** result.lengths.astype(float)
-        ax.semilogy(result.lengths, b, "--",
-                    label=prefix + rf"$\kappa^2(1-\gamma)^{{|I|}}$, $\kappa$={result.kappa:.3g}, "
-                                   rf"$\gamma$={result.gamma:.3g}")
-    ax.set_xlabel(r"interval length $|I| = s - r + 1$")
-    ax.set_ylabel(r"$\|A_s \cdots A_r\|_2$")
+    draw_decay(ax, result.lengths, result.decay, upper=None if result.exact else result.upper_decay,
+               mean=result.mean_decay if mean else None, kappa=result.kappa_upper if bound else None,
+               gamma=result.gamma, floor=result.floor, label=label,
+               block=None if result.block is None else result.block.decay)
     ax.legend(fontsize="small")
+    return ax
+
+
+def plot_kappa_gamma(result: SequentialStability, ax=None, *, gammas=None, label: str | None = None):
+    """Plot the κ–γ trade-off: every ``(γ, κ)`` above the upper curve is certified (Definition 3 holds),
+    none below the lower curve holds; the chosen ``(γ, κ)`` is marked. Returns the axes."""
+    _check_result(result)
+    plt = _pyplot("plot_kappa_gamma")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    c = result.kappa_gamma(gammas)
+    draw_kappa_gamma(ax, c["gamma"], c["kappa_lower"], c["kappa_upper"], result.gamma, result.kappa_upper, label)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def draw_kappa_gamma(ax, gammas, lower, upper, gamma=None, kappa=None, label=None, color=None):
+    """Draw one κ–γ curve (lower and upper bounds) and mark the chosen point."""
+    prefix = f"{label}: " if label else ""
+    line, = ax.semilogy(gammas, upper, "-", color=color, label=prefix + r"$\kappa(\gamma)$ (upper bound)")
+    ax.semilogy(gammas, lower, ":", color=line.get_color(), label=prefix + "lower bound")
+    if gamma is not None:
+        ax.plot([gamma], [kappa], "o", color=line.get_color())
+    ax.set_xlabel(r"$\gamma$")
+    ax.set_ylabel(r"smallest $\kappa$")
+    return ax
+
+
+def plot_steps(result: SequentialStability, ax=None, *, label: str | None = None):
+    """Per step of an optimization LTV: ``η λ_max(H_t) / 2`` (1 is the edge of stability) and
+    ``‖A_t‖``. Returns the axes."""
+    _check_result(result)
+    if result.steps is None:
+        raise InvalidArgumentError("result: has no per-step diagnostics (an optimization LTV with HVPs and "
+                                   "diagnostics=True gives them)")
+    plt = _pyplot("plot_steps")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    draw_steps(ax, result.steps["edge_ratio"], result.steps["step_norm_upper"], label)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def draw_steps(ax, edge_ratio, step_norm=None, label=None, color=None):
+    """Draw ``η λ_max(H_t)/2`` per step (and ``‖A_t‖`` when given) with the edge of stability at 1."""
+    prefix = f"{label}: " if label else ""
+    t = np.arange(len(edge_ratio))
+    line, = ax.plot(t, edge_ratio, "-o", ms=3, color=color, label=prefix + r"$\eta\,\lambda_{max}(H_t)/2$")
+    if step_norm is not None:
+        ax.plot(t, step_norm, "--", color=line.get_color(), label=prefix + r"$\|A_t\|$")
+    ax.axhline(1.0, color="r", lw=0.8, ls=":")
+    ax.set_xlabel("step t")
     return ax
