@@ -21,7 +21,7 @@ import numpy as np
 import olc
 from olc.systems import disturbances as D
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
 parser.add_argument("--out", default=None, help="output directory (default: a new temporary directory)")
 parser.add_argument("--T", type=int, default=2000, help="number of rounds")
 args = parser.parse_args()

@@ -27,7 +27,7 @@ from olc import kernels
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     ap.add_argument("--out", default=None, help="output folder (default: a fresh temp dir)")
     ap.add_argument("--backend", default=None, help="numpy, numba, cupy or auto (default: global default)")
     args = ap.parse_args(argv)

@@ -28,7 +28,7 @@ def disagreement(X):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default=None, help="output directory (default: a new temp dir)")
     parser.add_argument("--T", type=int, default=150)
     parser.add_argument("--p-fail", type=float, default=0.3)

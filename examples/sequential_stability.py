@@ -2,7 +2,7 @@
 
 Definition 3 of the paper: A_1..A_T is (kappa, gamma) sequentially stable if
 ``||A_s ... A_r|| <= kappa^2 (1 - gamma)^{|I|}`` for every interval I = [r, s], with
-|I| = s - r + 1 (the number of matrices in the product). We measure it for
+``|I| = s - r + 1`` (the number of matrices in the product). We measure it for
 
 * the gradient-descent LTV of a quadratic: A_t = I - eta H_t with random PSD Hessians H_t
   (the optimization-as-control system of the paper, App. B, on a toy problem),
@@ -38,7 +38,7 @@ def gd_matrices(T, d, eta, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default=None, help="output directory (default: a new temp dir)")
     parser.add_argument("--T", type=int, default=200)
     args = parser.parse_args(argv)

@@ -25,7 +25,7 @@ from olc.systems import disturbances as D
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default=None, help="output directory (default: a new temp dir)")
     parser.add_argument("--T", type=int, default=300, help="number of steps")
     args = parser.parse_args(argv)

@@ -6,7 +6,7 @@ hindsight. Optimization itself is modelled as a time-varying linear dynamical sy
 
 The light core (``play``, ``Trace``, ``sets``, ``losses``, ``games``, errors) is imported
 eagerly; the subpackages ``systems``, ``learners``, ``comparators``, ``oracles``,
-``tasks``, ``kernels``, ``experiments`` and ``backend`` load on first attribute access, so
+``tasks``, ``kernels``, ``experiments``, ``backend`` and ``plot`` load on first attribute access, so
 ``import olc`` stays fast (numba, scipy and torch load only when used).
 """
 
@@ -29,12 +29,12 @@ from .game import Environment, Feedback, Learner, Trace, play
 __version__ = "0.1.0"
 
 _LAZY = {"systems", "learners", "comparators", "oracles", "tasks", "kernels", "experiments", "backend",
-         "games", "torch", "bench"}
+         "games", "torch", "bench", "sweeps", "provenance", "plot"}
 
 __all__ = [
     "play", "Trace", "Feedback", "Learner", "Environment", "sets", "losses",
     "OlcError", "ShapeError", "InvalidArgumentError", "NonFiniteError", "DivergenceError",
-    "FeedbackError", "BackendUnavailableError", "set_backend", *sorted(_LAZY),
+    "FeedbackError", "BackendUnavailableError", "set_backend", "sweep", "load_sweep", *sorted(_LAZY),
 ]
 
 
@@ -45,6 +45,8 @@ def __getattr__(name):
         return module
     if name in ("set_backend", "get_backend"):
         return getattr(importlib.import_module(".backend", __name__), name)
+    if name in ("sweep", "load_sweep"):  # olc.sweeps: campaigns over grids and seeds
+        return getattr(importlib.import_module(".sweeps", __name__), name)
     raise AttributeError(f"module 'olc' has no attribute {name!r}")
 
 

@@ -7,11 +7,12 @@ old file or the new one, never a truncated one, and a failed write leaves the ol
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import tempfile
 
-__all__ = ["atomic_write_text", "atomic_write_json", "json_default"]
+__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "json_default", "remove_partial_writes"]
 
 
 def json_default(obj):
@@ -31,12 +32,21 @@ def atomic_write_text(path, text: str) -> str:
     On any error (disk full, permissions, an interrupt) the temporary file is removed and the
     previous content of ``path``, if any, is untouched.
     """
+    return _atomic_write(path, text, "w")
+
+
+def atomic_write_bytes(path, data: bytes) -> str:
+    """:func:`atomic_write_text` for bytes (e.g. a pickled checkpoint, a Parquet table)."""
+    return _atomic_write(path, data, "wb")
+
+
+def _atomic_write(path, data, mode: str) -> str:
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -52,3 +62,20 @@ def atomic_write_text(path, text: str) -> str:
 def atomic_write_json(path, obj, *, indent: int | None = 2) -> str:
     """``atomic_write_text(path, json.dumps(obj))`` with numpy arrays/scalars as lists/numbers."""
     return atomic_write_text(path, json.dumps(obj, indent=indent, default=json_default, allow_nan=True))
+
+
+def remove_partial_writes(directory, names=None) -> list[str]:
+    """Delete the temporary files that interrupted atomic writes left in ``directory`` (of the files
+    ``names``, default any); call it only while no other process writes there (hold its lock).
+    Returns the names removed."""
+    directory = os.fspath(directory)
+    patterns = [f".{n}.*.tmp" for n in names] if names is not None else [".*.tmp"]
+    removed = []
+    for entry in os.listdir(directory):
+        if any(fnmatch.fnmatchcase(entry, p) for p in patterns):
+            try:
+                os.unlink(os.path.join(directory, entry))
+                removed.append(entry)
+            except OSError:
+                pass
+    return removed

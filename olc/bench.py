@@ -280,9 +280,26 @@ def run_bench(quick: bool = False, json_path: str | None = None, *, backends=Non
     if verbose:
         _print_table(records, roof)
     if json_path:
-        with open(json_path, "w") as fh:
-            json.dump(records, fh, indent=1, default=float)
+        from ._io import atomic_write_text
+
+        atomic_write_text(json_path, json.dumps(records, indent=1, default=float))
     return records
+
+
+def check_json_path(path: str) -> str:
+    """Fail *before* benchmarking when ``--json PATH`` cannot be written (missing directory, no
+    permission, a directory in the way): an :class:`olc.errors.OlcError` naming the path."""
+    from .errors import OlcError
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path) or not path.strip():
+        raise OlcError(f"--json {path!r}: expected a file path")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".olc-bench-write-test-"):
+            pass
+    except OSError as exc:
+        raise OlcError(f"--json {path}: cannot write there ({type(exc).__name__}: {exc.strerror or exc})") from None
+    return path
 
 
 def _fmt(x, spec):
@@ -320,6 +337,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-compile", action="store_true",
                     help="skip the fresh-subprocess compile-time measurement")
     args = ap.parse_args(argv)
+    if args.json is not None:
+        check_json_path(args.json)
     run_bench(args.quick, args.json, backends=args.backend, compile_times=not args.no_compile)
     return 0
 

@@ -16,6 +16,8 @@ __all__ = [
     "FeedbackError",
     "BackendUnavailableError",
     "ResourceError",
+    "MissingExtraError",
+    "BusyError",
 ]
 
 
@@ -62,3 +64,17 @@ class ResourceError(OlcError, MemoryError):
     The message names the argument that sets the size, the estimate and what is available, and
     where there is one, the cheaper path to take instead.
     """
+
+
+class MissingExtraError(OlcError, ImportError):
+    """An optional dependency (a setup.cfg extra: ``torch``, ``data``, ``sweep``, ``plot``) is not
+    installed; the message names the extra and the ``pip install`` command that provides it."""
+
+    def __init__(self, message: str, *, extra: str | None = None):
+        super().__init__(message)
+        self.extra = extra
+
+
+class BusyError(OlcError):
+    """An output directory is in use by another olc process (its lock is held); the message names
+    that process (pid, host, since when)."""

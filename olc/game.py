@@ -26,7 +26,10 @@ A learner holds only hyperparameters; its state is explicit data returned by ``i
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import os
+import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +39,7 @@ import numpy as np
 from ._validate import as_rng, check_choice, positive_int, require
 from .errors import DivergenceError, FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
 
-__all__ = ["Feedback", "Learner", "Environment", "Trace", "play", "FEEDBACK_KINDS"]
+__all__ = ["Feedback", "Learner", "Environment", "Stateful", "Trace", "play", "FEEDBACK_KINDS"]
 
 #: feedback kinds, from least to most informative
 FEEDBACK_KINDS = ("bandit", "gradient", "full")
@@ -105,11 +108,40 @@ class Learner:
         raise NotImplementedError
 
 
-class Environment:
+class Stateful:
+    """Snapshots of a game's position for checkpoints (:func:`play`'s ``checkpoint=``/``resume=``).
+
+    A class lists in ``_state`` the attributes that ``reset`` creates and each round advances
+    (arrays filled so far, round counters, its random generator); :meth:`get_state` returns a deep
+    copy of them as one dict (so shared objects stay shared) and :meth:`set_state` puts such a
+    snapshot back into an object built the same way. Everything else (the loss sequence, the
+    system, callables) is configuration and is not saved: resume with an environment constructed
+    like the first one.
+    """
+
+    _state: tuple[str, ...] = ()
+
+    def get_state(self) -> dict:
+        """A deep copy of the attributes named in ``_state`` (those that exist yet)."""
+        return copy.deepcopy({a: getattr(self, a) for a in self._state if hasattr(self, a)})
+
+    def set_state(self, state: dict) -> None:
+        """Restore a snapshot from :meth:`get_state` (copied: one snapshot can be restored twice)."""
+        unknown = set(state) - set(self._state)
+        if unknown:
+            raise InvalidArgumentError(f"state: {type(self).__name__} has no saved attributes {sorted(unknown)}; "
+                                       f"expected a snapshot with keys among {list(self._state)}")
+        for a, v in copy.deepcopy(state).items():
+            setattr(self, a, v)
+
+
+class Environment(Stateful):
     """Base class of environments (see :mod:`olc.games` for the concrete ones).
 
     Attributes: ``shape`` (decision shape), ``horizon`` (None if unbounded), ``feedback``
     (most informative kind it can reveal), ``memory`` (1 unless losses have memory).
+    Position snapshots for checkpoints: :class:`Stateful` (``_state`` lists what ``reset`` and
+    ``step`` change; an environment without such attributes has nothing to save).
     """
 
     shape: tuple[int, ...] = ()
@@ -204,7 +236,8 @@ def _progress(iterable, enabled, desc):
     return tqdm(iterable, desc=desc, leave=False)
 
 
-def play(learner, env, T: int | None = None, seed=0, progress: bool = False, state=None) -> Trace:
+def play(learner, env, T: int | None = None, seed=0, progress: bool = False, state=None, *,
+         checkpoint=None, every: int | None = None, resume=None) -> Trace:
     """Play ``learner`` against ``env`` for ``T`` rounds (default: the environment's horizon).
 
     ``seed`` (int or ``numpy.random.Generator``) drives both the learner's and the
@@ -221,6 +254,15 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
     rounds and then ``T2`` more from ``state=trace.final_state`` on the rest of an oblivious
     sequence gives the decisions of one play of ``T1 + T2`` rounds for deterministic learners
     (a randomised learner draws from the new play's learner stream).
+
+    ``checkpoint=PATH, every=K``: every ``K`` rounds (and after the last) write the game so far to
+    ``PATH`` atomically (a pickle: the learner state, the learner's random generator, the
+    environment's position with its generator — :meth:`Environment.get_state` — and the completed
+    decisions and losses); a kill at any moment leaves the previous checkpoint intact.
+    ``resume=PATH`` continues such a game: pass a learner and an environment constructed like the
+    first ones (and the same ``T`` and ``seed``); the trace is bitwise identical to an uninterrupted
+    play. ``checkpoint`` and ``resume`` may name the same file. Only resume checkpoints you wrote
+    (unpickling runs code).
     """
     require(learner, "learner", "a learner (init, decide, update)", ("init", "decide", "update"))
     require(env, "env", "an environment from olc.games", ("reset", "observe", "step", "realized", "report"),
@@ -240,6 +282,8 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
     if env.memory > 1 and isinstance(L, (int, np.integer)) and L != env.memory:
         raise InvalidArgumentError(f"learner: {type(learner).__name__} has memory={L} but the environment's "
                                    f"losses have memory {env.memory}")
+    if checkpoint is not None or resume is not None or every is not None:
+        _check_checkpointing(env, checkpoint, every, resume, state)
     rng = as_rng(seed)
     env_rng, learner_rng = rng.spawn(2)
     shape = tuple(env.shape)
@@ -250,7 +294,12 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
         return learner.init(shape, rng_, horizon=T) if x0 is None else \
             learner.init(shape, rng_, horizon=T, x0=x0)
 
-    if state is None:
+    saved = None
+    if resume is not None:  # position, generators and completed rounds from the checkpoint
+        saved = _load_checkpoint(resume, learner, env, T, seed, shape)
+        env.set_state(saved["env"])
+        state, learner_rng = saved["state"], saved["learner_rng"]
+    elif state is None:
         state = init(learner_rng)
     else:  # the kind of state this learner makes (a throwaway stream: the learner's is untouched)
         kind = type(init(np.random.default_rng(0)))
@@ -261,13 +310,17 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
     losses = np.empty(T)
     name = type(learner).__name__
     t = 0
+    if saved is not None:
+        t = saved["t"]
+        decisions[:t], losses[:t] = saved["decisions"], saved["losses"]
+    start = t
 
     def _partial():
         return Trace(decisions[:t], losses[:t], sequence=_prefix(env, t), info=_report(env, t), env=env,
                      learner=learner, final_state=state, seed=seed)
 
     try:
-        for t in _progress(range(T), progress, name):
+        for t in _progress(range(start, T), progress, name):
             obs = env.observe(t)
             x, state = learner.decide(state, obs, learner_rng)
             x = np.asarray(x, dtype=float)
@@ -282,6 +335,9 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
                 raise NonFiniteError(f"environment: non-finite loss {fb.value} in round {t}")
             losses[t] = fb.value
             state = learner.update(state, fb.restrict(need))
+            if checkpoint is not None and ((t + 1) % every == 0 or t + 1 == T):
+                _save_checkpoint(checkpoint, t + 1, T, seed, shape, learner, env, state, learner_rng,
+                                 decisions, losses)
     except NonFiniteError as exc:
         raise DivergenceError(f"play: {exc} (the {t} rounds before it are in .partial)", step=t,
                               partial=_partial()) from exc
@@ -296,6 +352,66 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
         raise
     return Trace(decisions, losses, sequence=env.realized(), info=env.report(), env=env, learner=learner,
                  final_state=state, seed=seed)
+
+
+_CHECKPOINT_FORMAT = "olc.play checkpoint"
+
+
+def _check_checkpointing(env, checkpoint, every, resume, state):
+    """Before the first round: the arguments of checkpointing and resuming make sense."""
+    if not (callable(getattr(env, "get_state", None)) and callable(getattr(env, "set_state", None))):
+        raise InvalidArgumentError(f"env: {type(env).__name__} has no get_state()/set_state(), so its position "
+                                   "cannot be checkpointed (subclass olc.game.Environment and list the attributes "
+                                   "reset() and step() change in _state)")
+    if resume is not None and state is not None:
+        raise InvalidArgumentError("state: pass either state= or resume=, not both (the checkpoint holds the state)")
+    if checkpoint is None:
+        if every is not None:
+            raise InvalidArgumentError("every: given without checkpoint=PATH")
+        return
+    if every is None:
+        raise InvalidArgumentError("every: pass the number of rounds between checkpoints with checkpoint=PATH")
+    positive_int(every, "every")
+    folder = os.path.dirname(os.path.abspath(os.fspath(checkpoint)))
+    if not os.path.isdir(folder):
+        raise InvalidArgumentError(f"checkpoint: the directory {folder} of {os.fspath(checkpoint)!r} does not exist")
+
+
+def _save_checkpoint(path, t, T, seed, shape, learner, env, state, learner_rng, decisions, losses):
+    from ._io import atomic_write_bytes
+
+    record = {"format": _CHECKPOINT_FORMAT, "version": 1, "t": t, "T": T,
+              "seed": int(seed) if isinstance(seed, (int, np.integer)) else None, "shape": shape,
+              "learner": type(learner).__qualname__, "env_type": type(env).__qualname__,
+              "env": env.get_state(), "state": state, "learner_rng": learner_rng,
+              "decisions": decisions[:t], "losses": losses[:t]}
+    try:  # one pickle: objects shared between the parts stay shared when loaded
+        data = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise InvalidArgumentError(f"checkpoint: the learner state or the environment position of round {t} "
+                                   f"cannot be pickled ({type(exc).__name__}: {exc})") from None
+    atomic_write_bytes(path, data)
+
+
+def _load_checkpoint(path, learner, env, T, seed, shape) -> dict:
+    try:
+        with open(os.fspath(path), "rb") as fh:
+            record = pickle.load(fh)
+    except FileNotFoundError:
+        raise InvalidArgumentError(f"resume: no checkpoint at {os.fspath(path)!r}") from None
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means: not a readable checkpoint
+        raise InvalidArgumentError(f"resume: {os.fspath(path)!r} is not a readable olc.play checkpoint "
+                                   f"({type(exc).__name__}: {exc})") from None
+    if not isinstance(record, dict) or record.get("format") != _CHECKPOINT_FORMAT:
+        raise InvalidArgumentError(f"resume: {os.fspath(path)!r} is not an olc.play checkpoint")
+    expected = {"T": T, "shape": shape, "learner": type(learner).__qualname__, "env_type": type(env).__qualname__}
+    if isinstance(seed, (int, np.integer)) and record["seed"] is not None:
+        expected["seed"] = int(seed)
+    for key, value in expected.items():
+        if record[key] != value:
+            raise InvalidArgumentError(f"resume: the checkpoint {os.fspath(path)!r} was written by a play with "
+                                       f"{key}={record[key]!r}; this play has {key}={value!r}")
+    return record
 
 
 def _prefix(env, t):

@@ -39,3 +39,15 @@ def test_check_alloc_names_the_estimate_before_allocating(monkeypatch):
     assert available_memory() <= 10 ** 6
     with pytest.raises(ResourceError, match="977 KiB"):
         check_alloc(2e6, "buffer")
+
+
+def test_atomic_bytes_and_clearing_what_interrupted_writes_left(tmp_path):
+    from olc._io import atomic_write_bytes, remove_partial_writes
+
+    atomic_write_bytes(tmp_path / "a.bin", b"\x00\x01")
+    assert (tmp_path / "a.bin").read_bytes() == b"\x00\x01"
+    for name in (".a.bin.x1.tmp", ".results.json.x2.tmp", ".keep.tmp", "b.tmp"):
+        (tmp_path / name).write_text("half")
+    assert remove_partial_writes(tmp_path, ["results.json"]) == [".results.json.x2.tmp"]
+    assert sorted(remove_partial_writes(tmp_path)) == [".a.bin.x1.tmp", ".keep.tmp"]
+    assert sorted(os.listdir(tmp_path)) == ["a.bin", "b.tmp"]

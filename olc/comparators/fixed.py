@@ -4,18 +4,18 @@ How :meth:`BestFixed.best_cumulative` computes the comparator curve (``anytime``
 best in hindsight for *every prefix*, otherwise the running loss of the single decision that
 is best for the *whole horizon*):
 
-=====================  ==============================================================  =========
-losses                 method                                                          anytime
-=====================  ==============================================================  =========
-linear                 closed form ``min_{x∈K}<Σg, x>`` (``K.min_linear``) on every     yes
+=====================  ==================================================================  =========
+losses                 method                                                              anytime
+=====================  ==================================================================  =========
+linear                 closed form ``min_{x∈K}<Σg, x>`` (``K.min_linear``) on every        yes
                        prefix: ball ``-r||G||``, box, simplex ``min_i G_i``, matrix
                        balls (Frobenius / nuclear norm)
-quadratic              closed form ``x* = -(ΣA)^{-1}Σb`` on every prefix when all        yes
+quadratic              closed form ``x* = -(ΣA)^{-1}Σb`` on every prefix when all          yes
                        minimisers lie in ``K`` (or ``K`` is the whole space); otherwise
-                       the constrained solve below on the whole horizon                 no
-other convex           scipy: L-BFGS-B (whole space, box), SLSQP (ball, simplex);        no
+                       the constrained solve below on the whole horizon                    no
+other convex           scipy: L-BFGS-B (whole space, box), SLSQP (ball, simplex);          no
                        projected gradient with the set's own projection for other sets
-=====================  ==============================================================  =========
+=====================  ==================================================================  =========
 
 Solver tolerance: the returned decision is feasible (it is projected onto ``K``) and its
 total loss is within ``tol`` (relative, default ``1e-9``) of the solver's optimum; the tests

@@ -6,6 +6,12 @@ dataclass whose defaults finish in seconds on two cores), ``CHECKS`` (the constr
 (JSON-serialisable results; it starts with ``check_config(cfg, CHECKS)``) and
 ``plot(results, outdir) -> list[str]`` (PNG paths; optional).
 
+Modules used in sweeps (``olc sweep``) also declare ``PRIMARY`` (the key of their main metric) and
+``EXTRAS`` (the setup.cfg extras they need: ``("torch", "data")``; ``()`` for the core install),
+and their results contain ``"metrics"`` (``{name: float}``, scalars of this run's ``cfg.seed``) and
+``"curves"`` (``{name: list of floats}``); ``"curve_x"`` (``{name: list}``, the x positions of a
+curve) is optional. Every ``Config`` has a ``seed: int`` field.
+
 A module whose fields constrain each other (``memory <= T``) also defines ``check(cfg) -> cfg``
 (``check_config(cfg, CHECKS)`` plus those relations, each error naming a field); ``make_config``
 and ``run`` then use it.
@@ -20,42 +26,114 @@ builders below make the usual ones compactly::
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import difflib
 import importlib
+import inspect
+import os
 import pkgutil
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
 
+from .._extras import missing_extra_error, require_extras
 from .._validate import check_choice, in_range, nonnegative, positive, positive_int
 from .._validate import real as _finite
 from ..errors import InvalidArgumentError
 
 __all__ = ["registry", "get", "make_config", "check_config", "integer", "real", "positive", "nonnegative",
-           "choice", "optional", "each", "pair"]
+           "choice", "optional", "each", "pair", "describe_rule", "describe_config", "require_extras_of",
+           "extras_of", "thin_curve", "takes_list"]
 
 Rule = Callable[[object, str], object]
 
 
+def _declared_name(path: str) -> str | None:
+    """``NAME = "..."`` read from a module's source without importing it."""
+    try:
+        tree = ast.parse(open(path, encoding="utf-8").read())
+    except (OSError, SyntaxError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "NAME" for t in node.targets) \
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return node.value.value
+    return None
+
+
 def registry() -> dict[str, str]:
-    """Map experiment name -> module name (modules are imported to read ``NAME``)."""
+    """Map experiment name -> module name (modules are imported to read ``NAME``; a module that cannot
+    be imported here, e.g. one importing an uninstalled extra at the top, is listed by the ``NAME`` in
+    its source)."""
     out = {}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        name = getattr(module, "NAME", None)
+        modname = f"{__name__}.{info.name}"
+        try:
+            name = getattr(importlib.import_module(modname), "NAME", None)
+        except ImportError:
+            name = _declared_name(os.path.join(__path__[0], f"{info.name}.py"))
         if name:
-            out[name] = module.__name__
+            out[name] = modname
     return out
 
 
+def _import(modname: str, name: str):
+    try:
+        return importlib.import_module(modname)
+    except ImportError as exc:
+        err = missing_extra_error(exc, f"experiment {name}")
+        if err is None:
+            raise
+        raise err from exc
+
+
 def get(name: str):
-    """The experiment module called ``name``."""
+    """The experiment module called ``name`` (a registered name, see :func:`registry`, or the dotted
+    path of an importable module with ``NAME``, ``Config`` and ``run``: your own experiments)."""
     reg = registry()
-    if name not in reg:
-        raise InvalidArgumentError(f"experiment: unknown name {name!r}; available: {', '.join(sorted(reg))}")
-    return importlib.import_module(reg[name])
+    if name in reg:
+        return _import(reg[name], name)
+    if "." in name:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise
+        else:
+            missing = [a for a in ("NAME", "Config", "run") if not hasattr(module, a)]
+            if missing:
+                raise InvalidArgumentError(f"experiment: the module {name} is not an olc experiment (it has no "
+                                           f"{', '.join(missing)})")
+            return module
+    close = difflib.get_close_matches(name, reg, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise InvalidArgumentError(f"experiment: unknown name {name!r}{hint} (available: {', '.join(sorted(reg))}; "
+                               "or the dotted path of your own experiment module)")
+
+
+def extras_of(module) -> tuple[str, ...]:
+    """The setup.cfg extras an experiment module declares in ``EXTRAS`` (``()`` when none)."""
+    return tuple(getattr(module, "EXTRAS", ()))
+
+
+def require_extras_of(module) -> None:
+    """Raise :class:`olc.errors.MissingExtraError` (with the install command) when an extra the
+    experiment declares is not installed."""
+    require_extras(extras_of(module), f"experiment {module.NAME}")
+
+
+def thin_curve(curve, n: int = 200) -> tuple[list[int], list[float]]:
+    """At most ``n`` evenly spaced points of ``curve`` (first and last included): ``(indices, values)``,
+    as lists for the results' ``"curve_x"`` and ``"curves"``."""
+    import numpy as np
+
+    curve = np.asarray(curve, float)
+    idx = np.unique(np.linspace(0, len(curve) - 1, min(n, len(curve))).astype(int))
+    return idx.tolist(), curve[idx].tolist()
 
 
 # ------------------------------------------------------------------------------ checks of Config fields
@@ -70,9 +148,40 @@ def check_config(cfg, rules: Mapping[str, Rule]):
     return cfg
 
 
+class _Rule:
+    """A check ``rule(value, key)`` that also says in words what it accepts (``str(rule)``)."""
+
+    def __init__(self, fn, text: str):
+        self.fn, self.text = fn, text
+
+    def __call__(self, value, key):
+        return self.fn(value, key)
+
+    def __repr__(self):
+        return self.text
+
+
+_KNOWN = {positive: "a positive number", nonnegative: "a number >= 0"}
+
+
+def describe_rule(rule) -> str:
+    """What ``rule`` accepts, in words (the builders below describe themselves; other callables by
+    the first line of their docstring)."""
+    if isinstance(rule, _Rule):
+        return rule.text
+    if rule in _KNOWN:
+        return _KNOWN[rule]
+    return _plain((inspect.getdoc(rule) or getattr(rule, "__name__", repr(rule))).strip().splitlines()[0])
+
+
+def _plain(text: str) -> str:
+    """reStructuredText roles and literals as plain text (for the terminal)."""
+    return re.sub(r":\w+:`~?([^`]+)`", r"\1", text).replace("``", "")
+
+
 def integer(minimum: int = 1) -> Rule:
     """An integer ``>= minimum``."""
-    return lambda value, key: positive_int(value, key, minimum=minimum)
+    return _Rule(lambda value, key: positive_int(value, key, minimum=minimum), f"an integer >= {minimum}")
 
 
 def real(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, hi_open: bool = False) -> Rule:
@@ -88,17 +197,25 @@ def real(lo: float | None = None, hi: float | None = None, *, lo_open: bool = Fa
             raise InvalidArgumentError(f"{key}: expected a number {'<' if hi_open else '<='} {hi}, got {value!r}")
         return v
 
-    return rule
+    if lo is not None and hi is not None:
+        text = f"a number in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+    elif lo is not None:
+        text = f"a number {'>' if lo_open else '>='} {lo}"
+    elif hi is not None:
+        text = f"a number {'<' if hi_open else '<='} {hi}"
+    else:
+        text = "a finite number"
+    return _Rule(rule, text)
 
 
 def choice(*options: str) -> Rule:
     """One of ``options``."""
-    return lambda value, key: check_choice(value, key, options)
+    return _Rule(lambda value, key: check_choice(value, key, options), "one of " + ", ".join(options))
 
 
 def optional(rule: Rule) -> Rule:
     """``None`` (written ``none`` on the command line), or a value that passes ``rule``."""
-    return lambda value, key: None if value is None else rule(value, key)
+    return _Rule(lambda value, key: None if value is None else rule(value, key), f"none, or {describe_rule(rule)}")
 
 
 def each(rule: Rule, *, nonempty: bool = True) -> Rule:
@@ -111,7 +228,7 @@ def each(rule: Rule, *, nonempty: bool = True) -> Rule:
             raise InvalidArgumentError(f"{key}: expected at least one value (comma-separated), got an empty list")
         return [rule(v, key) for v in value]
 
-    return check
+    return _Rule(check, f"a comma-separated list{' (at least one)' if nonempty else ''}, each {describe_rule(rule)}")
 
 
 def pair(rule: Rule, names: tuple[str, str] = ("first", "second")) -> Rule:
@@ -126,7 +243,7 @@ def pair(rule: Rule, names: tuple[str, str] = ("first", "second")) -> Rule:
             return tuple(rule(v, key) for v in value)
         return rule(value, key)
 
-    return check
+    return _Rule(check, f"{describe_rule(rule)}, or a pair {names[0]},{names[1]} of them")
 
 
 # ------------------------------------------------------------------------------ --set strings -> field types
@@ -203,20 +320,66 @@ def _convert(value: str, typ, elem=str):
     return value
 
 
-def make_config(module, overrides: dict[str, str] | None = None):
-    """Build ``module.Config`` with ``key=value`` string overrides converted to field types, and check it
-    (``module.check`` if defined, else ``module.CHECKS``) before anything runs."""
+def make_config(module, overrides: dict | None = None, *, source: str = "--set"):
+    """Build ``module.Config`` with ``key=value`` overrides — strings (command-line values) converted to
+    the field types, other values taken as they are — and check it (``module.check`` if defined, else
+    ``module.CHECKS``) before anything runs. ``source`` names where the overrides came from in errors
+    (``--set``, ``--grid``)."""
     cfg_cls = module.Config
     hints = typing.get_type_hints(cfg_cls)
     fields = {f.name for f in dataclasses.fields(cfg_cls)}
     kwargs = {}
     for key, value in (overrides or {}).items():
         if key not in fields:
-            raise InvalidArgumentError(f"--set {key}: unknown option of {module.NAME}; options: {', '.join(sorted(fields))}")
+            close = difflib.get_close_matches(key, fields, n=1)
+            raise InvalidArgumentError(f"{source} {key}: unknown option of {module.NAME}"
+                                       f"{f' (did you mean {close[0]!r}?)' if close else ''}; options: "
+                                       f"{', '.join(sorted(fields))}")
+        if not isinstance(value, str):
+            kwargs[key] = value
+            continue
         try:
             kwargs[key] = _convert(value, hints[key])
         except (TypeError, ValueError) as exc:
-            raise InvalidArgumentError(f"--set {key}={value}: {exc}") from None
+            raise InvalidArgumentError(f"{source} {key}={value}: {exc}") from None
     cfg = cfg_cls(**kwargs)
     check = getattr(module, "check", None)
     return check(cfg) if check is not None else check_config(cfg, getattr(module, "CHECKS", {}))
+
+
+def takes_list(module, key: str) -> bool:
+    """Whether the ``Config`` field ``key`` holds a list (or may: a union with a list or tuple member);
+    on the command line its grid values are separated by ``;`` instead of ``,``."""
+    typ = typing.get_type_hints(module.Config).get(key)
+    members = typing.get_args(typ) if typing.get_origin(typ) in _UNION_TYPES else (typ,)
+    return any(_is_sequence(m) for m in members)
+
+
+def describe_config(module) -> str:
+    """``olc run NAME --show-config``: every ``Config`` field with its type, default and the values its
+    ``CHECKS`` rule allows, plus the primary metric and the extras the experiment needs."""
+    doc = (module.__doc__ or "").strip().splitlines()
+    lines = [f"{module.NAME}: {_plain(doc[0]) if doc else ''}"]
+    extras = extras_of(module)
+    lines.append(f"needs: {', '.join(extras) + ' (setup.cfg extras)' if extras else 'the core install only'}")
+    if getattr(module, "PRIMARY", None):
+        lines.append(f"primary metric: {module.PRIMARY}")
+    hints = typing.get_type_hints(module.Config)
+    rules = getattr(module, "CHECKS", {})
+    defaults = module.Config()
+    rows = []
+    for f in dataclasses.fields(module.Config):
+        value = getattr(defaults, f.name)
+        shown = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else \
+            ("none" if value is None else str(value).lower() if isinstance(value, bool) else str(value))
+        allowed = describe_rule(rules[f.name]) if f.name in rules else _describe(hints[f.name])
+        rows.append((f.name, shown, allowed))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = min(max(len(r[1]) for r in rows), 40)
+    lines.append("config (--set key=value; default; allowed):")
+    lines += [f"  {k:{w0}s}  {v:{w1}s}  {a}" for k, v, a in rows]
+    check = getattr(module, "check", None)
+    if check is not None and check.__doc__:
+        text = re.sub(r"^:data:`CHECKS`,?\s*(then\s+|and\s+)?", "", " ".join(check.__doc__.split()))
+        lines.append(f"also checked: {_plain(text)}")
+    return "\n".join(lines)

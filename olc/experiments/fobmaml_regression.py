@@ -22,6 +22,9 @@ from . import check_config, each, integer, positive, real
 from ._plot import pyplot, save_figure
 
 NAME = "fobmaml-regression"
+#: relative meta-gradient error of symmetric FO-B-MAML at the largest number of inner steps
+PRIMARY = "rel_error/FO-B-MAML (symmetric)"
+EXTRAS = ()
 
 
 @dataclass
@@ -102,8 +105,12 @@ def run(config: Config | None = None, progress=None) -> dict:
     if bar:
         bar.close()
     optimum = float(outer_loss(_bilevel_optimum(tasks, cfg.lam)))
+    metrics = {f"rel_error/{n}": e[-1] for n, e in errors.items()}
+    metrics.update({f"loss_gap/{n}": c[-1] - optimum for n, c in curves.items()})
+    sweep_curves = {**{f"rel_error/{n}": e for n, e in errors.items()}, **{f"loss/{n}": c for n, c in curves.items()}}
     return {"config": dataclasses.asdict(cfg), "inner_steps": list(cfg.inner_steps), "relative_error": errors,
-            "loss_curves": curves, "best_outer_lr": best_lr, "optimal_loss": optimum}
+            "loss_curves": curves, "best_outer_lr": best_lr, "optimal_loss": optimum, "metrics": metrics,
+            "curves": sweep_curves, "curve_x": {f"rel_error/{n}": list(cfg.inner_steps) for n in errors}}
 
 
 def _bilevel_optimum(tasks, lam):

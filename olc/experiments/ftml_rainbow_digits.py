@@ -29,6 +29,8 @@ from . import check_config, integer, positive, real
 from ._plot import pyplot, save_figure
 
 NAME = "ftml-rainbow-digits"
+PRIMARY = "efficiency/FTML"  # FTML's mean datapoints to the accuracy threshold (never reached: n_train)
+EXTRAS = ("torch", "data")
 METHODS = ("FTML", "TOE", "FTL+fine-tune", "Scratch")
 
 
@@ -116,6 +118,14 @@ def run(config: Config | None = None, progress=None) -> dict:
                                          progress=progress)
             res["first"] = res.pop("at")[str(cfg.n_per_step)]
             out["methods"][name] = res
+    metrics, curves = {}, {}
+    for name, r in out["methods"].items():
+        metrics[f"efficiency/{name}"] = _mean_efficiency(r["efficiency"], cfg.n_train)
+        metrics[f"first_accuracy/{name}"] = float(np.mean(r["first"]))
+        metrics[f"final_accuracy/{name}"] = float(np.mean(r["final"]))
+        curves[f"efficiency/{name}"] = [float(cfg.n_train if e is None else e) for e in r["efficiency"]]
+        curves[f"final_accuracy/{name}"] = [float(v) for v in r["final"]]
+    out.update(metrics=metrics, curves=curves)  # curves: one point per task, in stream order
     return out
 
 

@@ -19,19 +19,26 @@ against the best DFC is small and sublinear; bandit GPC (only the scalar cost ob
 far more slowly — at these horizons it stays near LQR.
 
 Learning rates are given for unit-size disturbances and divided by ``scale²`` per system (the
-gradients scale with the squared disturbance size).
+gradients scale with the squared disturbance size). Every setting, and how to choose H, the rate
+and the radius: docs/control.md, sections 6 and 9. Runs of the linearised pendulum that leave its
+validity region are recorded in ``left_validity`` (first state index outside) and flagged in the
+summary instead of warning.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import check_config, choice, each, integer, optional, positive
+from . import check_config, choice, each, integer, optional, positive, thin_curve
 from ._plot import pyplot, save_figure
 
 NAME = "gpc-vs-lqr"
+#: geometric mean over the (system, disturbance) pairs of GPC's average cost over LQR's (< 1: GPC wins)
+PRIMARY = "gpc_over_lqr"
+EXTRAS = ()
 
 __all__ = ["NAME", "Config", "run", "plot", "summary", "SYSTEMS", "DISTURBANCES"]
 
@@ -93,12 +100,6 @@ def _disturbance(kind, system, T, scale, period, seed):
     raise InvalidArgumentError(f"disturbances: unknown kind {kind!r}; choose from {list(DISTURBANCES)}")
 
 
-def _thin(curve, n):
-    curve = np.asarray(curve, float)
-    idx = np.unique(np.linspace(0, len(curve) - 1, min(n, len(curve))).astype(int))
-    return idx.tolist(), curve[idx].tolist()
-
-
 def run(config: Config | None = None, progress=None) -> dict:
     """Play every controller on every (system, disturbance) pair; return costs and regrets."""
     from .. import play
@@ -108,6 +109,7 @@ def run(config: Config | None = None, progress=None) -> dict:
     from ..learners.control import GPC, LQR, BanditGPC, ZeroController
     from ..learners.schedules import InverseSqrt, Power
     from ..systems.costs import QuadraticCost
+    from ..systems.validity import LinearizationWarning
 
     cfg = check_config(config or Config(), CHECKS)
     pairs = [(s, k) for s in cfg.systems for k in cfg.disturbances]
@@ -128,30 +130,59 @@ def run(config: Config | None = None, progress=None) -> dict:
             "zero": ZeroController(),
         }
         rec = {"system": sname, "disturbance": kind, "scale": scale, "avg_cost": {}, "curves": {},
-               "diverged_at": {}, "regret": {}, "regret_curve": {}, "dfc_avg_cost": {}}
+               "diverged_at": {}, "regret": {}, "regret_curve": {}, "dfc_avg_cost": {}, "left_validity": {}}
         for name, learner in learners.items():
             try:
-                tr = play(learner, game, seed=cfg.seed)
+                with warnings.catch_warnings():  # recorded in left_validity and flagged by summary()
+                    warnings.simplefilter("ignore", LinearizationWarning)
+                    tr = play(learner, game, seed=cfg.seed)
             except DivergenceError as exc:
                 rec["avg_cost"][name] = None
                 rec["diverged_at"][name] = int(exc.step)
                 continue
+            if "validity" in tr.info:  # a linearised model (the pendulum): did the run stay where it is accurate?
+                rec["left_validity"][name] = tr.info["validity"]["first_exit"]
             running = np.cumsum(tr.losses) / np.arange(1, tr.T + 1)
             rec["avg_cost"][name] = float(tr.losses.mean())
-            rec["curves"][name] = _thin(running, cfg.curve_points)
+            rec["curves"][name] = thin_curve(running, cfg.curve_points)
             if name in ("gpc", "bandit-gpc"):
                 H, kap = (cfg.H, cfg.kappa_M) if name == "gpc" else (cfg.bandit_H, cfg.bandit_kappa)
                 comp = BestDFC(system, cost, H=H, kappa_M=kap)
                 reg = tr.regret(comp)
                 rec["regret"][name] = float(reg[-1])
-                rec["regret_curve"][name] = _thin(reg, cfg.curve_points)
+                rec["regret_curve"][name] = thin_curve(reg, cfg.curve_points)
                 rec["dfc_avg_cost"][name] = float(comp.total / tr.T)
         out["runs"].append(rec)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
+    out.update(_sweep_outputs(out["runs"]))
     return out
+
+
+def _sweep_outputs(runs) -> dict:
+    """Per-seed ``metrics`` (average costs, regrets, :data:`PRIMARY`) and ``curves`` for sweeps; a
+    diverged controller has no average-cost metric (its ``diverged_at`` round is one instead)."""
+    metrics, curves, xs, ratios = {}, {}, {}, []
+    for r in runs:
+        pair = f"{r['system']}/{r['disturbance']}"
+        for name, v in r["avg_cost"].items():
+            if v is None:
+                metrics[f"diverged_at/{pair}/{name}"] = float(r["diverged_at"][name])
+            else:
+                metrics[f"avg_cost/{pair}/{name}"] = v
+        for name, v in r["regret"].items():
+            metrics[f"regret/{pair}/{name}"] = v
+        for what, src in (("avg_cost", "curves"), ("regret", "regret_curve")):
+            for name, (x, y) in r[src].items():
+                xs[f"{what}/{pair}/{name}"], curves[f"{what}/{pair}/{name}"] = [t + 1 for t in x], y
+        gpc, lqr = r["avg_cost"].get("gpc"), r["avg_cost"].get("lqr")
+        if gpc is not None and lqr is not None:
+            ratios.append(gpc / lqr)
+    if ratios:
+        metrics[PRIMARY] = float(np.exp(np.mean(np.log(ratios))))
+    return {"metrics": metrics, "curves": curves, "curve_x": xs}
 
 
 def summary(results: dict) -> str:
@@ -170,6 +201,11 @@ def summary(results: dict) -> str:
                      + f" {r['regret'].get('gpc', float('nan')):11.4g} {r['regret'].get('bandit-gpc', float('nan')):11.4g}")
     lines.append("(best DFC: the best fixed M in hindsight with GPC's K, H and set, on GPC's realised "
                  "disturbances; regret = controller's total cost minus its best DFC's)")
+    left = [f"{r['system']}/{r['disturbance']}/{c} (t={t})" for r in results["runs"]
+            for c, t in r.get("left_validity", {}).items() if t is not None]
+    if left:
+        lines.append("left the linear model's validity region (pendulum: |theta| <= 0.55 rad; the model is "
+                     "inaccurate there), first exit: " + ", ".join(left))
     return "\n".join(lines)
 
 

@@ -28,6 +28,8 @@ from . import check_config, integer
 from ._plot import pyplot, save_figure
 
 NAME = "meta-momentum-quadratic"
+PRIMARY = "cum_loss/Meta-Momentum"  # tuned Meta-Momentum's cumulative loss, mean over the sampled Q
+EXTRAS = ()
 
 TABLE2 = {"lr": (0.1, 0.3, 0.7, 0.9, 3.0, 5.0), "w_init": (0.0, 0.3, 1.0, 3.0, 10.0, 30.0),
           "meta_lr": (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)}
@@ -184,10 +186,27 @@ def run(config: Config | None = None, progress=None) -> dict:
         if bar is not None:
             bar.update(1)
     res = {"problems": problems, "rates": rates(cfg.rate_dim, cfg.rate_T), "grid": grid}
+    res.update(_sweep_outputs(res))
     if bar is not None:
         bar.update(1)
         bar.close()
     return res
+
+
+def _sweep_outputs(res: dict) -> dict:
+    """Per-seed ``metrics`` and ``curves``: per method the cumulative and final loss and the loss curve
+    (means over the sampled ``Q``; inf where a tuned run diverged), the fitted rate exponents and
+    the rate curves."""
+    metrics, curves = {}, {}
+    with np.errstate(invalid="ignore"):
+        for m in METHODS:
+            c = np.mean([np.asarray(p["curves"][m], float) for p in res["problems"]], axis=0)
+            metrics[f"cum_loss/{m}"], metrics[f"final_loss/{m}"] = float(np.sum(c)), float(c[-1])
+            curves[f"loss/{m}"] = c.tolist()
+    for name, r in res["rates"].items():
+        metrics[f"rate_slope/{name}"] = r["slope"]
+        curves[f"rate_gap/{name}"] = r["curve"]
+    return {"metrics": metrics, "curves": curves}
 
 
 def summary(results: dict) -> str:

@@ -45,6 +45,10 @@ from . import check_config, integer, nonnegative, optional, pair, positive
 from ._plot import pyplot, save_figure
 
 NAME = "metamd-quadratic"
+#: MetaMD's mean iterations to the gradient threshold on held-out tasks of the flatter family (Fig. 1
+#: bottom row); absent when its meta-training diverged (``diverged/bottom`` = 1 then)
+PRIMARY = "iterations/bottom/MetaMD"
+EXTRAS = ()
 
 PAPER = {"top": {"MetaMD": 23, "SGD": 928, "SGD-M": 104, "Adam": 45},
          "bottom": {"MetaMD": 280, "SGD": 27_328, "SGD-M": 1_838, "Adam": 324}}
@@ -223,6 +227,17 @@ def run(config: Config | None = None, progress=None) -> dict:
         res[row] = _family(cfg, i, d1, rng, theta1, bar)
     if bar is not None:
         bar.close()
+    metrics, curves = {}, {}
+    for row in ROWS:
+        r = res[row]
+        metrics[f"diverged/{row}"] = float(r["MetaMD"] is None)
+        for m in ("MetaMD", "SGD", "SGD-M", "Adam"):
+            if r.get(m) is not None:
+                metrics[f"iterations/{row}/{m}"] = float(r[m])
+        if r.get("ablation", {}).get("MetaMD") is not None:
+            metrics[f"iterations/{row}/MetaMD (fixed T)"] = float(r["ablation"]["MetaMD"])
+        curves[f"meta_objective/{row}"] = [float(v) for v in r["meta_objective"]]
+    res.update(metrics=metrics, curves=curves)
     return res
 
 

@@ -30,6 +30,9 @@ from . import check_config, choice, integer, positive
 from ._plot import pyplot, save_figure
 
 NAME = "metaopt-digits"
+#: full training loss after the stochastic run with the frozen meta-learned M
+PRIMARY = "stochastic_train_loss/meta-opt (frozen M)"
+EXTRAS = ("torch", "data")
 
 
 @dataclass
@@ -176,6 +179,13 @@ def run(config: Config | None = None, progress=None) -> dict:
         "stochastic_test_accuracy": test_acc,
         "claims": claims,
         "n_params": int(fixed.dim),
+        "metrics": {**{f"episode_final_loss/{k}": float(v[-1]) for k, v in ep_final.items()},
+                    **{f"episode_loss/{k}": float(v[-1]) for k, v in ep_sum.items()},
+                    **{f"stochastic_train_loss/{k}": v for k, v in full_loss.items()},
+                    **{f"test_accuracy/{k}": v for k, v in test_acc.items()},
+                    "claims_holding": float(sum(c["holds"] for c in claims))},
+        "curves": {**{f"episode_loss/{k}": v.tolist() for k, v in ep_sum.items()},
+                   **{f"stochastic_loss/{k}": np.asarray(v, float).tolist() for k, v in sto.items()}},
     }
 
 

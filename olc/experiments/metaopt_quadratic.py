@@ -43,6 +43,9 @@ from . import check_config, choice, integer, positive, real
 from ._plot import pyplot, save_figure
 
 NAME = "metaopt-quadratic"
+#: meta-opt's regret after N episodes against the exact best DFC M in hindsight
+PRIMARY = "regret/best DFC M (exact)"
+EXTRAS = ()
 
 
 @dataclass
@@ -252,18 +255,26 @@ def run(config: Config | None = None, progress=None) -> dict:
     else:
         regret["best DFC M (exact)"] = np.cumsum(learner_ep - comps["best DFC M (exact)"])
     bar and bar.update(1)
+    slopes = {k: None if v is None else fit_slope(v) for k, v in regret.items()}
     return {
         "config": cfg.__dict__.copy(),
         "episode_loss": {"meta-opt": learner_ep.tolist(),
                          **{k: None if v is None else v.tolist() for k, v in comps.items()}},
         "loss_curves_first_last": [subopt[0].tolist(), subopt[-1].tolist()],
         "regret": {k: None if v is None else v.tolist() for k, v in regret.items()},
-        "regret_slope": {k: None if v is None else fit_slope(v) for k, v in regret.items()},
+        "regret_slope": slopes,
         "learned_M": res.Ms[-1].tolist() if cfg.M != "full" else learned.tolist(),
         "best_fixed_M": None if theta is None else theta.tolist(),
         "notes": notes,
         "tuned": {k: v["config"] for k, v in tuned.items()},
         "improvement_first_to_last": float(learner_ep[0] / learner_ep[-1]),
+        "metrics": {**{f"regret/{k}": float(v[-1]) for k, v in regret.items() if v is not None},
+                    **{f"regret_slope/{k}": v for k, v in slopes.items() if v is not None},
+                    "last_episode_loss": float(learner_ep[-1]),
+                    "improvement_first_to_last": float(learner_ep[0] / learner_ep[-1])},
+        "curves": {**{f"regret/{k}": v.tolist() for k, v in regret.items() if v is not None},
+                   **{f"episode_loss/{k}": np.asarray(v).tolist() for k, v in
+                      {"meta-opt": learner_ep, **comps}.items() if v is not None}},
     }
 
 

@@ -18,24 +18,32 @@ from ..comparators import BestFixed
 from ..errors import InvalidArgumentError
 from ..learners import AOFTRL, FKM, FTRL, OGD, BCOMemory, Hedge, InverseSqrt
 from ..sets import Ball, Simplex
-from . import check_config, integer, positive
+from . import check_config, integer, positive, thin_curve
 from ._plot import pyplot, save_figure
 
 NAME = "oco-regret"
+PRIMARY = "regret/iid-linear/OGD"  # final regret of OGD on i.i.d. linear losses (grows like √T)
+EXTRAS = ()
 
 
 @dataclass
 class Config:
+    """Each run averages ``seeds`` games, with seeds ``seed·seeds, …, seed·seeds + seeds − 1`` (so runs
+    with different ``seed`` never share a game; ``seed=0`` plays seeds ``0..seeds−1``). In a sweep over
+    seeds use ``seeds=1``: one game per cell."""
+
     T: int = 10_000
     dim: int = 5
     seeds: int = 2
     memory: int = 3
     radius: float = 1.0
+    seed: int = 0
 
 
 #: T >= 2: the regret exponent is a fitted slope (two rounds at least); dim >= 2: the drifting
 #: adversary rotates in the first two coordinates
-CHECKS = {"T": integer(2), "dim": integer(2), "seeds": integer(1), "memory": integer(1), "radius": positive}
+CHECKS = {"T": integer(2), "dim": integer(2), "seeds": integer(1), "memory": integer(1), "radius": positive,
+          "seed": integer(0)}
 
 
 def check(cfg: Config) -> Config:
@@ -95,7 +103,7 @@ def run(config: Config | None = None, progress=None) -> dict:
     bar = progress(len(jobs) * cfg.seeds, NAME) if progress else None
     curves: dict[tuple[str, str], list[np.ndarray]] = {}
     eq6: dict[tuple[str, str], list[float]] = {}
-    for seed in range(cfg.seeds):
+    for seed in range(cfg.seed * cfg.seeds, (cfg.seed + 1) * cfg.seeds):
         advs = _adversaries(cfg, seed)
         rng = np.random.default_rng(1000 + seed)
         advs["simplex-[0,1]"] = games.linear(rng.uniform(0, 1, size=(cfg.T, cfg.dim)))
@@ -123,15 +131,21 @@ def run(config: Config | None = None, progress=None) -> dict:
         bar.close()
     rows = []
     T = cfg.T
+    metrics, sweep_curves, curve_x = {}, {}, {}
     for (adv, name), cs in curves.items():
         mean = np.mean(cs, axis=0)
+        key = f"{adv}/{name}"
+        metrics[f"regret/{key}"], metrics[f"slope/{key}"] = float(mean[-1]), fit_slope(mean)
+        x, sweep_curves[f"regret/{key}"] = thin_curve(mean)
+        curve_x[f"regret/{key}"] = [t + 1 for t in x]  # round t (1-based)
         bound = float(np.mean(eq6[(adv, name)])) if (adv, name) in eq6 else _bound(name, adv, cfg, T)
         rows.append({"adversary": adv, "learner": name, "final_regret": float(mean[-1]),
                      "slope": fit_slope(mean), "theory_exponent": _theory_exponent(name, adv),
                      "bound": bound,
                      "curve_t": np.unique(np.geomspace(1, T, 60).astype(int)).tolist()})
         rows[-1]["curve"] = mean[np.array(rows[-1]["curve_t"]) - 1].tolist()
-    return {"T": T, "dim": cfg.dim, "seeds": cfg.seeds, "rows": rows}
+    return {"T": T, "dim": cfg.dim, "seeds": cfg.seeds, "rows": rows, "metrics": metrics, "curves": sweep_curves,
+            "curve_x": curve_x}
 
 
 def _theory_exponent(name, adv):

@@ -30,6 +30,8 @@ from . import check_config, choice, each, integer, real
 from ._plot import pyplot, save_figure
 
 NAME = "seq-stability-graphs"
+PRIMARY = "min_gamma"  # the slowest contraction rate γ over the graphs × scenarios of the run
+EXTRAS = ()
 
 __all__ = ["NAME", "Config", "run", "plot", "summary"]
 
@@ -114,7 +116,15 @@ def run(config: Config | None = None, progress=None) -> dict:
             bar.update(1)
     if bar is not None:
         bar.close()
-    return {"rows": rows, "T": cfg.T, "max_length": cfg.max_length}
+    metrics, curves, xs = {}, {}, {}
+    for r in rows:
+        key, a = f"{r['graph']}/{r['scenario']}", r["disagreement"]
+        metrics[f"kappa/{key}"], metrics[f"gamma/{key}"] = float(a["kappa"]), float(a["gamma"])
+        curves[f"decay/{key}"] = a["decay"]
+        xs[f"decay/{key}"] = list(range(1, len(a["decay"]) + 1))  # interval length |I|
+    metrics[PRIMARY] = min(v for k, v in metrics.items() if k.startswith("gamma/"))
+    return {"rows": rows, "T": cfg.T, "max_length": cfg.max_length, "metrics": metrics, "curves": curves,
+            "curve_x": xs}
 
 
 def summary(results: dict) -> str:
@@ -134,7 +144,7 @@ def summary(results: dict) -> str:
 
 
 def plot(results: dict, outdir: str) -> list[str]:
-    """Decay of the worst interval product against |I|, one panel per graph (log scale)."""
+    """Decay of the worst interval product against ``|I|``, one panel per graph (log scale)."""
 
     plt = pyplot()
 

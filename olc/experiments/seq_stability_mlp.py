@@ -34,6 +34,8 @@ from . import check_config, choice, integer, positive, real
 from ._plot import pyplot, save_figure
 
 NAME = "seq-stability-mlp"
+PRIMARY = "kappa_mean"  # κ of the run-averaged decay curve (Fig. 3; paper κ ≈ 2.0)
+EXTRAS = ("torch", "data")
 
 
 @dataclass
@@ -119,6 +121,12 @@ def run(config: Config | None = None, progress=None) -> dict:
         "decay_ratio": float(mean_curve[-1] / mean_curve[0]),
         "training_loss": losses,
         "max_length": int(n),
+        "metrics": {"kappa_mean": kappa_m, "gamma_mean": float(gamma_m), "kappa_worst": kappa_w,
+                    "gamma_worst": float(gamma_w), "decay_ratio": float(mean_curve[-1] / mean_curve[0]),
+                    "final_loss": float(np.mean([lv[-1] for lv in losses]))},
+        "curves": {"mean_decay": mean_curve.tolist(), "worst_decay": worst_curve.tolist(),
+                   "training_loss": np.mean(losses, axis=0).tolist()},
+        "curve_x": {"mean_decay": lengths.tolist(), "worst_decay": lengths.tolist()},
     }
 
 

@@ -12,7 +12,11 @@ The disturbance is either a fixed array ``(T, d)`` (an oblivious adversary) or a
 disturbance object (e.g. :class:`olc.systems.Adversarial`) called as ``w(t, history)`` once
 ``u_t`` is known, ``history`` holding ``x_0..x_t`` and ``u_0..u_t``. ``report()`` gives the
 realised ``states`` (T+1, d), ``controls`` (T, m) and ``disturbances`` (T, d) — kept in
-``trace.info`` — which the comparators of :mod:`olc.comparators.control` replay.
+``trace.info`` — which the comparators of :mod:`olc.comparators.control` replay. A system that
+carries a :class:`~olc.systems.ValidityRegion` in ``system.info["validity"]`` (a linearised plant,
+e.g. :func:`olc.systems.inverted_pendulum`) has the trajectory checked against it:
+``trace.info["validity"]`` says whether, when and how far the run left it, and a
+:class:`~olc.systems.LinearizationWarning` is issued once per game when it did.
 
 This is the setting of GPC (Agarwal et al. 2019) and of ``nonconvex-meta-optimization`` §3 /
 App. B (optimization as control of an LTV system).
@@ -91,6 +95,27 @@ class ControlGame(Environment):
         self.reset(None)
 
     # ------------------------------------------------------------------ protocol
+    _state = ("_X", "_U", "_W", "_C", "_n")  # the position (checkpoints: Environment.get_state)
+
+    def get_state(self) -> dict:
+        """The position (states, controls, disturbances, costs so far) and, for an adaptive
+        disturbance, its own state (its random generator: ``w.get_state()``)."""
+        state = super().get_state()
+        if self.adaptive:
+            if callable(getattr(self.w, "get_state", None)):
+                state["w"] = self.w.get_state()
+            elif hasattr(self.w, "reset"):  # it keeps a state we cannot see
+                raise InvalidArgumentError(f"w: the adaptive disturbance {type(self.w).__name__} has reset() but no "
+                                           "get_state()/set_state(), so the game cannot be checkpointed")
+        return state
+
+    def set_state(self, state: dict) -> None:
+        state = dict(state)
+        w = state.pop("w", None)
+        super().set_state(state)
+        if w is not None:
+            self.w.set_state(w)
+
     def reset(self, rng) -> None:
         T, d, m = self.horizon, self.system.state_dim, self.system.control_dim
         self._X = np.zeros((T + 1, d))
@@ -99,6 +124,7 @@ class ControlGame(Environment):
         self._W = np.zeros((T, d)) if self.adaptive else self.w
         self._C = np.zeros(T)
         self._n = 0  # rounds completed
+        self._warned = False  # the validity warning is issued once per game
         if self.adaptive and hasattr(self.w, "reset"):
             self.w.reset(rng if rng is not None else np.random.default_rng(0))
 
@@ -141,7 +167,7 @@ class ControlGame(Environment):
         self._U[t] = u
         self._C[t] = value
         w = self._disturbance(t)
-        x_next = self._A[t] @ x + self._B[t] @ u + w
+        x_next = self._next_state(t, x, u, w)
         if not x_next @ x_next <= self._max2:  # NaN, Inf or too large (no errstate: it costs µs per step)
             what = ("non-finite" if not np.all(np.isfinite(x_next))
                     else f"above max_state_norm={self.max_state_norm:g} in norm")
@@ -153,10 +179,21 @@ class ControlGame(Environment):
         self._n = t + 1
         return Feedback(t, "full", value, grad, self.cost, x_next, {"w": w})
 
+    def _next_state(self, t, x, u, w):
+        """The dynamics: ``A_t x + B_t u + w`` (a nonlinear plant's game overrides it)."""
+        return self._A[t] @ x + self._B[t] @ u + w
+
     def report(self) -> dict:
         n = self._n
-        return {"states": self._X[: n + 1].copy(), "controls": self._U[:n].copy(),
-                "disturbances": self._W[:n].copy(), "costs": self._C[:n].copy(), "x0": self.initial_state.copy()}
+        out = {"states": self._X[: n + 1].copy(), "controls": self._U[:n].copy(),
+               "disturbances": self._W[:n].copy(), "costs": self._C[:n].copy(), "x0": self.initial_state.copy()}
+        region = getattr(self.system, "info", {}).get("validity")
+        if region is not None:  # a linearised model: say whether the run stayed where it is accurate
+            out["validity"] = region.check(out["states"])
+            if not self._warned:
+                self._warned = True
+                region.warn(out["validity"], f"{type(self).__name__}: the state", stacklevel=4)
+        return out
 
     def __repr__(self):
         kind = "adaptive" if self.adaptive else "oblivious"

@@ -83,6 +83,8 @@ class MemoryGame(Environment):
         self.horizon = len(losses)
         self._window = None
 
+    _state = ("_window",)  # the last H decisions (Environment.get_state, for checkpoints)
+
     def reset(self, rng):
         self._window = None
 
@@ -112,6 +114,8 @@ class AdaptiveGame(Environment):
         self.horizon = positive_int(T, "T")
         self.shape = as_shape(shape)
         self.feedback = check_choice(feedback, "feedback", FEEDBACK_KINDS)
+
+    _state = ("_rng", "_past", "_losses")  # the position, for checkpoints (Environment.get_state)
 
     def reset(self, rng):
         self._rng = rng

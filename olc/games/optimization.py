@@ -80,6 +80,9 @@ class OptimizationGame(Environment):
         self.batches = batches
         self._rng = None
 
+    #: the position (for checkpoints, Environment.get_state): the batch generator and the rounds so far
+    _state = ("_rng", "_iterates", "_grads", "_values", "_gnorms", "_batches", "_n")
+
     def reset(self, rng):
         # an int seed restarts the same batch stream on every reset; a Generator is consumed
         self._rng = as_rng(self.seed) if self.seed is not None else rng

@@ -5,14 +5,14 @@ The learner updates ``x`` with a parameterised rule and *learns the rule online*
 meta-learner faces the losses ``h_t(w) = f(x_{t-1} + φ(x_{t-1}, w))`` and is one of olc's own
 OCO learners over ``w`` (DESIGN.md: "meta-gradients contain an FTRL learner"):
 
-====================================  ======================  ==============================
-class                                  paper                   learner over ``w``
-====================================  ======================  ==============================
-:class:`MetaGradient`                  Alg. 1 / Alg. 2, eq.(3)  :class:`~olc.learners.FTRL`
-:class:`OptimisticMetaGradient`        Alg. 4, eq. (10)         :class:`~olc.learners.AOFTRL`
-:class:`BMG`                           Alg. 3 / 5, eq. (14)     AOFTRL, Thm. 5 hints
-:class:`ErrorCorrectedBMG`             Cor. 3                   AOFTRL, target hints
-====================================  ======================  ==============================
+====================================  ==========================  ==============================
+class                                 paper                       learner over ``w``
+====================================  ==========================  ==============================
+:class:`MetaGradient`                 Alg. 1 / Alg. 2, eq.(3)     :class:`~olc.learners.FTRL`
+:class:`OptimisticMetaGradient`       Alg. 4, eq. (10)            :class:`~olc.learners.AOFTRL`
+:class:`BMG`                          Alg. 3 / 5, eq. (14)        AOFTRL, Thm. 5 hints
+:class:`ErrorCorrectedBMG`            Cor. 3                      AOFTRL, target hints
+====================================  ==========================  ==============================
 
 Every class is an olc :class:`~olc.game.Learner` that *plays the iterate* ``x`` and takes
 gradient feedback ``∇f(x)``; internally it drives the inner learner's ``init / decide /
@@ -67,6 +67,8 @@ __all__ = [
     "UpdateRule", "IdentityRule", "MetaMomentumRule", "MetaAdaGradRule",
     "MetaGradient", "OptimisticMetaGradient", "BMG", "ErrorCorrectedBMG", "MetaRun",
     "bootstrap_target", "heavy_ball_coefficients", "nesterov_coefficients", "as_value_and_grad",
+    "meta_momentum_phi", "meta_momentum_vjp", "meta_adagrad_phi", "meta_adagrad_vjp", "bmg_hint",
+    "error_corrected_hint",
 ]
 
 
@@ -107,6 +109,41 @@ def as_value_and_grad(f):
         return value, as_array(grad, "objective gradient", shape=np.shape(x))
 
     return checked
+
+
+# ----------------------------------------------------------------------------- rule math
+# The element-wise formulas below are written with arithmetic operators only, so the same code runs on
+# numpy arrays (the learners of this module) and on torch tensors of any device and dtype (the
+# ``olc.torch`` meta-gradient optimizers call them with each parameter group's ``lr``).
+def meta_momentum_phi(lr, w, grad):
+    """Meta-Momentum step ``φ(x, w) = -lr · w ⊙ ∇f(x)`` (Fig. 2, App. C)."""
+    return -lr * w * grad
+
+
+def meta_momentum_vjp(lr, grad, v):
+    """``Dφ(x, w)ᵀ v = -lr · ∇f(x) ⊙ v`` for Meta-Momentum (App. C's meta-gradient for ``v = ∇f(x')``)."""
+    return -lr * grad * v
+
+
+def meta_adagrad_phi(lr, w, grad):
+    """Meta-AdaGrad step ``φ(x, w) = -lr · ∇f(x) / √w`` (Fig. 2)."""
+    return -lr * grad / w ** 0.5
+
+
+def meta_adagrad_vjp(lr, w, grad, v):
+    """``Dφ(x, w)ᵀ v = ½ lr ∇f(x) ⊙ v / w^{3/2}`` for Meta-AdaGrad."""
+    return 0.5 * lr * grad * v / (w * w ** 0.5)
+
+
+def bmg_hint(d, g, hint, a=1.0, a_next=1.0):
+    """Eq. (16) (Thm. 5, BMG → AO-FTRL): ``g̃_{t+1} = (∇d_t(w_t) - α_t g_t + α_t g̃_t) / α_{t+1}``, so that
+    ``Σ_{s<=t} α_s g_s + α_{t+1} g̃_{t+1} = Σ_{s<=t} ∇d_s(w_s)``."""
+    return (d - a * g + a * hint) / a_next
+
+
+def error_corrected_hint(d, g, a=1.0, a_next=1.0):
+    """Cor. 3: ``α_{t+1} g̃_{t+1} = ∇d_t(w_t) - α_t g_t`` (the target-induced hint without the carried one)."""
+    return (d - a * g) / a_next
 
 
 # ----------------------------------------------------------------------------- update rules
@@ -170,10 +207,10 @@ class MetaMomentumRule(UpdateRule):
         return Box(0.0, np.inf, dim=m)
 
     def phi(self, x, w, grad):
-        return -self.lr * w * grad
+        return meta_momentum_phi(self.lr, w, grad)
 
     def vjp(self, x, w, grad, v):
-        return -self.lr * grad * v
+        return meta_momentum_vjp(self.lr, grad, v)
 
     def __repr__(self):
         return f"MetaMomentumRule(lr={self.lr})"
@@ -202,11 +239,10 @@ class MetaAdaGradRule(UpdateRule):
         return w
 
     def phi(self, x, w, grad):
-        return -self.lr * grad / np.sqrt(self._w(w))
+        return meta_adagrad_phi(self.lr, self._w(w), grad)
 
     def vjp(self, x, w, grad, v):
-        w = self._w(w)
-        return 0.5 * self.lr * grad * v / (w * np.sqrt(w))
+        return meta_adagrad_vjp(self.lr, self._w(w), grad, v)
 
     def __repr__(self):
         return f"MetaAdaGradRule(lr={self.lr}, w_min={self.w_min})"
@@ -644,8 +680,7 @@ class BMG(_AOFTRLMeta):
 
     def _hint(self, state, istate, g, grad):
         a, a_next = self._alpha(state.t), self._alpha(state.t + 1)
-        d = self._matching_vjp(state, grad)
-        return (d - a * g + a * np.asarray(istate.hint)) / a_next  # eq. (16)
+        return bmg_hint(self._matching_vjp(state, grad), g, np.asarray(istate.hint), a, a_next)  # eq. (16)
 
 
 class ErrorCorrectedBMG(BMG):
@@ -661,7 +696,7 @@ class ErrorCorrectedBMG(BMG):
 
     def _hint(self, state, istate, g, grad):
         a, a_next = self._alpha(state.t), self._alpha(state.t + 1)
-        return (self._matching_vjp(state, grad) - a * g) / a_next
+        return error_corrected_hint(self._matching_vjp(state, grad), g, a, a_next)
 
 
 def bootstrap_target(objective, rule: UpdateRule, lr: float = 1.0):

@@ -259,8 +259,8 @@ class AOFTRLState(NamedTuple):
 class AOFTRL(Learner):
     """Adaptive optimistic FTRL with hints — eq. (5) of ``optimistic-meta-gradients``:
 
-    ``u_t = argmin_{u∈K} α_t<h̃_t, u> + Σ_{s<t} α_s<g_s, u> + ||u||²/(2β_t)
-         = Π_K(-β_t (Σ_{s<t} α_s g_s + α_t h̃_t))``  (exact: the regulariser is L2).
+    ``u_t = argmin_{u∈K} α_t<h̃_t, u> + Σ_{s<t} α_s<g_s, u> + ||u||²/(2β_t)``
+    ``= Π_K(-β_t (Σ_{s<t} α_s g_s + α_t h̃_t))``  (exact: the regulariser is L2).
 
     Hints ``h̃_t``: ``None`` (plain FTRL), ``"previous"`` (``h̃_t = g_{t-1}``, 0 at the start) or a
     callable ``hint(t, state) -> array`` (``t`` 0-based). Learning rates: a positive float or a

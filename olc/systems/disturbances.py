@@ -23,6 +23,7 @@ import numpy as np
 
 from .._validate import as_array, as_rng, check_choice, nonnegative, positive, positive_int
 from ..errors import InvalidArgumentError, ShapeError
+from ..game import Stateful
 
 __all__ = ["make_disturbance", "Adversarial", "DisturbanceHistory", "DISTURBANCE_KINDS"]
 
@@ -129,7 +130,7 @@ def _unpack_history(history):
                                f"got {type(history).__name__}")
 
 
-class Adversarial:
+class Adversarial(Stateful):
     """An adaptive disturbance of norm ``bound`` that reacts to the play so far.
 
     The control game calls it once per round, after the controller chose ``u_t`` and before
@@ -154,6 +155,7 @@ class Adversarial:
     """
 
     KINDS = ("ascent", "oppose-control")
+    _state = ("_rng",)  # get_state()/set_state(): the generator, for checkpoints of the control game
 
     def __init__(self, dim: int, bound: float = 1.0, kind: str = "ascent", *, system=None, Q=None):
         self.dim = positive_int(dim, "dim")

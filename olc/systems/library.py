@@ -56,7 +56,7 @@ def double_integrator(dt: float = 1.0) -> LTISystem:
 
 
 def inverted_pendulum(dt: float = 0.05, *, gravity: float = 9.81, length: float = 1.0, mass: float = 1.0,
-                      damping: float = 0.0) -> LTISystem:
+                      damping: float = 0.0, validity_tol: float = 0.05) -> LTISystem:
     """Pendulum linearised about the upright position, state ``(theta, theta_dot)``, control = torque.
 
     Nonlinear model ``m l^2 theta'' = m g l sin(theta) - b theta' + u`` (``theta`` measured from
@@ -64,7 +64,15 @@ def inverted_pendulum(dt: float = 0.05, *, gravity: float = 9.81, length: float 
     ``Bc = [[0], [1/(m l^2)]]``, discretised exactly under a zero-order hold with step ``dt``
     (:func:`zoh_discretize`). Open loop unstable: ``A`` has an eigenvalue ``> 1``
     (``exp(sqrt(g/l) dt)`` without damping).
+
+    The model is only accurate for small angles: ``system.info["validity"]`` is the
+    :class:`~olc.systems.ValidityRegion` ``|theta| <= small_angle_bound(validity_tol)``
+    (``sin(theta) ~ theta`` within ``validity_tol``, default 5 %: 0.5519 rad), which the control
+    games check (``trace.info["validity"]`` and a :class:`~olc.systems.LinearizationWarning`).
+    The nonlinear plant itself is :class:`olc.systems.Pendulum`.
     """
+    from .validity import ValidityRegion, small_angle_bound
+
     dt = positive(dt, "dt")
     g = positive(gravity, "gravity")
     ell = positive(length, "length")
@@ -73,7 +81,10 @@ def inverted_pendulum(dt: float = 0.05, *, gravity: float = 9.81, length: float 
     inertia = mass * ell * ell
     Ac = np.array([[0.0, 1.0], [g / ell, -b / inertia]])
     Bc = np.array([[0.0], [1.0 / inertia]])
-    return LTISystem(*zoh_discretize(Ac, Bc, dt))
+    system = LTISystem(*zoh_discretize(Ac, Bc, dt))
+    system.info["validity"] = ValidityRegion({0: small_angle_bound(validity_tol)}, {0: "theta"},
+                                             f"sin(theta) ~ theta within {100 * validity_tol:g} %")
+    return system
 
 
 def random_stable(d: int, m: int, spectral_radius: float = 0.9, seed=0, *,

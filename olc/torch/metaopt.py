@@ -22,27 +22,39 @@ frozen, run the rollout of Alg. 4 from ``x_{t−L}`` on the stored gradients
 
 **Deviations** (documented, tested): the closure is a black box that calls ``backward``, so
 
-* the rollout's loss functions ``f_{t−L}..f_t`` are all the *current* closure (exact in the
+* the rollout's loss functions ``f_{t−L+1}..f_t`` are all the *current* closure (exact in the
   deterministic / fixed-batch setting, the one the paper trains ``M`` in; the authors' code
-  has the same switch, ``freeze_cost_fn_during_rollouts``); in the stochastic setting the paper
-  freezes ``M`` (:meth:`freeze`) and no rollout is run;
-* Hessian-vector products are central differences of closure gradients,
-  ``(∇f(x+εv) − ∇f(x−εv)) / 2ε`` with ``ε = ε_mach^{1/3}(1+‖x‖)/‖v‖`` (``L−1`` per meta-step).
+  has the same switch, ``freeze_cost_fn_during_rollouts``); the rollout's first gradient
+  ``∇f_{t−L}(x_{t−L})`` is the stored ``g_{t−L}`` itself, as in Alg. 4. In the stochastic
+  setting the paper freezes ``M`` (:meth:`freeze`) and no rollout is run;
+* Hessian-vector products are finite differences of closure gradients: ``hvp="forward"``
+  (default) ``(∇f(x+εv) − ∇f(x)) / ε`` with ``ε = ε_mach^{1/2}(1+‖x‖)/‖v‖``, reusing the rollout's
+  gradient at ``x`` (one closure call per HVP); ``hvp="central"``
+  ``(∇f(x+εv) − ∇f(x−εv)) / 2ε`` with ``ε = ε_mach^{1/3}(1+‖x‖)/‖v‖`` (two calls, error ``O(ε²)``).
 
-A meta-step costs ``L+1`` closure calls plus ``2(L−1)`` for the HVPs. State (``state_dict``
-round-trips): gradient buffer ``(H+L, n)``, parameter buffer ``(L, n)``, ``M`` and its Adam
-moments — about ``(H+2L)·n`` floats for scalar ``M``.
+* ``rollout="recorded"`` (opt-in) differentiates the rollout *at the played window*: the
+  iterates ``x_{t−L+s}``, gradients ``g_{t−L+s}`` and ``λ_L = g_t`` are the stored ones, only the
+  HVPs are evaluated. This is exactly Alg. 4's gradient when ``M`` did not change during the
+  window (the counterfactual iterates then are the played ones) and differs by ``O(L·‖ΔM‖)``
+  otherwise (``ΔM``: the meta-updates of the last ``L`` steps — ``1e-4``-sized Adam steps in App. E.1).
+
+Cost: an exact meta-step is ``L`` closure calls for the rollout (the first gradient is reused)
+plus ``L−1`` (forward) or ``2(L−1)`` (central) for the HVPs — with ``L = 2``, three calls on top of
+the step's own, so at least 4× SGD's time per step; a recorded meta-step needs only the ``L−1``
+HVP calls (about 2× SGD for ``L = 2``). State (``state_dict`` round-trips bitwise), preallocated once: the gradient
+history ``(H+L, n)`` and the parameter history ``(L, n)`` as ring buffers (no copies per step),
+``M`` and its Adam moments — ``(H+2L)·n`` floats plus ``3·|M|`` (:meth:`state_floats`). The
+controls ``Σ_h M^{(h)} g`` are one matrix-vector product over the ring buffer.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
 
 from .._validate import check_choice, in_range, positive, positive_int
 from ..errors import InvalidArgumentError, NonFiniteError
+from ._util import call_closure, check_finite, flat_grads, group_params, views
 
 __all__ = ["MetaOptOptimizer"]
 
@@ -54,7 +66,7 @@ class MetaOptOptimizer(torch.optim.Optimizer):
 
     Parameters
     ----------
-    params : iterable of tensors (one parameter group; at least one tensor).
+    params : iterable of tensors (one parameter group; at least one tensor; one device and dtype).
     lr : float — base learning rate ``η``.
     H, L : int >= 1 — window and rollout length (paper: 32 and 2).
     M : ``"scalar"`` (default, App. E.1), ``"diagonal"`` or ``"full"`` (``n×n`` per lag: small models only).
@@ -62,11 +74,14 @@ class MetaOptOptimizer(torch.optim.Optimizer):
     meta_lr, betas, eps : Adam on ``M``.
     frozen : bool — deploy a learned ``M`` without meta-updates (Sec. 5, stochastic setting).
     warmup : ``"paper"`` (meta-steps from ``t >= H+L−1``) or ``"early"`` (``t >= L``).
+    hvp : ``"forward"`` (default, one closure call per HVP) or ``"central"`` (two, more accurate).
+    rollout : ``"exact"`` (default: Alg. 4's counterfactual iterates, ``L`` closure calls) or
+        ``"recorded"`` (the played window's stored iterates and gradients, no rollout calls).
     """
 
     def __init__(self, params, lr: float = 0.1, H: int = 8, L: int = 2, *, M: str = "scalar",
                  weight_decay: float = 0.0, meta_lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 frozen: bool = False, warmup: str = "paper"):
+                 frozen: bool = False, warmup: str = "paper", hvp: str = "forward", rollout: str = "exact"):
         params = list(params)
         if not params:
             raise InvalidArgumentError("params: the model has no parameters; nothing to optimize")
@@ -75,17 +90,24 @@ class MetaOptOptimizer(torch.optim.Optimizer):
                 raise InvalidArgumentError(f"params: MetaOptOptimizer supports one parameter group, got {len(params)}")
             if not list(params[0].get("params", [])):
                 raise InvalidArgumentError("params: the parameter group is empty; nothing to optimize")
-        b1, b2 = betas
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"betas: expected a pair (beta1, beta2), got {betas!r}") from None
         defaults = {"lr": positive(lr, "lr"), "H": positive_int(H, "H"), "L": positive_int(L, "L"),
                     "M": check_choice(M, "M", _KINDS), "weight_decay": in_range(weight_decay, "weight_decay", 0.0, 1.0),
                     "meta_lr": positive(meta_lr, "meta_lr"),
                     "betas": (in_range(b1, "betas[0]", 0.0, 1.0, hi_open=True),
                               in_range(b2, "betas[1]", 0.0, 1.0, hi_open=True)),
                     "eps": positive(eps, "eps"), "frozen": bool(frozen),
-                    "warmup": check_choice(warmup, "warmup", ("paper", "early"))}
+                    "warmup": check_choice(warmup, "warmup", ("paper", "early")),
+                    "hvp": check_choice(hvp, "hvp", ("forward", "central")),
+                    "rollout": check_choice(rollout, "rollout", ("exact", "recorded"))}
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise InvalidArgumentError("params: MetaOptOptimizer supports one parameter group")
+        self._group["params"] = group_params(self._group["params"], "MetaOptOptimizer")
+        self._index_cache: dict = {}
 
     # ------------------------------------------------------------------ flat views
     @property
@@ -95,23 +117,13 @@ class MetaOptOptimizer(torch.optim.Optimizer):
     def _params(self):
         return self._group["params"]
 
-    def _flat(self, grads: bool = False) -> torch.Tensor:
-        out = []
-        for p in self._params():
-            t = p.grad if grads else p
-            if t is None:
-                out.append(torch.zeros(p.numel(), dtype=p.dtype, device=p.device))
-            else:
-                out.append(t.detach().reshape(-1))
-        return torch.cat(out)
+    def _flat(self, out=None) -> torch.Tensor:
+        parts = [p.detach().reshape(-1) for p in self._params()]
+        return torch.cat(parts) if out is None else torch.cat(parts, out=out)
 
     def _write(self, x: torch.Tensor) -> None:
-        i = 0
         with torch.no_grad():
-            for p in self._params():
-                k = p.numel()
-                p.copy_(x[i:i + k].view_as(p))
-                i += k
+            torch._foreach_copy_(self._params(), views(x, self._params()))
 
     @property
     def _st(self) -> dict:
@@ -126,8 +138,11 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         st["M"] = torch.zeros(shape, dtype=x.dtype, device=x.device)
         st["exp_avg"] = torch.zeros_like(st["M"])
         st["exp_avg_sq"] = torch.zeros_like(st["M"])
-        st["grads"] = torch.zeros((g["H"] + g["L"], n), dtype=x.dtype, device=x.device)
-        st["params"] = torch.zeros((g["L"], n), dtype=x.dtype, device=x.device)
+        st["grads"] = torch.zeros((g["H"] + g["L"], n), dtype=x.dtype, device=x.device)  # ring buffer
+        st["params"] = torch.zeros((g["L"], n), dtype=x.dtype, device=x.device)  # ring buffer
+        st["head_g"] = 0  # physical row of the oldest stored gradient
+        st["head_p"] = 0  # physical row of the oldest stored parameter vector
+        st["stale_params"] = 0  # steps until the parameter ring holds real iterates again (after frozen steps)
         st["t"] = 0
         st["meta_steps"] = 0
         st["episode"] = 0
@@ -152,7 +167,10 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         cur.copy_(M)
 
     def freeze(self, frozen: bool = True) -> MetaOptOptimizer:
-        """Stop (or resume) meta-updates: deploy the learned ``M`` (Sec. 5). Returns ``self``."""
+        """Stop (or resume) meta-updates: deploy the learned ``M`` (Sec. 5). Returns ``self``.
+
+        Frozen steps update the parameters in place (one closure call, no flat copies) and do not record
+        the parameter history; after unfreezing, meta-steps resume once ``L`` iterates are recorded again."""
         self._group["frozen"] = bool(frozen)
         return self
 
@@ -163,6 +181,8 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         if "grads" in st:
             st["grads"].zero_()
             st["params"].zero_()
+            st["head_g"] = st["head_p"] = 0
+            st["stale_params"] = 0
             st["t"] = 0
             st["episode"] += 1
 
@@ -170,69 +190,99 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         """Floats held in the optimizer state (measured; ≈ ``(H+2L)·n`` for scalar ``M``)."""
         return int(sum(v.numel() for v in self._st.values() if torch.is_tensor(v)))
 
-    # ------------------------------------------------------------------ closure evaluations
-    def _eval(self, closure, x=None):
-        if x is not None:
-            self._write(x)
-        with torch.enable_grad():
-            loss = closure()
-        if loss is None:
-            raise InvalidArgumentError("closure: must return the loss (a scalar tensor)")
-        value = float(loss.detach() if torch.is_tensor(loss) else loss)
-        if not math.isfinite(value):
-            raise NonFiniteError(f"MetaOptOptimizer: non-finite loss {value} at step {self._st.get('t', 0)}")
-        g = self._flat(grads=True).clone()
-        if not bool(torch.isfinite(g).all()):
-            raise NonFiniteError(f"MetaOptOptimizer: non-finite gradient at step {self._st.get('t', 0)}")
-        return value, g, loss
+    def history_bytes(self) -> int:
+        """Bytes of the gradient and parameter histories (``(H+2L)·n`` elements)."""
+        st = self._st
+        if "grads" not in st:
+            return 0
+        return int(st["grads"].numel() * st["grads"].element_size() + st["params"].numel() * st["params"].element_size())
 
-    def _hvp(self, closure, x, v):
+    # ------------------------------------------------------------------ ring-buffer indices
+    def _rows(self, newest: int, H: int, R: int, device) -> torch.Tensor:
+        """Physical rows of ``g_{τ}, g_{τ−1}, …, g_{τ−H+1}`` when ``g_τ`` sits in row ``newest``
+        (the gradients multiplied by ``M^{(1)}, …, M^{(H)}``), cached per (row, device)."""
+        key = (newest, H, R, str(device))
+        idx = self._index_cache.get(key)
+        if idx is None:
+            idx = torch.tensor([(newest - h) % R for h in range(H)], dtype=torch.long, device=device)
+            self._index_cache[key] = idx
+        return idx
+
+    @staticmethod
+    def _control(M, G, idx):
+        """``−Σ_h M^{(h)} G[idx[h−1]]`` (one matrix-vector product over the ring for scalar ``M``)."""
+        if M.ndim == 1:
+            c = G.new_zeros(G.shape[0])
+            c[idx] = M
+            return -(c @ G)
+        Gi = G[idx]
+        if M.ndim == 2:
+            return -(M * Gi).sum(0)
+        return -torch.einsum("hij,hj->i", M, Gi)
+
+    # ------------------------------------------------------------------ closure evaluations
+    def _eval(self, closure, x):
+        self._write(x)
+        _, value = call_closure(closure, "MetaOptOptimizer", self._st["t"])
+        g = flat_grads(self._params())
+        check_finite(g, "gradient", "MetaOptOptimizer", self._st["t"])
+        return value, g
+
+    def _hvp(self, closure, x, v, gx):
+        """``∇²f(x) v`` by finite differences of closure gradients (``gx = ∇f(x)``, reused when forward)."""
         nv = float(v.norm())
         if nv == 0.0:
             return torch.zeros_like(v)
+        if self._group["hvp"] == "forward":
+            eps = (torch.finfo(x.dtype).eps ** 0.5) * (1.0 + float(x.norm())) / nv
+            _, gp = self._eval(closure, x + eps * v)
+            return (gp - gx) / eps
         eps = (torch.finfo(x.dtype).eps ** (1.0 / 3.0)) * (1.0 + float(x.norm())) / nv
-        _, gp, _ = self._eval(closure, x + eps * v)
-        _, gm, _ = self._eval(closure, x - eps * v)
+        _, gp = self._eval(closure, x + eps * v)
+        _, gm = self._eval(closure, x - eps * v)
         return (gp - gm) / (2.0 * eps)
 
-    @staticmethod
-    def _control(M, G):
-        """``−Σ_h M^{(h)} G[-h]`` (``G`` oldest first, ``G[-1]`` the current gradient)."""
-        H = M.shape[0]
-        u = torch.zeros_like(G[-1])
-        for h in range(1, H + 1):
-            Mh, g = M[h - 1], G[-h]
-            u -= Mh * g if Mh.ndim <= 1 else Mh @ g
-        return u
+    def _meta_step(self, closure, value_t):
+        """Alg. 4 on the window + adjoint gradient w.r.t. M + one Adam step (Alg. 7).
 
-    def _meta_step(self, closure):
-        """Alg. 4 on the window + adjoint gradient w.r.t. M + one Adam step (Alg. 7)."""
+        The gradient ring holds ``g_{t−H−L} .. g_{t−1}`` (logical rows 0..R−1 from ``head_g``; row 0 is
+        never used — it already holds ``g_t``), the parameter ring ``x_{t−L} .. x_{t−1}``."""
         g, st = self._group, self._st
-        eta, d, L = g["lr"], g["weight_decay"], g["L"]
-        M, G = st["M"], st["grads"]  # G = g_{t−H−L} .. g_{t−1}
-        off = G.shape[0] - L
-        xs = [st["params"][0].clone()]  # x_{t−L}
-        for s in range(L):
-            _, gs, _ = self._eval(closure, xs[s])
-            u = self._control(M, G[: off + s + 1])
-            xs.append((1.0 - d) * xs[s] - eta * gs + u)
-            if not bool(torch.isfinite(xs[-1]).all()):
-                raise NonFiniteError(f"MetaOptOptimizer: the rollout diverged at step {st['t']}")
-        value, lam, _ = self._eval(closure, xs[L])
+        eta, d, L, H = g["lr"], g["weight_decay"], g["L"], g["H"]
+        M, G = st["M"], st["grads"]
+        R = G.shape[0]
+        hg, off = st["head_g"], R - L
+        dev = G.device
+
+        def phys(k):  # logical row k -> physical row
+            return (hg + k) % R
+
+        if g["rollout"] == "recorded":  # the played window: x_{t−L+s}, g_{t−L+s} and λ_L = g_t, all stored
+            P = st["params"]
+            xs = [P[(st["head_p"] + s) % L] for s in range(L)]
+            gs = [G[phys(off + s)] for s in range(L)]
+            value, lam = value_t, G[phys(0)].clone()
+        else:
+            xs = [st["params"][st["head_p"]].clone()]  # x_{t−L}
+            gs = [G[phys(off)]]  # ∇f_{t−L}(x_{t−L}) = g_{t−L}, stored
+            for s in range(L):
+                if s > 0:
+                    gs.append(self._eval(closure, xs[s])[1])
+                u = self._control(M, G, self._rows(phys(off + s), H, R, dev))
+                xs.append((1.0 - d) * xs[s] - eta * gs[s] + u)
+                check_finite(xs[-1], "rollout iterate (the rollout diverged)", "MetaOptOptimizer", st["t"])
+            value, lam = self._eval(closure, xs[L])
         dM = torch.zeros_like(M)
-        for s in range(L - 1, -1, -1):
-            for h in range(1, M.shape[0] + 1):  # u_s = −Σ_h M^{(h)} G[off+s−h+1]
-                j = off + s - h + 1
-                if j < 0:
-                    continue
-                if M.ndim == 1:
-                    dM[h - 1] -= lam @ G[j]
-                elif M.ndim == 2:
-                    dM[h - 1] -= lam * G[j]
-                else:
-                    dM[h - 1] -= torch.outer(lam, G[j])
+        for s in range(L - 1, -1, -1):  # u_s = −Σ_h M^{(h)} g_{t−L+s−h+1}
+            idx = self._rows(phys(off + s), H, R, dev)
+            if M.ndim == 1:
+                dM -= (G @ lam)[idx]
+            elif M.ndim == 2:
+                dM -= lam[None, :] * G[idx]
+            else:
+                dM -= lam[None, :, None] * G[idx][:, None, :]
             if s > 0:
-                lam = (1.0 - d) * lam - eta * self._hvp(closure, xs[s], lam)
+                lam = (1.0 - d) * lam - eta * self._hvp(closure, xs[s], lam, gs[s])
         b1, b2 = g["betas"]
         k = st["meta_steps"] + 1
         st["exp_avg"].mul_(b1).add_(dM, alpha=1 - b1)
@@ -250,23 +300,47 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         if closure is None:
             raise InvalidArgumentError("closure: MetaOptOptimizer.step needs a closure that zeroes the gradients, "
                                        "computes the loss, calls backward() and returns the loss")
-        x = self._flat().clone()
         if "M" not in self._st:
-            self._init_state(x)
-        value, gt, loss = self._eval(closure)
+            self._init_state(self._flat())
         grp, st = self._group, self._st
+        params = self._params()
+        frozen = grp["frozen"]
+        x = None if frozen else self._flat()  # the parameter history is only read by meta-steps
+        loss, value = call_closure(closure, "MetaOptOptimizer", st["t"])
+        G, P = st["grads"], st["params"]
+        R = G.shape[0]
+        row = st["head_g"]  # the oldest gradient, g_{t−H−L}, is never used again: g_t goes there
+        gt = flat_grads(params, out=G[row])
+        check_finite(gt, "gradient", "MetaOptOptimizer", st["t"])
+        had_grad = [p.grad is not None for p in params]
         start = grp["H"] + grp["L"] - 1 if grp["warmup"] == "paper" else grp["L"]
-        if not grp["frozen"] and st["t"] >= start:
-            saved = [None if p.grad is None else p.grad.clone() for p in self._params()]
-            self._meta_step(closure)
-            for p, sg in zip(self._params(), saved):  # leave .grad as the user's closure set it
-                if sg is not None:
-                    p.grad.copy_(sg)
-        st["grads"] = torch.cat([st["grads"][1:], gt[None]], 0)
-        st["params"] = torch.cat([st["params"][1:], x[None]], 0)
-        x_next = (1.0 - grp["weight_decay"]) * x - grp["lr"] * gt + self._control(st["M"], st["grads"])
-        if not bool(torch.isfinite(x_next).all()):
-            raise NonFiniteError(f"MetaOptOptimizer: the iterate became non-finite at step {st['t'] + 1}")
-        self._write(x_next)
+        if not frozen and st["t"] >= start and st.get("stale_params", 0) == 0:
+            self._meta_step(closure, value)
+            for p, had, gv in zip(params, had_grad, views(gt, params)):  # leave .grad as the closure set it
+                if not had:
+                    p.grad = None
+                elif p.grad is None:
+                    p.grad = gv.clone()
+                else:
+                    p.grad.copy_(gv)
+        st["head_g"] = (row + 1) % R  # push g_t
+        u = self._control(st["M"], G, self._rows(row, grp["H"], R, G.device))
+        if frozen:  # deploy: x ← (1−δ)x + (u − ηg) on the parameters themselves, no flat copies
+            st["stale_params"] = P.shape[0]  # the parameter ring must refill before the next meta-step
+            step = u.add_(gt, alpha=-grp["lr"])
+            if not bool(torch.isfinite(step).all()):
+                raise NonFiniteError(f"MetaOptOptimizer: the update became non-finite at step {st['t']}")
+            with torch.no_grad():
+                if grp["weight_decay"]:
+                    torch._foreach_mul_(params, 1.0 - grp["weight_decay"])
+                torch._foreach_add_(params, views(step, params))
+        else:
+            P[st["head_p"]].copy_(x)  # push x_t (over x_{t−L})
+            st["head_p"] = (st["head_p"] + 1) % P.shape[0]
+            st["stale_params"] = max(0, st.get("stale_params", 0) - 1)
+            x_next = x.mul_(1.0 - grp["weight_decay"]).add_(gt, alpha=-grp["lr"]).add_(u)
+            if not bool(torch.isfinite(x_next).all()):
+                raise NonFiniteError(f"MetaOptOptimizer: the iterate became non-finite at step {st['t'] + 1}")
+            self._write(x_next)
         st["t"] += 1
         return loss

@@ -17,7 +17,7 @@ def test_registered():
     assert reg["metamd-quadratic"].endswith("metamd_quadratic")
 
 
-def test_meta_momentum_quadratic(tmp_path):
+def test_meta_momentum_quadratic(tmp_path, sweep_ready):
     cfg = mmq.Config(n_problems=1, iterations=20, rate_dim=30, rate_T=150)
     res = mmq.run(cfg)
     json.dumps(res)
@@ -25,13 +25,16 @@ def test_meta_momentum_quadratic(tmp_path):
     Q = np.array(res["problems"][0]["Q"])
     assert np.allclose(np.linalg.eigvalsh(Q), [1.0, 4.0])  # eigenvalues i², App. B
     assert res["rates"]["optimistic (alpha_t=t, beta=1/4L)"]["slope"] < -1.6
+    metrics, curves = sweep_ready(mmq, res)
+    assert metrics["cum_loss/Meta-Momentum"] == np.sum(res["problems"][0]["curves"]["Meta-Momentum"])
+    assert len(curves["loss/AdaGrad"]) == cfg.iterations
     text = mmq.summary(res)
     assert "paper" in text and "Meta-Momentum" in text
     assert all(p.endswith(".png") for p in mmq.plot(res, str(tmp_path)))
     assert np.allclose(mmq.sample_Q(np.random.default_rng(cfg.seed)), Q)  # seeded
 
 
-def test_metamd_quadratic(tmp_path):
+def test_metamd_quadratic(tmp_path, sweep_ready):
     cfg = mdq.Config(train_tasks=2, test_tasks=1, meta_steps=3, tasks_per_step=2, horizon=10, max_iter=2000,
                      ablation_horizon=5)
     res = mdq.run(cfg)
@@ -40,6 +43,8 @@ def test_metamd_quadratic(tmp_path):
         for m in ("MetaMD", "SGD", "SGD-M", "Adam"):
             assert 0 < res[row][m] <= cfg.max_iter
         assert 0 < res[row]["ablation"]["MetaMD"] <= cfg.max_iter and res[row]["ablation"]["horizon"] == 5
+    metrics, _ = sweep_ready(mdq, res)
+    assert metrics["iterations/bottom/MetaMD"] == res["bottom"]["MetaMD"] and metrics["diverged/top"] == 0.0
     assert "27328" in mdq.summary(res).replace(",", "") and "fixed T=5" in mdq.summary(res)
     assert mdq._per_row((1.0, 2.0), 1) == 2.0 and mdq._per_row(3.0, 0) == 3.0
     assert mdq.plot(res, str(tmp_path))[0].endswith(".png")
@@ -65,4 +70,5 @@ def test_metamd_quadratic_reports_a_diverging_meta_training(tmp_path):
         assert len(res[row]["M"]) == 3 and res[row]["meta_objective"] == []
         assert all(0 < res[row][m] <= cfg.max_iter for m in ("SGD", "SGD-M", "Adam"))
     assert "diverged at meta-step 0" in mdq.summary(res)
+    assert res["metrics"]["diverged/bottom"] == 1.0 and "iterations/bottom/MetaMD" not in res["metrics"]
     assert mdq.plot(res, str(tmp_path))[0].endswith(".png")

@@ -8,18 +8,19 @@ import pytest
 from olc import experiments
 
 
-def _run(name, tmp_path, **overrides):
+def _run(name, tmp_path, check_sweep_outputs, **overrides):
     module = experiments.get(name)
     cfg = experiments.make_config(module, {k: str(v) for k, v in overrides.items()})
     res = module.run(cfg)
     json.dumps(res)  # JSON-serialisable
+    check_sweep_outputs(module, res)
     paths = module.plot(res, str(tmp_path))
     assert paths and all(p.endswith(".png") for p in paths)
     return module, res
 
 
-def test_metaopt_quadratic_regret_and_improvement(tmp_path):
-    module, res = _run("metaopt-quadratic", tmp_path, N=6, T=20, n=6, H=3, meta_lr=3e-3, grid="small", starts=2)
+def test_metaopt_quadratic_regret_and_improvement(tmp_path, sweep_ready):
+    module, res = _run("metaopt-quadratic", tmp_path, sweep_ready, N=6, T=20, n=6, H=3, meta_lr=3e-3, grid="small", starts=2)
     ep = np.array(res["episode_loss"]["meta-opt"])
     assert ep[-1] < ep[0]  # learns across episodes
     best = np.array(res["episode_loss"]["best fixed M"])
@@ -29,34 +30,37 @@ def test_metaopt_quadratic_regret_and_improvement(tmp_path):
     inc = np.diff(R, prepend=0.0)  # per-episode regret
     assert R[-1] > 0 and inc[-3:].mean() < 0.5 * inc[0]  # grows slower later (sublinear)
     assert "| meta-opt |" in module.summary(res)
+    assert res["metrics"]["regret/best fixed M"] == R[-1] and res["curves"]["regret/best fixed M"] == R.tolist()
 
 
-def test_metaopt_digits_small(tmp_path):
+def test_metaopt_digits_small(tmp_path, sweep_ready):
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
-    module, res = _run("metaopt-digits", tmp_path, N=2, T=15, H=3, hidden=8, batch=64, T_stochastic=15,
+    module, res = _run("metaopt-digits", tmp_path, sweep_ready, N=2, T=15, H=3, hidden=8, batch=64, T_stochastic=15,
                        minibatch=16, grid="small")
     assert set(res["deterministic"]) == {"meta-opt", "tuned gd", "tuned momentum", "tuned adamw"}
     assert len(res["claims"]) == 5 and "| claim (paper) |" in module.summary(res)
     assert np.isfinite(res["stochastic_full_train_loss"]["meta-opt (frozen M)"])
+    assert res["metrics"]["claims_holding"] == sum(c["holds"] for c in res["claims"])
 
 
-def test_seq_stability_mlp_small(tmp_path):
+def test_seq_stability_mlp_small(tmp_path, sweep_ready):
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
-    module, res = _run("seq-stability-mlp", tmp_path, runs=2, T=6, hidden=2, batch=64)
+    module, res = _run("seq-stability-mlp", tmp_path, sweep_ready, runs=2, T=6, hidden=2, batch=64)
     assert res["kappa_worst"] >= res["kappa_mean"] * (1 - 1e-9) > 0
     worst = np.array(res["worst_decay"])
     k, g, ell = res["kappa_worst"], res["gamma_worst"], np.array(res["lengths"])
     assert np.all(worst <= k ** 2 * (1 - g) ** ell * (1 + 1e-9))  # the reported (κ, γ) bound every interval
     assert "kappa" in module.summary(res)
+    assert res["metrics"]["kappa_worst"] == k and res["curves"]["worst_decay"] == res["worst_decay"]
 
 
-def test_seq_stability_cnn_small(tmp_path):
+def test_seq_stability_cnn_small(tmp_path, sweep_ready):
     """A reduced seq-stability-cnn: every condition bracketed, claims graded, metrics/curves declared."""
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
-    module, res = _run("seq-stability-cnn", tmp_path, runs=1, T=2, channels="2,4", hidden="8", batch=16,
+    module, res = _run("seq-stability-cnn", tmp_path, sweep_ready, runs=1, T=2, channels="2,4", hidden="8", batch=16,
                        train_steps=5, hvp_dtype="float64")
     assert module.EXTRAS == ("torch", "data") and module.PRIMARY in res["metrics"]
     assert set(res["conditions"]) == {"init_wd0", "init_wd", "trained_wd0", "trained_wd"}

@@ -15,15 +15,6 @@ from olc.torch.metaopt import MetaOptOptimizer  # noqa: E402
 N = 6
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one intra-op thread avoids oversubscription on shared cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class Quadratic(torch.nn.Module):
     def __init__(self, A, b, x0):
         super().__init__()
@@ -128,3 +119,115 @@ def test_bad_input():
         opt.step(bad)
     with pytest.raises(InvalidArgumentError):
         opt.set_M(np.zeros(5))
+
+
+# ---------------------------------------------------------------------------- issue 14: overhead rewrite
+@pytest.mark.parametrize("kind,hvp", [("scalar", "central"), ("diagonal", "forward"), ("full", "forward"),
+                                      ("scalar", "forward")])
+def test_every_parametrisation_and_hvp_matches_numpy(kind, hvp):
+    rng = np.random.default_rng(1)
+    Q = rng.standard_normal((N, N))
+    A, b, x0 = Q @ Q.T / N + 0.1 * np.eye(N), rng.standard_normal(N), np.ones(N)
+    ref = run_episodes(MetaOpt(H=3, L=3, M=kind, base_lr=0.1, weight_decay=0.01,
+                               meta_optimizer=olc.learners.Adam(lr=1e-2)), olc.oracles.QuadraticOracle(A, b), 1, 30, x0)
+    model = Quadratic(A, b, x0)
+    opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=3, L=3, M=kind, weight_decay=0.01, meta_lr=1e-2, hvp=hvp)
+    losses = [float(opt.step(_closure(opt, model)).detach()) for _ in range(30)]
+    np.testing.assert_allclose(losses, ref.losses[0], rtol=1e-6)
+    np.testing.assert_allclose(opt.M.numpy(), ref.Ms[-1], rtol=1e-4, atol=1e-7)
+
+
+def test_histories_are_preallocated_ring_buffers():
+    model = Quadratic(np.eye(N), np.ones(N), np.ones(N))
+    opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=4, L=2)
+    opt.step(_closure(opt, model))
+    ptrs = (opt._st["grads"].data_ptr(), opt._st["params"].data_ptr())
+    for _ in range(12):
+        opt.step(_closure(opt, model))
+    assert (opt._st["grads"].data_ptr(), opt._st["params"].data_ptr()) == ptrs
+    assert opt.history_bytes() == (4 + 2 * 2) * N * 8
+
+
+def test_halves_a_digits_cnn_loss_learning_and_frozen(digits_batch):
+    from _torchcases import train_until_halved
+
+    from olc.oracles.data import digits_cnn
+
+    X, y = digits_batch
+    for frozen in (False, True):
+        model = digits_cnn(seed=2).float()
+        opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=4, L=2, meta_lr=1e-3, frozen=frozen)
+        first, last, steps = train_until_halved(model, opt, X, y)
+        assert last < first / 2 and steps < 300
+        assert (opt._st["meta_steps"] > 0) != frozen
+
+
+def test_nan_loss_names_the_step_and_bad_hvp_is_rejected():
+    p = torch.nn.Parameter(torch.ones(3))
+    opt = MetaOptOptimizer([p], H=2, L=1)
+    scale = [1.0]
+
+    def closure():
+        opt.zero_grad()
+        loss = scale[0] * (p ** 2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(4):
+        opt.step(closure)
+    scale[0] = float("nan")
+    with pytest.raises(NonFiniteError, match="step 4"):
+        opt.step(closure)
+    with pytest.raises(InvalidArgumentError, match="hvp"):
+        MetaOptOptimizer([p], hvp="exact")
+    with pytest.raises(InvalidArgumentError, match="betas"):
+        MetaOptOptimizer([p], betas=0.9)
+
+
+def test_recorded_rollout_is_exact_while_M_is_constant_and_close_otherwise():
+    rng = np.random.default_rng(3)
+    Q = rng.standard_normal((N, N))
+    A, b, x0 = Q @ Q.T / N + 0.1 * np.eye(N), rng.standard_normal(N), np.ones(N)
+    grads = {}
+    for mode in ("exact", "recorded"):
+        model = Quadratic(A, b, x0)
+        # meta_lr tiny: M barely moves, the played window is (nearly) the counterfactual one
+        opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=3, L=2, meta_lr=1e-12, rollout=mode, hvp="central")
+        for _ in range(12):
+            opt.step(_closure(opt, model))
+        grads[mode] = opt._st["exp_avg"].clone() / (1 - 0.9 ** opt._st["meta_steps"])  # Adam's mean of dM
+    np.testing.assert_allclose(grads["recorded"].numpy(), grads["exact"].numpy(), rtol=1e-6)
+    model = Quadratic(A, b, x0)
+    opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=3, L=2, meta_lr=1e-2, rollout="recorded")
+    losses = [float(opt.step(_closure(opt, model)).detach()) for _ in range(40)]
+    assert losses[-1] < 0.1 * losses[0] and opt._st["meta_steps"] == 40 - 4
+    with pytest.raises(InvalidArgumentError, match="rollout"):
+        MetaOptOptimizer(model.parameters(), rollout="played")
+
+
+def test_frozen_steps_equal_the_played_update_and_unfreezing_waits_for_real_history():
+    rng = np.random.default_rng(4)
+    Q = rng.standard_normal((N, N))
+    A, b, x0 = Q @ Q.T / N + 0.1 * np.eye(N), rng.standard_normal(N), np.ones(N)
+    model = Quadratic(A, b, x0)
+    opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=3, L=2, weight_decay=0.05, meta_lr=1e-2)
+    for _ in range(10):
+        opt.step(_closure(opt, model))
+    opt.freeze()
+    M = opt.M.clone().numpy()
+    grads = []
+    for _ in range(5):  # x_{t+1} = (1−δ)x_t − ηg_t − Σ_h M^(h) g_{t+1−h}, by hand from the recorded gradients
+        x = np.concatenate([model.w.detach().numpy(), model.v.detach().numpy()])
+        grads.append(A @ x + b)
+        opt.step(_closure(opt, model))
+        want = 0.95 * x - 0.1 * grads[-1] - sum(M[h] * grads[-1 - h] for h in range(min(3, len(grads))))
+        got = np.concatenate([model.w.detach().numpy(), model.v.detach().numpy()])
+        if len(grads) >= 3:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    opt.freeze(False)
+    steps = opt._st["meta_steps"]
+    opt.step(_closure(opt, model))
+    opt.step(_closure(opt, model))
+    assert opt._st["meta_steps"] == steps  # the L-row parameter history was not recorded while frozen
+    opt.step(_closure(opt, model))
+    assert opt._st["meta_steps"] == steps + 1
