@@ -178,21 +178,46 @@ class GradientOracle:
                              f"got shape {x.shape}")
         if not self.has_hvp:
             raise FeedbackError(f"{self.name}: Hessian-vector products are not available (has_hvp is False)")
+        return self._hvp_rows(V, lambda: self._hvp_batch(x, V, batch), "hvp_batch")
+
+    def hvp_at(self, x, batch=None):
+        """The Hessian ``grad^2 f(x)`` at one point as a reusable map: ``H = oracle.hvp_at(x)``, then
+        ``H(V)`` equals ``oracle.hvp_batch(x, V)`` for every ``(k, dim)`` block ``V``.
+
+        Subclasses may do the work shared by all vectors once (:class:`~olc.oracles.TorchOracle`
+        keeps the autograd graph of the gradient at ``x``: each product is then one backward pass,
+        several times cheaper than a fresh product). Counting and checks as :meth:`hvp_batch`.
+        """
+        x = self._check_x(x)
+        if not self.has_hvp:
+            raise FeedbackError(f"{self.name}: Hessian-vector products are not available (has_hvp is False)")
+        fn = self._hvp_at(x, batch)
+
+        def apply(V) -> np.ndarray:
+            V = as_array(V, "V", shape=(None, self.dim))
+            return self._hvp_rows(V, lambda: fn(V), "hvp_at")
+
+        return apply
+
+    def _hvp_rows(self, V, compute, what) -> np.ndarray:
         self.hvp_count += V.shape[0]
         if V.shape[0] == 0:
             return np.zeros((0, self.dim))
-        out = np.asarray(self._hvp_batch(x, V, batch), dtype=np.float64)
+        out = np.asarray(compute(), dtype=np.float64)
         if out.shape != V.shape:
-            raise InvalidArgumentError(f"{self.name}.hvp_batch: returned shape {out.shape}, expected {V.shape}")
+            raise InvalidArgumentError(f"{self.name}.{what}: returned shape {out.shape}, expected {V.shape}")
         if not np.all(np.isfinite(out)):
             row = int(np.argmax(~np.all(np.isfinite(out), axis=1)))
-            raise NonFiniteError(f"{self.name}.hvp_batch: non-finite Hessian-vector product in row {row} of "
+            raise NonFiniteError(f"{self.name}.{what}: non-finite Hessian-vector product in row {row} of "
                                  f"{V.shape[0]} (hvp evaluation #{self.hvp_count})")
         return out
 
     def _hvp_batch(self, x: np.ndarray, V: np.ndarray, batch) -> np.ndarray:
         xs = (x,) * V.shape[0] if x.ndim == 1 else x
         return np.stack([np.asarray(self._hvp(xi, v, batch), dtype=np.float64) for xi, v in zip(xs, V)])
+
+    def _hvp_at(self, x: np.ndarray, batch):
+        return lambda V: self._hvp_batch(x, V, batch)
 
     def hessian(self, x, batch=None) -> np.ndarray:
         """Full Hessian ``grad^2 f(x)`` as a ``(dim, dim)`` array (closed form or ``dim`` HVPs).
@@ -262,6 +287,9 @@ class FrozenOracle(GradientOracle):
 
     def _hvp_batch(self, x, V, batch):
         return self.base._hvp_batch(x, V, self._fixed(batch))
+
+    def _hvp_at(self, x, batch):
+        return self.base._hvp_at(x, self._fixed(batch))
 
     def _hessian(self, x, batch):
         return self.base._hessian(x, self._fixed(batch))

@@ -152,6 +152,7 @@ class TorchOracle(GradientOracle):
         self.batch_size = None if batch_size is None else positive_int(batch_size, "batch_size")
         self._hvp_mode = "jvp"
         self._vmap_ok = True
+        self._batched_grads_ok = True
         self.hvp_chunk = 64          # rows per vmapped call of hvp_batch (bounds the activation memory)
         # the oracle's own float copies of the buffers (batch-norm statistics, ...) in dtype on device;
         # non-float buffers (counters) keep their dtype; clone() so that nothing aliases the user's tensors
@@ -255,9 +256,43 @@ class TorchOracle(GradientOracle):
         _, pullback = vjp(lambda th: g(th, Xb, yb), theta)
         return self._np(pullback(vt)[0])
 
+    def _hvp_at(self, x, batch):
+        """Reverse-over-reverse at one point with the gradient's graph kept: ``g = ∇f(x)`` is built once
+        (``create_graph``) and every block of vectors is one batched backward pass through it
+        (``is_grads_batched``, chunks of ``hvp_chunk`` rows; a loop where a batching rule is missing).
+        Several times cheaper per product than a fresh ``jvp``-of-``grad`` when the point is reused."""
+        torch = self._torch
+        theta = self._theta(x).detach().requires_grad_(True)
+        with torch.enable_grad():
+            g = torch.autograd.grad(self._loss(theta, *self._data(batch)), theta, create_graph=True)[0]
+        if not g.requires_grad:                  # the gradient does not depend on x: zero Hessian
+            return lambda V: np.zeros_like(V)
+
+        def one(v):
+            out = torch.autograd.grad(g, theta, grad_outputs=v, retain_graph=True, allow_unused=True)[0]
+            return torch.zeros_like(v) if out is None else out
+
+        def chunk(W):
+            if self._batched_grads_ok:
+                try:
+                    out = torch.autograd.grad(g, theta, grad_outputs=W, retain_graph=True, allow_unused=True,
+                                              is_grads_batched=True)[0]
+                    return torch.zeros_like(W) if out is None else out
+                except (RuntimeError, NotImplementedError):
+                    self._batched_grads_ok = False      # no batching rule for some op: loop for good
+            return torch.stack([one(w) for w in W])
+
+        def apply(V):
+            Vt, step = self._theta(V), max(1, int(self.hvp_chunk))
+            return self._np(torch.cat([chunk(Vt[i:i + step]) for i in range(0, Vt.shape[0], step)]))
+
+        return apply
+
     def _hvp_batch(self, x, V, batch):
-        """``vmap`` of the HVP over the rows of ``V`` (and of ``x`` when it has one point per row),
-        in chunks of ``hvp_chunk`` rows; falls back to a loop for modules without batching rules."""
+        """One point shared by every row: :meth:`_hvp_at`. One point per row: ``vmap`` of the HVP over the
+        rows, in chunks of ``hvp_chunk`` rows; falls back to a loop for modules without batching rules."""
+        if x.ndim == 1:
+            return self._hvp_at(x, batch)(V)
         if not self._vmap_ok:
             return super()._hvp_batch(x, V, batch)
         from torch.func import grad, jvp, vjp, vmap
@@ -265,7 +300,6 @@ class TorchOracle(GradientOracle):
         torch = self._torch
         Xb, yb = self._data(batch)
         g = grad(self._loss)
-        shared = x.ndim == 1
         theta, Vt = self._theta(x), self._theta(V)
 
         def fwd(th, v):
@@ -276,9 +310,9 @@ class TorchOracle(GradientOracle):
 
         k, step = Vt.shape[0], max(1, int(self.hvp_chunk))
         for _ in range(2):
-            f = vmap(fwd if self._hvp_mode == "jvp" else rev, in_dims=(None if shared else 0, 0))
+            f = vmap(fwd if self._hvp_mode == "jvp" else rev)
             try:
-                return self._np(torch.cat([f(theta if shared else theta[i:i + step], Vt[i:i + step])
+                return self._np(torch.cat([f(theta[i:i + step], Vt[i:i + step])
                                            for i in range(0, k, step)]))
             except (RuntimeError, NotImplementedError):
                 if self._hvp_mode != "jvp":
@@ -296,15 +330,15 @@ class TorchOracle(GradientOracle):
                            device=self.device if device is None else device, name=self.name)
 
     def _hessian(self, x, batch):
-        """``torch.func.hessian`` for small ``dim``; beyond 256 parameters columns from vmapped HVPs in
-        chunks of ``hvp_chunk`` (``jacfwd(jacrev)`` pushes all ``dim`` tangents at once: at ~2,000
-        parameters 3x slower and ``dim`` times the activation memory)."""
+        """``torch.func.hessian`` for small ``dim``; beyond 256 parameters rows of HVPs with ``e_i`` in chunks
+        of ``hvp_chunk`` through one kept gradient graph (:meth:`_hvp_at`; ``jacfwd(jacrev)`` pushes all
+        ``dim`` tangents at once: at ~2,000 parameters 3x slower and ``dim`` times the activation memory)."""
         if self.dim <= 256:
             from torch.func import hessian
 
             return self._np(hessian(self._loss)(self._theta(x), *self._data(batch)))
-        eye, step = np.eye(self.dim), max(1, int(self.hvp_chunk))
-        H = np.concatenate([self._hvp_batch(x, eye[i:i + step], batch) for i in range(0, self.dim, step)])
+        eye, step, hv = np.eye(self.dim), max(1, int(self.hvp_chunk)), self._hvp_at(x, batch)
+        H = np.concatenate([hv(eye[i:i + step]) for i in range(0, self.dim, step)])
         return 0.5 * (H + H.T)          # rows are HVPs with e_i: symmetric up to rounding
 
     # ------------------------------------------------------------------ module <-> vector

@@ -230,12 +230,16 @@ class OptimizationLTV(LTVOperator):
     oracle : optional twin of ``system.oracle`` used for the HVPs (e.g. ``TorchOracle.to(float32,
         "cuda")``): float32 products, the bounds still computed in float64 (the A_t are then
         those of the float32 Hessians, accurate to about 1e-6 relative).
+    hvp_cache : how many (step, quadrature node) Hessians to keep as reusable maps
+        (:meth:`~olc.oracles.GradientOracle.hvp_at`; for a torch model the gradient's autograd graph
+        at that point, so that each product is one backward pass). The sweeps visit the steps in
+        order, so keep it ``>= T · hessian_nodes`` where memory allows; 0 recomputes every time.
 
     ``block`` is the parameter block ``slice(0, n)`` (``x_t``); ``hessian_apply(t, W)`` applies
     the symmetric ``H̄_t`` (for its extreme eigenvalues: edge of stability ``η λ_max < 2``).
     """
 
-    def __init__(self, system, *, oracle=None):
+    def __init__(self, system, *, oracle=None, hvp_cache: int = 64):
         from .optimization import OptimizationSystem
 
         if not isinstance(system, OptimizationSystem):
@@ -259,6 +263,8 @@ class OptimizationLTV(LTVOperator):
         self._taus, self._wts = 0.5 * (xi + 1.0), 0.5 * w
         self._xs = system.xs                       # (T+1, n): the recorded iterates
         self._r: dict[int, np.ndarray | None] = {}
+        self._hv_cache: dict = {}
+        self.hvp_cache = positive_int(hvp_cache, "hvp_cache", minimum=0)
 
     # ------------------------------------------------------------------ H_t
     def _segment(self, t):
@@ -270,9 +276,19 @@ class OptimizationLTV(LTVOperator):
     def _exact(self, ss):
         return self.oracle.hessian_is_constant or ss == 0.0
 
-    def _hv(self, t, point, W, batch):
+    def _hv(self, t, node, point, W, batch):
+        """``∇²f_t(point) W`` through the oracle's reusable Hessian at ``point`` (:meth:`~olc.oracles.
+        GradientOracle.hvp_at`; kept for the last ``hvp_cache`` (step, node) pairs: the sweeps revisit
+        every step many times)."""
+        key = (t, node)
+        hv = self._hv_cache.pop(key, None)
         try:
-            return self.oracle.hvp_batch(point, W, batch)
+            if hv is None:
+                hv = self.oracle.hvp_at(point, batch)
+            self._hv_cache[key] = hv                              # most recently used last
+            while len(self._hv_cache) > max(0, int(self.hvp_cache)):
+                del self._hv_cache[next(iter(self._hv_cache))]
+            return hv(W)
         except NonFiniteError as exc:
             raise NonFiniteError(f"A_{t}: non-finite Hessian-vector product at step t={t} of the trajectory "
                                  f"({exc})") from None
@@ -283,32 +299,19 @@ class OptimizationLTV(LTVOperator):
         W = as_array(W, "W", shape=(None, self.n))
         x_prev, x, s, ss, batch = self._segment(t)
         if self._exact(ss):
-            return self._hv(t, x, W, batch)
+            return self._hv(t, 0, x, W, batch)
         out = np.zeros_like(W)
-        for tau, w in zip(self._taus, self._wts):
-            out += w * self._hv(t, x_prev + tau * s, W, batch)
+        for k, (tau, w) in enumerate(zip(self._taus, self._wts)):
+            out += w * self._hv(t, k, x_prev + tau * s, W, batch)
         return out
 
     def _hessian_rows(self, ts, W):
-        """Row ``i``: ``H̄_{ts[i]} W[i]``. Steps sharing one minibatch (all of them on a deterministic
-        oracle) go in one batched call with one point per row; the others step by step."""
-        batches = [self.system._steps[t].batch for t in ts]
-        if not all(b is None for b in batches):
-            return np.stack([self.hessian_apply(t, w[None])[0] for t, w in zip(ts, W)])
-        pts, wts, rows = [], [], []
-        for i, t in enumerate(ts):
-            x_prev, x, s, ss, _ = self._segment(t)
-            nodes = [(x, 1.0)] if self._exact(ss) else [(x_prev + tau * s, w) for tau, w in zip(self._taus, self._wts)]
-            for point, w in nodes:
-                pts.append(point)
-                wts.append(w)
-                rows.append(i)
-        try:
-            Y = self.oracle.hvp_batch(np.stack(pts), W[rows], None)
-        except NonFiniteError as exc:
-            raise NonFiniteError(f"H_t: non-finite Hessian-vector product at one of the steps {list(ts)} ({exc})") from None
+        """Row ``i``: ``H̄_{ts[i]} W[i]`` (the rows of one step in one call)."""
+        ts = np.asarray(ts)
         out = np.zeros_like(W)
-        np.add.at(out, rows, np.asarray(wts)[:, None] * Y)
+        for t in np.unique(ts):
+            rows = np.flatnonzero(ts == t)
+            out[rows] = self.hessian_apply(int(t), W[rows])
         return out
 
     def secant_residual(self, t: int) -> np.ndarray | None:

@@ -263,3 +263,32 @@ def test_hvp_batch_matches_single_hvps(mlp_oracle):
     o32 = o.to(dtype=torch.float32)                                # a float32 twin of the same module
     assert o32.dtype == torch.float32 and o.dtype == torch.float64
     np.testing.assert_allclose(o32.hvp_batch(x, V), o.hvp_batch(x, V), rtol=1e-4, atol=1e-5)
+
+
+def test_hvp_at_reuses_one_gradient_graph(mlp_oracle):
+    """``hvp_at(x)`` (the gradient's autograd graph kept) equals fresh HVPs, batched or looped,
+    counts every row, and reports non-finite products and bad shapes like ``hvp_batch``."""
+    o = mlp_oracle
+    rng = np.random.default_rng(5)
+    x, batch = o.x0(), np.array([0, 3, 7, 11])
+    V = rng.standard_normal((7, o.dim))
+    ref = np.stack([o.hvp(x, v, batch) for v in V])              # jvp-of-grad, one vector at a time
+    H = o.hvp_at(x, batch)
+    o.hvp_chunk = 3
+    count = o.hvp_count
+    np.testing.assert_allclose(H(V), ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(H(V[:2]), ref[:2], rtol=1e-12, atol=1e-14)   # the same map, reused
+    assert o.hvp_count == count + 9
+    o._batched_grads_ok = False                                  # the loop where no batching rule exists
+    np.testing.assert_allclose(H(V), ref, rtol=1e-12, atol=1e-14)
+    assert H(np.zeros((0, o.dim))).shape == (0, o.dim)
+    with pytest.raises(ShapeError, match="V:"):
+        H(V[:, :3])
+    with pytest.raises(NonFiniteError, match="V:"):
+        H(np.full((1, o.dim), np.inf))
+    with pytest.raises(NonFiniteError, match="hvp_at: non-finite Hessian-vector product in row 1"):
+        H(np.stack([V[0], np.full(o.dim, 1e308)]))                 # finite input, overflowing product
+    # a model whose gradient does not depend on the parameters (linear in them): zero Hessian
+    lin = TorchOracle(torch.nn.Linear(3, 1, bias=False).double(), lambda out, yb: out.sum(),
+                      np.ones((4, 3)), np.zeros(4))
+    np.testing.assert_array_equal(lin.hvp_at(lin.x0())(np.ones((2, 3))), np.zeros((2, 3)))

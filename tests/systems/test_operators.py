@@ -84,6 +84,29 @@ def test_operator_equals_dense_A_torch():
             _agree(sys)
 
 
+def test_hvp_cache_keeps_the_last_hessians_and_changes_no_result(logistic, monkeypatch):
+    """``hvp_cache`` keeps the last (step, node) Hessian maps: a revisit builds none, the products are
+    the same with any cache size (0 = rebuild every time), and the cache never exceeds its size."""
+    sys = OptimizationSystem(logistic, lr=0.5, hessian_nodes=2, seed=1)
+    sys.run(np.zeros(N), 4)
+    built = []
+    real = type(logistic)._hvp_at
+    monkeypatch.setattr(type(logistic), "_hvp_at", lambda self, x, b: built.append(1) or real(self, x, b))
+    V = np.random.default_rng(0).standard_normal((2, 3 * N))
+    ref = np.stack([V @ sys.A(t).T for t in range(4)])
+    # (step, node) pairs: step 0 has s_0 = 0 (one exact Hessian), the others two Gauss-Legendre nodes
+    keys = 1 + 2 * 3
+    for size, builds in ((0, 2 * keys + 6), (keys, keys)):      # 0: rebuilt per visit (+ once per secant r_t)
+        op = OptimizationLTV(sys, hvp_cache=size)
+        built.clear()
+        for _ in range(2):                                      # two sweeps over the steps
+            got = np.stack([op.apply(t, V) for t in range(4)])
+            np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-13)
+        assert len(op._hv_cache) <= size and len(built) == builds, (size, len(built))
+    with pytest.raises(InvalidArgumentError, match="hvp_cache"):
+        OptimizationLTV(sys, hvp_cache=-1)
+
+
 def test_dense_and_function_adapters():
     rng = np.random.default_rng(0)
     As = np.stack([random_stable(4, 1, 0.9, seed=s).A() for s in range(3)])
