@@ -154,6 +154,8 @@ def _aggregate(runs: list) -> dict:
     out = {k: stat(k) for k in ("kappa", "kappa_upper", "gamma", "decay_rate", "block_kappa_upper", "block_gamma",
                                 "seconds")}
     out["max_edge_ratio"] = stat_of([max(r["edge_ratio"]) for r in runs])
+    out["edge_ratio_per_run"] = [float(max(r["edge_ratio"])) for r in runs]
+    out["loss_last"] = stat_of([r["loss_last"] for r in runs])
     out["decay_classes"] = [r["decay_class"] for r in runs]
     out["block_decay_classes"] = [r["block_decay_class"] for r in runs]
     out["horizon_flags"] = [r["gamma_from_horizon"] for r in runs]
@@ -175,7 +177,7 @@ def _fmt_range(s, digits=3):
 
 
 def _claims(c, cfg, n, dense_bytes) -> list:
-    i0, i1, t0 = c["init_wd0"], c["init_wd"], c["trained_wd0"]
+    i0, i1, t0, t1 = c["init_wd0"], c["init_wd"], c["trained_wd0"], c["trained_wd"]
     decays_all = all(k == "decaying" for k in i0["decay_classes"])
     w = np.asarray(i0["worst_decay_over_runs"])
     tail = float(w[-1] / w[1]) if w.size > 2 else float("nan")        # change after the first step
@@ -222,9 +224,14 @@ def _claims(c, cfg, n, dense_bytes) -> list:
         {"paper": "(not claimed by the paper) after training",
          "measured": f"after {cfg.train_steps} steps, weight decay 0: kappa {_fmt_range(t0['kappa_upper'])}, decay "
                      f"{t0['decay_classes']}, max eta*lambda_max/2 {_fmt_range(t0['max_edge_ratio'])} (init: "
-                     f"{_fmt_range(i0['max_edge_ratio'])})",
+                     f"{_fmt_range(i0['max_edge_ratio'])}), loss {_fmt_range(t0['loss_last'])}; weight decay "
+                     f"{cfg.weight_decay:g}: kappa {_fmt_range(t1['kappa_upper'])}, decay {t1['decay_classes']}, "
+                     f"max eta*lambda_max/2 per seed {[round(v, 3) for v in t1['edge_ratio_per_run']]}, loss "
+                     f"{_fmt_range(t1['loss_last'])}",
          "criterion": "none (an extension: the paper measures the beginning of training only)",
-         "verdict": "n/a", "why": "reported for context"},
+         "verdict": "n/a",
+         "why": "reported for context: a seed whose eta*lambda_max/2 reaches about 1 (the edge of stability) has "
+                "growing products, so no (kappa, gamma) with gamma > 0 describes it beyond the horizon"},
     ]
 
 
