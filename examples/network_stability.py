@@ -31,6 +31,9 @@ import olc.torch
 from olc.oracles import digits_cnn, load_digits_dataset
 from olc.systems import plot_decay, plot_kappa_gamma, plot_steps
 
+#: the setup.cfg extras this script needs (the test suite skips it without them)
+EXTRAS = ("torch", "data")
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -26,6 +26,9 @@ import numpy as np
 
 import olc
 
+#: the setup.cfg extras this script needs (the test suite skips it without them)
+EXTRAS = ("torch", "data")
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
@@ -40,7 +43,11 @@ def main(argv=None):
 
     # Tiny models gain nothing from intra-op threads, and on a busy machine the thread pool
     # oversubscribes the cores (10x slower here): use one thread for this script.
-    import torch
+    try:
+        import torch
+    except ImportError:
+        raise SystemExit('this example needs PyTorch: pip install -e ".[torch]" (CPU wheel: '
+                         "pip install torch==2.13.0)") from None
 
     torch.set_num_threads(1)
 

@@ -26,6 +26,9 @@ import torch
 import olc
 from olc.oracles.data import digits_cnn, load_digits_dataset
 
+#: the setup.cfg extras this script needs (the test suite skips it without them)
+EXTRAS = ("torch", "data")
+
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None, help="output directory (default: a new temp dir)")
 args = parser.parse_args()

@@ -6,6 +6,7 @@ an :mod:`olc.errors` exception.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 
@@ -26,11 +27,66 @@ __all__ = [
     "as_rng",
     "available_memory",
     "check_alloc",
+    "real",
+    "number",
+    "is_scalar",
+    "scaled_norm",
+    "real_tensor",
+    "as_path",
+    "flag",
 ]
 
 
 def _shape_str(shape) -> str:
     return "(" + ", ".join("*" if s is None else str(s) for s in shape) + (",)" if len(shape) == 1 else ")")
+
+
+_REAL_KINDS = "iuf"   # numpy dtype kinds that are real numbers (bool, complex, strings, objects are not)
+_KIND_NAMES = {"b": "booleans", "c": "complex numbers", "U": "strings", "S": "bytes", "O": "Python objects",
+               "M": "datetimes", "m": "timedeltas", "V": "raw records"}
+
+
+_NONE = object()
+
+
+def _real_array(x, name: str) -> np.ndarray:
+    """``x`` as a numpy array of a real dtype (int, uint or float) without casting, or an olc error.
+
+    Complex numbers, booleans, strings and other objects are not numbers here: ``np.asarray``
+    would silently drop imaginary parts and parse ``"0.5"``. An object array is accepted only
+    when every entry is a real number (e.g. Python ints too large for int64)."""
+    if isinstance(x, np.ndarray):
+        arr = x
+    else:
+        if isinstance(x, (str, bytes)):
+            raise InvalidArgumentError(f"{name}: expected a numeric array, got the string {x!r:.60} "
+                                       "(strings are not numbers)")
+        try:
+            arr = np.asarray(x)
+        except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
+            why = ("a ragged nested sequence: its rows have different lengths" if "inhomogeneous" in str(exc)
+                   else str(exc)[:120])
+            raise InvalidArgumentError(f"{name}: expected a numeric array, got {type(x).__name__} ({why})") from None
+    kind = arr.dtype.kind
+    if kind in _REAL_KINDS:
+        return arr
+    if kind == "O":
+        bad = next((v for v in arr.flat if isinstance(v, (bool, np.bool_))
+                    or not isinstance(v, (numbers.Real, np.integer, np.floating))), _NONE)
+        if bad is _NONE and arr.size:
+            try:
+                return np.asarray(arr, dtype=np.float64)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise InvalidArgumentError(f"{name}: expected a numeric array ({exc})") from None
+        what = "an empty object array" if bad is _NONE else f"{bad!r:.40} ({type(bad).__name__})"
+        if arr.ndim == 0:
+            raise InvalidArgumentError(f"{name}: expected a number or a numeric array, got {what}")
+        raise InvalidArgumentError(f"{name}: expected an array of real numbers, got an object array containing "
+                                   f"{what}")
+    raise InvalidArgumentError(f"{name}: expected an array of real numbers, got {_KIND_NAMES.get(kind, kind)} "
+                               f"(dtype {arr.dtype}{', shape ' + str(arr.shape) if arr.ndim else ''})"
+                               + ("; pass the real part explicitly (x.real) if that is what you mean"
+                                  if kind == "c" else ""))
 
 
 def as_array(x, name: str, *, shape: Sequence[int | None] | None = None, ndim: int | Sequence[int] | None = None,
@@ -39,10 +95,13 @@ def as_array(x, name: str, *, shape: Sequence[int | None] | None = None, ndim: i
 
     ``shape`` may contain ``None`` for a free axis; ``ndim`` may be an int or a tuple of
     allowed values. With ``finite=True`` (default) NaN/Inf raise :class:`NonFiniteError`.
+    Only real numbers are accepted: complex, boolean, string and object input raise
+    :class:`InvalidArgumentError` (never a silent cast), as do ragged nested lists.
     """
+    arr = _real_array(x, name)
     try:
-        arr = np.array(x, dtype=dtype, copy=copy) if copy else np.asarray(x, dtype=dtype)
-    except (TypeError, ValueError) as exc:
+        arr = np.array(arr, dtype=dtype, copy=True) if copy else np.asarray(arr, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidArgumentError(f"{name}: expected a numeric array, got {type(x).__name__} ({exc})") from None
     if ndim is None and shape is None and (not finite or np.isfinite(arr).all()):
         return arr  # fast path for the hot loops (decisions, gradients)
@@ -64,33 +123,118 @@ def as_array(x, name: str, *, shape: Sequence[int | None] | None = None, ndim: i
     return arr
 
 
+def as_path(x, name: str) -> str:
+    """``x`` as a file-system path (``str``): a non-empty ``str`` or ``os.PathLike``; bytes, numbers
+    and other objects raise :class:`InvalidArgumentError` naming ``name``."""
+    import os
+
+    path = os.fspath(x) if isinstance(x, (str, os.PathLike)) else None
+    if not isinstance(path, str) or not path:
+        raise InvalidArgumentError(f"{name}: expected a path (a non-empty str or os.PathLike), got {x!r:.60} "
+                                   f"({type(x).__name__})")
+    return path
+
+
+def flag(x, name: str) -> bool:
+    """``x`` as a bool: ``True``/``False`` (Python or numpy) only; anything else is an
+    :class:`InvalidArgumentError` (``"False"``, ``0.0`` or an array are not switches)."""
+    if not isinstance(x, (bool, np.bool_)):
+        raise InvalidArgumentError(f"{name}: expected True or False, got {x!r:.60} ({type(x).__name__})")
+    return bool(x)
+
+
+def real_tensor(x, name: str):
+    """``x`` as a torch tensor of real numbers (a tensor is kept as it is, anything else goes through
+    :func:`as_array` with its dtype kept, so strings, ``None``, objects, ragged lists, complex and
+    boolean data raise :class:`InvalidArgumentError`); complex and boolean tensors are refused too.
+    NaN/Inf are left to the caller. torch is imported here, never by ``import olc``."""
+    import torch
+
+    if torch.is_tensor(x):
+        t = x
+    else:
+        arr = as_array(x, name, dtype=None, finite=False)
+        if arr.dtype.kind == "u" and arr.dtype.itemsize > 1:  # torch has no uint16..uint64 conversion
+            arr = arr.astype(np.int64) if arr.size == 0 or arr.max() <= _INT64_MAX else arr.astype(np.float64)
+        t = torch.as_tensor(arr)
+    if t.is_complex() or t.dtype == torch.bool:
+        raise InvalidArgumentError(f"{name}: expected real-valued data, got a {t.dtype} tensor"
+                                   + ("; pass the real part explicitly (x.real)" if t.is_complex() else ""))
+    return t
+
+
 def check_finite(x, name: str):
-    """Raise :class:`NonFiniteError` if ``x`` (scalar or array) has NaN/Inf; return ``x``."""
-    if np.isscalar(x):
+    """Raise :class:`NonFiniteError` if ``x`` (scalar or array) has NaN/Inf; return ``x``.
+
+    A string, complex number or other non-real scalar raises :class:`InvalidArgumentError`."""
+    if np.isscalar(x) or x is None:
+        if isinstance(x, (str, bytes, bool, np.bool_, complex, np.complexfloating)) or \
+                not isinstance(x, (numbers.Real, np.integer, np.floating)):
+            raise InvalidArgumentError(f"{name}: expected a real number, got {x!r:.60} ({type(x).__name__})")
         if not np.isfinite(x):
             raise NonFiniteError(f"{name}: got non-finite value {x}")
         return x
-    arr = np.asarray(x)
-    if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+    arr = _real_array(x, name)
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         raise NonFiniteError(f"{name}: contains NaN or Inf")
     return x
 
 
-def real(x, name: str) -> float:
-    """Check ``x`` is a finite real number (a Python/numpy scalar or a 0-d array); return it as float."""
-    if isinstance(x, np.ndarray) and x.ndim == 0:
-        x = x[()]
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
-        raise InvalidArgumentError(f"{name}: expected a real number, got {x!r} ({type(x).__name__})")
-    x = float(x)
-    if not np.isfinite(x):
-        raise NonFiniteError(f"{name}: expected a finite number, got {x}")
+def _scalar(x):
+    """A 0-d numpy array or a 0-d tensor-like (torch, cupy: ``.ndim == 0`` and ``.item()``) as its
+    Python scalar; anything else unchanged."""
+    if isinstance(x, np.ndarray):
+        return x[()] if x.ndim == 0 else x
+    if not isinstance(x, (numbers.Number, np.generic, str, bytes)) and getattr(x, "ndim", None) == 0 \
+            and callable(getattr(x, "item", None)):
+        try:
+            return x.item()
+        except Exception:  # noqa: BLE001 - not a tensor after all; rejected by the caller
+            return x
     return x
 
 
-def positive(x, name: str) -> float:
-    """Check ``x`` is a finite real > 0 and return it as float."""
-    v = real(x, name)
+def real(x, name: str, *, finite: bool = True) -> float:
+    """Check ``x`` is a real number (a Python/numpy scalar, a 0-d array or 0-d tensor); return it as
+    float. Booleans, strings (even numeric ones), complex numbers and ``None`` are rejected with an
+    :class:`InvalidArgumentError`; NaN/Inf with a :class:`NonFiniteError` (``finite=False``: ±inf
+    pass, NaN still fails)."""
+    x = _scalar(x)
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
+        raise InvalidArgumentError(f"{name}: expected a real number, got {x!r:.60} ({type(x).__name__})")
+    try:
+        x = float(x)
+    except OverflowError:  # a Python int beyond the float range
+        raise InvalidArgumentError(f"{name}: expected a real number within the float range (|x| < 1.8e308), got "
+                                   f"an integer with {len(str(abs(int(x))))} digits") from None
+    if np.isnan(x) or (finite and not np.isfinite(x)):
+        raise NonFiniteError(f"{name}: expected a {'finite ' if finite else ''}number, got {x}")
+    return x
+
+
+def number(x, name: str) -> float:
+    """``x`` as a float when it is a real number, NaN and ±inf included (for results that the caller
+    checks and reports itself); booleans, strings, complex numbers, ``None`` raise
+    :class:`InvalidArgumentError` as in :func:`real`."""
+    if type(x) is float:
+        return x
+    try:
+        return real(x, name, finite=False)
+    except NonFiniteError:  # NaN
+        return float("nan")
+
+
+def is_scalar(x) -> bool:
+    """Whether ``x`` is meant as one number rather than an array: anything but a list, tuple or
+    array with at least one axis (never raises, unlike ``np.ndim`` on a ragged list). Decides which
+    of :func:`real` and :func:`as_array` checks an argument that may be either."""
+    return not isinstance(x, (list, tuple, np.ndarray)) or (isinstance(x, np.ndarray) and x.ndim == 0)
+
+
+def positive(x, name: str, *, finite: bool = True) -> float:
+    """Check ``x`` is a real > 0 (finite unless ``finite=False``, which lets ``inf`` through) and
+    return it as float."""
+    v = real(x, name, finite=finite)
     if v <= 0:
         raise InvalidArgumentError(f"{name}: expected a positive number, got {x!r}")
     return v
@@ -121,12 +265,22 @@ def positive_int(x, name: str, *, minimum: int = 1) -> int:
         raise InvalidArgumentError(f"{name}: expected an integer >= {minimum}, got {x!r} ({type(x).__name__})")
     if int(x) < minimum:
         raise InvalidArgumentError(f"{name}: expected an integer >= {minimum}, got {x!r}")
+    if int(x) > _INT64_MAX:  # sizes and counts index numpy arrays, whose indices are int64
+        raise InvalidArgumentError(f"{name}: expected an integer <= 2**63 - 1 (a size or count numpy can index), "
+                                   f"got one with {len(str(int(x)))} digits")
     return int(x)
+
+
+_INT64_MAX = 2 ** 63 - 1
 
 
 def check_choice(x, name: str, choices: Sequence[str]) -> str:
     """Check ``x`` is one of ``choices``."""
-    if x not in choices:
+    try:
+        ok = any(x is c or (type(x) is type(c) and x == c) for c in choices)
+    except (TypeError, ValueError):  # e.g. an array compared with a string
+        ok = False
+    if not ok:
         raise InvalidArgumentError(f"{name}: expected one of {list(choices)}, got {x!r}")
     return x
 
@@ -136,6 +290,8 @@ def check_square(x, name: str, n: int | None = None) -> np.ndarray:
     arr = as_array(x, name, ndim=2)
     if arr.shape[0] != arr.shape[1]:
         raise ShapeError(f"{name}: expected a square matrix, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ShapeError(f"{name}: expected a non-empty (n, n) matrix with n >= 1, got shape {arr.shape}")
     if n is not None and arr.shape[0] != n:
         raise ShapeError(f"{name}: expected shape ({n}, {n}), got shape {arr.shape}")
     return arr
@@ -145,11 +301,9 @@ def check_psd(x, name: str, *, strict: bool = False, tol: float = 1e-10, stack: 
     """Check ``x`` is symmetric positive semidefinite (definite with ``strict``); with ``stack`` a
     ``(T, d, d)`` stack is accepted too, every matrix checked (the error names ``name[t]``)."""
     arr = as_array(x, name) if stack and np.ndim(x) == 3 else check_square(x, name)
-    if arr.shape[-1] != arr.shape[-2]:
-        raise ShapeError(f"{name}: expected a (T, d, d) stack of square matrices, got shape {arr.shape}")
+    if arr.shape[-1] != arr.shape[-2] or arr.size == 0:
+        raise ShapeError(f"{name}: expected a non-empty (T, d, d) stack of square matrices, got shape {arr.shape}")
     S = arr.reshape(-1, arr.shape[-1], arr.shape[-1])
-    if S.size == 0:
-        return arr
     where = (lambda i: f"{name}[{i}]") if arr.ndim == 3 else (lambda i: name)
     scale = np.maximum(1.0, np.max(np.abs(S), axis=(1, 2)))
     asym = np.max(np.abs(S - S.transpose(0, 2, 1)), axis=(1, 2))
@@ -165,8 +319,24 @@ def check_psd(x, name: str, *, strict: bool = False, tol: float = 1e-10, stack: 
     return arr
 
 
+def scaled_norm(x, axis=None, keepdims: bool = False) -> np.ndarray | float:
+    """Euclidean norm of ``x`` (over ``axis``; all entries by default) computed without overflow or
+    underflow: ``m * sqrt(sum((x / m)^2))`` with ``m = max |x|``. Finite input gives a finite
+    result whenever the norm itself is below the float maximum (``sqrt(sum(x**2))`` overflows once
+    an entry passes ~1e154)."""
+    x = np.asarray(x, dtype=float)
+    m = np.max(np.abs(x), axis=axis, keepdims=True) if x.size else np.zeros((1,) * max(x.ndim, 1))
+    safe = np.where((m > 0) & np.isfinite(m), m, 1.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.where(np.isfinite(m), safe * np.sqrt(np.sum((x / safe) ** 2, axis=axis, keepdims=True)), m)
+    if not keepdims:
+        out = np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
+    return float(out) if np.ndim(out) == 0 else out
+
+
 def as_shape(shape, name: str = "shape") -> tuple[int, ...]:
-    """A decision shape: an int ``n`` (→ ``(n,)``) or a sequence of positive ints."""
+    """A decision shape: an int ``n`` (→ ``(n,)``) or a sequence of positive ints (one float64 array
+    of that shape must fit in memory: :func:`check_alloc`)."""
     if isinstance(shape, (numbers.Integral, np.integer)) and not isinstance(shape, bool):
         shape = (shape,)
     try:
@@ -176,7 +346,9 @@ def as_shape(shape, name: str = "shape") -> tuple[int, ...]:
     for s in dims:
         if isinstance(s, bool) or not isinstance(s, (numbers.Integral, np.integer)) or s < 1:
             raise InvalidArgumentError(f"{name}: expected a tuple of positive ints, got {shape!r}")
-    return tuple(int(s) for s in dims)
+    dims = tuple(int(s) for s in dims)
+    check_alloc(8 * math.prod(dims), f"{name}: one float64 array of shape {dims}")
+    return dims
 
 
 def require(obj, name: str, what: str, methods=(), attrs=()):
@@ -247,9 +419,12 @@ def check_alloc(nbytes, what: str, hint: str = "", *, limit: int | None = None) 
     ``what`` names the argument(s) that set the size (``"GPC(H=1000000): the M parameters"``);
     ``hint`` says what to do instead (a smaller size, an operator path, ...).
     """
-    need = float(nbytes)
+    try:
+        need = float(nbytes)
+    except OverflowError:  # a Python int beyond the float range
+        need = float("inf")
     have = available_memory() if limit is None else int(limit)
     if need > have:
         raise ResourceError(f"{what}: needs about {_fmt_bytes(need)} but only {_fmt_bytes(have)} is available"
                             + (f"; {hint}" if hint else ""))
-    return int(need)
+    return int(need) if need < float("inf") else int(nbytes)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import os
 import pickle
 from collections.abc import Mapping
@@ -36,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import as_rng, check_choice, positive_int, require
+from ._progress import progress_bar
+from ._validate import as_path, as_rng, check_alloc, check_choice, number, positive_int, require
 from .errors import DivergenceError, FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
 
 __all__ = ["Feedback", "Learner", "Environment", "Stateful", "Trace", "play", "FEEDBACK_KINDS"]
@@ -68,6 +70,8 @@ class Feedback:
         if self.kind not in _LEVEL:
             raise InvalidArgumentError(f"kind: expected one of {', '.join(map(repr, FEEDBACK_KINDS))}, "
                                        f"got {self.kind!r}")
+        if type(self.value) is not float:  # a real number; NaN/Inf pass (the learner or play reports them)
+            object.__setattr__(self, "value", number(self.value, "value"))
 
     def restrict(self, kind: str) -> Feedback:
         """The same feedback with everything above ``kind`` removed."""
@@ -228,15 +232,7 @@ class Trace:
         }
 
 
-def _progress(iterable, enabled, desc):
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc, leave=False)
-
-
-def play(learner, env, T: int | None = None, seed=0, progress: bool = False, state=None, *,
+def play(learner, env, T: int | None = None, seed=0, progress: bool | None = None, state=None, *,
          checkpoint=None, every: int | None = None, resume=None) -> Trace:
     """Play ``learner`` against ``env`` for ``T`` rounds (default: the environment's horizon).
 
@@ -246,6 +242,9 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
     ``partial`` attribute holds the trace of the rounds completed before it; any other error
     raised during a round (a failing adversary, a wrong gradient shape, Ctrl-C) propagates
     unchanged with the same ``partial`` trace attached and a note saying so.
+
+    ``progress``: a tqdm bar over the rounds — ``None`` (default) shows one only when the game is
+    still running after a few seconds, ``True`` always, ``False`` never.
 
     ``state``: resume/continue a game from a learner state, e.g. ``trace.final_state`` of an
     earlier play or the next episode's state from ``learner.new_episode``. ``play`` then does
@@ -287,6 +286,8 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
     rng = as_rng(seed)
     env_rng, learner_rng = rng.spawn(2)
     shape = tuple(env.shape)
+    check_alloc(8 * T * (1 + math.prod(shape)), f"play(T={T}): the trace of {T} decisions of "
+                f"shape {shape}", "play fewer rounds at a time (state=trace.final_state continues a game)")
     env.reset(env_rng)
     x0 = getattr(env, "initial_decision", None)  # optimization games fix the starting iterate
 
@@ -320,7 +321,7 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
                      learner=learner, final_state=state, seed=seed)
 
     try:
-        for t in _progress(range(start, T), progress, name):
+        for t in progress_bar(range(start, T), progress, name):
             obs = env.observe(t)
             x, state = learner.decide(state, obs, learner_rng)
             x = np.asarray(x, dtype=float)
@@ -350,7 +351,10 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool = False, sta
             except AttributeError:  # an exception type that takes no attributes
                 pass
         raise
-    return Trace(decisions, losses, sequence=env.realized(), info=env.report(), env=env, learner=learner,
+    seq = env.realized()
+    if seq is not None and env.horizon is not None and T < env.horizon:  # the rounds played, not the whole game
+        seq = seq[:T]
+    return Trace(decisions, losses, sequence=seq, info=env.report(), env=env, learner=learner,
                  final_state=state, seed=seed)
 
 
@@ -365,6 +369,9 @@ def _check_checkpointing(env, checkpoint, every, resume, state):
                                    "reset() and step() change in _state)")
     if resume is not None and state is not None:
         raise InvalidArgumentError("state: pass either state= or resume=, not both (the checkpoint holds the state)")
+    for name, path in (("checkpoint", checkpoint), ("resume", resume)):
+        if path is not None:
+            as_path(path, name)
     if checkpoint is None:
         if every is not None:
             raise InvalidArgumentError("every: given without checkpoint=PATH")

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_array, check_finite, check_psd
-from .errors import InvalidArgumentError, ShapeError
+from ._validate import as_array, check_alloc, check_psd, real
+from .errors import InvalidArgumentError, NonFiniteError, ShapeError
 
 __all__ = [
     "Loss",
@@ -85,13 +85,31 @@ class Loss:
         return x
 
 
-def _batched_param(p, name, batched, item_ndim):
+def _batched_param(p, name, batched, item_ndim, empty_ok=False):
     p = as_array(p, name)
     want = item_ndim + (1 if batched else 0)
     if p.ndim != want:
         raise ShapeError(f"{name}: expected {want} axis/axes ({'rounds, ' if batched else ''}point axes), "
                          f"got shape {p.shape}")
+    if not empty_ok:
+        _nonempty(p, name, batched)
     return p
+
+
+def _nonempty(p, name, batched):
+    """A loss needs at least one round (batched) and decisions with at least one entry."""
+    if p.size == 0:
+        what = "a sequence needs at least one round and " if batched else ""
+        raise ShapeError(f"{name}: {what}a decision needs at least one coordinate; got shape {p.shape}")
+
+
+def _finite(v, who: str, x):
+    """``v`` (a value or gradient computed from finite parameters at a finite ``x``) if it is finite;
+    else the overflow is reported instead of returned as inf."""
+    if np.all(np.isfinite(v)):
+        return v
+    raise NonFiniteError(f"{who}: overflowed to a non-finite result at a finite x (max |x| = "
+                         f"{np.max(np.abs(x)):.3g}); rescale the problem")
 
 
 class Linear(Loss):
@@ -106,6 +124,7 @@ class Linear(Loss):
         self.point_ndim = point_ndim if point_ndim is not None else g.ndim - (1 if batched else 0)
         if self.point_ndim < 1:
             raise ShapeError(f"g: expected at least {1 + self.batched} axis/axes, got shape {g.shape}")
+        _nonempty(g, "g", self.batched)
         self.g = g
 
     @property
@@ -120,11 +139,13 @@ class Linear(Loss):
         out.g, out.batched, out.point_ndim = self.g[t], False, self.point_ndim
         return out
 
-    def _slice(self, s):
-        return Linear(self.g[s], batched=True)
+    def _slice(self, s):  # may be empty (a prefix of 0 rounds); the parameters were validated
+        out = object.__new__(Linear)
+        out.g, out.batched, out.point_ndim = self.g[s], True, self.point_ndim
+        return out
 
     def _check(self, x):
-        x = as_array(x, "x", finite=False)  # a NaN decision gives a NaN value, which play() reports
+        x = as_array(x, "x")  # NaN/Inf decisions are reported, not evaluated
         if x.shape != self.point_shape:
             raise ShapeError(f"x: expected shape {self.point_shape}, got shape {x.shape}")
         return x
@@ -132,8 +153,8 @@ class Linear(Loss):
     def value(self, x):
         x = self._check(x)
         if self.batched:
-            return self.g.reshape(len(self), -1) @ x.ravel()
-        return float(np.sum(self.g * x))
+            return _finite(self.g.reshape(len(self), -1) @ x.ravel(), "Linear.value", x)
+        return float(_finite(np.sum(self.g * x), "Linear.value", x))
 
     def grad(self, x):
         self._check(x)
@@ -145,7 +166,7 @@ class Linear(Loss):
 
     def total(self, x, upto=None):
         x = self._check(x)
-        return float(np.sum(self.g[:upto] * x)) if self.batched else self.value(x)
+        return float(_finite(np.sum(self.g[:upto] * x), "Linear.total", x)) if self.batched else self.value(x)
 
     def total_grad(self, x, upto=None):
         self._check(x)
@@ -172,10 +193,12 @@ class Quadratic(Loss):
         if b is None:
             b = np.zeros((d,) if not batched or A.ndim == 2 else (A.shape[0], d))
         b = as_array(b, "b")
-        if b.shape[-1] != d or b.ndim != (2 if batched else 1):
+        if b.ndim != (2 if batched else 1) or b.shape[-1] != d:
             raise ShapeError(f"b: expected shape {'(T, ' + str(d) + ')' if batched else (d,)}, got shape {b.shape}")
         if batched and A.ndim == 3 and A.shape[0] != b.shape[0]:
             raise ShapeError(f"A, b: {A.shape[0]} and {b.shape[0]} rounds do not match")
+        if not _checked:
+            _nonempty(b, "b", self.batched)
         c = as_array(c, "c")
         if batched:
             c = np.broadcast_to(c, (b.shape[0],)).copy()
@@ -201,24 +224,26 @@ class Quadratic(Loss):
         return Quadratic(A, self.b[s], self.c[s], batched=True, _checked=True)
 
     def _check(self, x):
-        x = as_array(x, "x", finite=False)
+        x = as_array(x, "x")
         if x.shape != (self.dim,):
             raise ShapeError(f"x: expected shape ({self.dim},), got shape {x.shape}")
         return x
 
     def value(self, x):
         x = self._check(x)
-        if self.batched:
-            Ax = self.A @ x  # (d,) or (T, d)
-            return 0.5 * (Ax @ x if Ax.ndim == 1 else Ax @ x) + self.b @ x + self.c
-        return float(0.5 * x @ self.A @ x + self.b @ x + self.c)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.batched:
+                Ax = self.A @ x  # (d,) or (T, d)
+                return _finite(0.5 * (Ax @ x) + self.b @ x + self.c, "Quadratic.value", x)
+            return float(_finite(0.5 * x @ self.A @ x + self.b @ x + self.c, "Quadratic.value", x))
 
     def grad(self, x):
         x = self._check(x)
-        if self.batched:
-            Ax = self.A @ x
-            return np.broadcast_to(Ax, self.b.shape) + self.b
-        return self.A @ x + self.b
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.batched:
+                Ax = self.A @ x
+                return _finite(np.broadcast_to(Ax, self.b.shape) + self.b, "Quadratic.grad", x)
+            return _finite(self.A @ x + self.b, "Quadratic.grad", x)
 
     def hessian(self, x=None):
         if self.batched:
@@ -247,9 +272,9 @@ class Quadratic(Loss):
 class _RowLoss(Loss):
     """Shared machinery of losses of the form ``φ(aᵀx, y)`` (one data row per round)."""
 
-    def __init__(self, a, y, batched: bool = False):
+    def __init__(self, a, y, batched: bool = False, _checked: bool = False):
         self.batched = bool(batched)
-        self.a = _batched_param(a, "a", batched, 1)
+        self.a = _batched_param(a, "a", batched, 1, empty_ok=_checked)
         y = as_array(y, "y")
         if batched:
             if y.shape != (self.a.shape[0],):
@@ -273,21 +298,25 @@ class _RowLoss(Loss):
         return type(self)(self.a[t], self.y[t])
 
     def _slice(self, s):
-        return type(self)(self.a[s], self.y[s], batched=True)
+        return type(self)(self.a[s], self.y[s], batched=True, _checked=True)
 
     def _check(self, x):
-        x = as_array(x, "x", finite=False)
+        x = as_array(x, "x")
         if x.shape != (self.dim,):
             raise ShapeError(f"x: expected shape ({self.dim},), got shape {x.shape}")
         return x
 
     def value(self, x):
-        v = self._phi(self.a @ self._check(x))
+        x = self._check(x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            v = _finite(self._phi(self.a @ x), f"{type(self).__name__}.value", x)
         return v if self.batched else float(v)
 
     def grad(self, x):
-        d = self._dphi(self.a @ self._check(x))
-        return d[..., None] * self.a if self.batched else d * self.a
+        x = self._check(x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            d = self._dphi(self.a @ x)
+            return _finite(d[..., None] * self.a if self.batched else d * self.a, f"{type(self).__name__}.grad", x)
 
     def hessian(self, x):
         if self.batched:
@@ -342,16 +371,10 @@ class FunctionLoss(Loss):
         self.fun, self._grad, self._hess, self.name = fun, grad, hessian, name
 
     def value(self, x):
-        v = self.fun(np.asarray(x, dtype=float))
-        try:
-            v = float(v)
-        except (TypeError, ValueError):
-            raise InvalidArgumentError(f"{self.name} value: fun must return a real number, got "
-                                       f"{type(v).__name__} {np.shape(v)}") from None
-        return float(check_finite(v, f"{self.name} value"))
+        return real(self.fun(as_array(x, "x")), f"{self.name} value (fun(x))")
 
     def grad(self, x):
-        x = np.asarray(x, dtype=float)
+        x = as_array(x, "x")
         g = self._grad(x)
         if g is None:
             raise InvalidArgumentError(f"{self.name} gradient: grad returned None, expected an array of shape {x.shape}")
@@ -363,7 +386,7 @@ class FunctionLoss(Loss):
     def hessian(self, x):
         if self._hess is None:
             raise TypeError(f"{self.name}: no Hessian was given")
-        return as_array(self._hess(np.asarray(x, dtype=float)), f"{self.name} Hessian")
+        return as_array(self._hess(as_array(x, "x")), f"{self.name} Hessian")
 
 
 class LossList(Loss):
@@ -373,6 +396,8 @@ class LossList(Loss):
 
     def __init__(self, losses):
         self.losses = list(losses)
+        if not self.losses:
+            raise InvalidArgumentError("losses: a loss sequence needs at least one round, got an empty list")
         for i, f in enumerate(self.losses):
             if not isinstance(f, Loss) or f.batched:
                 raise InvalidArgumentError(f"losses[{i}]: expected a single olc.losses.Loss, got {f!r}")
@@ -384,7 +409,9 @@ class LossList(Loss):
         return self.losses[t]
 
     def _slice(self, s):
-        return LossList(self.losses[s])
+        out = object.__new__(LossList)  # may be empty (a prefix of 0 rounds)
+        out.losses = self.losses[s]
+        return out
 
     def value(self, x):
         return np.array([f.value(x) for f in self.losses])
@@ -409,6 +436,8 @@ class WithMemory(Loss):
         from ._validate import positive_int
 
         self.memory = positive_int(memory, "memory")
+        check_alloc(2 * 8.0 * self.memory, f"memory={self.memory}: the weights of a window of {self.memory} decisions",
+                    "use a shorter memory")
         if weights is None:
             weights = np.full(self.memory, 1.0 / self.memory)
         w = as_array(weights, "weights", shape=(self.memory,))

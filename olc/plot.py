@@ -32,7 +32,7 @@ import tempfile
 
 import numpy as np
 
-from ._validate import check_choice, positive, positive_int
+from ._validate import as_array, as_path, check_alloc, check_choice, flag, in_range, positive, positive_int
 from .errors import BackendUnavailableError, InvalidArgumentError, ShapeError
 
 __all__ = ["states", "controls", "response", "costs", "regret", "animate", "save", "pyplot"]
@@ -58,10 +58,15 @@ def pyplot():
 
 def save(fig, path, dpi: int = 110) -> str:
     """Write ``fig`` to ``path`` atomically (a temporary file in the same folder, then ``os.replace``)."""
-    path = os.fspath(path)
+    path = as_path(path, "path")
+    dpi = positive_int(dpi, "dpi")
+    suffix = os.path.splitext(path)[1] or ".png"
+    formats = fig.canvas.get_supported_filetypes()
+    if suffix[1:].lower() not in formats:
+        raise InvalidArgumentError(f"path: {path!r} ends in {suffix!r}, not a figure format (expected one of "
+                                   f"{', '.join('.' + f for f in sorted(formats))})")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    suffix = os.path.splitext(path)[1] or ".png"
     fd, tmp = tempfile.mkstemp(prefix=".olc-", suffix=suffix, dir=folder)
     os.close(fd)
     try:
@@ -162,7 +167,9 @@ def _coordinates(traces, what, axes, band, title, names, legend=True):
     groups = _groups(traces)
     first = groups[0][1][0]
     n = _series(first, what).shape[1]
-    names = list(names) if names is not None else _names(first, what, n)
+    if names is not None and not isinstance(names, (list, tuple)):
+        raise InvalidArgumentError(f"names: expected a list of {n} coordinate names, got {names!r:.60}")
+    names = [str(v) for v in names] if names is not None else _names(first, what, n)
     if len(names) != n:
         raise ShapeError(f"names: expected {n} names, got {len(names)}")
     fig, axs = _new_axes(n, axes)
@@ -221,6 +228,7 @@ def response(traces, *, band="se", title=None):
 def costs(traces, *, band="se", ax=None, logy=True, running=True, title=None):
     """Running-average cost ``(1/t) Σ_{s<=t} loss_s`` (``running=False``: the per-round losses). Returns the Figure."""
     check_choice(band, "band", _BANDS)
+    logy, running = flag(logy, "logy"), flag(running, "running")
     fig, (ax,) = _new_axes(1, ax, height=3.4)
     for label, group in _groups(traces):
         Y = _stack([np.asarray(tr.losses, float) for tr in group], label or "the list")
@@ -241,6 +249,10 @@ def regret(traces, comparator, *, band="se", ax=None, title=None):
     check_choice(band, "band", _BANDS)
     fig, (ax,) = _new_axes(1, ax, height=3.4)
     for label, group in _groups(traces):
+        if isinstance(comparator, dict) and label not in comparator:
+            raise InvalidArgumentError(f"comparator: a dict of comparators needs one per label of traces; no "
+                                       f"{label!r} in {list(comparator)}" + ("" if label is not None else
+                                       " (traces has no labels: pass one comparator, or traces as a dict)"))
         comp = comparator[label] if isinstance(comparator, dict) else comparator
         Y = _stack([np.asarray(tr.regret(comp), float) for tr in group], label or "the list")
         _draw(ax, np.arange(1, Y.shape[1] + 1), Y, _label(label, group, band), band)
@@ -272,7 +284,7 @@ def _animation_source(source, kind, plant):
         env_plant = getattr(getattr(source, "env", None), "plant", None)
         plant = plant if plant is not None else env_plant
     else:
-        X = np.asarray(source, float)
+        X = as_array(source, "source")
         if X.ndim != 2:
             raise ShapeError(f"source: expected a Trace or states of shape (n, d), got shape {X.shape}")
     if kind is None:
@@ -320,10 +332,11 @@ def animate(source, path, *, kind: str | None = None, plant=None, fps: float = 2
     from matplotlib.patches import Rectangle
 
     X, kind, length, plant_dt = _animation_source(source, kind, plant)
-    fps = positive(fps, "fps")
+    fps = in_range(fps, "fps", 1e-3, 1000.0)   # a GIF frame lasts round(1000 / fps) ms
     stride = positive_int(stride, "stride")
+    dpi = positive_int(dpi, "dpi")
     dt = plant_dt if dt is None else positive(dt, "dt")
-    path = os.fspath(path)
+    path = as_path(path, "path")
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".gif", ".mp4"):
         raise InvalidArgumentError(f"path: expected a file name ending in .gif or .mp4, got {path!r}")
@@ -333,6 +346,9 @@ def animate(source, path, *, kind: str | None = None, plant=None, fps: float = 2
                                           "save a .gif instead (pillow)")
         writer = animation.FFMpegWriter(fps=fps)
     frames = np.arange(0, len(X), stride)
+    # the GIF's frames are kept in memory until written (palette images: one byte per pixel)
+    check_alloc(len(frames) * (4.0 * dpi) * (9.0 * dpi), f"animate: {len(frames)} frames at dpi={dpi}",
+                "draw fewer frames (a larger stride) or a lower dpi")
     if kind == "pendulum":
         theta = X[:, 0]
         px, py = np.zeros(len(X)), np.zeros(len(X))

@@ -18,6 +18,10 @@ import socket
 import subprocess
 import sys
 
+import numpy as np
+
+from .errors import InvalidArgumentError
+
 __all__ = ["provenance", "git_info"]
 
 _PACKAGES = ("numpy", "scipy", "numba", "torch")
@@ -74,7 +78,15 @@ def provenance(config=None, seed=None) -> dict:
     """
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         config = dataclasses.asdict(config)
+    elif config is not None and not isinstance(config, dict):
+        raise InvalidArgumentError(f"config: expected a dataclass instance, a dict or None, got {config!r:.60} "
+                                   f"({type(config).__name__})")
     if seed is None and isinstance(config, dict):
         seed = config.get("seed")
+    if seed is not None:
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+            raise InvalidArgumentError(f"seed: expected an integer seed or None, got {seed!r:.60} "
+                                       f"({type(seed).__name__})")
+        seed = int(seed)
     now = datetime.datetime.now(datetime.timezone.utc)
     return {**_static(), "timestamp": now.isoformat(timespec="seconds"), "config": config, "seed": seed}

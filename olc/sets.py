@@ -19,9 +19,11 @@ SVD for the operator-norm ball), idempotent and non-expansive; the property test
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ._validate import as_array, as_shape, in_range, positive, positive_int
+from ._validate import as_array, as_shape, check_alloc, in_range, positive, positive_int, scaled_norm
 from .errors import InvalidArgumentError, ShapeError
 
 __all__ = [
@@ -78,8 +80,11 @@ class ConvexSet:
         return x
 
     def check_shape(self, shape) -> tuple[int, ...]:
-        """Check a decision shape fits this set; return it as a tuple."""
+        """Check a decision shape fits this set (and that a learner's few arrays of that shape fit in
+        memory); return it as a tuple."""
         shape = as_shape(shape)
+        check_alloc(3 * 8 * math.prod(shape), f"shape: decisions of shape {shape} in "
+                    f"{type(self).__name__} (a learner keeps the iterate, a gradient and a projection)")
         if len(shape) != self.item_ndim:
             raise ShapeError(f"shape: {type(self).__name__} holds points with {self.item_ndim} axis/axes, "
                              f"got decision shape {shape}")
@@ -153,7 +158,11 @@ class Ball(ConvexSet):
 
     def _norm(self, x, keepdims=False):
         axes = tuple(range(-self.item_ndim, 0))
-        return np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdims))
+        with np.errstate(over="ignore"):
+            n = np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdims))
+        if np.all(np.isfinite(n)):
+            return n
+        return scaled_norm(x, axis=axes, keepdims=keepdims)  # x*x overflowed: the norm itself may be finite
 
     def project(self, x):
         x = self._point(x)
@@ -201,7 +210,7 @@ class Box(ConvexSet):
         m = np.maximum(np.abs(self.lo), np.abs(self.hi))
         if self.shape is None:  # dimension unknown until a point is seen
             return np.inf
-        return float(np.sqrt(np.sum(np.broadcast_to(m, self.shape) ** 2)))
+        return scaled_norm(np.broadcast_to(m, self.shape))
 
     @property
     def inradius(self):
@@ -214,7 +223,8 @@ class Box(ConvexSet):
         return np.inf if self.shape is None else self.diameter_for(self.shape)
 
     def diameter_for(self, shape) -> float:
-        return float(np.sqrt(np.sum(np.broadcast_to(self.hi - self.lo, tuple(shape)) ** 2)))
+        with np.errstate(over="ignore"):  # hi - lo beyond the float range is an unbounded box here
+            return scaled_norm(np.broadcast_to(self.hi - self.lo, tuple(shape)))
 
     def project(self, x):
         return np.clip(self._point(x), self.lo, self.hi)
@@ -395,7 +405,10 @@ class Product(ConvexSet):
     """
 
     def __init__(self, sets):
-        sets = list(sets)
+        try:
+            sets = list(sets)
+        except TypeError:
+            raise InvalidArgumentError(f"sets: expected a list of olc.sets sets, got {sets!r:.60}") from None
         if not sets:
             raise InvalidArgumentError("sets: expected at least one set, got an empty list")
         for i, f in enumerate(sets):

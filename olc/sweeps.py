@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._io import atomic_write_bytes, atomic_write_json, atomic_write_text, json_default, remove_partial_writes
+from ._validate import as_path, check_alloc
 from .errors import InvalidArgumentError, OlcError
 
 __all__ = ["sweep", "load_sweep", "load_curves", "load_cell", "aggregate", "plot_sweep", "plan", "parse_grid",
@@ -135,20 +136,28 @@ def parse_seeds(seeds) -> list[int]:
         return InvalidArgumentError(f"--seeds: {why}, got {seeds!r} (expected N, START:STOP or a comma-separated "
                                     "list of seeds)")
 
+    def seed_range(start, stop):  # the size guard first: a list of 10**9 seeds is ~36 GB (and as many cells)
+        check_alloc(64 * max(0, stop - start), f"seeds: {max(0, stop - start)} seeds",
+                    "sweep fewer seeds (each seed is a cell of every grid point)")
+        return list(range(start, stop))
+
     if isinstance(seeds, str):
         text = seeds.strip()
         try:
             if ":" in text:
                 a, b = text.split(":", 1)
-                out = list(range(int(a), int(b)))
+                a, b = int(a), int(b)
             elif "," in text:
+                a = b = None
                 out = [int(v) for v in text.split(",") if v.strip()]
             else:
-                out = list(range(int(text)))
+                a, b = 0, int(text)
         except ValueError:
             raise bad("not integers") from None
-    elif isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        out = list(range(int(seeds)))
+        if a is not None:
+            out = seed_range(a, b)
+    elif isinstance(seeds, (int, np.integer)) and not isinstance(seeds, (bool, np.bool_)):
+        out = seed_range(0, int(seeds))
     else:
         try:
             out = [v for v in seeds]
@@ -201,8 +210,8 @@ def plan(experiment, grid: Mapping | None, seeds, base: Mapping | None = None) -
     config field (or a keyword of the callable), every value must pass the experiment's checks
     (errors name the key), ``seed`` comes from ``seeds`` only."""
     target = experiment if isinstance(experiment, _Target) else _Target(experiment)
-    grid = {str(k): list(v) if isinstance(v, (list, tuple, range, np.ndarray)) else [v]
-            for k, v in dict(grid or {}).items()}
+    grid = {str(k): list(v) if isinstance(v, (list, tuple, range)) or (isinstance(v, np.ndarray) and v.ndim)
+            else [v[()] if isinstance(v, np.ndarray) else v] for k, v in dict(grid or {}).items()}
     base = dict(base or {})
     seeds = parse_seeds(seeds)
     for key, values in grid.items():
@@ -348,7 +357,7 @@ def _read_json(path: str, what: str) -> dict:
     try:
         with open(path, encoding="utf-8") as fh:
             return json.load(fh)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise InvalidArgumentError(f"{os.path.dirname(path) or '.'}: no sweep {what} {os.path.basename(path)} "
                                    "there") from None
     except ValueError as exc:
@@ -405,7 +414,7 @@ def sweep(experiment, grid: Mapping | None, seeds, *, base: Mapping | None = Non
     serial = client is None and scheduler is None and workers == 0
     if not serial and client is None:
         _require_dask()
-    out = os.fspath(out) if out is not None else os.path.join("olc-sweeps", target.name.replace("/", "_"))
+    out = as_path(out, "out") if out is not None else os.path.join("olc-sweeps", target.name.replace("/", "_"))
     if not out:
         raise InvalidArgumentError("--out: expected a directory, got an empty string")
     from ._lock import dir_lock
@@ -535,7 +544,7 @@ def _lost_cell(cell, exc) -> tuple[str, str]:
 def load_cell(out, key: str, *, bulk: bool = True) -> dict:
     """The record of one cell: config, status, metrics, error and traceback, seconds, worker, provenance
     and, with ``bulk`` (default), its curves, ``curve_x`` and the experiment's full results."""
-    out = os.fspath(out)
+    out = as_path(out, "out")
     record = _read_json(os.path.join(out, CELLS, f"{key}.json"), "cell")
     if bulk:
         record.update({k: v for k, v in _read_json(os.path.join(out, DATA, f"{key}.json"), "cell data").items()
@@ -569,7 +578,7 @@ def load_sweep(out):
     require_extras(("sweep",), "olc.load_sweep (pandas)")
     import pandas as pd
 
-    out = os.fspath(out)
+    out = as_path(out, "out")
     rows, metric_names, grid, manifest = [], {}, [], None
     for manifest, c, rec in _cells(out):
         grid = list(manifest["grid"])
@@ -626,7 +635,7 @@ class SeedCurves(NamedTuple):
 def load_curves(out, name: str) -> list[SeedCurves]:
     """The per-seed curves called ``name`` of every grid point (finished cells only), in grid order."""
     groups: dict = {}
-    for _, c, rec in _cells(os.fspath(out)):
+    for _, c, rec in _cells(as_path(out, "out")):
         if rec is None or rec["status"] != "ok" or name not in rec.get("curve_names", ()):
             continue
         rec = load_cell(out, c["key"])
@@ -665,12 +674,14 @@ def aggregate(table, metrics=None, by=None, *, ci: float = 0.95, n_boot: int = 2
 
     from ._validate import in_range, positive_int
 
+    if not isinstance(table, pd.DataFrame):
+        raise InvalidArgumentError(f"table: expected the pandas DataFrame of olc.load_sweep, got {type(table).__name__}")
     ci = in_range(ci, "ci", 0.0, 1.0, lo_open=True, hi_open=True)
     n_boot = positive_int(n_boot, "n_boot")
     by = list(table.attrs.get("grid", []) if by is None else ([by] if isinstance(by, str) else by))
     metrics = list(table.attrs.get("metrics", []) if metrics is None else ([metrics] if isinstance(metrics, str)
                                                                           else metrics))
-    missing = [m for m in [*metrics, *by] if m not in table.columns]
+    missing = [m for m in [*metrics, *by, "status"] if m not in table.columns]
     if missing:
         raise InvalidArgumentError(f"aggregate: no column(s) {missing} in the table; columns: {list(table.columns)}")
     ok = table[table["status"] == "ok"]
@@ -713,8 +724,8 @@ def plot_sweep(out, outdir=None, *, metric: str | None = None, curves=None, max_
     from .experiments._plot import pyplot, save_figure
 
     plt = pyplot()
-    out = os.fspath(out)
-    outdir = os.fspath(outdir) if outdir is not None else os.path.join(out, "plots")
+    out = as_path(out, "out")
+    outdir = as_path(outdir, "outdir") if outdir is not None else os.path.join(out, "plots")
     table = load_sweep(out)
     names = curves
     if names is None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from .._validate import positive, positive_int
 from ..errors import InvalidArgumentError
-from ..learners.maml import MAML, fit_maml, maml_quadratic
+from ..learners.maml import MAML, fit_maml, maml_quadratic, quadratic_argmin
 from ..tasks.base import Task, check_tasks
 
 __all__ = ["BestMetaLearner"]
@@ -81,10 +81,13 @@ class BestMetaLearner:
             P = np.cumsum([f.A for f in forms], axis=0)
             q = np.cumsum([f.b for f in forms], axis=0)
             r = np.cumsum([f.c for f in forms])
-            try:
-                ws = -np.linalg.solve(P, q[..., None])[..., 0]
-            except np.linalg.LinAlgError:
-                ws = None
+            ws = None
+            if np.all(np.isfinite(P)) and np.all(np.isfinite(q)):
+                ws = np.empty_like(q)
+                ok = np.linalg.cond(P) <= 1e12
+                ws[ok] = -np.linalg.solve(P[ok], q[ok][..., None])[..., 0]
+                for t in np.flatnonzero(~ok):  # singular prefixes (e.g. alpha = 1/eigenvalue): any minimiser
+                    ws[t] = quadratic_argmin(P[t], q[t])
             if ws is not None and np.all(np.isfinite(ws)):
                 self.point, self.was_anytime = ws[-1], True
                 return 0.5 * np.einsum("ti,ti->t", q, ws) + r  # min value: r − ½qᵀP⁻¹q

@@ -94,6 +94,8 @@ def _import(modname: str, name: str):
 def get(name: str):
     """The experiment module called ``name`` (a registered name, see :func:`registry`, or the dotted
     path of an importable module with ``NAME``, ``Config`` and ``run``: your own experiments)."""
+    if not isinstance(name, str):
+        raise InvalidArgumentError(f"experiment: expected a name (str), got {name!r:.60} ({type(name).__name__})")
     reg = registry()
     if name in reg:
         return _import(reg[name], name)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, positive, positive_int
+from .._validate import as_array, check_alloc, positive, positive_int, scaled_norm
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Environment, Feedback
 
@@ -86,8 +86,12 @@ class ControlGame(Environment):
         self.horizon = T
         self.shape = (m,)
         self.initial_state = np.zeros(d) if x0 is None else as_array(x0, "x0", shape=(d,))
-        self.max_state_norm = positive(max_state_norm, "max_state_norm")
-        self._max2 = self.max_state_norm ** 2
+        self.max_state_norm = positive(max_state_norm, "max_state_norm", finite=False)
+        # the squared bound, kept finite so that an infinite x @ x never passes the test below
+        self._max2 = min(self.max_state_norm, 1e154) ** 2
+        # the trajectory record (states, controls, costs; disturbances when adaptive), before allocating it
+        check_alloc(8.0 * T * (2 * d + m + 1) + 8.0 * d, f"{type(self).__name__}(T={T}): the record of {T} rounds "
+                    f"(states of dimension {d}, controls of dimension {m})", "play a shorter game")
         A, B = system.matrices(T)
         self._A, self._B = np.asarray(A), np.asarray(B)
         self._Q = cost.Q if self._quad else None
@@ -168,7 +172,7 @@ class ControlGame(Environment):
         self._C[t] = value
         w = self._disturbance(t)
         x_next = self._next_state(t, x, u, w)
-        if not x_next @ x_next <= self._max2:  # NaN, Inf or too large (no errstate: it costs µs per step)
+        if not x_next @ x_next <= self._max2 and not self._within_bound(x_next):  # NaN, Inf or too large
             what = ("non-finite" if not np.all(np.isfinite(x_next))
                     else f"above max_state_norm={self.max_state_norm:g} in norm")
             raise DivergenceError(
@@ -178,6 +182,10 @@ class ControlGame(Environment):
         self._X[t + 1] = x_next
         self._n = t + 1
         return Feedback(t, "full", value, grad, self.cost, x_next, {"w": w})
+
+    def _within_bound(self, x) -> bool:
+        """The exact test ``||x|| <= max_state_norm`` for finite states whose squared norm overflows."""
+        return bool(np.all(np.isfinite(x))) and scaled_norm(x) <= self.max_state_norm
 
     def _next_state(self, t, x, u, w):
         """The dynamics: ``A_t x + B_t u + w`` (a nonlinear plant's game overrides it)."""

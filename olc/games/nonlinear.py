@@ -24,8 +24,6 @@ regret against the linear-model benchmark (an approximation; say so when reporti
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..errors import InvalidArgumentError
 from .control import ControlGame
 
@@ -76,5 +74,4 @@ def nonlinear_control(plant, w, cost, x0=None, T: int | None = None,
     >>> bool(abs(trace.info["states"][-1, 0]) < 1e-3)
     True
     """
-    return NonlinearControlGame(plant, np.asarray(w) if isinstance(w, (list, tuple)) else w, cost, x0=x0, T=T,
-                                max_state_norm=max_state_norm)
+    return NonlinearControlGame(plant, w, cost, x0=x0, T=T, max_state_norm=max_state_norm)

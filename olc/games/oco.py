@@ -4,11 +4,12 @@ with memory and adaptive adversaries. See :mod:`olc.game` for the round protocol
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 
 from .. import losses as L
-from .._validate import as_array, as_rng, as_shape, check_choice, nonnegative, positive, positive_int
+from .._validate import as_array, as_rng, as_shape, check_alloc, check_choice, nonnegative, positive, positive_int
 from ..errors import InvalidArgumentError, ShapeError
 from ..game import FEEDBACK_KINDS, Environment, Feedback
 
@@ -38,7 +39,22 @@ def _point_shape(seq: L.Loss) -> tuple[int, ...]:
         return (seq.dim,)
     if isinstance(seq, L.WithMemory):
         return _point_shape(seq.base)
-    raise InvalidArgumentError("shape: cannot infer the decision shape of this loss sequence; pass shape=")
+    if isinstance(seq, L.LossList):
+        shapes = {_point_shape_or_none(f) for f in seq.losses} - {None}
+        if len(shapes) == 1:
+            return shapes.pop()
+        if len(shapes) > 1:
+            raise ShapeError(f"losses: the losses have different decision shapes {sorted(shapes)}")
+    raise InvalidArgumentError(f"shape: cannot infer the decision shape of a sequence of {type(seq).__name__} "
+                               "losses (a FunctionLoss has no parameters to read it from); pass shape=, e.g. "
+                               "olc.games.convex(losses, shape=(d,))")
+
+
+def _point_shape_or_none(f):
+    try:
+        return _point_shape(f)
+    except InvalidArgumentError:
+        return None
 
 
 class SequenceGame(Environment):
@@ -50,8 +66,10 @@ class SequenceGame(Environment):
                                        "olc.losses.Linear(G, batched=True))")
         self.losses = losses
         self.feedback = check_choice(feedback, "feedback", FEEDBACK_KINDS)
-        self.shape = tuple(shape) if shape is not None else _point_shape(losses)
+        self.shape = as_shape(shape) if shape is not None else _point_shape(losses)
         self.horizon = len(losses)
+        if self.horizon == 0:
+            raise InvalidArgumentError("losses: a game needs at least one round, got an empty loss sequence")
 
     def step(self, t, x):
         f = self.losses[t]
@@ -79,7 +97,7 @@ class MemoryGame(Environment):
         self.losses = losses
         self.memory = losses.memory
         self.feedback = check_choice(feedback, "feedback", FEEDBACK_KINDS)
-        self.shape = tuple(shape) if shape is not None else _point_shape(losses)
+        self.shape = as_shape(shape) if shape is not None else _point_shape(losses)
         self.horizon = len(losses)
         self._window = None
 
@@ -114,6 +132,8 @@ class AdaptiveGame(Environment):
         self.horizon = positive_int(T, "T")
         self.shape = as_shape(shape)
         self.feedback = check_choice(feedback, "feedback", FEEDBACK_KINDS)
+        check_alloc(8 * self.horizon * math.prod(self.shape), f"T={T}: the adaptive adversary "
+                    f"keeps the {T} past decisions of shape {self.shape}", "use a shorter horizon")
 
     _state = ("_rng", "_past", "_losses")  # the position, for checkpoints (Environment.get_state)
 
@@ -176,9 +196,12 @@ def least_squares(a, y, feedback: str = "full") -> Environment:
     return SequenceGame(L.LeastSquares(a, y, batched=True), feedback)
 
 
-def convex(losses, feedback: str = "full") -> Environment:
-    """A game over any list of single convex losses (e.g. :class:`olc.losses.FunctionLoss`)."""
-    return SequenceGame(L.LossList(losses) if isinstance(losses, (list, tuple)) else losses, feedback)
+def convex(losses, feedback: str = "full", shape=None) -> Environment:
+    """A game over any list of single convex losses (e.g. :class:`olc.losses.FunctionLoss`).
+
+    ``shape``: the decision shape; needed when it cannot be read off the losses (a
+    :class:`~olc.losses.FunctionLoss` has no parameters to read it from)."""
+    return SequenceGame(L.LossList(losses) if isinstance(losses, (list, tuple)) else losses, feedback, shape)
 
 
 def bandit(game: Environment) -> Environment:
@@ -227,8 +250,15 @@ def random_linear(T: int, dim: int, bound: float = 1.0, seed=0, feedback: str = 
     """Oblivious linear losses with i.i.d. uniform coordinates in ``[-bound, bound]``."""
     rng = as_rng(seed)
     bound = positive(bound, "bound")
-    G = rng.uniform(-bound, bound, size=(positive_int(T, "T"), positive_int(dim, "dim")))
+    T, dim = positive_int(T, "T"), positive_int(dim, "dim")
+    _check_game_size(2.0 * T * dim, T, dim, "random_linear")
+    G = rng.uniform(-bound, bound, size=(T, dim))
     return linear(G, feedback)
+
+
+def _check_game_size(n_values, T, dim, who):
+    check_alloc(8.0 * n_values, f"{who}(T={T}, dim={dim}): the parameters of {T} rounds in dimension {dim}",
+                "use a shorter horizon or an adaptive game (olc.games.adaptive) that builds each round's loss")
 
 
 def random_quadratic(T: int, dim: int, seed=0, curvature: float = 1.0, spread: float = 0.5,
@@ -241,6 +271,7 @@ def random_quadratic(T: int, dim: int, seed=0, curvature: float = 1.0, spread: f
     rng = as_rng(seed)
     T, dim = positive_int(T, "T"), positive_int(dim, "dim")
     curvature, spread = positive(curvature, "curvature"), nonnegative(spread, "spread")
+    _check_game_size(3.0 * T * dim + 2.0 * dim * dim, T, dim, "random_quadratic")
     c = rng.normal(0.0, spread, size=(T, dim))
     c /= np.maximum(1.0, np.linalg.norm(c, axis=1, keepdims=True))
     A = curvature * np.eye(dim)

@@ -58,9 +58,30 @@ def _host(x):
     return x
 
 
-def _raise_divergence(first_bad, what, partial):
+def _raise_cost_overflow(costs, what, partial):
+    """Called when every state stayed finite: a cost that still overflowed (``xᵀQx`` beyond the float
+    range for a finite ``x``) is reported as a divergence instead of returned as ``inf``. (When a state
+    diverges, that error is raised instead; its cost may overflow a few steps earlier.)"""
+    costs = np.asarray(costs)
+    if costs.size == 0 or np.isfinite(costs).all():
+        return
+    over = ~np.isfinite(costs)
+    steps = np.where(over.any(axis=1), np.argmax(over, axis=1), np.iinfo(np.int64).max)
+    s = int(steps.min())
+    b = int(np.flatnonzero(steps == s)[0])
+    err = DivergenceError(
+        f"{what}: the cost of system {b} overflowed to inf at step {s} although its states stayed finite "
+        f"(x'Qx or u'Ru beyond the float range); rescale the problem. The partial result is in .partial.",
+        step=s, partial=partial)
+    err.system = b
+    raise err
+
+
+def _raise_divergence(first_bad, what, partial, costs=None):
     bad = np.asarray(first_bad)
     if not np.any(bad >= 0):
+        if costs is not None:
+            _raise_cost_overflow(costs, what, partial)
         return
     steps = np.where(bad >= 0, bad, np.iinfo(np.int64).max)
     s = int(steps.min())
@@ -109,7 +130,7 @@ def rollout(A, Bmat, W, *, K=None, U=None, M=None, x0=None, Q=None, R=None, retu
     costs, states, controls, first_bad = kernel_module(name).rollout(p, bool(return_states),
                                                                      bool(return_controls))
     res = RolloutResult(costs, states, controls)
-    _raise_divergence(first_bad, "rollout", res)
+    _raise_divergence(first_bad, "rollout", res, costs)
     return res
 
 
@@ -144,7 +165,7 @@ def gpc_rollout(A, Bmat, W, K, *, H, lr, kappa=np.inf, gamma=0.0, norm="fro", Q=
                  dtype=dtype)
     costs, controls, Mf, first_bad = kernel_module(name).gpc_rollout(p, bool(return_controls))
     res = GPCResult(costs, controls, Mf)
-    _raise_divergence(first_bad, "gpc_rollout", res)
+    _raise_divergence(first_bad, "gpc_rollout", res, costs)
     return res
 
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, check_choice, in_range, positive_int
+from .._validate import as_array, check_alloc, check_choice, in_range, is_scalar, positive, positive_int
 from ..errors import InvalidArgumentError, ShapeError
 
 __all__ = ["RolloutProblem", "GPCProblem", "prep_rollout", "prep_gpc", "prep_intervals", "prep_grid",
@@ -229,21 +229,18 @@ def prep_gpc(A, Bmat, W, K, *, H, lr, kappa=np.inf, gamma=0.0, norm="fro", Q=Non
         raise InvalidArgumentError("K: GPC needs a stabilising gain K of shape (m, d) or (B, m, d), got None")
     K3 = _per_system(K, "K", B, (m, d), dt)
     norm = check_choice(norm, "norm", ("fro", "op"))
-    if np.ndim(lr) == 0:
-        lrv = float(lr)
-        if not (lrv > 0 and np.isfinite(lrv)):
-            raise InvalidArgumentError(f"lr: expected a positive finite learning rate, got {lr!r}")
-        lrs = np.full(T, lrv, dtype=dt)
+    if is_scalar(lr):
+        lrs = np.full(T, positive(lr, "lr"), dtype=dt)
     else:
         lrs = as_array(lr, "lr", shape=(T,), dtype=dt)
         if np.any(lrs <= 0):
             raise InvalidArgumentError("lr: a learning-rate schedule must be positive at every round")
-    kappa = float(kappa)
-    if not kappa > 0:
-        raise InvalidArgumentError(f"kappa: expected a positive radius scale (np.inf: no projection), "
-                                   f"got {kappa!r}")
+    kappa = positive(kappa, "kappa", finite=False)  # np.inf: no projection
     gamma = in_range(gamma, "gamma", 0.0, 1.0, hi_open=True)
-    radii = np.array([kappa * (1.0 - gamma) ** i for i in range(1, H + 1)], dtype=dt)
+    # the kernels keep M (copied in and out), its gradient and the (2H, d) disturbance window per system
+    check_alloc(8.0 * B * H * (3 * m * d + 2 * d) + 8.0 * H, f"H={H}: the memory-H GPC state of {B} system(s) with "
+                f"d={d}, m={m}", "use a smaller H or fewer systems per call")
+    radii = (kappa * (1.0 - gamma) ** np.arange(1, H + 1, dtype=np.float64)).astype(dt)
     if M0 is None:
         M0 = np.zeros((B, H, m, d), dt)
     else:
@@ -265,6 +262,8 @@ def prep_intervals(As, max_length=None, dtype=None):
     if d != d2 or T < 1 or d < 1:
         raise ShapeError(f"As: expected shape (T, d, d) with T, d >= 1, got {As.shape}")
     L = T if max_length is None else positive_int(max_length, "max_length")
+    check_alloc(8.0 * T * L + 8.0 * 4 * d * d * min(L, T), f"As, max_length: the ({T}, {L}) table of interval norms",
+                "pass a smaller max_length")
     return _c(As, dt), min(L, T) if max_length is None else L
 
 
@@ -290,6 +289,8 @@ def prep_grid(A, b, x0, lrs, momenta, T, precond=None, dtype=None):
         raise InvalidArgumentError(f"lrs: step sizes must be >= 0, got {lrs[lrs < 0][0]:g} at index "
                                    f"{int(np.argmax(lrs < 0))}")
     T = positive_int(T, "T")
+    check_alloc(8.0 * lrs.size * (T + 1 + 3 * d), f"T={T}: the ({lrs.size}, {T + 1}) losses of the grid",
+                "use fewer steps or grid points per call")
     if precond is not None:
         precond = as_array(precond, "precond", shape=(d,), dtype=np.float64)
         if np.any(precond <= 0):

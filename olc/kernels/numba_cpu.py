@@ -37,6 +37,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from .._validate import positive_int
+from ..errors import InvalidArgumentError
 from ._prep import GPCProblem, RolloutProblem, check_deferred, eigen_setup
 
 __all__ = ["rollout", "gpc_rollout", "interval_norms", "optimizer_grid", "set_num_threads", "get_num_threads"]
@@ -71,9 +73,10 @@ def set_num_threads(n: int) -> int:
     """Set how many threads the numba kernels use (default: ``$NUMBA_NUM_THREADS`` or the CPUs
     this process may run on); returns the previous value."""
     global _nthreads, _pool
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"set_num_threads: expected n >= 1, got {n}")
+    n = positive_int(n, "n")
+    if n > 4096:
+        raise InvalidArgumentError(f"n: expected a number of threads in 1..4096 (this machine has "
+                                   f"{_default_threads()} usable CPUs), got {n}")
     prev, _nthreads = _nthreads, n
     if _pool is not None and _pool._max_workers != n:       # noqa: SLF001
         _pool.shutdown(wait=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_alloc
 from ._prep import GPCProblem, RolloutProblem
 
 __all__ = ["rollout", "gpc_rollout", "interval_norms", "optimizer_grid", "project_lags"]
@@ -117,6 +118,8 @@ def gpc_rollout(p: GPCProblem, return_controls: bool = False):
     """
     B, T, d, m, H = p.B, p.T, p.d, p.m, p.H
     dt = p.W.dtype
+    check_alloc(8.0 * B * (H + 1) * H * (d + m + 1) * 2, f"H={H}: the numpy reference's (B, H+1, H, d) windows of "
+                f"past disturbances for B={B}, d={d}", "use a smaller H or backend='numba'")
     M = p.M0.copy()
     x = p.x0.copy()
     # w_s lives at Wp[:, s + 2H]; w_s = 0 for s < 0

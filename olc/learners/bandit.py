@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, check_finite, positive, positive_int
+from .._validate import as_array, positive, positive_int, real
 from ..errors import InvalidArgumentError
 from ..game import Learner
 from ..sets import ConvexSet
@@ -114,7 +114,7 @@ class FKM(Learner):
         return state.x + state.delta * u, state._replace(u=u)
 
     def update(self, state, feedback):
-        f = check_finite(float(feedback.value), f"FKM: loss value of round {feedback.t}")
+        f = real(feedback.value, f"FKM: loss value of round {feedback.t}")
         d = state.x.size
         g = (d / state.delta) * f * state.u
         t = state.t + 1
@@ -178,7 +178,7 @@ class BCOMemory(Learner):
         L, t = self.memory, state.t
         if t < L:  # rounds 1..L-1: x_{t+1} = x_t, g_t = 0
             return state._replace(t=t + 1, gs=np.concatenate([state.gs[1:], np.zeros_like(state.x)[None]]))
-        f = check_finite(float(feedback.value), f"BCOMemory: loss value of round {feedback.t}")
+        f = real(feedback.value, f"BCOMemory: loss value of round {feedback.t}")
         d = state.x.size
         g_t = (d / state.delta) * f * state.us.sum(axis=0)
         gs = np.concatenate([state.gs[1:], g_t[None]], axis=0)  # gs[0] is now g_{t-L+1}

@@ -31,7 +31,17 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, check_choice, check_psd, check_square, in_range, positive, positive_int
+from .._validate import (
+    as_array,
+    check_alloc,
+    check_choice,
+    check_psd,
+    check_square,
+    in_range,
+    is_scalar,
+    positive,
+    positive_int,
+)
 from ..errors import DivergenceError, InvalidArgumentError, ShapeError
 from ..game import Feedback, Learner
 from ..sets import FrobeniusBall, OperatorBall, Product
@@ -232,13 +242,15 @@ def dfc_set(H: int, m: int, d: int, *, kappa_M: float | None = None, gamma: floa
     ``kappa_M = 5`` and ``gamma = 0``.
     """
     H = positive_int(H, "H")
+    check_alloc(2e3 * H + 8.0 * H * m * d, f"dfc_set(H={H}): {H} per-lag balls of ({m}, {d}) matrices",
+                "use a smaller H")
     if radius is not None:
         if kappa_M is not None or gamma is not None:
             raise InvalidArgumentError("radius: give either radius or kappa_M/gamma, not both")
-        r = np.asarray(radius, float)
-        if r.ndim == 0:
-            r = np.full(H, positive(float(r), "radius"))
-        r = as_array(r, "radius", shape=(H,))
+        if is_scalar(radius):
+            r = np.full(H, positive(radius, "radius"))
+        else:
+            r = as_array(radius, "radius", shape=(H,))
     else:
         kappa_M = 5.0 if kappa_M is None else positive(kappa_M, "kappa_M")
         gamma = 0.0 if gamma is None else in_range(gamma, "gamma", 0.0, 1.0, hi_open=True)
@@ -387,6 +399,12 @@ class _DFCBase(Learner):
         self.cost = as_quadratic_cost(cost, system)
         self.H = positive_int(H, "H")
         self.d, self.m = system.state_dim, system.control_dim
+        H, d, m = self.H, self.d, self.m
+        # the (H+1, H·d) window of past disturbances used by every update, the H-step transfer matrices
+        # Ã^k, Ã^k B (LTI) and the H per-lag balls of the M set
+        check_alloc(8.0 * (H + 1) * H * (d + 1) + 8.0 * H * (4 * d * d + 4 * d * m) + 2e3 * H,
+                    f"{type(self).__name__}(H={H}): the memory-H disturbance window and transfer matrices for "
+                    f"d={d}, m={m}", "use a smaller H (the regret bounds need H ~ log T)")
         self._K_arg = K
         self.time_varying = bool(system.is_time_varying)
         self.K = None

@@ -29,12 +29,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_rng, positive, positive_int, real, require
+from .._validate import as_array, as_rng, as_shape, positive, positive_int, real, require
 from ..errors import FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Environment, Feedback, Learner
 from ..oracles.base import FrozenOracle, sample_indices
 from ..tasks.base import Task, check_tasks
-from .maml import MAML, fit_maml, maml_quadratic, outer_optimizer
+from .maml import MAML, fit_maml, maml_quadratic, outer_optimizer, quadratic_argmin
 
 __all__ = ["MetaLearningGame", "OnlineState", "FTML", "TrainOnEverything", "TrainFromScratch", "FTLFineTune",
            "online_meta_learning", "data_efficiency", "fit_log_regret"]
@@ -110,7 +110,7 @@ class _OnlineLearner(Learner):
 
     # -------------------------------------------------------------- state
     def init(self, shape, rng=None, horizon=None):
-        shape = tuple(int(s) for s in shape)
+        shape = as_shape(shape)
         if len(shape) != 1:
             raise ShapeError(f"shape: expected a parameter vector shape (dim,), got {shape}")
         w = np.zeros(shape) if self.w0 is None else self.w0.copy()
@@ -231,7 +231,7 @@ class FTML(_OnlineLearner):
                     cache[i] = maml_quadratic(views[j], self.inner_lr, self.inner_steps)
                 P, q = P + cache[i].A, q + cache[i].b
                 j += 1
-            return state._replace(w=np.linalg.solve(P, -q), cache=tuple(cache))
+            return state._replace(w=quadratic_argmin(P, q, state.w), cache=tuple(cache))
         return state._replace(w=fit_maml(views, self.inner_lr, self.inner_steps, x0=state.w))
 
     def meta_update(self, state: OnlineState) -> OnlineState:

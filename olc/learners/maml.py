@@ -30,7 +30,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_rng, check_choice, nonnegative, positive, positive_int
+from .._progress import progress_bar
+from .._validate import as_array, as_rng, check_choice, nonnegative, number, positive, positive_int
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Feedback
 from ..sets import Reals
@@ -39,7 +40,7 @@ from .oco import OGD, feedback_grad
 
 __all__ = ["MAML", "FOMAML", "Reptile", "IMAML", "FOBMAML", "ClippedGD", "NormalizedGD", "outer_optimizer",
            "meta_train", "MetaTrainResult", "maml_affine_map", "maml_quadratic", "solve_inner",
-           "bilevel_meta_gradient", "bilevel_objective", "conjugate_gradient", "fit_maml"]
+           "bilevel_meta_gradient", "bilevel_objective", "conjugate_gradient", "fit_maml", "quadratic_argmin"]
 
 
 _SOLVERS = "expected 'gd', 'exact' or a callable (grad, x0) -> phi"
@@ -60,15 +61,33 @@ def _lam_or_none(lam):
 
 
 # ---------------------------------------------------------------------------- closed forms
+#: inner-step counts up to this are unrolled step by step in :func:`maml_affine_map`
+_UNROLL_MAX = 4096
+
+
 def maml_affine_map(train: QuadraticForm, lr: float, steps: int, lam: float | None = None):
     """``φ_K(θ) = Mθ + m`` for ``K`` GD steps on a quadratic ``f̂`` (plus ``(λ/2)‖φ − θ‖²``).
 
     ``M_{k+1} = (I − α(Â + λI))M_k + αλI``, ``m_{k+1} = (I − α(Â + λI))m_k − α b̂``,
-    ``M_0 = I``, ``m_0 = 0``. Returns ``(M, m)``.
+    ``M_0 = I``, ``m_0 = 0``. Returns ``(M, m)``. Beyond :data:`_UNROLL_MAX` steps the recursion
+    is taken in ``O(log K)`` matrix products: ``[M_K, m_K; 0, 1]`` is the ``K``-th power of the
+    affine step ``[S, (αλI, −αb̂); 0, I]`` applied to ``[M_0, m_0; 0, 1]`` (same result up to rounding).
     """
     d = train.b.shape[0]
     lam = lam or 0.0
     S = np.eye(d) - lr * (train.A + lam * np.eye(d))
+    if steps > _UNROLL_MAX:
+        step = np.eye(2 * d + 1)
+        step[:d, :d] = S
+        step[:d, d:2 * d] = lr * lam * np.eye(d)
+        step[:d, 2 * d] = -lr * train.b
+        start = np.zeros((2 * d + 1, d + 1))
+        start[:d, :d] = np.eye(d)          # M_0 = I, m_0 = 0
+        start[d:2 * d, :d] = np.eye(d)     # the constant I that αλI multiplies
+        start[2 * d, d] = 1.0              # the constant 1 that −αb̂ multiplies
+        with np.errstate(all="ignore"):
+            out = np.linalg.matrix_power(step, int(steps)) @ start
+        return out[:d, :d], out[:d, d]
     M, m = np.eye(d), np.zeros(d)
     for _ in range(steps):
         M = S @ M + lr * lam * np.eye(d) if lam else S @ M
@@ -93,6 +112,19 @@ def maml_quadratic(task: Task, inner_lr: float, inner_steps: int = 1,
     M, m = maml_affine_map(train, inner_lr, inner_steps, lam)
     P = M.T @ test.A @ M
     return QuadraticForm(0.5 * (P + P.T), M.T @ test.grad(m), test.value(m))
+
+
+def quadratic_argmin(P, q, x=None) -> np.ndarray:
+    """A minimiser of ``½wᵀPw + qᵀw`` (``P`` symmetric PSD): ``−P⁻¹q``, or where ``P`` is singular or
+    ill-conditioned (condition number above 1e12, e.g. ``inner_lr = 1/λ`` for an eigenvalue ``λ`` of a
+    task's Hessian, where ``I − αA`` loses rank) the minimiser closest to ``x`` (default 0) by least
+    squares — the minimisers then form an affine set and every one of them is a right answer."""
+    if not (np.all(np.isfinite(P)) and np.all(np.isfinite(q))):
+        raise NonFiniteError("the quadratic meta-objective is non-finite (the inner steps diverge: reduce inner_lr)")
+    if np.linalg.cond(P) <= 1e12:
+        return np.linalg.solve(P, -q)
+    x = np.zeros_like(q) if x is None else x
+    return x + np.linalg.lstsq(P, -(P @ x + q), rcond=None)[0]
 
 
 def fit_maml(tasks, inner_lr: float, inner_steps: int = 1, *, x0=None, tol: float = 1e-10,
@@ -129,7 +161,7 @@ def fit_maml(tasks, inner_lr: float, inner_steps: int = 1, *, x0=None, tol: floa
         if not (np.all(np.isfinite(P)) and np.all(np.isfinite(q))):
             raise NonFiniteError(f"fit_maml: the MAML meta-objective is non-finite (the {learner.inner_steps} inner "
                                  f"steps of size inner_lr={learner.inner_lr} diverge: reduce inner_lr)")
-        return np.linalg.lstsq(P, -q, rcond=None)[0] if np.linalg.cond(P) > 1e12 else np.linalg.solve(P, -q)
+        return quadratic_argmin(P, q)
     from scipy.optimize import minimize
 
     def fun(w):
@@ -401,7 +433,8 @@ class FOBMAML(_Bilevel):
         if solver != "gd" and (inner_lr is not None or inner_steps is not None or tol is not None):
             raise InvalidArgumentError(f"FOBMAML: inner_lr / inner_steps / tol are options of solver='gd', "
                                        f"not of solver={solver!r}")
-        super().__init__(lam, inner_lr or 1.0, inner_steps or 1, tol, solver)
+        super().__init__(lam, 1.0 if inner_lr is None else inner_lr, 1 if inner_steps is None else inner_steps,
+                         tol, solver)
         self.nu = positive(nu, "nu")
         self.mode = check_choice(mode, "mode", ("forward", "symmetric"))
 
@@ -476,14 +509,16 @@ class MetaTrainResult(NamedTuple):
 
 def meta_train(learner, tasks, theta0, *, outer_lr: float, n_steps: int, optimizer: str = "gd",
                clip: float | None = None, beta: float | None = None, tasks_per_step: int | None = None,
-               seed=0, loss: Callable[[np.ndarray], float] | None = None) -> MetaTrainResult:
+               seed=0, loss: Callable[[np.ndarray], float] | None = None,
+               progress: bool | None = None) -> MetaTrainResult:
     """Outer loop of ``first-order-bilevel-maml`` Alg. 1: for ``n_steps`` steps sample
     ``tasks_per_step`` tasks (all of them when None), average their ``learner.meta_gradient``
     (line 9) and step the outer optimizer (line 10, :func:`outer_optimizer`).
 
     ``loss(θ)`` is recorded at every iterate (default: the mean of ``learner.objective``).
     A non-finite value raises :class:`olc.DivergenceError` whose ``partial`` holds the
-    :class:`MetaTrainResult` of the steps completed before it.
+    :class:`MetaTrainResult` of the steps completed before it. ``progress``: a tqdm bar over the
+    outer steps (None: only when still running after a few seconds; True: always; False: never).
     """
     tasks = list(tasks)
     if not tasks:
@@ -507,9 +542,9 @@ def meta_train(learner, tasks, theta0, *, outer_lr: float, n_steps: int, optimiz
     state = opt.init(theta0.shape, rng)
     thetas, losses, norms = [theta0.copy()], [], []
     try:
-        for t in range(n_steps):
+        for t in progress_bar(range(n_steps), progress, "meta_train"):
             theta, state = opt.decide(state, None, rng)
-            losses.append(float(loss(theta)))
+            losses.append(number(loss(theta), "loss(theta)"))
             if not np.isfinite(losses[-1]):
                 raise NonFiniteError(f"meta_train: non-finite outer loss at outer step {t}")
             if tasks_per_step is None:

@@ -56,7 +56,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, positive, positive_int
+from .._validate import as_array, as_shape, positive, positive_int, real
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Feedback, Learner
 from ..sets import Box, ConvexSet, Reals
@@ -103,9 +103,7 @@ def as_value_and_grad(f):
             value, grad = out
         except (TypeError, ValueError):
             raise InvalidArgumentError("objective: must return a pair (value, grad)") from None
-        value = float(value)
-        if not np.isfinite(value):
-            raise NonFiniteError(f"objective: non-finite value {value}")
+        value = real(value, "objective value")
         return value, as_array(grad, "objective gradient", shape=np.shape(x))
 
     return checked
@@ -412,7 +410,7 @@ class _MetaLearner(Learner):
 
     # --- learner protocol ----------------------------------------------------------------
     def init(self, shape, rng=None, horizon=None):
-        shape = tuple(int(s) for s in shape)
+        shape = as_shape(shape)
         if len(shape) != 1:
             raise ShapeError(f"shape: meta-gradient learners play vectors, got decision shape {shape}")
         n = shape[0]

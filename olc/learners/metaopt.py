@@ -62,7 +62,18 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_rng, check_choice, check_finite, in_range, nonnegative, positive, positive_int
+from .._validate import (
+    as_array,
+    as_rng,
+    as_shape,
+    check_choice,
+    check_finite,
+    in_range,
+    is_scalar,
+    nonnegative,
+    positive,
+    positive_int,
+)
 from ..errors import DivergenceError, FeedbackError, InvalidArgumentError, ShapeError
 from ..game import Feedback, Learner, play
 from ..oracles.base import FrozenOracle, GradientOracle
@@ -86,7 +97,7 @@ def _M_shape(kind: str, H: int, n: int) -> tuple[int, ...]:
 
 def _check_radius(radius, H: int):
     """``radius`` as a positive float or a positive ``(H,)`` array of per-lag radii."""
-    if np.ndim(radius) == 0:
+    if is_scalar(radius):
         return positive(radius, "radius")
     r = as_array(radius, "radius", shape=(H,))
     if np.any(r <= 0):
@@ -306,8 +317,8 @@ class MetaOpt(Learner):
                              f"got {self.M0.shape}")
 
     def init(self, shape, rng=None, horizon=None, x0=None):
-        shape = tuple(int(s) for s in shape)
-        if len(shape) != 1 or shape[0] < 1:
+        shape = as_shape(shape)
+        if len(shape) != 1:
             raise ShapeError(f"shape: {type(self).__name__} plays iterates x of shape (n,), got {shape}")
         n = shape[0]
         self._check_M0(n)
@@ -381,6 +392,11 @@ class MetaOpt(Learner):
         return system.rollout_grad(state.params[0], state.M, list(losses), disturbances=state.grads)
 
     def update(self, state: MetaOptState, feedback: Feedback):
+        return self._update(state, feedback)
+
+    def _update(self, state: MetaOptState, feedback: Feedback, meta_step: bool = True):
+        """:meth:`update`; ``meta_step=False`` records the round without a meta-step (used by
+        :class:`NonconvexMetaOpt` while a rollout window would cross an epoch's jump)."""
         g = self._observe(state, feedback)
         if state.frozen:
             return self._push(state, g, state.losses)
@@ -388,7 +404,7 @@ class MetaOpt(Learner):
              else _loss_of(feedback, type(self).__name__))
         losses = (*state.losses[1:], f)
         changes = {}
-        if state.t >= self.start:
+        if meta_step and state.t >= self.start:
             value, dM = self.meta_gradient(state, losses)
             meta = self._meta(state.x.shape[0])
             inner = meta.update(state.inner, Feedback(state.meta_steps, "gradient", value, dM))
@@ -508,11 +524,21 @@ class NonconvexMetaOpt(Learner):
 
     Wraps a convex meta-optimizer ``A`` (:class:`MetaOpt`, :class:`ConvexMetaOpt` or
     :class:`BanditMetaOpt`). Each episode runs epochs ``k = 1, 2, ...`` of ``S`` steps: ``A``
-    is restarted at ``x_{i,k,1} = x_{i,k}`` (an episode of ``A``: its ``M`` carries over, Alg. 5)
-    and fed the regularised objective ``f_{i,k}(x) = f(x) + β‖x − x_{i,k}‖²`` (value, gradient
-    ``g + 2β(x − x_{i,k})`` and :class:`~olc.oracles.RegularizedOracle` loss function); after ``S``
-    steps ``x_{i,k+1} = (1/S) Σ_s x_{i,k,s}``. ``K`` is only used by :meth:`run_episodes`'s
-    default ``T = K·S``; in a game, epochs continue until the horizon.
+    plays from ``x_{i,k,1} = x_{i,k}`` and is fed the regularised objective
+    ``f_{i,k}(x) = f(x) + β‖x − x_{i,k}‖²`` (value, gradient ``g + 2β(x − x_{i,k})`` and
+    :class:`~olc.oracles.RegularizedOracle` loss function); after ``S`` steps
+    ``x_{i,k+1} = (1/S) Σ_s x_{i,k,s}``. ``K`` is only used by :meth:`run_episodes`'s default
+    ``T = K·S``; in a game, epochs continue until the horizon.
+
+    **State across epochs** (Alg. 5: ``z_{i,k,1} = z_{i,k−1,S+1}``, ``M_{i,k,1} = M_{i,k−1,S+1}``): ``A``'s
+    state — ``M``, the meta-optimizer and the gradient / parameter / loss buffers, with its round
+    counter — carries over from one epoch to the next; only the iterate jumps to the new centre (the
+    jump is the disturbance ``w_{i,k,S}`` of eq. (8)). So the warm-up of ``A`` (``t >= H+L−1``) counts
+    rounds of the episode, not of the epoch, and ``S <= H+L−1`` still learns ``M``. A meta-step's
+    rollout (Alg. 4) replays the last ``L`` played updates, which must not cross a jump: it runs once
+    the epoch has played ``L`` steps (``s >= L``). ``S <= L`` leaves no such step, and a learning
+    gradient meta-optimizer is refused (:class:`olc.errors.InvalidArgumentError`). Episodes restart the
+    buffers (Alg. 1/7 "Re-initialize iterate"), as :meth:`MetaOpt.new_episode` does.
     """
 
     def __init__(self, inner: MetaOpt, S: int, beta: float, K: int | None = None):
@@ -521,6 +547,10 @@ class NonconvexMetaOpt(Learner):
         self.inner = inner
         self.S = positive_int(S, "S")
         self.beta = nonnegative(beta, "beta")
+        if self._rollouts and self.S <= inner.L:
+            raise InvalidArgumentError(f"S: expected an epoch longer than the rollout length L = {inner.L} (a meta-step "
+                                       f"replays the last L played steps, which must lie inside one epoch), got "
+                                       f"S = {S}; with S <= L the meta-parameters M would never be updated")
         self.K = None if K is None else positive_int(K, "K")
         self.feedback = inner.feedback
 
@@ -550,8 +580,16 @@ class NonconvexMetaOpt(Learner):
         M = self.current_M(state_or_M) if isinstance(state_or_M, NonconvexMetaOptState) else state_or_M
         return NonconvexMetaOpt(self.inner.freeze(M), self.S, self.beta, self.K)
 
+    @property
+    def _rollouts(self) -> bool:
+        """Whether the wrapped learner meta-steps on Alg. 4 rollouts (a learning gradient meta-optimizer)."""
+        return not self.inner.frozen and not isinstance(self.inner, BanditMetaOpt)
+
     def decide(self, state, obs=None, rng=None):
         x, st = self.inner.decide(state.inner, obs, rng)
+        if state.s == 0 and state.k > 0:  # epoch k starts at its centre x_{i,k}; A's state carries over (Alg. 5)
+            x = state.center.copy()
+            st = st._replace(x=x)
         return x, state._replace(inner=st)
 
     def update(self, state, feedback):
@@ -560,17 +598,19 @@ class NonconvexMetaOpt(Learner):
         value = float(feedback.value) + self.beta * float(d @ d)
         grad = None if feedback.grad is None else np.asarray(feedback.grad, dtype=float) + 2.0 * self.beta * d
         loss = None
-        if not state.inner.frozen and isinstance(self.inner, MetaOpt) and not isinstance(self.inner, BanditMetaOpt):
+        if self._rollouts and not state.inner.frozen:
             base = (self.inner.rollout_oracle if self.inner.rollout_oracle is not None and feedback.loss is None
                     else _loss_of(feedback, "NonconvexMetaOpt"))
             loss = RegularizedOracle(base, self.beta, c)
         fb = Feedback(feedback.t, feedback.kind, value, grad, loss, feedback.obs, feedback.info)
-        st = self.inner.update(state.inner, fb)
+        if self._rollouts and not state.inner.frozen:  # a rollout window must not cross the epoch's jump
+            st = self.inner._update(state.inner, fb, meta_step=state.s >= self.L)
+        else:
+            st = self.inner.update(state.inner, fb)
         total, s = state.total + x, state.s + 1
         if s < self.S:
             return state._replace(inner=st, s=s, total=total)
-        center = total / self.S  # x_{i,k+1} = (1/S) Σ_s x_{i,k,s}
-        st = self.inner.new_episode(st, center)._replace(episode=st.episode)
+        center = total / self.S  # x_{i,k+1} = (1/S) Σ_s x_{i,k,s}; decide() jumps there, A's state carries over
         return NonconvexMetaOptState(st, state.k + 1, 0, center, np.zeros_like(center), (*state.centers, center))
 
     def run_episodes(self, problems, N: int, T: int | None = None, x0=None, seed=0, state=None):

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, positive
+from .._validate import as_array, as_shape, in_range, positive
 from ..errors import FeedbackError, InvalidArgumentError
 from ..game import Learner
 from ..sets import Ball, Box, ConvexSet, Reals
@@ -156,11 +156,9 @@ class Hedge(Learner):
         self.lr = None if lr is None else as_schedule(lr)
 
     def init(self, shape, rng=None, horizon=None):
-        shape = tuple(shape)
+        shape = as_shape(shape)  # an int n or (n,); as_shape refuses n < 1
         if len(shape) != 1:
             raise InvalidArgumentError(f"shape: Hedge plays on the simplex of R^n, got decision shape {shape}")
-        if shape[0] < 1:
-            raise InvalidArgumentError("shape: Hedge needs at least one expert")
         return HedgeState(np.zeros(shape), 0, horizon)
 
     def step_size(self, state) -> float:
@@ -195,17 +193,22 @@ class AdaGrad(Learner):
     (Duchi, Hazan & Singer 2011, Alg. 1 diagonal version). Exact weighted projections exist for
     :class:`~olc.sets.Box` (a clip), :class:`~olc.sets.Ball` (a 1-D root find) and
     :class:`~olc.sets.Reals`; other sets are rejected.
+
+    ``decay`` (default 0: AdaGrad exactly) leaks the accumulator, ``Σ ← (1 − decay)·Σ + g_t²``: the
+    baselines' "decay rate" of ``optimistic-meta-gradients`` Table 2 (decay 1 keeps only ``g_t²``;
+    RMSProp up to a rescaling of ``η`` and ``eps``). AdaGrad's regret bound holds for ``decay = 0`` only.
     """
 
     feedback = "gradient"
 
-    def __init__(self, K: ConvexSet, lr: float = 1.0, eps: float = 1e-12, x0=None):
+    def __init__(self, K: ConvexSet, lr: float = 1.0, eps: float = 1e-12, x0=None, *, decay: float = 0.0):
         self.K = _check_set(K)
         if not isinstance(K, (Box, Ball, Reals)):
             raise InvalidArgumentError(f"K: AdaGrad needs a weighted projection, available for Box, Ball and "
                                        f"Reals; got {K!r}")
         self.lr = positive(lr, "lr")
         self.eps = positive(eps, "eps")
+        self.decay = in_range(decay, "decay", 0.0, 1.0)
         self.x0 = x0
 
     def init(self, shape, rng=None, horizon=None):
@@ -217,7 +220,7 @@ class AdaGrad(Learner):
 
     def update(self, state, feedback):
         g = feedback_grad(feedback, state.x.shape, "AdaGrad")
-        sq = state.sq + g * g
+        sq = (state.sq if self.decay == 0 else (1.0 - self.decay) * state.sq) + g * g
         S = np.sqrt(self.eps + sq)
         y = state.x - self.lr * g / S
         return AdaGradState(_project_weighted(self.K, y, S), sq, state.t + 1)

@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, in_range, nonnegative, positive, positive_int, require
+from .._validate import as_array, as_shape, in_range, nonnegative, positive, positive_int, require
 from ..errors import InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Learner
 from ..sets import Reals
@@ -69,7 +69,7 @@ class _Optimizer(Learner):
 
     def _start(self, shape, x0):
         if shape is not None:
-            shape = tuple(int(s) for s in shape)
+            shape = as_shape(shape)
         if self.x0 is not None:
             # init's x0 (the game's) wins, but a constructor x0 that cannot be the starting point of
             # this problem is a mistake, not something to drop silently
@@ -498,7 +498,8 @@ class Mechanic(_Optimizer):
 # --------------------------------------------------------------------------------------------
 
 
-def train(optimizer, oracle, T: int, x0=None, seed=0, stochastic: bool | None = None, progress: bool = False):
+def train(optimizer, oracle, T: int, x0=None, seed=0, stochastic: bool | None = None,
+          progress: bool | None = None):
     """Run ``optimizer`` for ``T`` steps on ``oracle`` from ``x0``: ``olc.play`` on
     :func:`olc.games.optimization.optimization` (see there for ``x0=None`` and ``stochastic``).
     ``x0=None`` uses the optimizer's constructor ``x0`` when it has one.

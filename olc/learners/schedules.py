@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import in_range, positive
-from ..errors import InvalidArgumentError, NonFiniteError
+from ..errors import InvalidArgumentError
 
 __all__ = ["Constant", "InverseSqrt", "Power", "as_schedule"]
 
@@ -60,14 +60,6 @@ def as_schedule(lr, name: str = "lr"):
     if isinstance(lr, (int, float, np.floating, np.integer)):
         return Constant(positive(lr, name))
     if callable(lr):
-        v = lr(1)
-        try:
-            v = float(v)
-        except (TypeError, ValueError):
-            raise InvalidArgumentError(f"{name}: the schedule returned {v!r} at t=1, expected a number") from None
-        if not np.isfinite(v):
-            raise NonFiniteError(f"{name}: the schedule returned {v} at t=1")
-        if v <= 0:
-            raise InvalidArgumentError(f"{name}: the schedule returned a non-positive step {v} at t=1")
+        positive(lr(1), f"{name}: the schedule's step at t=1")
         return lr
     raise InvalidArgumentError(f"{name}: expected a positive number, a callable t -> step or a schedule, got {lr!r}")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, as_rng, check_alloc, positive_int
+from .._validate import as_array, as_rng, check_alloc, number, positive_int
 from ..errors import FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
 
 __all__ = ["GradientOracle", "FrozenOracle", "sample_indices"]
@@ -112,9 +112,9 @@ class GradientOracle:
 
     def _check_value(self, value, what: str) -> float:
         try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise InvalidArgumentError(f"{self.name}.{what}: the objective returned {value!r}, "
+            v = number(value, f"{self.name}.{what}")
+        except InvalidArgumentError:
+            raise InvalidArgumentError(f"{self.name}.{what}: the objective returned {value!r:.60}, "
                                        "expected a real scalar") from None
         if not np.isfinite(v):
             raise NonFiniteError(f"{self.name}.{what}: non-finite objective value {v} at evaluation "

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, positive_int
-from ..errors import BackendUnavailableError, InvalidArgumentError, OlcError, ShapeError
+from .._validate import as_array, positive_int, real_tensor
+from ..errors import BackendUnavailableError, InvalidArgumentError, ShapeError
 from .base import GradientOracle, sample_indices
 
 __all__ = ["TorchOracle", "flatten_params", "unflatten_params"]
@@ -71,8 +71,7 @@ def unflatten_params(vector, like):
     items = list(like.values()) if keys is not None else list(like)
     shapes = [tuple(t.shape) if hasattr(t, "shape") else tuple(t) for t in items]
     sizes = [int(np.prod(s)) for s in shapes]
-    if not torch.is_tensor(vector):
-        vector = torch.as_tensor(np.asarray(vector))
+    vector = real_tensor(vector, "vector")
     if vector.ndim != 1 or vector.shape[0] != sum(sizes):
         raise ShapeError(f"vector: expected shape ({sum(sizes)},), got {tuple(vector.shape)}")
     parts = [chunk.view(s) for chunk, s in zip(torch.split(vector, sizes), shapes)]
@@ -162,15 +161,13 @@ class TorchOracle(GradientOracle):
 
         from torch.func import functional_call
 
+        from ..torch._util import model_loss
+
         def loss(theta, Xb, yb):
             params = dict(zip(self.names, [c.view(s) for c, s in zip(torch.split(theta, self.sizes),
                                                                         self.shapes)]))
-            out = functional_call(self.module, {**params, **self._buffers}, (Xb,))
-            value = self.loss_fn(out, yb)
-            if value.ndim != 0:
-                raise InvalidArgumentError(f"loss_fn: must return a scalar (use reduction='mean'), "
-                                           f"got shape {tuple(value.shape)}")
-            return value
+            return model_loss(self.module, lambda X_: functional_call(self.module, {**params, **self._buffers}, (X_,)),
+                              self.loss_fn, Xb, yb)
 
         self._loss = loss
         self._dry_run()
@@ -183,21 +180,24 @@ class TorchOracle(GradientOracle):
         module.eval()
         try:
             with torch.no_grad():
-                self._loss(self._theta(self.x0()), self.X[:1], self.y[:1])
-        except OlcError:
-            raise
-        except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+                self._loss(self._theta(self.x0()), self.X[:1], self.y[:1])    # the oracle's dtype/device
+        except ShapeError as exc:
+            if exc.__cause__ is None:  # not an error of the module or loss_fn (model_loss chains those)
+                raise
+            cause = exc.__cause__
             raise ShapeError(f"X: the module {type(module).__name__} and loss_fn cannot be evaluated on X of shape "
                              f"{tuple(self.X.shape)} with y of shape {tuple(self.y.shape)} (a dry run on one "
-                             f"sample failed: {exc})") from exc
+                             f"sample failed: {type(cause).__name__}: {cause})") from cause
         finally:
             module.train(was_training)
 
     # ------------------------------------------------------------------ conversions
     def _as_tensor(self, a, name, float_only):
         torch = self._torch
-        t = a if torch.is_tensor(a) else torch.as_tensor(np.asarray(a))
-        if not float_only and not t.is_floating_point() and not t.is_complex():
+        t = real_tensor(a, name)  # real numbers only (no strings, None, objects, ragged, complex, bool); dtype kept
+        if t.ndim == 0:
+            raise ShapeError(f"{name}: expected data with a first (sample) axis, got a scalar")
+        if not float_only and not t.is_floating_point():
             return t.to(device=self.device)
         if not t.is_floating_point():
             t = t.to(torch.float64)
@@ -261,11 +261,13 @@ class TorchOracle(GradientOracle):
         (``create_graph``) and every block of vectors is one batched backward pass through it
         (``is_grads_batched``, chunks of ``hvp_chunk`` rows; a loop where a batching rule is missing).
         Several times cheaper per product than a fresh ``jvp``-of-``grad`` when the point is reused."""
+        from ..torch._util import autograd_grad
+
         torch = self._torch
         theta = self._theta(x).detach().requires_grad_(True)
         with torch.enable_grad():
-            g = torch.autograd.grad(self._loss(theta, *self._data(batch)), theta, create_graph=True)[0]
-        if not g.requires_grad:                  # the gradient does not depend on x: zero Hessian
+            g = autograd_grad(self._loss(theta, *self._data(batch)), theta, create_graph=True)[0]
+        if not g.requires_grad:                  # the gradient does not depend on x (constant or linear loss): H = 0
             return lambda V: np.zeros_like(V)
 
         def one(v):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .._validate import as_array, check_psd
+from .._validate import as_array, check_psd, real
 from ..errors import InvalidArgumentError, NonFiniteError, ShapeError
 
 __all__ = ["QuadraticCost", "ConvexCost"]
@@ -34,6 +34,13 @@ def _pair(x, u, d: int | None, m: int | None):
     if m is not None and u.shape[-1] != m:
         raise ShapeError(f"u: expected last dimension {m} (control_dim), got shape {u.shape}")
     return x, u
+
+
+def _check_overflow(v, who, x, u):
+    """Finite ``x``, ``u`` (checked by :func:`_pair`) whose cost overflowed: report it, never return inf."""
+    if not np.all(np.isfinite(v)):
+        raise NonFiniteError(f"{who}: overflowed to inf at finite x, u (max |x| = {np.max(np.abs(x)):.3g}, "
+                             f"max |u| = {np.max(np.abs(u)) if u.size else 0.0:.3g}); rescale the problem")
 
 
 class QuadraticCost:
@@ -54,7 +61,9 @@ class QuadraticCost:
     def value(self, x, u):
         """``x^T Q x + u^T R u``: a float for one pair, an array (T,) for stacked (T, d), (T, m)."""
         x, u = _pair(x, u, self.state_dim, self.control_dim)
-        val = np.einsum("...i,ij,...j->...", x, self.Q, x) + np.einsum("...i,ij,...j->...", u, self.R, u)
+        with np.errstate(over="ignore", invalid="ignore"):
+            val = np.einsum("...i,ij,...j->...", x, self.Q, x) + np.einsum("...i,ij,...j->...", u, self.R, u)
+        _check_overflow(val, "QuadraticCost.value", x, u)
         return float(val) if x.ndim == 1 else val
 
     __call__ = value
@@ -62,7 +71,11 @@ class QuadraticCost:
     def grad(self, x, u):
         """``(2 Q x, 2 R u)`` (row-wise for stacked inputs)."""
         x, u = _pair(x, u, self.state_dim, self.control_dim)
-        return 2.0 * x @ self.Q, 2.0 * u @ self.R       # Q, R symmetric: x Q = (Q x)^T
+        with np.errstate(over="ignore", invalid="ignore"):
+            gx, gu = 2.0 * x @ self.Q, 2.0 * u @ self.R       # Q, R symmetric: x Q = (Q x)^T
+        _check_overflow(gx, "QuadraticCost.grad", x, u)
+        _check_overflow(gu, "QuadraticCost.grad", x, u)
+        return gx, gu
 
     def hessian(self):
         """``(2 Q, 2 R)``: the Hessian blocks in ``x`` and in ``u`` (the cross block is zero)."""
@@ -91,14 +104,7 @@ class ConvexCost:
         self.state_dim, self.control_dim = state_dim, control_dim
 
     def _value1(self, x, u) -> float:
-        v = self.value_fn(x, u)
-        try:
-            v = float(v)
-        except (TypeError, ValueError):
-            raise InvalidArgumentError(f"value_fn: expected a number, returned {type(v).__name__}") from None
-        if not np.isfinite(v):
-            raise NonFiniteError(f"value_fn: returned a non-finite value {v}")
-        return v
+        return real(self.value_fn(x, u), "value_fn(x, u)")
 
     def _grad1(self, x, u):
         out = self.grad_fn(x, u)

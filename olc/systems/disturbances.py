@@ -21,15 +21,20 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_rng, check_choice, nonnegative, positive, positive_int
-from ..errors import InvalidArgumentError, ShapeError
+from .._validate import as_array, as_rng, check_alloc, check_choice, nonnegative, positive, positive_int
+from ..errors import InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Stateful
 
 __all__ = ["make_disturbance", "Adversarial", "DisturbanceHistory", "DISTURBANCE_KINDS"]
 
 
 def _dims(T, dim):
-    return positive_int(T, "T"), positive_int(dim, "dim")
+    """``T`` and ``dim`` as positive ints, after checking that a few (T, dim) float arrays fit in memory
+    (the result plus the generator's draws and temporaries)."""
+    T, dim = positive_int(T, "T"), positive_int(dim, "dim")
+    check_alloc(2 * 8.0 * T * dim, f"T={T}, dim={dim}: a ({T}, {dim}) disturbance sequence",
+                "use a shorter horizon or generate it in pieces")
+    return T, dim
 
 
 def zero(T: int, dim: int) -> np.ndarray:
@@ -70,7 +75,12 @@ def sinusoidal(T: int, dim: int, amplitude: float = 1.0, period: float = 20.0, p
         if phase.ndim == 1 and phase.shape != (dim,):
             raise ShapeError(f"phase: expected a number or shape ({dim},), got shape {phase.shape}")
     t = np.arange(T)[:, None]
-    return amplitude * np.sin(2 * np.pi * t / period + phase)
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = amplitude * np.sin(2 * np.pi * t / period + phase)
+    if not np.all(np.isfinite(w)):
+        raise NonFiniteError(f"period: {period:g} is too small for T={T} steps (2 pi t / period overflows the "
+                             "float range)")
+    return w
 
 
 def random_walk(T: int, dim: int, scale: float = 0.1, seed=0) -> np.ndarray:

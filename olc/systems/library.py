@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, as_rng, check_square, in_range, nonnegative, positive, positive_int
-from ..errors import InvalidArgumentError, ShapeError
+from .._validate import as_array, as_rng, check_alloc, check_square, in_range, nonnegative, positive, positive_int
+from ..errors import InvalidArgumentError, NonFiniteError, ShapeError
 from .linear import LTISystem, LTVSystem
 
 __all__ = ["double_integrator", "inverted_pendulum", "random_stable", "switching_schedule",
@@ -41,7 +41,13 @@ def zoh_discretize(Ac, Bc, dt: float) -> tuple[np.ndarray, np.ndarray]:
     m = Bc.shape[1]
     M = np.zeros((d + m, d + m))
     M[:d, :d], M[:d, d:] = Ac, Bc
-    E = expm(M * dt)
+    with np.errstate(over="ignore", invalid="ignore"):
+        M = M * dt
+        E = expm(M) if np.all(np.isfinite(M)) else M
+    if not np.all(np.isfinite(E)):
+        raise NonFiniteError(f"zoh_discretize: exp([[Ac, Bc], [0, 0]] dt) overflows (max |Ac| = "
+                             f"{np.max(np.abs(Ac)):.3g}, max |Bc| = {np.max(np.abs(Bc)):.3g}, dt = {dt:g}); "
+                             "use a smaller dt or rescale the model")
     return E[:d, :d], E[:d, d:]
 
 
@@ -79,6 +85,11 @@ def inverted_pendulum(dt: float = 0.05, *, gravity: float = 9.81, length: float 
     mass = positive(mass, "mass")
     b = nonnegative(damping, "damping")
     inertia = mass * ell * ell
+    if not (inertia > 0 and np.isfinite(inertia) and np.isfinite(g / ell) and np.isfinite(1.0 / inertia)):
+        raise InvalidArgumentError(f"mass, length: the inertia m l^2 = {mass:g} * {ell:g}^2 = {inertia:g} "
+                                   "under- or overflows the float range (and with it g/l and 1/(m l^2))")
+    if not np.isfinite(b / inertia):
+        raise InvalidArgumentError(f"damping: b / (m l^2) = {b:g} / {inertia:g} overflows the float range")
     Ac = np.array([[0.0, 1.0], [g / ell, -b / inertia]])
     Bc = np.array([[0.0], [1.0 / inertia]])
     system = LTISystem(*zoh_discretize(Ac, Bc, dt))
@@ -107,8 +118,15 @@ def random_stable(d: int, m: int, spectral_radius: float = 0.9, seed=0, *,
     return _random_lti(d, m, rho, as_rng(seed), symmetric)
 
 
+def _check_lti_size(d: int, m: int, n: int = 1, who: str = "random_stable"):
+    """``n`` random (d, d), (d, m) pairs plus the eigen-decomposition's workspace must fit in memory."""
+    check_alloc(8.0 * n * (4 * d * d + d * m), f"{who}(d={d}, m={m}): {n} random system(s) with (d, d) matrices",
+                "use a smaller d")
+
+
 def _random_lti(d: int, m: int, rho: float, rng, symmetric: bool = False) -> LTISystem:
     """The draw of :func:`random_stable` for any ``rho >= 0`` (``rho >= 1``: an unstable ``A``)."""
+    _check_lti_size(d, m)
     if symmetric:
         V, _ = np.linalg.qr(rng.standard_normal((d, d)))
         lam = rng.uniform(-1.0, 1.0, size=d)
@@ -132,6 +150,7 @@ def switching_schedule(T: int, n_modes: int, *, switch_prob: float = 0.1, seed=0
     T = positive_int(T, "T")
     n_modes = positive_int(n_modes, "n_modes")
     p = in_range(switch_prob, "switch_prob", 0.0, 1.0)
+    check_alloc(8.0 * 4 * T, f"switching_schedule(T={T}): the schedule and its random draws", "use a smaller T")
     rng = as_rng(seed)
     if start is None:
         cur = int(rng.integers(n_modes))
@@ -166,6 +185,7 @@ def switching_system(systems=None, T: int = 100, *, d: int = 3, m: int = 1, n_mo
         n_modes = positive_int(n_modes, "n_modes")
         d, m = positive_int(d, "d"), positive_int(m, "m")
         rho = nonnegative(spectral_radius, "spectral_radius")       # >= 1 allowed: unstable modes
+        _check_lti_size(d, m, n_modes, "switching_system")
         modes = [_random_lti(d, m, rho, rng) for _ in range(n_modes)]
     else:
         if len(systems) == 0:
@@ -176,6 +196,9 @@ def switching_system(systems=None, T: int = 100, *, d: int = 3, m: int = 1, n_mo
             if (s.state_dim, s.control_dim) != (d0, m0):
                 raise ShapeError(f"systems[{k}]: expected state/control dims ({d0}, {m0}) like systems[0], "
                                  f"got ({s.state_dim}, {s.control_dim})")
+    d0, m0 = modes[0].state_dim, modes[0].control_dim
+    check_alloc(8.0 * T * (d0 * d0 + d0 * m0 + 4), f"switching_system(T={T}): the (T, d, d) and (T, d, m) "
+                f"matrices of d={d0}, m={m0}", "use a shorter horizon T")
     sigma = switching_schedule(T, len(modes), switch_prob=switch_prob, seed=rng)
     As = np.stack([s.A() for s in modes])
     Bs = np.stack([s.B() for s in modes])

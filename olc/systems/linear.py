@@ -22,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from .._validate import as_array, positive, positive_int
+from .._validate import as_array, check_alloc, positive, positive_int
 from ..errors import DivergenceError, InvalidArgumentError, ShapeError
 
 __all__ = ["LinearSystem", "LTISystem", "LTVSystem", "rollout"]
@@ -420,6 +420,9 @@ class LTVSystem(LinearSystem):
     def matrices(self, T: int):
         T = self._check_T(T, "T")
         d, m = self.state_dim, self.control_dim
+        if self._Afn is not None or self._Bfn is not None:
+            check_alloc(8.0 * T * d * (d + m), f"{type(self).__name__}.matrices(T={T}): the stacks of {T} matrices "
+                        f"A_t ({d}x{d}) and B_t ({d}x{m}) of a system given by functions", "use fewer steps")
         A = self._Aarr[:T] if self._Afn is None else (np.stack([self._A(t) for t in range(T)]) if T
                                                        else np.zeros((0, d, d)))
         if self._Bfn is None:

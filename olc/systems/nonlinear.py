@@ -43,11 +43,15 @@ import math
 
 import numpy as np
 
-from .._validate import as_array, in_range, nonnegative, positive, positive_int
-from ..errors import DivergenceError, InvalidArgumentError, ShapeError
+from .._progress import progress_bar
+from .._validate import as_array, check_alloc, in_range, nonnegative, positive, positive_int
+from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from .validity import ValidityRegion, small_angle_bound
 
 __all__ = ["NonlinearPlant", "Pendulum", "CartPole", "rk4_step"]
+
+#: the most RK4 substeps per sampling interval a plant accepts
+MAX_SUBSTEPS = 100_000
 
 
 def rk4_step(f, x: np.ndarray, u: np.ndarray, dt: float, substeps: int = 1) -> np.ndarray:
@@ -80,6 +84,10 @@ class NonlinearPlant:
     def _init_common(self, dt, substeps, validity_tol):
         self.dt = positive(dt, "dt")
         self.substeps = positive_int(substeps, "substeps")
+        if self.substeps > MAX_SUBSTEPS:
+            raise InvalidArgumentError(f"substeps: expected at most {MAX_SUBSTEPS:,} RK4 steps per sampling interval, "
+                                       f"got {self.substeps:,} (RK4's O(h^4) error reaches float64 rounding long "
+                                       "before; each substep costs four evaluations of f)")
         self.validity_tol = in_range(validity_tol, "validity_tol", 0.0, 1.0, lo_open=True, hi_open=True)
         self.equilibrium = np.zeros(self.state_dim)
 
@@ -95,6 +103,14 @@ class NonlinearPlant:
     def energy(self, x) -> np.ndarray | float:  # pragma: no cover - abstract
         """Total mechanical energy (kinetic + potential) of a state (d,) or stack (n, d)."""
         raise NotImplementedError
+
+    @staticmethod
+    def _finite_energy(E, X):
+        """``E`` as a float (one state) or an array; a finite state whose energy overflows raises."""
+        if not np.all(np.isfinite(E)):
+            raise NonFiniteError(f"energy: the energy of the state(s) x overflows the float range (max |x| = "
+                                 f"{np.max(np.abs(X)):.3g})")
+        return float(E) if E.ndim == 0 else E
 
     def _states(self, x) -> np.ndarray:
         """``x`` as a state (d,) or a stack of states (n, d)."""
@@ -139,11 +155,13 @@ class NonlinearPlant:
         """``f`` on a list of floats and a scalar control (the hot path of :meth:`_step`)."""
         raise NotImplementedError
 
-    def simulate(self, x0, U=None, W=None, *, T: int | None = None) -> np.ndarray:
+    def simulate(self, x0, U=None, W=None, *, T: int | None = None, progress: bool | None = None) -> np.ndarray:
         """Open-loop rollout: states ``x_0..x_T`` (T+1, d) under controls ``U`` (T, m) and disturbances ``W`` (T, d).
 
         ``T`` is ``len(U)``, else ``len(W)``, else the keyword. Raises
-        :class:`~olc.errors.DivergenceError` with the states so far in ``.partial`` on overflow.
+        :class:`~olc.errors.DivergenceError` with the states so far in ``.partial`` on overflow, and
+        :class:`~olc.errors.ResourceError` before allocating states that do not fit in memory.
+        ``progress``: a tqdm bar over the steps (``None``: only once the rollout has run a few seconds).
         """
         d, m = self.state_dim, self.control_dim
         x = as_array(x0, "x0", shape=(d,))
@@ -155,10 +173,12 @@ class NonlinearPlant:
         if n is None:
             raise InvalidArgumentError("simulate: give the controls U (T, m), the disturbances W (T, d) or T")
         n = positive_int(n, "T", minimum=0)
+        check_alloc(8.0 * (n + 1) * d, f"simulate(T={n}): the {n + 1} states of dimension {d}",
+                    "simulate fewer steps at a time (start the next piece at the last state)")
         X = np.empty((n + 1, d))
         X[0] = x
         zero = np.zeros(m)
-        for t in range(n):
+        for t in progress_bar(range(n), progress, f"{type(self).__name__}.simulate"):
             x = self._step(x, zero if U is None else U[t])
             if W is not None:
                 x = x + W[t]
@@ -211,9 +231,9 @@ class Pendulum(NonlinearPlant):
         self.mass = positive(mass, "mass")
         self.damping = nonnegative(damping, "damping")
         self._init_common(dt, substeps, validity_tol)
-        self._inertia = self.mass * self.length ** 2
+        self._inertia = self.mass * self.length * self.length   # inf on overflow (never OverflowError)
         self._a = self.gravity / self.length
-        self.validity = self.linearize().info["validity"]   # the region olc.systems.inverted_pendulum states
+        self.validity = self.linearize().info["validity"]   # refuses an m l^2 or g/l outside the float range
 
     def deriv(self, x, u):
         return np.array(self._rhs(x, float(u[0])))
@@ -241,7 +261,7 @@ class Pendulum(NonlinearPlant):
         X = self._states(x)
         th, om = X[..., 0], X[..., 1]
         E = 0.5 * self._inertia * om ** 2 + self.mass * self.gravity * self.length * np.cos(th)
-        return float(E) if E.ndim == 0 else E
+        return self._finite_energy(E, X)
 
 
 class CartPole(NonlinearPlant):
@@ -303,4 +323,4 @@ class CartPole(NonlinearPlant):
         xd, th, om = X[..., 1], X[..., 2], X[..., 3]
         E = (0.5 * M * xd ** 2 + mp * ell * xd * om * np.cos(th) + (2.0 / 3.0) * mp * ell ** 2 * om ** 2
              + mp * g * ell * np.cos(th))
-        return float(E) if E.ndim == 0 else E
+        return self._finite_energy(E, X)

@@ -34,7 +34,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_rng, as_shape, in_range, nonnegative, positive, positive_int, real
+from .._progress import progress_bar
+from .._validate import as_array, as_rng, as_shape, check_alloc, in_range, nonnegative, number, positive, positive_int, real
 from ..errors import InvalidArgumentError, ShapeError
 from ..oracles.base import FrozenOracle, GradientOracle
 from ..oracles.synthetic import LeastSquaresOracle, QuadraticOracle
@@ -96,10 +97,13 @@ def gd_path(oracle: GradientOracle, theta, lr: float, steps: int, *, lam: float 
     theta = as_array(theta, "theta", shape=(oracle.dim,))
     steps = positive_int(steps, "steps", minimum=0)
     lr = positive(lr, "lr")
+    check_alloc(8.0 * (steps + 1) * oracle.dim, f"steps={steps}: the ({steps + 1}, {oracle.dim}) path of iterates",
+                "use fewer inner steps")
     path = np.empty((steps + 1, oracle.dim))
     phi = theta if x0 is None else as_array(x0, "x0", shape=(oracle.dim,))
     path[0] = phi
-    for k in range(steps):
+    # a bar (automatic: only once it has run for a few seconds) for the rare very long inner loops
+    for k in (range(steps) if steps < 10_000 else progress_bar(range(steps), None, "gd_path")):
         g = oracle.grad(phi, batch)
         if lam:
             g = g + lam * (phi - theta)
@@ -174,7 +178,7 @@ class Task:
         """``{"loss": f(w), **{name: metric(w)}}``."""
         out = {"loss": self.test.value(w)}
         for k, fn in self.metrics.items():
-            out[k] = float(fn(w))
+            out[k] = number(fn(w), f"metrics[{k!r}](w)")
         return out
 
     def restrict(self, train_batch, test_batch=None) -> Task:
@@ -196,6 +200,13 @@ class Task:
 
 
 # ---------------------------------------------------------------------------- families
+def _check_tasks_size(n_tasks: int, floats_per_task: float, who: str):
+    """``n_tasks`` tasks of ``floats_per_task`` float64 parameters/data each (plus ~4 KB of Python
+    objects per task: the task, its two oracles, their arrays' headers) must fit in memory."""
+    check_alloc(n_tasks * (8.0 * floats_per_task + 4096.0), f"{who}(n_tasks={n_tasks}): {n_tasks} tasks of "
+                f"{floats_per_task:.3g} numbers each", "use fewer tasks or smaller ones")
+
+
 def _rotation(rng, d):
     q, r = np.linalg.qr(rng.standard_normal((d, d)))
     return q * np.sign(np.diag(r))
@@ -226,6 +237,7 @@ def random_quadratics(n_tasks: int, dim: int = 2, condition: float = 10.0, seed=
     condition = in_range(condition, "condition", 1.0, np.inf)
     scale, spread = positive(scale, "scale"), nonnegative(spread, "spread")
     test_shift = nonnegative(test_shift, "test_shift")
+    _check_tasks_size(n_tasks, 2.0 * dim * dim + 4 * dim, "random_quadratics")
     rng = as_rng(seed)
     center = np.zeros(dim) if center is None else as_array(center, "center", shape=(dim,))
     eig = scale * np.logspace(-np.log10(condition), 0.0, dim) if dim > 1 else np.array([scale])
@@ -286,6 +298,8 @@ def linear_regression(n_tasks: int, dim: int, seed=0, *, n_train: int = 10, n_te
     n_train, n_test = positive_int(n_train, "n_train"), positive_int(n_test, "n_test")
     noise, spread = nonnegative(noise, "noise"), nonnegative(spread, "spread")
     lo, hi = _interval(scale_range, "scale_range", positive_ends=True)
+    _check_tasks_size(n_tasks, (n_train + n_test) * (dim + 1) + 3 * dim + (dim * dim if population_test else 0),
+                      "linear_regression")
     rng = as_rng(seed)
     w_bar = rng.standard_normal(dim)
     offsets = _drift_offsets(rng, n_tasks, dim, drift)
@@ -327,9 +341,12 @@ def sinusoid_regression(n_tasks: int, seed=0, *, n_train: int = 10, n_test: int 
     amplitude = _interval(amplitude, "amplitude")
     phase = _interval(phase, "phase")
     x_range = _interval(x_range, "x_range")
-    rng = as_rng(seed)
     if model == "features":
         n_features = positive_int(n_features, "n_features")
+    _check_tasks_size(n_tasks, (n_train + n_test) * (2 + (n_features if model == "features" else 0)),
+                      "sinusoid_regression")
+    rng = as_rng(seed)
+    if model == "features":
         omega = rng.standard_normal(n_features)
         beta = rng.uniform(0, 2 * np.pi, n_features)
 
@@ -420,6 +437,7 @@ def rainbow_digits(n_tasks: int = 8, seed=0, *, n_train: int = 100, n_test: int 
 
     n_tasks = positive_int(n_tasks, "n_tasks")
     n_train, n_test = positive_int(n_train, "n_train"), positive_int(n_test, "n_test")
+    _check_tasks_size(n_tasks, (n_train + n_test) * 193, "rainbow_digits")
     names = list(RAINBOW_COLORS) if colors is None else list(colors)
     for c in names:
         if c not in RAINBOW_COLORS:

@@ -11,7 +11,8 @@ import math
 
 import torch
 
-from ..errors import InvalidArgumentError, NonFiniteError
+from .._validate import real_tensor
+from ..errors import InvalidArgumentError, NonFiniteError, OlcError, ShapeError
 
 
 def group_params(params, who: str) -> list:
@@ -64,6 +65,45 @@ def loss_value(loss, who: str, step: int) -> float:
     if not math.isfinite(value):
         raise NonFiniteError(f"{who}: non-finite loss {value} at step {step}")
     return value
+
+
+def data_pair(X, y, what: str):
+    """``(X, y)`` of one data set as real tensors with a common, non-empty sample axis; integer
+    inputs ``X`` become float64 (labels ``y`` keep their dtype). Errors name ``what`` (e.g. ``"task.X_train"``)."""
+    X = real_tensor(X, what)
+    y = real_tensor(y, what.replace("X", "y"))
+    if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
+        raise ShapeError(f"{what}: expected inputs and targets with the same non-empty first (sample) axis, got "
+                         f"shapes {tuple(X.shape)} and {tuple(y.shape)}")
+    return (X if X.is_floating_point() else X.to(torch.float64)), y
+
+
+def model_loss(module, call, loss_fn, X, y):
+    """``loss_fn(call(X), y)`` checked: a scalar tensor, and data the module cannot take (an error
+    from the forward pass or the loss) reported as a :class:`~olc.errors.ShapeError` naming the shapes."""
+    try:
+        value = loss_fn(call(X), y)
+    except (OlcError, torch.OutOfMemoryError):
+        raise
+    except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+        raise ShapeError(f"X: the module {type(module).__name__} and loss_fn cannot be evaluated on X of shape "
+                         f"{tuple(X.shape)} with y of shape {tuple(y.shape)} ({type(exc).__name__}: {exc})") from exc
+    if not torch.is_tensor(value):
+        raise InvalidArgumentError(f"loss_fn: must return a scalar torch tensor (gradients flow through it), got "
+                                   f"{type(value).__name__} {value!r:.40}")
+    if value.ndim != 0:
+        raise InvalidArgumentError(f"loss_fn: must return a scalar (use reduction='mean'), got shape "
+                                   f"{tuple(value.shape)}")
+    return value
+
+
+def autograd_grad(outputs, inputs, grad_outputs=None, **kw) -> tuple:
+    """``torch.autograd.grad`` that gives zeros, as ``torch.func.grad`` does, where ``outputs`` do not
+    depend on ``inputs`` at all (a constant loss has no ``grad_fn``; autograd would raise)."""
+    outs = (outputs,) if torch.is_tensor(outputs) else tuple(outputs)
+    if not any(o.requires_grad for o in outs):
+        return tuple(torch.zeros_like(i) for i in ((inputs,) if torch.is_tensor(inputs) else inputs))
+    return torch.autograd.grad(outputs, inputs, grad_outputs, **kw)
 
 
 def check_finite(t: torch.Tensor, what: str, who: str, step: int) -> None:

@@ -42,9 +42,10 @@ from typing import NamedTuple
 
 import torch
 
+from .._progress import progress_bar
 from ..errors import InvalidArgumentError, NonFiniteError, ShapeError
 from ..learners import maml as _np
-from ._util import Reparam
+from ._util import Reparam, autograd_grad, data_pair, model_loss
 
 __all__ = ["TorchTask", "stack_tasks", "MAML", "FOMAML", "Reptile", "IMAML", "FOBMAML", "conjugate_gradient_torch"]
 
@@ -139,11 +140,7 @@ class _TorchMeta:
 
     # ------------------------------------------------------------------ pieces
     def _loss(self, params, X, y):
-        value = self.loss_fn(self._f(params, X), y)
-        if value.ndim != 0:
-            raise InvalidArgumentError(f"loss_fn: must return a scalar (use reduction='mean'), got shape "
-                                       f"{tuple(value.shape)}")
-        return value
+        return model_loss(self.model, lambda X_: self._f(params, X_), self.loss_fn, X, y)
 
     def _theta(self, params):
         if params is None:
@@ -165,16 +162,18 @@ class _TorchMeta:
                 except TypeError:
                     raise InvalidArgumentError(f"task: expected a TorchTask (X_train, y_train, X_test, y_test) or an "
                                                f"olc.tasks.Task of TorchOracles, got {type(task).__name__}") from None
+        task = TorchTask(*data_pair(task.X_train, task.y_train, "task.X_train"),
+                         *data_pair(task.X_test, task.y_test, "task.X_test"))
         return task.to(device=theta[0].device, dtype=theta[0].dtype)
 
     def _grad_ag(self, params, X, y, create_graph=False):
         """``∇loss`` by autograd; with ``create_graph`` the result stays differentiable in ``params``."""
         if create_graph:
-            return list(torch.autograd.grad(self._loss(params, X, y), params, create_graph=True,
+            return list(autograd_grad(self._loss(params, X, y), params, create_graph=True,
                                             materialize_grads=True))
         with torch.enable_grad():
             req = [p.detach().requires_grad_() for p in params]
-            return list(torch.autograd.grad(self._loss(req, X, y), req, materialize_grads=True))
+            return list(autograd_grad(self._loss(req, X, y), req, materialize_grads=True))
 
     def _grad_func(self, params, X, y):
         return list(torch.func.grad(self._loss)(tuple(params), X, y))
@@ -183,7 +182,7 @@ class _TorchMeta:
         """GD ``φ_{k+1} = φ_k − lr(∇f̂(φ_k) + λ(φ_k − θ) + ν∇f(φ_k))`` from ``φ_0 = θ``
         (:func:`olc.tasks.gd_path`: the inner problem (6) with ``λ``, the perturbed problem (9) with ``ν``)."""
         phi = list(theta)
-        for _ in range(steps):
+        for _ in (range(steps) if steps < 10_000 else progress_bar(range(steps), None, f"{type(self).__name__} inner")):
             g = grad(phi, X, y)
             if lam:
                 g = [gi + lam * (f - t) for gi, f, t in zip(g, phi, theta)]
@@ -310,7 +309,7 @@ class MAML(_Unrolled):
             phi = self._gd(th, task.X_train, task.y_train, self.inner_steps, self.inner_lr,
                            lambda p, X, y: self._grad_ag(p, X, y, create_graph=True), lam=self.lam or 0.0)
             F = self._loss(phi, task.X_test, task.y_test)
-            g = torch.autograd.grad(F, th, materialize_grads=True)
+            g = autograd_grad(F, th, materialize_grads=True)
         return list(g), F.detach()
 
     def _batch(self, theta, tasks):
@@ -333,7 +332,7 @@ class FOMAML(_Unrolled):
         with torch.enable_grad():
             req = [p.detach().requires_grad_() for p in phi]
             F = self._loss(req, task.X_test, task.y_test)
-            g = torch.autograd.grad(F, req, materialize_grads=True)
+            g = autograd_grad(F, req, materialize_grads=True)
         return list(g), F.detach()
 
     def _batch(self, theta, tasks):
@@ -392,12 +391,12 @@ class IMAML(_Bilevel):
         with torch.enable_grad():
             req = [p.detach().requires_grad_() for p in phi]
             F = self._loss(req, task.X_test, task.y_test)
-            rhs = _flat(torch.autograd.grad(F, req, materialize_grads=True))
-            gtr = torch.autograd.grad(self._loss(req, task.X_train, task.y_train), req, create_graph=True,
+            rhs = _flat(autograd_grad(F, req, materialize_grads=True))
+            gtr = autograd_grad(self._loss(req, task.X_train, task.y_train), req, create_graph=True,
                                       materialize_grads=True)
 
             def matvec(v):
-                hv = torch.autograd.grad(gtr, req, _split(v, req), retain_graph=True, materialize_grads=True)
+                hv = autograd_grad(gtr, req, _split(v, req), retain_graph=True, materialize_grads=True)
                 return v + _flat(hv) / self.lam
 
             x = conjugate_gradient_torch(matvec, rhs.detach(), self.cg_steps)

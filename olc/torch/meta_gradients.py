@@ -181,6 +181,7 @@ class _MetaLR(torch.optim.Optimizer):
                 if h_new is not None:
                     st["hint"].copy_(h_new)
             step = _phi(rule, lr, w, g)
+            check_finite(step, "step lr * w * g (it overflows: reduce lr or meta_lr)", who, t)
             torch._foreach_add_(grp["params"], views(step, grp["params"]))
             st["prev_grad"].copy_(g)
             st["step"] += 1

@@ -34,14 +34,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import torch
 
-from .._validate import as_rng, positive_int
+from .._validate import as_rng, positive_int, real_tensor
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..learners.metamd import MetaMD as _NumpyMetaMD
 from ..learners.metamd import MetaMDHistory
-from ._util import Reparam, call_closure, check_finite, flat_grads, group_params, write
+from ._util import Reparam, autograd_grad, call_closure, check_finite, data_pair, flat_grads, group_params, model_loss, write
 
 __all__ = ["MetaMD", "MetaMDOptimizer"]
 
@@ -90,26 +89,21 @@ class MetaMD:
     # ------------------------------------------------------------------ pieces
     def _loss(self, theta, X, y):
         parts = [c.view(s) for c, s in zip(torch.split(theta, self._sizes), self._shapes)]
-        value = self.loss_fn(self._f(parts, X), y)
-        if value.ndim != 0:
-            raise InvalidArgumentError(f"loss_fn: must return a scalar (use reduction='mean'), got shape "
-                                       f"{tuple(value.shape)}")
-        return value
+        return model_loss(self.model, lambda X_: self._f(parts, X_), self.loss_fn, X, y)
 
     def _grad(self, theta, X, y):
         with torch.enable_grad():
             t = theta.detach().requires_grad_()
-            return torch.autograd.grad(self._loss(t, X, y), t)[0]
+            return autograd_grad(self._loss(t, X, y), t)[0]
 
     def _hvp(self, theta, v, X, y):
         with torch.enable_grad():
             t = theta.detach().requires_grad_()
-            g = torch.autograd.grad(self._loss(t, X, y), t, create_graph=True)[0]
-            return torch.autograd.grad(g, t, v)[0]
+            g = autograd_grad(self._loss(t, X, y), t, create_graph=True)[0]
+            return autograd_grad(g, t, v)[0]
 
     def _tensor(self, a, name, shape):
-        t = a if torch.is_tensor(a) else torch.as_tensor(np.asarray(a))
-        t = t.to(device=self.device, dtype=self.dtype)
+        t = real_tensor(a, name).to(device=self.device, dtype=self.dtype)
         if tuple(t.shape) != shape:
             raise ShapeError(f"{name}: expected shape {shape}, got {tuple(t.shape)}")
         return t
@@ -121,7 +115,7 @@ class MetaMD:
         return M
 
     def _data(self, task):
-        X, y = _as_data(task)
+        X, y = data_pair(*_as_data(task), "task.X")
         X = X.to(device=self.device, dtype=self.dtype if X.is_floating_point() else None)
         y = y.to(device=self.device, dtype=self.dtype if y.is_floating_point() else None)
         return X, y
@@ -288,8 +282,7 @@ class MetaMDOptimizer(torch.optim.Optimizer):
         grp["params"] = group_params(grp["params"], "MetaMDOptimizer")
         p0 = grp["params"][0]
         n = sum(p.numel() for p in grp["params"])
-        M = M if torch.is_tensor(M) else torch.as_tensor(np.asarray(M))
-        M = M.detach().to(device=p0.device, dtype=p0.dtype).clone()
+        M = real_tensor(M, "M").detach().to(device=p0.device, dtype=p0.dtype).clone()
         if M.ndim != 2 or M.shape[1] != n:
             raise ShapeError(f"M: expected shape (N, {n}) (N diagonals over the {n} parameters), got {tuple(M.shape)}")
         if not bool(torch.isfinite(M).all()) or not bool((M > 0).all()):

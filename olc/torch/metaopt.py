@@ -49,10 +49,11 @@ controls ``Σ_h M^{(h)} g`` are one matrix-vector product over the ring buffer.
 
 from __future__ import annotations
 
-import numpy as np
+import math
+
 import torch
 
-from .._validate import check_choice, in_range, positive, positive_int
+from .._validate import check_alloc, check_choice, in_range, positive, positive_int, real_tensor
 from ..errors import InvalidArgumentError, NonFiniteError
 from ._util import call_closure, check_finite, flat_grads, group_params, views
 
@@ -134,6 +135,10 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         g = self._group
         n = x.numel()
         shape = {"scalar": (g["H"],), "diagonal": (g["H"], n), "full": (g["H"], n, n)}[g["M"]]
+        # M with its two Adam moments, the (H+L, n) gradient ring and the (L, n) parameter ring
+        check_alloc(x.element_size() * (3 * math.prod(shape) + (g["H"] + 2 * g["L"]) * n),
+                    f"MetaOptOptimizer(H={g['H']}, L={g['L']}, M={g['M']!r}): the state for {n} parameters",
+                    "use a smaller H or L" + (" or M='diagonal'" if g["M"] == "full" else ""))
         st = self._st
         st["M"] = torch.zeros(shape, dtype=x.dtype, device=x.device)
         st["exp_avg"] = torch.zeros_like(st["M"])
@@ -159,7 +164,7 @@ class MetaOptOptimizer(torch.optim.Optimizer):
     def set_M(self, M) -> None:
         """Set ``M`` (e.g. one learned by :class:`olc.learners.MetaOpt` or another run)."""
         cur = self.M
-        M = torch.as_tensor(np.asarray(M) if not torch.is_tensor(M) else M, dtype=cur.dtype, device=cur.device)
+        M = real_tensor(M, "M").to(dtype=cur.dtype, device=cur.device)
         if M.shape != cur.shape:
             raise InvalidArgumentError(f"M: expected shape {tuple(cur.shape)}, got {tuple(M.shape)}")
         if not bool(torch.isfinite(M).all()):

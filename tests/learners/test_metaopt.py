@@ -228,6 +228,30 @@ def test_nonconvex_wrapper_regularises_and_averages():
     assert np.all(np.isfinite(out.losses)) and out.Ms.shape == (3, 2)
 
 
+def test_nonconvex_short_epochs_still_learn_M_or_are_refused():
+    """S <= H + L − 1 (the paper warm-up never completes inside one epoch): A's state carries across epochs
+    (Alg. 5), so M is learned; every epoch starts at its centre; S <= L (no rollout fits in an epoch) raises."""
+    oracle = _quad()
+    H, L, S = 4, 2, 5  # S = H + L − 1
+    inner = MetaOpt(H=H, L=L, base_lr=0.1, meta_optimizer=olc.learners.OGD(Reals(), lr=1e-3))
+    wrapped = NonconvexMetaOpt(inner, S=S, beta=0.1, K=6)
+    res = wrapped.run_episodes(oracle, N=2, x0=np.ones(N))
+    assert not np.allclose(res.Ms[0], res.Ms[-1])                 # M moved away from 0
+    # meta-steps: from round H + L − 1 = 5 on (the first epoch has none), and only at s >= L within an epoch
+    per_episode = np.diff(res.meta_steps, prepend=0)
+    assert per_episode.tolist() == [(6 - 1) * (S - L)] * 2
+    centers = res.final_state.centers
+    assert len(centers) == 7 and np.all(np.isfinite(res.losses))
+    # the iterate of each epoch's first step is that epoch's centre
+    tr = olc.play(wrapped, olc.games.optimization(oracle, 30, np.ones(N)))
+    for k, c in enumerate(tr.final_state.centers[:-1]):
+        np.testing.assert_allclose(tr.decisions[k * S], c)
+    # a frozen inner learner may use any S (nothing to learn); a learning one with S <= L is refused
+    NonconvexMetaOpt(MetaOpt(H=H, L=L, M0=np.zeros(H), frozen=True), S=1, beta=0.1)
+    with pytest.raises(olc.InvalidArgumentError, match=r"^S: .*rollout length L = 2.*got S = 2"):
+        NonconvexMetaOpt(inner, S=2, beta=0.1)
+
+
 def test_plays_in_the_optimization_game():
     """olc.play on olc.games.optimization: the game reveals f_t (full feedback) for Alg. 4's
     rollout; with rollout_oracle the learner needs only gradients. Both equal run_episodes."""

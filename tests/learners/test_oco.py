@@ -17,7 +17,7 @@ from olc.learners import (
     OGDMemory,
     aoftrl_regret_bound,
 )
-from olc.sets import Ball, Box, Simplex
+from olc.sets import Ball, Box, Reals, Simplex
 
 D_R = 1.0  # ball radius
 
@@ -144,6 +144,20 @@ def test_adagrad_box_and_ball():
         assert R[-1] <= np.sqrt(2) * D_inf * np.sum(np.linalg.norm(G, axis=0))
     with pytest.raises(olc.InvalidArgumentError, match="K"):
         AdaGrad(Simplex(3))
+
+
+def test_adagrad_decay_leaks_the_accumulator():
+    """decay = d: Σ ← (1 − d)Σ + g² (Table 2's decay rate of optimistic-meta-gradients), by hand."""
+    G = np.random.default_rng(1).standard_normal((6, 2))
+    for d in (0.0, 0.3, 1.0):
+        tr = olc.play(AdaGrad(Reals(), lr=0.5, eps=2.0, decay=d, x0=np.ones(2)), olc.games.linear(G))
+        x, sq = np.ones(2), np.zeros(2)
+        for t in range(len(G) - 1):
+            sq = (1 - d) * sq + G[t] ** 2
+            x = x - 0.5 * G[t] / np.sqrt(2.0 + sq)
+            np.testing.assert_allclose(tr.decisions[t + 1], x, rtol=1e-13)
+    with pytest.raises(olc.InvalidArgumentError, match="decay"):
+        AdaGrad(Reals(), decay=1.5)
 
 
 def test_ogd_memory_on_losses_with_memory():

@@ -21,7 +21,12 @@ from olc.learners import (
 )
 from olc.oracles import QuadraticOracle
 
-torch = pytest.importorskip("torch")
+
+@pytest.fixture
+def torch():
+    """PyTorch for the torch.optim agreement tests (skipped without it; the rest of the file runs)."""
+    return pytest.importorskip("torch")
+
 
 D = 6
 T = 40
@@ -36,10 +41,10 @@ def quad():
     return QuadraticOracle(A, b), rng.normal(size=D)
 
 
-def torch_iterates(make, A, b, x0, T):
+def torch_iterates(torch, make, A, b, x0, T):
     """Iterates x_0..x_{T-1} of a torch.optim optimizer on f(x) = ½xᵀAx + bᵀx (float64)."""
     p = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
-    opt = make([p])
+    opt = make(torch, [p])
     At, bt = torch.tensor(A), torch.tensor(b)
     xs = []
     for _ in range(T):
@@ -51,32 +56,32 @@ def torch_iterates(make, A, b, x0, T):
 
 
 TORCH_CASES = {
-    "sgd": (lambda: SGD(0.1, weight_decay=1e-3), lambda ps: torch.optim.SGD(ps, lr=0.1, weight_decay=1e-3)),
+    "sgd": (lambda: SGD(0.1, weight_decay=1e-3), lambda torch, ps: torch.optim.SGD(ps, lr=0.1, weight_decay=1e-3)),
     "heavyball": (lambda: HeavyBall(0.1, 0.9, weight_decay=1e-3),
-                  lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-3)),
+                  lambda torch, ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-3)),
     "nesterov": (lambda: Nesterov(0.1, 0.9, weight_decay=1e-3),
-                 lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)),
+                 lambda torch, ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)),
     "adam": (lambda: Adam(0.05, (0.9, 0.99), 1e-8, weight_decay=1e-3),
-             lambda ps: torch.optim.Adam(ps, lr=0.05, betas=(0.9, 0.99), eps=1e-8, weight_decay=1e-3)),
+             lambda torch, ps: torch.optim.Adam(ps, lr=0.05, betas=(0.9, 0.99), eps=1e-8, weight_decay=1e-3)),
     "adamw": (lambda: AdamW(0.05, (0.8, 0.999), 1e-8, weight_decay=1e-2),
-              lambda ps: torch.optim.AdamW(ps, lr=0.05, betas=(0.8, 0.999), eps=1e-8, weight_decay=1e-2)),
+              lambda torch, ps: torch.optim.AdamW(ps, lr=0.05, betas=(0.8, 0.999), eps=1e-8, weight_decay=1e-2)),
     # olc's AdaGrad puts eps inside the square root; with eps -> 0 both are sqrt(sum g^2)
-    "adagrad": (lambda: AdaGradOpt(0.5, eps=1e-300), lambda ps: torch.optim.Adagrad(ps, lr=0.5, eps=0.0)),
+    "adagrad": (lambda: AdaGradOpt(0.5, eps=1e-300), lambda torch, ps: torch.optim.Adagrad(ps, lr=0.5, eps=0.0)),
 }
 
 
 @pytest.mark.parametrize("name", sorted(TORCH_CASES))
-def test_agrees_with_torch_optim(quad, name):
+def test_agrees_with_torch_optim(quad, name, torch):
     oracle, x0 = quad
     ours, theirs = TORCH_CASES[name]
     tr = train(ours(), oracle, T, x0)
-    ref, ref_last = torch_iterates(theirs, oracle.H, oracle.b, x0, T)
+    ref, ref_last = torch_iterates(torch, theirs, oracle.H, oracle.b, x0, T)
     assert np.max(np.abs(tr.decisions - ref)) < 1e-10
     assert np.max(np.abs(tr.final_state.x - ref_last)) < 1e-10
     assert tr.losses[-1] < tr.losses[0]  # it optimises
 
 
-def test_adam_on_gpc_matrices_as_meta_optimizer():
+def test_adam_on_gpc_matrices_as_meta_optimizer(torch):
     """MetaOpt drives Adam(lr=1e-3) over M of shape (H, m, d) with Feedback carrying meta-gradients."""
     rng = np.random.default_rng(2)
     shape = (3, 2, 4)
