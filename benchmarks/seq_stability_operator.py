@@ -84,9 +84,65 @@ def cell(n: str, T: int, path: str, rtol: float, hvp_dtype: str, device: str, ba
     return out
 
 
+def calibrate(n: str, batch: int, k: int, hvp_dtype: str, device: str, threads: int, lr: float) -> dict:
+    """Seconds (wall and CPU) of one application of ``A_t`` and of ``A_t^T`` to a block of ``k`` vectors on a
+    recorded 2-step trajectory: with the application counts of the cells (which depend on T and the
+    spectra, not on n) this extrapolates a cell that was not run."""
+    import resource
+
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(threads)
+    from olc.oracles import TorchOracle, digits_cnn, load_digits_dataset
+    from olc.systems import OptimizationSystem
+
+    data = load_digits_dataset(seed=0)
+    channels, hidden = MODELS[n]
+    model = digits_cnn(channels, seed=0, hidden=hidden)
+    oracle = TorchOracle(model, torch.nn.CrossEntropyLoss(), data.X_train[:batch], data.y_train[:batch])
+    system = OptimizationSystem(oracle, lr, hessian_nodes=1)
+    system.run(oracle.x0(), 2)
+    dt = {"float32": torch.float32, "float64": torch.float64}[hvp_dtype]
+    op = system.operator(oracle=oracle.to(dtype=dt, device=device) if (dt != torch.float64 or device != "cpu")
+                         else None)
+    V = np.random.default_rng(0).standard_normal((k, op.dim))
+    op.apply(1, V)
+    op.apply_T(1, V)                                     # warm: the gradient graph, the secant term
+    reps, t0, c0 = 5, time.perf_counter(), time.process_time()
+    for _ in range(reps):
+        op.apply(1, V)
+        op.apply_T(1, V)
+    wall, cpu = (time.perf_counter() - t0) / (2 * reps * k), (time.process_time() - c0) / (2 * reps * k)
+    return {"n": n, "n_params": oracle.dim, "batch": batch, "k": k, "hvp_dtype": hvp_dtype, "device": device,
+            "seconds_per_vector_application": wall, "cpu_seconds_per_vector_application": cpu,
+            "peak_rss_MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def dense_fits(n_params: int, T: int, budget: float) -> bool:
     """The dense path needs the (T, 3n, 3n) stack and about four copies of it in the interval products."""
     return 5 * 8.0 * T * (3 * n_params) ** 2 <= budget
+
+
+def _subprocess_row(spec: dict, json_path, rows: list, args: dict) -> dict:
+    """Run one cell in a fresh subprocess (its own peak RSS), record the load, save every row so far."""
+    # one BLAS thread: the Krylov vector work is memory-bound, and OpenBLAS threads competing with
+    # torch's for two busy cores made it several times slower (docs/systems.md, "Threads")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    load_before = os.getloadavg()
+    proc = subprocess.run([sys.executable, __file__, "--cell", json.dumps(spec)], capture_output=True, text=True,
+                          env=env)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    row = json.loads(line[-1][7:]) if line else {**spec, "error": proc.stderr[-2000:]}
+    row.update(load_before=load_before, load_after=os.getloadavg(), cpus=os.cpu_count())
+    print(json.dumps(row), flush=True)
+    if json_path:
+        from olc._io import atomic_write_json
+        from olc.provenance import provenance
+
+        atomic_write_json(json_path, {"benchmark": "seq_stability_operator", "rows": [*rows, row],
+                                      "provenance": provenance(args)})
+    return row
 
 
 def main(argv=None):
@@ -104,12 +160,23 @@ def main(argv=None):
     p.add_argument("--block", action="store_true", help="also the parameter-block norms and Hessian diagnostics")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (2 oversubscribes a shared machine)")
     p.add_argument("--json", default=None)
+    p.add_argument("--calibrate", action="store_true",
+                   help="only time one application of A_t per size (blocks of --k vectors), for extrapolation")
+    p.add_argument("--k", type=int, default=8, help="vectors per application in --calibrate")
     p.add_argument("--cell", default=None, help=argparse.SUPPRESS)   # internal: run one cell and print JSON
     a = p.parse_args(argv)
     if a.cell:
-        print("RESULT " + json.dumps(cell(**json.loads(a.cell))))
+        spec = json.loads(a.cell)
+        fn = calibrate if spec.pop("calibrate", False) else cell
+        print("RESULT " + json.dumps(fn(**spec)))
         return 0
     rows = []
+    if a.calibrate:
+        for n in a.n.split(","):
+            spec = dict(calibrate=True, n=n, batch=a.batch, k=a.k, hvp_dtype=a.hvp_dtype, device=a.device,
+                        threads=a.threads, lr=a.lr)
+            rows.append(_subprocess_row(spec, a.json, rows, vars(a)))
+        return 0
     for n in a.n.split(","):
         for T in (int(t) for t in a.T.split(",")):
             paths = ["operator", "dense"] if a.scaling else [a.path]
@@ -126,23 +193,7 @@ def main(argv=None):
                                      f"{5 * 8 * T * (3 * n_params) ** 2 / 2 ** 30:.1f} GiB"})
                         print(json.dumps(rows[-1]), flush=True)
                         continue
-                # one BLAS thread: the Krylov vector work is memory-bound, and OpenBLAS threads competing with
-                # torch's for two busy cores made it several times slower (docs/systems.md, "Threads")
-                env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-                load_before = os.getloadavg()
-                proc = subprocess.run([sys.executable, __file__, "--cell", json.dumps(spec)], capture_output=True,
-                                      text=True, env=env)
-                line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-                row = json.loads(line[-1][7:]) if line else {**spec, "error": proc.stderr[-2000:]}
-                row.update(load_before=load_before, load_after=os.getloadavg(), cpus=os.cpu_count())
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-                if a.json:
-                    from olc._io import atomic_write_json
-                    from olc.provenance import provenance
-
-                    atomic_write_json(a.json, {"benchmark": "seq_stability_operator", "rows": rows,
-                                               "provenance": provenance(vars(a))})
+                rows.append(_subprocess_row(spec, a.json, rows, vars(a)))
     print("\n| n | params | T | path | stability s | cell s | cell CPU s | peak RSS MiB | kappa [lower, upper] |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
