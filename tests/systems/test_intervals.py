@@ -85,15 +85,13 @@ def test_bounds_bracket_exact_norms_on_random_non_normal_ltvs(T, d, scale, seed,
     block = slice(0, max(1, d - 1))
     full, part = interval_bounds(op, plan=plan, block=[None, block], rtol=1e-3, seed=seed % 1000,
                                  probes=2, select=lambda b: [])
-    exb = _exact(As[:, block, block]) if False else None  # (restricted products are not products of blocks)
     for (r, ell), v in ex.items():
         lo, hi = np.exp(full.log_lower[r, ell - 1]), np.exp(full.log_upper[r, ell - 1])
         assert lo <= v * (1 + 1e-12) + 1e-300 and v <= hi * (1 + 1e-12) + 1e-300, (r, ell, lo, v, hi)
         P = functools.reduce(lambda P, A: A @ P, As[r:r + ell], np.eye(d))
-        vb = np.linalg.norm(P[block, block], 2)
+        vb = np.linalg.norm(P[block, block], 2)           # the block of the product, not a product of blocks
         lo, hi = np.exp(part.log_lower[r, ell - 1]), np.exp(part.log_upper[r, ell - 1])
         assert lo <= vb * (1 + 1e-12) + 1e-300 and vb <= hi * (1 + 1e-12) + 1e-300
-    assert exb is None
 
 
 def test_operator_path_equals_dense_path_on_random_stacks():
