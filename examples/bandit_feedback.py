@@ -50,6 +50,5 @@ ax.set_xlabel("round t")
 ax.set_ylabel("regret")
 ax.legend(fontsize=7)
 fig.tight_layout()
-path = os.path.join(out, "bandit_feedback.png")
-fig.savefig(path, dpi=110)
+path = olc.plot.save(fig, os.path.join(out, "bandit_feedback.png"), dpi=110)  # atomic write
 print("figure:", path)

@@ -48,6 +48,5 @@ plt.ylabel("regret vs best meta-learner")
 plt.legend()
 plt.tight_layout()
 os.makedirs(args.out, exist_ok=True)
-path = os.path.join(args.out, "ftml_online.png")
-plt.savefig(path, dpi=100)
+path = olc.plot.save(plt.gcf(), os.path.join(args.out, "ftml_online.png"), dpi=100)  # atomic write
 print("saved", path)

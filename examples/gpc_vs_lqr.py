@@ -67,6 +67,5 @@ for ax, (name, w) in zip(axes, disturbances.items()):
           f"best DFC {best.total / T:7.3f}  GPC regret {regret[-1]:8.1f}")
 
 fig.tight_layout()
-path = os.path.join(out, "gpc_vs_lqr.png")
-fig.savefig(path, dpi=110)
+path = olc.plot.save(fig, os.path.join(out, "gpc_vs_lqr.png"), dpi=110)  # atomic write
 print(f"figure: {path}")

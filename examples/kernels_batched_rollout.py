@@ -23,6 +23,7 @@ matplotlib.use("Agg")  # non-interactive: write a PNG, never open a window
 import matplotlib.pyplot as plt
 import numpy as np
 
+import olc
 from olc import kernels
 
 
@@ -77,8 +78,7 @@ def main(argv=None):
     ax.set_title("Batched rollouts with olc.kernels")
     ax.legend()
     fig.tight_layout()
-    path = os.path.join(out, "kernels_batched_rollout.png")
-    fig.savefig(path, dpi=100)
+    path = olc.plot.save(fig, os.path.join(out, "kernels_batched_rollout.png"), dpi=100)  # atomic write
     print(f"saved {path}")
     return path
 

@@ -68,6 +68,5 @@ b.set_xlabel("outer step")
 b.set_ylabel("B-MAML objective")
 fig.tight_layout()
 os.makedirs(args.out, exist_ok=True)
-path = os.path.join(args.out, "maml_family.png")
-fig.savefig(path, dpi=100)
+path = olc.plot.save(fig, os.path.join(args.out, "maml_family.png"), dpi=100)  # atomic write
 print("saved", path)

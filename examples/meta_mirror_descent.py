@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # no display needed
 import matplotlib.pyplot as plt
 import numpy as np
 
+import olc
 from olc.learners import MetaMD
 from olc.oracles import QuadraticOracle
 
@@ -65,6 +66,5 @@ ax[1].plot(*theta1, "go")
 ax[1].legend(fontsize=7)
 ax[1].set(title="held-out task")
 fig.tight_layout()
-path = os.path.join(out, "meta_mirror_descent.png")
-fig.savefig(path, dpi=100)
+path = olc.plot.save(fig, os.path.join(out, "meta_mirror_descent.png"), dpi=100)  # atomic write
 print(f"figure: {path}")

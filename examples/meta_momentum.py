@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # no display needed
 import matplotlib.pyplot as plt
 import numpy as np
 
+import olc
 from olc.learners import (
     IdentityRule,
     MetaGradient,
@@ -82,6 +83,5 @@ ax[1].loglog(t, 1.0 / t ** 2, "k--", label="1/t²")
 ax[1].set(title="rates (φ(x, w) = w)", xlabel="t", ylabel="f(x̄_t) − f*")
 ax[1].legend(fontsize=7)
 fig.tight_layout()
-path = os.path.join(out, "meta_momentum.png")
-fig.savefig(path, dpi=100)
+path = olc.plot.save(fig, os.path.join(out, "meta_momentum.png"), dpi=100)  # atomic write
 print(f"figure: {path}")

@@ -79,6 +79,5 @@ ax[2].plot(np.arange(1, H + 1), equivalent_M("heavy_ball", H, 0.1, momentum=0.6)
 ax[2].set(xlabel="lag h", ylabel="M^(h)", title="learned update rule")
 ax[2].legend(fontsize=8)
 fig.tight_layout()
-path = os.path.join(out, "meta_optimization.png")
-fig.savefig(path, dpi=100)
+path = olc.plot.save(fig, os.path.join(out, "meta_optimization.png"), dpi=100)  # atomic write
 print("saved", path)

@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+import olc
 from olc.systems import consensus_rate, consensus_system, real_graph
 
 
@@ -73,8 +74,7 @@ def main(argv=None):
     axes[1].plot(t, X_steer, lw=0.6)
     axes[1].set(xlabel="t", ylabel="opinion", title="steering 3 members to 1.0")
     fig.tight_layout()
-    path = os.path.join(out, "network_consensus.png")
-    fig.savefig(path, dpi=100)
+    path = olc.plot.save(fig, os.path.join(out, "network_consensus.png"), dpi=100)  # atomic write
     plt.close(fig)
     print(f"saved {path}")
     return path

@@ -65,8 +65,7 @@ for ax, amp in zip(axes, amplitudes):
     ax.set_ylabel("θ (rad)")
 axes[0].legend(fontsize="x-small")
 fig.tight_layout()
-path = os.path.join(out, "nonlinear_pendulum.png")
-fig.savefig(path, dpi=100)
+path = olc.plot.save(fig, os.path.join(out, "nonlinear_pendulum.png"), dpi=100)  # atomic write
 plt.close(fig)
 print(f"figure: {path}")
 

@@ -59,6 +59,5 @@ ax.set_xlabel("round t")
 ax.set_ylabel("regret vs best fixed decision")
 ax.legend(fontsize=7)
 fig.tight_layout()
-path = os.path.join(out, "oco_regret_basics.png")
-fig.savefig(path, dpi=110)
+path = olc.plot.save(fig, os.path.join(out, "oco_regret_basics.png"), dpi=110)  # atomic write
 print("figure:", path)

@@ -86,8 +86,7 @@ def main(argv=None):
            title="MLP on scikit-learn digits, GD on the flat vector")
     ax.legend()
     fig.tight_layout()
-    path = os.path.join(out, "loss_curve.png")
-    fig.savefig(path, dpi=100)
+    path = olc.plot.save(fig, os.path.join(out, "loss_curve.png"), dpi=100)  # atomic write
     plt.close(fig)
     print(f"saved {path}")
     return path

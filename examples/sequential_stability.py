@@ -26,6 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+import olc
 from olc.systems import consensus_system, plot_decay, real_graph, sequential_stability, switching_system
 
 
@@ -65,8 +66,7 @@ def main(argv=None):
         plot_decay(res, ax=ax)
         ax.set_title(name, fontsize="medium")
     fig.tight_layout()
-    path = os.path.join(out, "sequential_stability.png")
-    fig.savefig(path, dpi=100)
+    path = olc.plot.save(fig, os.path.join(out, "sequential_stability.png"), dpi=100)  # atomic write
     plt.close(fig)
     print(f"saved {path}")
     return path

@@ -73,8 +73,7 @@ def main():
            title=f"OGD, η_t = c·D/(G√t): mean ± s.e. over {table['seed'].nunique()} seeds")
     ax.legend()
     fig.tight_layout()
-    path = os.path.join(out, "sweep_seeds.png")
-    fig.savefig(path, dpi=110)
+    path = olc.plot.save(fig, os.path.join(out, "sweep_seeds.png"), dpi=110)  # atomic write
     print(f"figure: {path}")
 
     # 4. What the seeds say: do the 95 % intervals of the best and the worst step scale overlap?

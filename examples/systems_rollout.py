@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.linalg import solve_discrete_are
 
+import olc
 from olc.systems import QuadraticCost, inverted_pendulum
 from olc.systems import disturbances as D
 
@@ -64,8 +65,7 @@ def main(argv=None):
     axes[1].set(xlabel="t", ylabel="cumulative cost", title=r"$\sum_t x_t^TQx_t + u_t^TRu_t$")
     axes[0].legend(fontsize="small")
     fig.tight_layout()
-    path = os.path.join(out, "systems_rollout.png")
-    fig.savefig(path, dpi=100)
+    path = olc.plot.save(fig, os.path.join(out, "systems_rollout.png"), dpi=100)  # atomic write
     plt.close(fig)
     print(f"saved {path}")
     return path

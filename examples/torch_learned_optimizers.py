@@ -96,6 +96,5 @@ ax[1].set(xlabel="learned learning-rate multiplier w", ylabel="parameters",
 ax[2].plot(meta_losses)
 ax[2].set(xlabel="outer step (Adam)", ylabel="mean post-adaptation MSE", title="MAML on 16 sinusoids")
 fig.tight_layout()
-path = os.path.join(out, "torch_learned_optimizers.png")
-fig.savefig(path, dpi=100)
+path = olc.plot.save(fig, os.path.join(out, "torch_learned_optimizers.png"), dpi=100)  # atomic write
 print("wrote", path)

@@ -24,6 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+import olc
 from olc.comparators import BestOptimizer
 from olc.errors import DivergenceError
 from olc.learners import AdamW, DAdaptAdam, DoG, HypergradientDescent, Mechanic, train
@@ -117,6 +118,5 @@ except ImportError as exc:  # torch or scikit-learn missing
     print(f"skipping the digits MLP: {exc}")
 
 fig.tight_layout()
-path = os.path.join(out, "tuned_baselines.png")
-fig.savefig(path, dpi=120)
+path = olc.plot.save(fig, os.path.join(out, "tuned_baselines.png"), dpi=120)  # atomic write
 print("saved", path)

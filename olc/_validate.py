@@ -353,7 +353,11 @@ def as_shape(shape, name: str = "shape") -> tuple[int, ...]:
 
 def require(obj, name: str, what: str, methods=(), attrs=()):
     """Check ``obj`` follows a protocol: the callables ``methods`` and the attributes ``attrs``;
-    else an error naming ``name``, the protocol ``what`` and what is missing. Returns ``obj``."""
+    else an error naming ``name``, the protocol ``what`` and what is missing. Returns ``obj``.
+    A class passed where an instance is expected (``OGD`` for ``OGD(K)``) is refused as such."""
+    if isinstance(obj, type):
+        raise InvalidArgumentError(f"{name}: expected {what} — an instance, got the class {obj.__name__} itself "
+                                   f"(construct it first: {obj.__name__}(...))")
     missing = [m for m in methods if not callable(getattr(obj, m, None))] + [a for a in attrs if not hasattr(obj, a)]
     if missing:
         raise InvalidArgumentError(f"{name}: expected {what}, got {type(obj).__name__} {obj!r:.60} "
@@ -428,3 +432,11 @@ def check_alloc(nbytes, what: str, hint: str = "", *, limit: int | None = None) 
         raise ResourceError(f"{what}: needs about {_fmt_bytes(need)} but only {_fmt_bytes(have)} is available"
                             + (f"; {hint}" if hint else ""))
     return int(need) if need < float("inf") else int(nbytes)
+
+
+def no_start(x0, who: str):
+    """``init(..., x0=)`` of a learner whose decisions have no given start (a controller's control,
+    Hedge's weights): only ``None`` is accepted."""
+    if x0 is not None:
+        raise InvalidArgumentError(f"x0: {who} takes no starting decision (its decisions are not iterates); "
+                                   f"got x0 of type {type(x0).__name__}")

@@ -94,12 +94,13 @@ class Learner:
 
     feedback: str = "gradient"
 
-    def init(self, shape: tuple[int, ...], rng: np.random.Generator, horizon: int | None = None):
+    def init(self, shape: tuple[int, ...], rng: np.random.Generator, horizon: int | None = None, *, x0=None):
         """Return the initial state for decisions of ``shape`` (``horizon`` if known).
 
         Environments that fix the first decision (``env.initial_decision``, e.g. optimization
         games where the decision is the iterate) make :func:`play` call
-        ``init(..., x0=env.initial_decision)``; learners that play such games accept that keyword.
+        ``init(..., x0=env.initial_decision)``; a learner whose decisions have no given start (a
+        controller, Hedge) refuses an ``x0`` other than None with an ``InvalidArgumentError``.
         """
         raise NotImplementedError
 
@@ -110,6 +111,27 @@ class Learner:
     def update(self, state, feedback: Feedback):
         """Return the state after seeing ``feedback``."""
         raise NotImplementedError
+
+    def __repr__(self):
+        """``ClassName(arg=value, ...)``: the constructor arguments, read from the attributes of the same
+        name (or with a leading underscore, or named by the class's ``_attr_of``); arrays show their shape."""
+        import inspect
+
+        try:
+            params = list(inspect.signature(type(self).__init__).parameters.values())[1:]
+        except (TypeError, ValueError):  # pragma: no cover - builtins
+            params = []
+        parts = []
+        for p in params:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            for attr in (getattr(self, "_attr_of", {}).get(p.name, p.name), "_" + p.name):
+                if attr in vars(self):
+                    v = vars(self)[attr]
+                    parts.append(f"{p.name}=" + (f"array(shape={v.shape})" if isinstance(v, np.ndarray) and v.size > 4
+                                                 else repr(v)))
+                    break
+        return f"{type(self).__name__}({', '.join(parts)})"
 
 
 class Stateful:
@@ -168,6 +190,11 @@ class Environment(Stateful):
         """The loss sequence actually played (for comparators), or None."""
         return None
 
+    def done(self, t: int) -> bool:
+        """True when the game ends after round ``t`` (an early stop: :func:`play` returns the ``t + 1``
+        rounds played, e.g. once an optimizer's gradient norm is below a tolerance). False by default."""
+        return False
+
     def report(self) -> dict:
         """Extra per-round arrays to keep in :attr:`Trace.info` (e.g. states, disturbances)."""
         return {}
@@ -179,7 +206,8 @@ class Trace:
 
     ``decisions`` has shape ``(T, *shape)``, ``losses`` shape ``(T,)``. ``sequence`` is the
     realised loss sequence (what comparators minimise); ``info`` holds extra arrays from the
-    environment; ``env`` is the environment itself; ``final_state`` the learner's last state.
+    environment and the values of :func:`play`'s ``record`` hook; ``env`` is the environment
+    itself; ``final_state`` the learner's last state.
     """
 
     decisions: np.ndarray
@@ -233,7 +261,7 @@ class Trace:
 
 
 def play(learner, env, T: int | None = None, seed=0, progress: bool | None = None, state=None, *,
-         checkpoint=None, every: int | None = None, resume=None) -> Trace:
+         checkpoint=None, every: int | None = None, resume=None, record=None) -> Trace:
     """Play ``learner`` against ``env`` for ``T`` rounds (default: the environment's horizon).
 
     ``seed`` (int or ``numpy.random.Generator``) drives both the learner's and the
@@ -262,7 +290,18 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool | None = Non
     first ones (and the same ``T`` and ``seed``); the trace is bitwise identical to an uninterrupted
     play. ``checkpoint`` and ``resume`` may name the same file. Only resume checkpoints you wrote
     (unpickling runs code).
+
+    ``record``: a per-round hook for what a driver wants to keep beyond decisions and losses,
+    ``record(t, decision, feedback, state) -> dict`` called after the learner's update of round ``t``
+    (``feedback`` is the environment's full :class:`Feedback`, ``state`` the learner's new state). Each
+    key's values are stacked over the rounds into ``Trace.info[key]`` (a numpy array with a leading
+    round axis when they stack, else a list); every round must return the same keys. They are in the
+    ``.partial`` trace of an error and in checkpoints too.
+
+    Early stop: an environment whose :meth:`Environment.done` returns True after round ``t`` ends the
+    game there; the trace then holds the ``t + 1`` rounds played (``T`` is the most rounds).
     """
+    _check_protocol(learner, env)
     require(learner, "learner", "a learner (init, decide, update)", ("init", "decide", "update"))
     require(env, "env", "an environment from olc.games", ("reset", "observe", "step", "realized", "report"),
             ("shape", "horizon", "feedback", "memory"))
@@ -310,20 +349,26 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool | None = Non
     decisions = np.empty((T, *shape))
     losses = np.empty(T)
     name = type(learner).__name__
-    t = 0
+    done = getattr(env, "done", None)
+    rows = {}  # the record hook's values, one list per key
+    t = n = 0
     if saved is not None:
         t = saved["t"]
         decisions[:t], losses[:t] = saved["decisions"], saved["losses"]
-    start = t
+        rows = {k: list(v) for k, v in saved.get("records", {}).items()}
+    start = n = t
+    if saved is not None and t and done is not None and bool(done(t - 1)):  # written at an early stop
+        start = T
 
     def _partial():
-        return Trace(decisions[:t], losses[:t], sequence=_prefix(env, t), info=_report(env, t), env=env,
-                     learner=learner, final_state=state, seed=seed)
+        return Trace(decisions[:t], losses[:t], sequence=_prefix(env, t),
+                     info={**_report(env, t), **_stacked(rows, t)}, env=env, learner=learner, final_state=state,
+                     seed=seed)
 
     try:
         for t in progress_bar(range(start, T), progress, name):
             obs = env.observe(t)
-            x, state = learner.decide(state, obs, learner_rng)
+            x, state = _decision(learner.decide(state, obs, learner_rng), name, t)
             x = np.asarray(x, dtype=float)
             if x.shape != shape:
                 raise ShapeError(f"{name}.decide: returned a decision of shape {x.shape} in round {t}, "
@@ -336,9 +381,15 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool | None = Non
                 raise NonFiniteError(f"environment: non-finite loss {fb.value} in round {t}")
             losses[t] = fb.value
             state = learner.update(state, fb.restrict(need))
-            if checkpoint is not None and ((t + 1) % every == 0 or t + 1 == T):
-                _save_checkpoint(checkpoint, t + 1, T, seed, shape, learner, env, state, learner_rng,
-                                 decisions, losses)
+            if record is not None:
+                _record_round(rows, record(t, x, fb, state), t)
+            n = t + 1
+            stop = done is not None and bool(done(t))
+            if checkpoint is not None and (n % every == 0 or n == T or stop):
+                _save_checkpoint(checkpoint, n, T, seed, shape, learner, env, state, learner_rng,
+                                 decisions, losses, rows)
+            if stop:
+                break
     except NonFiniteError as exc:
         raise DivergenceError(f"play: {exc} (the {t} rounds before it are in .partial)", step=t,
                               partial=_partial()) from exc
@@ -352,10 +403,60 @@ def play(learner, env, T: int | None = None, seed=0, progress: bool | None = Non
                 pass
         raise
     seq = env.realized()
-    if seq is not None and env.horizon is not None and T < env.horizon:  # the rounds played, not the whole game
-        seq = seq[:T]
-    return Trace(decisions, losses, sequence=seq, info=env.report(), env=env, learner=learner,
-                 final_state=state, seed=seed)
+    if seq is not None and env.horizon is not None and n < env.horizon:  # the rounds played, not the whole game
+        seq = seq[:n]
+    return Trace(decisions[:n], losses[:n], sequence=seq, info={**env.report(), **_stacked(rows, n)}, env=env,
+                 learner=learner, final_state=state, seed=seed)
+
+
+def _record_round(rows: dict, values, t: int) -> None:
+    """Append the record hook's values of round ``t`` to ``rows`` (one list per key)."""
+    if not isinstance(values, Mapping):
+        raise InvalidArgumentError(f"record: expected a dict of per-round values, got {type(values).__name__} "
+                                   f"in round {t}")
+    if not rows:
+        if t and values:
+            raise InvalidArgumentError(f"record: the game resumed at round {t} has no records of the rounds before "
+                                       "(resume with the record= hook of the play that wrote the checkpoint)")
+        rows.update((k, []) for k in values)
+    elif set(values) != set(rows):
+        raise InvalidArgumentError(f"record: round {t} returned the keys {sorted(values)}, earlier rounds "
+                                   f"{sorted(rows)}; return the same keys every round")
+    for k, v in values.items():
+        rows[k].append(v)
+
+
+def _stacked(rows: dict, n: int) -> dict:
+    """The first ``n`` recorded values of each key as an array with a leading round axis (a list when
+    they do not stack into a numeric array)."""
+    out = {}
+    for k, vals in rows.items():
+        vals = vals[:n]
+        try:
+            arr = np.asarray(vals)
+        except ValueError:  # ragged
+            arr = None
+        out[k] = arr if arr is not None and arr.dtype != object else list(vals)
+    return out
+
+
+def _check_protocol(learner, env):
+    """Before the first round: the mistakes people make with the protocol get errors that say so."""
+    require(env, "env", "an environment from olc.games")  # a class instead of an instance, for one
+    require(learner, "learner", "a learner (init, decide, update)", ("init", "decide", "update"))
+    if not hasattr(learner, "feedback"):
+        raise FeedbackError(f"learner: {type(learner).__name__} declares no feedback kind; set the class attribute "
+                            f"feedback = 'bandit', 'gradient' or 'full' (the least informative feedback it works "
+                            f"with: play hands it only that), or subclass olc.game.Learner (default 'gradient')")
+
+
+def _decision(out, name, t):
+    """``decide``'s ``(decision, state)``; a bare decision (an array, a number) is a protocol error."""
+    if not (isinstance(out, tuple) and len(out) == 2):
+        got = f"an array of shape {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+        raise InvalidArgumentError(f"{name}.decide: returned {got} in round {t}; decide(state, obs, rng) must return "
+                                   "the pair (decision, state) — the new state too (olc.game.Learner)")
+    return out
 
 
 _CHECKPOINT_FORMAT = "olc.play checkpoint"
@@ -384,14 +485,14 @@ def _check_checkpointing(env, checkpoint, every, resume, state):
         raise InvalidArgumentError(f"checkpoint: the directory {folder} of {os.fspath(checkpoint)!r} does not exist")
 
 
-def _save_checkpoint(path, t, T, seed, shape, learner, env, state, learner_rng, decisions, losses):
+def _save_checkpoint(path, t, T, seed, shape, learner, env, state, learner_rng, decisions, losses, rows):
     from ._io import atomic_write_bytes
 
     record = {"format": _CHECKPOINT_FORMAT, "version": 1, "t": t, "T": T,
               "seed": int(seed) if isinstance(seed, (int, np.integer)) else None, "shape": shape,
               "learner": type(learner).__qualname__, "env_type": type(env).__qualname__,
               "env": env.get_state(), "state": state, "learner_rng": learner_rng,
-              "decisions": decisions[:t], "losses": losses[:t]}
+              "decisions": decisions[:t], "losses": losses[:t], "records": rows}
     try:  # one pickle: objects shared between the parts stay shared when loaded
         data = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:

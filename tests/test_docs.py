@@ -1,31 +1,11 @@
-"""The Python blocks of docs/control.md run as written (in order, one namespace), and the
-documentation site's pieces are in place (the build itself is .ci/docs: Sphinx with -W)."""
+"""The documentation site's pieces are in place (the build itself is .ci/docs: Sphinx with -W); the
+pages' Python blocks run in tests/test_docs_blocks.py."""
 
 import os
 import re
 import stat
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
-
-
-def _blocks(page):
-    text = open(os.path.join(ROOT, "docs", page), encoding="utf-8").read()
-    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
-
-
-def test_control_md_python_blocks_run(capsys):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    blocks = _blocks("control.md")
-    assert len(blocks) >= 3
-    ns: dict = {}
-    for block in blocks:
-        exec(compile(block, "docs/control.md", "exec"), ns)  # noqa: S102 - our own docs
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
-    assert "True" in capsys.readouterr().out          # the nonlinear pendulum block stays in its region
 
 
 def test_docs_site_sources():

@@ -1,20 +1,9 @@
-"""The README's Python examples run as written (they are the issues' API contracts)."""
+"""The README's quickstart (its Python blocks run in tests/test_docs_blocks.py)."""
 
 import os
 import re
 
 README = os.path.join(os.path.dirname(__file__), "..", "README.md")
-
-
-def test_readme_python_blocks_run(capsys):
-    text = open(README, encoding="utf-8").read()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert len(blocks) >= 3
-    namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - the README is ours
-    out = capsys.readouterr().out
-    assert "True" in out  # the sequential-stability contract prints holds(...) == True
 
 
 def test_readme_quickstart_has_exactly_two_commands_and_ci_runs_the_test_one():

@@ -111,21 +111,17 @@ def _momentum_curve(Q, x0, grid, T):
 
 
 def _adagrad_curve(Q, x0, grid, T):
-    from ..game import Feedback
+    from ..game import play
+    from ..games import convex
     from ..learners import AdaGrad
+    from ..losses import FunctionLoss
     from ..sets import Reals
 
+    f = FunctionLoss(lambda x: float(x @ Q @ x), lambda x: 2.0 * Q @ x)
     curves, cfgs = [], []
     for lr in grid["lr"]:
         for w0 in grid["w_init"]:
-            ada = AdaGrad(Reals(), lr=lr, eps=max(w0, 1e-12), x0=x0)
-            s = ada.init((2,))
-            vals = []
-            for t in range(T):
-                x, s = ada.decide(s)
-                vals.append(float(x @ Q @ x))
-                s = ada.update(s, Feedback(t, "gradient", vals[-1], 2.0 * Q @ x))
-            curves.append(np.array(vals))
+            curves.append(play(AdaGrad(Reals(), lr=lr, eps=max(w0, 1e-12), x0=x0), convex([f] * T, shape=(2,))).losses)
             cfgs.append({"lr": lr, "w_init": w0})
     c, i = _best(curves)
     return c, cfgs[i]

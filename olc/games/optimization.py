@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, as_rng, positive_int
+from .._validate import as_array, as_rng, nonnegative, positive_int
 from ..errors import InvalidArgumentError
 from ..game import Environment, Feedback
 from ..oracles.base import FrozenOracle
@@ -39,12 +39,14 @@ class OptimizationGame(Environment):
     drawing them — e.g. ``trace.info["batches"]`` of an earlier game). :meth:`report` gives
     ``iterates`` ``(T, dim)``, ``grads`` ``(T, dim)`` (the gradients revealed: the disturbances of
     the optimization LTV), ``values`` ``(T,)``, ``grad_norms`` ``(T,)`` and ``batches`` (list of the
-    minibatches, ``None`` entries when deterministic).
+    minibatches, ``None`` entries when deterministic). ``tol``: stop early (:meth:`done`) after the
+    first round whose gradient norm is ``<= tol`` (None: play all ``T`` rounds).
     """
 
     feedback = "full"
 
-    def __init__(self, oracle, T: int, x0=None, stochastic: bool | None = None, seed=None, batches=None):
+    def __init__(self, oracle, T: int, x0=None, stochastic: bool | None = None, seed=None, batches=None,
+                 tol: float | None = None):
         from ..oracles.base import GradientOracle
 
         if not isinstance(oracle, GradientOracle):
@@ -78,6 +80,7 @@ class OptimizationGame(Environment):
                 raise InvalidArgumentError("batches: the game is deterministic (stochastic=False); the minibatches "
                                            "to replay must all be None")
         self.batches = batches
+        self.tol = None if tol is None else nonnegative(tol, "tol")
         self._rng = None
 
     #: the position (for checkpoints, Environment.get_state): the batch generator and the rounds so far
@@ -115,6 +118,9 @@ class OptimizationGame(Environment):
         f_t = self.oracle if batch is None else FrozenOracle(self.oracle, batch)
         return Feedback(t, "full", value, grad, f_t)
 
+    def done(self, t):
+        return self.tol is not None and self._gnorms[t] <= self.tol
+
     def report(self):
         n = self._n
         return {"iterates": self._iterates[:n], "grads": self._grads[:n], "values": self._values[:n],
@@ -122,13 +128,14 @@ class OptimizationGame(Environment):
 
 
 def optimization(oracle, T: int, x0=None, stochastic: bool | None = None, seed=None,
-                 batches=None) -> OptimizationGame:
+                 batches=None, tol: float | None = None) -> OptimizationGame:
     """The optimization game: ``T`` rounds of ``f(x_t; B_t)`` with gradient feedback on ``oracle``.
 
     ``x0`` (shape ``(dim,)``) defaults to ``oracle.x0()`` where the oracle has one (torch
     oracles). ``stochastic=None`` draws minibatches iff the oracle is stochastic; ``False``
     charges the full objective every round. ``seed`` fixes the minibatch stream independently
     of the play seed (default: the stream comes from :func:`olc.play`'s seed); ``batches``
-    replays recorded minibatches (see :class:`OptimizationGame`).
+    replays recorded minibatches (see :class:`OptimizationGame`); ``tol`` ends the game early once
+    a gradient norm is ``<= tol`` (the trace then has the rounds played).
     """
-    return OptimizationGame(oracle, T, x0, stochastic=stochastic, seed=seed, batches=batches)
+    return OptimizationGame(oracle, T, x0, stochastic=stochastic, seed=seed, batches=batches, tol=tol)

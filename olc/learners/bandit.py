@@ -70,6 +70,12 @@ def _default_delta(K, delta, horizon, who):
     return 0.5 * min(K.inradius, 1.0) * horizon ** -0.25
 
 
+def _start(ctor_x0, x0, shape):
+    """The first iterate: ``init``'s ``x0``, else the constructor's, else 0 (checked against ``shape``)."""
+    x0 = ctor_x0 if x0 is None else x0
+    return np.zeros(shape) if x0 is None else as_array(x0, "x0", shape=shape)
+
+
 def _step_sizes(learner, shape, scale_div):
     """The learner's ``lr``, or the default ``Power(D / scale_div, 3/4)`` (checks K is bounded)."""
     D = _diameter(learner.K, shape, type(learner).__name__)
@@ -91,6 +97,11 @@ class FKM(Learner):
     estimate ``g = (d/δ) f(y) u`` (an unbiased gradient of the δ-smoothed loss) and step
     ``x ← Π_{K_α}(x - η_t g)``. Defaults follow the ``T^{3/4}`` analysis: ``δ = (min(r,1)/2) T^{-1/4}``
     (``r`` the inradius; needs the horizon) and ``η_t = (D/d) t^{-3/4}`` with ``D`` the diameter.
+
+    Parameters: ``K`` (a bounded :mod:`olc.sets` set containing a ball around 0), ``delta`` (the
+    perturbation radius δ; None: the default above), ``lr`` (a number or a schedule ``t -> η_t``;
+    None: the default above), ``x0`` (the first iterate, projected into ``K_α``; default 0;
+    ``init(..., x0=)`` overrides it).
     """
 
     feedback = "bandit"
@@ -101,12 +112,11 @@ class FKM(Learner):
         self.lr = None if lr is None else as_schedule(lr)
         self.x0 = x0
 
-    def init(self, shape, rng=None, horizon=None):
+    def init(self, shape, rng=None, horizon=None, *, x0=None):
         shape = self.K.check_shape(shape)
         lr = _step_sizes(self, shape, int(np.prod(shape)))
         delta = _default_delta(self.K, self.delta, horizon, "FKM")
-        x = _shrink_for(self.K, delta, "FKM").project(
-            np.zeros(shape) if self.x0 is None else as_array(self.x0, "x0", shape=shape))
+        x = _shrink_for(self.K, delta, "FKM").project(_start(self.x0, x0, shape))
         return FKMState(x, np.zeros(shape), 0, delta, lr)
 
     def decide(self, state, obs, rng):
@@ -145,7 +155,8 @@ class BCOMemory(Learner):
     (``c_δ = min(r, 1)/2`` with ``r`` the inradius; ``c_η = D/(d L³)`` with ``D`` the diameter —
     our choice of constant (the theorem fixes only the exponents): the estimator sums ``L``
     perturbations and is applied ``L-1`` rounds late, and ``L = 1`` gives FKM's default ``D/d``).
-    The default δ needs the horizon.
+    The default δ needs the horizon. Parameters: ``K``, ``delta``, ``lr`` and ``x0`` as in
+    :class:`FKM`, and ``memory`` (``L``, the length of the losses' memory).
     In an :mod:`olc.games` memory game the first ``L-1`` rounds are charged on a window padded
     with the first decision; Alg. 6 ignores their feedback (``g_i = 0``), and so does this class.
     """
@@ -159,13 +170,12 @@ class BCOMemory(Learner):
         self.lr = None if lr is None else as_schedule(lr)
         self.x0 = x0
 
-    def init(self, shape, rng, horizon=None):
+    def init(self, shape, rng, horizon=None, *, x0=None):
         shape = self.K.check_shape(shape)
         L = self.memory
         lr = _step_sizes(self, shape, int(np.prod(shape)) * L ** 3)
         delta = _default_delta(self.K, self.delta, horizon, "BCOMemory")
-        x = _shrink_for(self.K, delta, "BCOMemory").project(
-            np.zeros(shape) if self.x0 is None else as_array(self.x0, "x0", shape=shape))
+        x = _shrink_for(self.K, delta, "BCOMemory").project(_start(self.x0, x0, shape))
         # u_1 .. u_L are sampled lazily, one per round, in decide (same distribution as Alg. 6)
         return BCOMState(x, np.zeros((L, *shape)), np.zeros((L, *shape)), 1, delta, lr)
 

@@ -39,6 +39,7 @@ from .._validate import (
     check_square,
     in_range,
     is_scalar,
+    no_start,
     positive,
     positive_int,
 )
@@ -280,31 +281,43 @@ class _StepState(NamedTuple):
     t: int
 
 
+class _ZeroState(NamedTuple):
+    t: int
+    u: np.ndarray  # the zero control of the game's shape
+
+
 class ZeroController(Learner):
-    """The baseline ``u_t = 0`` (open loop); needs only the decision shape."""
+    """The open-loop baseline ``u_t = 0``: the member ``K = 0, M = 0`` of the disturbance-action
+    policy class of Agarwal et al. 2019 ("Online control with adversarial disturbances", Sec. 3);
+    needs only the decision shape. No constructor arguments."""
 
     feedback = "bandit"
 
-    def init(self, shape, rng=None, horizon=None):
-        self._shape = tuple(shape)
-        return _StepState(0)
+    def init(self, shape, rng=None, horizon=None, *, x0=None):
+        no_start(x0, "ZeroController")
+        return _ZeroState(0, np.zeros(tuple(shape)))
 
     def decide(self, state, obs, rng=None):
-        return np.zeros(self._shape), state
+        return state.u.copy(), state
 
     def update(self, state, feedback):
-        return _StepState(state.t + 1)
+        return state._replace(t=state.t + 1)
 
 
 class LinearFeedback(Learner):
-    """Static linear state feedback ``u_t = −K x_t`` (``K`` (m, d), or (T, m, d) time-varying)."""
+    """Static linear state feedback ``u_t = −K x_t``: the linear policy class of Agarwal et al. 2019
+    (Sec. 3; the comparator class :class:`olc.comparators.LinearStateFeedback`).
+
+    ``K``: the gain, ``(m, d)``, or ``(T, m, d)`` time-varying (covering the game's horizon).
+    """
 
     feedback = "bandit"
 
     def __init__(self, K):
         self.K = as_array(K, "K", ndim=(2, 3))
 
-    def init(self, shape, rng=None, horizon=None):
+    def init(self, shape, rng=None, horizon=None, *, x0=None):
+        no_start(x0, "LinearFeedback")
         m = self.K.shape[-2]
         _check_shape(shape, m, type(self).__name__)
         if self.K.ndim == 3 and horizon is not None and self.K.shape[0] < horizon:
@@ -332,6 +345,11 @@ class LQR(Learner):
     policy minimises the expected cost; it is not robust to adversarial disturbances — the gap
     GPC closes. ``self.K`` / ``self.P`` hold the gain and Riccati solution (LTI, infinite horizon);
     time-varying gains live in the learner state (``state.K``).
+
+    Parameters: ``system`` (an :class:`olc.systems.LTISystem` / ``LTVSystem``), ``cost`` (a
+    :class:`olc.systems.QuadraticCost` or a pair ``(Q, R)``), ``finite_horizon`` (None: True for
+    LTV systems, False for LTI). References: Anderson & Moore, *Optimal Control: Linear Quadratic
+    Methods* (1990), Sec. 2.3 (finite horizon) and Sec. 3.1 (the algebraic Riccati equation).
     """
 
     feedback = "bandit"
@@ -350,7 +368,8 @@ class LQR(Learner):
         if not self.finite_horizon:
             self.K, self.P = lqr_gain(system.A(0), system.B(0), self.cost.Q, self.cost.R)
 
-    def init(self, shape, rng=None, horizon=None):
+    def init(self, shape, rng=None, horizon=None, *, x0=None):
+        no_start(x0, "LQR")
         _check_shape(shape, self.system.control_dim, "LQR")
         if not self.finite_horizon:
             return LQRState(0, self.K)
@@ -407,10 +426,12 @@ class _DFCBase(Learner):
                     f"d={d}, m={m}", "use a smaller H (the regret bounds need H ~ log T)")
         self._K_arg = K
         self.time_varying = bool(system.is_time_varying)
-        self.K = None
         if not self.time_varying or system.horizon is not None:
             self.K = resolve_gain(system, self.cost, K)
+        else:  # an LTV system without a horizon: the closed loop is checked over each game's horizon in init
+            self.K = np.zeros((m, d)) if K is None else as_array(K, "K", shape=(m, d))
         self.Mset = dfc_set(self.H, self.m, self.d, kappa_M=kappa_M, gamma=gamma, radius=radius, norm=norm)
+        self.kappa_M, self.gamma, self.radius, self.norm = kappa_M, gamma, radius, self.Mset.norm  # as given
         H = self.H
         j = np.arange(H + 1)[:, None]
         i = np.arange(1, H + 1)[None, :]
@@ -421,19 +442,19 @@ class _DFCBase(Learner):
             self._A0, self._B0 = np.array(system.A(0)), np.array(system.B(0))
 
     def _gain_for(self, horizon):
-        if self.K is not None:
-            return self.K
-        return resolve_gain(self.system, self.cost, self._K_arg, horizon=horizon)
+        if self.time_varying and self.system.horizon is None:  # checked over this horizon (K itself is fixed)
+            resolve_gain(self.system, self.cost, self._K_arg, horizon=horizon)
+        return self.K
 
     def _init_common(self, shape, horizon):
         _check_shape(shape, self.m, type(self).__name__)
         if self.time_varying and self.system.horizon is None:
             # LTV with unbounded horizon: the closed loop is checked over *this* game's horizon on every
-            # init (K itself does not depend on it; it is kept for the control law once known)
+            # init (K itself does not depend on it)
             if horizon is None:
                 raise InvalidArgumentError(f"horizon: {type(self).__name__} on a time-varying system needs the "
                                            f"game's horizon")
-            self.K = resolve_gain(self.system, self.cost, self._K_arg, horizon=horizon)
+            self._gain_for(horizon)
         A = B = None
         if self.time_varying:
             T = horizon if horizon is not None else self.system.horizon
@@ -532,14 +553,11 @@ class GPC(_DFCBase):
                                            f"got {learner!r}")
             self.lr = lr
             self.learner = learner
-        self._KT = None
         self._precompute()
 
     # LTI: Ψ_k = Ã^k B, Φ_k = Ã^k with Ã = A − BK; y_t = Σ_{k<H} Ψ_k dfc_{H-1-k} + Φ_k w_{t-1-k}
     def _precompute(self):
         self._Zd = self._Zw = self._Zt = self._Z = None
-        if self.K is None:
-            return
         self._KT = np.ascontiguousarray(self.K.T)
         if self.time_varying:
             return
@@ -555,10 +573,9 @@ class GPC(_DFCBase):
         self._Zt = np.ascontiguousarray(self._Zd.T)  # rows j: Ψ_{H-1-j}ᵀ
         self._Z = np.concatenate([self._Zd, self._Zw], axis=1)
 
-    def init(self, shape, rng=None, horizon=None):
+    def init(self, shape, rng=None, horizon=None, *, x0=None):
+        no_start(x0, "GPC")
         A, B, z = self._init_common(shape, horizon)
-        if self._KT is None:
-            self._precompute()
         inner = self.learner.init((self.H, self.m, self.d), rng, horizon=horizon)
         return self._new_state(inner, A, B, z)
 
@@ -663,7 +680,8 @@ class BanditGPC(_DFCBase):
     ``M̃_t`` stays feasible), stores ``g_t = (Hmd/δ) c_t Σ_{i<L} ε_{t−i}`` and steps
     ``M_{t+1} = Π(M_t − η_t g_{t−L+1})``. The perturbation is played, never accumulated.
 
-    Parameters as :class:`GPC`, plus ``delta`` (perturbation radius; default BCOMemory's
+    Parameters as :class:`GPC` (``system``, ``cost``, ``H``, ``K``, ``kappa_M``, ``gamma``, ``radius``,
+    ``norm``), plus ``delta`` (perturbation radius; default BCOMemory's
     ``(r/2) T^{-1/4}`` with ``r`` the smallest lag radius capped at 1), ``lr`` (a number or a
     schedule; default ``Power(c, 3/4)``, ``η_t = c t^{-3/4}`` as in Thm. 5, with the conservative
     ``c = 0.01 r δ / (n √L)`` for ``n = H m d`` entries: the random walk the one-point estimates
@@ -683,28 +701,23 @@ class BanditGPC(_DFCBase):
         self.delta = None if delta is None else positive(delta, "delta")
         self.lr = None if lr is None else as_schedule(lr)
         self.memory = self.H if memory is None else positive_int(memory, "memory")
-        self.learner = None
-        if self.delta is not None:
-            self.learner = self._inner(self.delta)
+        # the inner learner resolves δ (default (r/2) T^{-1/4}) and its step sizes into its state at init
+        self.learner = BCOMemory(self.Mset, self.memory, delta=self.delta, lr=self.lr)
 
-    def _inner(self, delta):
+    def init(self, shape, rng=None, horizon=None, *, x0=None):
         from .schedules import Power
 
-        lr = self.lr
-        if lr is None:
-            n = self.H * self.m * self.d
-            lr = Power(0.01 * float(self.Mset.inradius) * delta / (n * np.sqrt(self.memory)), 0.75)
-        return BCOMemory(self.Mset, self.memory, delta=delta, lr=lr)
-
-    def init(self, shape, rng=None, horizon=None):
+        no_start(x0, "BanditGPC")
         A, B, z = self._init_common(shape, horizon)
         if rng is None:
             raise InvalidArgumentError("rng: BanditGPC samples perturbations; pass a numpy Generator (olc.play does)")
-        if self.delta is None:  # BCOMemory's default δ = (r/2) T^{-1/4} needs the horizon
-            if horizon is None:
-                raise InvalidArgumentError("delta: pass delta to BanditGPC, or play with a known horizon")
-            self.learner = self._inner(0.5 * min(float(self.Mset.inradius), 1.0) * horizon ** -0.25)
+        if self.delta is None and horizon is None:  # BCOMemory's default δ = (r/2) T^{-1/4} needs the horizon
+            raise InvalidArgumentError("delta: pass delta to BanditGPC, or play with a known horizon")
         inner = self.learner.init((self.H, self.m, self.d), rng, horizon=horizon)
+        if self.lr is None:  # η_t = c t^{-3/4} with c = 0.01 r δ / (n √L) (see the class docstring)
+            n = self.H * self.m * self.d
+            inner = inner._replace(lr=Power(0.01 * float(self.Mset.inradius) * inner.delta /
+                                            (n * np.sqrt(self.memory)), 0.75))
         return self._new_state(inner, A, B, z)
 
     def update(self, state, feedback):

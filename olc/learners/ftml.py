@@ -2,16 +2,17 @@
 
 Two protocols, one set of learners:
 
-* **Regret protocol** (Sec. 3): :class:`MetaLearningGame` is an :class:`olc.Environment` for
-  :func:`olc.play`. Round ``t``: the learner plays ``w_t``; the world reveals task ``t``; the
-  loss is ``f_t(U_t(w_t))`` with ``U_t`` = ``inner_steps`` GD steps of size ``inner_lr`` on
-  ``f̂_t``; the feedback carries the task (``feedback.loss``) and the exact MAML gradient.
-  ``trace.regret(olc.comparators.BestMetaLearner(alpha))`` is eq. (3).
-* **Data-efficiency protocol** (Sec. 5, Alg. 1): :func:`online_meta_learning` streams the
-  tasks; within round ``t`` the data ``D_t`` arrives ``n_per_step`` points at a time; after
-  each arrival the learner trains (:meth:`observe`), the deployed model is evaluated on the
-  held-out test data, and the number of points needed to reach the proficiency threshold
-  ``γ`` is recorded (the data-efficiency metric, Fig. 3 left).
+* **Regret protocol** (Sec. 3): :class:`olc.games.MetaLearningGame` (also importable from
+  here) is an :class:`olc.Environment` for :func:`olc.play`. Round ``t``: the learner plays
+  ``w_t``; the world reveals task ``t``; the loss is ``f_t(U_t(w_t))`` with ``U_t`` =
+  ``inner_steps`` GD steps of size ``inner_lr`` on ``f̂_t``; the feedback carries the task
+  (``feedback.loss``) and the exact MAML gradient. ``trace.regret(olc.comparators.BestMetaLearner(alpha))`` is eq. (3).
+* **Data-efficiency protocol** (Sec. 5, Alg. 1): :func:`online_meta_learning` plays
+  :class:`olc.games.DataEfficiencyGame`, which streams the tasks; within task ``t`` the data
+  ``D_t`` arrives ``n_per_step`` points at a time; after each arrival (a round, observed as a
+  :class:`olc.games.DataArrival`) the learner trains (:meth:`observe`), the deployed model is
+  evaluated on the held-out test data, and the number of points needed to reach the proficiency
+  threshold ``γ`` is recorded (the data-efficiency metric, Fig. 3 left).
 
 Learners (all share the state ``OnlineState``: parameters ``w``, the task buffer ``B`` with
 the number of datapoints available per task, a seeded generator):
@@ -30,41 +31,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._validate import as_array, as_rng, as_shape, positive, positive_int, real, require
-from ..errors import FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
-from ..game import Environment, Feedback, Learner
+from ..errors import FeedbackError, InvalidArgumentError, ShapeError
+from ..game import Feedback, Learner, play
+from ..games.meta import DataArrival, DataEfficiencyGame, MetaLearningGame  # MetaLearningGame: moved there
 from ..oracles.base import FrozenOracle, sample_indices
-from ..tasks.base import Task, check_tasks
+from ..tasks.base import Task
 from .maml import MAML, fit_maml, maml_quadratic, outer_optimizer, quadratic_argmin
 
 __all__ = ["MetaLearningGame", "OnlineState", "FTML", "TrainOnEverything", "TrainFromScratch", "FTLFineTune",
            "online_meta_learning", "data_efficiency", "fit_log_regret"]
-
-
-class MetaLearningGame(Environment):
-    """The online meta-learning game of ``online-meta-learning-ftml`` Sec. 3 (steps 1–4).
-
-    The loss of round ``t`` is ``f_t(U_t(w_t))`` (``f_t`` = the task's test objective,
-    ``U_t`` = ``inner_steps`` GD steps of size ``inner_lr`` on ``f̂_t``); full feedback reveals
-    the task itself (``feedback.loss``) and ``∇_w f_t(U_t(w_t))`` (exact, :class:`MAML`).
-    """
-
-    feedback = "full"
-
-    def __init__(self, tasks, inner_lr: float, inner_steps: int = 1):
-        self.tasks = check_tasks(tasks)
-        self.inner_lr = positive(inner_lr, "inner_lr")
-        self.inner_steps = positive_int(inner_steps, "inner_steps")
-        self.shape = (self.tasks[0].dim,)
-        self.horizon = len(self.tasks)
-        self._maml = MAML(self.inner_lr, self.inner_steps)
-
-    def step(self, t, w):
-        task = self.tasks[t]
-        value = self._maml.objective(task, w)
-        return Feedback(t, "full", value, self._maml.meta_gradient(task, w), loss=task)
-
-    def realized(self):
-        return self.tasks
 
 
 class OnlineState(NamedTuple):
@@ -100,8 +75,8 @@ def _data_view(task: Task, n: int | None, rng=None, batch_size: int | None = Non
 
 
 class _OnlineLearner(Learner):
-    """Common protocol: ``init``/``decide``/``update`` for :func:`olc.play` (regret protocol) and
-    ``new_task``/``observe``/``deploy`` for :func:`online_meta_learning` (Alg. 1)."""
+    """Common protocol: ``init``/``decide``/``update`` for :func:`olc.play`, and the steps of Alg. 1
+    ``new_task``/``observe``/``deploy`` that ``decide`` runs on a data arrival."""
 
     feedback = "full"
 
@@ -109,11 +84,12 @@ class _OnlineLearner(Learner):
         self.w0 = None if w0 is None else as_array(w0, "w0", ndim=1, copy=True)
 
     # -------------------------------------------------------------- state
-    def init(self, shape, rng=None, horizon=None):
+    def init(self, shape, rng=None, horizon=None, *, x0=None):
         shape = as_shape(shape)
         if len(shape) != 1:
             raise ShapeError(f"shape: expected a parameter vector shape (dim,), got {shape}")
-        w = np.zeros(shape) if self.w0 is None else self.w0.copy()
+        w = as_array(x0, "x0", shape=shape, copy=True) if x0 is not None else \
+            np.zeros(shape) if self.w0 is None else self.w0.copy()
         if w.shape != shape:
             raise ShapeError(f"w0: expected shape {shape}, got {w.shape}")
         return OnlineState(w, (), (), 0, self._init_opt(w), as_rng(rng), ())
@@ -122,13 +98,18 @@ class _OnlineLearner(Learner):
         return None
 
     def decide(self, state, obs=None, rng=None):
+        if isinstance(obs, DataArrival):  # data-efficiency game: train on the arrival, deploy (Alg. 1, 5-10)
+            state = self.observe(self.new_task(state, obs.task) if obs.new else state, obs.n)
+            return self.deploy(state, obs.task, obs.n), state
         return state.w, state
 
     def update(self, state, feedback):
+        if "arrival" in feedback.info:  # data-efficiency game: decide has trained on it already
+            return state
         task = feedback.loss
         if not isinstance(task, Task):
             raise FeedbackError(f"{type(self).__name__}: the feedback of round {feedback.t} carries no task "
-                                "(play it in an olc.learners.MetaLearningGame with full feedback)")
+                                "(play it in an olc.games.MetaLearningGame with full feedback)")
         return self.observe(self.new_task(state, task), None)
 
     # -------------------------------------------------------------- Alg. 1
@@ -157,6 +138,14 @@ class _OnlineLearner(Learner):
         return state
 
     # -------------------------------------------------------------- shared pieces
+    def _descend(self, state, steps, grad):
+        """``steps`` steps of the outer optimizer on ``grad(rng, w)`` (the state's generator and optimizer
+        state carry over): FTML's Meta-Update and the joint training of the baselines."""
+        opt_state = state.opt
+        for _ in range(steps):
+            opt_state = self._opt.update(opt_state, Feedback(0, "gradient", 0.0, grad(state.rng, opt_state.x)))
+        return state._replace(w=opt_state.x.copy(), opt=opt_state)
+
     def _entries(self, state, exclude_current=False):
         entries = list(zip(state.buffer, state.counts))
         if exclude_current:
@@ -180,7 +169,8 @@ class FTML(_OnlineLearner):
     (:func:`olc.learners.outer_optimizer`).
 
     ``update_lr``/``update_steps`` — Alg. 2 Update-Procedure (``N_grad`` GD steps on ``D_t``)
-    used by :meth:`deploy`; they default to ``inner_lr``/``inner_steps``.
+    used by :meth:`deploy`; they default to ``inner_lr``/``inner_steps``. ``w0``: the first
+    meta-parameters (default 0; ``init(..., x0=)`` overrides it).
     """
 
     def __init__(self, inner_lr: float, inner_steps: int = 1, *, meta_steps: int | None = None,
@@ -239,14 +229,13 @@ class FTML(_OnlineLearner):
         entries = self._entries(state)
         if not entries:
             raise InvalidArgumentError("FTML: the task buffer holds no data yet; Meta-Update needs a task")
-        rng, opt_state = state.rng, state.opt
-        for _ in range(self.meta_steps):
+
+        def grad(rng, w):
             ks = rng.choice(len(entries), size=min(self.meta_batch, len(entries)), replace=False)
-            w = opt_state.x
-            views = [_data_view(*entries[k], rng, self.batch_size) for k in ks]
-            g = np.mean([self._maml.meta_gradient(v, w) for v in views], axis=0)
-            opt_state = self._opt.update(opt_state, Feedback(0, "gradient", 0.0, g))
-        return state._replace(w=opt_state.x.copy(), opt=opt_state)
+            return np.mean([self._maml.meta_gradient(_data_view(*entries[k], rng, self.batch_size), w) for k in ks],
+                           axis=0)
+
+        return self._descend(state, self.meta_steps, grad)
 
     def deploy(self, state, task, n):
         """Alg. 2 Update-Procedure: ``N_grad`` GD steps from ``w_t`` on the ``n`` points of ``D_t``."""
@@ -269,19 +258,15 @@ class _JointTraining(_OnlineLearner):
     def _joint_steps(self, state, entries):
         if not entries:
             return state
-        rng, opt_state = state.rng, state.opt
-        for _ in range(self.steps):
-            task, n = entries[int(rng.integers(len(entries)))]
-            view = _data_view(task, n, rng, self.batch_size)
-            g = view.train.grad(opt_state.x)
-            opt_state = self._opt.update(opt_state, Feedback(0, "gradient", 0.0, g))
-        return state._replace(w=opt_state.x.copy(), opt=opt_state)
+        return self._descend(state, self.steps, lambda rng, w: _data_view(
+            *entries[int(rng.integers(len(entries)))], rng, self.batch_size).train.grad(w))
 
 
 class TrainOnEverything(_JointTraining):
     """TOE, ``online-meta-learning-ftml`` Sec. 6 (a): one model trained (``steps`` SGD steps of
     size ``lr`` per data arrival) on all data seen so far, ``D_t`` included; deployed without
-    task-specific adaptation."""
+    task-specific adaptation. ``batch_size``: points per SGD step (None: all of ``D_k``); ``w0``: the
+    initial model (default 0)."""
 
     def __init__(self, lr: float, steps: int, batch_size: int | None = None, w0=None):
         super().__init__(lr, steps, batch_size, w0)
@@ -293,7 +278,8 @@ class TrainOnEverything(_JointTraining):
 class FTLFineTune(_JointTraining):
     """FTL + fine-tuning, Sec. 6 (c): joint training on the data of rounds ``1..t−1`` (``steps``
     SGD steps per data arrival, the same budget as TOE) and, for evaluation, ``update_steps``
-    GD steps of size ``update_lr`` on ``D_t`` from the joint model."""
+    GD steps of size ``update_lr`` on ``D_t`` from the joint model. ``lr`` (the joint SGD step),
+    ``batch_size`` and ``w0`` as in :class:`TrainOnEverything`."""
 
     def __init__(self, lr: float, steps: int, update_lr: float, update_steps: int,
                  batch_size: int | None = None, w0=None):
@@ -344,57 +330,38 @@ def online_meta_learning(learner, tasks, *, n_per_step: int, threshold: float, m
     points of ``D_t`` at a time, train (:meth:`observe`), deploy (:meth:`deploy`) and evaluate
     ``metric`` (``"loss"`` or a name in ``task.metrics``) on the held-out test data.
 
-    Returns a JSON-serialisable dict: ``efficiency`` (datapoints to reach ``threshold`` per
-    task, None if never), ``final`` (metric after all of ``D_t``), ``at`` (metric after each
-    ``n`` in ``eval_at``), ``curves`` (``[[n, value], ...]`` per task), ``names``.
-    ``progress(total, desc)`` may return a tqdm-like bar (``update``, ``close``).
+    This is :func:`olc.play` of ``learner`` in :class:`olc.games.DataEfficiencyGame` (one round per
+    data arrival; the learner's generator comes from ``seed``). Returns a JSON-serialisable dict:
+    ``efficiency`` (datapoints to reach ``threshold`` per task, None if never), ``final`` (metric after
+    all of ``D_t``), ``at`` (metric after each ``n`` in ``eval_at``), ``curves`` (``[[n, value], ...]``
+    per task), ``names``. ``progress``: as :func:`olc.play`, or a factory ``progress(total, desc)``
+    returning a tqdm-like bar (``update``, ``close``) advanced once per arrival.
     """
     require(learner, "learner", "an online meta-learner (FTML, TrainOnEverything, TrainFromScratch, FTLFineTune, "
             "...)", ("init", "new_task", "observe", "deploy"))
-    tasks = check_tasks(tasks)
     n_per_step = positive_int(n_per_step, "n_per_step")
     threshold = real(threshold, "threshold")
+    game = DataEfficiencyGame(tasks, n_per_step, metric)
     if higher_is_better is None:
         higher_is_better = metric != "loss"
-    for t in tasks:
-        if t.n_train is None:
-            raise InvalidArgumentError(f"tasks: {t.name!r} has no datapoints; the data-efficiency protocol "
-                                       "needs data tasks")
-        if metric != "loss" and metric not in t.metrics:
-            raise InvalidArgumentError(f"metric: task {t.name!r} has no metric {metric!r} "
-                                       f"(has {['loss', *t.metrics]})")
-    rng = as_rng(seed)
-    state = learner.init((tasks[0].dim,), rng)
+    bar = None if progress is None or isinstance(progress, bool) else progress(game.horizon, type(learner).__name__)
+    try:
+        trace = play(learner, game, seed=seed, progress=False if bar else progress,
+                     state=learner.init(game.shape, as_rng(seed)), record=bar and (lambda *_: bar.update(1) or {}))
+    finally:
+        if bar is not None:
+            bar.close()
     out = {"efficiency": [], "final": [], "at": {str(n): [] for n in eval_at}, "curves": [],
-           "names": [t.name for t in tasks], "threshold": threshold, "metric": metric}
-    bar = progress(len(tasks), type(learner).__name__) if progress else None
-    for task in tasks:
-        state = learner.new_task(state, task)
-        N = task.n_train
-        ns = list(range(n_per_step, N + 1, n_per_step))
-        if not ns or ns[-1] != N:
-            ns.append(N)
-        curve = []
-        for n in ns:
-            state = learner.observe(state, n)
-            ev = task.evaluate(learner.deploy(state, task, n))
-            value = float(ev[metric])
-            if not np.isfinite(value):
-                raise NonFiniteError(f"online_meta_learning: {type(learner).__name__} reached a non-finite {metric} "
-                                     f"({value}) on task {task.name!r} after {n} datapoints (diverged: lower its "
-                                     "learning rates)")
-            curve.append([n, value])
-        values = [v for _, v in curve]
+           "names": [t.name for t in game.tasks], "threshold": threshold, "metric": metric}
+    for i in range(len(game.tasks)):
+        sel = trace.info["task"] == i
+        ns, values = trace.info["n"][sel].tolist(), trace.losses[sel].tolist()
         out["efficiency"].append(data_efficiency(ns, values, threshold, higher_is_better))
         out["final"].append(values[-1])
         for n in eval_at:
-            k = next((i for i, m in enumerate(ns) if m >= n), len(ns) - 1)
+            k = next((j for j, m in enumerate(ns) if m >= n), len(ns) - 1)
             out["at"][str(n)].append(values[k])
-        out["curves"].append(curve)
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+        out["curves"].append([[n, v] for n, v in zip(ns, values)])
     return out
 
 

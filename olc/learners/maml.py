@@ -30,12 +30,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._progress import progress_bar
 from .._validate import as_array, as_rng, check_choice, nonnegative, number, positive, positive_int
-from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
-from ..game import Feedback
+from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
+from ..game import Feedback, play
+from ..games.meta import meta_training
 from ..sets import Reals
-from ..tasks.base import QuadraticForm, Task, gd_path
+from ..tasks.base import QuadraticForm, Task, check_tasks, gd_path
 from .oco import OGD, feedback_grad
 
 __all__ = ["MAML", "FOMAML", "Reptile", "IMAML", "FOBMAML", "ClippedGD", "NormalizedGD", "outer_optimizer",
@@ -137,16 +137,8 @@ def fit_maml(tasks, inner_lr: float, inner_steps: int = 1, *, x0=None, tol: floa
     the summed MAML objective with the exact :class:`MAML` meta-gradient, started at ``x0``
     (default 0), to gradient norm ``tol`` (a local minimiser when the objective is non-convex).
     """
-    tasks = list(tasks)
-    if not tasks:
-        raise InvalidArgumentError("tasks: the task buffer is empty; the meta-objective needs at least one "
-                                   "task")
-    for i, t in enumerate(tasks):
-        _check_task(t, f"tasks[{i}]")
+    tasks = check_tasks(tasks)
     d = tasks[0].dim
-    for i, t in enumerate(tasks):
-        if t.dim != d:
-            raise ShapeError(f"tasks[{i}]: dimension {t.dim} differs from tasks[0]'s {d}")
     learner = MAML(inner_lr, inner_steps)  # validates inner_lr, inner_steps on both paths
     w0 = np.zeros(d) if x0 is None else as_array(x0, "x0", shape=(d,))
     tol = nonnegative(tol, "tol")
@@ -515,55 +507,32 @@ def meta_train(learner, tasks, theta0, *, outer_lr: float, n_steps: int, optimiz
     ``tasks_per_step`` tasks (all of them when None), average their ``learner.meta_gradient``
     (line 9) and step the outer optimizer (line 10, :func:`outer_optimizer`).
 
-    ``loss(θ)`` is recorded at every iterate (default: the mean of ``learner.objective``).
-    A non-finite value raises :class:`olc.DivergenceError` whose ``partial`` holds the
-    :class:`MetaTrainResult` of the steps completed before it. ``progress``: a tqdm bar over the
-    outer steps (None: only when still running after a few seconds; True: always; False: never).
+    This is :func:`olc.play` of the outer optimizer in the game :func:`olc.games.meta_training`
+    (the task draws come from ``seed``). ``loss(θ)`` is recorded at every iterate (default: the mean
+    of ``learner.objective``). A non-finite value raises :class:`olc.DivergenceError` whose
+    ``partial`` holds the :class:`MetaTrainResult` of the ``k`` steps completed before it (``thetas``
+    has ``k + 1`` rows: the last is the iterate that failed). ``progress``: as :func:`olc.play`.
     """
-    tasks = list(tasks)
-    if not tasks:
-        raise InvalidArgumentError("tasks: expected a non-empty list of olc.tasks.Task")
-    for i, t in enumerate(tasks):
-        _check_task(t, f"tasks[{i}]")
-    if not hasattr(learner, "meta_gradient"):
-        raise InvalidArgumentError(f"learner: expected a meta-gradient learner (MAML, IMAML, ...), "
-                                   f"got {learner!r}")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
-    if tasks_per_step is not None:
-        tasks_per_step = positive_int(tasks_per_step, "tasks_per_step")
-        if tasks_per_step > len(tasks):
-            raise InvalidArgumentError(f"tasks_per_step: {tasks_per_step} exceeds the {len(tasks)} tasks")
-    theta0 = as_array(theta0, "theta0", shape=(tasks[0].dim,))
     rng = as_rng(seed)
-    opt = outer_optimizer(optimizer, outer_lr, clip=clip, beta=beta, x0=theta0)
-    if loss is None:
-        def loss(th):
-            return float(np.mean([learner.objective(t, th) for t in tasks]))
-    state = opt.init(theta0.shape, rng)
-    thetas, losses, norms = [theta0.copy()], [], []
-    try:
-        for t in progress_bar(range(n_steps), progress, "meta_train"):
-            theta, state = opt.decide(state, None, rng)
-            losses.append(number(loss(theta), "loss(theta)"))
-            if not np.isfinite(losses[-1]):
-                raise NonFiniteError(f"meta_train: non-finite outer loss at outer step {t}")
-            if tasks_per_step is None:
-                batch = tasks
-            else:
-                batch = [tasks[j] for j in rng.choice(len(tasks), tasks_per_step, replace=False)]
-            g = learner.meta_gradients(batch, theta)
-            if not np.all(np.isfinite(g)):
-                raise NonFiniteError(f"meta_train: non-finite meta-gradient at outer step {t}")
-            norms.append(float(np.linalg.norm(g)))
-            state = opt.update(state, Feedback(t, "gradient", losses[-1], g))
-            thetas.append(state.x.copy())
-        losses.append(float(loss(state.x)))
-        if not np.isfinite(losses[-1]):
-            raise NonFiniteError("meta_train: non-finite outer loss")
-    except NonFiniteError as exc:
-        k = len(norms)
-        partial = MetaTrainResult(thetas[k], np.array(thetas[: k + 1]), np.array(losses[: k + 1]),
-                                  np.array(norms))
-        raise DivergenceError(f"meta_train: {exc} (the {k} steps before it are in .partial)", step=k,
-                              partial=partial) from exc
-    return MetaTrainResult(state.x.copy(), np.array(thetas), np.array(losses), np.array(norms))
+    game = meta_training(learner, tasks, max(n_steps, 1), theta0, tasks_per_step=tasks_per_step, loss=loss,
+                         seed=rng)
+    opt = outer_optimizer(optimizer, outer_lr, clip=clip, beta=beta, x0=game.x0)
+    if n_steps == 0:
+        thetas, losses, norms = game.x0[None].copy(), np.zeros(0), np.zeros(0)
+    else:
+        try:
+            trace = play(opt, game, seed=rng, progress=progress)
+        except DivergenceError as exc:
+            p = exc.partial
+            thetas = np.vstack([p.decisions, p.final_state.x])
+            raise DivergenceError(f"meta_train: {exc}", step=exc.step, partial=MetaTrainResult(
+                thetas[-1], thetas, p.losses, p.info["grad_norms"])) from exc
+        thetas = np.vstack([trace.decisions, trace.final_state.x])
+        losses, norms = trace.losses, trace.info["grad_norms"]
+    losses = np.append(losses, number(game.loss(thetas[-1]), "loss(theta)"))  # the loss of the final iterate
+    result = MetaTrainResult(thetas[-1].copy(), thetas, losses, norms)
+    if not np.isfinite(losses[-1]):
+        raise DivergenceError(f"meta_train: non-finite outer loss after outer step {n_steps}", step=n_steps,
+                              partial=result)
+    return result

@@ -58,7 +58,9 @@ import numpy as np
 
 from .._validate import as_array, as_shape, positive, positive_int, real
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
-from ..game import Feedback, Learner
+from ..game import Feedback, Learner, play
+from ..games.optimization import optimization
+from ..oracles.base import FunctionOracle
 from ..sets import Box, ConvexSet, Reals
 from .oco import AOFTRL, FTRL, aoftrl_regret_bound, feedback_grad
 from .schedules import as_schedule
@@ -86,27 +88,41 @@ def as_value_and_grad(f):
         A = as_array(f, "objective", ndim=2)
         if A.shape[0] != A.shape[1]:
             raise ShapeError(f"objective: a matrix objective must be square, got shape {A.shape}")
-        H = 0.5 * (A + A.T)
-
-        def fun(x):
-            Hx = H @ x
-            return 0.5 * float(x @ Hx), Hx
+        fun = _HalfQuadratic(0.5 * (A + A.T))
     elif callable(f):
         fun = f
     else:
         raise InvalidArgumentError(f"objective: expected a gradient oracle, a square matrix or a callable "
                                    f"x -> (value, grad), got {type(f).__name__}")
 
-    def checked(x):
-        out = fun(x)
+    return _Checked(fun)
+
+
+class _HalfQuadratic:
+    """``x -> (½ xᵀHx, Hx)`` (a class, not a closure, so learners holding it pickle)."""
+
+    def __init__(self, H):
+        self.H = H
+
+    def __call__(self, x):
+        Hx = self.H @ x
+        return 0.5 * float(x @ Hx), Hx
+
+
+class _Checked:
+    """``fun`` with its ``(value, grad)`` checked (see :func:`as_value_and_grad`)."""
+
+    def __init__(self, fun):
+        self.fun = fun
+
+    def __call__(self, x):
+        out = self.fun(x)
         try:
             value, grad = out
         except (TypeError, ValueError):
             raise InvalidArgumentError("objective: must return a pair (value, grad)") from None
         value = real(value, "objective value")
         return value, as_array(grad, "objective gradient", shape=np.shape(x))
-
-    return checked
 
 
 # ----------------------------------------------------------------------------- rule math
@@ -409,14 +425,15 @@ class _MetaLearner(Learner):
         return np.zeros_like(w)
 
     # --- learner protocol ----------------------------------------------------------------
-    def init(self, shape, rng=None, horizon=None):
+    def init(self, shape, rng=None, horizon=None, *, x0=None):
         shape = as_shape(shape)
         if len(shape) != 1:
             raise ShapeError(f"shape: meta-gradient learners play vectors, got decision shape {shape}")
         n = shape[0]
         if self.x0 is not None and self.x0.shape != (n,):
             raise ShapeError(f"x0: expected shape ({n},), got shape {self.x0.shape}")
-        x0 = np.zeros(n) if self.x0 is None else self.x0.copy()
+        x0 = as_array(x0, "x0", shape=(n,), copy=True) if x0 is not None else \
+            np.zeros(n) if self.x0 is None else self.x0.copy()
         m = self.rule.meta_dim(n)
         w0 = self._initial_w(m, self._set(m), x0)
         inner = self._inner(w0)
@@ -478,48 +495,42 @@ class _MetaLearner(Learner):
         return float(np.sum((u - state.w0) ** 2) / (2 * self._beta_of(state.inner)) + state.bound_sum)
 
     # --- convenience ---------------------------------------------------------------------
-    def run(self, objective, T: int = 100, seed=0) -> MetaRun:
+    def run(self, objective, T: int = 100, seed=0, progress=None) -> MetaRun:
         """Play ``T`` rounds (``T`` gradients of ``f``) on a fixed objective from ``x0``.
 
         ``objective``: a gradient oracle, a square matrix or a callable ``x -> (value, grad)``
-        (:func:`as_value_and_grad`). Returns a :class:`MetaRun`.
+        (:func:`as_value_and_grad`). This is :func:`olc.play` in ``olc.games.optimization`` on it, with a
+        record hook keeping the meta-rounds. Returns a :class:`MetaRun`; a NaN/Inf raises
+        :class:`olc.DivergenceError` with the :class:`MetaRun` of the rounds before it in ``.partial``.
         """
-        from .._validate import as_rng, positive_int
-
-        T = positive_int(T, "T")
         if self.x0 is None:
             raise InvalidArgumentError(f"x0: {type(self).__name__}.run needs the starting point; pass x0=")
-        fun = as_value_and_grad(objective)
-        rng = as_rng(seed)
-        state = self.init(self.x0.shape, rng, T)
-        xs, vals, ws, meta = [], [], [], []
+        name = type(self).__name__
+        game = optimization(FunctionOracle(self.x0.shape[0], as_value_and_grad(objective), name=f"{name}.run"),
+                            T, self.x0)
         try:
-            for t in range(T):
-                x, state = self.decide(state, None, rng)
-                value, grad = fun(x)
-                xs.append(x)
-                vals.append(value)
-                ws.append(state.w)
-                state = self.update(state, Feedback(t=t, kind="gradient", value=value, grad=grad))
-                if state.g is not None and t > 0:
-                    meta.append((state.g_w, state.g, state.g_hint, state.g_beta, state.g_alpha))
-        except NonFiniteError as exc:  # keep the rounds played before it
-            n = len(meta) + 1  # rounds whose meta-record is complete
-            partial = self._record(xs[:n], vals[:n], ws[:n], meta, state) if xs else None
-            raise DivergenceError(f"{type(self).__name__}.run: {exc} (the rounds before it are in .partial)",
-                                  step=n, partial=partial) from exc
-        return self._record(xs, vals, ws, meta, state)
+            return self._record(play(self, game, seed=seed, progress=progress, record=_meta_record))
+        except DivergenceError as exc:  # keep the rounds played before it
+            partial = self._record(exc.partial) if exc.partial.T else None
+            raise DivergenceError(f"{name}.run: {exc}", step=exc.step, partial=partial) from exc
 
     @staticmethod
-    def _record(xs, vals, ws, meta, state) -> MetaRun:
+    def _record(trace) -> MetaRun:
+        rec, state = trace.info, trace.final_state
         m = state.w0.shape[0]
 
-        def col(i):
-            return np.array([r[i] for r in meta], dtype=float).reshape(-1, m)
+        def col(k, shape=(-1, m)):  # meta-round s = 1..t-1 was recorded after the update of round s
+            return np.array(rec[k][1:], dtype=float).reshape(shape)
 
-        return MetaRun(np.array(xs), np.array(vals), np.array(ws), col(0), col(1), col(2),
-                       np.array([r[3] for r in meta], dtype=float),
-                       np.array([r[4] for r in meta], dtype=float), state.w0, state)
+        w = rec["w"]  # after round t: the w of the step that produced x[t + 1] (round 0 keeps w_1)
+        return MetaRun(trace.decisions, trace.losses, np.concatenate([w[:1], w[:-1]]), col("g_w"), col("g"),
+                       col("g_hint"), col("g_beta", -1), col("g_alpha", -1), state.w0, state)
+
+
+def _meta_record(t, x, feedback, state):
+    """``play``'s record hook for :meth:`_MetaLearner.run`: the meta-round of the update just made."""
+    return {"w": state.w, "g_w": state.g_w, "g": state.g, "g_hint": state.g_hint, "g_beta": state.g_beta,
+            "g_alpha": state.g_alpha}
 
 
 # ----------------------------------------------------------------------------- the learners
@@ -616,6 +627,9 @@ class OptimisticMetaGradient(_AOFTRLMeta):
     the correction vanishes, ``ν ≡ 0``: plain Nesterov with ``μ_{t+1} = (t-1)/(t+1)`` and
     ``η_t = β/t``. For ``α_t = t`` (Cor. 1) ``μ_{t+1} = (t-1)/(t+2)``, ``η_t = 2β(t+1)/t`` and a
     small correction ``ν_{t+1} = -(2t+1)/((t+1)(t+2))``.
+
+    ``hint``: ``"previous"`` (Cor. 1) or ``"current"`` (Cor. 2); ``rule``, ``meta_lr``, ``x0``, ``w0``,
+    ``W``, ``averaging`` and ``weights`` as in :class:`MetaGradient`.
     """
 
     def __init__(self, rule: UpdateRule, meta_lr, *, hint: str = "previous", x0=None, w0=None,
@@ -653,7 +667,8 @@ class BMG(_AOFTRLMeta):
     ``target(x_t, w_t, grad_t) -> z_t`` is the target oracle (e.g. :func:`bootstrap_target`);
     ``mu_grad`` is ``∇μ`` of the matching function (default ``μ = ½||·||²``, ``∇μ = id``; pass
     the objective's gradient for ``μ = f`` as in App. E). ``averaging=True`` uses ``x̄_t`` in
-    place of ``x_t`` (Thm. 5 with Alg. 4).
+    place of ``x_t`` (Thm. 5 with Alg. 4). ``rule``, ``meta_lr``, ``x0``, ``w0``, ``W``, ``averaging``
+    and ``weights`` as in :class:`MetaGradient`.
     """
 
     def __init__(self, rule: UpdateRule, meta_lr, target, *, mu_grad=None, x0=None, w0=None,
@@ -689,7 +704,9 @@ class ErrorCorrectedBMG(BMG):
     ``α_{t+1} ỹ_{t+1} = ∇μ(x_t) - ∇μ(z_t) - α_t ∇f(x_t)``. The resulting update is Cor. 3's
     ``w_{t+1} = w_t - β Dφ(x_{t-1}, w_t)ᵀ(α_{t+1} ỹ_{t+1} + α_t ∇f(x_t)) + β α_t Dφ(x_{t-2}, w_{t-1})ᵀ ỹ_t``
     = the BMG step of eq. (15) plus the FTRL error correction ``ξ_t = β α_t g̃_t`` (constant ``β``,
-    ``W = R^m``; the decay ``β_t/β_{t-1}`` of Lemma 2 otherwise). Same arguments as :class:`BMG`.
+    ``W = R^m``; the decay ``β_t/β_{t-1}`` of Lemma 2 otherwise). Same arguments as :class:`BMG`
+    (``target``, ``mu_grad``; ``rule``, ``meta_lr``, ``x0``, ``w0``, ``W``, ``averaging`` and
+    ``weights`` as in :class:`MetaGradient`).
     """
 
     def _hint(self, state, istate, g, grad):
@@ -702,15 +719,18 @@ def bootstrap_target(objective, rule: UpdateRule, lr: float = 1.0):
     ``z_t = x_t + y_t`` with ``y_t = φ(x_t, w_t) - lr ∇f(x_t + φ(x_t, w_t))`` — one more rule
     step, then a gradient step; one extra gradient evaluation per round. Returns a callable
     ``(x, w, grad) -> z`` for :class:`BMG` / :class:`ErrorCorrectedBMG`."""
-    fun = as_value_and_grad(objective)
-    rule = _check_rule(rule)
-    lr = positive(lr, "lr")
+    return _BootstrapTarget(as_value_and_grad(objective), _check_rule(rule), positive(lr, "lr"))
 
-    def target(x, w, grad):
-        x1 = x + rule.phi(x, w, grad)
-        return x1 - lr * fun(x1)[1]
 
-    return target
+class _BootstrapTarget:
+    """The callable :func:`bootstrap_target` returns (a class, so BMG learners pickle)."""
+
+    def __init__(self, fun, rule, lr):
+        self.fun, self.rule, self.lr = fun, rule, lr
+
+    def __call__(self, x, w, grad):
+        x1 = x + self.rule.phi(x, w, grad)
+        return x1 - self.lr * self.fun(x1)[1]
 
 
 # ----------------------------------------------------------------------------- correspondences

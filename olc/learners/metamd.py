@@ -45,9 +45,11 @@ import numpy as np
 
 from .._validate import as_array, as_rng, nonnegative, positive, positive_int
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
-from ..game import Feedback
+from ..game import play
+from ..games.optimization import optimization
+from ..oracles.base import FunctionOracle, GradientOracle
 from ..sets import Box
-from .oco import OGD
+from .oco import OGD, feedback_grad
 
 __all__ = ["MetaMD", "MetaMDHistory", "MetaMDRun", "ftml_step_limit"]
 
@@ -338,68 +340,108 @@ class MetaMD:
         start each at ``init(rng)`` (or the fixed array ``init``), unroll ``horizon`` mirror
         steps, average the hypergradients and take an OGD step on ``M``. Returns ``(M, history)``.
 
+        This is :func:`olc.play` of an :class:`~olc.learners.OGD` learner over the ``N·n`` entries of
+        ``M`` in an optimization game on eq. (10) (:class:`olc.oracles.FunctionOracle`; a round's
+        minibatch is its draw of tasks and starting points; ``M_1`` and the draws come from ``seed``).
+        ``progress``: as :func:`olc.play`, or a callable ``progress(step)`` called after each meta-step.
         A meta-step whose unroll diverges (a sampled task on which the current ``M`` steps too far)
         raises :class:`~olc.errors.DivergenceError` with ``.step`` the meta-step and ``.partial``
         the :class:`MetaMDHistory` so far (``objective`` of the completed steps, ``M`` played)."""
-        rng = as_rng(seed)
         n = positive_int(dim, "dim")
+        if not callable(init):
+            theta1 = as_array(init, "init", shape=(n,))
+            init = lambda rng: theta1  # noqa: E731
+        checked = []
+
+        def objective(M, tasks, theta1s):
+            if not checked:  # the step-size check on the first task
+                self._check_limit(M, self._task(tasks[0]), theta1s[0])
+                checked.append(True)
+            return self.meta_objective(M, tasks, theta1s)
+
+        return self._alg1(objective, task_sampler, init, n, meta_steps, tasks_per_step, seed, progress)
+
+    def _alg1(self, objective, task_sampler, init, n, meta_steps, tasks_per_step, seed, progress):
+        """Alg. 1 as :func:`olc.play` (see :meth:`meta_train`); ``objective(M, tasks, theta1s) -> (E, dE/dM)``
+        (numpy arrays, or anything ``np.asarray`` converts: the torch class shares this loop)."""
+        rng = as_rng(seed)
         meta_steps = positive_int(meta_steps, "meta_steps")
         tasks_per_step = positive_int(tasks_per_step, "tasks_per_step")
         M = self.init_params(n, rng)
-        ogd = OGD(Box(self.m_min, self.m_max, dim=M.size), lr=self.meta_lr, x0=M.ravel())
-        state = ogd.init((M.size,), rng)
-        hist = MetaMDHistory()
-        checked = False
-        for s in range(meta_steps):
-            mvec, state = ogd.decide(state, None, rng)
-            M = mvec.reshape(self.n_mix, n)
-            tasks = [task_sampler(rng) for _ in range(tasks_per_step)]
-            theta1s = [init(rng) if callable(init) else as_array(init, "init", shape=(n,)) for _ in tasks]
-            if not checked:
-                self._check_limit(M, self._task(tasks[0]), theta1s[0])
-                checked = True
-            try:
-                E, dE = self.meta_objective(M, tasks, theta1s)
-            except NonFiniteError as exc:  # keep what meta-training has learned so far
-                hist.M = M
-                raise DivergenceError(f"MetaMD.meta_train: meta-step {s}: {exc} (the history and the M played "
-                                      f"at this step are in .partial)", step=s, partial=hist) from exc
-            hist.objective.append(E)
+
+        def sample(r):
+            tasks = [task_sampler(r) for _ in range(tasks_per_step)]
+            return tasks, [init(r) for _ in tasks]
+
+        def fun(mvec, batch):
+            E, dE = objective(mvec.reshape(M.shape), *batch)
             if self.meta_clip is not None:  # the step ρ·dE moves no entry by more than meta_clip·m
-                lim = self.meta_clip * M / self.meta_lr
-                dE = np.clip(dE, -lim, lim)
-            state = ogd.update(state, Feedback(t=s, kind="gradient", value=E, grad=dE.ravel()))
-            if progress is not None:
-                progress(s)
-        M, _ = ogd.decide(state, None, rng)
-        hist.M = M.reshape(self.n_mix, n)
+                lim = self.meta_clip * mvec / self.meta_lr
+                return E, np.clip(np.asarray(dE).ravel(), -lim, lim)
+            return E, np.asarray(dE).ravel()
+
+        game = optimization(FunctionOracle(M.size, fun, sample, name="MetaMD meta-objective (eq. (10))"),
+                            meta_steps, M.ravel(), seed=rng)
+        ogd = OGD(Box(self.m_min, self.m_max, dim=M.size), lr=self.meta_lr, x0=M.ravel())
+        record = None if progress is None or isinstance(progress, bool) else lambda t, *_: progress(t) or {}
+        try:
+            trace = play(ogd, game, seed=rng, progress=False if record else progress, record=record)
+        except DivergenceError as exc:  # keep what meta-training has learned so far
+            hist = MetaMDHistory(exc.partial.losses.tolist(), exc.partial.final_state.x.reshape(M.shape))
+            raise DivergenceError(f"MetaMD.meta_train: meta-step {exc.step}: {exc} (the history and the M played "
+                                  f"at this step are in .partial)", step=exc.step, partial=hist) from exc
+        hist = MetaMDHistory(trace.losses.tolist(), trace.final_state.x.reshape(M.shape))
         return hist.M, hist
 
+    def learner(self, M) -> _MirrorDescent:
+        """The mirror descent of eqs. (7)–(8) with a fixed (learned) ``M`` as an olc learner: play it in
+        any optimization game, ``olc.play(md.learner(M), olc.games.optimization(task, T, θ_1))``."""
+        return _MirrorDescent(self, self._M(M))
+
     def deploy(self, M, task, theta1, *, tol: float = 1e-3, max_steps: int = 10_000) -> MetaMDRun:
-        """Run the learned mirror descent on a (held-out) task until ``||∇L(θ)|| <= tol``."""
+        """Run the learned mirror descent on a (held-out) task until ``||∇L(θ)|| <= tol``: :func:`olc.play`
+        of :meth:`learner` in ``olc.games.optimization(task, max_steps + 1, theta1, tol=tol)``."""
         task = self._task(task)
         theta = as_array(theta1, "theta1", ndim=1).copy()
         M = self._M(M, theta.shape[0])
         tol = positive(tol, "tol")
         max_steps = positive_int(max_steps, "max_steps")
         self._check_limit(M, task, theta)
-        thetas, norms, values, act = [theta.copy()], [], [], []
-        v, g = task.value_and_grad(theta)
-        norms.append(float(np.linalg.norm(g)))
-        values.append(v)
-        while norms[-1] > tol and len(act) < max_steps:
-            theta, j = self.mirror_step(M, theta, g)
-            if not np.all(np.isfinite(theta)):
-                raise NonFiniteError(f"MetaMD.deploy: the iterate became non-finite at step {len(act) + 1}")
-            v, g = task.value_and_grad(theta)
-            thetas.append(theta.copy())
-            norms.append(float(np.linalg.norm(g)))
-            values.append(v)
-            act.append(j)
-        return MetaMDRun(np.array(thetas), np.array(norms), np.array(values), np.array(act, dtype=int),
-                         len(act), norms[-1] <= tol)
+        if not isinstance(task, GradientOracle):
+            task = FunctionOracle(theta.shape[0], task.value_and_grad, name=type(task).__name__)
+        trace = play(self.learner(M), optimization(task, max_steps + 1, theta, tol=tol),
+                     record=lambda t, x, fb, state: {"active": state.active})
+        k, norms = trace.T - 1, trace.info["grad_norms"]
+        return MetaMDRun(trace.decisions, norms, trace.losses, trace.info["active"][:k], k, bool(norms[-1] <= tol))
 
     run = deploy
+
+
+class _MirrorState(NamedTuple):
+    x: np.ndarray  # the iterate θ_t
+    active: int  # j* of the step that produced the next iterate (-1 before the first)
+
+
+class _MirrorDescent:
+    """The closed-form mirror step of ``meta-mirror-descent`` eqs. (7)–(8) with a fixed ``M`` as a
+    learner (:meth:`MetaMD.learner`): decision ``θ_t``, gradient feedback, ``θ_{t+1} = θ_t − η M_{j*}^{-2} g_t``."""
+
+    feedback = "gradient"
+
+    def __init__(self, md: MetaMD, M):
+        self.md, self.M = md, M
+
+    def init(self, shape, rng=None, horizon=None, *, x0=None):
+        return _MirrorState(np.zeros(shape) if x0 is None else as_array(x0, "x0", shape=tuple(shape), copy=True), -1)
+
+    def decide(self, state, obs=None, rng=None):
+        return state.x, state
+
+    def update(self, state, feedback):
+        return _MirrorState(*self.md.mirror_step(self.M, state.x, feedback_grad(feedback, state.x.shape, "MetaMD")))
+
+    def __repr__(self):
+        return f"MetaMD.learner(M of shape {self.M.shape}, eta={self.md.eta})"
 
 
 def _broadcast(theta1s, n):

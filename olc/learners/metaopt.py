@@ -56,7 +56,6 @@ Alg. 6's one-point estimate. :class:`NonconvexMetaOpt` plays the inner iterates
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -82,6 +81,7 @@ from ..sets import Box, ConvexSet, Product, Reals
 from ..systems.optimization import OptimizationSystem, dfc_control
 from .bandit import BCOMemory
 from .oco import OGD
+from .schedules import as_schedule
 
 __all__ = ["MetaOpt", "ConvexMetaOpt", "BanditMetaOpt", "NonconvexMetaOpt", "MetaOptState",
            "NonconvexMetaOptState", "EpisodesResult", "run_episodes", "metaopt_set", "equivalent_M",
@@ -195,13 +195,6 @@ def _default_meta_optimizer(item_ndim: int, lr: float = 1e-3):
     return OGD(Reals(item_ndim=item_ndim), lr=lr)
 
 
-def _accepts_x0(learner) -> bool:
-    try:
-        return "x0" in inspect.signature(learner.init).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        return False
-
-
 def _loss_of(feedback: Feedback, who: str) -> GradientOracle:
     """The round's loss function ``f_t`` as an oracle (needed to re-evaluate it in the rollout)."""
     f = feedback.loss
@@ -290,9 +283,7 @@ class MetaOpt(Learner):
         if not isinstance(self, BanditMetaOpt):
             self.feedback = "gradient" if (self.frozen or rollout_oracle is not None) else "full"
 
-    def __repr__(self):
-        return (f"{type(self).__name__}(H={self.H}, L={self.L}, M={self.kind!r}, base_lr={self.base_lr}, "
-                f"weight_decay={self.weight_decay}, frozen={self.frozen})")
+    _attr_of = {"M": "kind"}  # for the repr: the constructor's M is stored as self.kind
 
     # ------------------------------------------------------------------ pieces
     @property
@@ -316,7 +307,7 @@ class MetaOpt(Learner):
             raise ShapeError(f"M0: expected shape {self.M_shape(n)} for M={self.kind!r}, H={self.H}, n={n}; "
                              f"got {self.M0.shape}")
 
-    def init(self, shape, rng=None, horizon=None, x0=None):
+    def init(self, shape, rng=None, horizon=None, *, x0=None):
         shape = as_shape(shape)
         if len(shape) != 1:
             raise ShapeError(f"shape: {type(self).__name__} plays iterates x of shape (n,), got {shape}")
@@ -326,13 +317,7 @@ class MetaOpt(Learner):
         meta = self._meta(n, horizon)
         rng = as_rng(rng)
         M = np.zeros(self.M_shape(n)) if self.M0 is None else self.M0.copy()
-        kw = {"horizon": horizon}
-        if _accepts_x0(meta):
-            kw["x0"] = M.copy()  # Alg. 1/7: M_{1,1} = 0 (or the given M0)
-        elif self.M0 is not None and not self.frozen:
-            raise InvalidArgumentError(f"M0: the meta-optimizer {type(meta).__name__} cannot start from a given "
-                                       "point (its init takes no x0)")
-        inner = meta.init(self.M_shape(n), rng, **kw)
+        inner = meta.init(self.M_shape(n), rng, horizon=horizon, x0=M.copy())  # Alg. 1/7: M_{1,1} = 0 (or M0)
         return MetaOptState(x0, 0, np.zeros((self.H + self.L, n)), np.zeros((self.L, n)), (None,) * (self.L + 1),
                             M, inner, self.frozen, 0, x0.copy(), float("nan"), 0)
 
@@ -432,7 +417,8 @@ class ConvexMetaOpt(MetaOpt):
     :class:`~olc.learners.OGD` (``lr=meta_lr``, constant or a schedule) over the per-lag ball set
     ``‖M^{(h)}‖ <= r_h`` (:func:`metaopt_set`; ``radius`` a number or per-lag radii, e.g.
     ``κ³(1−γ)^h``). Alg. 1 prints no projection; the set keeps ``M`` bounded as its analysis
-    assumes (Alg. 5's ``𝓜``).
+    assumes (Alg. 5's ``𝓜``). ``H``, ``L``, ``base_lr``, ``weight_decay``, ``M``, ``warmup``,
+    ``M0``, ``frozen`` and ``rollout_oracle`` as in :class:`MetaOpt`.
     """
 
     def __init__(self, H: int = 8, L: int = 2, base_lr: float = 0.1, weight_decay: float = 0.0,
@@ -466,6 +452,8 @@ class BanditMetaOpt(MetaOpt):
     ``meta_lr`` default to Thm. 4's schedules via BCOMemory (``δ_M`` needs the horizon: pass it,
     or play with a known horizon). Deviation: Alg. 5 perturbs ``3d×3d`` matrices acting on the
     full disturbance ``w`` of eq. (3); we keep Alg. 1's parametrisation (see module docstring).
+    ``radius``: the per-lag radii of the set of ``M`` (:func:`metaopt_set`); ``H``, ``L``, ``M``,
+    ``base_lr``, ``weight_decay``, ``M0`` and ``frozen`` as in :class:`MetaOpt`.
     """
 
     feedback = "gradient"
@@ -473,7 +461,7 @@ class BanditMetaOpt(MetaOpt):
     def __init__(self, H: int = 8, L: int = 2, M: str = "scalar", base_lr: float = 0.1, weight_decay: float = 0.0,
                  delta: float | None = None, meta_lr=None, radius=1.0, *, M0=None, frozen=False):
         self.delta = None if delta is None else positive(delta, "delta")
-        self.meta_lr = meta_lr
+        self.meta_lr = None if meta_lr is None else as_schedule(meta_lr, "meta_lr")
         super().__init__(H, L, M, base_lr, weight_decay, None, warmup="early", M0=M0, frozen=frozen)
         self.radius = _check_radius(radius, self.H)
         self.meta_optimizer = self._bco
@@ -539,6 +527,9 @@ class NonconvexMetaOpt(Learner):
     the epoch has played ``L`` steps (``s >= L``). ``S <= L`` leaves no such step, and a learning
     gradient meta-optimizer is refused (:class:`olc.errors.InvalidArgumentError`). Episodes restart the
     buffers (Alg. 1/7 "Re-initialize iterate"), as :meth:`MetaOpt.new_episode` does.
+
+    Parameters: ``inner`` (the convex meta-optimizer ``A``), ``S`` (steps per epoch), ``beta``
+    (``β >= 0``, the weight of the proximal term), ``K`` (epochs per episode for :meth:`run_episodes`).
     """
 
     def __init__(self, inner: MetaOpt, S: int, beta: float, K: int | None = None):
@@ -554,9 +545,6 @@ class NonconvexMetaOpt(Learner):
         self.K = None if K is None else positive_int(K, "K")
         self.feedback = inner.feedback
 
-    def __repr__(self):
-        return f"NonconvexMetaOpt({self.inner!r}, S={self.S}, beta={self.beta}, K={self.K})"
-
     @property
     def H(self):
         return self.inner.H
@@ -565,7 +553,7 @@ class NonconvexMetaOpt(Learner):
     def L(self):
         return self.inner.L
 
-    def init(self, shape, rng=None, horizon=None, x0=None):
+    def init(self, shape, rng=None, horizon=None, *, x0=None):
         st = self.inner.init(shape, rng, horizon=horizon, x0=x0)
         return NonconvexMetaOptState(st, 0, 0, st.x.copy(), np.zeros_like(st.x), (st.x.copy(),))
 
@@ -734,10 +722,8 @@ def run_episodes(learner, problems, N: int, T: int, x0=None, seed=0, *, state=No
             else:
                 ep_state = learner.init((oracle.dim,), init_rng, horizon=N * T, x0=start)
             Ms.append(learner.current_M(ep_state))
-        elif _accepts_x0(learner):
-            ep_state = None  # play initialises it with horizon=T and x0=game.initial_decision
         else:
-            ep_state = learner.init((oracle.dim,), init_rng, horizon=T)
+            ep_state = None  # play initialises it with horizon=T and x0=game.initial_decision
         try:
             trace = play(learner, game, T, seed=play_seed, state=ep_state)
         except DivergenceError as exc:

@@ -27,7 +27,7 @@ import numpy as np
 from .._validate import as_array, as_rng, check_alloc, number, positive_int
 from ..errors import FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
 
-__all__ = ["GradientOracle", "FrozenOracle", "sample_indices"]
+__all__ = ["GradientOracle", "FrozenOracle", "FunctionOracle", "sample_indices"]
 
 
 def sample_indices(rng, n: int, batch_size: int | None) -> np.ndarray | None:
@@ -293,3 +293,37 @@ class FrozenOracle(GradientOracle):
 
     def _hessian(self, x, batch):
         return self.base._hessian(x, self._fixed(batch))
+
+
+class FunctionOracle(GradientOracle):
+    """An objective given as a callable: ``fun(x) -> (value, grad)``, or ``fun(x, batch)`` with a sampler.
+
+    ``sample(rng) -> batch`` (optional) draws the minibatch of a round from the game's generator — any
+    object, e.g. the tasks a meta-training step averages over — and makes the oracle stochastic. The
+    checks and counts of :class:`GradientOracle` apply, so ``olc.games.optimization(FunctionOracle(...),
+    T, x0)`` plays any such objective: a fixed function, or a meta-objective whose "gradient" is an
+    averaged meta-gradient (:func:`olc.games.meta_training`, ``MetaMD.meta_train``).
+    """
+
+    def __init__(self, dim: int, fun, sample=None, *, name: str | None = None):
+        if not callable(fun):
+            raise InvalidArgumentError(f"fun: expected a callable x -> (value, grad), got {fun!r}")
+        if sample is not None and not callable(sample):
+            raise InvalidArgumentError(f"sample: expected None or a callable rng -> batch, got {sample!r}")
+        super().__init__(dim, name=name)
+        self.fun, self.sample = fun, sample
+
+    @property
+    def stochastic(self) -> bool:
+        return self.sample is not None
+
+    def sample_batch(self, rng):
+        return None if self.sample is None else self.sample(rng)
+
+    def _value_and_grad(self, x, batch):
+        out = self.fun(x) if self.sample is None else self.fun(x, batch)
+        try:
+            value, grad = out
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"{self.name}: fun must return a pair (value, grad)") from None
+        return value, grad

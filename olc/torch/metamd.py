@@ -36,8 +36,8 @@ from collections.abc import Callable
 
 import torch
 
-from .._validate import as_rng, positive_int, real_tensor
-from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
+from .._validate import positive_int, real_tensor
+from ..errors import InvalidArgumentError, NonFiniteError, ShapeError
 from ..learners.metamd import MetaMD as _NumpyMetaMD
 from ..learners.metamd import MetaMDHistory
 from ._util import Reparam, autograd_grad, call_closure, check_finite, data_pair, flat_grads, group_params, model_loss, write
@@ -224,34 +224,18 @@ class MetaMD:
     # ------------------------------------------------------------------ Alg. 1 and deployment
     def meta_train(self, task_sampler: Callable, init, *, meta_steps: int = 50, tasks_per_step: int = 4, seed=0,
                    progress=None) -> tuple[torch.Tensor, MetaMDHistory]:
-        """Alg. 1, step for step as :meth:`olc.learners.MetaMD.meta_train` (same random stream): per
-        meta-step, ``tasks_per_step`` tasks from ``task_sampler(rng)``, each started at ``init(rng)``
-        (or the fixed vector ``init``), ``M ← Π_[m_min, m_max](M − ρ·dE/dM)``. Returns ``(M, history)``.
-        A diverging unroll raises :class:`olc.DivergenceError` with the history so far in ``.partial``."""
-        s = self.spec
-        rng = as_rng(seed)
-        meta_steps = positive_int(meta_steps, "meta_steps")
-        tasks_per_step = positive_int(tasks_per_step, "tasks_per_step")
-        M = self.init_params(rng)
-        hist = MetaMDHistory()
-        for step in range(meta_steps):
-            tasks = [task_sampler(rng) for _ in range(tasks_per_step)]
-            theta1s = [init(rng) if callable(init) else init for _ in tasks]
-            try:
-                E, dE = self.meta_objective(M, tasks, theta1s)
-            except NonFiniteError as exc:
-                hist.M = M.detach().cpu().numpy()
-                raise DivergenceError(f"MetaMD.meta_train: meta-step {step}: {exc} (the history and the M played "
-                                      f"at this step are in .partial)", step=step, partial=hist) from exc
-            hist.objective.append(float(E))
-            if s.meta_clip is not None:  # the step ρ·dE moves no entry by more than meta_clip·m
-                lim = s.meta_clip * M / s.meta_lr
-                dE = torch.maximum(torch.minimum(dE, lim), -lim)
-            M = (M - s.meta_lr * dE).clamp(s.m_min, s.m_max)
-            if progress is not None:
-                progress(step)
-        hist.M = M.detach().cpu().numpy()
-        return M, hist
+        """Alg. 1, step for step as :meth:`olc.learners.MetaMD.meta_train` (the same :func:`olc.play` loop and
+        random stream): per meta-step, ``tasks_per_step`` tasks from ``task_sampler(rng)``, each started at
+        ``init(rng)`` (or the fixed vector ``init``), ``M ← Π_[m_min, m_max](M − ρ·dE/dM)`` (``M`` kept in
+        float64 between steps). Returns ``(M, history)``. A diverging unroll raises
+        :class:`olc.DivergenceError` with the history so far in ``.partial``."""
+        def objective(M, tasks, theta1s):
+            E, dE = self.meta_objective(torch.as_tensor(M, dtype=self.dtype, device=self.device), tasks, theta1s)
+            return float(E), dE.detach().cpu().double().numpy()
+
+        M, hist = self.spec._alg1(objective, task_sampler, init if callable(init) else lambda rng: init, self.dim,
+                                  meta_steps, tasks_per_step, seed, progress)
+        return torch.as_tensor(M, dtype=self.dtype, device=self.device), hist
 
     def optimizer(self, params, M, **kw) -> MetaMDOptimizer:
         """The learned mirror descent as a torch optimizer over ``params`` (same ``η`` unless given)."""
