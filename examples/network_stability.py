@@ -27,6 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
+import olc.plot
 import olc.torch
 from olc.oracles import digits_cnn, load_digits_dataset
 from olc.systems import plot_decay, plot_kappa_gamma, plot_steps
@@ -64,9 +65,8 @@ def main(argv=None):
         row[0].set_title(f"δ = {delta}: decay {res.decay_class}, κ ∈ [{res.kappa:.3g}, {res.kappa_upper:.3g}]")
         row[1].set_title("κ–γ trade-off" + (" (γ set by the horizon)" if res.gamma_from_horizon else ""))
         row[2].set_title("edge of stability per step")
-    path = os.path.join(out, "network_stability.png")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    path = olc.plot.save(fig, os.path.join(out, "network_stability.png"), dpi=100)  # atomic write
     plt.close(fig)
     print("wrote", path)
 
