@@ -29,7 +29,7 @@ from .game import Environment, Feedback, Learner, Trace, play
 __version__ = "0.1.0"
 
 _LAZY = {"systems", "learners", "comparators", "oracles", "tasks", "kernels", "experiments", "backend",
-         "games", "torch", "bench", "sweeps", "provenance", "plot", "testing"}
+         "games", "torch", "bench", "sweeps", "provenance", "plot", "testing", "optim"}
 
 __all__ = [
     "play", "Trace", "Feedback", "Learner", "Environment", "sets", "losses",

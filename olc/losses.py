@@ -43,6 +43,17 @@ class Loss:
     #: number of axes of one decision (1 for vectors)
     point_ndim: int = 1
 
+    @property
+    def point_shape(self) -> tuple:
+        """Shape of one decision (``(dim,)`` unless a family says otherwise)."""
+        return (self.dim,)
+
+    def _check(self, x):
+        x = as_array(x, "x")  # NaN/Inf decisions are reported, not evaluated
+        if x.shape != self.point_shape:
+            raise ShapeError(f"x: expected shape {self.point_shape}, got shape {x.shape}")
+        return x
+
     # -- sequence protocol ------------------------------------------------------------------
     def __len__(self) -> int:
         if not self.batched:
@@ -144,12 +155,6 @@ class Linear(Loss):
         out.g, out.batched, out.point_ndim = self.g[s], True, self.point_ndim
         return out
 
-    def _check(self, x):
-        x = as_array(x, "x")  # NaN/Inf decisions are reported, not evaluated
-        if x.shape != self.point_shape:
-            raise ShapeError(f"x: expected shape {self.point_shape}, got shape {x.shape}")
-        return x
-
     def value(self, x):
         x = self._check(x)
         if self.batched:
@@ -223,12 +228,6 @@ class Quadratic(Loss):
         A = self.A if self.A.ndim == 2 else self.A[s]
         return Quadratic(A, self.b[s], self.c[s], batched=True, _checked=True)
 
-    def _check(self, x):
-        x = as_array(x, "x")
-        if x.shape != (self.dim,):
-            raise ShapeError(f"x: expected shape ({self.dim},), got shape {x.shape}")
-        return x
-
     def value(self, x):
         x = self._check(x)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -299,12 +298,6 @@ class _RowLoss(Loss):
 
     def _slice(self, s):
         return type(self)(self.a[s], self.y[s], batched=True, _checked=True)
-
-    def _check(self, x):
-        x = as_array(x, "x")
-        if x.shape != (self.dim,):
-            raise ShapeError(f"x: expected shape ({self.dim},), got shape {x.shape}")
-        return x
 
     def value(self, x):
         x = self._check(x)

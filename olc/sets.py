@@ -28,6 +28,7 @@ from .errors import InvalidArgumentError, ShapeError
 
 __all__ = [
     "ConvexSet",
+    "check_set",
     "Reals",
     "Ball",
     "Box",
@@ -110,6 +111,13 @@ class ConvexSet:
     def _sum_items(self, arr) -> np.ndarray:
         axes = tuple(range(arr.ndim - self.item_ndim, arr.ndim))
         return np.sum(arr, axis=axes)
+
+
+def check_set(K, name: str = "K") -> ConvexSet:
+    """``K`` if it is an olc set, else an :class:`InvalidArgumentError` naming ``name``."""
+    if not isinstance(K, ConvexSet):
+        raise InvalidArgumentError(f"{name}: expected an olc.sets set (Ball, Box, Simplex, ...), got {K!r:.80}")
+    return K
 
 
 class Reals(ConvexSet):
@@ -361,9 +369,7 @@ class Shrunk(ConvexSet):
     """
 
     def __init__(self, base: ConvexSet, delta: float):
-        if not isinstance(base, ConvexSet):
-            raise InvalidArgumentError(f"base: expected an olc.sets.ConvexSet, got {type(base).__name__}")
-        self.base = base
+        self.base = check_set(base, "base")
         self.delta = in_range(delta, "delta", 0.0, 1.0, hi_open=True)
         self.item_ndim = base.item_ndim
         self.shape = base.shape
@@ -412,8 +418,7 @@ class Product(ConvexSet):
         if not sets:
             raise InvalidArgumentError("sets: expected at least one set, got an empty list")
         for i, f in enumerate(sets):
-            if not isinstance(f, ConvexSet):
-                raise InvalidArgumentError(f"sets[{i}]: expected an olc.sets set, got {f!r}")
+            check_set(f, f"sets[{i}]")
         nd = {s.item_ndim for s in sets}
         if len(nd) != 1:
             raise InvalidArgumentError("sets: all factors must hold points with the same number of axes")

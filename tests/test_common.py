@@ -105,17 +105,9 @@ CASES = {
     "FTLFineTune": (P(L.FTLFineTune, lr=0.1, steps=2, update_lr=0.1, update_steps=1), _meta_learning, {}),
 }
 
-#: (learner, check) pairs known to fail, with the reason. The optimizer stack (olc/learners/oco.py,
-#: optimizers.py and the OGD subclasses ClippedGD / NormalizedGD) is being rewritten as composable
-#: transforms in the same issue (#15, part B), which gives them the one init signature and full
-#: docstrings; until that lands these checks are expected to fail.
-_STACK = "the optimizer stack is being rewritten (issue 15 part B): one init signature, documented arguments"
-KNOWN = {(n, c): _STACK for n, checks in {
-    "OGD": "sd", "FTRL": "sd", "Hedge": "sdm", "AdaGrad": "sdm", "AOFTRL": "sdm", "OGDMemory": "sd", "SGD": "sd",
-    "HeavyBall": "sd", "Nesterov": "sd", "AdaGradOpt": "sd", "Adam": "sd", "AdamW": "sd",
-    "HypergradientDescent": "sd", "DoG": "sd", "DAdaptAdam": "sd", "Mechanic": "sdr", "ClippedGD": "sd",
-    "NormalizedGD": "sd"}.items()
-    for c in ({"s": "signature", "d": "docstring", "m": "no_mutation", "r": "repr"}[k] for k in checks)}
+#: (learner, check) pairs known to fail, with the reason (none since the optimizer stack, olc.optim,
+#: gave the optimizers the one init signature and documented arguments: issue 15 part B)
+KNOWN: dict = {}
 
 
 def exported_learners() -> list[str]:

@@ -47,9 +47,7 @@ class BestFixed:
     """
 
     def __init__(self, K: S.ConvexSet, tol: float = 1e-9, anytime: bool | None = None):
-        if not isinstance(K, S.ConvexSet):
-            raise InvalidArgumentError(f"K: expected an olc.sets set, got {K!r}")
-        self.K = K
+        self.K = S.check_set(K)
         self.tol = positive(tol, "tol")
         if anytime not in (None, True, False):
             raise InvalidArgumentError(f"anytime: expected None, True or False, got {anytime!r}")

@@ -19,7 +19,7 @@ import numpy as np
 from .._validate import as_array, positive, positive_int, real
 from ..errors import InvalidArgumentError
 from ..game import Learner
-from ..sets import ConvexSet
+from ..sets import ConvexSet, check_set
 from .schedules import Power, as_schedule
 
 __all__ = ["FKM", "BCOMemory", "sphere_sample"]
@@ -44,12 +44,6 @@ def _shrink_for(K: ConvexSet, delta: float, who: str):
     if alpha >= 1:
         raise InvalidArgumentError(f"delta: {delta} is not smaller than the set's inradius {r}")
     return K.shrink(alpha) if alpha > 0 else K
-
-
-def _check_set(K):
-    if not isinstance(K, ConvexSet):
-        raise InvalidArgumentError(f"K: expected an olc.sets set, got {K!r}")
-    return K
 
 
 def _diameter(K, shape, who):
@@ -107,7 +101,7 @@ class FKM(Learner):
     feedback = "bandit"
 
     def __init__(self, K: ConvexSet, delta: float | None = None, lr=None, x0=None):
-        self.K = _check_set(K)
+        self.K = check_set(K)
         self.delta = None if delta is None else positive(delta, "delta")
         self.lr = None if lr is None else as_schedule(lr)
         self.x0 = x0
@@ -164,7 +158,7 @@ class BCOMemory(Learner):
     feedback = "bandit"
 
     def __init__(self, K: ConvexSet, memory: int, delta: float | None = None, lr=None, x0=None):
-        self.K = _check_set(K)
+        self.K = check_set(K)
         self.memory = positive_int(memory, "memory")
         self.delta = None if delta is None else positive(delta, "delta")
         self.lr = None if lr is None else as_schedule(lr)

@@ -32,11 +32,10 @@ import numpy as np
 
 from .._validate import as_array, as_rng, check_choice, nonnegative, number, positive, positive_int
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
-from ..game import Feedback, play
+from ..game import play
 from ..games.meta import meta_training
-from ..sets import Reals
 from ..tasks.base import QuadraticForm, Task, check_tasks, gd_path
-from .oco import OGD, feedback_grad
+from .optimizers import ClippedGD, NormalizedGD, outer_optimizer
 
 __all__ = ["MAML", "FOMAML", "Reptile", "IMAML", "FOBMAML", "ClippedGD", "NormalizedGD", "outer_optimizer",
            "meta_train", "MetaTrainResult", "maml_affine_map", "maml_quadratic", "solve_inner",
@@ -442,53 +441,6 @@ class FOBMAML(_Bilevel):
 
 
 # ---------------------------------------------------------------------------- outer loop
-class ClippedGD(OGD):
-    """ClippedGD ``θ ← θ − η min(1, c/‖g‖) g`` (``first-order-bilevel-maml`` Sec. 4.3; Zhang et al.)
-    — OGD on the whole space with the gradient clipped to norm ``clip``."""
-
-    def __init__(self, lr, clip: float, x0=None):
-        super().__init__(Reals(), lr, x0)
-        self.clip = positive(clip, "clip")
-
-    def update(self, state, feedback):
-        g = feedback_grad(feedback, state.x.shape, "ClippedGD")
-        n = np.linalg.norm(g)
-        g = g * min(1.0, self.clip / n) if n > 0 else g
-        return super().update(state, Feedback(feedback.t, "gradient", feedback.value, g))
-
-
-class NormalizedGD(OGD):
-    """NormalizedGD ``θ ← θ − η g/(β + ‖g‖)`` (``first-order-bilevel-maml`` Sec. 4.3, Thm. 1) —
-    OGD on the whole space with the normalised gradient."""
-
-    def __init__(self, lr, beta: float, x0=None):
-        super().__init__(Reals(), lr, x0)
-        self.beta = positive(beta, "beta")
-
-    def update(self, state, feedback):
-        g = feedback_grad(feedback, state.x.shape, "NormalizedGD")
-        g = g / (self.beta + np.linalg.norm(g))
-        return super().update(state, Feedback(feedback.t, "gradient", feedback.value, g))
-
-
-def outer_optimizer(name: str, lr: float, *, clip: float | None = None, beta: float | None = None, x0=None):
-    """The outer optimizer of Alg. 1, line 10: ``"gd"`` (:class:`olc.learners.OGD` on the whole
-    space), ``"clipped"`` (:class:`ClippedGD`, needs ``clip``) or ``"normalized"``
-    (:class:`NormalizedGD`, needs ``beta``)."""
-    check_choice(name, "optimizer", ("gd", "clipped", "normalized"))
-    if name == "gd":
-        if clip is not None or beta is not None:
-            raise InvalidArgumentError("optimizer='gd' takes neither clip nor beta")
-        return OGD(Reals(), positive(lr, "outer_lr"), x0)
-    if name == "clipped":
-        if clip is None or beta is not None:
-            raise InvalidArgumentError("optimizer='clipped' needs clip (and takes no beta)")
-        return ClippedGD(positive(lr, "outer_lr"), clip, x0)
-    if beta is None or clip is not None:
-        raise InvalidArgumentError("optimizer='normalized' needs beta (and takes no clip)")
-    return NormalizedGD(positive(lr, "outer_lr"), beta, x0)
-
-
 class MetaTrainResult(NamedTuple):
     """``theta``: final meta-parameters; ``thetas``: ``(n_steps + 1, dim)`` iterates;
     ``losses``: ``(n_steps + 1,)`` outer loss at each iterate; ``grad_norms``: ``(n_steps,)``."""
@@ -499,13 +451,14 @@ class MetaTrainResult(NamedTuple):
     grad_norms: np.ndarray
 
 
-def meta_train(learner, tasks, theta0, *, outer_lr: float, n_steps: int, optimizer: str = "gd",
+def meta_train(learner, tasks, theta0, *, outer_lr: float | None = None, n_steps: int, optimizer="gd",
                clip: float | None = None, beta: float | None = None, tasks_per_step: int | None = None,
                seed=0, loss: Callable[[np.ndarray], float] | None = None,
                progress: bool | None = None) -> MetaTrainResult:
     """Outer loop of ``first-order-bilevel-maml`` Alg. 1: for ``n_steps`` steps sample
     ``tasks_per_step`` tasks (all of them when None), average their ``learner.meta_gradient``
-    (line 9) and step the outer optimizer (line 10, :func:`outer_optimizer`).
+    (line 9) and step the outer optimizer (line 10, :func:`outer_optimizer`: any olc learner, e.g.
+    ``Adam(1e-2)``, or the name ``"gd"``/``"clipped"``/``"normalized"`` with ``outer_lr``).
 
     This is :func:`olc.play` of the outer optimizer in the game :func:`olc.games.meta_training`
     (the task draws come from ``seed``). ``loss(θ)`` is recorded at every iterate (default: the mean

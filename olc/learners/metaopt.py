@@ -402,8 +402,10 @@ class MetaOpt(Learner):
 
     def state_floats(self, state: MetaOptState) -> dict:
         """Floats held by the optimizer state (buffers, ``M``, meta-optimizer), cf. ``(H+2L)·n``."""
-        inner = sum(np.asarray(v).size for v in (state.inner if isinstance(state.inner, tuple) else ())
-                    if isinstance(v, np.ndarray))
+        def floats(v):  # arrays in the (nested) meta-optimizer state, e.g. an Adam chain's x, m, v
+            return v.size if isinstance(v, np.ndarray) else sum(map(floats, v)) if isinstance(v, tuple) else 0
+
+        inner = floats(state.inner)
         return {"grads": state.grads.size, "params": state.params.size, "M": state.M.size, "meta_optimizer": inner,
                 "total": state.grads.size + state.params.size + state.M.size + inner}
 

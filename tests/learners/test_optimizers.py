@@ -76,8 +76,8 @@ def test_agrees_with_torch_optim(quad, name, torch):
     ours, theirs = TORCH_CASES[name]
     tr = train(ours(), oracle, T, x0)
     ref, ref_last = torch_iterates(torch, theirs, oracle.H, oracle.b, x0, T)
-    assert np.max(np.abs(tr.decisions - ref)) < 1e-10
-    assert np.max(np.abs(tr.final_state.x - ref_last)) < 1e-10
+    assert np.max(np.abs(tr.decisions - ref)) <= 1e-12  # the iterates are pinned (measured: <= 2e-15)
+    assert np.max(np.abs(tr.final_state.x - ref_last)) <= 1e-12
     assert tr.losses[-1] < tr.losses[0]  # it optimises
 
 
