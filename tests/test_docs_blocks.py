@@ -29,7 +29,8 @@ def _blocks(page: str) -> list[str]:
 
 
 #: optional dependencies a whole page needs (its blocks use them through olc, without importing them)
-PAGE_NEEDS = {"docs/sweeps.md": ("dask", "distributed", "pandas"), "docs/torch.md": ("torch", "sklearn")}
+PAGE_NEEDS = {"docs/sweeps.md": ("dask", "distributed", "pandas"), "docs/torch.md": ("torch", "sklearn"),
+              "docs/systems.md": ("torch", "sklearn")}
 
 
 def _missing(block: str) -> list[str]:
@@ -60,13 +61,17 @@ def _torch(ns, out):
     assert "learning-rate multipliers" in out and "meta-loss" in out
 
 
+def _systems(ns, out):  # "Checking your own network": the matrix-free check printed its summary
+    assert "Sequential stability" in out and "sqrt(2)" in out
+
+
 def _oco(ns, out):  # "Write your own learner": the template passes the conformance suite
     assert ns["report"].passed, ns["report"]
 
 
 #: page -> (the least number of python blocks it has, a check of what they printed / left behind)
 EXPECT = {"README.md": (3, _readme), "docs/control.md": (3, _control), "docs/sweeps.md": (5, _sweeps),
-          "docs/torch.md": (4, _torch), "docs/oco.md": (1, _oco)}
+          "docs/torch.md": (4, _torch), "docs/oco.md": (1, _oco), "docs/systems.md": (1, _systems)}
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, as_rng, number, positive_int
-from ..errors import FeedbackError, InvalidArgumentError, NonFiniteError
+from .._validate import as_array, as_rng, check_alloc, number, positive_int
+from ..errors import FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
 
 __all__ = ["GradientOracle", "FrozenOracle", "FunctionOracle", "sample_indices"]
 
@@ -161,8 +161,72 @@ class GradientOracle:
         self.hvp_count += 1
         return self._check_vector(self._hvp(x, v, batch), "hvp", self.hvp_count)
 
+    def hvp_batch(self, x, V, batch=None) -> np.ndarray:
+        """Hessian-vector products of many vectors at once: row ``i`` of the result is
+        ``grad^2 f(x_i) V[i]`` for ``V`` of shape ``(k, dim)``.
+
+        ``x`` is one point ``(dim,)`` shared by every row, or one point per row ``(k, dim)``.
+        Counts ``k`` products in ``hvp_count``. Subclasses may override ``_hvp_batch`` with a
+        vectorised version (:class:`~olc.oracles.TorchOracle` uses ``torch.func.vmap``); the
+        default loops over ``_hvp``. A non-finite product raises
+        :class:`~olc.errors.NonFiniteError` naming the row.
+        """
+        V = as_array(V, "V", shape=(None, self.dim))
+        x = as_array(x, "x", ndim=(1, 2))
+        if x.shape != (self.dim,) and x.shape != V.shape:
+            raise ShapeError(f"x: expected shape ({self.dim},) or {V.shape} (one point per row of V), "
+                             f"got shape {x.shape}")
+        if not self.has_hvp:
+            raise FeedbackError(f"{self.name}: Hessian-vector products are not available (has_hvp is False)")
+        return self._hvp_rows(V, lambda: self._hvp_batch(x, V, batch), "hvp_batch")
+
+    def hvp_at(self, x, batch=None):
+        """The Hessian ``grad^2 f(x)`` at one point as a reusable map: ``H = oracle.hvp_at(x)``, then
+        ``H(V)`` equals ``oracle.hvp_batch(x, V)`` for every ``(k, dim)`` block ``V``.
+
+        Subclasses may do the work shared by all vectors once (:class:`~olc.oracles.TorchOracle`
+        keeps the autograd graph of the gradient at ``x``: each product is then one backward pass,
+        several times cheaper than a fresh product). Counting and checks as :meth:`hvp_batch`.
+        """
+        x = self._check_x(x)
+        if not self.has_hvp:
+            raise FeedbackError(f"{self.name}: Hessian-vector products are not available (has_hvp is False)")
+        fn = self._hvp_at(x, batch)
+
+        def apply(V) -> np.ndarray:
+            V = as_array(V, "V", shape=(None, self.dim))
+            return self._hvp_rows(V, lambda: fn(V), "hvp_at")
+
+        return apply
+
+    def _hvp_rows(self, V, compute, what) -> np.ndarray:
+        self.hvp_count += V.shape[0]
+        if V.shape[0] == 0:
+            return np.zeros((0, self.dim))
+        out = np.asarray(compute(), dtype=np.float64)
+        if out.shape != V.shape:
+            raise InvalidArgumentError(f"{self.name}.{what}: returned shape {out.shape}, expected {V.shape}")
+        if not np.all(np.isfinite(out)):
+            row = int(np.argmax(~np.all(np.isfinite(out), axis=1)))
+            raise NonFiniteError(f"{self.name}.{what}: non-finite Hessian-vector product in row {row} of "
+                                 f"{V.shape[0]} (hvp evaluation #{self.hvp_count})")
+        return out
+
+    def _hvp_batch(self, x: np.ndarray, V: np.ndarray, batch) -> np.ndarray:
+        xs = (x,) * V.shape[0] if x.ndim == 1 else x
+        return np.stack([np.asarray(self._hvp(xi, v, batch), dtype=np.float64) for xi, v in zip(xs, V)])
+
+    def _hvp_at(self, x: np.ndarray, batch):
+        return lambda V: self._hvp_batch(x, V, batch)
+
     def hessian(self, x, batch=None) -> np.ndarray:
-        """Full Hessian ``grad^2 f(x)`` as a ``(dim, dim)`` array (closed form or ``dim`` HVPs)."""
+        """Full Hessian ``grad^2 f(x)`` as a ``(dim, dim)`` array (closed form or ``dim`` HVPs).
+
+        Raises :class:`~olc.errors.ResourceError` before allocating when the ``dim × dim`` array
+        (twice, while it is assembled) does not fit in memory.
+        """
+        check_alloc(2 * 8.0 * self.dim ** 2, f"{self.name}.hessian (dim={self.dim}): the dense Hessian",
+                    "use Hessian-vector products (hvp / hvp_batch) instead")
         x = self._check_x(x)
         H = np.asarray(self._hessian(x, batch), dtype=np.float64)
         if H.shape != (self.dim, self.dim):
@@ -220,6 +284,12 @@ class FrozenOracle(GradientOracle):
 
     def _hvp(self, x, v, batch):
         return self.base._hvp(x, v, self._fixed(batch))
+
+    def _hvp_batch(self, x, V, batch):
+        return self.base._hvp_batch(x, V, self._fixed(batch))
+
+    def _hvp_at(self, x, batch):
+        return self.base._hvp_at(x, self._fixed(batch))
 
     def _hessian(self, x, batch):
         return self.base._hessian(x, self._fixed(batch))

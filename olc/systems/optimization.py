@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import as_array, as_rng, check_choice, in_range, positive, positive_int
+from .._validate import as_array, as_rng, check_alloc, check_choice, in_range, positive, positive_int
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..oracles.base import GradientOracle
 
@@ -389,9 +389,12 @@ class OptimizationSystem:
         return s.what.copy()
 
     def H(self, t: int) -> np.ndarray:
-        """``H_t`` of eq. (1) along the recorded trajectory (cached)."""
+        """``H_t`` of eq. (1) along the recorded trajectory (cached; dense ``n × n``)."""
         s = self._recorded(t)
         if s.H is None:
+            check_alloc(8.0 * (self.hessian_nodes + 3) * self.n ** 2,
+                        f"OptimizationSystem.H(t) (n={self.n}): the dense mean-value Hessian",
+                        "use system.operator() (Hessian-vector products) instead")
             x_prev = self._xs[t - 1] if t > 0 else self._xs[0]
             s.H = mean_value_hessian(self.oracle, x_prev, self._xs[t], s.batch, nodes=self.hessian_nodes,
                                      secant=self.secant, grad_prev=self.gradient_disturbance(t), grad=s.grad)
@@ -411,8 +414,34 @@ class OptimizationSystem:
         return self._steps[t].u.copy()
 
     def matrices(self) -> np.ndarray:
-        """All ``A_0..A_{T−1}`` stacked, ``(T, 3n, 3n)`` (for sequential-stability checks, Def. 3)."""
-        return np.array([self.A(t) for t in range(self.T)]).reshape(self.T, self.state_dim, self.state_dim)
+        """All ``A_0..A_{T−1}`` stacked, ``(T, 3n, 3n)`` (for sequential-stability checks, Def. 3).
+
+        Dense: ``T·(3n)²·8`` bytes plus the ``n × n`` Hessians; raises
+        :class:`~olc.errors.ResourceError` before allocating when that does not fit (use
+        :meth:`operator`, Hessian-vector products in ``O(T·n)`` memory, instead), and
+        :class:`~olc.errors.InvalidArgumentError` on an empty trajectory.
+        """
+        self._require_steps("matrices()")
+        d = self.state_dim
+        check_alloc(8.0 * (self.T * d * d + (self.hessian_nodes + 3) * self.n ** 2),
+                    f"OptimizationSystem.matrices() (T={self.T}, n={self.n}): the dense stack (T, 3n, 3n)",
+                    "use the operator path instead: sequential_stability(system) or system.operator() "
+                    "(Hessian-vector products, O(T·n) memory)")
+        return np.array([self.A(t) for t in range(self.T)]).reshape(self.T, d, d)
+
+    def operator(self, oracle=None):
+        """The recorded ``A_0..A_{T−1}`` as a matrix-free :class:`~olc.systems.OptimizationLTV`
+        (``A_t v``, ``A_tᵀ v`` from Hessian-vector products; the same matrices as :meth:`A`).
+        ``oracle``: an optional twin of the oracle for the HVPs (e.g. float32 or on a GPU)."""
+        from .operators import OptimizationLTV
+
+        self._require_steps("operator()")
+        return OptimizationLTV(self, oracle=oracle)
+
+    def _require_steps(self, what):
+        if self.T == 0:
+            raise InvalidArgumentError(f"OptimizationSystem.{what}: the trajectory is empty (no step recorded); "
+                                       "call run(x0, T) or step() first")
 
     def window(self, t: int, L: int, H: int) -> dict:
         """Keyword arguments for :meth:`rollout` re-running the last ``L`` steps before ``t`` (Alg. 1/7).

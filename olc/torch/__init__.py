@@ -4,6 +4,8 @@
   oracle (values, gradients, HVPs through ``torch.func``); also ``olc.oracles.TorchOracle``.
 * :func:`flatten` / :func:`unflatten` — parameters <-> one flat vector.
 * :class:`MetaOptOptimizer` — Alg. 7 of nonconvex-meta-optimization as a ``torch.optim.Optimizer``.
+* :func:`sequential_stability` — train a module with the optimization LTV's own update and bound its
+  (κ, γ) sequential stability matrix-free (Hessian-vector products; nonconvex-meta-optimization Def. 3).
 * :class:`MetaGradientSGD`, :class:`OptimisticMetaGradientSGD`, :class:`BMGSGD` — per-parameter
   learning rates learned by (optimistic / bootstrapped) meta-gradients (optimistic-meta-gradients).
 * :class:`MetaMD`, :class:`MetaMDOptimizer` — meta mirror descent on networks (meta-mirror-descent).
@@ -20,6 +22,7 @@ from ..oracles.torch_adapter import TorchOracle
 from ..oracles.torch_adapter import flatten_params as flatten
 from ..oracles.torch_adapter import unflatten_params as unflatten
 from .metaopt import MetaOptOptimizer
+from .stability import sequential_stability
 
-__all__ = ["TorchOracle", "flatten", "unflatten", "MetaOptOptimizer"]
+__all__ = ["TorchOracle", "flatten", "unflatten", "MetaOptOptimizer", "sequential_stability"]
 __all__ += [n for n in _export_all(__name__, __path__, globals()) if n not in __all__]

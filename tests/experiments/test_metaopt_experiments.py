@@ -62,3 +62,23 @@ def test_seq_stability_mlp_small(tmp_path, sweep_ready):
     assert res["metrics"]["kappa_worst"] == k and res["curves"]["worst_decay"] == res["worst_decay"]
     assert [r["seed"] for r in res["per_run"]] == res["seeds"] == [0, 1]
     assert all(c["holds_in"].endswith("/2 seeds") for c in res["claims"])
+
+
+def test_seq_stability_cnn_small(tmp_path, sweep_ready):
+    """A reduced seq-stability-cnn: every condition bracketed, claims graded, metrics/curves declared."""
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    module, res = _run("seq-stability-cnn", tmp_path, sweep_ready, runs=1, T=2, channels="2,4", hidden="8", batch=16,
+                       train_steps=5, hvp_dtype="float64")
+    assert module.EXTRAS == ("torch", "data") and module.PRIMARY in res["metrics"]
+    assert set(res["conditions"]) == {"init_wd0", "init_wd", "trained_wd0", "trained_wd"}
+    for runs in res["runs"].values():
+        r = runs[0]
+        assert r["status"] == {"converged": 3}                       # all T(T+1)/2 intervals to the gap
+        assert np.all(np.array(r["decay"]) <= np.array(r["upper_decay"]) * (1 + 1e-12))
+        assert r["kappa"] <= r["kappa_upper"] <= r["kappa"] * np.sqrt(1 + 1e-3) * (1 + 1e-9)
+    assert res["runs"]["init_wd0"][0]["floor"] == pytest.approx(np.sqrt(2))
+    assert res["runs"]["init_wd"][0]["floor"] is None
+    assert [c["verdict"] for c in res["claims"]][2] == "not tested at this size"   # n < 10,000 here
+    assert all(np.isfinite(v) for v in res["metrics"].values()) and len(res["curves"]["decay_init_wd0"]) == 2
+    assert "PROTOCOL" in module.summary(res) and "| claim (paper) |" in module.summary(res)

@@ -123,3 +123,14 @@ def test_freeze_is_deterministic_and_matches_the_batch(ls):
 def test_freeze_of_deterministic_oracle_is_itself():
     q = QuadraticOracle(np.eye(3), np.ones(3))
     assert q.freeze(0) is q and not q.stochastic
+
+
+def test_default_hvp_at_is_hvp_batch():
+    o = HvpOnly(4)
+    x = np.array([1.0, -2.0, 0.5, 3.0])
+    V = np.random.default_rng(0).standard_normal((3, 4))
+    H = o.hvp_at(x)
+    np.testing.assert_allclose(H(V), V * (3 * x**2), rtol=0, atol=1e-14)
+    assert o.hvp_count == 3
+    with pytest.raises(FeedbackError):
+        NaNAfter(3, k=100).hvp_at(np.ones(3))

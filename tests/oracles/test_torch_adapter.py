@@ -199,3 +199,96 @@ def test_construction_checks_width_device_and_models():
     before = m[1].running_mean.clone()
     TorchOracle(m, torch.nn.functional.mse_loss, np.random.default_rng(0).standard_normal((20, 3)), np.zeros((20, 2)))
     assert m.training and torch.equal(m[1].running_mean, before)
+
+
+def test_user_float32_module_is_not_converted_and_still_trains():
+    """The oracle works on functional float64 copies: the user's float32 module keeps its dtype and
+    buffers, and a plain float32 training loop on it runs afterwards (it broke when the module was
+    converted in place)."""
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((30, 3)).astype(np.float32), rng.integers(0, 2, 30)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        m = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Tanh(),
+                                torch.nn.Linear(4, 2))
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    m.eval()                                                       # (torch.func cannot update BN statistics)
+    o = TorchOracle(m, torch.nn.CrossEntropyLoss(), X, y)          # float64 inside
+    x = o.x0()
+    o.value_and_grad(x)
+    o.hvp_batch(x, np.ones((2, o.dim)))
+    m.train()
+    assert all(p.dtype == torch.float32 for p in m.parameters())
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())   # nothing of the user's changed
+    opt = torch.optim.SGD(m.parameters(), lr=0.1)
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    for _ in range(3):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(m(Xt), yt)
+        loss.backward()
+        opt.step()
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    # float64 evaluation of the float32 weights: the same loss as the module's own float32 forward
+    m.eval()
+    o2 = TorchOracle(m, torch.nn.CrossEntropyLoss(), X, y)
+    with torch.no_grad():
+        ref = float(torch.nn.functional.cross_entropy(m(Xt), yt))
+    assert abs(o2.value(o2.x0()) - ref) < 1e-5
+    o2.set_flat(o2.x0() + 0.5)                                     # writes back in the module's dtype
+    assert all(p.dtype == torch.float32 for p in m.parameters())
+    np.testing.assert_allclose(o2.x0(), (flatten := np.concatenate(
+        [p.detach().numpy().ravel() for p in m.parameters()])), rtol=0)
+    assert flatten.dtype == np.float32
+
+
+def test_hvp_batch_matches_single_hvps(mlp_oracle):
+    o = mlp_oracle
+    rng = np.random.default_rng(4)
+    x = o.x0()
+    V = rng.standard_normal((5, o.dim))
+    batch = np.array([1, 4, 6, 9])
+    ref = np.stack([o.hvp(x, v, batch) for v in V])
+    o.hvp_chunk = 2                                                # several vmapped chunks
+    np.testing.assert_allclose(o.hvp_batch(x, V, batch), ref, rtol=1e-12, atol=1e-14)
+    Xs = x + 0.1 * rng.standard_normal((5, o.dim))                 # one point per row
+    ref2 = np.stack([o.hvp(xi, v) for xi, v in zip(Xs, V)])
+    np.testing.assert_allclose(o.hvp_batch(Xs, V), ref2, rtol=1e-12, atol=1e-14)
+    count = o.hvp_count
+    o.hvp_batch(x, V)
+    assert o.hvp_count == count + 5
+    with pytest.raises(ShapeError, match="x:"):
+        o.hvp_batch(Xs[:2], V)
+    with pytest.raises(ShapeError, match="V:"):
+        o.hvp_batch(x, V[:, :3])
+    o32 = o.to(dtype=torch.float32)                                # a float32 twin of the same module
+    assert o32.dtype == torch.float32 and o.dtype == torch.float64
+    np.testing.assert_allclose(o32.hvp_batch(x, V), o.hvp_batch(x, V), rtol=1e-4, atol=1e-5)
+
+
+def test_hvp_at_reuses_one_gradient_graph(mlp_oracle):
+    """``hvp_at(x)`` (the gradient's autograd graph kept) equals fresh HVPs, batched or looped,
+    counts every row, and reports non-finite products and bad shapes like ``hvp_batch``."""
+    o = mlp_oracle
+    rng = np.random.default_rng(5)
+    x, batch = o.x0(), np.array([0, 3, 7, 11])
+    V = rng.standard_normal((7, o.dim))
+    ref = np.stack([o.hvp(x, v, batch) for v in V])              # jvp-of-grad, one vector at a time
+    H = o.hvp_at(x, batch)
+    o.hvp_chunk = 3
+    count = o.hvp_count
+    np.testing.assert_allclose(H(V), ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(H(V[:2]), ref[:2], rtol=1e-12, atol=1e-14)   # the same map, reused
+    assert o.hvp_count == count + 9
+    o._batched_grads_ok = False                                  # the loop where no batching rule exists
+    np.testing.assert_allclose(H(V), ref, rtol=1e-12, atol=1e-14)
+    assert H(np.zeros((0, o.dim))).shape == (0, o.dim)
+    with pytest.raises(ShapeError, match="V:"):
+        H(V[:, :3])
+    with pytest.raises(NonFiniteError, match="V:"):
+        H(np.full((1, o.dim), np.inf))
+    with pytest.raises(NonFiniteError, match="hvp_at: non-finite Hessian-vector product in row 1"):
+        H(np.stack([V[0], np.full(o.dim, 1e308)]))                 # finite input, overflowing product
+    # a model whose gradient does not depend on the parameters (linear in them): zero Hessian
+    lin = TorchOracle(torch.nn.Linear(3, 1, bias=False).double(), lambda out, yb: out.sum(),
+                      np.ones((4, 3)), np.zeros(4))
+    np.testing.assert_array_equal(lin.hvp_at(lin.x0())(np.ones((2, 3))), np.zeros((2, 3)))
