@@ -31,6 +31,7 @@ import dataclasses
 import itertools
 import math
 import re
+import textwrap
 
 import numpy as np
 
@@ -430,8 +431,10 @@ def protocol_markdown(records) -> str:
 
 
 def protocol_doc(protocol, config_cls, paper) -> str:
-    """The PROTOCOL table for a module docstring (appended after ``PROTOCOL`` is defined)."""
-    return "\n" + protocol_markdown(protocol_records(protocol, config_cls, paper)) + "\n"
+    """The PROTOCOL table for a module docstring (appended after ``PROTOCOL`` is defined), as a
+    preformatted block: the markdown table reads the same in ``help()`` and in the Sphinx site."""
+    table = protocol_markdown(protocol_records(protocol, config_cls, paper))
+    return "\n\n.. code-block:: text\n\n" + textwrap.indent(table, "    ") + "\n"
 
 
 def config_dict(cfg) -> dict:

@@ -9,7 +9,7 @@ channels=16,32 hidden=768`` gives 111,562) is trained with the LTV's own update 
 with weight decay on one fixed batch, the paper's deterministic setting) and every interval norm
 of ``A_0..A_{T−1}`` is bracketed by Golub–Kahan–Lanczos bounds on Hessian-vector products
 (:func:`olc.torch.sequential_stability`), for four conditions — at initialisation and after
-``train_steps`` steps, with ``δ = 0`` and ``δ = weight_decay`` — and ``runs`` seeds.
+``train_steps`` steps, with ``δ = 0`` and ``δ = weight_decay`` — and ``seeds`` seeds.
 
 Reported per condition (mean and spread over seeds): κ (certified interval ``[κ_lower, κ_upper]``)
 and γ (the "bound" rule), whether γ was set by the horizon, the decay class and fitted rate, the
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import check_config, choice, each, integer, positive, real
+from ._evidence import apply_protocol, protocol_doc, protocol_records
 from ._plot import pyplot, save_figure
 
 NAME = "seq-stability-cnn"
@@ -37,7 +38,7 @@ CONDITIONS = (("init", False), ("init", True), ("trained", False), ("trained", T
 
 @dataclass
 class Config:
-    runs: int = 3                   # seeds cfg.seed, cfg.seed + 1, ... (paper: 10 trials)
+    seeds: int = 3                  # seeds cfg.seed, cfg.seed + 1, ... (paper: 10 trials; protocol=paper)
     T: int = 5                      # recorded steps: all T(T+1)/2 intervals are bracketed (--set T=20: 210)
     channels: tuple[int, ...] = (8, 16)
     hidden: tuple[int, ...] = (128,)        # 10,858 parameters; channels=16,32 hidden=768: 111,562
@@ -48,13 +49,38 @@ class Config:
     rtol: float = 1e-3              # relative gap of every interval's [lower, upper]
     hvp_dtype: str = "float32"      # Hessian-vector products ("float64" for full precision); bounds in float64
     seed: int = 0
+    protocol: str = "default"       # "paper": 10 seeds (minutes per seed at 10^4 parameters)
 
 
-CHECKS = {"runs": integer(1), "T": integer(1), "channels": each(integer(1)),
+PAPER_PRESET = {"seeds": 10}
+
+#: where the setting differs from the paper's and why (``_evidence.protocol_records`` rows: Config
+#: fields, the paper's setting, why; or setting, paper, olc, why for what is not a field)
+PROTOCOL = [
+    ("data", "MNIST", "scikit-learn digits (8x8)", "ships offline; no downloads at run time"),
+    ("channels, hidden", "'a small neural network' (Fig. 3; the MNIST workload is a 90K MLP)",
+     "a CNN (two conv blocks, dense widths hidden): 10,858 parameters by default, 111,562 with channels=16,32 "
+     "hidden=768 — the point is scale: >= 10^4 parameters, where the dense A_t no longer fits"),
+    ("seeds", "averaged over 10 trials", "run time; protocol=paper: 10"),
+    ("T", "not stated ('at the beginning of training')", "all T(T+1)/2 intervals are bounded; T=20: 210 intervals"),
+    ("batch", "512, fixed (deterministic setting)", "fixed as in the paper, smaller: each HVP costs a pass over it"),
+    ("lr, weight_decay", "not stated for Fig. 3 (grid delta <= 1e-3)",
+     "delta = 0 shows the sqrt(2) floor; delta > 0 large enough to act within T steps"),
+    ("train_steps", "only 'at the beginning of training'", "an extension: the same check after training"),
+    ("H_t", "mean value theorem per coordinate", "integral mean value, 1 Gauss-Legendre node + rank-one secant "
+     "correction (eq. (1) exact)", "a symmetric quadrature plus an exact fix"),
+    ("rtol, hvp_dtype", "exact (dense) norms", "Golub-Kahan-Lanczos brackets to this relative gap, HVPs in this "
+     "precision, bounds in float64 (matrix-free; lower bounds attained by vectors)"),
+    ("protocol", "Fig. 3, Def. 3, Assumption 2", "protocol=paper: 10 seeds"),
+    ("seed", "not stated", "initialisations seed … seed + seeds − 1; the fixed batch is drawn with seed"),
+]
+__doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
+
+CHECKS = {"seeds": integer(1), "T": integer(1), "channels": each(integer(1)),
           "hidden": each(integer(1), nonempty=False), "batch": integer(1), "lr": positive,
           "weight_decay": real(0.0, 1.0, lo_open=True), "train_steps": integer(1),
           "rtol": real(0.0, 1.0, lo_open=True, hi_open=True), "hvp_dtype": choice("float32", "float64"),
-          "seed": integer(0)}
+          "seed": integer(0), "protocol": choice("default", "paper")}
 
 
 def _key(phase, wd):
@@ -62,7 +88,7 @@ def _key(phase, wd):
 
 
 def run(config: Config | None = None, progress=None) -> dict:
-    cfg = check_config(config or Config(), CHECKS)   # before the (slow) imports
+    cfg = apply_protocol(check_config(config or Config(), CHECKS), PAPER_PRESET)   # before the (slow) imports
     if len(cfg.channels) != 2:
         from ..errors import InvalidArgumentError
 
@@ -77,7 +103,7 @@ def run(config: Config | None = None, progress=None) -> dict:
                                                          replace=False))
     X, y = data.X_train[idx], data.y_train[idx]
     hvp_dtype = torch.float32 if cfg.hvp_dtype == "float32" else torch.float64
-    bar = progress(cfg.runs * len(CONDITIONS), NAME) if progress else None
+    bar = progress(cfg.seeds * len(CONDITIONS), NAME) if progress else None
     per = {_key(p, w): [] for p, w in CONDITIONS}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)        # small batched HVPs: intra-op threads only oversubscribe two shared cores
@@ -100,7 +126,8 @@ def run(config: Config | None = None, progress=None) -> dict:
     curves = {f"decay_{k}": c["decay_mean_over_runs"] for k, c in conditions.items()}
     return {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.__dict__.items()},
             "n_params": int(n_params), "state_dim": int(3 * n_params), "dense_stack_bytes": dense_bytes,
-            "conditions": conditions, "runs": per, "claims": claims, "protocol": PROTOCOL(cfg, n_params),
+            "conditions": conditions, "runs": per, "claims": claims,
+            "protocol": protocol_records(PROTOCOL, Config, PAPER_PRESET),
             "metrics": metrics, "curves": curves, "paper_kappa": 2.0}
 
 
@@ -113,7 +140,7 @@ def _conditions(cfg, X, y, data, hvp_dtype, per, bar):
 
     from ..oracles.data import digits_cnn
 
-    for r in range(cfg.runs):
+    for r in range(cfg.seeds):
         seed = cfg.seed + r
         for phase, wd in CONDITIONS:
             model = digits_cnn(tuple(cfg.channels), n_classes=data.n_classes, seed=seed, hidden=tuple(cfg.hidden))
@@ -191,7 +218,7 @@ def _claims(c, cfg, n, dense_bytes) -> list:
          "measured": f"at initialisation, weight decay 0: decay class per seed {i0['decay_classes']}, fitted factor "
                      f"{_fmt_range(i0['decay_rate'], 4)} per step; worst norm {i0['worst_decay_over_runs'][0]:.4g} "
                      f"at |I|=1 -> {i0['worst_decay_over_runs'][-1]:.4g} at |I|={cfg.T} (sqrt(2) floor: at it in "
-                     f"{sum(i0['at_floor'])}/{cfg.runs} seeds); parameter block: {i0['block_decay_classes']}",
+                     f"{sum(i0['at_floor'])}/{cfg.seeds} seeds); parameter block: {i0['block_decay_classes']}",
          "criterion": "reproduces: every seed's worst-case curve falls by more than 5% over the horizon "
                       "(decay_class 'decaying') and still falls by more than 5% after |I| = 2; partly: only the "
                       "first condition",
@@ -204,7 +231,7 @@ def _claims(c, cfg, n, dense_bytes) -> list:
         {"paper": "Fig. 3: Assumption 2 is satisfied in this instance with a value of kappa ~ 2.0",
          "measured": f"kappa (certified upper bound, rule 'bound') {_fmt_range(i0['kappa_upper'])} at gamma "
                      f"{_fmt_range(i0['gamma'])}; gamma set by the horizon in {sum(i0['horizon_flags'])}/"
-                     f"{cfg.runs} seeds; with weight decay {cfg.weight_decay:g}: kappa {_fmt_range(i1['kappa_upper'])}",
+                     f"{cfg.seeds} seeds; with weight decay {cfg.weight_decay:g}: kappa {_fmt_range(i1['kappa_upper'])}",
          "criterion": "1.5 <= kappa <= 2.5 in every seed, with gamma not set by the horizon",
          "verdict": ("reproduces" if k_in_range and not horizon else
                      "reproduces as a number only" if k_in_range else "does not reproduce"),
@@ -235,31 +262,10 @@ def _claims(c, cfg, n, dense_bytes) -> list:
     ]
 
 
-def PROTOCOL(cfg, n) -> list:  # noqa: N802 - a table builder named like the table
-    return [
-        {"setting": "data", "paper": "MNIST", "olc": "scikit-learn digits (8x8)",
-         "why": "ships offline; no downloads at run time"},
-        {"setting": "network", "paper": "'a small neural network' (Fig. 3; the MNIST workload is a 90K MLP)",
-         "olc": f"CNN, channels {tuple(cfg.channels)}, dense {tuple(cfg.hidden)}: {n:,} parameters",
-         "why": "the point is scale: >= 10^4 parameters, where the dense A_t no longer fits"},
-        {"setting": "trials", "paper": "10", "olc": str(cfg.runs), "why": "run time (--set runs=10)"},
-        {"setting": "horizon T", "paper": "not stated", "olc": str(cfg.T),
-         "why": "all T(T+1)/2 intervals are bounded; --set T=20 for 210 intervals (minutes)"},
-        {"setting": "batch", "paper": "512, fixed (deterministic setting)", "olc": f"{cfg.batch}, fixed",
-         "why": "each HVP costs a pass over the batch"},
-        {"setting": "lr, weight decay", "paper": "not stated for Fig. 3 (grid delta <= 1e-3)",
-         "olc": f"lr {cfg.lr:g}; delta 0 and {cfg.weight_decay:g}",
-         "why": "delta = 0 shows the sqrt(2) floor; delta > 0 large enough to act within T steps"},
-        {"setting": "H_t", "paper": "mean value theorem per coordinate", "olc": "integral mean value, 1 Gauss-Legendre "
-         "node + rank-one secant correction (eq. (1) exact)", "why": "a symmetric quadrature plus an exact fix"},
-        {"setting": "norms", "paper": "exact (dense)", "olc": f"Golub-Kahan-Lanczos bounds, relative gap {cfg.rtol:g}; "
-         f"HVPs in {cfg.hvp_dtype}", "why": "matrix-free; lower bounds attained by vectors"},
-    ]
-
 
 def summary(results: dict) -> str:
-    lines = [f"n = {results['n_params']:,} parameters, T = {results['config']['T']}, runs = "
-             f"{results['config']['runs']}", "",
+    lines = [f"n = {results['n_params']:,} parameters, T = {results['config']['T']}, seeds = "
+             f"{results['config']['seeds']}", "",
              "| condition | kappa (upper) | gamma | decay | horizon-set | parameter-block kappa | max eta*lmax/2 |",
              "|---|---|---|---|---|---|---|"]
     for k, c in results["conditions"].items():
@@ -292,7 +298,7 @@ def plot(results: dict, outdir: str) -> list[str]:
         keep = dict(zip(lab, h))
         ax.legend(keep.values(), keep.keys(), fontsize=6)
     fig.suptitle(f"decay of ||A_s..A_r|| with bounds ({results['n_params']:,}-parameter CNN, "
-                 f"{results['config']['runs']} seeds)")
+                 f"{results['config']['seeds']} seeds)")
     paths = [save_figure(fig, outdir, "seq_stability_cnn_decay.png")]
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, (k, rs) in enumerate(runs.items()):

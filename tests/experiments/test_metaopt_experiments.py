@@ -68,7 +68,7 @@ def test_seq_stability_cnn_small(tmp_path, sweep_ready):
     """A reduced seq-stability-cnn: every condition bracketed, claims graded, metrics/curves declared."""
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
-    module, res = _run("seq-stability-cnn", tmp_path, sweep_ready, runs=1, T=2, channels="2,4", hidden="8", batch=16,
+    module, res = _run("seq-stability-cnn", tmp_path, sweep_ready, seeds=1, T=2, channels="2,4", hidden="8", batch=16,
                        train_steps=5, hvp_dtype="float64")
     assert module.EXTRAS == ("torch", "data") and module.PRIMARY in res["metrics"]
     assert set(res["conditions"]) == {"init_wd0", "init_wd", "trained_wd0", "trained_wd"}
