@@ -37,7 +37,7 @@ EXTRAS = ("torch", "data")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", default=None, help="output directory (default: a new temp dir)")
     parser.add_argument("--T", type=int, default=4, help="recorded steps (all T(T+1)/2 intervals are bounded)")
     args = parser.parse_args(argv)
