@@ -2,14 +2,14 @@
 
 Gradient descent with weight decay delta on a network is the linear time-varying system of the
 paper's App. B, z_{t+1} = A_t z_t + B u_t + w_t with z_t = [x_t; x_{t-1}; grad f_{t-1}(x_{t-1})].
-Assumption 2 asks ||A_s ... A_r|| <= kappa^2 (1 - gamma)^{|I|} for every interval. For the
+Assumption 2 asks ||A_s ... A_r|| <= kappa^2 (1 - gamma)^{len(I)} for every interval. For the
 10,858-parameter CNN below A_t is 32,574 x 32,574 (8.5 GB in float64): we never form it.
 olc.torch.sequential_stability trains a copy of the model with the LTV's own update, then brackets
 every interval norm between a certified lower bound (a vector attaining it) and a Lanczos upper
 bound, from Hessian-vector products only.
 
 We compare delta = 0 with delta = 0.05 and plot, per setting:
-  1. the decay of the worst interval norm with |I| (band: lower..upper bound), the parameter-block
+  1. the decay of the worst interval norm with the length len(I) (band: lower..upper bound), the parameter-block
      norms (x_t only) and the sqrt(2) floor that zero-curvature directions impose at delta = 0;
   2. the kappa-gamma trade-off curve (every point above the upper curve is certified);
   3. eta * lambda_max(H_t) / 2 per step (1 = the edge of stability) and ||A_t||.

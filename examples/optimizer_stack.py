@@ -2,7 +2,7 @@
 
 Run:  python examples/optimizer_stack.py [--out DIR] [--T 300]
 
-olc.optim.Chain(*transforms, K=None, x0=None) is one learner: each round the gradient g_t enters
+``olc.optim.Chain(*transforms, K=None, x0=None)`` is one learner: each round the gradient g_t enters
 as u, every transform rewrites it (Scale, AddDecayedWeights, Momentum, ScaleByAdam,
 ScaleByAdaGrad, ClipByNorm, Normalize, ...) and the iterate steps x_{t+1} = Π_K(x_t − u). The
 named optimizers of olc.learners (SGD, HeavyBall, Adam, AdamW, AdaGrad, ...) are such chains, so

@@ -227,8 +227,8 @@ class OptimizationLTV(LTVOperator):
     Parameters
     ----------
     system : OptimizationSystem with at least one recorded step.
-    oracle : optional twin of ``system.oracle`` used for the HVPs (e.g. ``TorchOracle.to(float32,
-        "cuda")``): float32 products, the bounds still computed in float64 (the A_t are then
+    oracle : optional twin of ``system.oracle`` used for the HVPs (e.g.
+        ``TorchOracle.to(float32, "cuda")``): float32 products, the bounds still computed in float64 (the A_t are then
         those of the float32 Hessians, accurate to about 1e-6 relative).
     hvp_cache : how many (step, quadrature node) Hessians to keep as reusable maps
         (:meth:`~olc.oracles.GradientOracle.hvp_at`; for a torch model the gradient's autograd graph
