@@ -169,7 +169,7 @@ def _blank(T, L, plan, rtol):
 
 
 def interval_bounds(op: LTVOperator, max_length: int | None = None, *, block=None, plan: str = "auto",
-                    rtol: float = 1e-3, probes: int = 8, max_iter: int = 60, min_iter: int = 2, seed=0,
+                    rtol: float = 1e-3, probes: int = 8, max_iter: int = 60, min_iter: int = 8, seed=0,
                     select=None, max_refine: int | None = None, memory: float = 512 * 2 ** 20, bar=None):
     """Bounds on ``‖A_{r+l−1} ⋯ A_r‖`` for every interval of length ``l ≤ max_length`` (module docstring).
 
