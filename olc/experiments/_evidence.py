@@ -225,6 +225,10 @@ def seed_list(seed: int, seeds: int) -> list[int]:
     return list(range(int(seed) * int(seeds), (int(seed) + 1) * int(seeds)))
 
 
+#: the PROTOCOL row of the ``seed`` field of every experiment whose seeds come from :func:`seed_list`
+SEED_ROW = ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1")
+
+
 def mean_se(values, axis=0):
     """Mean and standard error (``std(ddof=1)/√n``; 0 for one value) over ``axis``, ignoring NaN."""
     import warnings

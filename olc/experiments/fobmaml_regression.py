@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import DivergenceError
 from . import check_config, choice, each, integer, positive, real
 from ._evidence import (
+    SEED_ROW,
     apply_protocol,
     claim,
     config_dict,
@@ -82,7 +83,7 @@ PROTOCOL = [
     ("max_extend", "—", "at most 3 extensions per end"),
     ("seeds", "one run", "independent task draws; claims per seed"),
     ("protocol", "Sec. 5 / App. B", "protocol=paper: 5 seeds"),
-    ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1"),
+    SEED_ROW,
 ]
 __doc__ += protocol_doc(PROTOCOL, Config, PAPER)
 

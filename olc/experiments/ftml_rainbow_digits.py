@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import InvalidArgumentError
 from . import check_config, choice, integer, nonnegative, positive, real
 from ._evidence import (
+    SEED_ROW,
     apply_protocol,
     claim,
     config_dict,
@@ -101,7 +102,7 @@ PROTOCOL = [
      "30 steps of α = 0.1 for FTML, FTL + fine-tune and Scratch"),
     ("seeds", "3 random seeds, standard error bands", "2 (default) / 3 (protocol=paper); mean ± s.e."),
     ("protocol", "Sec. 6.1, App. C", "protocol=paper: 56 tasks, both scales, 3 seeds, the CNN, 300 points"),
-    ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1"),
+    SEED_ROW,
 ]
 __doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from . import check_config, choice, each, integer, optional, positive, thin_curve
 from ._evidence import (
+    SEED_ROW,
     apply_protocol,
     claim,
     config_dict,
@@ -103,7 +104,7 @@ PROTOCOL = [
      "mean ± s.e., claims graded per (system, seed)"),
     ("protocol", "Agarwal et al. 2019; Gradu et al. 2020 (settings not in the five papers)",
      "protocol=paper: T = 20,000 and 5 seeds"),
-    ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1"),
+    SEED_ROW,
 ]
 __doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 

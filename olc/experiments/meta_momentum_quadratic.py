@@ -39,6 +39,7 @@ import numpy as np
 
 from . import check_config, choice, each, integer, nonnegative, positive
 from ._evidence import (
+    SEED_ROW,
     apply_protocol,
     claim,
     config_dict,
@@ -104,7 +105,7 @@ PROTOCOL = [
     ("rate_dim, rate_T", "Thm. 3 / Cor. 1 (no experiment)", "a worst-case quadratic on which the rates show: λ "
      "log-spaced in [1e-7, 1]"),
     ("protocol", "App. B", "protocol=paper runs Table 2's full grids"),
-    ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1"),
+    SEED_ROW,
 ]
 __doc__ += protocol_doc(PROTOCOL, Config, PAPER)
 

@@ -57,6 +57,7 @@ import numpy as np
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
 from . import check_config, choice, each, integer, nonnegative, optional, pair, positive, real
 from ._evidence import (
+    SEED_ROW,
     apply_protocol,
     claim,
     config_dict,
@@ -141,7 +142,7 @@ PROTOCOL = [
     ("tol, max_iter", "'stopped when the norms of the gradient are smaller than the same threshold' (value not "
      "given)", "||∇f|| <= 1e-3; runs that do not reach it within 30,000 steps count 30,000"),
     ("protocol", "Sec. 5.1", "protocol=paper: 5 seeds (the paper's settings are otherwise not stated)"),
-    ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1"),
+    SEED_ROW,
 ]
 __doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 

@@ -34,6 +34,7 @@ import numpy as np
 from ..learners.metaopt import M_KINDS
 from . import check_config, choice, integer, positive
 from ._evidence import (
+    SEED_ROW,
     apply_protocol,
     claim,
     config_dict,
@@ -100,7 +101,7 @@ PROTOCOL = [
     ("max_extend", "fixed grids", "an optimum at a grid end extends that axis (×2 steps) up to 3 times"),
     ("seeds", "MNIST and CIFAR averaged over 5 trials", "default 2, protocol=paper 5; claims per seed"),
     ("protocol", "App. E", "protocol=paper: the settings above"),
-    ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1"),
+    SEED_ROW,
 ]
 __doc__ += protocol_doc(PROTOCOL, Config, PAPER)
 

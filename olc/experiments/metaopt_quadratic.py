@@ -56,6 +56,7 @@ from ..errors import DivergenceError
 from ..learners.metaopt import M_KINDS
 from . import check_config, choice, each, integer, positive, real
 from ._evidence import (
+    SEED_ROW,
     apply_protocol,
     claim,
     config_dict,
@@ -129,7 +130,7 @@ PROTOCOL = [
     ("grid", "App. E.2 grids for SGD / momentum", "'e2' (weight decay 0: noiseless) plus momentum 0 (the trivial "
      "member), extended while the optimum is at an end; 'small' for tests"),
     ("protocol", "—", "protocol=paper: N = 400, 5 seeds, all four algorithms"),
-    ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1"),
+    SEED_ROW,
 ]
 __doc__ += protocol_doc(PROTOCOL, Config, PAPER)
 

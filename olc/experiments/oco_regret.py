@@ -27,7 +27,7 @@ from ..errors import InvalidArgumentError
 from ..learners import AOFTRL, FKM, FTRL, OGD, BCOMemory, Hedge, InverseSqrt
 from ..sets import Ball, Simplex
 from . import check_config, choice, integer, positive, thin_curve
-from ._evidence import apply_protocol, claim, config_dict, fmt_se, mean_se, protocol_doc, protocol_records, report
+from ._evidence import SEED_ROW, apply_protocol, claim, config_dict, fmt_se, mean_se, protocol_doc, protocol_records, report
 from ._plot import band, panel_grid, save_figure, suptitle, symlog_regret
 
 NAME = "oco-regret"
@@ -61,7 +61,7 @@ PROTOCOL = [
      "each claim graded per seed"),
     ("protocol", "Zinkevich 2003 Thm. 1; optimistic-meta-gradients eq. (6); Hedge; FKM; Alg. 6",
      "protocol=paper: T = 100,000 and 5 seeds"),
-    ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1"),
+    SEED_ROW,
 ]
 __doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 

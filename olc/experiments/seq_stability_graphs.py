@@ -31,7 +31,17 @@ import numpy as np
 from ..backend import BACKENDS
 from ..systems.networks import REAL_GRAPHS
 from . import check_config, choice, each, integer, real
-from ._evidence import apply_protocol, claim, config_dict, fmt_se, protocol_doc, protocol_records, report, seed_list
+from ._evidence import (
+    SEED_ROW,
+    apply_protocol,
+    claim,
+    config_dict,
+    fmt_se,
+    protocol_doc,
+    protocol_records,
+    report,
+    seed_list,
+)
 from ._plot import pyplot, save_figure, suptitle
 
 NAME = "seq-stability-graphs"
@@ -69,7 +79,7 @@ PROTOCOL = [
     ("p_fail", "—", "each edge fails with probability 0.3 per step"),
     ("seeds", "—", "3 (default) / 10 (protocol=paper) draws of the schedules and failures"),
     ("protocol", "nonconvex-meta-optimization Def. 3", "protocol=paper: 10 seeds, T = 200"),
-    ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1"),
+    SEED_ROW,
     ("backend", "—", "numpy reference for the interval norms"),
 ]
 __doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
