@@ -53,7 +53,7 @@ def _meta_learning():
 
 _RULE = L.MetaMomentumRule(0.1)
 _TARGET = L.bootstrap_target(_quadratic().A, _RULE, 0.2)
-_K = L.lqr_gain(_SYSTEM.A(0), _SYSTEM.B(0), *_COST)[0]
+_K = olc.systems.lqr_gain(_SYSTEM.A(0), _SYSTEM.B(0), *_COST)[0]
 
 #: learner name -> (factory accepting keyword overrides, game factory, extra bad values {name: value})
 CASES = {
