@@ -295,7 +295,7 @@ def one_gib(monkeypatch):
     (lambda: olc.systems.switching_system(T=10 ** 9), r"switching_system\(T=1000000000\)"),
     (lambda: olc.learners.OGD(Ball(1.0, dim=10 ** 9), lr=0.1).init(10 ** 9, None), r"shape: .*shape \(1000000000,\)"),
     (lambda: olc.learners.Hedge().init(10 ** 9, None), r"shape: one float64 array of shape \(1000000000,\)"),
-    (lambda: olc.learners.dfc_set(10 ** 9, 1, 1), r"dfc_set\(H=1000000000\)"),
+    (lambda: olc.systems.dfc_set(10 ** 9, 1, 1), r"dfc_set\(H=1000000000\)"),
     (lambda: Ball(1.0, dim=10 ** 9).center(10 ** 9), r"shape: one float64 array of shape \(1000000000,\)"),
 ], ids=["GPC-H", "gaussian-T", "sinusoidal-T", "make_disturbance-T", "random_linear-T", "random_quadratic-dim",
         "adversarial_linear-T", "linear_regression-n", "random_quadratics-n", "sinusoid_regression-n",

@@ -53,7 +53,7 @@ def _meta_learning():
 
 _RULE = L.MetaMomentumRule(0.1)
 _TARGET = L.bootstrap_target(_quadratic().A, _RULE, 0.2)
-_K = L.lqr_gain(_SYSTEM.A(0), _SYSTEM.B(0), *_COST)[0]
+_K = olc.systems.lqr_gain(_SYSTEM.A(0), _SYSTEM.B(0), *_COST)[0]
 
 #: learner name -> (factory accepting keyword overrides, game factory, extra bad values {name: value})
 CASES = {
@@ -84,7 +84,7 @@ CASES = {
     "ZeroController": (L.ZeroController, _control, {}),
     "LinearFeedback": (P(L.LinearFeedback, K=_K), _control, {"K": "gain"}),
     "LQR": (P(L.LQR, system=_SYSTEM, cost=_COST), _control, {"cost": "quadratic", "finite_horizon": "yes"}),
-    "GPC": (P(L.GPC, system=_SYSTEM, cost=_COST, H=2), _control, {"learner": "adam", "norm": "nuclear"}),
+    "GPC": (P(L.GPC, system=_SYSTEM, cost=_COST, H=2), _control, {"learner": "aoftrl", "norm": "nuclear"}),
     "BanditGPC": (P(L.BanditGPC, system=_SYSTEM, cost=_COST, H=2), _control, {"norm": "nuclear"}),
     # meta-optimization (olc/learners/metaopt.py)
     "MetaOpt": (P(L.MetaOpt, H=3, L=2), _optimization, {"L": 0, "M": "dense", "base_lr": -1.0}),

@@ -227,9 +227,9 @@ def _probes(b):
         "GPC(H)": lambda v: olc.learners.GPC(sys2, cost, H=v).H,
         "GPC(lr)": lambda v: olc.play(olc.learners.GPC(sys2, cost, H=2, lr=v), olc.games.control(sys2, w, cost)).losses,
         "GPC(K)": lambda v: olc.learners.GPC(sys2, cost, H=2, K=v).K,
-        "dfc_set(radius)": lambda v: olc.learners.dfc_set(3, 1, 2, radius=v).radii,
+        "dfc_set(radius)": lambda v: olc.systems.dfc_set(3, 1, 2, radius=v).radii,
         "LQR(cost)": lambda v: olc.learners.LQR(sys2, v).K,
-        "lqr_gain(Q)": lambda v: olc.learners.lqr_gain(sys2.A(0), sys2.B(0), v, np.eye(1))[0],
+        "lqr_gain(Q)": lambda v: olc.systems.lqr_gain(sys2.A(0), sys2.B(0), v, np.eye(1))[0],
         "sequential_stability(As)": lambda v: olc.systems.sequential_stability(v).kappa,
         # kernels
         "kernels.rollout(A)": lambda v: K.rollout(v, B1, W1, backend="numpy").costs,

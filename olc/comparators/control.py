@@ -33,7 +33,7 @@ import numpy as np
 
 from .._validate import as_array, positive, positive_int
 from ..errors import InvalidArgumentError, ShapeError
-from ..learners.control import as_quadratic_cost, check_system, dfc_set, lqr_gain, resolve_gain
+from ..systems.control import _ltv_contracts, as_quadratic_cost, check_system, dfc_set, lqr_gain, resolve_gain
 
 __all__ = ["BestDFC", "BestLinearFeedback", "dfc_controls"]
 
@@ -308,8 +308,6 @@ class BestLinearFeedback:
     def _stabilises(self, K, A_seq, B_seq) -> bool:
         if not self.system.is_time_varying:
             return bool(np.max(np.abs(np.linalg.eigvals(A_seq[0] - B_seq[0] @ K))) < 1)
-        from ..learners.control import _ltv_contracts
-
         return _ltv_contracts(np.asarray(A_seq - B_seq @ K), "K")[0]
 
     def cost_and_grad(self, K, W, x0, A_seq, B_seq):

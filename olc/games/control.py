@@ -45,12 +45,10 @@ class ControlGame(Environment):
     memory = 1
 
     def __init__(self, system, w, cost, x0=None, T: int | None = None, max_state_norm: float = 1e12):
+        from ..systems.control import check_system
         from ..systems.costs import ConvexCost, QuadraticCost
 
-        if not all(hasattr(system, a) for a in ("state_dim", "control_dim", "matrices", "horizon")):
-            raise InvalidArgumentError(f"system: expected an olc linear system (olc.systems.LTISystem or LTVSystem), "
-                                       f"got {type(system).__name__}")
-        self.system = system
+        self.system = check_system(system)
         d, m = system.state_dim, system.control_dim
         if isinstance(cost, (tuple, list)) and len(cost) == 2:
             cost = QuadraticCost(*cost)

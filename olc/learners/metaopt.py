@@ -18,7 +18,7 @@ loop is written here):
   ``M`` (Sec. 5, stochastic setting).
 * :class:`ConvexMetaOpt` — Alg. 1: full matrices ``M^{(h)}``, projected GD on ``M`` (olc's
   :class:`~olc.learners.OGD` over the per-lag operator-norm ball set of GPC,
-  :func:`olc.learners.dfc_set`).
+  :func:`olc.systems.dfc_set`).
 * :class:`BanditMetaOpt` — Alg. 5: ``M`` learned from loss values only by olc's
   :class:`~olc.learners.BCOMemory` (Alg. 6).
 * :class:`NonconvexMetaOpt` — Alg. 2: ``K`` epochs of ``S`` steps of any of the above on the
@@ -110,7 +110,7 @@ def metaopt_set(kind: str, H: int, n: int, radius=1.0) -> ConvexSet:
 
     ``radius`` is a number or ``(H,)`` per-lag radii (Alg. 5: ``κ³(1−γ)^h``). ``"scalar"``: a
     box ``|M^{(h)}| <= r_h``; ``"diagonal"``: a box per lag (max-norm of a diagonal matrix = its
-    operator norm); ``"full"``: GPC's per-lag operator-norm balls (:func:`olc.learners.dfc_set`).
+    operator norm); ``"full"``: GPC's per-lag operator-norm balls (:func:`olc.systems.dfc_set`).
     """
     kind = check_choice(kind, "M", M_KINDS)
     H, n = positive_int(H, "H"), positive_int(n, "n")
@@ -120,7 +120,7 @@ def metaopt_set(kind: str, H: int, n: int, radius=1.0) -> ConvexSet:
         return Box(-r, r)
     if kind == "diagonal":
         return Product([Box(-float(rh), float(rh), dim=n) for rh in r])
-    from .control import dfc_set
+    from ..systems.control import dfc_set
 
     return dfc_set(H, n, n, radius=r, norm="op")
 

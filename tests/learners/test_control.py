@@ -1,6 +1,8 @@
 """Controllers: LQR against Riccati / python-control, GPC against the kernel reference and
 finite differences, GPC vs LQR on the three disturbance kinds, regret slopes, bad inputs."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -37,7 +39,7 @@ def test_lqr_matches_riccati_and_python_control():
         res = A.T @ P @ A - P - A.T @ P @ B @ np.linalg.solve(R + B.T @ P @ B, B.T @ P @ A) + Q
         assert np.max(np.abs(res)) < 1e-8 * max(1.0, np.max(np.abs(P)))
         # no 1/2 in the cost: scaling Q and R together leaves K unchanged
-        K2 = olc.learners.lqr_gain(A, B, 7 * Q, 7 * R)[0]
+        K2 = olc.systems.lqr_gain(A, B, 7 * Q, 7 * R)[0]
         np.testing.assert_allclose(K2, lqr.K, rtol=1e-8, atol=1e-12)
 
 
@@ -45,7 +47,7 @@ def test_finite_horizon_lqr_is_optimal_and_converges():
     s, cost = _di()
     T = 60
     A_seq, B_seq = s.matrices(T)
-    Ks, Ps = olc.learners.lqr_gains(A_seq, B_seq, cost.Q, cost.R)
+    Ks, Ps = olc.systems.lqr_gains(A_seq, B_seq, cost.Q, cost.R)
     # without disturbances the optimal cost from x0 is x0ᵀ P_0 x0
     x0 = np.array([1.0, -2.0])
     game = olc.games.control(olc.systems.LTVSystem(np.array(A_seq), np.array(B_seq)), np.zeros((T, 2)), cost, x0=x0)
@@ -153,7 +155,8 @@ def test_gpc_beats_lqr(kind):
     game = olc.games.control(s, w, cost, T=T)
     gpc = olc.play(olc.learners.GPC(s, cost, H=10), game).losses.mean()
     lqr = olc.play(olc.learners.LQR(s, cost), game).losses.mean()
-    aof = olc.play(olc.learners.GPC(s, cost, H=10, learner="aoftrl"), game).losses.mean()
+    aoftrl = olc.learners.AOFTRL(olc.systems.dfc_set(10, 1, 2), hint="previous", scale=0.05)
+    aof = olc.play(olc.learners.GPC(s, cost, H=10, learner=aoftrl), game).losses.mean()
     print(f"{kind}: GPC {gpc:.4f} (AO-FTRL inner: {aof:.4f}), LQR {lqr:.4f}")
     assert gpc < 0.8 * lqr
     assert aof < lqr
@@ -294,6 +297,63 @@ def test_run_batch_equals_play_per_system(backend, norm):
         np.testing.assert_allclose(res.M[b], gpc.current_M(tr.final_state), rtol=1e-9, atol=1e-12)
 
 
+def _project_lags(M, radii):
+    """Per-lag operator-norm projection written directly (singular values clipped at r_i)."""
+    out = np.empty_like(M)
+    for i, r in enumerate(radii):
+        U, sv, Vt = np.linalg.svd(M[i], full_matrices=False)
+        out[i] = (U * np.minimum(sv, r)) @ Vt
+    return out
+
+
+@pytest.mark.parametrize("ltv", [False, True])
+def test_gpc_with_aoftrl_learner_equals_the_written_out_recursion(ltv):
+    """GPC(learner=AOFTRL(dfc_set, hint="previous")) == eq. (5) of optimistic-meta-gradients written
+    out by hand around GPC's counterfactual gradient (itself checked against finite differences)."""
+    T, H = 80, 3
+    s = lib.switching_system(T=T, d=3, m=1, spectral_radius=0.5, seed=2) if ltv else lib.double_integrator()
+    d, m = s.state_dim, s.control_dim
+    cost = olc.systems.QuadraticCost(np.eye(d), np.eye(m))
+    W = D.sinusoidal(T, d, seed=0)
+    Mset = olc.systems.dfc_set(H, m, d, kappa_M=2.0, gamma=0.1)
+    gpc = olc.learners.GPC(s, cost, H=H, learner=olc.learners.AOFTRL(Mset, hint="previous", scale=0.05))
+    tr = olc.play(gpc, olc.games.control(s, W, cost), seed=0)
+    A_seq, B_seq = (np.asarray(a) for a in s.matrices(T))
+    x, wbuf, G, g_prev, err = np.zeros(d), np.zeros((2 * H, d)), np.zeros((H, m, d)), np.zeros((H, m, d)), 0.0
+    for t in range(T):
+        M = _project_lags(-0.05 / np.sqrt(1.0 + err) * (G + g_prev), Mset.radii)
+        u = -gpc.K @ x + sum(M[i] @ wbuf[i] for i in range(H))
+        np.testing.assert_allclose(tr.decisions[t], u, rtol=1e-12, atol=1e-12)
+        _, g = gpc.counterfactual(M, wbuf, t, A_seq if ltv else None, B_seq if ltv else None)
+        G, err, g_prev = G + g, err + float(np.sum((g - g_prev) ** 2)), g
+        x = A_seq[t] @ x + B_seq[t] @ u + W[t]
+        wbuf = np.concatenate([W[t][None], wbuf[:-1]])
+
+
+def test_gpc_default_learner_is_projected_ogd_and_run_batch_needs_it():
+    s, cost = _di()
+    W = D.sinusoidal(200, 2, seed=0)
+    game = olc.games.control(s, W, cost)
+    Mset = olc.systems.dfc_set(4, 1, 2, kappa_M=2.0, gamma=0.1)
+    default = olc.learners.GPC(s, cost, H=4, kappa_M=2.0, gamma=0.1, lr=0.02)
+    explicit = olc.learners.GPC(s, cost, H=4, learner=olc.learners.OGD(Mset, lr=0.02))
+    np.testing.assert_array_equal(olc.play(default, game).decisions, olc.play(explicit, game).decisions)
+    np.testing.assert_array_equal(default.run_batch(W).costs, explicit.run_batch(W).costs)
+    aoftrl = olc.learners.GPC(s, cost, H=4, learner=olc.learners.AOFTRL(Mset, hint="previous"))
+    with pytest.raises(InvalidArgumentError, match=r"learner: run_batch plays an OGD inner learner over a DFCSet"):
+        aoftrl.run_batch(W)
+
+
+@pytest.mark.parametrize("learner", ["ogd", "aoftrl", olc.learners.OGD, 0.1])
+def test_gpc_learner_must_be_an_olc_learner_object(learner):
+    s, cost = _di()
+    with pytest.raises(InvalidArgumentError, match=r"learner: expected an olc learner \(init/decide/update\), "
+                                                   r"e.g. OGD\(...\) or AOFTRL\(...\).*got " + re.escape(repr(learner))):
+        olc.learners.GPC(s, cost, learner=learner)
+    with pytest.raises(InvalidArgumentError, match="lr: got lr=0.1 and a learner"):
+        olc.learners.GPC(s, cost, lr=0.1, learner=olc.learners.OGD(olc.systems.dfc_set(10, 1, 2)))
+
+
 def test_gpc_on_unbounded_ltv_checks_the_closed_loop_over_each_games_horizon():
     # A_t = 0.5 I for t < 100, then 1.5 I: sequentially stable over 60 steps, not over 400.
     # A first init over the short horizon must not exempt a later, longer game from the check.
@@ -321,13 +381,13 @@ _B2 = np.array([[0.0], [1.0]])
 ])
 def test_lqr_gain_validates_before_riccati(args, err, match):
     with pytest.raises(err, match=match) as info:
-        olc.learners.lqr_gain(*args)
+        olc.systems.lqr_gain(*args)
     assert "Riccati" not in str(info.value)
 
 
 def test_lqr_gain_still_reports_unstabilisable_systems():
     with pytest.raises(InvalidArgumentError, match="stabilis"):
-        olc.learners.lqr_gain(2 * np.eye(2), np.zeros((2, 1)), np.eye(2), np.eye(1))
+        olc.systems.lqr_gain(2 * np.eye(2), np.zeros((2, 1)), np.eye(2), np.eye(1))
 
 
 @pytest.mark.parametrize("args, err, match", [
@@ -341,16 +401,16 @@ def test_lqr_gain_still_reports_unstabilisable_systems():
 ])
 def test_lqr_gains_validates(args, err, match):
     with pytest.raises(err, match=match):
-        olc.learners.lqr_gains(*args)
+        olc.systems.lqr_gains(*args)
     with pytest.raises(ShapeError, match=r"P_final: expected shape \(2, 2\)"):
-        olc.learners.lqr_gains(np.stack([_A2] * 5), np.stack([_B2] * 5), np.eye(2), np.eye(1), P_final=np.eye(3))
+        olc.systems.lqr_gains(np.stack([_A2] * 5), np.stack([_B2] * 5), np.eye(2), np.eye(1), P_final=np.eye(3))
 
 
 def test_lqr_gains_overflow_is_divergence():
     """An unstabilisable (B = 0) unstable LTV over a long horizon: the Riccati cost-to-go overflows."""
     A = np.stack([1e3 * np.eye(2)] * 200)
     with pytest.raises(DivergenceError, match="Riccati") as info:
-        olc.learners.lqr_gains(A, np.zeros((200, 2, 1)), np.eye(2), np.eye(1))
+        olc.systems.lqr_gains(A, np.zeros((200, 2, 1)), np.eye(2), np.eye(1))
     assert info.value.step is not None and np.all(np.isfinite(info.value.partial[1][info.value.step + 1:]))
 
 
