@@ -1,7 +1,5 @@
 """Thread pool and dispatch helpers shared by the numba kernel families (see the package docstring)."""
 
-from __future__ import annotations
-
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -83,6 +81,14 @@ def _dims(d: int, m: int, work: int):
     if work >= _SPECIALISE_MIN_WORK and d <= _SPECIALISE_MAX_DIM and m <= _SPECIALISE_MAX_DIM:
         return (0,) * d, (0,) * m
     return (), ()
+
+
+def _nan_tail(first_bad, *arrays):
+    """NaN from each diverged system's step ``first_bad[b]`` on, in every array given (None: skipped)."""
+    for b in np.flatnonzero(first_bad >= 0):
+        for a in arrays:
+            if a is not None:
+                a[b, first_bad[b]:] = np.nan
 
 
 def _is_diag(Q):

@@ -1,12 +1,10 @@
 """GPC games: the batched GPC kernel and its projections onto the DFC set (Frobenius / operator-norm balls)."""
 
-from __future__ import annotations
-
 import numpy as np
 from numba import njit
 
 from .._prep import GPCProblem
-from ._pool import _FM, _dims, _run
+from ._pool import _FM, _dims, _nan_tail, _run
 
 
 @njit(cache=True, nogil=True)
@@ -323,12 +321,6 @@ def _gpc_range(lo, hi, A, Bm, K, W, x0, Q, R, Mall, lrs, radii, op, tol, store_u
                 for j in range(d):
                     Mall[b, i, k, j] = Mr[k, (H - 1 - i) * d + j]
         first_bad[b] = bad
-        if bad >= 0:
-            for t in range(bad, T):
-                costs[b, t] = np.nan
-                if store_u:
-                    for k in range(m):
-                        Uo[b, t, k] = np.nan
 
 
 def gpc_rollout(p: GPCProblem, return_controls: bool = False):
@@ -343,4 +335,5 @@ def gpc_rollout(p: GPCProblem, return_controls: bool = False):
     _run(_gpc_range, p.B, p.B * p.T * H * (4 * H * p.m * p.d + 4 * p.d * (p.d + 2 * p.m)),
          p.A, p.Bm, p.K, p.W, p.x0, p.Q, p.R, M, p.lrs, p.radii, bool(p.op), 4.0 * float(np.finfo(dt).eps),
          bool(return_controls), costs, Uo, first_bad, dd, mm)
+    _nan_tail(first_bad, costs, Uo if return_controls else None)
     return costs, (Uo if return_controls else None), M, first_bad

@@ -1,7 +1,5 @@
 """Optimizer grids: heavy ball / Nesterov / preconditioned GD over an (lr, momentum) grid on a quadratic."""
 
-from __future__ import annotations
-
 import numpy as np
 from numba import njit
 

@@ -1,7 +1,5 @@
 """Interval spectral norms of a matrix sequence (sequential stability)."""
 
-from __future__ import annotations
-
 import numpy as np
 from numba import njit
 

@@ -1,15 +1,13 @@
 """Rollouts of linear systems: the per-system kernel, the DFC open-loop sum and the BLAS-batched
 shared-LTI path (one ``gemm`` per step)."""
 
-from __future__ import annotations
-
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
 from .._prep import RolloutProblem, check_deferred
 from . import _pool
-from ._pool import _FM, _OPENBLAS_MT_THRESHOLD, _dims, _is_diag, _run
+from ._pool import _FM, _OPENBLAS_MT_THRESHOLD, _dims, _is_diag, _nan_tail, _run
 
 _GEMM_MIN_D = 16
 
@@ -116,16 +114,6 @@ def _rollout_range(lo, hi, A, Bm, K, U, W, x0, Q, R, qdiag, rdiag, has_U, store_
                     bad = t + 1
                     break
         first_bad[b] = bad
-        if bad >= 0:
-            for t in range(bad, T):
-                costs[b, t] = np.nan
-                if store_u:
-                    for k in range(m):
-                        Uo[b, t, k] = np.nan
-            if store_x:
-                for t in range(bad, T + 1):
-                    for i in range(d):
-                        X[b, t, i] = np.nan
 
 
 def _gemm(m, n, k, a, lda, b, ldb, c, ldc, ab):   # pragma: no cover - jit-only (see _gemm_ov)
@@ -274,12 +262,15 @@ def _lti_gemm_range(lo, hi, Gt, Bsh, V, W, x0, Q, R, qdiag, rdiag, has_v, store_
                         first_bad[b0 + r] = T
 
 
-def _deferred_check(p: RolloutProblem, first_bad):
-    """The NaN/Inf check prep_rollout deferred. Every input entry the kernels read flows into
-    the next state, so a NaN/Inf input always shows up as a non-finite state: the exact check
-    (raising NonFiniteError) runs only when some system stopped early."""
+def _finish(p: RolloutProblem, first_bad, costs, X, Uo):
+    """Runs the NaN/Inf check prep_rollout deferred (every input entry the kernels read flows into
+    the next state, so a NaN/Inf input always shows up as a non-finite state: the exact check,
+    raising NonFiniteError, runs only when some system stopped early), then NaN-fills the
+    diverged systems from their divergence step on."""
     if p.unchecked and bool(np.any(first_bad >= 0)):
         check_deferred(p)
+    _nan_tail(first_bad, costs, X, Uo)
+    return costs, X, Uo, first_bad
 
 
 def _open_loop(p: RolloutProblem):
@@ -322,15 +313,7 @@ def _rollout_gemm(p: RolloutProblem, return_states, return_controls):
     _run(_lti_gemm_range, B, B * T * d * (d + m), Gt, np.ascontiguousarray(Bsh), V, p.W, p.x0, p.Q, p.R,
          _is_diag(p.Q), _is_diag(p.R), has_v, bool(return_states), bool(return_controls), costs, Xo, Uo,
          first_bad, nb, tc, min_work=min(_pool._MIN_WORK, nb * T * d * (d + m)))
-    _deferred_check(p, first_bad)
-    for b in np.flatnonzero(first_bad >= 0):
-        s = first_bad[b]
-        costs[b, s:] = np.nan
-        if return_states:
-            Xo[b, s:] = np.nan
-        if return_controls:
-            Uo[b, s:] = np.nan
-    return costs, (Xo if return_states else None), (Uo if return_controls else None), first_bad
+    return _finish(p, first_bad, costs, Xo if return_states else None, Uo if return_controls else None)
 
 
 def rollout(p: RolloutProblem, return_states: bool = False, return_controls: bool = False):
@@ -352,5 +335,4 @@ def rollout(p: RolloutProblem, return_states: bool = False, return_controls: boo
     _run(_rollout_range, B, B * T * (d * (d + 2 * m) + 8), p.A, p.Bm, p.K, V, p.W, p.x0, p.Q, p.R,
          _is_diag(p.Q), _is_diag(p.R), has_U, bool(return_states), bool(return_controls),
          costs, X, Uo, first_bad, dd, mm)
-    _deferred_check(p, first_bad)
-    return costs, (X if return_states else None), (Uo if return_controls else None), first_bad
+    return _finish(p, first_bad, costs, X if return_states else None, Uo if return_controls else None)
