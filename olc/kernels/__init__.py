@@ -58,40 +58,28 @@ def _host(x):
     return x
 
 
-def _raise_cost_overflow(costs, what, partial):
-    """Called when every state stayed finite: a cost that still overflowed (``xᵀQx`` beyond the float
-    range for a finite ``x``) is reported as a divergence instead of returned as ``inf``. (When a state
-    diverges, that error is raised instead; its cost may overflow a few steps earlier.)"""
-    costs = np.asarray(costs)
-    if costs.size == 0 or np.isfinite(costs).all():
-        return
-    over = ~np.isfinite(costs)
-    steps = np.where(over.any(axis=1), np.argmax(over, axis=1), np.iinfo(np.int64).max)
-    s = int(steps.min())
-    b = int(np.flatnonzero(steps == s)[0])
-    err = DivergenceError(
-        f"{what}: the cost of system {b} overflowed to inf at step {s} although its states stayed finite "
-        f"(x'Qx or u'Ru beyond the float range); rescale the problem. The partial result is in .partial.",
-        step=s, partial=partial)
-    err.system = b
-    raise err
-
-
 def _raise_divergence(first_bad, what, partial, costs=None):
+    """DivergenceError for the first (step, system) with a non-finite state (``first_bad``, -1: none);
+    when every state stayed finite, a cost that still overflowed (``xᵀQx`` beyond the float range for
+    a finite ``x``) is reported instead of returned as ``inf`` (a diverging state's cost may overflow
+    a few steps earlier: the state is reported then)."""
     bad = np.asarray(first_bad)
-    if not np.any(bad >= 0):
-        if costs is not None:
-            _raise_cost_overflow(costs, what, partial)
-        return
+    state = bool(np.any(bad >= 0))
+    if not state:
+        over = ~np.isfinite(np.asarray(costs)) if costs is not None else np.zeros((0, 0), bool)
+        if not over.any():
+            return
+        bad = np.where(over.any(axis=1), np.argmax(over, axis=1), -1)
     steps = np.where(bad >= 0, bad, np.iinfo(np.int64).max)
     s = int(steps.min())
     b = int(np.flatnonzero(steps == s)[0])
     n = int(np.count_nonzero(bad >= 0))
-    err = DivergenceError(
-        f"{what}: the state of system {b} became non-finite at step {s} (x_{s} has NaN/Inf); "
-        f"{n} of {bad.size} systems diverged. The partial result (NaN from each system's divergence "
-        "step on) is in .partial; check that K stabilises the system or lower the learning rate.",
-        step=s, partial=partial)
+    msg = (f"the state of system {b} became non-finite at step {s} (x_{s} has NaN/Inf); {n} of {bad.size} "
+           "systems diverged. The partial result (NaN from each system's divergence step on) is in .partial; "
+           "check that K stabilises the system or lower the learning rate." if state else
+           f"the cost of system {b} overflowed to inf at step {s} although its states stayed finite "
+           "(x'Qx or u'Ru beyond the float range); rescale the problem. The partial result is in .partial.")
+    err = DivergenceError(f"{what}: {msg}", step=s, partial=partial)
     err.system = b
     raise err
 

@@ -89,8 +89,8 @@ def test_gpc_divergence_agrees(specialised, monkeypatch):
     from olc.kernels import numba_cpu as N
 
     if specialised:
-        monkeypatch.setattr(N, "_MIN_WORK", 1)
-        monkeypatch.setattr(N, "_SPECIALISE_MIN_WORK", 0)
+        monkeypatch.setattr(N._pool, "_MIN_WORK", 1)
+        monkeypatch.setattr(N._pool, "_SPECIALISE_MIN_WORK", 0)
     check_gpc_divergence("numba")
 
 
@@ -133,10 +133,10 @@ def test_rollout_threads_blocks_and_specialised_dims(monkeypatch):
     # per thread and several gathered W chunks per block
     from olc.kernels import numba_cpu as N
 
-    monkeypatch.setattr(N, "_MIN_WORK", 1)
-    monkeypatch.setattr(N, "_SPECIALISE_MIN_WORK", 0)
-    monkeypatch.setattr(N, "_gemm_block", lambda d, m: 16)
-    monkeypatch.setattr(N, "_gemm_steps", lambda nb, d, T: 4)
+    monkeypatch.setattr(N._pool, "_MIN_WORK", 1)
+    monkeypatch.setattr(N._pool, "_SPECIALISE_MIN_WORK", 0)
+    monkeypatch.setattr(N.rollouts, "_gemm_block", lambda d, m: 16)
+    monkeypatch.setattr(N.rollouts, "_gemm_steps", lambda nb, d, T: 4)
     for kw in (rollout_case(6, 7, 9, 3, 2, 2, "ltv_b", per_system_K=True),
                rollout_case(4, 70, 10, 17, 3, 2, "lti", U=True, M=True)):
         ref = K.rollout(**kw, return_states=True, return_controls=True, backend="numpy")
@@ -174,9 +174,9 @@ def test_rollout_shared_lti_gemm_diag_divergence_float32(monkeypatch):
     # of 3 steps, the last run partial), and float32 through the same BLAS entry point
     from olc.kernels import numba_cpu as N
 
-    monkeypatch.setattr(N, "_MIN_WORK", 1)
-    monkeypatch.setattr(N, "_gemm_block", lambda d, m: 16)
-    monkeypatch.setattr(N, "_gemm_steps", lambda nb, d, T: 3)
+    monkeypatch.setattr(N._pool, "_MIN_WORK", 1)
+    monkeypatch.setattr(N.rollouts, "_gemm_block", lambda d, m: 16)
+    monkeypatch.setattr(N.rollouts, "_gemm_steps", lambda nb, d, T: 3)
     rng = np.random.default_rng(11)
     B, T, d, m = 70, 11, 17, 3
     A = rng.normal(size=(d, d)) * 0.5 / np.sqrt(d)
@@ -205,7 +205,7 @@ def test_rollout_shared_lti_gemm_diag_divergence_float32(monkeypatch):
 def test_lmax_psd_matches_eigvalsh():
     # the interval-norm kernel's λ_max (Householder tridiagonalisation + Sturm bisection) against
     # LAPACK on PSD matrices with clustered / repeated top eigenvalues, low rank and n = 1, 2
-    from olc.kernels.numba_cpu import _lmax_psd
+    from olc.kernels.numba_cpu.intervals import _lmax_psd
 
     rng = np.random.default_rng(0)
     cases = [np.zeros((3, 3)), np.eye(1) * 2.5, np.eye(4)]
