@@ -30,7 +30,7 @@ import olc  # noqa: E402
 PENDING = {"olc.learners", "olc.meta", "olc.comparators", "olc.kernels", "olc.experiments", "olc.games",
            "olc._extras", "olc._io", "olc._lock", "olc._progress", "olc._validate", "olc.backend", "olc.bench",
            "olc.errors", "olc.losses", "olc.optim", "olc.oracles", "olc.plot", "olc.provenance",
-           "olc.sets", "olc.sweeps", "olc.systems", "olc.tasks", "olc.testing", "olc.torch", "olc.cli",
+           "olc.sweeps", "olc.systems", "olc.tasks", "olc.testing", "olc.torch", "olc.cli",
            "olc._discover"}
 #: optional dependencies: a module that fails to import because one is missing is skipped
 OPTIONAL = {"torch", "sklearn", "cupy", "matplotlib", "dask", "distributed", "pandas", "pyarrow", "control"}
