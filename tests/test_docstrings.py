@@ -29,7 +29,7 @@ import olc  # noqa: E402
 #: subpackages whose docstrings are not numpydoc yet (remove an entry when converting it)
 PENDING = {"olc.learners", "olc.meta", "olc.comparators", "olc.kernels", "olc.experiments", "olc.games",
            "olc._extras", "olc._io", "olc._lock", "olc._progress", "olc._validate", "olc.backend", "olc.bench",
-           "olc.optim", "olc.oracles", "olc.plot", "olc.provenance",
+           "olc.oracles", "olc.plot", "olc.provenance",
            "olc.sweeps", "olc.systems", "olc.tasks", "olc.testing", "olc.torch", "olc.cli",
            "olc._discover"}
 #: optional dependencies: a module that fails to import because one is missing is skipped
