@@ -30,8 +30,10 @@ import olc  # noqa: E402
 PENDING = {"olc.learners", "olc.meta", "olc.comparators", "olc.kernels", "olc.experiments", "olc.games",
            "olc._extras", "olc._io", "olc._lock", "olc._progress", "olc._validate", "olc.backend", "olc.bench",
            "olc.oracles", "olc.plot", "olc.provenance",
-           "olc.sweeps", "olc.systems", "olc.tasks", "olc.testing", "olc.torch", "olc.cli",
-           "olc._discover"}
+           "olc.sweeps", "olc.tasks", "olc.testing", "olc.torch", "olc.cli",
+           "olc._discover", "olc.systems.control", "olc.systems.intervals", "olc.systems.krylov",
+           "olc.systems.networks", "olc.systems.nonlinear", "olc.systems.operators", "olc.systems.optimization",
+           "olc.systems.stability"}
 #: optional dependencies: a module that fails to import because one is missing is skipped
 OPTIONAL = {"torch", "sklearn", "cupy", "matplotlib", "dask", "distributed", "pandas", "pyarrow", "control"}
 
