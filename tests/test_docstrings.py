@@ -32,8 +32,7 @@ PENDING = {"olc.learners", "olc.meta", "olc.comparators", "olc.kernels", "olc.ex
            "olc.oracles", "olc.plot", "olc.provenance",
            "olc.sweeps", "olc.tasks", "olc.testing", "olc.torch", "olc.cli",
            "olc._discover", "olc.systems.control", "olc.systems.intervals", "olc.systems.krylov",
-           "olc.systems.networks", "olc.systems.nonlinear", "olc.systems.operators", "olc.systems.optimization",
-           "olc.systems.stability"}
+           "olc.systems.networks", "olc.systems.nonlinear", "olc.systems.operators", "olc.systems.optimization"}
 #: optional dependencies: a module that fails to import because one is missing is skipped
 OPTIONAL = {"torch", "sklearn", "cupy", "matplotlib", "dask", "distributed", "pandas", "pyarrow", "control"}
 
