@@ -28,10 +28,10 @@ import olc  # noqa: E402
 
 #: subpackages whose docstrings are not numpydoc yet (remove an entry when converting it)
 PENDING = {"olc.learners", "olc.meta", "olc.comparators", "olc.kernels", "olc.experiments", "olc.games",
-           "olc._extras", "olc._io", "olc._lock", "olc._progress", "olc._validate", "olc.backend", "olc.bench",
-           "olc.oracles", "olc.plot", "olc.provenance",
+           "olc._validate", "olc.bench",
+           "olc.oracles", "olc.plot",
            "olc.sweeps", "olc.tasks", "olc.testing", "olc.torch", "olc.cli",
-           "olc._discover", "olc.systems.control", "olc.systems.intervals", "olc.systems.krylov",
+           "olc.systems.control", "olc.systems.intervals", "olc.systems.krylov",
            "olc.systems.networks", "olc.systems.nonlinear", "olc.systems.operators", "olc.systems.optimization"}
 #: optional dependencies: a module that fails to import because one is missing is skipped
 OPTIONAL = {"torch", "sklearn", "cupy", "matplotlib", "dask", "distributed", "pandas", "pyarrow", "control"}
