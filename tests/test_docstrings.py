@@ -28,7 +28,7 @@ import olc  # noqa: E402
 
 #: subpackages whose docstrings are not numpydoc yet (remove an entry when converting it)
 PENDING = {"olc.learners", "olc.meta", "olc.comparators", "olc.kernels", "olc.experiments", "olc.games",
-           "olc._validate", "olc.bench",
+           "olc.bench",
            "olc.oracles", "olc.plot",
            "olc.sweeps", "olc.tasks", "olc.testing", "olc.torch", "olc.cli",
            "olc.systems.control", "olc.systems.intervals", "olc.systems.krylov",
