@@ -29,8 +29,7 @@ import olc  # noqa: E402
 #: subpackages whose docstrings are not numpydoc yet (remove an entry when converting it)
 PENDING = {"olc.learners", "olc.meta", "olc.comparators", "olc.kernels", "olc.experiments", "olc.games",
            "olc.torch",
-           "olc.systems.control", "olc.systems.intervals", "olc.systems.krylov",
-           "olc.systems.networks", "olc.systems.nonlinear", "olc.systems.operators", "olc.systems.optimization"}
+           "olc.systems.control", "olc.systems.nonlinear", "olc.systems.operators", "olc.systems.optimization"}
 #: optional dependencies: a module that fails to import because one is missing is skipped
 OPTIONAL = {"torch", "sklearn", "cupy", "matplotlib", "dask", "distributed", "pandas", "pyarrow", "control"}
 
