@@ -301,12 +301,10 @@ class Trace:
 
     @property
     def T(self) -> int:
-        """The number of rounds played."""
         return int(self.losses.shape[0])
 
     @property
     def cumulative_loss(self) -> np.ndarray:
-        """``cumsum(losses)``, shape ``(T,)``."""
         return np.cumsum(self.losses)
 
     def regret(self, comparator) -> np.ndarray:
