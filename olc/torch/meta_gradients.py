@@ -226,6 +226,12 @@ class OptimisticMetaGradientSGD(_MetaLR):
     ``w_{t+1} = max{w_t - β(∇f(x_{t+1})⊙(∇f(x_{t+1}) + ∇f(x_t)) - ∇f(x_t)⊙∇f(x_t)), 0}`` (up to the
     explicit ``-lr``). ``hint="previous"`` is Cor. 1, ``g̃_{t+1} = m_t``. Other arguments as
     :class:`MetaGradientSGD`.
+
+    Parameters
+    ----------
+    params, lr, meta_lr, w0, rule, w_min, projection
+        As in :class:`MetaGradientSGD`.
+    hint : {"current", "previous"}
     """
 
     _hinted = True
@@ -256,6 +262,14 @@ class BMGSGD(_MetaLR):
     ``∇μ(x_t) - ∇μ(z_t) = x_t - z_t``) or ``μ = f`` (``mu="loss"``; ``∇f(x_t) - ∇f(z_t)``).
     ``target_lr`` defaults to the group's ``lr``. ``step`` needs the closure; it leaves ``.grad`` as
     the closure set it at ``x_t``. Other arguments as :class:`MetaGradientSGD`.
+
+    Parameters
+    ----------
+    params, lr, meta_lr, w0, rule, w_min, projection
+        As in :class:`MetaGradientSGD`.
+    target_lr : float, optional
+    mu : {"l2", "loss"}
+    error_corrected : bool
     """
 
     _hinted = True
