@@ -490,16 +490,8 @@ def check_learner(learner, game=None, *, T: int = 8, bad: dict | None = None, ra
 
     Parameters
     ----------
-    learner : class, callable or learner
-        A learner class or factory (a callable returning a fresh learner; keyword arguments override
-        its hyperparameters — needed for ``bad_hyperparameters``), or an instance (copied per game).
-    game : Environment or callable, optional
-        The environment to play (an instance, copied per game, or a callable returning a fresh one);
-        default :func:`default_game`.
-    T : int
-        Rounds per game (at least 2).
-    bad : dict, optional
-        ``{hyperparameter: value it must refuse}``, added to :data:`COMMON_BAD`.
+    learner, game, T, bad
+        As in :func:`learner_checks`.
     raise_on_failure : bool
         Raise :class:`ConformanceError` (an ``AssertionError``) listing the failures.
 

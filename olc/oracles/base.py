@@ -171,9 +171,7 @@ class GradientOracle:
         Parameters
         ----------
         x : array_like
-            A point ``(dim,)``.
         batch : object, optional
-            A minibatch from :meth:`sample_batch` (None: the full objective).
         """
         x = self._check_x(x)
         self.count += 1
@@ -187,9 +185,7 @@ class GradientOracle:
         Parameters
         ----------
         x : array_like
-            A point ``(dim,)``.
         batch : object, optional
-            A minibatch from :meth:`sample_batch` (None: the full objective).
         """
         return self.value_and_grad(x, batch)[1]
 
@@ -198,11 +194,8 @@ class GradientOracle:
 
         Parameters
         ----------
-        x : array_like
-            A point ``(dim,)``.
-        v : array_like
+        x, v : array_like
         batch : object, optional
-            A minibatch from :meth:`sample_batch` (None: the full objective).
         """
         x = self._check_x(x)
         v = as_array(v, "v", shape=(self.dim,))
@@ -247,9 +240,7 @@ class GradientOracle:
         Parameters
         ----------
         x : array_like
-            A point ``(dim,)``.
         batch : object, optional
-            A minibatch from :meth:`sample_batch` (None: the full objective).
         """
         x = self._check_x(x)
         if not self.has_hvp:
@@ -291,9 +282,7 @@ class GradientOracle:
         Parameters
         ----------
         x : array_like
-            A point ``(dim,)``.
         batch : object, optional
-            A minibatch from :meth:`sample_batch` (None: the full objective).
         """
         check_alloc(2 * 8.0 * self.dim ** 2, f"{self.name}.hessian (dim={self.dim}): the dense Hessian",
                     "use Hessian-vector products (hvp / hvp_batch) instead")
