@@ -74,6 +74,8 @@ def public_callables(module):
                 if meth.startswith("_"):
                     continue
                 func = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
+                if getattr(inspect.unwrap(func), "__qualname__", name + ".").split(".")[0] != name:
+                    continue  # a base class's method rewrapped here (torch.optim patches ``step``)
                 if inspect.isfunction(func) or isinstance(func, property):
                     yield f"{module.__name__}.{name}.{meth}", getattr(obj, meth, func) if not isinstance(
                         func, property) else func

@@ -147,9 +147,14 @@ class _MetaLR(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        """One step: meta-update ``w`` from the meta-gradient (from the second step on), then
-        ``x ← x - lr · w ⊙ ∇f(x)``. ``closure`` (optional; BMG needs it) recomputes the loss and its
-        gradients and returns the loss; without it the ``.grad`` already computed is used."""
+        """One step: meta-update ``w`` from the meta-gradient (from the second step on), then ``x ← x - lr · w ⊙ ∇f(x)``.
+
+        Parameters
+        ----------
+        closure : callable, optional
+            Recomputes the loss and its gradients and returns the loss (BMG needs it); without it the
+            ``.grad`` already computed is used.
+        """
         who, t = type(self).__name__, self.steps_taken
         loss = None
         if closure is not None:
