@@ -432,10 +432,8 @@ class IMAML(_Bilevel):
 
     Parameters
     ----------
-    model : torch.nn.Module
-        Its architecture; the parameters are replaced by each task's ``θ``.
-    loss_fn : callable
-        ``(outputs, targets) -> scalar``.
+    model, loss_fn
+        As in :class:`MAML`.
     lam : float
     cg_steps : int
     inner_lr : float
@@ -477,10 +475,8 @@ class FOBMAML(_Bilevel):
 
     Parameters
     ----------
-    model : torch.nn.Module
-        Its architecture; the parameters are replaced by each task's ``θ``.
-    loss_fn : callable
-        ``(outputs, targets) -> scalar``.
+    model, loss_fn
+        As in :class:`MAML`.
     lam, nu : float
     mode : {"forward", "symmetric"}
     inner_lr : float, optional

@@ -64,10 +64,8 @@ class MetaMD:
 
     Parameters
     ----------
-    model : torch.nn.Module
-        Its architecture; the parameters are replaced by each task's ``θ``.
-    loss_fn : callable
-        ``(outputs, targets) -> scalar``.
+    model, loss_fn
+        As in :class:`olc.torch.MAML` (the parameters are replaced by each task's ``θ``).
     n_mix, eta, k, horizon, meta_lr, m_init, m_min, m_max, unroll_tol, meta_clip
         As in :class:`olc.learners.MetaMD` (``n_mix=3`` as in the paper, ``horizon`` ``T``, ``meta_lr`` ``ρ``).
     """
