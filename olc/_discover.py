@@ -11,6 +11,16 @@ import pkgutil
 
 
 def export_all(package_name: str, package_path, namespace: dict, skip: tuple[str, ...] = ()) -> list[str]:
+    """Import the modules of a package into ``namespace``; return the names of their ``__all__``.
+
+    Parameters
+    ----------
+    package_name : str
+    package_path : list of str
+    namespace : dict
+    skip : tuple of str
+        Module names not to import.
+    """
     names: list[str] = []
     for info in sorted(pkgutil.iter_modules(package_path), key=lambda m: m.name):
         if info.name.startswith("_") or info.name in skip:

@@ -20,7 +20,12 @@ EXTRAS = {
 
 
 def missing_modules(extra: str) -> list[str]:
-    """The modules of ``extra`` that cannot be found (nothing is imported to find out)."""
+    """The modules of ``extra`` that cannot be found (nothing is imported to find out).
+
+    Parameters
+    ----------
+    extra : str
+    """
     out = []
     for name in EXTRAS[extra][1]:
         try:
@@ -33,8 +38,14 @@ def missing_modules(extra: str) -> list[str]:
 
 
 def require_extras(extras, what: str) -> None:
-    """Raise :class:`olc.errors.MissingExtraError` naming the first of ``extras`` that is not installed,
-    what needs it (``what``) and the command that installs it."""
+    """Raise :class:`olc.errors.MissingExtraError` naming the first of ``extras`` not installed.
+
+    Parameters
+    ----------
+    extras : iterable of str
+    what : str
+        What needs them (the message also gives the command that installs it).
+    """
     for extra in extras:
         gone = missing_modules(extra)
         if gone:
@@ -44,14 +55,27 @@ def require_extras(extras, what: str) -> None:
 
 
 def extra_of_module(module_name: str | None) -> str | None:
-    """The extra that provides the top-level module ``module_name`` (e.g. of an ImportError), or None."""
+    """The extra that provides a top-level module (e.g. of an ImportError), or None.
+
+    Parameters
+    ----------
+    module_name : str or None
+    """
     top = (module_name or "").split(".")[0]
     return next((e for e, (_, mods, _) in EXTRAS.items() if top in mods), None)
 
 
 def missing_extra_error(exc: BaseException, what: str) -> MissingExtraError | None:
-    """``exc`` as a :class:`MissingExtraError` when it is one, or an ImportError of a module that an
-    extra provides and that is indeed missing (a broken install stays a plain ImportError); else None."""
+    """``exc`` as a :class:`MissingExtraError`, or None.
+
+    When it is one, or an ImportError of a module that an extra provides and that is indeed missing
+    (a broken install stays a plain ImportError).
+
+    Parameters
+    ----------
+    exc : BaseException
+    what : str
+    """
     if isinstance(exc, MissingExtraError):
         return exc
     extra = extra_of_module(getattr(exc, "name", None)) if isinstance(exc, ImportError) else None

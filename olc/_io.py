@@ -16,7 +16,12 @@ __all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "json
 
 
 def json_default(obj):
-    """``json.dumps(default=...)`` for numpy arrays and scalars."""
+    """``json.dumps(default=...)`` for numpy arrays and scalars.
+
+    Parameters
+    ----------
+    obj : object
+    """
     import numpy as np
 
     if isinstance(obj, np.ndarray):
@@ -31,12 +36,23 @@ def atomic_write_text(path, text: str) -> str:
 
     On any error (disk full, permissions, an interrupt) the temporary file is removed and the
     previous content of ``path``, if any, is untouched.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    text : str
     """
     return _atomic_write(path, text, "w")
 
 
 def atomic_write_bytes(path, data: bytes) -> str:
-    """:func:`atomic_write_text` for bytes (e.g. a pickled checkpoint, a Parquet table)."""
+    """:func:`atomic_write_text` for bytes (e.g. a pickled checkpoint, a Parquet table).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    data : bytes
+    """
     return _atomic_write(path, data, "wb")
 
 
@@ -60,14 +76,28 @@ def _atomic_write(path, data, mode: str) -> str:
 
 
 def atomic_write_json(path, obj, *, indent: int | None = 2) -> str:
-    """``atomic_write_text(path, json.dumps(obj))`` with numpy arrays/scalars as lists/numbers."""
+    """``atomic_write_text(path, json.dumps(obj))`` with numpy arrays/scalars as lists/numbers.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    obj : object
+    indent : int, optional
+    """
     return atomic_write_text(path, json.dumps(obj, indent=indent, default=json_default, allow_nan=True))
 
 
 def remove_partial_writes(directory, names=None) -> list[str]:
-    """Delete the temporary files that interrupted atomic writes left in ``directory`` (of the files
-    ``names``, default any); call it only while no other process writes there (hold its lock).
-    Returns the names removed."""
+    """Delete the temporary files that interrupted atomic writes left; return the names removed.
+
+    Call it only while no other process writes there (hold its lock).
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+    names : iterable of str, optional
+        Of these files only (default any).
+    """
     directory = os.fspath(directory)
     patterns = [f".{n}.*.tmp" for n in names] if names is not None else [".*.tmp"]
     removed = []

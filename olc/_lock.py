@@ -58,9 +58,20 @@ def _busy(directory: str, info: dict, path: str) -> BusyError:
 
 @contextmanager
 def dir_lock(directory, what: str = "run"):
-    """Hold ``directory/.olc.lock`` for the ``with`` block; raise :class:`olc.errors.BusyError`
-    naming the holder when another live process has it. ``what`` ("run", "sweep") goes in the
-    record. The directory must exist."""
+    """Hold ``directory/.olc.lock`` for the ``with`` block.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        Must exist.
+    what : str
+        "run", "sweep": goes in the record.
+
+    Raises
+    ------
+    BusyError
+        Naming the holder, when another live process has the lock.
+    """
     directory = os.fspath(directory)
     path = os.path.join(directory, LOCK_NAME)
     if fcntl is None:

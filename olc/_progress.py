@@ -19,7 +19,16 @@ AUTO_DELAY = 3.0
 
 
 def progress_bar(iterable, progress=None, desc: str | None = None, total: int | None = None):
-    """``iterable`` wrapped in a tqdm bar according to ``progress`` (True / False / None = automatic)."""
+    """``iterable`` wrapped in a tqdm bar according to ``progress``.
+
+    Parameters
+    ----------
+    iterable : iterable
+    progress : bool or None
+        True / False / None = automatic.
+    desc : str, optional
+    total : int, optional
+    """
     if progress is None or isinstance(progress, (bool, np.bool_)):
         if progress is not None and not progress:
             return iterable

@@ -93,10 +93,21 @@ def as_array(x, name: str, *, shape: Sequence[int | None] | None = None, ndim: i
              dtype=np.float64, finite: bool = True, copy: bool = False) -> np.ndarray:
     """Convert ``x`` to an array and check it.
 
-    ``shape`` may contain ``None`` for a free axis; ``ndim`` may be an int or a tuple of
-    allowed values. With ``finite=True`` (default) NaN/Inf raise :class:`NonFiniteError`.
     Only real numbers are accepted: complex, boolean, string and object input raise
     :class:`InvalidArgumentError` (never a silent cast), as do ragged nested lists.
+
+    Parameters
+    ----------
+    x, name : object, str
+        The value and the argument's name (for the error message).
+    shape : sequence of int or None, optional
+        None entries are free axes.
+    ndim : int or tuple of int, optional
+        The allowed numbers of axes.
+    dtype : numpy dtype
+    finite : bool
+        NaN/Inf raise :class:`NonFiniteError` (default True).
+    copy : bool
     """
     arr = _real_array(x, name)
     try:
@@ -124,8 +135,15 @@ def as_array(x, name: str, *, shape: Sequence[int | None] | None = None, ndim: i
 
 
 def as_path(x, name: str) -> str:
-    """``x`` as a file-system path (``str``): a non-empty ``str`` or ``os.PathLike``; bytes, numbers
-    and other objects raise :class:`InvalidArgumentError` naming ``name``."""
+    """``x`` as a file-system path (``str``): a non-empty ``str`` or ``os.PathLike``.
+
+    Bytes, numbers and other objects raise :class:`InvalidArgumentError` naming ``name``.
+
+    Parameters
+    ----------
+    x, name : object, str
+        The value and the argument's name (for the error message).
+    """
     import os
 
     path = os.fspath(x) if isinstance(x, (str, os.PathLike)) else None
@@ -136,18 +154,33 @@ def as_path(x, name: str) -> str:
 
 
 def flag(x, name: str) -> bool:
-    """``x`` as a bool: ``True``/``False`` (Python or numpy) only; anything else is an
-    :class:`InvalidArgumentError` (``"False"``, ``0.0`` or an array are not switches)."""
+    """``x`` as a bool: ``True``/``False`` (Python or numpy) only.
+
+    Anything else is an :class:`InvalidArgumentError` (``"False"``, ``0.0`` or an array are not switches).
+
+    Parameters
+    ----------
+    x, name : object, str
+        The value and the argument's name (for the error message).
+    """
     if not isinstance(x, (bool, np.bool_)):
         raise InvalidArgumentError(f"{name}: expected True or False, got {x!r:.60} ({type(x).__name__})")
     return bool(x)
 
 
 def real_tensor(x, name: str):
-    """``x`` as a torch tensor of real numbers (a tensor is kept as it is, anything else goes through
-    :func:`as_array` with its dtype kept, so strings, ``None``, objects, ragged lists, complex and
-    boolean data raise :class:`InvalidArgumentError`); complex and boolean tensors are refused too.
-    NaN/Inf are left to the caller. torch is imported here, never by ``import olc``."""
+    """``x`` as a torch tensor of real numbers (NaN/Inf are left to the caller).
+
+    A tensor is kept as it is, anything else goes through :func:`as_array` with its dtype kept, so
+    strings, ``None``, objects, ragged lists, complex and boolean data raise
+    :class:`InvalidArgumentError`; complex and boolean tensors are refused too. torch is imported
+    here, never by ``import olc``.
+
+    Parameters
+    ----------
+    x, name : object, str
+        The value and the argument's name (for the error message).
+    """
     import torch
 
     if torch.is_tensor(x):
@@ -166,7 +199,13 @@ def real_tensor(x, name: str):
 def check_finite(x, name: str):
     """Raise :class:`NonFiniteError` if ``x`` (scalar or array) has NaN/Inf; return ``x``.
 
-    A string, complex number or other non-real scalar raises :class:`InvalidArgumentError`."""
+    A string, complex number or other non-real scalar raises :class:`InvalidArgumentError`.
+
+    Parameters
+    ----------
+    x, name : object, str
+        The value and the argument's name (for the error message).
+    """
     if np.isscalar(x) or x is None:
         if isinstance(x, (str, bytes, bool, np.bool_, complex, np.complexfloating)) or \
                 not isinstance(x, (numbers.Real, np.integer, np.floating)):
@@ -195,10 +234,18 @@ def _scalar(x):
 
 
 def real(x, name: str, *, finite: bool = True) -> float:
-    """Check ``x`` is a real number (a Python/numpy scalar, a 0-d array or 0-d tensor); return it as
-    float. Booleans, strings (even numeric ones), complex numbers and ``None`` are rejected with an
-    :class:`InvalidArgumentError`; NaN/Inf with a :class:`NonFiniteError` (``finite=False``: ±inf
-    pass, NaN still fails)."""
+    """Check ``x`` is a real number (a Python/numpy scalar, a 0-d array or 0-d tensor); return it as float.
+
+    Booleans, strings (even numeric ones), complex numbers and ``None`` are rejected with an
+    :class:`InvalidArgumentError`.
+
+    Parameters
+    ----------
+    x, name : object, str
+        The value and the argument's name (for the error message).
+    finite : bool
+        NaN/Inf raise :class:`NonFiniteError` (False: ±inf pass, NaN still fails).
+    """
     x = _scalar(x)
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
         raise InvalidArgumentError(f"{name}: expected a real number, got {x!r:.60} ({type(x).__name__})")
@@ -213,9 +260,16 @@ def real(x, name: str, *, finite: bool = True) -> float:
 
 
 def number(x, name: str) -> float:
-    """``x`` as a float when it is a real number, NaN and ±inf included (for results that the caller
-    checks and reports itself); booleans, strings, complex numbers, ``None`` raise
-    :class:`InvalidArgumentError` as in :func:`real`."""
+    """``x`` as a float when it is a real number, NaN and ±inf included.
+
+    For results that the caller checks and reports itself; booleans, strings, complex numbers,
+    ``None`` raise :class:`InvalidArgumentError` as in :func:`real`.
+
+    Parameters
+    ----------
+    x, name : object, str
+        The value and the argument's name (for the error message).
+    """
     if type(x) is float:
         return x
     try:
@@ -225,15 +279,28 @@ def number(x, name: str) -> float:
 
 
 def is_scalar(x) -> bool:
-    """Whether ``x`` is meant as one number rather than an array: anything but a list, tuple or
-    array with at least one axis (never raises, unlike ``np.ndim`` on a ragged list). Decides which
-    of :func:`real` and :func:`as_array` checks an argument that may be either."""
+    """Whether ``x`` is meant as one number rather than an array.
+
+    Anything but a list, tuple or array with at least one axis (never raises, unlike ``np.ndim`` on a
+    ragged list). Decides which of :func:`real` and :func:`as_array` checks an argument that may be either.
+
+    Parameters
+    ----------
+    x : object
+    """
     return not isinstance(x, (list, tuple, np.ndarray)) or (isinstance(x, np.ndarray) and x.ndim == 0)
 
 
 def positive(x, name: str, *, finite: bool = True) -> float:
-    """Check ``x`` is a real > 0 (finite unless ``finite=False``, which lets ``inf`` through) and
-    return it as float."""
+    """Check ``x`` is a real > 0 and return it as float.
+
+    Parameters
+    ----------
+    x, name : object, str
+        The value and the argument's name (for the error message).
+    finite : bool
+        False lets ``inf`` through.
+    """
     v = real(x, name, finite=finite)
     if v <= 0:
         raise InvalidArgumentError(f"{name}: expected a positive number, got {x!r}")
@@ -241,7 +308,13 @@ def positive(x, name: str, *, finite: bool = True) -> float:
 
 
 def nonnegative(x, name: str) -> float:
-    """Check ``x`` is a finite real >= 0 and return it as float."""
+    """Check ``x`` is a finite real >= 0 and return it as float.
+
+    Parameters
+    ----------
+    x, name : object, str
+        The value and the argument's name (for the error message).
+    """
     v = real(x, name)
     if v < 0:
         raise InvalidArgumentError(f"{name}: expected a number >= 0, got {x!r}")
@@ -249,7 +322,16 @@ def nonnegative(x, name: str) -> float:
 
 
 def in_range(x, name: str, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> float:
-    """Check ``lo <= x <= hi`` (with optional open ends) and return ``x`` as float."""
+    """Check ``lo <= x <= hi`` and return ``x`` as float.
+
+    Parameters
+    ----------
+    x, name : object, str
+        The value and the argument's name (for the error message).
+    lo, hi : float
+    lo_open, hi_open : bool
+        Open ends.
+    """
     v = real(x, name)
     ok_lo = v > lo if lo_open else v >= lo
     ok_hi = v < hi if hi_open else v <= hi
@@ -260,7 +342,14 @@ def in_range(x, name: str, lo: float, hi: float, *, lo_open: bool = False, hi_op
 
 
 def positive_int(x, name: str, *, minimum: int = 1) -> int:
-    """Check ``x`` is an integer >= ``minimum`` and return it."""
+    """Check ``x`` is an integer >= ``minimum`` and return it.
+
+    Parameters
+    ----------
+    x, name : object, str
+        The value and the argument's name (for the error message).
+    minimum : int
+    """
     if isinstance(x, bool) or not isinstance(x, (numbers.Integral, np.integer)):
         raise InvalidArgumentError(f"{name}: expected an integer >= {minimum}, got {x!r} ({type(x).__name__})")
     if int(x) < minimum:
@@ -275,7 +364,14 @@ _INT64_MAX = 2 ** 63 - 1
 
 
 def check_choice(x, name: str, choices: Sequence[str]) -> str:
-    """Check ``x`` is one of ``choices``."""
+    """Check ``x`` is one of ``choices``.
+
+    Parameters
+    ----------
+    x, name : object, str
+        The value and the argument's name (for the error message).
+    choices : sequence of str
+    """
     try:
         ok = any(x is c or (type(x) is type(c) and x == c) for c in choices)
     except (TypeError, ValueError):  # e.g. an array compared with a string
@@ -286,7 +382,14 @@ def check_choice(x, name: str, choices: Sequence[str]) -> str:
 
 
 def check_square(x, name: str, n: int | None = None) -> np.ndarray:
-    """Check ``x`` is a square (n, n) matrix and return it as float64."""
+    """Check ``x`` is a square (n, n) matrix and return it as float64.
+
+    Parameters
+    ----------
+    x, name : object, str
+        The value and the argument's name (for the error message).
+    n : int, optional
+    """
     arr = as_array(x, name, ndim=2)
     if arr.shape[0] != arr.shape[1]:
         raise ShapeError(f"{name}: expected a square matrix, got shape {arr.shape}")
@@ -298,8 +401,17 @@ def check_square(x, name: str, n: int | None = None) -> np.ndarray:
 
 
 def check_psd(x, name: str, *, strict: bool = False, tol: float = 1e-10, stack: bool = False) -> np.ndarray:
-    """Check ``x`` is symmetric positive semidefinite (definite with ``strict``); with ``stack`` a
-    ``(T, d, d)`` stack is accepted too, every matrix checked (the error names ``name[t]``)."""
+    """Check ``x`` is symmetric positive semidefinite (definite with ``strict``).
+
+    Parameters
+    ----------
+    x, name : object, str
+        The value and the argument's name (for the error message).
+    strict : bool
+    tol : float
+    stack : bool
+        A ``(T, d, d)`` stack is accepted too, every matrix checked (the error names ``name[t]``).
+    """
     arr = as_array(x, name) if stack and np.ndim(x) == 3 else check_square(x, name)
     if arr.shape[-1] != arr.shape[-2] or arr.size == 0:
         raise ShapeError(f"{name}: expected a non-empty (T, d, d) stack of square matrices, got shape {arr.shape}")
@@ -320,10 +432,18 @@ def check_psd(x, name: str, *, strict: bool = False, tol: float = 1e-10, stack: 
 
 
 def scaled_norm(x, axis=None, keepdims: bool = False) -> np.ndarray | float:
-    """Euclidean norm of ``x`` (over ``axis``; all entries by default) computed without overflow or
-    underflow: ``m * sqrt(sum((x / m)^2))`` with ``m = max |x|``. Finite input gives a finite
-    result whenever the norm itself is below the float maximum (``sqrt(sum(x**2))`` overflows once
-    an entry passes ~1e154)."""
+    """Euclidean norm of ``x`` computed without overflow or underflow.
+
+    ``m * sqrt(sum((x / m)^2))`` with ``m = max |x|``. Finite input gives a finite result whenever the
+    norm itself is below the float maximum (``sqrt(sum(x**2))`` overflows once an entry passes ~1e154).
+
+    Parameters
+    ----------
+    x : array_like
+    axis : int or tuple of int, optional
+        All entries by default.
+    keepdims : bool
+    """
     x = np.asarray(x, dtype=float)
     m = np.max(np.abs(x), axis=axis, keepdims=True) if x.size else np.zeros((1,) * max(x.ndim, 1))
     safe = np.where((m > 0) & np.isfinite(m), m, 1.0)
@@ -366,7 +486,12 @@ def require(obj, name: str, what: str, methods=(), attrs=()):
 
 
 def as_rng(seed) -> np.random.Generator:
-    """Turn ``seed`` (int, None, SeedSequence or Generator) into a ``numpy.random.Generator``."""
+    """Turn ``seed`` into a ``numpy.random.Generator``.
+
+    Parameters
+    ----------
+    seed : int, None, numpy.random.SeedSequence or numpy.random.Generator
+    """
     if isinstance(seed, np.random.Generator):
         return seed
     if isinstance(seed, (bool, np.bool_)):
@@ -417,11 +542,18 @@ def _fmt_bytes(n: float) -> str:
 
 
 def check_alloc(nbytes, what: str, hint: str = "", *, limit: int | None = None) -> int:
-    """Raise :class:`~olc.errors.ResourceError` *before* allocating when ``nbytes`` exceeds the memory
-    available (:func:`available_memory`, or ``limit``); return ``nbytes`` as an int.
+    """Raise :class:`~olc.errors.ResourceError` *before* allocating more than the memory available.
 
-    ``what`` names the argument(s) that set the size (``"GPC(H=1000000): the M parameters"``);
-    ``hint`` says what to do instead (a smaller size, an operator path, ...).
+    Parameters
+    ----------
+    nbytes : int
+        Returned as an int when it fits.
+    what : str
+        The argument(s) that set the size (``"GPC(H=1000000): the M parameters"``).
+    hint : str
+        What to do instead (a smaller size, an operator path, ...).
+    limit : int, optional
+        Default: :func:`available_memory`.
     """
     try:
         need = float(nbytes)

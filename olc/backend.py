@@ -63,7 +63,12 @@ def _why_unavailable(name: str) -> str | None:
 
 
 def is_available(name: str) -> bool:
-    """True if backend ``name`` (``numpy``, ``numba``, ``cupy``) can run on this machine."""
+    """True if a backend can run on this machine.
+
+    Parameters
+    ----------
+    name : {"numpy", "numba", "cupy"}
+    """
     name = _check_name(name)
     if name == "auto":
         return True
@@ -95,8 +100,14 @@ def get_backend() -> str:
 def set_backend(name: str) -> str:
     """Set the global default backend; return the previous one.
 
-    ``name`` is ``"auto"``, ``"numpy"``, ``"numba"`` or ``"cupy"``; a backend that cannot run
-    here raises :class:`BackendUnavailableError` (and the default is left unchanged).
+    Parameters
+    ----------
+    name : {"auto", "numpy", "numba", "cupy"}
+
+    Raises
+    ------
+    BackendUnavailableError
+        For a backend that cannot run here (the default is left unchanged).
     """
     global _default
     name = _check_name(name)
@@ -109,7 +120,19 @@ def set_backend(name: str) -> str:
 
 @contextlib.contextmanager
 def use_backend(name: str):
-    """Context manager: use ``name`` as the global default inside the ``with`` block."""
+    """Context manager: use ``name`` as the global default inside the ``with`` block.
+
+    Parameters
+    ----------
+    name : {"auto", "numpy", "numba", "cupy"}
+
+    Examples
+    --------
+    >>> from olc.backend import get_backend, use_backend
+    >>> with use_backend("numpy"):
+    ...     get_backend()
+    'numpy'
+    """
     previous = set_backend(name)
     try:
         yield name
@@ -119,15 +142,24 @@ def use_backend(name: str):
 
 
 def is_cupy_array(x) -> bool:
-    """True for a CuPy ndarray (checked by type, without importing CuPy)."""
+    """True for a CuPy ndarray (checked by type, without importing CuPy).
+
+    Parameters
+    ----------
+    x : object
+    """
     return type(x).__module__.split(".")[0] == "cupy"
 
 
 def resolve_backend(backend=None, *arrays) -> str:
     """Turn a ``backend=`` argument into a concrete backend name, checking it can run.
 
-    ``None`` → the global default; ``"auto"`` → ``cupy`` if any of ``arrays`` is a CuPy
-    array, else ``numba`` if installed, else ``numpy``.
+    Parameters
+    ----------
+    backend : str, optional
+        None: the global default; ``"auto"``: ``cupy`` if any of ``arrays`` is a CuPy array, else
+        ``numba`` if installed, else ``numpy``.
+    *arrays : array_like
     """
     name = get_backend() if backend is None else _check_name(backend)
     if name == "auto":
@@ -138,7 +170,12 @@ def resolve_backend(backend=None, *arrays) -> str:
 
 
 def kernel_module(name: str):
-    """Import and return the kernel module of a concrete backend name."""
+    """Import and return the kernel module of a concrete backend name.
+
+    Parameters
+    ----------
+    name : {"numpy", "numba", "cupy"}
+    """
     name = _check_name(name)
     if name == "auto":
         raise InvalidArgumentError("kernel_module: pass a concrete backend, not 'auto' (see resolve_backend)")

@@ -40,7 +40,12 @@ def _best(f, repeats: int) -> float:
 
 
 def measure_roofline(quick: bool = False) -> dict:
-    """Copy bandwidth (GB/s, bytes read + written by ``np.copyto``) and float64 GEMM GFLOP/s."""
+    """Copy bandwidth (GB/s, bytes read + written by ``np.copyto``) and float64 GEMM GFLOP/s.
+
+    Parameters
+    ----------
+    quick : bool
+    """
     n = (32 if quick else 128) * 2 ** 20 // 8        # 32 / 128 MiB of float64
     src = np.random.default_rng(0).random(n)
     dst = np.empty_like(src)
@@ -124,13 +129,19 @@ def run_bench(quick: bool = False, json_path: str | None = None, *, backends=Non
               sizes: dict | None = None, verbose: bool = True) -> list[dict]:
     """Run the benchmark suite; print a table (``verbose``) and optionally write JSON.
 
-    Args:
-        quick: smaller problems (under ~3 minutes on 2 cores, compile measurement included).
-        json_path: write the list of records there as JSON.
-        backends: which accelerated backends to time besides numpy (default: every available
-            one of ``numba``, ``cupy``).
-        compile_times: measure numba compile time in a fresh subprocess (tens of seconds).
-        sizes: override the problem sizes (dict shaped like ``_sizes(quick)``; used by tests).
+    Parameters
+    ----------
+    quick : bool
+        Smaller problems (under ~3 minutes on 2 cores, compile measurement included).
+    json_path : str, optional
+        Write the list of records there as JSON.
+    backends : list of str, optional
+        Accelerated backends to time besides numpy (default: every available one of ``numba``, ``cupy``).
+    compile_times : bool
+        Measure numba compile time in a fresh subprocess (tens of seconds).
+    sizes : dict, optional
+        Override the problem sizes (shaped like ``_sizes(quick)``; used by tests).
+    verbose : bool
     """
     from . import backend as bk
     from . import kernels as K
@@ -327,7 +338,12 @@ def _print_table(records, roof):
 
 
 def main(argv=None) -> int:
-    """``olc bench [--quick] [--json FILE] [--backend NAME ...] [--no-compile]``."""
+    """``olc bench [--quick] [--json FILE] [--backend NAME ...] [--no-compile]``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+    """
     ap = argparse.ArgumentParser(prog="olc bench",
                                  description="Benchmark olc's batched kernels on this machine.")
     ap.add_argument("--quick", action="store_true", help="small problems (< 3 minutes on 2 cores)")

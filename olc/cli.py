@@ -278,6 +278,13 @@ def _sweep_summary(sweeps, table, out) -> str:
 
 
 def main(argv=None) -> int:
+    """The ``olc`` command (``olc --help`` lists the subcommands); returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Default: ``sys.argv[1:]``.
+    """
     parser = argparse.ArgumentParser(prog="olc", description="online learning & control experiments")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the experiments").set_defaults(func=cmd_list)

@@ -40,8 +40,24 @@ class NonFiniteError(OlcError, FloatingPointError):
 class DivergenceError(NonFiniteError):
     """A rollout or a learner state grew without bound (overflow or non-finite values).
 
-    ``partial`` holds whatever was computed before the divergence (for example the states
-    of a rollout up to the step that overflowed), so nothing already computed is lost.
+    Parameters
+    ----------
+    message : str
+    step : int, optional
+        The step or round at which it diverged.
+    partial : object, optional
+        Whatever was computed before the divergence (for example the states of a rollout up to
+        the step that overflowed, or :func:`olc.play`'s trace), so nothing already computed is lost.
+
+    Examples
+    --------
+    >>> import numpy as np, olc
+    >>> try:
+    ...     olc.play(olc.learners.SGD(lr=1.0), olc.games.optimization(
+    ...         olc.oracles.QuadraticOracle(np.eye(2) * 1e6, np.zeros(2)), 100, np.ones(2)))
+    ... except olc.DivergenceError as err:
+    ...     print(type(err).__name__, err.partial.T)
+    DivergenceError 26
     """
 
     def __init__(self, message: str, *, step: int | None = None, partial=None):
@@ -67,8 +83,14 @@ class ResourceError(OlcError, MemoryError):
 
 
 class MissingExtraError(OlcError, ImportError):
-    """An optional dependency (a setup.cfg extra: ``torch``, ``data``, ``sweep``, ``plot``) is not
-    installed; the message names the extra and the ``pip install`` command that provides it."""
+    """An optional dependency (a setup.cfg extra) is not installed.
+
+    Parameters
+    ----------
+    message : str
+        Names the extra and the ``pip install`` command that provides it.
+    extra : {"torch", "data", "sweep", "plot"}, optional
+    """
 
     def __init__(self, message: str, *, extra: str | None = None):
         super().__init__(message)

@@ -52,10 +52,19 @@ _LEVEL = {k: i for i, k in enumerate(FEEDBACK_KINDS)}
 class Feedback:
     """What the environment reveals after round ``t``.
 
-    ``value`` is always present (the learner's loss). ``grad`` is present for ``"gradient"``
-    and ``"full"`` feedback, ``loss`` (the round's loss function) only for ``"full"``.
-    ``obs`` is the next observation (the next state in control) and ``info`` any extra data
-    the environment reports; neither is loss feedback, so both survive :meth:`restrict`.
+    Parameters
+    ----------
+    t : int
+        The round.
+    kind : {"bandit", "gradient", "full"}
+        How much is revealed: ``grad`` for "gradient" and "full", ``loss`` only for "full".
+    value : float
+        The learner's loss (always present).
+    grad, loss : ndarray or None, callable or None
+        The (sub)gradient at the played point; the round's loss function.
+    obs, info : object, dict
+        The next observation (the next state in control) and any extra data the environment
+        reports; neither is loss feedback, so both survive :meth:`restrict`.
     """
 
     t: int
@@ -74,7 +83,12 @@ class Feedback:
             object.__setattr__(self, "value", number(self.value, "value"))
 
     def restrict(self, kind: str) -> Feedback:
-        """The same feedback with everything above ``kind`` removed."""
+        """The same feedback with everything above ``kind`` (a feedback kind) removed.
+
+        Parameters
+        ----------
+        kind : {"bandit", "gradient", "full"}
+        """
         if _LEVEL[kind] > _LEVEL[self.kind]:
             raise FeedbackError(f"feedback: the environment reveals {self.kind!r} feedback, {kind!r} was asked for")
         if kind == self.kind:
@@ -95,21 +109,43 @@ class Learner:
     feedback: str = "gradient"
 
     def init(self, shape: tuple[int, ...], rng: np.random.Generator, horizon: int | None = None, *, x0=None):
-        """Return the initial state for decisions of ``shape`` (``horizon`` if known).
+        """Return the initial state.
 
-        Environments that fix the first decision (``env.initial_decision``, e.g. optimization
-        games where the decision is the iterate) make :func:`play` call
-        ``init(..., x0=env.initial_decision)``; a learner whose decisions have no given start (a
-        controller, Hedge) refuses an ``x0`` other than None with an ``InvalidArgumentError``.
+        Parameters
+        ----------
+        shape : tuple of int
+            The shape of one decision.
+        rng : numpy.random.Generator
+        horizon : int, optional
+            The number of rounds, if known.
+        x0 : ndarray, optional
+            The first decision, when the environment fixes one (``env.initial_decision``, e.g.
+            optimization games where the decision is the iterate). A learner whose decisions have
+            no given start (a controller, Hedge) refuses an ``x0`` other than None with an
+            ``InvalidArgumentError``.
         """
         raise NotImplementedError
 
     def decide(self, state, obs, rng: np.random.Generator):
-        """Return ``(decision, state)``; ``obs`` is the environment's observation (or None)."""
+        """Return ``(decision, state)``.
+
+        Parameters
+        ----------
+        state : object
+        obs : object
+            The environment's observation (or None).
+        rng : numpy.random.Generator
+        """
         raise NotImplementedError
 
     def update(self, state, feedback: Feedback):
-        """Return the state after seeing ``feedback``."""
+        """Return the state after seeing ``feedback``.
+
+        Parameters
+        ----------
+        state : object
+        feedback : Feedback
+        """
         raise NotImplementedError
 
     def __repr__(self):
@@ -152,7 +188,13 @@ class Stateful:
         return copy.deepcopy({a: getattr(self, a) for a in self._state if hasattr(self, a)})
 
     def set_state(self, state: dict) -> None:
-        """Restore a snapshot from :meth:`get_state` (copied: one snapshot can be restored twice)."""
+        """Restore a snapshot (copied: one snapshot can be restored twice).
+
+        Parameters
+        ----------
+        state : dict
+            A snapshot from :meth:`get_state`.
+        """
         unknown = set(state) - set(self._state)
         if unknown:
             raise InvalidArgumentError(f"state: {type(self).__name__} has no saved attributes {sorted(unknown)}; "
@@ -164,10 +206,19 @@ class Stateful:
 class Environment(Stateful):
     """Base class of environments (see :mod:`olc.games` for the concrete ones).
 
-    Attributes: ``shape`` (decision shape), ``horizon`` (None if unbounded), ``feedback``
-    (most informative kind it can reveal), ``memory`` (1 unless losses have memory).
     Position snapshots for checkpoints: :class:`Stateful` (``_state`` lists what ``reset`` and
     ``step`` change; an environment without such attributes has nothing to save).
+
+    Attributes
+    ----------
+    shape : tuple of int
+        The decision shape.
+    horizon : int or None
+        None if unbounded.
+    feedback : {"bandit", "gradient", "full"}
+        The most informative kind it can reveal.
+    memory : int
+        1 unless losses have memory.
     """
 
     shape: tuple[int, ...] = ()
@@ -176,14 +227,30 @@ class Environment(Stateful):
     memory: int = 1
 
     def reset(self, rng: np.random.Generator) -> None:
-        """Start a new game (called by :func:`play`)."""
+        """Start a new game (called by :func:`play`).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        """
 
     def observe(self, t: int):
-        """Observation shown before the decision of round ``t`` (None by default)."""
+        """Observation shown before the decision of round ``t`` (None by default).
+
+        Parameters
+        ----------
+        t : int
+        """
         return None
 
     def step(self, t: int, decision: np.ndarray) -> Feedback:
-        """Charge round ``t`` for ``decision`` and return the full :class:`Feedback`."""
+        """Charge round ``t`` for ``decision`` and return the full :class:`Feedback`.
+
+        Parameters
+        ----------
+        t : int
+        decision : ndarray
+        """
         raise NotImplementedError
 
     def realized(self):
@@ -191,8 +258,15 @@ class Environment(Stateful):
         return None
 
     def done(self, t: int) -> bool:
-        """True when the game ends after round ``t`` (an early stop: :func:`play` returns the ``t + 1``
-        rounds played, e.g. once an optimizer's gradient norm is below a tolerance). False by default."""
+        """True when the game ends after round ``t`` (False by default).
+
+        An early stop: :func:`play` returns the ``t + 1`` rounds played, e.g. once an optimizer's
+        gradient norm is below a tolerance.
+
+        Parameters
+        ----------
+        t : int
+        """
         return False
 
     def report(self) -> dict:
@@ -204,10 +278,16 @@ class Environment(Stateful):
 class Trace:
     """The record of one game: decisions, losses and what the environment reported.
 
-    ``decisions`` has shape ``(T, *shape)``, ``losses`` shape ``(T,)``. ``sequence`` is the
-    realised loss sequence (what comparators minimise); ``info`` holds extra arrays from the
-    environment and the values of :func:`play`'s ``record`` hook; ``env`` is the environment
-    itself; ``final_state`` the learner's last state.
+    Attributes
+    ----------
+    decisions, losses : ndarray
+        Shapes ``(T, *shape)`` and ``(T,)``.
+    sequence : object
+        The realised loss sequence (what comparators minimise).
+    info : dict
+        Extra arrays from the environment and the values of :func:`play`'s ``record`` hook.
+    env, learner, final_state, seed : object
+        The environment and learner played, the learner's last state, the seed.
     """
 
     decisions: np.ndarray
@@ -228,8 +308,15 @@ class Trace:
         return np.cumsum(self.losses)
 
     def regret(self, comparator) -> np.ndarray:
-        """Cumulative regret curve against ``comparator``, shape ``(T,)``.
+        """Cumulative regret curve, shape ``(T,)``.
 
+        Parameters
+        ----------
+        comparator : object
+            A comparator from :mod:`olc.comparators` (``best_cumulative(trace)``).
+
+        Notes
+        -----
         ``R[t] = Σ_{s<=t} loss_s - best[t]`` where ``best = comparator.best_cumulative(trace)``.
         Comparators say whether ``best`` is *anytime* (``best[t]`` is the best in hindsight
         for the prefix ``0..t``, as the closed forms give) or the running loss of the single
@@ -242,7 +329,12 @@ class Trace:
         return self.cumulative_loss - best
 
     def truncated(self, T: int) -> Trace:
-        """The first ``T`` rounds of this trace (same environment and loss sequence prefix)."""
+        """The first ``T`` rounds of this trace (same environment and loss sequence prefix).
+
+        Parameters
+        ----------
+        T : int
+        """
         seq = self.sequence[:T] if self.sequence is not None else None
         info = {k: (v[:T] if isinstance(v, np.ndarray) and v.ndim and v.shape[0] >= self.T else v)
                 for k, v in self.info.items()}
@@ -262,44 +354,59 @@ class Trace:
 
 def play(learner, env, T: int | None = None, seed=0, progress: bool | None = None, state=None, *,
          checkpoint=None, every: int | None = None, resume=None, record=None) -> Trace:
-    """Play ``learner`` against ``env`` for ``T`` rounds (default: the environment's horizon).
+    """Play ``learner`` against ``env`` for ``T`` rounds.
 
-    ``seed`` (int or ``numpy.random.Generator``) drives both the learner's and the
-    environment's randomness through independent child streams; the same seed gives the
-    same trace. NaN/Inf in a decision or a loss raises :class:`olc.DivergenceError` whose
-    ``partial`` attribute holds the trace of the rounds completed before it; any other error
-    raised during a round (a failing adversary, a wrong gradient shape, Ctrl-C) propagates
-    unchanged with the same ``partial`` trace attached and a note saying so.
+    NaN/Inf in a decision or a loss raises :class:`olc.DivergenceError` whose ``partial`` attribute
+    holds the trace of the rounds completed before it; any other error raised during a round (a
+    failing adversary, a wrong gradient shape, Ctrl-C) propagates unchanged with the same ``partial``
+    trace attached and a note saying so. Early stop: an environment whose :meth:`Environment.done`
+    returns True after round ``t`` ends the game there (the trace holds the ``t + 1`` rounds played).
 
-    ``progress``: a tqdm bar over the rounds — ``None`` (default) shows one only when the game is
-    still running after a few seconds, ``True`` always, ``False`` never.
+    Parameters
+    ----------
+    learner, env : Learner, Environment
+    T : int, optional
+        The most rounds (default: the environment's horizon).
+    seed : int or numpy.random.Generator
+        Drives the learner's and the environment's randomness through independent child streams;
+        the same seed gives the same trace.
+    progress : bool or None
+        A tqdm bar over the rounds: None (default) shows one only when the game is still running
+        after a few seconds, True always, False never.
+    state : object, optional
+        Continue a game from a learner state, e.g. ``trace.final_state`` of an earlier play or the
+        next episode's state from ``learner.new_episode``; ``learner.init`` is then not called (the
+        state carries its own iterate, round counter and schedules). ``T1`` rounds and then ``T2``
+        more from ``state=trace.final_state`` on the rest of an oblivious sequence give the
+        decisions of one play of ``T1 + T2`` rounds for deterministic learners (a randomised
+        learner draws from the new play's learner stream).
+    checkpoint, every : path, int, optional
+        Every ``every`` rounds (and after the last) write the game so far to ``checkpoint``
+        atomically (a pickle: the learner state and generator, the environment's position,
+        :meth:`Environment.get_state`, and the completed decisions and losses); a kill at any
+        moment leaves the previous checkpoint intact.
+    resume : path, optional
+        Continue such a game: pass a learner and an environment constructed like the first ones
+        (and the same ``T`` and ``seed``); the trace is bitwise identical to an uninterrupted play.
+        ``checkpoint`` and ``resume`` may name the same file. Only resume checkpoints you wrote
+        (unpickling runs code).
+    record : callable, optional
+        ``record(t, decision, feedback, state) -> dict``, called after the learner's update of round
+        ``t`` (``feedback`` is the full :class:`Feedback`, ``state`` the new state). Each key's values
+        are stacked over the rounds into ``Trace.info[key]`` (an array with a leading round axis when
+        they stack, else a list; every round returns the same keys), also in ``.partial`` traces and
+        checkpoints.
 
-    ``state``: resume/continue a game from a learner state, e.g. ``trace.final_state`` of an
-    earlier play or the next episode's state from ``learner.new_episode``. ``play`` then does
-    not call ``learner.init`` (so ``env.initial_decision`` and the horizon ``T`` are not passed to
-    the learner; the state carries its own iterate, round counter and schedules). Playing ``T1``
-    rounds and then ``T2`` more from ``state=trace.final_state`` on the rest of an oblivious
-    sequence gives the decisions of one play of ``T1 + T2`` rounds for deterministic learners
-    (a randomised learner draws from the new play's learner stream).
+    Returns
+    -------
+    Trace
 
-    ``checkpoint=PATH, every=K``: every ``K`` rounds (and after the last) write the game so far to
-    ``PATH`` atomically (a pickle: the learner state, the learner's random generator, the
-    environment's position with its generator — :meth:`Environment.get_state` — and the completed
-    decisions and losses); a kill at any moment leaves the previous checkpoint intact.
-    ``resume=PATH`` continues such a game: pass a learner and an environment constructed like the
-    first ones (and the same ``T`` and ``seed``); the trace is bitwise identical to an uninterrupted
-    play. ``checkpoint`` and ``resume`` may name the same file. Only resume checkpoints you wrote
-    (unpickling runs code).
-
-    ``record``: a per-round hook for what a driver wants to keep beyond decisions and losses,
-    ``record(t, decision, feedback, state) -> dict`` called after the learner's update of round ``t``
-    (``feedback`` is the environment's full :class:`Feedback`, ``state`` the learner's new state). Each
-    key's values are stacked over the rounds into ``Trace.info[key]`` (a numpy array with a leading
-    round axis when they stack, else a list); every round must return the same keys. They are in the
-    ``.partial`` trace of an error and in checkpoints too.
-
-    Early stop: an environment whose :meth:`Environment.done` returns True after round ``t`` ends the
-    game there; the trace then holds the ``t + 1`` rounds played (``T`` is the most rounds).
+    Examples
+    --------
+    >>> import olc
+    >>> trace = olc.play(olc.learners.OGD(K=olc.sets.Ball(1.0)), olc.games.random_quadratic(5, 3, seed=0))
+    >>> trace.decisions.shape, trace.losses.shape
+    ((5, 3), (5,))
     """
     _check_protocol(learner, env)
     require(learner, "learner", "a learner (init, decide, update)", ("init", "decide", "update"))

@@ -76,19 +76,53 @@ class Loss:
 
     # -- sums over rounds --------------------------------------------------------------------
     def total(self, x, upto: int | None = None) -> float:
-        """Sum of the values of rounds ``0..upto-1`` (all rounds by default) at ``x``."""
+        """Sum of the values of rounds ``0..upto-1`` at ``x``.
+
+        Parameters
+        ----------
+        x : array_like
+            One decision.
+        upto : int, optional
+            The number of rounds summed (all by default).
+        """
         return float(np.sum(self[:upto].value(x)) if upto is not None else np.sum(self.value(x)))
 
     def total_grad(self, x, upto: int | None = None) -> np.ndarray:
-        """Gradient of :meth:`total`."""
+        """Gradient of :meth:`total`.
+
+        Parameters
+        ----------
+        x : array_like
+        upto : int, optional
+        """
         seq = self if upto is None else self[:upto]
         return np.sum(seq.grad(x), axis=0)
 
     # -- to implement ------------------------------------------------------------------------
     def value(self, x):  # pragma: no cover - interface
+        """The value at ``x``: a float for a single loss, one per round ``(T,)`` for a sequence.
+
+        Parameters
+        ----------
+        x : array_like
+            One decision.
+
+        Examples
+        --------
+        >>> from olc.losses import Quadratic
+        >>> f = Quadratic([[2.0, 0.0], [0.0, 1.0]], [1.0, 0.0])
+        >>> f.value([1.0, 2.0]), f.grad([1.0, 2.0])
+        (4.0, array([3., 2.]))
+        """
         raise NotImplementedError
 
     def grad(self, x):  # pragma: no cover - interface
+        """The gradient at ``x``: shape of ``x``, with a leading round axis for a sequence.
+
+        Parameters
+        ----------
+        x : array_like
+        """
         raise NotImplementedError
 
     def _point(self, x, name="x"):
@@ -126,7 +160,13 @@ def _finite(v, who: str, x):
 class Linear(Loss):
     """Linear loss ``f(x) = <g, x>`` (``g`` may be a vector or a matrix; sum over all point axes).
 
-    ``Linear(G, batched=True)`` is the sequence with ``G[t]`` the cost of round ``t``.
+    Parameters
+    ----------
+    g : array_like
+        The cost; with ``batched=True`` the sequence with ``g[t]`` the cost of round ``t``.
+    batched : bool
+    point_ndim : int, optional
+        The number of axes of one decision (default: all axes of ``g``, less the round axis).
     """
 
     def __init__(self, g, batched: bool = False, point_ndim: int | None = None):
@@ -166,6 +206,12 @@ class Linear(Loss):
         return self.g.copy()
 
     def hessian(self, x):
+        """The Hessian (zero), ``(n, n)`` with ``n`` the decision's size.
+
+        Parameters
+        ----------
+        x : array_like
+        """
         n = int(np.prod(self.point_shape))
         return np.zeros((n, n))
 
@@ -181,9 +227,16 @@ class Linear(Loss):
 class Quadratic(Loss):
     """Quadratic loss ``f(x) = ½ xᵀ A x + bᵀ x + c`` over vectors (``A`` symmetric PSD for convexity).
 
-    Batched: ``A`` of shape (T, d, d) or a shared (d, d), ``b`` of shape (T, d), ``c`` (T,) or scalar.
     ``A`` is checked to be symmetric PSD (every round's): the learners' bounds and the comparators'
     closed forms assume convex losses.
+
+    Parameters
+    ----------
+    A, b, c : array_like, array_like or None, float or array_like
+        Shapes (d, d), (d,) and scalar; batched: ``A`` (T, d, d) or a shared (d, d), ``b`` (T, d),
+        ``c`` (T,) or a scalar. ``b`` is zero when None.
+    batched : bool
+        A sequence of T rounds.
     """
 
     def __init__(self, A, b=None, c=0.0, batched: bool = False, _checked: bool = False):
@@ -245,12 +298,24 @@ class Quadratic(Loss):
             return _finite(self.A @ x + self.b, "Quadratic.grad", x)
 
     def hessian(self, x=None):
+        """``A`` (of a single loss).
+
+        Parameters
+        ----------
+        x : array_like, optional
+        """
         if self.batched:
             raise TypeError("hessian: take one round first (seq[t].hessian())")
         return self.A.copy()
 
     def summed(self, upto: int | None = None) -> Quadratic:
-        """The single quadratic ``Σ_{t<upto} f_t`` (closed form: sums of A, b, c)."""
+        """The single quadratic ``Σ_{t<upto} f_t`` (closed form: sums of A, b, c).
+
+        Parameters
+        ----------
+        upto : int, optional
+            All rounds by default.
+        """
         n = len(self) if upto is None else upto
         A = self.A * n if self.A.ndim == 2 else np.sum(self.A[:n], axis=0)
         return Quadratic(A, np.sum(self.b[:n], axis=0), float(np.sum(self.c[:n])))
@@ -318,7 +383,14 @@ class _RowLoss(Loss):
 
 
 class Logistic(_RowLoss):
-    """Logistic loss ``f(x) = log(1 + exp(-y aᵀx))`` with label ``y ∈ {-1, +1}`` (stable form)."""
+    """Logistic loss ``f(x) = log(1 + exp(-y aᵀx))`` with label ``y ∈ {-1, +1}`` (stable form).
+
+    Parameters
+    ----------
+    a, y : array_like
+        The data row (d,) and the label; batched: (T, d) and (T,).
+    batched : bool
+    """
 
     def _validate_y(self):
         if not np.all(np.isin(self.y, (-1.0, 1.0))):
@@ -336,7 +408,14 @@ class Logistic(_RowLoss):
 
 
 class LeastSquares(_RowLoss):
-    """Least-squares loss ``f(x) = ½ (aᵀx - y)²``."""
+    """Least-squares loss ``f(x) = ½ (aᵀx - y)²``.
+
+    Parameters
+    ----------
+    a, y : array_like
+        The data row (d,) and the target; batched: (T, d) and (T,).
+    batched : bool
+    """
 
     def _phi(self, z):
         return 0.5 * (z - self.y) ** 2
@@ -356,6 +435,13 @@ class FunctionLoss(Loss):
     """Any convex loss given as callables ``fun(x) -> float`` and ``grad(x) -> array``.
 
     Values and gradients are checked for NaN/Inf (an :class:`olc.NonFiniteError` names the loss).
+
+    Parameters
+    ----------
+    fun, grad, hessian : callable
+        ``x -> float``, ``x -> array`` and (optional) ``x -> (n, n) array``.
+    name : str
+        Names the loss in error messages.
     """
 
     def __init__(self, fun, grad, hessian=None, name: str = "FunctionLoss"):
@@ -377,13 +463,24 @@ class FunctionLoss(Loss):
         return g
 
     def hessian(self, x):
+        """``hessian(x)``, if a Hessian callable was given.
+
+        Parameters
+        ----------
+        x : array_like
+        """
         if self._hess is None:
             raise TypeError(f"{self.name}: no Hessian was given")
         return as_array(self._hess(as_array(x, "x")), f"{self.name} Hessian")
 
 
 class LossList(Loss):
-    """A sequence of arbitrary single losses (possibly of different families)."""
+    """A sequence of arbitrary single losses (possibly of different families).
+
+    Parameters
+    ----------
+    losses : sequence of Loss
+    """
 
     batched = True
 
@@ -421,6 +518,14 @@ class WithMemory(Loss):
     ``f̃_t(x) = f_t(x, ..., x)`` equals ``base_t`` — the comparator of OCO with memory
     (``nonconvex-meta-optimization`` Thm. 5). A *window* is an array of shape ``(H, *point)``
     ordered oldest to newest: ``window[-1] = x_t``.
+
+    Parameters
+    ----------
+    base : Loss
+    memory : int
+        ``H``.
+    weights : array_like, optional
+        ``c_0..c_{H-1}`` (uniform by default).
     """
 
     def __init__(self, base: Loss, memory: int, weights=None):
@@ -454,19 +559,36 @@ class WithMemory(Loss):
         return self.base
 
     def combine(self, window) -> np.ndarray:
-        """``z = Σ_i c_i x_{t-i}`` for a window ordered oldest to newest."""
+        """``z = Σ_i c_i x_{t-i}``.
+
+        Parameters
+        ----------
+        window : array_like
+            Shape ``(H, *point)``, ordered oldest to newest.
+        """
         window = as_array(window, "window")
         if window.shape[0] != self.memory:
             raise ShapeError(f"window: expected {self.memory} decisions along axis 0, got shape {window.shape}")
         return np.tensordot(self.weights[::-1], window, axes=1)
 
     def value(self, window):
+        """``base(combine(window))`` (one round at a time).
+
+        Parameters
+        ----------
+        window : array_like
+        """
         if self.batched:
             raise TypeError("value: a sequence with memory is evaluated one round at a time (seq[t].value(window))")
         return self.base.value(self.combine(window))
 
     def grad(self, window):
-        """Gradient with respect to each decision of the window, shape ``(H, *point)``."""
+        """Gradient with respect to each decision of the window, shape ``(H, *point)``.
+
+        Parameters
+        ----------
+        window : array_like
+        """
         if self.batched:
             raise TypeError("grad: evaluate one round at a time (seq[t].grad(window))")
         g = self.base.grad(self.combine(window))
@@ -488,7 +610,12 @@ def _same_dims(losses, shape_of):
 
 
 def stack(losses) -> Loss:
-    """Stack single losses into one sequence (same family → batched parameters, else :class:`LossList`)."""
+    """Stack single losses into one sequence (same family → batched parameters, else :class:`LossList`).
+
+    Parameters
+    ----------
+    losses : iterable of Loss
+    """
     losses = list(losses)
     if not losses:
         raise InvalidArgumentError("losses: cannot stack an empty list")

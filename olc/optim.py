@@ -56,7 +56,12 @@ class _Schedule:
 
 
 class Constant(_Schedule):
-    """``η(t) = value``."""
+    """``η(t) = value``.
+
+    Parameters
+    ----------
+    value : float
+    """
 
     def __init__(self, value: float):
         self.value = positive(value, "lr")
@@ -66,7 +71,12 @@ class Constant(_Schedule):
 
 
 class Power(_Schedule):
-    """``η(t) = scale · t^(−exponent)`` (e.g. the ``t^{-3/4}`` of ``nonconvex-meta-optimization`` Thm. 5)."""
+    """``η(t) = scale · t^(−exponent)`` (e.g. the ``t^{-3/4}`` of ``nonconvex-meta-optimization`` Thm. 5).
+
+    Parameters
+    ----------
+    scale, exponent : float
+    """
 
     def __init__(self, scale: float, exponent: float):
         self.scale = positive(scale, "scale")
@@ -77,14 +87,27 @@ class Power(_Schedule):
 
 
 class InverseSqrt(Power):
-    """``η(t) = scale / √t`` — the anytime OGD step for convex Lipschitz losses (Zinkevich 2003)."""
+    """``η(t) = scale / √t`` — the anytime OGD step for convex Lipschitz losses (Zinkevich 2003).
+
+    Parameters
+    ----------
+    scale : float
+    """
 
     def __init__(self, scale: float = 1.0):
         super().__init__(scale, 0.5)
 
 
 def as_schedule(lr, name: str = "lr"):
-    """A positive number, a callable ``t -> η`` (checked at ``t = 1``) or a schedule, as a callable."""
+    """A step size as a schedule (a callable ``t -> η``).
+
+    Parameters
+    ----------
+    lr : float, callable or schedule
+        A positive number, a callable ``t -> η`` (checked at ``t = 1``) or a schedule.
+    name : str
+        Names the argument in errors.
+    """
     if isinstance(lr, (Constant, Power)):
         return lr
     if isinstance(lr, bool):
@@ -106,7 +129,15 @@ def _betas(betas, name="betas"):
 
 
 def feedback_grad(feedback, shape, who: str) -> np.ndarray:
-    """The gradient carried by ``feedback``, validated (shape, finiteness)."""
+    """The gradient carried by ``feedback``, validated (shape, finiteness).
+
+    Parameters
+    ----------
+    feedback : olc.Feedback
+    shape : tuple of int
+    who : str
+        Names the learner in errors.
+    """
     if feedback.grad is None:
         raise FeedbackError(f"{who}: the feedback of round {feedback.t} carries no gradient")
     return as_array(feedback.grad, f"{who}: gradient of round {feedback.t}", shape=shape)
@@ -126,9 +157,27 @@ class Transform:
     metric = None
 
     def init(self, x0):
+        """The stage's state for the start ``x0`` (an array).
+
+        Parameters
+        ----------
+        x0 : ndarray
+        """
         return ()
 
     def update(self, u, state, x, t):  # pragma: no cover - interface
+        """Return ``(u', state')``.
+
+        Parameters
+        ----------
+        u : ndarray
+            The direction reaching this stage.
+        state : tuple
+        x : ndarray
+            The current iterate.
+        t : int
+            The 1-based step.
+        """
         raise NotImplementedError
 
     def __repr__(self):
@@ -136,7 +185,13 @@ class Transform:
 
 
 class Scale(Transform):
-    """``u ← η_t u``: the learning rate (a positive number or a schedule ``t -> η_t``)."""
+    """``u ← η_t u``: the learning rate.
+
+    Parameters
+    ----------
+    lr : float or callable
+        A positive number or a schedule ``t -> η_t``.
+    """
 
     def __init__(self, lr):
         self.lr = as_schedule(lr)
@@ -148,7 +203,13 @@ class Scale(Transform):
 class AddDecayedWeights(Transform):
     """``u ← u + δ x``: L2 weight decay. Before a rescaling stage it is *coupled* (``torch.optim.SGD``
     / ``Adam(weight_decay=δ)``), after one and before :class:`Scale` it is *decoupled* (AdamW,
-    Loshchilov & Hutter 2019, Alg. 2: ``x ← x − η(û + δx)``)."""
+    Loshchilov & Hutter 2019, Alg. 2: ``x ← x − η(û + δx)``).
+
+    Parameters
+    ----------
+    weight_decay : float
+        ``δ``.
+    """
 
     def __init__(self, weight_decay: float):
         self.weight_decay = nonnegative(weight_decay, "weight_decay")
@@ -163,7 +224,14 @@ MomentumState = namedtuple("MomentumState", "buf")
 class Momentum(Transform):
     """Heavy-ball momentum (Polyak 1964) in the buffer form of ``torch.optim.SGD``: ``b ← μb + u``,
     ``u ← b``; with ``nesterov=True`` ``u ← u + μb`` (Nesterov 1983 in the form of Sutskever et al.
-    2013, ``torch.optim.SGD(nesterov=True)``). State: the buffer ``buf``."""
+    2013, ``torch.optim.SGD(nesterov=True)``). State: the buffer ``buf``.
+
+    Parameters
+    ----------
+    momentum : float
+        ``μ`` in ``[0, 1)``.
+    nesterov : bool
+    """
 
     def __init__(self, momentum: float, nesterov: bool = False):
         self.momentum, self.nesterov = in_range(momentum, "momentum", 0.0, 1.0, hi_open=True), bool(nesterov)
@@ -182,7 +250,13 @@ ScaleByAdamState = namedtuple("ScaleByAdamState", "m v")
 class ScaleByAdam(Transform):
     """Adam's scaling (Kingma & Ba 2015, Alg. 1): ``m ← β1 m + (1−β1)u``, ``v ← β2 v + (1−β2)u²``,
     ``u ← m̂/(√v̂ + ε)`` with the bias corrections ``m̂ = m/(1−β1^t)``, ``v̂ = v/(1−β2^t)`` (ε added
-    after the square root, as ``torch.optim.Adam``). State: the moments ``m``, ``v``."""
+    after the square root, as ``torch.optim.Adam``). State: the moments ``m``, ``v``.
+
+    Parameters
+    ----------
+    betas : tuple of float
+    eps : float
+    """
 
     def __init__(self, betas=(0.9, 0.999), eps: float = 1e-8):
         self.betas, self.eps = _betas(betas), nonnegative(eps, "eps")
@@ -204,7 +278,12 @@ class ScaleByAdaGrad(Transform):
     """Diagonal AdaGrad's scaling (Duchi, Hazan & Singer 2011, Alg. 1, diagonal):
     ``Σ ← (1 − decay)Σ + u²``, ``u ← u / S`` with ``S = √(ε + Σ)`` (ε *inside* the root; decay 0 is
     AdaGrad, decay > 0 the "decay rate" of ``optimistic-meta-gradients`` Table 2, RMSProp up to a
-    rescaling). ``S`` is also the projection metric (AdaGrad projects in ``||·||_S``). State: ``sq`` = Σ."""
+    rescaling). ``S`` is also the projection metric (AdaGrad projects in ``||·||_S``). State: ``sq`` = Σ.
+
+    Parameters
+    ----------
+    eps, decay : float
+    """
 
     def __init__(self, eps: float = 1e-12, decay: float = 0.0):
         self.eps, self.decay = positive(eps, "eps"), in_range(decay, "decay", 0.0, 1.0)
@@ -217,11 +296,23 @@ class ScaleByAdaGrad(Transform):
         return u / np.sqrt(self.eps + sq), ScaleByAdaGradState(sq)
 
     def metric(self, state):
+        """The diagonal ``S`` of the projection metric.
+
+        Parameters
+        ----------
+        state : ScaleByAdaGradState
+        """
         return np.sqrt(self.eps + state.sq)
 
 
 class ClipByNorm(Transform):
-    """``u ← min(1, c/‖u‖) u``: clipping to norm ``clip`` (ClippedGD, ``first-order-bilevel-maml`` Sec. 4.3)."""
+    """``u ← min(1, c/‖u‖) u``: clipping to norm ``clip`` (ClippedGD, ``first-order-bilevel-maml`` Sec. 4.3).
+
+    Parameters
+    ----------
+    clip : float
+        ``c``.
+    """
 
     def __init__(self, clip: float):
         self.clip = positive(clip, "clip")
@@ -232,7 +323,12 @@ class ClipByNorm(Transform):
 
 
 class Normalize(Transform):
-    """``u ← u/(β + ‖u‖)``: normalisation (NormalizedGD, ``first-order-bilevel-maml`` Sec. 4.3, Thm. 1)."""
+    """``u ← u/(β + ‖u‖)``: normalisation (NormalizedGD, ``first-order-bilevel-maml`` Sec. 4.3, Thm. 1).
+
+    Parameters
+    ----------
+    beta : float
+    """
 
     def __init__(self, beta: float):
         self.beta = positive(beta, "beta")
@@ -247,7 +343,12 @@ ScaleByHypergradientState = namedtuple("ScaleByHypergradientState", "lr g_prev")
 class ScaleByHypergradient(Transform):
     """Hypergradient descent on the step size, SGD-HD (Baydin et al. 2018):
     ``α_t = α_{t−1} + β ⟨u_t, u_{t−1}⟩`` (``α_0 = lr0``, ``u_{−1} = 0``), ``u ← α_t u``. State:
-    ``lr`` = α_t, ``g_prev`` = u_{t−1}."""
+    ``lr`` = α_t, ``g_prev`` = u_{t−1}.
+
+    Parameters
+    ----------
+    lr0, beta : float
+    """
 
     def __init__(self, lr0: float, beta: float):
         self.lr0, self.beta = positive(lr0, "lr0"), nonnegative(beta, "beta")
@@ -266,7 +367,13 @@ ScaleByDoGState = namedtuple("ScaleByDoGState", "x_init rbar G")
 class ScaleByDoG(Transform):
     """Distance over Gradients (Ivgi, Hinder & Carmon 2023, Alg. 1): ``u ← r̄_t/√(G_t + ε) · u`` with
     ``r̄_t = max(r_ε, max_{i≤t} ||x_i − x_0||)``, ``G_t = Σ_{i≤t} ||u_i||²``, ``r_ε = reps_rel (1 + ||x_0||)``
-    unless ``r_eps`` is given. State: ``x_init`` = x_0, ``rbar``, ``G``."""
+    unless ``r_eps`` is given. State: ``x_init`` = x_0, ``rbar``, ``G``.
+
+    Parameters
+    ----------
+    reps_rel, eps : float
+    r_eps : float, optional
+    """
 
     def __init__(self, reps_rel: float = 1e-6, r_eps: float | None = None, eps: float = 1e-8):
         self.reps_rel, self.eps = positive(reps_rel, "reps_rel"), nonnegative(eps, "eps")
@@ -290,7 +397,15 @@ class ScaleByDAdaptAdam(Transform):
     """Adam with D-Adaptation (Defazio & Mishchenko 2023, Alg. 5); the recursion is in
     :class:`olc.learners.DAdaptAdam`. State: ``m`` (EMA of ``λ_k g_k``), ``v`` (EMA of ``g_k²``), ``s``,
     ``d`` (the distance estimate ``d_k``), ``numerator`` (``r_k``). Its decoupled weight decay
-    ``δ λ_k x`` uses the step ``λ_k`` it estimates itself, so it is no separate :class:`AddDecayedWeights`."""
+    ``δ λ_k x`` uses the step ``λ_k`` it estimates itself, so it is no separate :class:`AddDecayedWeights`.
+
+    Parameters
+    ----------
+    lr : float or callable
+    betas : tuple of float
+    eps, d0, weight_decay : float
+    bias_correction : bool
+    """
 
     def __init__(self, lr=1.0, betas=(0.9, 0.999), eps: float = 1e-8, d0: float = 1e-6, weight_decay: float = 0.0,
                  bias_correction: bool = True):
@@ -302,6 +417,12 @@ class ScaleByDAdaptAdam(Transform):
         return ScaleByDAdaptAdamState(z, z.copy(), z.copy(), self.d0, 0.0)
 
     def update(self, g, state, x, t):
+        """``(u, state')`` from the gradient ``g``, the iterate ``x`` and the step ``t``.
+
+        Parameters
+        ----------
+        g, state, x, t : ndarray, ScaleByDAdaptAdamState, ndarray, int
+        """
         b1, b2 = self.betas
         sb2 = np.sqrt(b2)
         bc = np.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t) if self.bias_correction else 1.0
@@ -325,7 +446,14 @@ class Mechanize(Transform):
     chain (``base``: an unconstrained :class:`Chain`, e.g. ``olc.learners.AdamW(1e-3)``); the
     recursion is in :class:`olc.learners.Mechanic`. It moves the iterate to ``x_ref + (Σs)Δ``. State:
     ``x_ref``, ``delta`` (Δ, the sum of the base's updates), ``base`` (its states), ``s`` (scale per β),
-    ``r`` (wealth, unclipped), ``m`` (running max of ``|h|``), ``v`` (EMA of ``h²``)."""
+    ``r`` (wealth, unclipped), ``m`` (running max of ``|h|``), ``v`` (EMA of ``h²``).
+
+    Parameters
+    ----------
+    base : Chain
+    s_init, weight_decay, eps : float
+    num_betas : int
+    """
 
     def __init__(self, base, s_init: float = 1e-6, weight_decay: float = 1e-2, eps: float = 1e-8,
                  num_betas: int = 6):
@@ -342,6 +470,12 @@ class Mechanize(Transform):
                               np.full(self.num_betas, self.s_init), z, z.copy(), z.copy())
 
     def update(self, g, state, x, t):
+        """``(u, state')`` from the gradient ``g``, the iterate ``x`` and the step ``t``.
+
+        Parameters
+        ----------
+        g, state, x, t : ndarray, MechanizeState, ndarray, int
+        """
         u, base, _ = _apply(self.base.transforms, state.base, g, x, t)
         s_sum = float(state.s.sum())
         gt = g + (self.weight_decay * s_sum * float(np.linalg.norm(g)) / (float(np.linalg.norm(x)) + self.eps)) * x
@@ -394,7 +528,14 @@ def initial_point(who: str, shape: tuple, x0=None, ctor_x0=None):
 
 class ChainState(NamedTuple):
     """State of a :class:`Chain`: iterate ``x``, step count ``t``, one state per transform (``inner``),
-    whose fields read through: ``state.m`` is Adam's first moment, ``state.d`` D-Adaptation's estimate."""
+    whose fields read through: ``state.m`` is Adam's first moment, ``state.d`` D-Adaptation's estimate.
+
+    Parameters
+    ----------
+    x : ndarray
+    t : int
+    inner : tuple
+    """
 
     x: np.ndarray
     t: int
@@ -413,10 +554,27 @@ class Chain(Learner):
 
     Each round ``u ← g_t``, then the ``transforms`` in order (``u, s_i ← T_i(u, s_i, x_t, t)``), then
     ``x_{t+1} = Π_K(x_t − u)`` (Zinkevich 2003's projected step; the Euclidean projection, or the
-    one in the metric of the last transform that defines one, e.g. AdaGrad's). ``K``: a decision
-    set (default start ``Π_K(0)``) or None (arrays of any shape; a start is required). ``x0``: the
-    start (``init``'s, the game's, wins). The gradient is checked (shape, NaN/Inf) when it arrives,
-    a non-finite iterate raises :class:`olc.NonFiniteError` (``olc.play``: :class:`olc.DivergenceError`)."""
+    one in the metric of the last transform that defines one, e.g. AdaGrad's). The gradient is
+    checked (shape, NaN/Inf) when it arrives, a non-finite iterate raises :class:`olc.NonFiniteError`
+    (``olc.play``: :class:`olc.DivergenceError`).
+
+    Parameters
+    ----------
+    *transforms : Transform
+    K : olc.sets.ConvexSet, optional
+        The decision set (default start ``Π_K(0)``), or None: arrays of any shape, a start required.
+    x0 : array_like, optional
+        The start (``init``'s, the game's, wins).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from olc.optim import Chain, ClipByNorm, Scale
+    >>> opt = Chain(ClipByNorm(1.0), Scale(0.5), x0=np.zeros(2))
+    >>> state = opt.init((2,))
+    >>> opt.step(state, np.array([3.0, 4.0])).x  # clipped to norm 1, then halved
+    array([-0.3, -0.4])
+    """
 
     feedback = "gradient"
     State = ChainState
@@ -451,8 +609,16 @@ class Chain(Learner):
         return type(self).__name__
 
     def init(self, shape, rng=None, horizon=None, *, x0=None):
-        """The state at the start: ``init``'s ``x0`` (:func:`initial_point`), else the constructor's, else
-        ``Π_K(0)``; projected onto ``K``. Without ``K`` and without a start: :class:`InvalidArgumentError`."""
+        """The state at the start, projected onto ``K``.
+
+        Parameters
+        ----------
+        shape : tuple of int
+        rng, horizon : unused
+        x0 : array_like, optional
+            The start (:func:`initial_point`), else the constructor's, else ``Π_K(0)``; without ``K``
+            and without a start: :class:`InvalidArgumentError`.
+        """
         shape = as_shape(shape) if self.K is None else self.K.check_shape(shape)
         x0 = initial_point(self._name, shape, x0, self.x0)
         if x0 is None and self.K is None:
@@ -466,11 +632,23 @@ class Chain(Learner):
         return state.x, state
 
     def update(self, state, feedback):
-        """One step with the gradient carried by ``feedback`` (validated: shape, NaN/Inf)."""
+        """One step with the gradient carried by ``feedback`` (validated: shape, NaN/Inf).
+
+        Parameters
+        ----------
+        state : ChainState
+        feedback : olc.Feedback
+        """
         return self._step(state, feedback_grad(feedback, state.x.shape, self._name))
 
     def step(self, state, grad):
-        """One step with the raw gradient ``grad`` (same checks as :meth:`update`)."""
+        """One step with the raw gradient ``grad`` (same checks as :meth:`update`).
+
+        Parameters
+        ----------
+        state : ChainState
+        grad : array_like
+        """
         return self._step(state, as_array(grad, f"{self._name}: gradient of step {state.t}", shape=state.x.shape))
 
     def _step(self, state, g):

@@ -57,7 +57,14 @@ def pyplot():
 
 
 def save(fig, path, dpi: int = 110) -> str:
-    """Write ``fig`` to ``path`` atomically (a temporary file in the same folder, then ``os.replace``)."""
+    """Write ``fig`` to ``path`` atomically (a temporary file in the same folder, then ``os.replace``).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str
+    dpi : int
+    """
     path = as_path(path, "path")
     dpi = positive_int(dpi, "dpi")
     suffix = os.path.splitext(path)[1] or ".png"
@@ -196,21 +203,54 @@ def _coordinates(traces, what, axes, band, title, names, legend=True):
 
 
 def states(traces, *, names=None, band="se", axes=None, title=None):
-    """States ``x_t`` against ``t``, one panel per coordinate (see the module docstring for ``traces``).
+    """States ``x_t`` against ``t``, one panel per coordinate; returns the Figure.
 
-    ``names`` override the coordinate names; ``axes`` (one per coordinate) draws into existing axes.
-    Returns the Figure.
+    Parameters
+    ----------
+    traces : Trace, list of Trace or dict
+        What to plot (see the module docstring).
+    band : {"se", "std", None}
+    names : list of str, optional
+        Override the coordinate names.
+    axes : list of matplotlib.axes.Axes, optional
+        One per coordinate: draw into existing axes.
+    title : str, optional
+
+    Examples
+    --------
+    >>> import numpy as np, olc
+    >>> game = olc.games.control(olc.systems.double_integrator(0.5), np.zeros((20, 2)), (np.eye(2), np.eye(1)),
+    ...                          x0=np.array([1.0, 0.0]))
+    >>> len(olc.plot.states(olc.play(olc.learners.ZeroController(), game)).axes)  # one panel per coordinate
+    2
     """
     return _coordinates(traces, "states", axes, band, title, names)
 
 
 def controls(traces, *, names=None, band="se", axes=None, title=None):
-    """Controls ``u_t`` (or the decisions of a non-control game), one panel per coordinate. Returns the Figure."""
+    """Controls ``u_t`` (or the decisions of a non-control game), one panel per coordinate; returns the Figure.
+
+    Parameters
+    ----------
+    traces : Trace, list of Trace or dict
+        What to plot (see the module docstring).
+    band : {"se", "std", None}
+    names, axes, title : optional
+        As in :func:`states`.
+    """
     return _coordinates(traces, "controls", axes, band, title, names)
 
 
 def response(traces, *, band="se", title=None):
-    """States above controls in one figure (a time-response plot). Returns the Figure."""
+    """States above controls in one figure (a time-response plot); returns the Figure.
+
+    Parameters
+    ----------
+    traces : Trace, list of Trace or dict
+        What to plot (see the module docstring).
+    band : {"se", "std", None}
+    title : str, optional
+    """
     groups = _groups(traces)
     first = groups[0][1][0]
     d = _series(first, "states").shape[1]
@@ -226,7 +266,18 @@ def response(traces, *, band="se", title=None):
 
 
 def costs(traces, *, band="se", ax=None, logy=True, running=True, title=None):
-    """Running-average cost ``(1/t) Σ_{s<=t} loss_s`` (``running=False``: the per-round losses). Returns the Figure."""
+    """Running-average cost ``(1/t) Σ_{s<=t} loss_s``; returns the Figure.
+
+    Parameters
+    ----------
+    traces : Trace, list of Trace or dict
+        What to plot (see the module docstring).
+    band : {"se", "std", None}
+    ax : matplotlib.axes.Axes, optional
+    logy, running : bool
+        A log y-axis; ``running=False`` plots the per-round losses.
+    title : str, optional
+    """
     check_choice(band, "band", _BANDS)
     logy, running = flag(logy, "logy"), flag(running, "running")
     fig, (ax,) = _new_axes(1, ax, height=3.4)
@@ -241,10 +292,20 @@ def costs(traces, *, band="se", ax=None, logy=True, running=True, title=None):
 
 
 def regret(traces, comparator, *, band="se", ax=None, title=None):
-    """Cumulative regret curves ``trace.regret(comparator)`` (``comparator``: one for all, or a dict per label).
+    """Cumulative regret curves ``trace.regret(comparator)``; returns the Figure.
 
     Each trace is compared with its own best comparator in hindsight (the comparator is refitted on
-    every trace). Returns the Figure.
+    every trace).
+
+    Parameters
+    ----------
+    traces : Trace, list of Trace or dict
+        What to plot (see the module docstring).
+    band : {"se", "std", None}
+    comparator : comparator or dict
+        One for all, or a dict per label.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
     """
     check_choice(band, "band", _BANDS)
     fig, (ax,) = _new_axes(1, ax, height=3.4)
@@ -321,6 +382,7 @@ def animate(source, path, *, kind: str | None = None, plant=None, fps: float = 2
         Geometry (rod length) and ``dt`` for the clock; defaults: a 1 m pendulum, a 1 m pole.
     fps, stride : frames per second, and draw every ``stride``-th state (``ceil(n / stride)`` frames).
     dt : seconds per state for the clock shown (default ``plant.dt``, else rounds are shown).
+    dpi, title : the GIF's resolution and a title above the animation.
 
     GIFs are drawn by blitting (the axes once, then the moving parts per frame) and written with
     pillow. Returns the path written (atomically: a temporary file, then ``os.replace``).

@@ -71,10 +71,22 @@ def _static() -> dict:
 
 
 def provenance(config=None, seed=None) -> dict:
-    """The provenance record of a run of ``config`` (a dataclass or a dict) with ``seed``.
+    """The provenance record of a run of ``config`` with ``seed``.
 
-    ``seed`` defaults to ``config.seed`` when the config has one. The git lookup runs once per
-    process (cached); the timestamp is taken at each call.
+    The git lookup runs once per process (cached); the timestamp is taken at each call.
+
+    Parameters
+    ----------
+    config : dataclass or dict, optional
+    seed : int, optional
+        Default: ``config.seed`` when the config has one.
+
+    Examples
+    --------
+    >>> from olc.provenance import provenance
+    >>> record = provenance({"T": 10}, seed=3)
+    >>> record["seed"], record["config"]
+    (3, {'T': 10})
     """
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         config = dataclasses.asdict(config)

@@ -50,12 +50,41 @@ class ConvexSet:
 
     # --- to implement -------------------------------------------------------------------
     def project(self, x) -> np.ndarray:  # pragma: no cover - interface
+        """The exact Euclidean (Frobenius) projection of ``x``, a point or a batch of points.
+
+        Parameters
+        ----------
+        x : array_like
+            Points in the trailing ``item_ndim`` axes, any leading batch axes.
+
+        Examples
+        --------
+        >>> from olc.sets import Ball, Simplex
+        >>> Ball(1.0).project([3.0, 4.0])
+        array([0.6, 0.8])
+        >>> Simplex(3).project([[1.0, 0.0, 0.0], [2.0, 1.0, 0.0]])
+        array([[1., 0., 0.],
+               [1., 0., 0.]])
+        """
         raise NotImplementedError
 
     def min_linear(self, G) -> np.ndarray:  # pragma: no cover - interface
+        """``min_{x in K} <G, x>`` (the support function at ``-G``) for each cost of a batch.
+
+        Parameters
+        ----------
+        G : array_like
+            Linear costs in the trailing ``item_ndim`` axes, any leading batch axes.
+        """
         raise NotImplementedError
 
     def argmin_linear(self, G) -> np.ndarray:  # pragma: no cover - interface
+        """A minimiser of ``<G, x>`` over the set for each cost of a batch.
+
+        Parameters
+        ----------
+        G : array_like
+        """
         raise NotImplementedError
 
     radius: float = np.inf
@@ -67,8 +96,15 @@ class ConvexSet:
         return 2.0 * self.radius
 
     def diameter_for(self, shape) -> float:
-        """The diameter for decisions of ``shape`` (differs from :attr:`diameter` only for sets
-        whose size grows with the dimension and that were built without one, e.g. ``Box(-1, 1)``)."""
+        """The diameter for decisions of ``shape`` (a tuple).
+
+        Differs from :attr:`diameter` only for sets whose size grows with the dimension and that
+        were built without one, e.g. ``Box(-1, 1)``.
+
+        Parameters
+        ----------
+        shape : tuple of int
+        """
         return self.diameter
 
     def _point(self, x, name: str = "x") -> np.ndarray:
@@ -82,7 +118,12 @@ class ConvexSet:
 
     def check_shape(self, shape) -> tuple[int, ...]:
         """Check a decision shape fits this set (and that a learner's few arrays of that shape fit in
-        memory); return it as a tuple."""
+        memory); return it as a tuple.
+
+        Parameters
+        ----------
+        shape : int or tuple of int
+        """
         shape = as_shape(shape)
         check_alloc(3 * 8 * math.prod(shape), f"shape: decisions of shape {shape} in "
                     f"{type(self).__name__} (a learner keeps the iterate, a gradient and a projection)")
@@ -94,18 +135,36 @@ class ConvexSet:
         return shape
 
     def contains(self, x, tol: float = 1e-9) -> bool | np.ndarray:
-        """Whether ``x`` lies in the set (up to ``tol`` in norm); batched over leading axes."""
+        """Whether ``x`` lies in the set; batched over leading axes.
+
+        Parameters
+        ----------
+        x : array_like
+        tol : float
+            Tolerance on the distance to the set.
+        """
         x = self._point(x)
         axes = tuple(range(x.ndim - self.item_ndim, x.ndim))
         gap = np.sqrt(np.sum((self.project(x) - x) ** 2, axis=axes))
         return gap <= tol * max(1.0, self.radius if np.isfinite(self.radius) else 1.0)
 
     def center(self, shape) -> np.ndarray:
-        """A point of the set used as default start: the projection of 0."""
+        """A point of the set used as default start: the projection of 0.
+
+        Parameters
+        ----------
+        shape : tuple of int
+        """
         return self.project(np.zeros(self.check_shape(shape)))
 
     def shrink(self, delta: float) -> Shrunk:
-        """Minkowski shrink ``K_delta = {x : x/(1-delta) in K} = (1 - delta) K``."""
+        """Minkowski shrink ``K_delta = {x : x/(1-delta) in K} = (1 - delta) K``.
+
+        Parameters
+        ----------
+        delta : float
+            In ``(0, 1)``.
+        """
         return Shrunk(self, delta)
 
     def _sum_items(self, arr) -> np.ndarray:
@@ -114,14 +173,26 @@ class ConvexSet:
 
 
 def check_set(K, name: str = "K") -> ConvexSet:
-    """``K`` if it is an olc set, else an :class:`InvalidArgumentError` naming ``name``."""
+    """``K`` if it is an olc set, else an :class:`InvalidArgumentError` naming ``name``.
+
+    Parameters
+    ----------
+    K : ConvexSet
+    name : str
+    """
     if not isinstance(K, ConvexSet):
         raise InvalidArgumentError(f"{name}: expected an olc.sets set (Ball, Box, Simplex, ...), got {K!r:.80}")
     return K
 
 
 class Reals(ConvexSet):
-    """The whole space (no constraint). ``min_linear`` is ``-inf`` unless ``G == 0``."""
+    """The whole space (no constraint). ``min_linear`` is ``-inf`` unless ``G == 0``.
+
+    Parameters
+    ----------
+    item_ndim : int
+        The number of trailing axes of one point.
+    """
 
     def __init__(self, item_ndim: int = 1):
         self.item_ndim = positive_int(item_ndim, "item_ndim")
@@ -147,8 +218,16 @@ class Reals(ConvexSet):
 class Ball(ConvexSet):
     """Euclidean ball ``{x : ||x||_2 <= radius}`` centred at the origin.
 
-    ``item_ndim`` is the number of trailing axes of one point (1: vectors; 2: matrices with the
-    Frobenius norm — that is :class:`FrobeniusBall`). Projection = rescaling.
+    Projection = rescaling.
+
+    Parameters
+    ----------
+    radius : float
+    dim : int, optional
+        The dimension of one point (any when None).
+    item_ndim : int
+        The number of trailing axes of one point (1: vectors; 2: matrices with the Frobenius norm,
+        that is :class:`FrobeniusBall`).
     """
 
     def __init__(self, radius: float = 1.0, dim: int | None = None, *, item_ndim: int = 1):
@@ -189,7 +268,15 @@ class Ball(ConvexSet):
 
 
 class Box(ConvexSet):
-    """Axis-aligned box ``{x : lo <= x <= hi}`` (bounds scalars or arrays of the point shape)."""
+    """Axis-aligned box ``{x : lo <= x <= hi}``.
+
+    Parameters
+    ----------
+    lo, hi : float or array_like
+        Bounds: scalars or arrays of the point shape.
+    dim : int, optional
+        The dimension of one point (any when None and the bounds are scalars).
+    """
 
     def __init__(self, lo=-1.0, hi=1.0, dim: int | None = None):
         lo = as_array(lo, "lo", finite=False)
@@ -249,7 +336,13 @@ class Box(ConvexSet):
         return np.where(G > 0, self.lo, np.where(G < 0, self.hi, np.clip(0.0, self.lo, self.hi)))
 
     def project_weighted(self, x, w):
-        """Projection in the norm ``||x||_w^2 = sum w_i x_i^2`` (the box is separable: a clip)."""
+        """Projection in the norm ``||x||_w^2 = sum w_i x_i^2`` (the box is separable: a clip).
+
+        Parameters
+        ----------
+        x, w : array_like
+            The point(s) and the positive weights.
+        """
         return self.project(x)
 
     def __repr__(self):
@@ -261,6 +354,11 @@ class Simplex(ConvexSet):
 
     Projection: the exact sort-based algorithm (Held, Wolfe & Crowder 1974; Duchi et al. 2008),
     O(n log n) per point, vectorised over a batch.
+
+    Parameters
+    ----------
+    n : int
+    scale : float
     """
 
     def __init__(self, n: int, scale: float = 1.0):
@@ -309,7 +407,14 @@ def _matrix_shape(shape) -> tuple[int, int]:
 
 
 class FrobeniusBall(Ball):
-    """Matrices with Frobenius norm at most ``radius`` (a :class:`Ball` over matrices)."""
+    """Matrices with Frobenius norm at most ``radius`` (a :class:`Ball` over matrices).
+
+    Parameters
+    ----------
+    radius : float
+    shape : tuple of int, optional
+        ``(m, n)``; any matrix shape when None.
+    """
 
     def __init__(self, radius: float = 1.0, shape: tuple[int, int] | None = None):
         super().__init__(radius, item_ndim=2)
@@ -321,6 +426,12 @@ class OperatorBall(ConvexSet):
 
     The Frobenius projection clips the singular values at ``radius`` (exact, via an SVD).
     ``min_linear(G) = -radius * ||G||_nuclear`` (the dual norm).
+
+    Parameters
+    ----------
+    radius : float
+    shape : tuple of int, optional
+        ``(m, n)``; any matrix shape when None.
     """
 
     item_ndim = 2
@@ -366,6 +477,12 @@ class Shrunk(ConvexSet):
     ``x ∈ K_delta`` and unit ``u`` (Flaxman, Kalai & McMahan 2005; ``nonconvex-meta-optimization``
     Alg. 6). Projection: ``(1 - delta) * P_K(x / (1 - delta))`` — exact, since scaling a set
     scales its projection.
+
+    Parameters
+    ----------
+    base : ConvexSet
+    delta : float
+        In ``(0, 1)``.
     """
 
     def __init__(self, base: ConvexSet, delta: float):
@@ -408,6 +525,10 @@ class Product(ConvexSet):
 
     Used for GPC's disturbance-feedback matrices ``M = (M^{[1]}, ..., M^{[H]})`` with
     ``||M^{[i]}|| <= r_i`` (one ball per lag). Each slice uses its own set's projection.
+
+    Parameters
+    ----------
+    sets : sequence of ConvexSet
     """
 
     def __init__(self, sets):

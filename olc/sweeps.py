@@ -131,7 +131,18 @@ def _cell_key(experiment: str, config: dict) -> str:
 
 # ------------------------------------------------------------------------------------------ grids
 def parse_seeds(seeds) -> list[int]:
-    """``10`` or ``"10"`` -> seeds 0..9; ``"3:7"`` -> 3..6; ``"0,4,9"`` or ``[0, 4, 9]`` -> those."""
+    """``10`` or ``"10"`` -> seeds 0..9; ``"3:7"`` -> 3..6; ``"0,4,9"`` or ``[0, 4, 9]`` -> those.
+
+    Parameters
+    ----------
+    seeds : int, str or list of int
+
+    Examples
+    --------
+    >>> from olc.sweeps import parse_seeds
+    >>> parse_seeds("3:7"), parse_seeds(2)
+    ([3, 4, 5, 6], [0, 1])
+    """
     def bad(why):
         return InvalidArgumentError(f"--seeds: {why}, got {seeds!r} (expected N, START:STOP or a comma-separated "
                                     "list of seeds)")
@@ -180,6 +191,12 @@ def parse_grid(items, target=None) -> dict[str, list]:
 
     Values stay strings (the experiment's field types convert them). A field that holds a list
     separates its grid values with ``;`` (``"systems=pendulum;pendulum,random-stable"``: two values).
+
+    Parameters
+    ----------
+    items : list of str
+    target : object, optional
+        The experiment, whose fields the keys must name.
     """
     grid: dict[str, list] = {}
     for item in items or ():
@@ -196,7 +213,15 @@ def parse_grid(items, target=None) -> dict[str, list]:
 
 
 class Plan(NamedTuple):
-    """The cells of a sweep, in table order (grid points in the order given, seeds inner)."""
+    """The cells of a sweep, in table order (grid points in the order given, seeds inner).
+
+    Parameters
+    ----------
+    experiment : str
+    grid, base : dict
+    seeds : list of int
+    cells : list
+    """
 
     experiment: str
     grid: dict
@@ -206,9 +231,23 @@ class Plan(NamedTuple):
 
 
 def plan(experiment, grid: Mapping | None, seeds, base: Mapping | None = None) -> Plan:
-    """Check the whole sweep and build its cells *before* anything runs: every grid key must be a
-    config field (or a keyword of the callable), every value must pass the experiment's checks
-    (errors name the key), ``seed`` comes from ``seeds`` only."""
+    """Check the whole sweep and build its cells *before* anything runs.
+
+    Every grid key must be a config field (or a keyword of the callable), every value must pass the
+    experiment's checks (errors name the key), ``seed`` comes from ``seeds`` only.
+
+    Parameters
+    ----------
+    experiment, grid, seeds, base : object
+        As in :func:`sweep`.
+
+    Examples
+    --------
+    >>> from olc.sweeps import plan
+    >>> p = plan(lambda lr, seed: {"loss": lr * seed}, {"lr": [0.1, 0.2]}, 3)
+    >>> len(p.cells), p.seeds
+    (6, [0, 1, 2])
+    """
     target = experiment if isinstance(experiment, _Target) else _Target(experiment)
     grid = {str(k): list(v) if isinstance(v, (list, tuple, range)) or (isinstance(v, np.ndarray) and v.ndim)
             else [v[()] if isinstance(v, np.ndarray) else v] for k, v in dict(grid or {}).items()}
@@ -395,10 +434,11 @@ def sweep(experiment, grid: Mapping | None, seeds, *, base: Mapping | None = Non
     seeds : ``N`` (seeds ``0..N-1``), ``"a:b"``, or a list of seeds; each overrides ``Config.seed``.
     base : fixed overrides for every cell (``--set``).
     out : the sweep directory (default ``olc-sweeps/<name>``).
-    client : a ``dask.distributed.Client`` to run on. Else ``scheduler`` (``"tcp://host:8786"``): connect
+    client, scheduler, workers : a ``dask.distributed.Client`` to run on. Else ``scheduler`` (``"tcp://host:8786"``): connect
         to that cluster; else ``workers``: a ``LocalCluster`` of that many worker processes (default: one
         per CPU), ``0`` for a serial run in this process (no Dask needed).
     retry_failed : rerun cells recorded as failed (else they count as done).
+    progress : a tqdm bar over the cells.
     log : ``print``-like callable for the few status lines (default: silent).
 
     A bad grid key or value raises before anything runs or is written. Ctrl-C cancels the running
@@ -542,8 +582,18 @@ def _lost_cell(cell, exc) -> tuple[str, str]:
 
 # ------------------------------------------------------------------------------------------ results
 def load_cell(out, key: str, *, bulk: bool = True) -> dict:
-    """The record of one cell: config, status, metrics, error and traceback, seconds, worker, provenance
-    and, with ``bulk`` (default), its curves, ``curve_x`` and the experiment's full results."""
+    """The record of one cell.
+
+    Config, status, metrics, error and traceback, seconds, worker, provenance and, with ``bulk``, its
+    curves, ``curve_x`` and the experiment's full results.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+    key : str
+        The cell's key (the table's ``cell`` column).
+    bulk : bool
+    """
     out = as_path(out, "out")
     record = _read_json(os.path.join(out, CELLS, f"{key}.json"), "cell")
     if bulk:
@@ -569,10 +619,17 @@ def _scan_readonly(cells_dir: str) -> set[str]:
 
 
 def load_sweep(out):
-    """The sweep in ``out`` as a pandas DataFrame, one row per cell of the manifest (in grid order, seeds
-    inner): the grid values, ``seed``, ``status`` (``ok``, ``failed``, ``pending`` = not run yet), every
-    scalar metric, ``error``, ``seconds`` (wall time of the cell) and ``cell`` (its key, for
-    :func:`load_cell`). ``table.attrs`` holds ``experiment``, ``grid`` (the keys), ``primary``, ``out``."""
+    """The sweep in ``out`` as a pandas DataFrame, one row per cell of the manifest.
+
+    In grid order, seeds inner: the grid values, ``seed``, ``status`` (``ok``, ``failed``, ``pending`` =
+    not run yet), every scalar metric, ``error``, ``seconds`` (wall time of the cell) and ``cell`` (its
+    key, for :func:`load_cell`). ``table.attrs`` holds ``experiment``, ``grid`` (the keys), ``primary``, ``out``.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        The sweep directory.
+    """
     from ._extras import require_extras
 
     require_extras(("sweep",), "olc.load_sweep (pandas)")
@@ -623,8 +680,17 @@ def _write_table(out: str, table, say) -> None:
 
 
 class SeedCurves(NamedTuple):
-    """One curve of one grid point over its seeds: ``values`` is ``(n_seeds, n_points)`` (NaN-padded
-    where seeds differ in length), ``x`` the curve's x positions (``None``: 0, 1, 2, ...)."""
+    """One curve of one grid point over its seeds.
+
+    Parameters
+    ----------
+    params : dict
+    seeds : list of int
+    values : ndarray
+        ``(n_seeds, n_points)``, NaN-padded where seeds differ in length.
+    x : ndarray or None
+        The curve's x positions (None: 0, 1, 2, ...).
+    """
 
     params: dict
     seeds: list
@@ -633,7 +699,13 @@ class SeedCurves(NamedTuple):
 
 
 def load_curves(out, name: str) -> list[SeedCurves]:
-    """The per-seed curves called ``name`` of every grid point (finished cells only), in grid order."""
+    """The per-seed curves called ``name`` of every grid point (finished cells only), in grid order.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+    name : str
+    """
     groups: dict = {}
     for _, c, rec in _cells(as_path(out, "out")):
         if rec is None or rec["status"] != "ok" or name not in rec.get("curve_names", ()):
@@ -665,11 +737,22 @@ def _bootstrap(v: np.ndarray, ci: float, n_boot: int, seed: int) -> tuple[float,
 
 
 def aggregate(table, metrics=None, by=None, *, ci: float = 0.95, n_boot: int = 2000, seed: int = 0):
-    """Statistics over seeds of each grid point: for every metric ``n``, ``mean``, ``se`` (standard
-    error, ``std(ddof=1)/√n``), ``ci_low``/``ci_high`` (percentile bootstrap of the mean, ``n_boot``
-    resamples from ``numpy.random.default_rng(seed)``: same seed, same interval). Only ``ok`` cells
-    count; NaN values are left out. ``by`` defaults to the grid keys; the result has one row per grid
-    point and columns ``(metric, statistic)``."""
+    """Statistics over seeds of each grid point: one row per grid point, columns ``(metric, statistic)``.
+
+    For every metric ``n``, ``mean``, ``se`` (standard error, ``std(ddof=1)/√n``), ``ci_low``/``ci_high``
+    (percentile bootstrap of the mean). Only ``ok`` cells count; NaN values are left out.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`load_sweep`.
+    metrics : list of str, optional
+    by : list of str, optional
+        Default: the grid keys.
+    ci : float
+    n_boot, seed : int
+        Bootstrap resamples from ``numpy.random.default_rng(seed)``: same seed, same interval.
+    """
     import pandas as pd
 
     from ._validate import in_range, positive_int
@@ -716,11 +799,24 @@ def _label(params: dict) -> str:
 
 
 def plot_sweep(out, outdir=None, *, metric: str | None = None, curves=None, max_panels: int = 12) -> list[str]:
-    """PNG figures of the sweep in ``out`` (written to ``outdir``, default ``out/plots``): for each curve
-    (``curves``: names, default all) the mean over seeds per grid point with a ±1 standard-error band
-    and the per-seed curves faint, ``max_panels`` panels per figure; and for a 1-D grid a sensitivity
-    plot of ``metric`` (default the experiment's primary metric) against the grid value (mean with
-    the bootstrap interval of :func:`aggregate`, seeds as dots). Returns the paths."""
+    """PNG figures of the sweep in ``out``; returns the paths.
+
+    For each curve the mean over seeds per grid point with a ±1 standard-error band and the
+    per-seed curves faint; and for a 1-D grid a sensitivity plot of ``metric`` against the grid value
+    (mean with the bootstrap interval of :func:`aggregate`, seeds as dots).
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+    outdir : str, optional
+        Default ``out/plots``.
+    metric : str, optional
+        Default: the experiment's primary metric.
+    curves : list of str, optional
+        Names, default all.
+    max_panels : int
+        Panels per figure.
+    """
     from .experiments._plot import pyplot, save_figure
 
     plt = pyplot()

@@ -67,7 +67,12 @@ _CITATION = re.compile(r"\b(?:Alg(?:orithm)?s?\.?\s*\d|[Ee]qs?\.\s*\(?\d|[Ee]qua
 
 
 class ConformanceError(AssertionError, OlcError):
-    """A learner failed conformance checks; ``report`` is the :class:`CheckReport`."""
+    """A learner failed conformance checks.
+
+    Parameters
+    ----------
+    report : CheckReport
+    """
 
     def __init__(self, report: CheckReport):
         super().__init__(str(report))
@@ -80,8 +85,14 @@ class ConformanceSkip(Exception):
 
 @dataclasses.dataclass
 class CheckReport:
-    """The outcome of :func:`check_learner`: ``results`` maps a check name to ``"ok"``,
-    ``"skipped: why"`` or ``"FAILED: why"``."""
+    """The outcome of :func:`check_learner`.
+
+    Parameters
+    ----------
+    learner : str
+    results : dict
+        Maps a check name to ``"ok"``, ``"skipped: why"`` or ``"FAILED: why"``.
+    """
 
     learner: str
     results: dict
@@ -183,8 +194,15 @@ def _rng_position(rng):
 
 
 def default_game(learner, T: int = 8):
-    """A small game for ``learner``: strongly convex quadratics in R^3 revealing full feedback
-    (:func:`olc.games.random_quadratic`; :func:`olc.play` restricts it to ``learner.feedback``)."""
+    """A small game for ``learner``: strongly convex quadratics in R^3 revealing full feedback.
+
+    (:func:`olc.games.random_quadratic`; :func:`olc.play` restricts it to ``learner.feedback``.)
+
+    Parameters
+    ----------
+    learner : learner
+    T : int
+    """
     from .games import random_quadratic
 
     return random_quadratic(T, 3, seed=0)
@@ -432,15 +450,23 @@ _FUNCS = {"signature": _check_signature, "state_type": _check_state_type, "no_mu
 
 
 def learner_checks(learner, game=None, *, T: int = 8, bad: dict | None = None) -> dict[str, Callable[[], None]]:
-    """The checks of :data:`CHECKS` for ``learner``, as ``{name: check}``; ``check()`` raises
-    ``AssertionError`` saying what is wrong, or :class:`ConformanceSkip` where it does not apply.
+    """The checks of :data:`CHECKS` for ``learner``, as ``{name: check}``.
 
-    ``learner``: a learner class or factory (a callable returning a fresh learner; keyword
-    arguments override its hyperparameters — needed for ``bad_hyperparameters``), or an instance
-    (copied for each game). ``game``: the environment to play (an instance, copied for each
-    game, or a callable returning a fresh one); default :func:`default_game`. ``T``: rounds per
-    game (at least 2). ``bad``: ``{hyperparameter: value it must refuse}``, added to
-    :data:`COMMON_BAD`.
+    ``check()`` raises ``AssertionError`` saying what is wrong, or :class:`ConformanceSkip` where it
+    does not apply.
+
+    Parameters
+    ----------
+    learner : class, callable or learner
+        A learner class or factory (a callable returning a fresh learner; keyword arguments override
+        its hyperparameters — needed for ``bad_hyperparameters``), or an instance (copied per game).
+    game : Environment or callable, optional
+        The environment to play (an instance, copied per game, or a callable returning a fresh one);
+        default :func:`default_game`.
+    T : int
+        Rounds per game (at least 2).
+    bad : dict, optional
+        ``{hyperparameter: value it must refuse}``, added to :data:`COMMON_BAD`.
     """
     return _checks(_Case(learner, game, T, bad))
 
@@ -460,8 +486,24 @@ def _checks(case: _Case) -> dict:
 
 def check_learner(learner, game=None, *, T: int = 8, bad: dict | None = None, raise_on_failure: bool = True) \
         -> CheckReport:
-    """Run every check of :func:`learner_checks`; return the :class:`CheckReport`, or raise
-    :class:`ConformanceError` (an ``AssertionError``) listing the failures when ``raise_on_failure``."""
+    """Run every check of :func:`learner_checks`; return the :class:`CheckReport`.
+
+    Parameters
+    ----------
+    learner, game, T, bad
+        As in :func:`learner_checks`.
+    raise_on_failure : bool
+        Raise :class:`ConformanceError` (an ``AssertionError``) listing the failures.
+
+    Examples
+    --------
+    >>> from olc.learners import OGD
+    >>> from olc.sets import Ball
+    >>> from olc.testing import check_learner
+    >>> report = check_learner(lambda **kw: OGD(K=Ball(1.0), **kw), T=4)
+    >>> report.results["continuation"], report.results["pickle"]
+    ('ok', 'ok')
+    """
     case = _Case(learner, game, T, bad)
     results = {}
     for name, check in _checks(case).items():

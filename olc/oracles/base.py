@@ -33,8 +33,12 @@ __all__ = ["GradientOracle", "FrozenOracle", "FunctionOracle", "sample_indices"]
 def sample_indices(rng, n: int, batch_size: int | None) -> np.ndarray | None:
     """Draw a minibatch of ``batch_size`` distinct indices out of ``range(n)`` (sorted).
 
-    ``batch_size=None`` or ``batch_size >= n`` returns ``None`` (the full objective), so
-    a full-batch oracle stays deterministic. Shared by every data oracle in olc.
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    n : int
+    batch_size : int or None
+        None: no minibatch (returns None).
     """
     if batch_size is None or batch_size >= n:
         return None
@@ -103,7 +107,12 @@ class GradientOracle:
         return np.stack(cols, axis=1)
 
     def sample_batch(self, rng):
-        """Draw a minibatch from the seeded generator ``rng`` (``None`` for deterministic oracles)."""
+        """Draw a minibatch (``None`` for deterministic oracles).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        """
         return None
 
     # ------------------------------------------------------------------ checks
@@ -133,7 +142,23 @@ class GradientOracle:
 
     # ------------------------------------------------------------------ public API
     def value(self, x, batch=None) -> float:
-        """Objective value ``f(x)`` (on ``batch`` when given)."""
+        """Objective value ``f(x)``.
+
+        Parameters
+        ----------
+        x : array_like
+            A point ``(dim,)``.
+        batch : object, optional
+            A minibatch from :meth:`sample_batch` (None: the full objective).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from olc.oracles import QuadraticOracle
+        >>> f = QuadraticOracle(np.diag([2.0, 1.0]), np.array([1.0, 0.0]))
+        >>> f.value(np.ones(2)), f.grad(np.ones(2)), f.hvp(np.ones(2), np.array([1.0, 1.0]))
+        (2.5, array([3., 1.]), array([2., 1.]))
+        """
         x = self._check_x(x)
         self.count += 1
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked just below
@@ -141,7 +166,13 @@ class GradientOracle:
         return self._check_value(val, "value")
 
     def value_and_grad(self, x, batch=None) -> tuple[float, np.ndarray]:
-        """``(f(x), grad f(x))`` as ``(float, ndarray (dim,))`` (on ``batch`` when given)."""
+        """``(f(x), grad f(x))`` as ``(float, ndarray (dim,))``.
+
+        Parameters
+        ----------
+        x : array_like
+        batch : object, optional
+        """
         x = self._check_x(x)
         self.count += 1
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked just below
@@ -149,11 +180,23 @@ class GradientOracle:
         return self._check_value(val, "value_and_grad"), self._check_vector(g, "grad", self.count)
 
     def grad(self, x, batch=None) -> np.ndarray:
-        """Gradient ``grad f(x)``, an ndarray of shape ``(dim,)``."""
+        """Gradient ``grad f(x)``, an ndarray of shape ``(dim,)``.
+
+        Parameters
+        ----------
+        x : array_like
+        batch : object, optional
+        """
         return self.value_and_grad(x, batch)[1]
 
     def hvp(self, x, v, batch=None) -> np.ndarray:
-        """Hessian-vector product ``grad^2 f(x) v`` (raises :class:`FeedbackError` without ``has_hvp``)."""
+        """Hessian-vector product ``grad^2 f(x) v`` (raises :class:`FeedbackError` without ``has_hvp``).
+
+        Parameters
+        ----------
+        x, v : array_like
+        batch : object, optional
+        """
         x = self._check_x(x)
         v = as_array(v, "v", shape=(self.dim,))
         if not self.has_hvp:
@@ -162,14 +205,20 @@ class GradientOracle:
         return self._check_vector(self._hvp(x, v, batch), "hvp", self.hvp_count)
 
     def hvp_batch(self, x, V, batch=None) -> np.ndarray:
-        """Hessian-vector products of many vectors at once: row ``i`` of the result is
-        ``grad^2 f(x_i) V[i]`` for ``V`` of shape ``(k, dim)``.
+        """Hessian-vector products of many vectors at once: row ``i`` is ``grad^2 f(x_i) V[i]``.
 
-        ``x`` is one point ``(dim,)`` shared by every row, or one point per row ``(k, dim)``.
         Counts ``k`` products in ``hvp_count``. Subclasses may override ``_hvp_batch`` with a
         vectorised version (:class:`~olc.oracles.TorchOracle` uses ``torch.func.vmap``); the
         default loops over ``_hvp``. A non-finite product raises
         :class:`~olc.errors.NonFiniteError` naming the row.
+
+        Parameters
+        ----------
+        x : array_like
+            One point ``(dim,)`` shared by every row, or one point per row ``(k, dim)``.
+        V : array_like
+            ``(k, dim)``.
+        batch : object, optional
         """
         V = as_array(V, "V", shape=(None, self.dim))
         x = as_array(x, "x", ndim=(1, 2))
@@ -181,12 +230,17 @@ class GradientOracle:
         return self._hvp_rows(V, lambda: self._hvp_batch(x, V, batch), "hvp_batch")
 
     def hvp_at(self, x, batch=None):
-        """The Hessian ``grad^2 f(x)`` at one point as a reusable map: ``H = oracle.hvp_at(x)``, then
-        ``H(V)`` equals ``oracle.hvp_batch(x, V)`` for every ``(k, dim)`` block ``V``.
+        """The Hessian ``grad^2 f(x)`` at one point as a reusable map.
 
-        Subclasses may do the work shared by all vectors once (:class:`~olc.oracles.TorchOracle`
+        ``H = oracle.hvp_at(x)``, then ``H(V)`` equals ``oracle.hvp_batch(x, V)`` for every ``(k, dim)``
+        block ``V``. Subclasses may do the work shared by all vectors once (:class:`~olc.oracles.TorchOracle`
         keeps the autograd graph of the gradient at ``x``: each product is then one backward pass,
         several times cheaper than a fresh product). Counting and checks as :meth:`hvp_batch`.
+
+        Parameters
+        ----------
+        x : array_like
+        batch : object, optional
         """
         x = self._check_x(x)
         if not self.has_hvp:
@@ -224,6 +278,11 @@ class GradientOracle:
 
         Raises :class:`~olc.errors.ResourceError` before allocating when the ``dim × dim`` array
         (twice, while it is assembled) does not fit in memory.
+
+        Parameters
+        ----------
+        x : array_like
+        batch : object, optional
         """
         check_alloc(2 * 8.0 * self.dim ** 2, f"{self.name}.hessian (dim={self.dim}): the dense Hessian",
                     "use Hessian-vector products (hvp / hvp_batch) instead")
@@ -240,10 +299,14 @@ class GradientOracle:
         return self.value(x, batch)
 
     def freeze(self, rng_or_seed=None) -> GradientOracle:
-        """An oracle with one minibatch drawn now from ``rng_or_seed`` and fixed forever.
+        """An oracle with one minibatch drawn now and fixed forever.
 
         This is the deterministic setting of ``nonconvex-meta-optimization`` Sec. 5 / App. E.1
         (training "on a fixed batch"). A deterministic oracle is returned unchanged.
+
+        Parameters
+        ----------
+        rng_or_seed : int or numpy.random.Generator, optional
         """
         batch = self.sample_batch(as_rng(rng_or_seed))
         if batch is None:
@@ -259,6 +322,11 @@ class FrozenOracle(GradientOracle):
 
     The frozen oracle is deterministic: ``sample_batch`` returns ``None`` and passing any
     other ``batch`` than ``None`` raises :class:`~olc.errors.InvalidArgumentError`.
+
+    Parameters
+    ----------
+    base : GradientOracle
+    batch : object
     """
 
     def __init__(self, base: GradientOracle, batch):
@@ -296,13 +364,21 @@ class FrozenOracle(GradientOracle):
 
 
 class FunctionOracle(GradientOracle):
-    """An objective given as a callable: ``fun(x) -> (value, grad)``, or ``fun(x, batch)`` with a sampler.
+    """An objective given as a callable.
 
-    ``sample(rng) -> batch`` (optional) draws the minibatch of a round from the game's generator — any
-    object, e.g. the tasks a meta-training step averages over — and makes the oracle stochastic. The
-    checks and counts of :class:`GradientOracle` apply, so ``olc.games.optimization(FunctionOracle(...),
+    The checks and counts of :class:`GradientOracle` apply, so ``olc.games.optimization(FunctionOracle(...),
     T, x0)`` plays any such objective: a fixed function, or a meta-objective whose "gradient" is an
     averaged meta-gradient (:func:`olc.games.meta_training`, ``MetaMD.meta_train``).
+
+    Parameters
+    ----------
+    dim : int
+    fun : callable
+        ``fun(x) -> (value, grad)``, or ``fun(x, batch)`` with a sampler.
+    sample : callable, optional
+        ``sample(rng) -> batch`` draws the minibatch of a round from the game's generator — any
+        object, e.g. the tasks a meta-training step averages over — and makes the oracle stochastic.
+    name : str, optional
     """
 
     def __init__(self, dim: int, fun, sample=None, *, name: str | None = None):

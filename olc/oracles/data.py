@@ -24,8 +24,14 @@ __all__ = ["DigitsData", "load_digits_dataset", "digits_mlp", "digits_cnn", "dig
 class DigitsData:
     """A seeded train/test split of the digits, standardised with the training statistics.
 
-    ``X_*`` are ``(n, 64)`` float arrays (flattened 8×8 images, row-major), ``y_*`` integer
-    class labels in ``0..9``; ``mean``/``std`` are the per-pixel training statistics used.
+    Parameters
+    ----------
+    X_train, y_train, X_test, y_test : ndarray
+        ``(n, 64)`` float arrays (flattened 8×8 images, row-major) and integer labels in ``0..9``.
+    mean, std : ndarray
+        The per-pixel training statistics used.
+    n_classes : int
+    image_shape : tuple of int
     """
 
     X_train: np.ndarray
@@ -54,6 +60,7 @@ def load_digits_dataset(test_fraction: float = 0.25, seed=0, *, standardize: boo
     classes : sequence of int, optional
         Keep only these digits, relabelled ``0..len(classes)-1`` in the given order (e.g. ``(0, 1)`` gives a
         binary problem for :class:`~olc.oracles.LogisticOracle`).
+    dtype : numpy dtype
     """
     try:
         from sklearn.datasets import load_digits
@@ -100,10 +107,15 @@ def _seeded(seed, build):
 def digits_mlp(hidden=(32,), n_classes: int = 10, in_dim: int = 64, seed=0):
     """A ReLU MLP ``in_dim → hidden... → n_classes`` (float64), seeded initialisation.
 
-    ``hidden``: a sequence of layer widths (``()`` for a linear model) or one width.
-
     The paper's MNIST model (App. E.2) is ``784 → 100 → 100 → 10``; ``hidden=(100, 100)``
     gives the same architecture on 64 inputs.
+
+    Parameters
+    ----------
+    hidden : int or sequence of int
+        Layer widths (``()`` for a linear model).
+    n_classes, in_dim : int
+    seed : int
     """
     sizes = [positive_int(in_dim, "in_dim"), *as_shape(hidden, "hidden"), positive_int(n_classes, "n_classes")]
 
@@ -119,10 +131,22 @@ def digits_mlp(hidden=(32,), n_classes: int = 10, in_dim: int = 64, seed=0):
 
 
 def digits_cnn(channels=(8, 16), n_classes: int = 10, seed=0, in_channels: int = 1, hidden=()):
-    """A small CNN for flat ``in_channels·64``-vectors of 8×8 images (channel-major; 3 for the RGB
-    rainbow digits): two (3×3 conv, ReLU, 2×2 max-pool) blocks, optional ReLU dense layers of widths
-    ``hidden``, and a linear read-out (float64, seeded initialisation). ``channels=(8, 16),
-    hidden=(128,)`` has 10,858 parameters; ``channels=(16, 32), hidden=(768,)`` 111,562."""
+    """A small CNN for flat ``in_channels·64``-vectors of 8×8 images (channel-major).
+
+    Two (3×3 conv, ReLU, 2×2 max-pool) blocks, optional ReLU dense layers, and a linear read-out
+    (float64, seeded initialisation). ``channels=(8, 16), hidden=(128,)`` has 10,858 parameters;
+    ``channels=(16, 32), hidden=(768,)`` 111,562.
+
+    Parameters
+    ----------
+    channels : tuple of int
+    n_classes : int
+    seed : int
+    in_channels : int
+        3 for the RGB rainbow digits.
+    hidden : tuple of int
+        Widths of the dense layers.
+    """
     channels = as_shape(channels, "channels")
     in_channels = positive_int(in_channels, "in_channels")
     if len(channels) != 2:
@@ -150,9 +174,18 @@ def digits_oracle(model: str = "mlp", *, batch_size: int | None = None, seed=0,
                   data: DigitsData | None = None, dtype=None, device=None, **model_kwargs):
     """A :class:`~olc.oracles.TorchOracle` (cross-entropy) on the digits training set.
 
-    ``model`` is ``"mlp"`` (:func:`digits_mlp`) or ``"cnn"`` (:func:`digits_cnn`); ``seed``
-    fixes the split and the initialisation. Returns ``(oracle, data)``; ``oracle.x0()`` is the
-    initial parameter vector.
+    Returns ``(oracle, data)``; ``oracle.x0()`` is the initial parameter vector.
+
+    Parameters
+    ----------
+    model : {"mlp", "cnn"}
+        :func:`digits_mlp` or :func:`digits_cnn` (``**model_kwargs`` go to it).
+    batch_size : int, optional
+    seed : int
+        Fixes the split and the initialisation.
+    data : DigitsData, optional
+    dtype, device : optional
+        As in :class:`~olc.oracles.TorchOracle`.
     """
     import torch
 

@@ -47,6 +47,16 @@ class QuadraticOracle(GradientOracle):
     ``A`` need not be symmetric; the gradient is ``½(A + Aᵀ)x + b`` and the Hessian the
     symmetric part ``½(A + Aᵀ)``. On this oracle the mean-value matrix of
     ``nonconvex-meta-optimization`` App. B eq. (1) is exactly that Hessian.
+
+    Parameters
+    ----------
+    A : array_like
+        ``(dim, dim)``.
+    b : array_like, optional
+        Zero by default.
+    c : float
+    name : str, optional
+        Shown in ``repr`` and error messages.
     """
 
     has_hvp = True
@@ -117,7 +127,17 @@ class _DataOracle(GradientOracle):
 
 
 class LeastSquaresOracle(_DataOracle):
-    """``f(x) = (1/2n) ‖Xx − y‖²`` over the rows of a minibatch (all rows when ``batch=None``)."""
+    """``f(x) = (1/2n) ‖Xx − y‖²`` over the rows of a minibatch (all rows when ``batch=None``).
+
+    Parameters
+    ----------
+    X, y : array_like
+        ``(n, dim)`` and ``(n,)``.
+    batch_size : int, optional
+        Rows per minibatch (None: deterministic, full batch).
+    name : str, optional
+        Shown in ``repr`` and error messages.
+    """
 
     has_hvp = True
     hessian_is_constant = True
@@ -158,10 +178,20 @@ def _sigmoid(m):
 class LogisticOracle(_DataOracle):
     """Logistic regression ``f(x) = (1/n) Σ log(1 + exp(−s_j x_jᵀx)) + (l2/2)‖x‖²``.
 
-    Labels ``y`` may be in ``{0, 1}`` (then ``s = 2y − 1``; this is exactly PyTorch's
-    ``BCEWithLogitsLoss`` on logits ``Xx``) or in ``{−1, +1}`` (``s = y``). Evaluation uses
-    ``logaddexp``/``expit``, so it stays finite for any margin. Note the ½ on the ridge term
-    (unlike :class:`RegularizedOracle`, which follows the paper's ``β‖x − x_k‖²``).
+    Evaluation uses ``logaddexp``/``expit``, so it stays finite for any margin. Note the ½ on the
+    ridge term (unlike :class:`RegularizedOracle`, which follows the paper's ``β‖x − x_k‖²``).
+
+    Parameters
+    ----------
+    X : array_like
+        ``(n, dim)``.
+    y : array_like
+        Labels in ``{0, 1}`` (then ``s = 2y − 1``; this is exactly PyTorch's ``BCEWithLogitsLoss`` on
+        logits ``Xx``) or in ``{−1, +1}`` (``s = y``).
+    l2 : float
+    batch_size : int, optional
+    name : str, optional
+        Shown in ``repr`` and error messages.
     """
 
     has_hvp = True
@@ -213,6 +243,15 @@ class RegularizedOracle(GradientOracle):
     Following the paper (Alg. 2, App. B: ``H = (1/b)Σ∇²f_{i,j} + 2β``) there is **no ½** on
     the penalty: the gradient adds ``2β(x − x_k)`` and the Hessian ``2βI``. Minibatches are
     those of ``base``. :meth:`recentered` gives the objective of the next epoch ``k + 1``.
+
+    Parameters
+    ----------
+    base : GradientOracle
+    beta : float
+    center : array_like
+        ``x_k``.
+    name : str, optional
+        Shown in ``repr`` and error messages.
     """
 
     def __init__(self, base: GradientOracle, beta: float, center, *, name: str | None = None):
@@ -233,7 +272,12 @@ class RegularizedOracle(GradientOracle):
         return self.base.sample_batch(rng)
 
     def recentered(self, center) -> RegularizedOracle:
-        """The same objective regularised around a new ``center`` (Alg. 2's ``x_{i,k+1}``)."""
+        """The same objective regularised around a new ``center`` (Alg. 2's ``x_{i,k+1}``).
+
+        Parameters
+        ----------
+        center : array_like
+        """
         return RegularizedOracle(self.base, self.beta, center, name=self.name)
 
     def _value(self, x, batch):
@@ -258,6 +302,13 @@ class FiniteSumOracle(GradientOracle):
     This is the finite-sum setting of ``nonconvex-meta-optimization`` Sec. 2:
     ``f_{i,t} = (1/b) Σ_{j ∈ B_{i,t}} f_{i,j}`` with ``b = batch_size`` components drawn
     without replacement. Components are evaluated on their full objective (``batch=None``).
+
+    Parameters
+    ----------
+    oracles : sequence of GradientOracle
+    batch_size : int, optional
+    name : str, optional
+        Shown in ``repr`` and error messages.
     """
 
     def __init__(self, oracles: Sequence[GradientOracle], batch_size: int | None = None, *,
@@ -281,7 +332,12 @@ class FiniteSumOracle(GradientOracle):
         return self.batch_size is not None and self.batch_size < len(self.oracles)
 
     def sample_batch(self, rng):
-        """A sorted array of ``batch_size`` distinct component indices (``None`` when full)."""
+        """A sorted array of ``batch_size`` distinct component indices (``None`` when full).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        """
         return sample_indices(rng, len(self.oracles), self.batch_size)
 
     def _components(self, batch):

@@ -48,7 +48,12 @@ def _param_list(params):
 
 
 def flatten_params(params):
-    """Concatenate tensors (a module's parameters, a dict or a list of tensors) into one 1-D tensor."""
+    """Concatenate tensors into one 1-D tensor.
+
+    Parameters
+    ----------
+    params : torch.nn.Module parameters, dict or list of torch.Tensor
+    """
     torch = _torch()
     tensors = _param_list(params)
     if not tensors:
@@ -59,10 +64,13 @@ def flatten_params(params):
 def unflatten_params(vector, like):
     """Split a flat vector into tensors shaped like ``like``.
 
-    ``like`` is a module (returns ``{name: tensor}`` in ``named_parameters()`` order), a dict
-    of tensors (returns a dict with the same keys) or a sequence of tensors or shapes
-    (returns a list). ``vector`` may be a tensor or a numpy array; the results are views of a
-    tensor when ``vector`` is one.
+    Parameters
+    ----------
+    vector : torch.Tensor or ndarray
+        The results are views of a tensor when ``vector`` is one.
+    like : torch.nn.Module, dict or sequence
+        A module (returns ``{name: tensor}`` in ``named_parameters()`` order), a dict of tensors
+        (returns a dict with the same keys) or a sequence of tensors or shapes (returns a list).
     """
     torch = _torch()
     if isinstance(like, torch.nn.Module):
@@ -104,6 +112,7 @@ class TorchOracle(GradientOracle):
     dtype : torch dtype, default ``torch.float64``
     device : str or torch.device, optional
         ``"cuda"`` raises :class:`~olc.errors.BackendUnavailableError` when no GPU is visible.
+    name : str, optional
 
     At construction one forward pass and loss evaluation on the first sample (in eval mode, the
     module's mode restored afterwards) checks that ``X``/``y`` fit the module and ``loss_fn``
@@ -229,7 +238,12 @@ class TorchOracle(GradientOracle):
         return self.batch_size is not None and self.batch_size < self.n_samples
 
     def sample_batch(self, rng):
-        """A sorted numpy array of ``batch_size`` distinct row indices (``None`` when full-batch)."""
+        """A sorted numpy array of ``batch_size`` distinct row indices (``None`` when full-batch).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        """
         return sample_indices(rng, self.n_samples, self.batch_size)
 
     def _value(self, x, batch):
@@ -324,9 +338,16 @@ class TorchOracle(GradientOracle):
         return super()._hvp_batch(x, V, batch)
 
     def to(self, dtype=None, device=None) -> TorchOracle:
-        """A twin of this oracle (same module, loss, data and batch size) computing in ``dtype`` on
-        ``device`` (each defaults to this oracle's): e.g. float32 Hessian-vector products on a GPU
-        for an analysis whose trajectory was recorded in float64. The module is not touched."""
+        """A twin of this oracle (same module, loss, data and batch size) computing in ``dtype`` on ``device``.
+
+        E.g. float32 Hessian-vector products on a GPU for an analysis whose trajectory was recorded in
+        float64. The module is not touched.
+
+        Parameters
+        ----------
+        dtype, device : optional
+            Each defaults to this oracle's.
+        """
         return TorchOracle(self.module, self.loss_fn, self.X, self.y, self.batch_size,
                            dtype=self.dtype if dtype is None else dtype,
                            device=self.device if device is None else device, name=self.name)
@@ -349,8 +370,14 @@ class TorchOracle(GradientOracle):
         return self._np(flatten_params(self.module))
 
     def set_flat(self, x) -> None:
-        """Write the flat vector ``x`` into the module's parameters (in place, each parameter keeping
-        its own dtype and device)."""
+        """Write the flat vector ``x`` into the module's parameters.
+
+        In place, each parameter keeping its own dtype and device.
+
+        Parameters
+        ----------
+        x : array_like
+        """
         x = self._check_x(x)
         parts = unflatten_params(self._theta(x), self.module)
         with self._torch.no_grad():
@@ -358,7 +385,13 @@ class TorchOracle(GradientOracle):
                 p.copy_(parts[name].to(dtype=p.dtype, device=p.device))
 
     def predict(self, x, X):
-        """Outputs of the module with parameters ``x`` on inputs ``X`` (a numpy array)."""
+        """Outputs of the module with parameters ``x`` on inputs ``X``.
+
+        Parameters
+        ----------
+        x : array_like
+        X : ndarray
+        """
         from torch.func import functional_call
 
         x = self._check_x(x)

@@ -46,8 +46,11 @@ def _check_overflow(v, who, x, u):
 class QuadraticCost:
     """``c(x, u) = x^T Q x + u^T R u`` (no 1/2 factor).
 
-    ``Q`` (d, d) must be symmetric positive semidefinite, ``R`` (m, m) symmetric positive
-    definite (checked with :func:`olc._validate.check_psd`).
+    Parameters
+    ----------
+    Q, R : array_like
+        (d, d) symmetric positive semidefinite and (m, m) symmetric positive definite (checked with
+        :func:`olc._validate.check_psd`).
     """
 
     def __init__(self, Q, R):
@@ -59,7 +62,12 @@ class QuadraticCost:
         self.control_dim = self.R.shape[0]
 
     def value(self, x, u):
-        """``x^T Q x + u^T R u``: a float for one pair, an array (T,) for stacked (T, d), (T, m)."""
+        """``x^T Q x + u^T R u``: a float for one pair, an array (T,) for stacked (T, d), (T, m).
+
+        Parameters
+        ----------
+        x, u : array_like
+        """
         x, u = _pair(x, u, self.state_dim, self.control_dim)
         with np.errstate(over="ignore", invalid="ignore"):
             val = np.einsum("...i,ij,...j->...", x, self.Q, x) + np.einsum("...i,ij,...j->...", u, self.R, u)
@@ -69,7 +77,12 @@ class QuadraticCost:
     __call__ = value
 
     def grad(self, x, u):
-        """``(2 Q x, 2 R u)`` (row-wise for stacked inputs)."""
+        """``(2 Q x, 2 R u)`` (row-wise for stacked inputs).
+
+        Parameters
+        ----------
+        x, u : array_like
+        """
         x, u = _pair(x, u, self.state_dim, self.control_dim)
         with np.errstate(over="ignore", invalid="ignore"):
             gx, gu = 2.0 * x @ self.Q, 2.0 * u @ self.R       # Q, R symmetric: x Q = (Q x)^T
@@ -88,10 +101,15 @@ class QuadraticCost:
 class ConvexCost:
     """A general convex stage cost from callables.
 
-    ``value_fn(x, u) -> float`` and ``grad_fn(x, u) -> (gx, gu)`` on one pair (``x`` (d,),
-    ``u`` (m,)); stacked inputs are evaluated row by row. Convexity is the caller's promise
-    (it is what the GPC regret bounds need); outputs are checked to be finite and, for the
-    gradient, to have the shapes of ``x`` and ``u``.
+    Convexity is the caller's promise (it is what the GPC regret bounds need); outputs are checked
+    to be finite and, for the gradient, to have the shapes of ``x`` and ``u``.
+
+    Parameters
+    ----------
+    value_fn, grad_fn : callable
+        ``(x, u) -> float`` and ``(x, u) -> (gx, gu)`` on one pair (``x`` (d,), ``u`` (m,));
+        stacked inputs are evaluated row by row.
+    state_dim, control_dim : int, optional
     """
 
     def __init__(self, value_fn: Callable, grad_fn: Callable, *, state_dim: int | None = None,
@@ -115,7 +133,12 @@ class ConvexCost:
         return gx, gu
 
     def value(self, x, u):
-        """``value_fn(x, u)``: a float for one pair, an array (T,) for stacked inputs."""
+        """``value_fn(x, u)``: a float for one pair, an array (T,) for stacked inputs.
+
+        Parameters
+        ----------
+        x, u : array_like
+        """
         x, u = _pair(x, u, self.state_dim, self.control_dim)
         if x.ndim == 1:
             return self._value1(x, u)
@@ -124,7 +147,12 @@ class ConvexCost:
     __call__ = value
 
     def grad(self, x, u):
-        """``(gx, gu)``, stacked row-wise for stacked inputs."""
+        """``(gx, gu)``, stacked row-wise for stacked inputs.
+
+        Parameters
+        ----------
+        x, u : array_like
+        """
         x, u = _pair(x, u, self.state_dim, self.control_dim)
         if x.ndim == 1:
             return self._grad1(x, u)

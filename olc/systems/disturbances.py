@@ -103,10 +103,22 @@ DISTURBANCE_KINDS = {
 
 
 def make_disturbance(kind: str, T: int, dim: int, **kwargs) -> np.ndarray:
-    """The oblivious disturbance named ``kind`` (a key of :data:`DISTURBANCE_KINDS`).
+    """The oblivious disturbance named ``kind``, an array (T, dim).
 
-    ``make_disturbance("sinusoidal", 100, 2, amplitude=0.5, seed=1)`` equals
-    ``sinusoidal(100, 2, amplitude=0.5, seed=1)``.
+    Parameters
+    ----------
+    kind : str
+        A key of :data:`DISTURBANCE_KINDS`.
+    T, dim : int
+    **kwargs
+        The generator's own parameters (``seed``, ``amplitude``, ...).
+
+    Examples
+    --------
+    >>> from olc.systems.disturbances import make_disturbance, sinusoidal
+    >>> W = make_disturbance("sinusoidal", 100, 2, amplitude=0.5, seed=1)
+    >>> W.shape, bool((W == sinusoidal(100, 2, amplitude=0.5, seed=1)).all())
+    ((100, 2), True)
     """
     check_choice(kind, "kind", list(DISTURBANCE_KINDS))
     fn = DISTURBANCE_KINDS[kind]
@@ -121,8 +133,13 @@ def make_disturbance(kind: str, T: int, dim: int, **kwargs) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 class DisturbanceHistory(NamedTuple):
-    """What an adaptive disturbance sees at round t: states ``x_0..x_t`` (t+1, d) and controls
-    ``u_0..u_t`` (t+1, m)."""
+    """What an adaptive disturbance sees at round t.
+
+    Parameters
+    ----------
+    states, controls : ndarray
+        ``x_0..x_t`` (t+1, d) and ``u_0..u_t`` (t+1, m).
+    """
 
     states: np.ndarray
     controls: np.ndarray
@@ -162,6 +179,14 @@ class Adversarial(Stateful):
 
     When the direction vector is zero (e.g. at ``x_t = 0``), a uniformly random unit direction
     is drawn from the generator given to :meth:`reset` (so the adversary is still seeded).
+
+    Parameters
+    ----------
+    dim : int
+    bound : float
+    kind : {"ascent", "oppose-control"}
+    system : LinearSystem, optional
+    Q : array_like, optional
     """
 
     KINDS = ("ascent", "oppose-control")
@@ -181,7 +206,13 @@ class Adversarial(Stateful):
         self._rng = np.random.default_rng(0)
 
     def reset(self, rng=None) -> None:
-        """Start a new game; ``rng`` (int seed or Generator) drives the tie-breaking directions."""
+        """Start a new game.
+
+        Parameters
+        ----------
+        rng : int or numpy.random.Generator, optional
+            Drives the tie-breaking directions.
+        """
         self._rng = as_rng(rng)
 
     def __call__(self, t: int, history) -> np.ndarray:

@@ -66,7 +66,17 @@ class IntervalBounds:
     interval ``A_r..A_{r+l−1}``; NaN past the end), ``status`` (codes above, −1 past the end),
     ``iterations`` (GKL iterations per interval), ``witness`` (length ``l`` → ``(r, v)``: the unit
     vector ``v`` attaining the largest lower bound among intervals of that length),
-    ``applications`` (vectors pushed through some ``A_t`` or ``A_tᵀ``), ``seconds``."""
+    ``applications`` (vectors pushed through some ``A_t`` or ``A_tᵀ``), ``seconds``.
+
+    Parameters
+    ----------
+    log_lower, log_upper, status, iterations : ndarray
+    plan : str
+    rtol, seconds : float
+    applications, refined : int
+        ``refined``: the intervals refined by the sweep plan.
+    witness : dict
+    """
 
     log_lower: np.ndarray
     log_upper: np.ndarray
@@ -178,10 +188,12 @@ def interval_bounds(op: LTVOperator, max_length: int | None = None, *, block=Non
     op : LTVOperator (see :func:`~olc.systems.as_ltv_operator`).
     block : None, a slice of the state coordinates (norms of the restricted products), or a list
         of those: then a list of results, computed in the same batched sweeps (``plan="exact"``).
+    max_length : int, optional (default ``T``).
     plan : ``"exact"``, ``"sweep"`` or ``"auto"`` (exact for ``T <= 32``).
     rtol : relative gap ``upper/lower − 1`` at which a GKL job stops.
     probes : block size of the randomised sweep.
     max_iter, min_iter : GKL iteration limits per interval.
+    seed : int or Generator for the random probes and start vectors.
     select : ``select(bounds) -> [(r, l), ...]``, the intervals to refine next (sweep plan).
     max_refine : at most this many refinements (default ``4 T``).
     memory : bytes for the Krylov bases of the jobs run together (the exact plan runs as many

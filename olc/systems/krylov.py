@@ -120,11 +120,12 @@ class GKL:
     Parameters
     ----------
     dim : the dimension.
-    start : optional warm start (a right vector); ``left_start``: a left vector ``u₀`` (the first
+    start, left_start : optional warm start (a right vector); ``left_start``: a left vector ``u₀`` (the first
         product is then ``Pᵀ u₀``, whose direction starts the bidiagonalisation). A seeded random
         component of relative size ``mix`` is always added to a warm start.
     rtol : stop when ``upper <= (1 + rtol) lower``.
     max_iter, min_iter : iteration limits (one iteration = one ``P v`` and one ``Pᵀ u``).
+    mix : relative size of the random component added to a warm start.
     seed : int or Generator for the random components.
 
     Attributes once ``need`` is ``None``: ``lower``, ``upper``, ``iterations``, ``converged`` (gap
@@ -152,7 +153,12 @@ class GKL:
             self.need, self.vec = "fwd", v
 
     def give(self, y) -> None:
-        """Continue with ``y = P @ vec`` (when ``need == "fwd"``) or ``Pᵀ @ vec`` (``"bwd"``)."""
+        """Continue with ``y = P @ vec`` (when ``need == "fwd"``) or ``Pᵀ @ vec`` (``"bwd"``).
+
+        Parameters
+        ----------
+        y : ndarray
+        """
         y = np.asarray(y, dtype=np.float64)
         self._scale = max(self._scale, float(np.linalg.norm(y)))
         if self.need == "fwd":
@@ -236,6 +242,15 @@ class Lanczos:
     ``λ_min ≤ θ_min``) and residuals ``ρ = ‖H v − θ v‖`` (an eigenvalue within ``ρ`` of each ``θ``).
     Results: ``lmax`` / ``lmax_upper``, ``lmin`` / ``lmin_lower``. Stops when both residuals are below
     ``rtol · max(|θ_max|, |θ_min|)`` or after ``max_iter`` products.
+
+    Parameters
+    ----------
+    n : int
+    rtol : float
+    max_iter, min_iter : int
+    seed : int or numpy.random.Generator
+    start : array_like, optional
+        A warm start vector.
     """
 
     def __init__(self, n: int, *, rtol: float = 1e-3, max_iter: int = 40, min_iter: int = 3, seed=0, start=None):
@@ -253,6 +268,12 @@ class Lanczos:
         self._scale = 0.0
 
     def give(self, y) -> None:
+        """Continue with ``y = H @ vec``.
+
+        Parameters
+        ----------
+        y : ndarray
+        """
         y = np.asarray(y, dtype=np.float64)
         self._scale = max(self._scale, float(np.linalg.norm(y)))
         c, rem = self.V.orthogonalize(y)

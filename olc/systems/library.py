@@ -27,9 +27,14 @@ __all__ = ["double_integrator", "inverted_pendulum", "random_stable", "switching
 def zoh_discretize(Ac, Bc, dt: float) -> tuple[np.ndarray, np.ndarray]:
     """Exact zero-order-hold discretisation of ``x' = Ac x + Bc u`` with step ``dt``.
 
-    ``Ac`` (d, d), ``Bc`` (d, m), ``dt > 0``. Returns ``(Ad, Bd)`` with ``Ad = exp(Ac dt)``,
-    ``Bd = (int_0^dt exp(Ac s) ds) Bc`` computed as blocks of ``expm([[Ac, Bc], [0, 0]] * dt)``
-    (Van Loan).
+    Returns ``(Ad, Bd)`` with ``Ad = exp(Ac dt)``, ``Bd = (int_0^dt exp(Ac s) ds) Bc`` computed as
+    blocks of ``expm([[Ac, Bc], [0, 0]] * dt)`` (Van Loan).
+
+    Parameters
+    ----------
+    Ac, Bc : array_like
+        (d, d) and (d, m).
+    dt : float
     """
     from scipy.linalg import expm
 
@@ -56,6 +61,10 @@ def double_integrator(dt: float = 1.0) -> LTISystem:
 
     ``A = [[1, dt], [0, 1]]``, ``B = [[dt^2 / 2], [dt]]`` — the exact zero-order-hold
     discretisation of ``p'' = u``. Marginally stable (double eigenvalue 1).
+
+    Parameters
+    ----------
+    dt : float
     """
     dt = positive(dt, "dt")
     return LTISystem(np.array([[1.0, dt], [0.0, 1.0]]), np.array([[dt * dt / 2.0], [dt]]))
@@ -69,13 +78,17 @@ def inverted_pendulum(dt: float = 0.05, *, gravity: float = 9.81, length: float 
     upright); linearising ``sin(theta) ~ theta`` gives ``Ac = [[0, 1], [g/l, -b/(m l^2)]]``,
     ``Bc = [[0], [1/(m l^2)]]``, discretised exactly under a zero-order hold with step ``dt``
     (:func:`zoh_discretize`). Open loop unstable: ``A`` has an eigenvalue ``> 1``
-    (``exp(sqrt(g/l) dt)`` without damping).
+    (``exp(sqrt(g/l) dt)`` without damping). The nonlinear plant itself is :class:`olc.systems.Pendulum`.
 
-    The model is only accurate for small angles: ``system.info["validity"]`` is the
-    :class:`~olc.systems.ValidityRegion` ``|theta| <= small_angle_bound(validity_tol)``
-    (``sin(theta) ~ theta`` within ``validity_tol``, default 5 %: 0.5519 rad), which the control
-    games check (``trace.info["validity"]`` and a :class:`~olc.systems.LinearizationWarning`).
-    The nonlinear plant itself is :class:`olc.systems.Pendulum`.
+    Parameters
+    ----------
+    dt, gravity, length, mass, damping : float
+        ``dt``, ``g``, ``l``, ``m``, ``b``.
+    validity_tol : float
+        The model is only accurate for small angles: ``system.info["validity"]`` is the
+        :class:`~olc.systems.ValidityRegion` ``|theta| <= small_angle_bound(validity_tol)``
+        (``sin(theta) ~ theta`` within ``validity_tol``, default 5 %: 0.5519 rad), which the control
+        games check (``trace.info["validity"]`` and a :class:`~olc.systems.LinearizationWarning`).
     """
     from .validity import ValidityRegion, small_angle_bound
 
@@ -102,15 +115,21 @@ def random_stable(d: int, m: int, spectral_radius: float = 0.9, seed=0, *,
                   symmetric: bool = False) -> LTISystem:
     """Random ``(A, B)`` whose ``A`` has spectral radius exactly ``spectral_radius``.
 
-    ``spectral_radius`` must lie in ``[0, 1)`` (a stable ``A``; :class:`~olc.errors.InvalidArgumentError`
-    otherwise — :func:`switching_system` accepts larger values for unstable modes).
     ``A`` is a standard Gaussian matrix rescaled by ``spectral_radius / rho(G)`` (exact up to
-    rounding). Such an ``A`` is typically
-    *not* normal, so ``||A^k||`` may first grow before it decays — the transient behaviour
-    that the ``kappa`` of (kappa, gamma)-stability measures. With ``symmetric=True``,
-    ``A = V diag(lam) V^T`` with random orthogonal ``V`` and ``max |lam| = spectral_radius``,
-    so ``||A^k|| = spectral_radius^k`` exactly. ``B`` is Gaussian with entries of variance
-    ``1/d``.
+    rounding). Such an ``A`` is typically *not* normal, so ``||A^k||`` may first grow before it
+    decays — the transient behaviour that the ``kappa`` of (kappa, gamma)-stability measures. ``B``
+    is Gaussian with entries of variance ``1/d``.
+
+    Parameters
+    ----------
+    d, m : int
+    spectral_radius : float
+        In ``[0, 1)`` (a stable ``A``; :class:`~olc.errors.InvalidArgumentError` otherwise —
+        :func:`switching_system` accepts larger values for unstable modes).
+    seed : int or numpy.random.Generator
+    symmetric : bool
+        ``A = V diag(lam) V^T`` with random orthogonal ``V`` and ``max |lam| = spectral_radius``,
+        so ``||A^k|| = spectral_radius^k`` exactly.
     """
     d = positive_int(d, "d")
     m = positive_int(m, "m")
@@ -146,6 +165,13 @@ def switching_schedule(T: int, n_modes: int, *, switch_prob: float = 0.1, seed=0
     A Markov chain: the first mode is ``start`` (default: uniform at random); at each later
     step, with probability ``switch_prob`` the mode jumps to a different mode chosen uniformly,
     otherwise it stays. ``switch_prob=1`` switches every step, ``0`` never.
+
+    Parameters
+    ----------
+    T, n_modes : int
+    switch_prob : float
+    seed : int or numpy.random.Generator
+    start : int, optional
     """
     T = positive_int(T, "T")
     n_modes = positive_int(n_modes, "n_modes")
@@ -171,13 +197,19 @@ def switching_system(systems=None, T: int = 100, *, d: int = 3, m: int = 1, n_mo
                      spectral_radius: float = 0.9, switch_prob: float = 0.1, seed=0) -> LTVSystem:
     """An LTV system of horizon ``T`` that switches between modes ``(A^(k), B^(k))``.
 
-    ``systems``: a list of :class:`LTISystem` (or ``(A, B)`` pairs) of equal dimensions; None
-    draws ``n_modes`` systems like :func:`random_stable` ``(d, m, spectral_radius)``, except that
-    ``spectral_radius >= 1`` is allowed here (unstable modes). The mode
-    at step ``t`` is ``sigma_t`` from :func:`switching_schedule`; random modes and schedule
-    are drawn from one generator seeded with ``seed``. Note that each mode being stable does *not* make the
-    switched system stable: check with :func:`olc.systems.sequential_stability`. The schedule
-    and modes are stored in ``system.info["schedule"]`` / ``info["modes"]``.
+    The mode at step ``t`` is ``sigma_t`` from :func:`switching_schedule`; random modes and schedule
+    are drawn from one generator seeded with ``seed``. Each mode being stable does *not* make the
+    switched system stable: check with :func:`olc.systems.sequential_stability`. The schedule and
+    modes are stored in ``system.info["schedule"]`` / ``info["modes"]``.
+
+    Parameters
+    ----------
+    systems : list of LTISystem or (A, B) pairs, optional
+        Of equal dimensions; None draws ``n_modes`` systems like :func:`random_stable`
+        ``(d, m, spectral_radius)``, except that ``spectral_radius >= 1`` is allowed (unstable modes).
+    T, d, m, n_modes : int
+    spectral_radius, switch_prob : float
+    seed : int or numpy.random.Generator
     """
     T = positive_int(T, "T")
     rng = as_rng(seed)

@@ -192,16 +192,32 @@ class LinearSystem:
         return int(t)
 
     def A(self, t: int = 0) -> np.ndarray:
-        """The dynamics matrix ``A_t`` (d, d) at step ``t`` (0-based)."""
+        """The dynamics matrix ``A_t`` (d, d) at step ``t`` (0-based).
+
+        Parameters
+        ----------
+        t : int
+        """
         return self._A(self._check_t(t))
 
     def B(self, t: int = 0) -> np.ndarray:
-        """The input matrix ``B_t`` (d, m) at step ``t`` (0-based)."""
+        """The input matrix ``B_t`` (d, m) at step ``t`` (0-based).
+
+        Parameters
+        ----------
+        t : int
+        """
         return self._B(self._check_t(t))
 
     def matrices(self, T: int) -> tuple[np.ndarray, np.ndarray]:
-        """Stacks ``(A_0..A_{T-1}, B_0..B_{T-1})`` of shapes (T, d, d), (T, d, m) (read-only views
-        for an LTI system)."""
+        """Stacks ``(A_0..A_{T-1}, B_0..B_{T-1})`` of shapes (T, d, d), (T, d, m).
+
+        Read-only views for an LTI system.
+
+        Parameters
+        ----------
+        T : int
+        """
         raise NotImplementedError  # pragma: no cover
 
     def _check_T(self, T, name: str) -> int:
@@ -212,9 +228,19 @@ class LinearSystem:
 
     # ------------------------------------------------------------------ dynamics
     def step(self, t: int, x, u=None, w=None) -> np.ndarray:
-        """One step: ``A_t x + B_t u + w`` (``u``/``w`` None mean zeros).
+        """One step: ``A_t x + B_t u + w``.
 
-        Raises :class:`~olc.errors.DivergenceError` (``partial=x``) if the result is not finite.
+        Parameters
+        ----------
+        t : int
+        x : array_like
+        u, w : array_like, optional
+            None means zeros.
+
+        Raises
+        ------
+        DivergenceError
+            ``partial=x`` if the result is not finite.
         """
         t = self._check_t(t)
         d, m = self.state_dim, self.control_dim
@@ -233,11 +259,29 @@ class LinearSystem:
                  return_controls: bool = False) -> np.ndarray:
         """Roll the system out from ``x0`` and return the states (T+1, d).
 
-        ``T = len(W)`` (or ``len(U)`` when ``W`` is None, or the keyword ``T`` when both are
-        None). ``U`` (T, m): open-loop controls, None for zeros; ``W`` (T, d): disturbances,
-        None for zeros; ``K`` (m, d) or (T, m, d): state feedback, the applied control is
-        ``u_t = U_t - K_t x_t``. With ``return_controls=True`` also returns the applied
-        controls (T, m). See :func:`rollout` for the divergence behaviour.
+        See :func:`rollout` for the divergence behaviour.
+
+        Parameters
+        ----------
+        x0 : array_like
+        U, W : array_like, optional
+            Open-loop controls (T, m) and disturbances (T, d); None for zeros.
+        K : array_like, optional
+            State feedback (m, d) or (T, m, d): the applied control is ``u_t = U_t - K_t x_t``.
+        T : int, optional
+            ``len(W)`` (or ``len(U)`` when ``W`` is None); needed when both are None.
+        max_norm : float, optional
+        return_controls : bool
+            Also return the applied controls (T, m).
+
+        Examples
+        --------
+        >>> import numpy as np, olc
+        >>> olc.systems.double_integrator(1.0).simulate(np.array([0.0, 1.0]), T=3)
+        array([[0., 1.],
+               [1., 1.],
+               [2., 1.],
+               [3., 1.]])
         """
         d, m = self.state_dim, self.control_dim
         x0 = as_array(x0, "x0", shape=(d,))
@@ -261,7 +305,13 @@ class LinearSystem:
         return _rollout(A_seq, B_seq, x0, U, W, K, max_norm=max_norm, return_controls=return_controls)
 
     def observe(self, x) -> np.ndarray:
-        """``C x`` (or ``x`` itself when ``C`` is None); ``x`` may be (d,) or stacked (..., d)."""
+        """``C x`` (or ``x`` itself when ``C`` is None).
+
+        Parameters
+        ----------
+        x : array_like
+            (d,) or stacked (..., d).
+        """
         x = as_array(x, "x")
         if x.ndim == 0 or x.shape[-1] != self.state_dim:
             raise ShapeError(f"x: expected shape (..., {self.state_dim}), got shape {x.shape}")
@@ -270,7 +320,10 @@ class LinearSystem:
     def closed_loop(self, K) -> LinearSystem:
         """The system under ``u_t = u'_t - K x_t``: same ``B``, dynamics ``A_t - B_t K``.
 
-        ``K`` is (m, d) (or (T, m, d) for an LTV system with finite horizon T).
+        Parameters
+        ----------
+        K : array_like
+            (m, d) (or (T, m, d) for an LTV system with finite horizon T).
         """
         raise NotImplementedError  # pragma: no cover
 
@@ -295,7 +348,12 @@ def _check_AB(A, B):
 class LTISystem(LinearSystem):
     """Time-invariant ``x_{t+1} = A x_t + B u_t + w_t``, ``y_t = C x_t``.
 
-    ``A`` (d, d), ``B`` (d, m) (a 1-D ``B`` is read as one column), ``C`` (p, d) or None.
+    Parameters
+    ----------
+    A, B : array_like
+        (d, d) and (d, m) (a 1-D ``B`` is read as one column).
+    C : array_like, optional
+        (p, d).
     """
 
     def __init__(self, A, B, C=None):
@@ -336,11 +394,20 @@ class LTISystem(LinearSystem):
 class LTVSystem(LinearSystem):
     """Time-varying ``x_{t+1} = A_t x_t + B_t u_t + w_t``, ``y_t = C x_t``.
 
-    ``A_seq``: array (T, d, d) or callable ``t -> (d, d)``; ``B_seq``: array (T, d, m), a
-    single (d, m) matrix (constant input matrix, as in the optimization LTV of
-    ``nonconvex-meta-optimization`` eq. (3)), or callable ``t -> (d, m)``. With arrays the
-    horizon is T; with callables for both, the horizon is None (unbounded) unless ``horizon``
-    is given. Callables are evaluated (and their output shape-checked) on every access.
+    Callables are evaluated (and their output shape-checked) on every access.
+
+    Parameters
+    ----------
+    A_seq : array_like or callable
+        (T, d, d) or ``t -> (d, d)``.
+    B_seq : array_like or callable
+        (T, d, m), a single (d, m) matrix (constant input matrix, as in the optimization LTV of
+        ``nonconvex-meta-optimization`` eq. (3)), or ``t -> (d, m)``.
+    C : array_like, optional
+    horizon : int, optional
+        With arrays the horizon is T; with callables for both, None (unbounded) unless given.
+    info : dict, optional
+        Metadata kept in ``system.info``.
     """
 
     def __init__(self, A_seq, B_seq, C=None, *, horizon: int | None = None, info: dict | None = None):

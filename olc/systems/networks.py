@@ -50,8 +50,13 @@ REAL_GRAPHS = {
 
 
 def real_graph(name: str):
-    """One of networkx's built-in real graphs: ``"karate"``, ``"les-miserables"``, ``"florentine"``,
-    ``"davis"`` (see :data:`REAL_GRAPHS`). All are connected and undirected."""
+    """One of networkx's built-in real graphs (all connected and undirected).
+
+    Parameters
+    ----------
+    name : {"karate", "les-miserables", "florentine", "davis"}
+        See :data:`REAL_GRAPHS`.
+    """
     import networkx as nx
 
     check_choice(name, "name", list(REAL_GRAPHS))
@@ -99,11 +104,27 @@ def _incidence(G, nodes, weight):
 
 
 def graph_laplacian(G, nodelist=None, weight: str | None = None) -> np.ndarray:
-    """Dense Laplacian ``L = D - W`` (n, n) in the order of ``nodelist`` (default ``list(G.nodes)``).
+    """Dense Laplacian ``L = D - W`` (n, n); self-loops are ignored.
 
-    ``weight``: edge attribute to use as weight (None: every edge has weight 1). Self-loops are
-    ignored. Equals ``networkx.laplacian_matrix(G, nodelist, weight).toarray()`` (a ``nodelist``
-    with only some of the nodes gives the Laplacian of the induced subgraph).
+    Equals ``networkx.laplacian_matrix(G, nodelist, weight).toarray()`` (a ``nodelist`` with only
+    some of the nodes gives the Laplacian of the induced subgraph).
+
+    Parameters
+    ----------
+    G : networkx.Graph
+    nodelist : list, optional
+        The node order (default ``list(G.nodes)``).
+    weight : str, optional
+        Edge attribute to use as weight (None: every edge has weight 1).
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from olc.systems.networks import graph_laplacian
+    >>> graph_laplacian(nx.path_graph(3))
+    array([[ 1., -1.,  0.],
+           [-1.,  2., -1.],
+           [ 0., -1.,  1.]])
     """
     import networkx as nx
 
@@ -125,12 +146,19 @@ def graph_laplacian(G, nodelist=None, weight: str | None = None) -> np.ndarray:
 
 def laplacian_sequence(graphs, T: int, *, switch_prob: float = 0.1, p_fail: float = 0.0, seed=0,
                        weight: str | None = None):
-    """Laplacians ``L_0..L_{T-1}`` (T, n, n) of a switching / failing network, and the schedule.
+    """Laplacians ``L_0..L_{T-1}`` (T, n, n) of a switching / failing network; returns ``(L, schedule, nodes)``.
 
-    ``graphs``: one graph or a list over the same node set (node order: ``list(graphs[0].nodes)``).
-    The active graph follows :func:`~olc.systems.library.switching_schedule` with
-    ``switch_prob``; then each of its edges fails independently with probability ``p_fail``.
-    Returns ``(L, schedule, nodes)``.
+    The active graph follows :func:`~olc.systems.library.switching_schedule` with ``switch_prob``;
+    then each of its edges fails independently with probability ``p_fail``.
+
+    Parameters
+    ----------
+    graphs : networkx.Graph or list of them
+        Over the same node set (node order: ``list(graphs[0].nodes)``).
+    T : int
+    switch_prob, p_fail : float
+    seed : int or numpy.random.Generator
+    weight : str, optional
     """
     graphs, nodes = _as_graph_list(graphs)
     T = positive_int(T, "T")
@@ -166,8 +194,12 @@ def _node_list(nodes, name: str) -> list:
 def actuator_matrix(nodes, actuated) -> np.ndarray:
     """``B`` (n, k): one column per actuated node, a unit entry at that node's row in ``nodes``.
 
-    Every node of ``actuated`` must be in ``nodes`` (:class:`~olc.errors.InvalidArgumentError`
-    otherwise)."""
+    Parameters
+    ----------
+    nodes : list
+    actuated : list
+        Every node must be in ``nodes`` (:class:`~olc.errors.InvalidArgumentError` otherwise).
+    """
     nodes = _node_list(nodes, "nodes")
     actuated = _node_list(actuated, "actuated")
     index = {v: i for i, v in enumerate(nodes)}
@@ -265,9 +297,17 @@ def consensus_system(graphs, *, h: float | None = None, eps: float = 0.0, actuat
 
 
 def consensus_rate(G, h: float, eps: float = 0.0, weight: str | None = None) -> float:
-    """Norm of ``(1 - eps)(I - h L)`` on the disagreement subspace ``1^perp`` of a fixed graph:
+    """Norm of ``(1 - eps)(I - h L)`` on the disagreement subspace ``1^perp`` of a fixed graph.
+
     ``(1 - eps) max(|1 - h lambda_2|, |1 - h lambda_n|)`` (``= (1-eps)(1 - h lambda_2)`` for
-    ``h <= 1/lambda_n``). Disagreement ``x - mean(x) 1`` shrinks by at least this factor per step."""
+    ``h <= 1/lambda_n``). Disagreement ``x - mean(x) 1`` shrinks by at least this factor per step.
+
+    Parameters
+    ----------
+    G : networkx.Graph
+    h, eps : float
+    weight : str, optional
+    """
     h = positive(h, "h")
     eps = in_range(eps, "eps", 0.0, 1.0, hi_open=True)
     lam = np.linalg.eigvalsh(graph_laplacian(G, None, weight))

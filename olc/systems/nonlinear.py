@@ -55,7 +55,16 @@ MAX_SUBSTEPS = 100_000
 
 
 def rk4_step(f, x: np.ndarray, u: np.ndarray, dt: float, substeps: int = 1) -> np.ndarray:
-    """``substeps`` classical RK4 steps of ``ẋ = f(x, u)`` over ``dt`` with ``u`` held constant."""
+    """``substeps`` classical RK4 steps of ``ẋ = f(x, u)`` over ``dt`` with ``u`` held constant.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, u) -> ẋ``.
+    x, u : ndarray
+    dt : float
+    substeps : int
+    """
     h = dt / substeps
     for _ in range(substeps):
         k1 = f(x, u)
@@ -93,7 +102,13 @@ class NonlinearPlant:
 
     # ------------------------------------------------------------------ dynamics
     def deriv(self, x: np.ndarray, u: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        """The continuous-time vector field ``f(x, u)`` (d,)."""
+        """The continuous-time vector field ``f(x, u)`` (d,).
+
+        Parameters
+        ----------
+        x, u : ndarray
+            A state (d,) and a control (m,).
+        """
         raise NotImplementedError
 
     def jacobians(self) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
@@ -101,7 +116,13 @@ class NonlinearPlant:
         raise NotImplementedError
 
     def energy(self, x) -> np.ndarray | float:  # pragma: no cover - abstract
-        """Total mechanical energy (kinetic + potential) of a state (d,) or stack (n, d)."""
+        """Total mechanical energy (kinetic + potential).
+
+        Parameters
+        ----------
+        x : array_like
+            A state (d,) or stack (n, d).
+        """
         raise NotImplementedError
 
     @staticmethod
@@ -124,8 +145,18 @@ class NonlinearPlant:
         """One sampling interval: RK4 from ``x`` under the held control ``u``, plus the additive ``w``.
 
         ``x_{t+1} = F(x_t, u_t) + w_t`` — the disturbance enters like in the linear games (an
-        impulse at the sampling instant). Raises :class:`~olc.errors.DivergenceError` if the
-        result is not finite.
+        impulse at the sampling instant).
+
+        Parameters
+        ----------
+        x : array_like
+        u, w : array_like, optional
+            None: zeros.
+
+        Raises
+        ------
+        DivergenceError
+            If the result is not finite.
         """
         d, m = self.state_dim, self.control_dim
         x = as_array(x, "x", shape=(d,))
@@ -156,12 +187,27 @@ class NonlinearPlant:
         raise NotImplementedError
 
     def simulate(self, x0, U=None, W=None, *, T: int | None = None, progress: bool | None = None) -> np.ndarray:
-        """Open-loop rollout: states ``x_0..x_T`` (T+1, d) under controls ``U`` (T, m) and disturbances ``W`` (T, d).
+        """Open-loop rollout: states ``x_0..x_T`` (T+1, d).
 
-        ``T`` is ``len(U)``, else ``len(W)``, else the keyword. Raises
-        :class:`~olc.errors.DivergenceError` with the states so far in ``.partial`` on overflow, and
-        :class:`~olc.errors.ResourceError` before allocating states that do not fit in memory.
-        ``progress``: a tqdm bar over the steps (``None``: only once the rollout has run a few seconds).
+        Raises :class:`~olc.errors.DivergenceError` with the states so far in ``.partial`` on overflow,
+        and :class:`~olc.errors.ResourceError` before allocating states that do not fit in memory.
+
+        Parameters
+        ----------
+        x0 : array_like
+        U, W : array_like, optional
+            Controls (T, m) and disturbances (T, d).
+        T : int, optional
+            ``len(U)``, else ``len(W)``, else this.
+        progress : bool or None
+            A tqdm bar over the steps (None: only once the rollout has run a few seconds).
+
+        Examples
+        --------
+        >>> import numpy as np, olc
+        >>> X = olc.systems.Pendulum(0.05).simulate(np.array([0.1, 0.0]), T=20)
+        >>> X.shape, bool(abs(X[-1, 0]) > 0.1)  # the upright position is unstable
+        ((21, 2), True)
         """
         d, m = self.state_dim, self.control_dim
         x = as_array(x0, "x0", shape=(d,))
@@ -217,6 +263,14 @@ class Pendulum(NonlinearPlant):
     The linear model is trusted for ``|θ| <= small_angle_bound(validity_tol)`` (``sin θ ≈ θ``
     within ``validity_tol``, default 5 %: 0.5519 rad); the angle is not wrapped (a full turn
     is ``θ = 2π``, far outside the region).
+
+    Parameters
+    ----------
+    dt, gravity, length, mass, damping : float
+        The sampling interval and ``g``, ``l``, ``m``, ``b``.
+    substeps : int
+        RK4 steps per sampling interval.
+    validity_tol : float
     """
 
     state_dim, control_dim = 2, 1
@@ -275,6 +329,13 @@ class CartPole(NonlinearPlant):
     The linear model is trusted for ``|θ| <= small_angle_bound(validity_tol, cosine=True)``
     (``sin θ ≈ θ`` and ``cos θ ≈ 1`` within ``validity_tol``, default 5 %: 0.3176 rad); the
     cart position is not bounded (no track ends).
+
+    Parameters
+    ----------
+    dt, gravity, cart_mass, pole_mass, half_length : float
+    substeps : int
+        RK4 steps per sampling interval.
+    validity_tol : float
     """
 
     state_dim, control_dim = 4, 1

@@ -40,6 +40,11 @@ class LTVOperator:
     ``block`` (optional) names a coordinate block of interest (a ``slice``), e.g. the parameter
     block ``x_t`` of the optimization LTV; the stability analysis reports the norms restricted
     to it beside the full ones.
+
+    Parameters
+    ----------
+    T, dim : int
+    name : str, optional
     """
 
     block: slice | None = None
@@ -85,23 +90,55 @@ class LTVOperator:
         return out
 
     def apply(self, t: int, V) -> np.ndarray:
-        """``A_t`` applied to each row of ``V`` (``(k, dim)``): returns ``V @ A_tᵀ``."""
+        """``A_t`` applied to each row of ``V``: returns ``V @ A_tᵀ``.
+
+        Parameters
+        ----------
+        t : int
+        V : array_like
+            Row block ``(k, dim)``.
+        """
         return self._run(t, V, self._apply, "matvec")
 
     def apply_T(self, t: int, V) -> np.ndarray:
-        """``A_tᵀ`` applied to each row of ``V``: returns ``V @ A_t``."""
+        """``A_tᵀ`` applied to each row of ``V``: returns ``V @ A_t``.
+
+        Parameters
+        ----------
+        t : int
+        V : array_like
+            Row block ``(k, dim)``.
+        """
         return self._run(t, V, self._apply_T, "rmatvec")
 
     def matvec(self, t: int, v) -> np.ndarray:
-        """``A_t v`` for one vector ``v`` of shape ``(dim,)``."""
+        """``A_t v`` for one vector.
+
+        Parameters
+        ----------
+        t : int
+        v : array_like
+            Shape ``(dim,)``.
+        """
         return self.apply(t, as_array(v, "v", shape=(self.dim,))[None])[0]
 
     def rmatvec(self, t: int, v) -> np.ndarray:
-        """``A_tᵀ v`` for one vector."""
+        """``A_tᵀ v`` for one vector.
+
+        Parameters
+        ----------
+        t : int
+        v : array_like
+        """
         return self.apply_T(t, as_array(v, "v", shape=(self.dim,))[None])[0]
 
     def dense(self, t: int) -> np.ndarray:
-        """``A_t`` as a dense ``(dim, dim)`` array (``dim`` applications; for small ``dim``)."""
+        """``A_t`` as a dense ``(dim, dim)`` array (``dim`` applications; for small ``dim``).
+
+        Parameters
+        ----------
+        t : int
+        """
         check_alloc(3 * 8.0 * self.dim ** 2, f"{self.name}.dense(t) (dim={self.dim}): a dense A_t")
         return self.apply(t, np.eye(self.dim)).T.copy()
 
@@ -114,7 +151,14 @@ class LTVOperator:
 
 class DenseLTV(LTVOperator):
     """An LTV held as a dense ``(T, d, d)`` stack (``As[t] = A_t``); adapts any stack or
-    :class:`~olc.systems.LinearSystem` (``as_ltv_operator``) to the operator interface."""
+    :class:`~olc.systems.LinearSystem` (``as_ltv_operator``) to the operator interface.
+
+    Parameters
+    ----------
+    As : array_like
+        ``(T, d, d)``.
+    name : str, optional
+    """
 
     def __init__(self, As, *, name: str | None = None):
         As = as_array(As, "As", ndim=3)
@@ -144,6 +188,15 @@ class FunctionLTV(LTVOperator):
 
     Both are needed: the Krylov norms use ``A_t`` and ``A_tᵀ``. A callable returning the wrong
     shape raises :class:`~olc.errors.ShapeError` naming ``matvec``/``rmatvec`` and the step.
+
+    Parameters
+    ----------
+    matvec, rmatvec : callable
+    dim, T : int
+    batched : bool
+    block : slice, optional
+        A coordinate block of interest (see :class:`LTVOperator`).
+    name : str, optional
     """
 
     def __init__(self, matvec, rmatvec, dim: int, T: int, *, batched: bool = False, block: slice | None = None,
@@ -294,7 +347,13 @@ class OptimizationLTV(LTVOperator):
                                  f"({exc})") from None
 
     def hessian_apply(self, t: int, W) -> np.ndarray:
-        """``H̄_t`` (the symmetric quadrature mean-value Hessian of step ``t``) applied to the rows of ``W``."""
+        """``H̄_t`` (the symmetric quadrature mean-value Hessian of step ``t``) applied to the rows of ``W``.
+
+        Parameters
+        ----------
+        t : int
+        W : array_like
+        """
         t = self._check_t(t)
         W = as_array(W, "W", shape=(None, self.n))
         x_prev, x, s, ss, batch = self._segment(t)
@@ -315,7 +374,12 @@ class OptimizationLTV(LTVOperator):
         return out
 
     def secant_residual(self, t: int) -> np.ndarray | None:
-        """``r_t = g_t − ŵ_t − H̄_t s_t`` of the rank-one correction (None where none is applied)."""
+        """``r_t = g_t − ŵ_t − H̄_t s_t`` of the rank-one correction (None where none is applied).
+
+        Parameters
+        ----------
+        t : int
+        """
         t = self._check_t(t)
         if t not in self._r:
             x_prev, x, s, ss, batch = self._segment(t)
@@ -327,7 +391,14 @@ class OptimizationLTV(LTVOperator):
         return self._r[t]
 
     def H_apply(self, t: int, W, *, transpose: bool = False) -> np.ndarray:
-        """``H_t`` (or ``H_tᵀ``) of eq. (1) applied to the rows of ``W`` (``(k, n)``)."""
+        """``H_t`` (or ``H_tᵀ``) of eq. (1) applied to the rows of ``W`` (``(k, n)``).
+
+        Parameters
+        ----------
+        t : int
+        W : array_like
+        transpose : bool
+        """
         t = self._check_t(t)
         out = self.hessian_apply(t, W)
         r = self.secant_residual(t)
@@ -349,6 +420,13 @@ class OptimizationLTV(LTVOperator):
         ``lmax_upper`` (residual bound), ``lmin``, ``lmin_lower``, ``edge_ratio = η·lmax/2`` (≥ 1: at or
         beyond the edge), ``secant_norm`` (``‖r_t‖/‖s_t‖``, the norm of the rank-one correction; 0
         where none) — plus ``lr`` and ``edge = 2/η``. Costs about ``T · iterations · hessian_nodes`` HVPs.
+
+        Parameters
+        ----------
+        rtol : float
+        max_iter : int
+            Lanczos iterations per step.
+        seed : int or numpy.random.Generator
         """
         from .krylov import Lanczos
 
@@ -387,9 +465,24 @@ class OptimizationLTV(LTVOperator):
 
 
 def as_ltv_operator(As, T: int | None = None) -> LTVOperator:
-    """Adapt ``As`` to an :class:`LTVOperator`: an operator (its first ``T`` steps when ``T`` is
-    given), an :class:`~olc.systems.OptimizationSystem` (:class:`OptimizationLTV`), a dense
-    ``(T, d, d)`` stack or a system with ``A(t)`` (:class:`DenseLTV`)."""
+    """Adapt ``As`` to an :class:`LTVOperator`.
+
+    Parameters
+    ----------
+    As : LTVOperator, OptimizationSystem, array_like or LinearSystem
+        An operator, an :class:`~olc.systems.OptimizationSystem` (:class:`OptimizationLTV`), a dense
+        ``(T, d, d)`` stack or a system with ``A(t)`` (:class:`DenseLTV`).
+    T : int, optional
+        Only the first ``T`` steps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from olc.systems.operators import as_ltv_operator
+    >>> op = as_ltv_operator(np.stack([np.diag([0.5, 2.0])] * 4))
+    >>> op.T, op.matvec(0, np.ones(2))
+    (4, array([0.5, 2. ]))
+    """
     from .optimization import OptimizationSystem
 
     if isinstance(As, OptimizationSystem):

@@ -85,6 +85,12 @@ def dfc_control(M, grads) -> np.ndarray:
     (``x_{t+1} = (1−δ)x_t − ηg_t − Σ_h M^{(h)} g_{t+1−h}``; ``M^{(1)}`` multiplies the current
     gradient). Gradients before the start of the buffer count as zero (Alg. 7). ``M`` has
     shape ``(H,)`` (scalars), ``(H, n)`` (diagonals) or ``(H, n, n)``.
+
+    Parameters
+    ----------
+    M : array_like
+    grads : array_like
+        ``(k, n)``, most recent last.
     """
     grads = as_array(grads, "grads", ndim=2)
     M = _as_M(M, grads.shape[1])
@@ -100,6 +106,12 @@ def dfc_controls(M, disturbances, L: int) -> np.ndarray:
     ``disturbances`` holds the stored gradients ``g_τ`` oldest first and ending with
     ``g_{L−1}`` (Alg. 4's buffer is ``g_{−H}, ..., g_{L−1}``; ``g_{−H}`` itself is never used
     by the update, and missing older entries count as zero).
+
+    Parameters
+    ----------
+    M : array_like
+    disturbances : array_like
+    L : int
     """
     L = positive_int(L, "L", minimum=0)
     G = as_array(disturbances, "disturbances", ndim=2)
@@ -111,7 +123,13 @@ def dfc_controls(M, disturbances, L: int) -> np.ndarray:
 
 
 def dfc_policy(M) -> Callable:
-    """A policy ``(t, x_t, grads) -> u_t`` applying :func:`dfc_control` to the gradients so far."""
+    """A policy ``(t, x_t, grads) -> u_t`` applying :func:`dfc_control` to the gradients so far.
+
+    Parameters
+    ----------
+    M : array_like
+        As in :func:`dfc_control`.
+    """
     M = as_array(M, "M", ndim=(1, 2, 3))
 
     def policy(t, x, grads):
@@ -129,6 +147,15 @@ def mean_value_hessian(oracle: GradientOracle, x_prev, x, batch=None, *, nodes: 
     quadrature, plus (``secant=True``) the rank-one correction that makes eq. (1) exact;
     exact Hessian when ``oracle.hessian_is_constant`` or ``x == x_prev``. ``grad_prev`` /
     ``grad`` (``∇f(x_prev)``, ``∇f(x)`` on the same batch) are computed when not given.
+
+    Parameters
+    ----------
+    oracle : GradientOracle
+    x_prev, x : array_like
+    batch : object, optional
+    nodes : int
+    secant : bool
+    grad_prev, grad : array_like, optional
     """
     x_prev = as_array(x_prev, "x_prev", shape=(oracle.dim,))
     x = as_array(x, "x", shape=(oracle.dim,))
@@ -154,6 +181,11 @@ class RolloutResult:
     ``value`` is Alg. 4's output ``f_L(x_L)``; ``xs`` the ``(L+1, n)`` counterfactual iterates;
     ``losses`` ``f_t(x_t)`` for ``t = 0..L``; ``grads`` ``∇f_t(x_t)`` for ``t = 0..L−1``;
     ``controls`` the ``(L, n)`` controls applied.
+
+    Parameters
+    ----------
+    value : float
+    xs, losses, grads, controls : ndarray
     """
 
     value: float
@@ -230,13 +262,23 @@ class OptimizationSystem:
 
     # ------------------------------------------------------------------ fixed matrices
     def B(self, t: int | None = None) -> np.ndarray:
-        """``B = [I ; 0 ; 0]``, shape ``(3n, n)`` (eq. (3)); constant, ``t`` is ignored."""
+        """``B = [I ; 0 ; 0]``, shape ``(3n, n)`` (eq. (3)); constant, ``t`` is ignored.
+
+        Parameters
+        ----------
+        t : int
+        """
         B = np.zeros((3 * self.n, self.n))
         B[: self.n] = np.eye(self.n)
         return B
 
     def transition(self, H) -> np.ndarray:
-        """``A`` of eq. (2) for a given ``H`` (``(n, n)``), in this system's ``form``."""
+        """``A`` of eq. (2) for a given ``H`` (``(n, n)``), in this system's ``form``.
+
+        Parameters
+        ----------
+        H : array_like
+        """
         n, eta, d = self.n, self.lr, self.weight_decay
         H = as_array(H, "H", shape=(n, n))
         I = np.eye(n)
@@ -253,14 +295,27 @@ class OptimizationSystem:
         return A
 
     def disturbance(self, what) -> np.ndarray:
-        """``w`` (shape ``(3n,)``) from the gradient disturbance ``ŵ = ∇f_t(x_{t−1})`` (eq. (3))."""
+        """``w`` (shape ``(3n,)``) from the gradient disturbance ``ŵ = ∇f_t(x_{t−1})`` (eq. (3)).
+
+        Parameters
+        ----------
+        what : ndarray
+            The gradient disturbance ``ŵ``.
+        """
         what = as_array(what, "what", shape=(self.n,))
         top = -self.lr * what if self.form == "gd" else np.zeros(self.n)
         return np.concatenate([top, np.zeros(self.n), what])
 
     # ------------------------------------------------------------------ trajectory
     def reset(self, x0, seed=_SAMPLE) -> np.ndarray:
-        """Start a trajectory at ``x0``; returns ``z_0 = [x0 ; x0 ; 0]``. Optionally re-seed."""
+        """Start a trajectory at ``x0``; returns ``z_0 = [x0 ; x0 ; 0]``. Optionally re-seed.
+
+        Parameters
+        ----------
+        x0 : array_like
+        seed : int or numpy.random.Generator, optional
+            Re-seed the minibatch stream (default: keep it).
+        """
         x0 = as_array(x0, "x0", shape=(self.n,), copy=True)
         self._rng = as_rng(self._seed if seed is _SAMPLE else seed)
         self._xs, self._steps = [x0], []
@@ -311,6 +366,11 @@ class OptimizationSystem:
         """Reveal ``f_t`` (drawing its minibatch unless ``batch`` is given) and return ``(f_t(x_t), g_t)``.
 
         Idempotent within a step: calling it again before :meth:`step` returns the same pair.
+
+        Parameters
+        ----------
+        batch : object, optional
+            A minibatch of the oracle (default: drawn).
         """
         self._require_started()
         t = self.T
@@ -332,6 +392,12 @@ class OptimizationSystem:
         ``x_{t+1} = (1−δ)x_t − η∇f_t(x_t) + u_t`` (``form="gd"``) or
         ``x_{t+1} = (1−δ)x_t − η∇f_{t−1}(x_{t−1}) + u_t`` (``form="delayed"``, eq. (2));
         ``u = None`` means zero control (plain gradient descent).
+
+        Parameters
+        ----------
+        u : array_like, optional
+        batch : object, optional
+            As in :meth:`observe`.
         """
         self._require_started()
         t = self.T
@@ -353,6 +419,20 @@ class OptimizationSystem:
         """Reset at ``x0`` and take ``T`` steps with ``u_t = policy(t, x_t, grads)`` (grads: ``g_0..g_t``).
 
         Returns the iterates ``(T+1, n)``. ``policy=None`` is zero control; see :func:`dfc_policy`.
+
+        Parameters
+        ----------
+        x0 : array_like
+        T : int
+        policy : callable, optional
+        seed : int or numpy.random.Generator, optional
+
+        Examples
+        --------
+        >>> import numpy as np, olc
+        >>> system = olc.systems.OptimizationSystem(olc.oracles.QuadraticOracle(np.eye(2), np.zeros(2)), lr=0.5)
+        >>> system.run(np.ones(2), 3)[-1]  # gradient descent halves the iterate each step
+        array([0.125, 0.125])
         """
         self.reset(x0, seed)
         for t in range(positive_int(T, "T", minimum=0)):
@@ -362,7 +442,13 @@ class OptimizationSystem:
         return self.xs
 
     def state(self, t: int | None = None) -> np.ndarray:
-        """``z_t = [x_t ; x_{t−1} ; ∇f_{t−1}(x_{t−1})]`` (``(3n,)``; ``z_0 = [x_0 ; x_0 ; 0]``)."""
+        """``z_t = [x_t ; x_{t−1} ; ∇f_{t−1}(x_{t−1})]`` (``(3n,)``; ``z_0 = [x_0 ; x_0 ; 0]``).
+
+        Parameters
+        ----------
+        t : int, optional
+            Default: the current step.
+        """
         self._require_started()
         t = self.T if t is None else self._check_t(t, self.T, "t")
         x_prev = self._xs[t - 1] if t > 0 else self._xs[0]
@@ -382,14 +468,24 @@ class OptimizationSystem:
         return self._steps[self._check_t(t, self.T - 1, "t")]
 
     def gradient_disturbance(self, t: int) -> np.ndarray:
-        """``ŵ_t = ∇f_t(x_{t−1})`` (eq. (3)), on step ``t``'s minibatch; ``ŵ_0 = g_0``."""
+        """``ŵ_t = ∇f_t(x_{t−1})`` (eq. (3)), on step ``t``'s minibatch; ``ŵ_0 = g_0``.
+
+        Parameters
+        ----------
+        t : int
+        """
         s = self._recorded(t)
         if s.what is None:
             s.what = s.grad.copy() if t == 0 else self.oracle.grad(self._xs[t - 1], s.batch)
         return s.what.copy()
 
     def H(self, t: int) -> np.ndarray:
-        """``H_t`` of eq. (1) along the recorded trajectory (cached; dense ``n × n``)."""
+        """``H_t`` of eq. (1) along the recorded trajectory (cached; dense ``n × n``).
+
+        Parameters
+        ----------
+        t : int
+        """
         s = self._recorded(t)
         if s.H is None:
             check_alloc(8.0 * (self.hessian_nodes + 3) * self.n ** 2,
@@ -401,15 +497,30 @@ class OptimizationSystem:
         return s.H.copy()
 
     def A(self, t: int) -> np.ndarray:
-        """``A_t`` (``(3n, 3n)``, eq. (2)) along the recorded trajectory, ``0 <= t < T``."""
+        """``A_t`` (``(3n, 3n)``, eq. (2)) along the recorded trajectory, ``0 <= t < T``.
+
+        Parameters
+        ----------
+        t : int
+        """
         return self.transition(self.H(t))
 
     def w(self, t: int) -> np.ndarray:
-        """``w_t`` (``(3n,)``, eq. (3)) along the recorded trajectory."""
+        """``w_t`` (``(3n,)``, eq. (3)) along the recorded trajectory.
+
+        Parameters
+        ----------
+        t : int
+        """
         return self.disturbance(self.gradient_disturbance(t))
 
     def u(self, t: int) -> np.ndarray:
-        """The control ``u_t`` applied at step ``t``."""
+        """The control ``u_t`` applied at step ``t``.
+
+        Parameters
+        ----------
+        t : int
+        """
         self._recorded(t)
         return self._steps[t].u.copy()
 
@@ -430,9 +541,15 @@ class OptimizationSystem:
         return np.array([self.A(t) for t in range(self.T)]).reshape(self.T, d, d)
 
     def operator(self, oracle=None):
-        """The recorded ``A_0..A_{T−1}`` as a matrix-free :class:`~olc.systems.OptimizationLTV`
-        (``A_t v``, ``A_tᵀ v`` from Hessian-vector products; the same matrices as :meth:`A`).
-        ``oracle``: an optional twin of the oracle for the HVPs (e.g. float32 or on a GPU)."""
+        """The recorded ``A_0..A_{T−1}`` as a matrix-free :class:`~olc.systems.OptimizationLTV`.
+
+        ``A_t v``, ``A_tᵀ v`` from Hessian-vector products; the same matrices as :meth:`A`.
+
+        Parameters
+        ----------
+        oracle : GradientOracle, optional
+            A twin of the oracle for the HVPs (e.g. float32 or on a GPU).
+        """
         from .operators import OptimizationLTV
 
         self._require_steps("operator()")
@@ -450,6 +567,11 @@ class OptimizationSystem:
         ``disturbances = g_{t−L−H+1..t−1}`` (zero-padded before the episode start), so that
         ``rollout(M, **window(t, L, H))`` is Alg. 4 in Alg. 1's call ``Rollout(M, x_{t−L}, ...)``.
         Needs ``L <= t <= T`` with ``f_t`` observed.
+
+        Parameters
+        ----------
+        t, L, H : int
+            The step, the rollout length and the DFC memory.
         """
         L, H = positive_int(L, "L"), positive_int(H, "H")
         self._require_started()
@@ -550,6 +672,11 @@ class OptimizationSystem:
         diagonal or full, as used by Alg. 7 and GPC); otherwise w.r.t. the ``(L, n)`` controls.
         Costs one rollout plus ``L`` Hessian-vector products (``λ_t = (1−δ)λ_{t+1} −
         η∇²f_t(x_t)λ_{t+1}``). Only ``form="gd"`` (Alg. 4's update) is supported.
+
+        Parameters
+        ----------
+        x_start, controls, losses, disturbances : object
+            As in :meth:`rollout`.
         """
         if self.form != "gd":
             raise InvalidArgumentError("rollout_grad: only form='gd' (the update of Alg. 4) is supported")

@@ -83,6 +83,8 @@ def interval_norms(As, max_length: int | None = None, *, norm: str = "spectral",
         or ``"fro"`` (Frobenius, an upper bound on the spectral norm).
     log : bool
         Return natural logs of the norms (no overflow/underflow for long products).
+    seed, power_iters : int or numpy.random.Generator, int
+        The start vectors and iteration count of ``norm="power"``.
     backend : None (default: this numpy code), or "numba", "cupy", "auto"
         Exact spectral norms through :func:`olc.kernels.interval_norms` (parallel over start
         indices; plain products, so an overflowing product reads ``inf``). Only with
@@ -364,13 +366,23 @@ class SequentialStability:
                 if np.any((self.status == code) & valid)}
 
     def kappa_for(self, gamma):
-        """Smallest kappa for the given ``gamma`` (a number or an array of them): the
-        ``(kappa, gamma)`` trade-off curve, ``kappa = sqrt(max_l decay_l / (1-gamma)^l)``;
-        ``inf`` where that kappa is beyond the float64 range."""
+        """Smallest kappa for ``gamma``: the trade-off curve ``kappa = sqrt(max_l decay_l / (1-gamma)^l)``.
+
+        ``inf`` where that kappa is beyond the float64 range.
+
+        Parameters
+        ----------
+        gamma : float or array_like
+        """
         return self._kappa_curve(gamma, self.decay)
 
     def kappa_upper_for(self, gamma):
-        """:meth:`kappa_for` from the upper bounds (``upper_decay``): certified for every interval."""
+        """:meth:`kappa_for` from the upper bounds (``upper_decay``): certified for every interval.
+
+        Parameters
+        ----------
+        gamma : float or array_like
+        """
         return self._kappa_curve(gamma, self.upper_decay)
 
     def _kappa_curve(self, gamma, decay):
@@ -383,9 +395,15 @@ class SequentialStability:
         return float(k[0]) if g.ndim == 0 else k.reshape(g.shape)
 
     def kappa_gamma(self, gammas=None) -> dict:
-        """The κ–γ trade-off curve: ``{"gamma", "kappa_lower", "kappa_upper"}`` arrays on a γ grid
-        (default: 200 points from 0 to ``min(0.999, max(4γ, 0.05))``). Every ``(κ, γ)`` with
-        ``κ >= kappa_upper(γ)`` is certified; none with ``κ < kappa_lower(γ)`` holds."""
+        """The κ–γ trade-off curve: ``{"gamma", "kappa_lower", "kappa_upper"}`` arrays on a γ grid.
+
+        Every ``(κ, γ)`` with ``κ >= kappa_upper(γ)`` is certified; none with ``κ < kappa_lower(γ)`` holds.
+
+        Parameters
+        ----------
+        gammas : array_like, optional
+            Default: 200 points from 0 to ``min(0.999, max(4γ, 0.05))``.
+        """
         if gammas is None:
             gammas = np.linspace(0.0, min(0.999, max(4 * self.gamma, 0.05)), 200)
         g = np.asarray(gammas, dtype=float).reshape(-1)
@@ -428,10 +446,17 @@ class SequentialStability:
         return self.floor is not None and bool(self.decay[-1] <= 1.05 * self.floor)
 
     def holds(self, kappa: float, gamma: float, rtol: float = 1e-9) -> bool:
-        """Whether ``||A_s..A_r|| <= kappa^2 (1-gamma)^{s-r+1}`` on every computed interval
-        (up to a relative tolerance ``rtol`` for rounding). With bounds (operator path) this is
-        certified: the **upper** bounds are checked, so ``True`` means proven; ``False`` may then
-        also mean "not proven" (compare with :attr:`kappa_upper`)."""
+        """Whether ``||A_s..A_r|| <= kappa^2 (1-gamma)^{s-r+1}`` on every computed interval.
+
+        With bounds (operator path) this is certified: the **upper** bounds are checked, so ``True``
+        means proven; ``False`` may then also mean "not proven" (compare with :attr:`kappa_upper`).
+
+        Parameters
+        ----------
+        kappa, gamma : float
+        rtol : float
+            Relative tolerance for rounding.
+        """
         kappa = nonnegative(kappa, "kappa")
         gamma = in_range(gamma, "gamma", 0.0, 1.0, hi_open=True)
         logs = self.log_norms if self.log_upper is None else self.log_upper
@@ -597,6 +622,10 @@ def sequential_stability(As, gamma: float | None = None, max_length: int | None 
         :attr:`SequentialStability.gamma_from_horizon`.
     norm : "spectral" (default, exact), "power" (seeded power iteration) or "fro"
         Dense path only (see :func:`interval_norms`); the operator path computes spectral norms.
+    T : int, optional
+        The number of steps of a system without a finite horizon.
+    seed, power_iters : int or numpy.random.Generator, int
+        Of ``norm="power"``.
     backend : None (numpy) or "numba" / "cupy" / "auto"
         Dense path: kernel for the interval norms (see :func:`interval_norms`).
     method : "auto" (default), "dense" or "operator" (see ``As``).
@@ -641,8 +670,8 @@ def sequential_stability(As, gamma: float | None = None, max_length: int | None 
     ResourceError
         A dense stack that does not fit in memory, or a run estimated beyond ``time_limit``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> res = sequential_stability(np.stack([0.9 * np.eye(3)] * 50))
     >>> round(res.gamma, 12), round(res.kappa, 12), res.holds(res.kappa, res.gamma)
     (0.1, 1.0, True)
@@ -930,9 +959,21 @@ def _check_result(result):
 
 def draw_decay(ax, lengths, decay, *, upper=None, mean=None, kappa=None, gamma=None, floor=None, block=None,
                label=None, color=None):
-    """Draw one decay curve on ``ax`` (shared by :func:`plot_decay` and the experiments): the worst
-    case ``decay`` (lower bounds on the operator path), a band up to ``upper``, the ``mean``, the bound
-    ``kappa^2 (1-gamma)^{|I|}``, the structural ``floor`` and the parameter-block curve ``block``."""
+    """Draw one decay curve on ``ax`` (shared by :func:`plot_decay` and the experiments).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    lengths, decay : array_like
+        ``|I|`` and the worst case (lower bounds on the operator path).
+    upper, mean : array_like, optional
+        A band up to ``upper``; the mean.
+    kappa, gamma : float, optional
+        The bound ``kappa^2 (1-gamma)^{|I|}``.
+    floor, block : float or array_like, optional
+        The structural floor and the parameter-block curve.
+    label, color : str, optional
+    """
     lengths = np.asarray(lengths, dtype=float)
     prefix = f"{label}: " if label else ""
     line, = ax.semilogy(lengths, decay, "-", color=color,
@@ -959,13 +1000,19 @@ def draw_decay(ax, lengths, decay, *, upper=None, mean=None, kappa=None, gamma=N
 
 def plot_decay(result: SequentialStability, ax=None, *, mean: bool = True, bound: bool = True,
                label: str | None = None):
-    """Plot the decay of ``||A_s..A_r||`` against ``|I| = s - r + 1`` on a log scale (like Fig. 3
-    of ``nonconvex-meta-optimization``; its x-axis ``|r - s|`` is ``|I| - 1``).
+    """Plot the decay of ``||A_s..A_r||`` against ``|I| = s - r + 1`` on a log scale; returns the axes.
 
-    Draws the worst case over intervals of each length, the mean (``mean=True``) and the bound
-    ``kappa^2 (1-gamma)^{|I|}`` (``bound=True``); for operator results a band up to the upper
-    bounds; the parameter-block curve and the ``sqrt(2)`` floor where the result has them.
-    Returns the matplotlib axes.
+    Like Fig. 3 of ``nonconvex-meta-optimization`` (its x-axis ``|r - s|`` is ``|I| - 1``). For
+    operator results a band up to the upper bounds; the parameter-block curve and the ``sqrt(2)``
+    floor where the result has them.
+
+    Parameters
+    ----------
+    result : SequentialStability
+    ax : matplotlib.axes.Axes, optional
+    mean, bound : bool
+        Also draw the mean over intervals of each length and the bound ``kappa^2 (1-gamma)^{|I|}``.
+    label : str, optional
     """
     _check_result(result)
     plt = _pyplot("plot_decay")
@@ -980,8 +1027,18 @@ def plot_decay(result: SequentialStability, ax=None, *, mean: bool = True, bound
 
 
 def plot_kappa_gamma(result: SequentialStability, ax=None, *, gammas=None, label: str | None = None):
-    """Plot the κ–γ trade-off: every ``(γ, κ)`` above the upper curve is certified (Definition 3 holds),
-    none below the lower curve holds; the chosen ``(γ, κ)`` is marked. Returns the axes."""
+    """Plot the κ–γ trade-off; returns the axes.
+
+    Every ``(γ, κ)`` above the upper curve is certified (Definition 3 holds), none below the lower
+    curve holds; the chosen ``(γ, κ)`` is marked.
+
+    Parameters
+    ----------
+    result : SequentialStability
+    ax : matplotlib.axes.Axes, optional
+    gammas : array_like, optional
+    label : str, optional
+    """
     _check_result(result)
     plt = _pyplot("plot_kappa_gamma")
     if ax is None:
@@ -993,7 +1050,15 @@ def plot_kappa_gamma(result: SequentialStability, ax=None, *, gammas=None, label
 
 
 def draw_kappa_gamma(ax, gammas, lower, upper, gamma=None, kappa=None, label=None, color=None):
-    """Draw one κ–γ curve (lower and upper bounds) and mark the chosen point."""
+    """Draw one κ–γ curve (lower and upper bounds) and mark the chosen point.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    gammas, lower, upper : array_like
+    gamma, kappa : float, optional
+    label, color : str, optional
+    """
     prefix = f"{label}: " if label else ""
     line, = ax.semilogy(gammas, upper, "-", color=color, label=prefix + r"$\kappa(\gamma)$ (upper bound)")
     ax.semilogy(gammas, lower, ":", color=line.get_color(), label=prefix + "lower bound")
@@ -1005,8 +1070,14 @@ def draw_kappa_gamma(ax, gammas, lower, upper, gamma=None, kappa=None, label=Non
 
 
 def plot_steps(result: SequentialStability, ax=None, *, label: str | None = None):
-    """Per step of an optimization LTV: ``η λ_max(H_t) / 2`` (1 is the edge of stability) and
-    ``‖A_t‖``. Returns the axes."""
+    """Per step of an optimization LTV: ``η λ_max(H_t) / 2`` (1 is the edge of stability) and ``‖A_t‖``.
+
+    Parameters
+    ----------
+    result : SequentialStability
+    ax : matplotlib.axes.Axes, optional
+    label : str, optional
+    """
     _check_result(result)
     if result.steps is None:
         raise InvalidArgumentError("result: has no per-step diagnostics (an optimization LTV with HVPs and "
@@ -1020,7 +1091,14 @@ def plot_steps(result: SequentialStability, ax=None, *, label: str | None = None
 
 
 def draw_steps(ax, edge_ratio, step_norm=None, label=None, color=None):
-    """Draw ``η λ_max(H_t)/2`` per step (and ``‖A_t‖`` when given) with the edge of stability at 1."""
+    """Draw ``η λ_max(H_t)/2`` per step (and ``‖A_t‖`` when given) with the edge of stability at 1.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    edge_ratio, step_norm : array_like
+    label, color : str, optional
+    """
     prefix = f"{label}: " if label else ""
     t = np.arange(len(edge_ratio))
     line, = ax.plot(t, edge_ratio, "-o", ms=3, color=color, label=prefix + r"$\eta\,\lambda_{max}(H_t)/2$")

@@ -33,10 +33,15 @@ class LinearizationWarning(UserWarning):
 def small_angle_bound(tol: float = 0.05, *, cosine: bool = False) -> float:
     """The largest ``θ > 0`` with ``1 − sin(θ)/θ <= tol`` (or, with ``cosine=True``, also ``1 − cos θ <= tol``).
 
-    ``tol`` in ``(0, 1)``: the relative error allowed in the small-angle approximation ``sin θ ≈ θ``
-    (the gravity torque of a pendulum) and, with ``cosine``, the absolute error of ``cos θ ≈ 1``
-    (the coupling terms of a cart-pole). Solved by bisection on ``(0, π)`` (``1 − sin θ/θ`` is
-    increasing there) to machine precision.
+    Solved by bisection on ``(0, π)`` (``1 − sin θ/θ`` is increasing there) to machine precision.
+
+    Parameters
+    ----------
+    tol : float
+        In ``(0, 1)``: the relative error allowed in the small-angle approximation ``sin θ ≈ θ``
+        (the gravity torque of a pendulum) and, with ``cosine``, the absolute error of ``cos θ ≈ 1``
+        (the coupling terms of a cart-pole).
+    cosine : bool
     """
     tol = in_range(tol, "tol", 0.0, 1.0, lo_open=True, hi_open=True)
     lo, hi = 1e-9, float(np.pi)
@@ -75,11 +80,18 @@ class ValidityRegion:
         self.reason = str(reason)
 
     def check(self, states) -> dict:
-        """Measure the trajectory ``states`` (n, d) against the region.
+        """Measure a trajectory against the region.
 
-        Returns a dict: ``inside`` (bool), ``first_exit`` (first row index outside, or None),
-        ``steps_outside`` (number of rows outside), ``max_abs`` and ``bounds`` (per coordinate
-        name), ``reason``.
+        Parameters
+        ----------
+        states : array_like
+            (n, d).
+
+        Returns
+        -------
+        dict
+            ``inside`` (bool), ``first_exit`` (first row index outside, or None), ``steps_outside``
+            (number of rows outside), ``max_abs`` and ``bounds`` (per coordinate name), ``reason``.
         """
         X = as_array(states, "states", ndim=2)
         if X.shape[1] <= max(self.bounds):
@@ -98,7 +110,15 @@ class ValidityRegion:
         }
 
     def warn(self, result: dict, what: str = "the trajectory", stacklevel: int = 3) -> None:
-        """Issue a :class:`LinearizationWarning` describing ``result`` (from :meth:`check`) if it left the region."""
+        """Issue a :class:`LinearizationWarning` describing ``result`` if it left the region.
+
+        Parameters
+        ----------
+        result : dict
+            From :meth:`check`.
+        what : str
+        stacklevel : int
+        """
         if result["inside"]:
             return
         worst = ", ".join(f"max |{k}| = {v:.3g} (bound {result['bounds'][k]:.3g})" for k, v in result["max_abs"].items())

@@ -57,16 +57,33 @@ __all__ = ["Task", "QuadraticForm", "quadratic_form", "gd_path", "random_quadrat
 
 
 class QuadraticForm(NamedTuple):
-    """``f(x) = ½ xᵀAx + bᵀx + c`` with symmetric ``A``."""
+    """``f(x) = ½ xᵀAx + bᵀx + c`` with symmetric ``A``.
+
+    Parameters
+    ----------
+    A, b, c : ndarray, ndarray, float
+    """
 
     A: np.ndarray
     b: np.ndarray
     c: float
 
     def value(self, x) -> float:
+        """``f(x)``.
+
+        Parameters
+        ----------
+        x : array_like
+        """
         return float(0.5 * x @ self.A @ x + self.b @ x + self.c)
 
     def grad(self, x) -> np.ndarray:
+        """``A x + b``.
+
+        Parameters
+        ----------
+        x : array_like
+        """
         return self.A @ x + self.b
 
 
@@ -77,6 +94,10 @@ def quadratic_form(oracle: GradientOracle) -> QuadraticForm | None:
     :class:`~olc.oracles.LeastSquaresOracle` (``A = XᵀX/n``, ``b = −Xᵀy/n``, ``c = yᵀy/2n``);
     any other oracle whose ``hessian_is_constant`` (e.g. a frozen minibatch of least squares)
     is read off at the origin: ``A = ∇²f(0)``, ``b = ∇f(0)``, ``c = f(0)``.
+
+    Parameters
+    ----------
+    oracle : GradientOracle
     """
     if isinstance(oracle, QuadraticOracle):
         return QuadraticForm(oracle.H.copy(), oracle.b.copy(), oracle.c)
@@ -94,17 +115,30 @@ def quadratic_form(oracle: GradientOracle) -> QuadraticForm | None:
 def gd_path(oracle: GradientOracle, theta, lr: float, steps: int, *, lam: float = 0.0, batch=None,
             extra: GradientOracle | None = None, nu: float = 0.0, tol: float | None = None,
             x0=None) -> np.ndarray:
-    """Iterates of gradient descent ``φ_0 = θ``, ``φ_{k+1} = φ_k − lr·∇g(φ_k)`` on
-    ``g(φ) = ν f(φ) + f̂(φ) + (λ/2)‖φ − θ‖²`` (``f̂ = oracle``, ``f = extra``).
+    """Iterates of gradient descent ``φ_0 = θ``, ``φ_{k+1} = φ_k − lr·∇g(φ_k)``, shape ``(k + 1, dim)``.
 
-    With ``lam = nu = 0`` this is the MAML update procedure ``U(θ)`` of
-    ``first-order-bilevel-maml`` eq. (2) / ``online-meta-learning-ftml`` Sec. 3 repeated
-    ``steps`` times; with ``lam > 0`` it solves the inner problem (6), with ``nu ≠ 0`` the
-    perturbed problem (9). ``x0`` starts the iterates elsewhere than ``θ`` (warm start);
-    ``tol`` stops early once ``‖∇g(φ_k)‖ <= tol`` (under ``μ``-strong convexity of ``g`` the
-    returned point is then within ``δ = tol/μ`` of the minimiser, eq. (13)). Returns the
-    iterates, an array of shape ``(k + 1, dim)`` with ``k <= steps`` the steps taken.
-    Non-finite iterates raise :class:`olc.NonFiniteError` (through the oracle's checks).
+    On ``g(φ) = ν f(φ) + f̂(φ) + (λ/2)‖φ − θ‖²``. With ``lam = nu = 0`` this is the MAML update
+    procedure ``U(θ)`` of ``first-order-bilevel-maml`` eq. (2) / ``online-meta-learning-ftml`` Sec. 3
+    repeated ``steps`` times; with ``lam > 0`` it solves the inner problem (6), with ``nu ≠ 0`` the
+    perturbed problem (9). Non-finite iterates raise :class:`olc.NonFiniteError` (through the
+    oracle's checks).
+
+    Parameters
+    ----------
+    oracle, extra : GradientOracle
+        ``f̂`` and ``f`` (optional).
+    theta : array_like
+    lr : float
+    steps : int
+        At most this many steps.
+    lam, nu : float
+    batch : object, optional
+        A minibatch of ``oracle``.
+    tol : float, optional
+        Stop once ``‖∇g(φ_k)‖ <= tol`` (under ``μ``-strong convexity of ``g`` the returned point is
+        then within ``δ = tol/μ`` of the minimiser, eq. (13)).
+    x0 : array_like, optional
+        Start the iterates elsewhere than ``θ`` (warm start).
     """
     theta = as_array(theta, "theta", shape=(oracle.dim,))
     steps = positive_int(steps, "steps", minimum=0)
@@ -133,9 +167,16 @@ def gd_path(oracle: GradientOracle, theta, lr: float, steps: int, *, lam: float 
 class Task:
     """One task: training objective ``train`` (``f̂``), test objective ``test`` (``f``).
 
-    ``metrics`` maps names to callables ``w -> float`` evaluated by :meth:`evaluate` (e.g.
-    test accuracy); ``info`` holds generating parameters (optimum, transformation, ...).
     Tasks compare by identity.
+
+    Parameters
+    ----------
+    train, test : GradientOracle
+    name : str
+    metrics : dict
+        Names to callables ``w -> float`` evaluated by :meth:`evaluate` (e.g. test accuracy).
+    info : dict
+        Generating parameters (optimum, transformation, ...).
     """
 
     train: GradientOracle
@@ -165,7 +206,13 @@ class Task:
         return getattr(self.train, "n_samples", None)
 
     def data_batch(self, n: int | None):
-        """Index batch selecting the first ``n`` training points ``D_t`` (None = all data)."""
+        """Index batch selecting the first ``n`` training points ``D_t``.
+
+        Parameters
+        ----------
+        n : int or None
+            None: all data.
+        """
         if n is None:
             return None
         N = self.n_train
@@ -178,25 +225,61 @@ class Task:
         return None if n == N else np.arange(n)
 
     def adapt(self, w, lr: float, steps: int = 1, n: int | None = None) -> np.ndarray:
-        """The update procedure ``U(w)``: ``steps`` GD steps of size ``lr`` on ``f̂`` restricted
-        to the first ``n`` training points (``online-meta-learning-ftml`` Alg. 2, Update-Procedure)."""
+        """The update procedure ``U(w)`` (``online-meta-learning-ftml`` Alg. 2, Update-Procedure).
+
+        Parameters
+        ----------
+        w : array_like
+        lr : float
+        steps : int
+            GD steps of size ``lr`` on ``f̂``.
+        n : int, optional
+            Restrict ``f̂`` to the first ``n`` training points.
+
+        Examples
+        --------
+        >>> import numpy as np, olc
+        >>> task = olc.tasks.random_quadratics(1, dim=2, seed=0)[0]
+        >>> w = np.zeros(2)
+        >>> bool(task.train.value(task.adapt(w, lr=0.1, steps=5)) < task.train.value(w))
+        True
+        """
         return gd_path(self.train, w, lr, steps, batch=self.data_batch(n))[-1]
 
     def adapted_loss(self, w, lr: float, steps: int = 1) -> float:
-        """``f(U(w))``, the loss charged in round ``t`` of ``online-meta-learning-ftml`` eq. (3)."""
+        """``f(U(w))``, the loss charged in round ``t`` of ``online-meta-learning-ftml`` eq. (3).
+
+        Parameters
+        ----------
+        w : array_like
+        lr : float
+        steps : int
+        """
         return self.test.value(self.adapt(w, lr, steps))
 
     def evaluate(self, w) -> dict:
-        """``{"loss": f(w), **{name: metric(w)}}``."""
+        """``{"loss": f(w), **{name: metric(w)}}``.
+
+        Parameters
+        ----------
+        w : array_like
+        """
         out = {"loss": self.test.value(w)}
         for k, fn in self.metrics.items():
             out[k] = number(fn(w), f"metrics[{k!r}](w)")
         return out
 
     def restrict(self, train_batch, test_batch=None) -> Task:
-        """The task seen through fixed minibatches (``online-meta-learning-ftml`` eq. (5):
-        ``D_k^tr`` for ``f̂``, ``D_k^val`` for ``f``); ``test_batch`` indexes the *training* data
-        (validation split of ``D_k``) and ``None`` keeps the test objective."""
+        """The task seen through fixed minibatches (``online-meta-learning-ftml`` eq. (5)).
+
+        ``D_k^tr`` for ``f̂``, ``D_k^val`` for ``f``.
+
+        Parameters
+        ----------
+        train_batch : object
+        test_batch : object, optional
+            Indexes the *training* data (validation split of ``D_k``); None keeps the test objective.
+        """
         train = self.train if train_batch is None else FrozenOracle(self.train, train_batch)
         test = self.test if test_batch is None else FrozenOracle(self.train, test_batch)
         return Task(train, test, name=self.name, metrics=self.metrics, info=self.info)
@@ -244,6 +327,21 @@ def random_quadratics(n_tasks: int, dim: int = 2, condition: float = 10.0, seed=
     random unit vector: ``drift > 0`` gives a non-stationary stream), ``b_i = −A_i x_i*`` and
     ``c_i = ½x_i*ᵀA_i x_i*`` (minimum value 0). The test objective equals the training one
     (as in App. B) unless ``test_shift > 0`` moves the test minimiser by ``test_shift·z'_i``.
+
+    Parameters
+    ----------
+    n_tasks, dim : int
+    condition, scale, spread, drift, test_shift : float
+    center : array_like, optional
+    seed : int or numpy.random.Generator
+
+    Examples
+    --------
+    >>> import olc
+    >>> import numpy as np
+    >>> tasks = olc.tasks.random_quadratics(3, dim=2, condition=4.0, seed=0)
+    >>> len(tasks), round(float(np.linalg.cond(olc.tasks.quadratic_form(tasks[0].train).A)), 9)
+    (3, 4.0)
     """
     n_tasks, dim = positive_int(n_tasks, "n_tasks"), positive_int(dim, "dim")
     condition = in_range(condition, "condition", 1.0, np.inf)
@@ -305,6 +403,15 @@ def linear_regression(n_tasks: int, dim: int, seed=0, *, n_train: int = 10, n_te
     :class:`~olc.oracles.QuadraticOracle` with ``A_i = Σ_i``, ``b_i = −Σ_i w_i*``,
     ``c_i = ½(w_i*ᵀΣ_i w_i* + σ²)``. All objectives are quadratic, so :meth:`Task.quadratic`
     is exact and the meta-learning closed forms apply.
+
+    Parameters
+    ----------
+    n_tasks, dim, n_train, n_test : int
+    seed : int or numpy.random.Generator
+    noise, spread, drift : float
+        ``σ``, the spread of the ``w_i*`` and their drift.
+    scale_range : tuple of float
+    population_test : bool
     """
     n_tasks, dim = positive_int(n_tasks, "n_tasks"), positive_int(dim, "dim")
     n_train, n_test = positive_int(n_train, "n_train"), positive_int(n_test, "n_test")
@@ -344,6 +451,16 @@ def sinusoid_regression(n_tasks: int, seed=0, *, n_train: int = 10, n_test: int 
     quadratic forms). ``model="mlp"``: a ``1 → hidden → 1`` ReLU MLP through
     :class:`~olc.oracles.TorchOracle` (MSE; one module shared by all tasks, its initial
     parameters in ``task.info["x0"]``). Amplitude and phase are uniform in their ranges.
+
+    Parameters
+    ----------
+    n_tasks, n_train, n_test, n_features : int
+    seed : int or numpy.random.Generator
+    amplitude, phase, x_range : tuple of float
+        Ranges of ``a``, ``p`` and the inputs.
+    model : {"features", "mlp"}
+    hidden : tuple of int
+    noise : float
     """
     n_tasks = positive_int(n_tasks, "n_tasks")
     n_train, n_test = positive_int(n_train, "n_train"), positive_int(n_test, "n_test")
@@ -446,6 +563,17 @@ def rainbow_digits(n_tasks: int = 8, seed=0, *, n_train: int = 100, n_test: int 
     scale = 2×2 average pooling placed in the centre; App. C's CNN (5 conv layers of 32 3×3
     filters with batch norm) is replaced by two conv layers without batch norm (batch
     statistics do not fit a flat-parameter MAML oracle).
+
+    Parameters
+    ----------
+    n_tasks, n_train, n_test : int
+    seed : int or numpy.random.Generator
+    hidden, channels : tuple of int
+        Of the MLP and the CNN.
+    scales, rotations, colors : sequence
+        The transformations drawn from (default colours: the paper's seven).
+    model : {"mlp", "cnn"}
+    label_smoothing : float
     """
     import torch
     from sklearn.datasets import load_digits
@@ -512,7 +640,14 @@ def switching_stream(task_lists: Sequence[Sequence[Task]], block: int, seed=None
     """A non-stationary stream that switches family every ``block`` rounds.
 
     Takes tasks from ``task_lists[0]`` for ``block`` rounds, then from ``task_lists[1]``, ...,
-    cycling until every list is exhausted (in order, or shuffled within each list with ``seed``).
+    cycling until every list is exhausted.
+
+    Parameters
+    ----------
+    task_lists : sequence of sequence of Task
+    block : int
+    seed : int, optional
+        Shuffle within each list (None: in order).
     """
     block = positive_int(block, "block")
     lists = [list(ts) for ts in task_lists]

@@ -16,7 +16,14 @@ from ..errors import InvalidArgumentError, NonFiniteError, OlcError, ShapeError
 
 
 def group_params(params, who: str) -> list:
-    """The tensors of one parameter group, checked: at least one, all floating, one device and dtype."""
+    """The tensors of one parameter group, checked: at least one, all floating, one device and dtype.
+
+    Parameters
+    ----------
+    params : iterable of torch.Tensor
+    who : str
+        Names the caller in errors.
+    """
     params = list(params)
     if not params:
         raise InvalidArgumentError(f"params: {who} got an empty parameter group; nothing to optimize")
@@ -33,12 +40,24 @@ def group_params(params, who: str) -> list:
 
 
 def flat_params(params) -> torch.Tensor:
-    """The group's parameters as one new 1-D tensor (detached)."""
+    """The group's parameters as one new 1-D tensor (detached).
+
+    Parameters
+    ----------
+    params : list of torch.Tensor
+    """
     return torch.cat([p.detach().reshape(-1) for p in params])
 
 
 def flat_grads(params, out: torch.Tensor | None = None) -> torch.Tensor:
-    """The group's gradients as one 1-D tensor (zeros where ``.grad`` is None), written into ``out`` if given."""
+    """The group's gradients as one 1-D tensor (zeros where ``.grad`` is None).
+
+    Parameters
+    ----------
+    params : list of torch.Tensor
+    out : torch.Tensor, optional
+        Written into when given.
+    """
     parts = [p.grad.detach().reshape(-1) if p.grad is not None else torch.zeros(p.numel(), dtype=p.dtype,
                                                                                  device=p.device) for p in params]
     if out is None:
@@ -47,18 +66,38 @@ def flat_grads(params, out: torch.Tensor | None = None) -> torch.Tensor:
 
 
 def views(flat: torch.Tensor, params) -> list:
-    """``flat`` split into views shaped like ``params``."""
+    """``flat`` split into views shaped like ``params``.
+
+    Parameters
+    ----------
+    flat : torch.Tensor
+    params : list of torch.Tensor
+    """
     return [c.view_as(p) for c, p in zip(torch.split(flat, [p.numel() for p in params]), params)]
 
 
 def write(params, flat: torch.Tensor) -> None:
-    """Copy the flat vector into the parameters (in place)."""
+    """Copy the flat vector into the parameters (in place).
+
+    Parameters
+    ----------
+    params : list of torch.Tensor
+    flat : torch.Tensor
+    """
     with torch.no_grad():
         torch._foreach_copy_(list(params), views(flat, params))
 
 
 def loss_value(loss, who: str, step: int) -> float:
-    """``float(loss)``; a NaN/Inf raises :class:`~olc.errors.NonFiniteError` naming ``who`` and the step."""
+    """``float(loss)``; a NaN/Inf raises :class:`~olc.errors.NonFiniteError` naming ``who`` and the step.
+
+    Parameters
+    ----------
+    loss : torch.Tensor or float
+    who : str
+        Names the caller in errors.
+    step : int
+    """
     if loss is None:
         raise InvalidArgumentError(f"closure: {who} needs the closure to return the loss (a scalar tensor)")
     value = float(loss.detach() if torch.is_tensor(loss) else loss)
@@ -68,8 +107,16 @@ def loss_value(loss, who: str, step: int) -> float:
 
 
 def data_pair(X, y, what: str):
-    """``(X, y)`` of one data set as real tensors with a common, non-empty sample axis; integer
-    inputs ``X`` become float64 (labels ``y`` keep their dtype). Errors name ``what`` (e.g. ``"task.X_train"``)."""
+    """``(X, y)`` of one data set as real tensors with a common, non-empty sample axis.
+
+    Integer inputs ``X`` become float64 (labels ``y`` keep their dtype).
+
+    Parameters
+    ----------
+    X, y : array_like or torch.Tensor
+    what : str
+        Names the data in errors (e.g. ``"task.X_train"``).
+    """
     X = real_tensor(X, what)
     y = real_tensor(y, what.replace("X", "y"))
     if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
@@ -79,8 +126,19 @@ def data_pair(X, y, what: str):
 
 
 def model_loss(module, call, loss_fn, X, y):
-    """``loss_fn(call(X), y)`` checked: a scalar tensor, and data the module cannot take (an error
-    from the forward pass or the loss) reported as a :class:`~olc.errors.ShapeError` naming the shapes."""
+    """``loss_fn(call(X), y)`` checked: a scalar tensor.
+
+    Data the module cannot take (an error from the forward pass or the loss) is reported as a
+    :class:`~olc.errors.ShapeError` naming the shapes.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    call : callable
+        ``X -> outputs`` (the module, or a reparametrised call of it).
+    loss_fn : callable
+    X, y : torch.Tensor
+    """
     try:
         value = loss_fn(call(X), y)
     except (OlcError, torch.OutOfMemoryError):
@@ -98,8 +156,15 @@ def model_loss(module, call, loss_fn, X, y):
 
 
 def autograd_grad(outputs, inputs, grad_outputs=None, **kw) -> tuple:
-    """``torch.autograd.grad`` that gives zeros, as ``torch.func.grad`` does, where ``outputs`` do not
-    depend on ``inputs`` at all (a constant loss has no ``grad_fn``; autograd would raise)."""
+    """``torch.autograd.grad`` that gives zeros where ``outputs`` do not depend on ``inputs``.
+
+    As ``torch.func.grad`` does (a constant loss has no ``grad_fn``; autograd would raise).
+
+    Parameters
+    ----------
+    outputs, inputs, grad_outputs
+        As in ``torch.autograd.grad`` (``**kw`` too).
+    """
     outs = (outputs,) if torch.is_tensor(outputs) else tuple(outputs)
     if not any(o.requires_grad for o in outs):
         return tuple(torch.zeros_like(i) for i in ((inputs,) if torch.is_tensor(inputs) else inputs))
@@ -107,13 +172,30 @@ def autograd_grad(outputs, inputs, grad_outputs=None, **kw) -> tuple:
 
 
 def check_finite(t: torch.Tensor, what: str, who: str, step: int) -> None:
-    """Raise :class:`~olc.errors.NonFiniteError` if ``t`` holds a NaN/Inf (one reduction, one sync)."""
+    """Raise :class:`~olc.errors.NonFiniteError` if ``t`` holds a NaN/Inf (one reduction, one sync).
+
+    Parameters
+    ----------
+    t : torch.Tensor
+    what : str
+    who : str
+        Names the caller in errors.
+    step : int
+    """
     if not bool(torch.isfinite(t).all()):
         raise NonFiniteError(f"{who}: non-finite {what} at step {step}")
 
 
 def call_closure(closure, who: str, step: int):
-    """Evaluate the closure with gradients enabled; return ``(loss, value)``."""
+    """Evaluate the closure with gradients enabled; return ``(loss, value)``.
+
+    Parameters
+    ----------
+    closure : callable
+    who : str
+        Names the caller in errors.
+    step : int
+    """
     with torch.enable_grad():
         loss = closure()
     return loss, loss_value(loss, who, step)
@@ -127,6 +209,10 @@ class Reparam:
     fraction of its per-call cost (the slots are resolved once). Works with ``torch.autograd``
     (non-leaf tensors keep their graph) and inside ``torch.func`` transforms (grad, jvp, vjp, vmap).
     Buffers stay the module's own.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
     """
 
     def __init__(self, module):

@@ -51,7 +51,12 @@ __all__ = ["TorchTask", "stack_tasks", "MAML", "FOMAML", "Reptile", "IMAML", "FO
 
 
 class TorchTask(NamedTuple):
-    """One task as tensors: the training set (``f̂_i``, used to adapt) and the test set (``f_i``)."""
+    """One task as tensors: the training set (``f̂_i``, used to adapt) and the test set (``f_i``).
+
+    Parameters
+    ----------
+    X_train, y_train, X_test, y_test : torch.Tensor
+    """
 
     X_train: torch.Tensor
     y_train: torch.Tensor
@@ -61,7 +66,12 @@ class TorchTask(NamedTuple):
     @classmethod
     def from_task(cls, task) -> TorchTask:
         """The tensors of an :class:`olc.tasks.Task` whose ``train`` and ``test`` are
-        :class:`olc.oracles.TorchOracle` s (full batches; the oracle's dtype and device)."""
+        :class:`olc.oracles.TorchOracle` s (full batches; the oracle's dtype and device).
+
+        Parameters
+        ----------
+        task : olc.tasks.Task
+        """
         from ..oracles.torch_adapter import TorchOracle
 
         for which in ("train", "test"):
@@ -71,12 +81,22 @@ class TorchTask(NamedTuple):
         return cls(task.train.X, task.train.y, task.test.X, task.test.y)
 
     def to(self, device=None, dtype=None) -> TorchTask:
-        """Move to ``device``; floating tensors are cast to ``dtype`` (labels keep their integer dtype)."""
+        """Move to ``device``; floating tensors are cast to ``dtype`` (labels keep their integer dtype).
+
+        Parameters
+        ----------
+        device, dtype : optional
+        """
         return TorchTask(*(t.to(device=device, dtype=dtype if t.is_floating_point() else None) for t in self))
 
 
 def stack_tasks(tasks: Sequence[TorchTask]) -> TorchTask:
-    """Tasks of identical tensor shapes stacked along a new leading axis (for ``vmap``)."""
+    """Tasks of identical tensor shapes stacked along a new leading axis (for ``vmap``).
+
+    Parameters
+    ----------
+    tasks : sequence of TorchTask
+    """
     tasks = [t if isinstance(t, TorchTask) else TorchTask(*t) for t in tasks]
     if not tasks:
         raise InvalidArgumentError("tasks: expected at least one task")
@@ -90,7 +110,15 @@ def stack_tasks(tasks: Sequence[TorchTask]) -> TorchTask:
 
 def conjugate_gradient_torch(matvec, b: torch.Tensor, steps: int, tol: float = 0.0) -> torch.Tensor:
     """:func:`olc.learners.conjugate_gradient` on torch vectors, iteration for iteration (``x_0 = 0``;
-    stops when ``‖r‖ <= tol·‖b‖`` or ``r = 0``; a non-positive curvature ``pᵀMp`` raises)."""
+    stops when ``‖r‖ <= tol·‖b‖`` or ``r = 0``; a non-positive curvature ``pᵀMp`` raises).
+
+    Parameters
+    ----------
+    matvec : callable
+    b : torch.Tensor
+    steps : int
+    tol : float
+    """
     x = torch.zeros_like(b)
     r = b.clone()
     p = r.clone()
@@ -299,7 +327,18 @@ class _Unrolled(_TorchMeta):
 class MAML(_Unrolled):
     """Exact MAML meta-gradient ``∇F_i(θ) = (dφ_K/dθ)ᵀ ∇f_i(φ_K(θ))`` (``first-order-bilevel-maml``
     eq. (1)–(2)) by back-propagation through the ``K`` inner GD steps (``lam``: on
-    ``f̂_i + (λ/2)‖φ − θ‖²``). The PyTorch face of :class:`olc.learners.MAML` (``method="hvp"``)."""
+    ``f̂_i + (λ/2)‖φ − θ‖²``). The PyTorch face of :class:`olc.learners.MAML` (``method="hvp"``).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Its architecture; the parameters are replaced by each task's ``θ``.
+    loss_fn : callable
+        ``(outputs, targets) -> scalar``.
+    inner_lr : float
+    inner_steps : int
+    lam : float, optional
+    """
 
     _spec_cls = _np.MAML
 
@@ -323,7 +362,13 @@ class MAML(_Unrolled):
 
 class FOMAML(_Unrolled):
     """First-order MAML, ``g = ∇f_i(φ_K(θ))`` (``first-order-bilevel-maml`` eq. (3)); the PyTorch face
-    of :class:`olc.learners.FOMAML`."""
+    of :class:`olc.learners.FOMAML`.
+
+    Parameters
+    ----------
+    model, loss_fn, inner_lr, inner_steps, lam
+        As in :class:`MAML`.
+    """
 
     _spec_cls = _np.FOMAML
 
@@ -345,7 +390,13 @@ class FOMAML(_Unrolled):
 
 class Reptile(_Unrolled):
     """Reptile, ``g = (θ − φ_K(θ))/(Kα)`` (``first-order-bilevel-maml`` eq. (4)); the PyTorch face of
-    :class:`olc.learners.Reptile`. The reported meta-loss is ``f_i(φ_K)`` (Reptile itself never uses it)."""
+    :class:`olc.learners.Reptile`. The reported meta-loss is ``f_i(φ_K)`` (Reptile itself never uses it).
+
+    Parameters
+    ----------
+    model, loss_fn, inner_lr, inner_steps, lam
+        As in :class:`MAML`.
+    """
 
     _spec_cls = _np.Reptile
 
@@ -377,7 +428,19 @@ class IMAML(_Bilevel):
     """iMAML: solve eq. (8) ``(I + ∇²f̂_i(φ̃)/λ) v = ∇f_i(φ̃)`` by ``cg_steps`` conjugate-gradient steps,
     ``φ̃`` from ``inner_steps`` GD steps on the inner problem (6) (``first-order-bilevel-maml`` Sec. 2.3);
     the PyTorch face of :class:`olc.learners.IMAML`. The Hessian-vector products reuse one double-backward
-    graph of ``∇f̂_i`` at ``φ̃`` (one backward pass each). Tasks are looped over (CG stops on data)."""
+    graph of ``∇f̂_i`` at ``φ̃`` (one backward pass each). Tasks are looped over (CG stops on data).
+
+    Parameters
+    ----------
+    model, loss_fn
+        As in :class:`MAML`.
+    lam : float
+    cg_steps : int
+    inner_lr : float
+    inner_steps : int
+    tol : float, optional
+        CG tolerance.
+    """
 
     _vmappable = False
 
@@ -408,7 +471,18 @@ class FOBMAML(_Bilevel):
     eq. (10)) or ``−λ(φ̃_ν − φ̃_{−ν})/(2ν)`` (``"symmetric"``, eq. (11)), each ``φ̃`` from ``inner_steps``
     GD steps on the perturbed problem (9) started at ``θ``; the PyTorch face of :class:`olc.learners.FOBMAML`.
     The reported meta-loss is ``f_i(φ̃_0)`` (forward) or ``f_i`` at ``(φ̃_ν + φ̃_{−ν})/2`` (symmetric, within
-    ``O(ν²)`` of it)."""
+    ``O(ν²)`` of it).
+
+    Parameters
+    ----------
+    model, loss_fn
+        As in :class:`MAML`.
+    lam, nu : float
+    mode : {"forward", "symmetric"}
+    inner_lr : float, optional
+    inner_steps : int, optional
+    tol : float, optional
+    """
 
     def __init__(self, model, loss_fn, lam: float, nu: float, mode: str = "forward", inner_lr: float | None = None,
                  inner_steps: int | None = None, tol: float | None = None):

@@ -147,9 +147,14 @@ class _MetaLR(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        """One step: meta-update ``w`` from the meta-gradient (from the second step on), then
-        ``x ← x - lr · w ⊙ ∇f(x)``. ``closure`` (optional; BMG needs it) recomputes the loss and its
-        gradients and returns the loss; without it the ``.grad`` already computed is used."""
+        """One step: meta-update ``w`` from the meta-gradient (from the second step on), then ``x ← x - lr · w ⊙ ∇f(x)``.
+
+        Parameters
+        ----------
+        closure : callable, optional
+            Recomputes the loss and its gradients and returns the loss (BMG needs it); without it the
+            ``.grad`` already computed is used.
+        """
         who, t = type(self).__name__, self.steps_taken
         loss = None
         if closure is not None:
@@ -226,6 +231,12 @@ class OptimisticMetaGradientSGD(_MetaLR):
     ``w_{t+1} = max{w_t - β(∇f(x_{t+1})⊙(∇f(x_{t+1}) + ∇f(x_t)) - ∇f(x_t)⊙∇f(x_t)), 0}`` (up to the
     explicit ``-lr``). ``hint="previous"`` is Cor. 1, ``g̃_{t+1} = m_t``. Other arguments as
     :class:`MetaGradientSGD`.
+
+    Parameters
+    ----------
+    params, lr, meta_lr, w0, rule, w_min, projection
+        As in :class:`MetaGradientSGD`.
+    hint : {"current", "previous"}
     """
 
     _hinted = True
@@ -256,6 +267,14 @@ class BMGSGD(_MetaLR):
     ``∇μ(x_t) - ∇μ(z_t) = x_t - z_t``) or ``μ = f`` (``mu="loss"``; ``∇f(x_t) - ∇f(z_t)``).
     ``target_lr`` defaults to the group's ``lr``. ``step`` needs the closure; it leaves ``.grad`` as
     the closure set it at ``x_t``. Other arguments as :class:`MetaGradientSGD`.
+
+    Parameters
+    ----------
+    params, lr, meta_lr, w0, rule, w_min, projection
+        As in :class:`MetaGradientSGD`.
+    target_lr : float, optional
+    mu : {"l2", "loss"}
+    error_corrected : bool
     """
 
     _hinted = True

@@ -60,11 +60,14 @@ def _as_data(task):
 class MetaMD:
     """Meta Mirror Descent for a ``torch.nn.Module`` — ``meta-mirror-descent`` Alg. 1, eqs. (6)–(10), App. C.
 
-    Parameters: ``model`` (its architecture; the parameters are replaced by each task's ``θ``),
-    ``loss_fn`` ``(outputs, targets) -> scalar``, and the hyperparameters of
-    :class:`olc.learners.MetaMD` (``n_mix=3`` as in the paper, ``eta``, ``k``, ``horizon`` ``T``,
-    ``meta_lr`` ``ρ``, ``m_init``, ``m_min``, ``m_max``, ``unroll_tol``, ``meta_clip``).
     A training task is ``(X, y)`` (full-batch ``L_tr``) or a :class:`~olc.torch.TorchTask`.
+
+    Parameters
+    ----------
+    model, loss_fn
+        As in :class:`olc.torch.MAML` (the parameters are replaced by each task's ``θ``).
+    n_mix, eta, k, horizon, meta_lr, m_init, m_min, m_max, unroll_tol, meta_clip
+        As in :class:`olc.learners.MetaMD` (``n_mix=3`` as in the paper, ``horizon`` ``T``, ``meta_lr`` ``ρ``).
     """
 
     def __init__(self, model, loss_fn, n_mix: int = 3, eta: float = 0.1, k: float = 1.0, horizon: int = 100,
@@ -121,7 +124,12 @@ class MetaMD:
         return X, y
 
     def init_params(self, seed=0) -> torch.Tensor:
-        """Initial ``M`` (``(N, n)``, seeded): :meth:`olc.learners.MetaMD.init_params` as a tensor."""
+        """Initial ``M`` (``(N, n)``, seeded): :meth:`olc.learners.MetaMD.init_params` as a tensor.
+
+        Parameters
+        ----------
+        seed : int or numpy.random.Generator
+        """
         return torch.as_tensor(self.spec.init_params(self.dim, seed), dtype=self.dtype, device=self.device)
 
     def flat_params(self) -> torch.Tensor:
@@ -130,11 +138,21 @@ class MetaMD:
 
     @staticmethod
     def phi(M, theta) -> torch.Tensor:
-        """``φ_M(θ) = max_j θᵀ M_j² θ`` (eq. (6))."""
+        """``φ_M(θ) = max_j θᵀ M_j² θ`` (eq. (6)).
+
+        Parameters
+        ----------
+        M, theta : torch.Tensor
+        """
         return ((M * M) @ (theta * theta)).max()
 
     def bregman(self, M, a, b) -> torch.Tensor:
-        """``B_φ(a || b) = φ(a) − φ(b) − <∇φ(b), a − b>``, ``∇φ(b) = 2 M_{j*(b)}² b`` (eq. (2))."""
+        """``B_φ(a || b) = φ(a) − φ(b) − <∇φ(b), a − b>``, ``∇φ(b) = 2 M_{j*(b)}² b`` (eq. (2)).
+
+        Parameters
+        ----------
+        M, a, b : torch.Tensor
+        """
         M2 = M * M
         jb = int(torch.argmax(M2 @ (b * b)))
         return self.phi(M, a) - self.phi(M, b) - (2.0 * M2[jb] * b) @ (a - b)
@@ -142,7 +160,16 @@ class MetaMD:
     # ------------------------------------------------------------------ unroll + hypergradient
     def unroll(self, M, task, theta1, *, steps: int | None = None, record: bool = False):
         """``T`` mirror steps (eqs. (7)–(8)) from ``θ_1`` on the full-batch training loss of ``task``.
-        Returns ``θ_T`` or, with ``record``, ``(thetas (k+1, n), grads (k, n), active (k,))``."""
+        Returns ``θ_T`` or, with ``record``, ``(thetas (k+1, n), grads (k, n), active (k,))``.
+
+        Parameters
+        ----------
+        M, theta1 : torch.Tensor
+        task : tuple or TorchTask
+        steps : int, optional
+            Default ``T``.
+        record : bool
+        """
         M = self._M(M)
         X, y = self._data(task)
         theta = self._tensor(theta1, "theta1", (self.dim,)).clone()
@@ -171,7 +198,14 @@ class MetaMD:
 
     def task_objective(self, M, task, theta1, *, grad: bool = True):
         """``B_φ(θ_T || θ_1)`` for one task and (``grad``) its total derivative in ``M`` (eq. (19)),
-        the hypergradient by the reverse recursion of the module docstring. Returns ``(value, dB/dM)``."""
+        the hypergradient by the reverse recursion of the module docstring. Returns ``(value, dB/dM)``.
+
+        Parameters
+        ----------
+        M, theta1 : torch.Tensor
+        task : tuple or TorchTask
+        grad : bool
+        """
         M = self._M(M)
         X, y = self._data(task)
         TH, G, act = self.unroll(M, (X, y), theta1, record=True)
@@ -196,7 +230,14 @@ class MetaMD:
         return value, d
 
     def meta_objective(self, M, tasks, theta1s, *, grad: bool = True):
-        """Eq. (10): ``E(M) = (1/n) Σ_i B_φ(θ_T^(i) || θ_1^(i)) + k/λ`` (``λ = min m``) and ``dE/dM``."""
+        """Eq. (10): ``E(M) = (1/n) Σ_i B_φ(θ_T^(i) || θ_1^(i)) + k/λ`` (``λ = min m``) and ``dE/dM``.
+
+        Parameters
+        ----------
+        M : torch.Tensor
+        tasks, theta1s : sequence
+        grad : bool
+        """
         M = self._M(M)
         tasks = list(tasks)
         if not tasks:
@@ -228,7 +269,16 @@ class MetaMD:
         random stream): per meta-step, ``tasks_per_step`` tasks from ``task_sampler(rng)``, each started at
         ``init(rng)`` (or the fixed vector ``init``), ``M ← Π_[m_min, m_max](M − ρ·dE/dM)`` (``M`` kept in
         float64 between steps). Returns ``(M, history)``. A diverging unroll raises
-        :class:`olc.DivergenceError` with the history so far in ``.partial``."""
+        :class:`olc.DivergenceError` with the history so far in ``.partial``.
+
+        Parameters
+        ----------
+        task_sampler : callable
+        init : callable or array_like
+        meta_steps, tasks_per_step : int
+        seed : int or numpy.random.Generator
+        progress : bool or None
+        """
         def objective(M, tasks, theta1s):
             E, dE = self.meta_objective(torch.as_tensor(M, dtype=self.dtype, device=self.device), tasks, theta1s)
             return float(E), dE.detach().cpu().double().numpy()
@@ -238,7 +288,13 @@ class MetaMD:
         return torch.as_tensor(M, dtype=self.dtype, device=self.device), hist
 
     def optimizer(self, params, M, **kw) -> MetaMDOptimizer:
-        """The learned mirror descent as a torch optimizer over ``params`` (same ``η`` unless given)."""
+        """The learned mirror descent as a torch optimizer over ``params`` (same ``η`` unless given).
+
+        Parameters
+        ----------
+        params : iterable of torch.Tensor
+        M : torch.Tensor
+        """
         return MetaMDOptimizer(params, M, eta=kw.pop("eta", self.spec.eta), **kw)
 
 
@@ -247,9 +303,17 @@ class MetaMDOptimizer(torch.optim.Optimizer):
     eqs. (7)–(8) on the flattened parameters of one group,
     ``j* = argmax_j θ_tᵀ M_j² θ_t``, ``θ_{t+1} = θ_t − η M_{j*}^{-2} ∇L(θ_t)``.
 
-    ``M``: the ``(N, n)`` tensor of positive diagonals (e.g. from :meth:`MetaMD.meta_train`; ``n`` =
-    the number of parameters); ``eta``: ``η``. Usage as ``torch.optim.SGD`` (``step()`` after
-    ``backward()``, or ``step(closure)``). State (``state_dict`` round-trips): ``M`` and the step count.
+    Usage as ``torch.optim.SGD`` (``step()`` after ``backward()``, or ``step(closure)``). State
+    (``state_dict`` round-trips): ``M`` and the step count.
+
+    Parameters
+    ----------
+    params : iterable of torch.Tensor
+    M : torch.Tensor
+        The ``(N, n)`` positive diagonals (e.g. from :meth:`MetaMD.meta_train`; ``n`` = the number
+        of parameters).
+    eta : float
+        ``η``.
     """
 
     def __init__(self, params, M, eta: float = 0.1):
@@ -285,7 +349,12 @@ class MetaMDOptimizer(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        """One mirror step; ``closure`` (optional) recomputes the loss and gradients and returns the loss."""
+        """One mirror step; ``closure`` (optional) recomputes the loss and gradients and returns the loss.
+
+        Parameters
+        ----------
+        closure : callable, optional
+        """
         st, grp = self._st, self.param_groups[0]
         loss = None
         if closure is not None:

@@ -162,7 +162,12 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         return self._st["M"]
 
     def set_M(self, M) -> None:
-        """Set ``M`` (e.g. one learned by :class:`olc.learners.MetaOpt` or another run)."""
+        """Set ``M`` (e.g. one learned by :class:`olc.learners.MetaOpt` or another run).
+
+        Parameters
+        ----------
+        M : array_like or torch.Tensor
+        """
         cur = self.M
         M = real_tensor(M, "M").to(dtype=cur.dtype, device=cur.device)
         if M.shape != cur.shape:
@@ -175,7 +180,12 @@ class MetaOptOptimizer(torch.optim.Optimizer):
         """Stop (or resume) meta-updates: deploy the learned ``M`` (Sec. 5). Returns ``self``.
 
         Frozen steps update the parameters in place (one closure call, no flat copies) and do not record
-        the parameter history; after unfreezing, meta-steps resume once ``L`` iterates are recorded again."""
+        the parameter history; after unfreezing, meta-steps resume once ``L`` iterates are recorded again.
+
+        Parameters
+        ----------
+        frozen : bool
+        """
         self._group["frozen"] = bool(frozen)
         return self
 
@@ -301,7 +311,13 @@ class MetaOptOptimizer(torch.optim.Optimizer):
     # ------------------------------------------------------------------ the step
     @torch.no_grad()
     def step(self, closure=None):
-        """One step of Alg. 7; ``closure`` (required) re-evaluates the model and returns the loss."""
+        """One step of Alg. 7.
+
+        Parameters
+        ----------
+        closure : callable
+            Required: re-evaluates the model and returns the loss.
+        """
         if closure is None:
             raise InvalidArgumentError("closure: MetaOptOptimizer.step needs a closure that zeroes the gradients, "
                                        "computes the loss, calls backward() and returns the loss")

@@ -37,12 +37,12 @@ def sequential_stability(model, loss_fn, X, y, *, lr: float, steps: int, weight_
         parameters and buffers; the user's dtype, device and training loop are untouched).
     loss_fn : ``(outputs, targets) -> scalar`` (mean reduction).
     X, y : the training data (arrays or tensors, same first dimension).
-    lr : learning rate ``η``; ``weight_decay``: ``δ`` (``x_{t+1} = (1−δ)x_t − η∇f_t(x_t)``).
+    lr, weight_decay : learning rate ``η`` and ``δ`` (``x_{t+1} = (1−δ)x_t − η∇f_t(x_t)``).
     steps : the number of recorded steps ``T`` (every interval of ``A_0..A_{T−1}`` is analysed).
-    batch_size : minibatch size (``None``: full batch, the paper's deterministic setting); each
+    batch_size, seed : minibatch size (``None``: full batch, the paper's deterministic setting); each
         step draws its minibatch from ``seed``, and ``A_t`` uses that step's minibatch.
     warmup_steps : steps of the same update taken first and not recorded ("after training").
-    device : ``"cpu"`` (default), ``"cuda"``, ...; ``dtype``: the trajectory's torch dtype
+    device, dtype, hvp_dtype : ``"cpu"`` (default), ``"cuda"``, ...; ``dtype``: the trajectory's torch dtype
         (default float64); ``hvp_dtype``: the Hessian-vector products' (e.g. ``torch.float32`` —
         the Krylov bounds are still computed in float64, for the float32 ``A_t``).
     form, hessian_nodes, secant : the LTV (:class:`~olc.systems.OptimizationSystem`): ``"gd"`` or
@@ -58,10 +58,15 @@ def sequential_stability(model, loss_fn, X, y, *, lr: float, steps: int, weight_
     :class:`~olc.systems.SequentialStability` (``result.summary()`` explains it), or
     ``(result, system)`` with ``return_system=True``.
 
-    Example
-    -------
-    >>> res = sequential_stability(model, torch.nn.CrossEntropyLoss(), X, y, lr=0.1, steps=10)  # doctest: +SKIP
-    >>> print(res.summary())                                                                   # doctest: +SKIP
+    Examples
+    --------
+    >>> import torch, olc.torch
+    >>> _ = torch.manual_seed(0)
+    >>> X = torch.randn(16, 3, dtype=torch.float64)
+    >>> res = olc.torch.sequential_stability(torch.nn.Linear(3, 1).double(), torch.nn.MSELoss(), X,
+    ...                                      X.sum(1, keepdim=True), lr=0.1, steps=5)
+    >>> type(res).__name__, bool(res.kappa >= 1)
+    ('SequentialStability', True)
     """
     torch = _torch()
     oracle = TorchOracle(model, loss_fn, X, y, batch_size=batch_size, dtype=dtype or torch.float64,
