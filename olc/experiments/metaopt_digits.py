@@ -177,39 +177,49 @@ def _accuracy(oracle, x, X, y):
     return float(np.mean(out.argmax(axis=1) == y))
 
 
-def _play(opt, oracle, T, x0, game_seed=None):
-    """``(losses, last iterate)``; a divergence gives ``(None, None)``."""
+def _play(opt, oracle, T, x0, game_seed=None, cap=np.inf):
+    """``(losses, last iterate)``; a divergence gives ``(None, None)``. The game ends early once the cumulative
+    loss exceeds ``cap`` (then fewer than ``T`` losses): losses are cross-entropies, ``>= 0``, so such a run's
+    total is above ``cap`` too."""
     from ..errors import DivergenceError, NonFiniteError
     from ..game import play
-    from ..games.optimization import optimization
+    from ..games.optimization import OptimizationGame
 
+    game = OptimizationGame(oracle, T, x0, seed=game_seed)
+    game.done = lambda t: game._values[:t + 1].sum() > cap
     try:
         with np.errstate(all="ignore"):
-            tr = play(opt, optimization(oracle, T, x0, seed=game_seed))
+            tr = play(opt, game, progress=False)
     except (DivergenceError, NonFiniteError):
-        return None, None
-    if not np.all(np.isfinite(tr.losses)):
         return None, None
     return tr.losses, tr.decisions[-1]
 
 
 def _tune(family, oracle, T, x0, cfg, gd_lr, game_seed=None):
     """Tune ``family`` by cumulative training loss over ``T`` steps from ``x0``; returns the tuning record
-    (``best`` config, positions) — self-tuning methods get ``{"best": {}, "position": {}}``."""
+    (``best`` config, positions, ``run``: the best config's ``(losses, last iterate)``) — self-tuning methods
+    get ``{"best": {}, "position": {}}`` and their run. A run is cut once its partial sum exceeds the best
+    total so far (:func:`_play`'s ``cap``: it cannot win, so the optimum is the exhaustive search's); the
+    largest learning rates go first, which on these problems sets a low cap early."""
     axes, scales, limits = _axes(cfg.grid)[family]
     if not axes:
-        return {"best": {}, "position": {}, "extended": {}, "axes": {}}
+        return {"best": {}, "position": {}, "extended": {}, "axes": {},
+                "run": _play(make_baseline(family, {}, gd_lr), oracle, T, x0, game_seed)}
+    runs, cap = {}, [np.inf]
 
     def score_many(configs):
-        out = []
-        for c in configs:
-            losses, _ = _play(make_baseline(family, c, gd_lr), oracle, T, x0, game_seed)
-            out.append(None if losses is None else float(np.sum(losses)))
-        return out
+        out = {}
+        for c in sorted(configs, key=lambda c: (-c.get("lr", 0.0), *c.values())):
+            losses, last = _play(make_baseline(family, c, gd_lr), oracle, T, x0, game_seed, cap[0])
+            out[id(c)] = None if losses is None else float(np.sum(losses))
+            if losses is not None and len(losses) == T:
+                runs[tuple(c.values())], cap[0] = (losses, last), min(cap[0], out[id(c)])
+        return [out[id(c)] for c in configs]
 
     t = tune_grid(score_many, axes, minimize=True, max_extend=cfg.max_extend, scales=scales, limits=limits,
                   keep_table=False)
-    return {k: t[k] for k in ("best", "position", "extended", "axes")}
+    return {**{k: t[k] for k in ("best", "position", "extended", "axes")},
+            "run": (None, None) if t["best"] is None else runs[tuple(t["best"].values())]}
 
 
 def _one_seed(cfg, seed, tick):
@@ -225,15 +235,13 @@ def _one_seed(cfg, seed, tick):
     gd_lr = cfg.base_lr
     for fam in BASELINES:  # "gd" first: HGD starts from the tuned GD rate
         t = _tune(fam, fixed, cfg.T, inits[0], cfg, gd_lr)
+        runs = [t.pop("run")[0]]  # episode 1 starts where the tuning ran: its best run
         tuning["deterministic"][fam] = t
         if fam == "gd" and t["best"]:
             gd_lr = t["best"]["lr"]
-        runs = []
-        for i in range(cfg.N):
-            losses, _ = _play(make_baseline(fam, t["best"] or {}, gd_lr), fixed, cfg.T, inits[i]) \
-                if t["best"] is not None else (None, None)
-            runs.append(None if losses is None else losses.tolist())
-        det[NAMES[fam]] = runs
+        runs += [None if t["best"] is None else _play(make_baseline(fam, t["best"], gd_lr), fixed, cfg.T, inits[i])[0]
+                 for i in range(1, cfg.N)]
+        det[NAMES[fam]] = [None if v is None else v.tolist() for v in runs]
     tick()
     frozen = learner.freeze(res.final_state)
     x0, game_seed = inits[0], seed + 1000
@@ -243,12 +251,10 @@ def _one_seed(cfg, seed, tick):
     gd_sto = cfg.base_lr
     for fam in BASELINES:
         t = _tune(fam, full, cfg.T_stochastic, x0, cfg, gd_sto, game_seed)
+        sto[NAMES[fam]], finals[NAMES[fam]] = t.pop("run")  # the tuned run is the comparison run
         tuning["stochastic"][fam] = t
         if fam == "gd" and t["best"]:
             gd_sto = t["best"]["lr"]
-        losses, last = _play(make_baseline(fam, t["best"] or {}, gd_sto), full, cfg.T_stochastic, x0, game_seed) \
-            if t["best"] is not None else (None, None)
-        sto[NAMES[fam]], finals[NAMES[fam]] = losses, last
     tick()
     full_loss = {k: None if x is None else float(full.value(x)) for k, x in finals.items()}
     test_acc = {k: None if x is None else _accuracy(full, x, data.X_test, data.y_test) for k, x in finals.items()}
