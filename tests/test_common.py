@@ -48,12 +48,12 @@ def _control():
 
 
 def _meta_learning():
-    return L.MetaLearningGame(olc.tasks.random_quadratics(T, dim=2, seed=0), inner_lr=0.1)
+    return olc.games.MetaLearningGame(olc.tasks.random_quadratics(T, dim=2, seed=0), inner_lr=0.1)
 
 
-_RULE = L.MetaMomentumRule(0.1)
-_TARGET = L.bootstrap_target(_quadratic().A, _RULE, 0.2)
-_K = L.lqr_gain(_SYSTEM.A(0), _SYSTEM.B(0), *_COST)[0]
+_RULE = L.meta_gradients.MetaMomentumRule(0.1)
+_TARGET = L.meta_gradients.bootstrap_target(_quadratic().A, _RULE, 0.2)
+_K = L.control.lqr_gain(_SYSTEM.A(0), _SYSTEM.B(0), *_COST)[0]
 
 #: learner name -> (factory accepting keyword overrides, game factory, extra bad values {name: value})
 CASES = {

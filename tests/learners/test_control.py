@@ -6,7 +6,7 @@ import pytest
 
 import olc
 from olc.errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
-from olc.learners.schedules import InverseSqrt, Power
+from olc.optim import InverseSqrt, Power
 from olc.systems import disturbances as D
 from olc.systems import library as lib
 
@@ -37,7 +37,7 @@ def test_lqr_matches_riccati_and_python_control():
         res = A.T @ P @ A - P - A.T @ P @ B @ np.linalg.solve(R + B.T @ P @ B, B.T @ P @ A) + Q
         assert np.max(np.abs(res)) < 1e-8 * max(1.0, np.max(np.abs(P)))
         # no 1/2 in the cost: scaling Q and R together leaves K unchanged
-        K2 = olc.learners.lqr_gain(A, B, 7 * Q, 7 * R)[0]
+        K2 = olc.learners.control.lqr_gain(A, B, 7 * Q, 7 * R)[0]
         np.testing.assert_allclose(K2, lqr.K, rtol=1e-8, atol=1e-12)
 
 
@@ -45,7 +45,7 @@ def test_finite_horizon_lqr_is_optimal_and_converges():
     s, cost = _di()
     T = 60
     A_seq, B_seq = s.matrices(T)
-    Ks, Ps = olc.learners.lqr_gains(A_seq, B_seq, cost.Q, cost.R)
+    Ks, Ps = olc.learners.control.lqr_gains(A_seq, B_seq, cost.Q, cost.R)
     # without disturbances the optimal cost from x0 is x0ᵀ P_0 x0
     x0 = np.array([1.0, -2.0])
     game = olc.games.control(olc.systems.LTVSystem(np.array(A_seq), np.array(B_seq)), np.zeros((T, 2)), cost, x0=x0)
@@ -321,13 +321,13 @@ _B2 = np.array([[0.0], [1.0]])
 ])
 def test_lqr_gain_validates_before_riccati(args, err, match):
     with pytest.raises(err, match=match) as info:
-        olc.learners.lqr_gain(*args)
+        olc.learners.control.lqr_gain(*args)
     assert "Riccati" not in str(info.value)
 
 
 def test_lqr_gain_still_reports_unstabilisable_systems():
     with pytest.raises(InvalidArgumentError, match="stabilis"):
-        olc.learners.lqr_gain(2 * np.eye(2), np.zeros((2, 1)), np.eye(2), np.eye(1))
+        olc.learners.control.lqr_gain(2 * np.eye(2), np.zeros((2, 1)), np.eye(2), np.eye(1))
 
 
 @pytest.mark.parametrize("args, err, match", [
@@ -341,16 +341,16 @@ def test_lqr_gain_still_reports_unstabilisable_systems():
 ])
 def test_lqr_gains_validates(args, err, match):
     with pytest.raises(err, match=match):
-        olc.learners.lqr_gains(*args)
+        olc.learners.control.lqr_gains(*args)
     with pytest.raises(ShapeError, match=r"P_final: expected shape \(2, 2\)"):
-        olc.learners.lqr_gains(np.stack([_A2] * 5), np.stack([_B2] * 5), np.eye(2), np.eye(1), P_final=np.eye(3))
+        olc.learners.control.lqr_gains(np.stack([_A2] * 5), np.stack([_B2] * 5), np.eye(2), np.eye(1), P_final=np.eye(3))
 
 
 def test_lqr_gains_overflow_is_divergence():
     """An unstabilisable (B = 0) unstable LTV over a long horizon: the Riccati cost-to-go overflows."""
     A = np.stack([1e3 * np.eye(2)] * 200)
     with pytest.raises(DivergenceError, match="Riccati") as info:
-        olc.learners.lqr_gains(A, np.zeros((200, 2, 1)), np.eye(2), np.eye(1))
+        olc.learners.control.lqr_gains(A, np.zeros((200, 2, 1)), np.eye(2), np.eye(1))
     assert info.value.step is not None and np.all(np.isfinite(info.value.partial[1][info.value.step + 1:]))
 
 

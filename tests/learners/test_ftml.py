@@ -5,16 +5,9 @@ import pytest
 
 import olc
 from olc.comparators import BestMetaLearner
-from olc.learners import (
-    FTML,
-    FTLFineTune,
-    MetaLearningGame,
-    TrainFromScratch,
-    TrainOnEverything,
-    data_efficiency,
-    fit_log_regret,
-    online_meta_learning,
-)
+from olc.games import MetaLearningGame
+from olc.learners import FTML, FTLFineTune, TrainFromScratch, TrainOnEverything
+from olc.learners.ftml import data_efficiency, fit_log_regret, online_meta_learning
 from olc.tasks import Task, linear_regression, random_quadratics
 
 
@@ -56,7 +49,7 @@ def test_ftml_general_tasks_use_numerical_leader():
     state = ftml.init((2,), rng)
     for t, task in enumerate(tasks):
         state = ftml.update(state, olc.Feedback(t, "full", 0.0, loss=task))
-    m = olc.learners.MAML(0.5, 1)
+    m = olc.meta.MAML(0.5, 1)
     g = np.sum([m.meta_gradient(t, state.w) for t in tasks], axis=0)
     assert np.linalg.norm(g) < 1e-6  # stationary point of Eq. 4
 

@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import minimize
 
 from olc import DivergenceError, InvalidArgumentError, NonFiniteError
-from olc.learners import MetaMD, ftml_step_limit
+from olc.meta import MetaMD, ftml_step_limit
 from olc.oracles import QuadraticOracle
 
 
