@@ -116,6 +116,15 @@ def exported_learners() -> list[str]:
                   and all(callable(getattr(getattr(L, n), a, None)) for a in ("init", "decide", "update")))
 
 
+def test_learners_exports_learners_only():
+    """``olc.learners`` is the namespace of learners: every name it exports follows the protocol; states,
+    results and helpers stay in their modules, the meta-gradient estimators live in ``olc.meta``."""
+    assert sorted(L.__all__) == exported_learners()
+    assert not hasattr(L, "MAML") and not hasattr(L, "InverseSqrt") and not hasattr(L, "MetaLearningGame")
+    assert L.ftml.OnlineState is not None and olc.meta.MAML.__module__ == "olc.meta.maml"
+    assert {"MAML", "FOBMAML", "IMAML", "MetaMD", "meta_train", "MetaTrainResult"} <= set(olc.meta.__all__)
+
+
 def test_every_learner_has_a_case():
     names = exported_learners()
     assert len(names) >= 37
