@@ -43,7 +43,7 @@ from olc._io import atomic_write_json
 from olc.comparators import BestDFC
 from olc.comparators.fixed import minimize_over_set
 from olc.learners import GPC, LQR
-from olc.learners.schedules import InverseSqrt
+from olc.optim import InverseSqrt
 from olc.systems import Adversarial, QuadraticCost, inverted_pendulum
 
 SCALE = 0.1           # the pendulum's disturbance scale in gpc-vs-lqr (SYSTEMS["pendulum"])

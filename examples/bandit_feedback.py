@@ -21,7 +21,8 @@ import numpy as np
 
 import olc
 from olc.comparators import BestFixed
-from olc.learners import FKM, OGD, BCOMemory, InverseSqrt
+from olc.learners import FKM, OGD, BCOMemory
+from olc.optim import InverseSqrt
 from olc.sets import Ball
 
 parser = argparse.ArgumentParser()

@@ -30,11 +30,11 @@ alpha, T = 0.1, 200
 curves = []
 for seed in range(3):
     tasks = olc.tasks.random_quadratics(T, dim=3, condition=5.0, seed=seed, scale=2.0)
-    game = olc.learners.MetaLearningGame(tasks, inner_lr=alpha)          # loss f_t(w − α∇f̂_t(w))
+    game = olc.games.MetaLearningGame(tasks, inner_lr=alpha)          # loss f_t(w − α∇f̂_t(w))
     trace = olc.play(olc.learners.FTML(inner_lr=alpha), game, seed=seed)  # Eq. 4, exact
     curves.append(trace.regret(olc.comparators.BestMetaLearner(alpha=alpha)))  # eq. (3), every prefix
 R = np.mean(curves, axis=0)
-fit = olc.learners.fit_log_regret(R)
+fit = olc.learners.ftml.fit_log_regret(R)
 print(f"regret after {T} rounds: {R[-1]:.3f}; fit R_t ≈ {fit['log_intercept']:.2f} + "
       f"{fit['log_slope']:.2f} log t (R² = {fit['log_r2']:.4f}; √t fit R² = {fit['sqrt_r2']:.4f})")
 

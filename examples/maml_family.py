@@ -20,7 +20,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
-from olc import learners as L
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=tempfile.mkdtemp())
@@ -29,7 +28,7 @@ args = parser.parse_args()
 lam, lr = 1.0, 0.05                       # prior strength λ of (6) and the inner GD step
 tasks = olc.tasks.linear_regression(n_tasks=10, dim=5, seed=0)
 theta = np.zeros(5)
-exact = [L.bilevel_meta_gradient(t, theta, lam) for t in tasks]   # the target of every estimate
+exact = [olc.meta.bilevel_meta_gradient(t, theta, lam) for t in tasks]   # the target of every estimate
 
 
 def rel_error(learner):
@@ -40,20 +39,20 @@ def rel_error(learner):
 
 steps = [1, 3, 10, 30, 100, 300]
 methods = {
-    "FO-B-MAML fwd": lambda K: L.FOBMAML(lam, 1e-3, "forward", lr, K),      # eq. (10)
-    "FO-B-MAML sym": lambda K: L.FOBMAML(lam, 1e-3, "symmetric", lr, K),    # eq. (11)
-    "iMAML cg=5": lambda K: L.IMAML(lam, 5, lr, K),                          # CG on eq. (8)
-    "MAML (unrolled)": lambda K: L.MAML(lr, K, lam=lam),                     # backprop through GD on (6)
-    "FO-MAML": lambda K: L.FOMAML(lr, K, lam=lam),                           # eq. (3)
-    "Reptile": lambda K: L.Reptile(lr, K, lam=lam),                          # eq. (4)
+    "FO-B-MAML fwd": lambda K: olc.meta.FOBMAML(lam, 1e-3, "forward", lr, K),      # eq. (10)
+    "FO-B-MAML sym": lambda K: olc.meta.FOBMAML(lam, 1e-3, "symmetric", lr, K),    # eq. (11)
+    "iMAML cg=5": lambda K: olc.meta.IMAML(lam, 5, lr, K),                          # CG on eq. (8)
+    "MAML (unrolled)": lambda K: olc.meta.MAML(lr, K, lam=lam),                     # backprop through GD on (6)
+    "FO-MAML": lambda K: olc.meta.FOMAML(lr, K, lam=lam),                           # eq. (3)
+    "Reptile": lambda K: olc.meta.Reptile(lr, K, lam=lam),                          # eq. (4)
 }
 errors = {name: [rel_error(make(K)) for K in steps] for name, make in methods.items()}
 for name, e in errors.items():
     print(f"{name:16s}" + " ".join(f"{v:9.2e}" for v in e))
 
 # Outer loop (Alg. 1): FO-B-MAML gradients, NormalizedGD updates, exact B-MAML loss recorded.
-loss = lambda th: np.mean([L.bilevel_objective(t, th, lam) for t in tasks])  # noqa: E731
-run = L.meta_train(L.FOBMAML(lam, 1e-3, "symmetric", lr, 100), tasks, theta, outer_lr=0.5, n_steps=20,
+loss = lambda th: np.mean([olc.meta.bilevel_objective(t, th, lam) for t in tasks])  # noqa: E731
+run = olc.meta.meta_train(olc.meta.FOBMAML(lam, 1e-3, "symmetric", lr, 100), tasks, theta, outer_lr=0.5, n_steps=20,
                    optimizer="normalized", beta=1.0, loss=loss)
 print(f"B-MAML loss: {run.losses[0]:.4f} -> {run.losses[-1]:.4f}")
 

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
-from olc.learners import MetaMD
+from olc.meta import MetaMD
 from olc.oracles import QuadraticOracle
 
 parser = argparse.ArgumentParser()

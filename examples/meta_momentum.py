@@ -19,13 +19,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
-from olc.learners import (
-    IdentityRule,
-    MetaGradient,
-    MetaMomentumRule,
-    OptimisticMetaGradient,
-    heavy_ball_coefficients,
-)
+from olc.learners import MetaGradient, OptimisticMetaGradient
+from olc.learners.meta_gradients import IdentityRule, MetaMomentumRule, heavy_ball_coefficients
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None, help="output directory (default: a new temp dir)")

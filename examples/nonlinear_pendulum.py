@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
-from olc.learners.schedules import InverseSqrt
+from olc.optim import InverseSqrt
 
 parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
 parser.add_argument("--out", default=None, help="output directory (default: a new temporary directory)")

@@ -20,7 +20,8 @@ import numpy as np
 
 import olc
 from olc.comparators import BestFixed
-from olc.learners import AOFTRL, FTRL, OGD, InverseSqrt
+from olc.learners import AOFTRL, FTRL, OGD
+from olc.optim import InverseSqrt
 from olc.sets import Ball
 
 parser = argparse.ArgumentParser()

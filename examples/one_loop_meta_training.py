@@ -22,7 +22,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
-from olc.learners import MAML, OGD, Adam, fit_maml
+from olc.learners import OGD, Adam
+from olc.meta import MAML, fit_maml
 from olc.sets import Reals
 from olc.tasks import linear_regression
 

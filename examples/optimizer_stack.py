@@ -46,11 +46,11 @@ optimizers = {
     # Nesterov momentum projected onto the ball of radius 1 (the set makes it a constrained method)
     "Nesterov on the unit ball": Chain(Momentum(0.7, nesterov=True), Scale(0.019), K=olc.sets.Ball(1.0)),
 }
-traces = {name: olc.learners.train(opt, oracle, args.T, x0) for name, opt in optimizers.items()}
+traces = {name: olc.learners.optimizers.train(opt, oracle, args.T, x0) for name, opt in optimizers.items()}
 
 # 1. AdamW is the chain ScaleByAdam, AddDecayedWeights, Scale: same bits
 chain = Chain(ScaleByAdam(), AddDecayedWeights(1e-3), Scale(0.05))
-same = np.array_equal(olc.learners.train(chain, oracle, args.T, x0).decisions, traces["AdamW(0.05)"].decisions)
+same = np.array_equal(olc.learners.optimizers.train(chain, oracle, args.T, x0).decisions, traces["AdamW(0.05)"].decisions)
 print("AdamW == its chain, bit for bit:", same)
 assert same
 # 2. the projected chain never leaves the ball

@@ -27,7 +27,8 @@ import numpy as np
 import olc
 from olc.comparators import BestFixed
 from olc.experiments import thin_curve
-from olc.learners import OGD, InverseSqrt
+from olc.learners import OGD
+from olc.optim import InverseSqrt
 from olc.sets import Ball
 
 

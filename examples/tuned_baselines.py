@@ -4,7 +4,7 @@ Run:  python examples/tuned_baselines.py [--out DIR] [--T 150] [--T-mlp 30]
 
 Training is an online game in olc: the decision of round t is the iterate x_t, the loss is
 f(x_t) and the feedback its gradient. So every optimizer is a learner and one loop — olc.play
-on olc.games.optimization.optimization, wrapped by olc.learners.train — trains all of them.
+on olc.games.optimization.optimization, wrapped by olc.learners.optimizers.train — trains all of them.
 
 1. Least squares: the three tuned families of App. E.2 (GD, momentum, AdamW; each the best
    point of its grid in hindsight, found by olc.comparators.BestOptimizer — GD and momentum in
@@ -27,7 +27,8 @@ import numpy as np
 import olc
 from olc.comparators import BestOptimizer
 from olc.errors import DivergenceError
-from olc.learners import AdamW, DAdaptAdam, DoG, HypergradientDescent, Mechanic, train
+from olc.learners import AdamW, DAdaptAdam, DoG, HypergradientDescent, Mechanic
+from olc.learners.optimizers import train
 from olc.oracles import LeastSquaresOracle
 
 parser = argparse.ArgumentParser()

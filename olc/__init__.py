@@ -6,7 +6,7 @@ hindsight. Optimization itself is modelled as a time-varying linear dynamical sy
 
 The light core (``play``, ``Trace``, ``sets``, ``losses``, ``games``, errors) is imported
 eagerly; the subpackages ``systems``, ``learners``, ``comparators``, ``oracles``,
-``tasks``, ``kernels``, ``experiments``, ``backend`` and ``plot`` load on first attribute access, so
+``tasks``, ``meta``, ``kernels``, ``experiments``, ``backend`` and ``plot`` load on first attribute access, so
 ``import olc`` stays fast (numba, scipy and torch load only when used).
 """
 
@@ -29,7 +29,7 @@ from .game import Environment, Feedback, Learner, Trace, play
 __version__ = "0.1.0"
 
 _LAZY = {"systems", "learners", "comparators", "oracles", "tasks", "kernels", "experiments", "backend",
-         "games", "torch", "bench", "sweeps", "provenance", "plot", "testing", "optim"}
+         "games", "meta", "torch", "bench", "sweeps", "provenance", "plot", "testing", "optim"}
 
 __all__ = [
     "play", "Trace", "Feedback", "Learner", "Environment", "sets", "losses",

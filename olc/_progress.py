@@ -1,7 +1,7 @@
 """Progress bars for olc's long loops (tqdm, imported lazily).
 
-``progress=None`` (the default of :func:`olc.play`, :func:`olc.learners.train`,
-:func:`olc.learners.meta_train`) shows a bar only when the loop is still running after
+``progress=None`` (the default of :func:`olc.play`, :func:`olc.learners.optimizers.train`,
+:func:`olc.meta.meta_train`) shows a bar only when the loop is still running after
 :data:`AUTO_DELAY` seconds (tqdm's ``delay``), so quick calls stay silent and a call that runs
 for minutes says how far it is; ``True`` always shows one, ``False`` never does.
 """

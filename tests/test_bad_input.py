@@ -48,7 +48,7 @@ def test_booleans_objects_and_strings_are_not_numeric_arrays():
 @pytest.mark.parametrize("make, arg", [
     (lambda: Quadratic(np.eye(3), None, "0.5"), "c"),
     (lambda: LeastSquares(np.ones(3), "0.1"), "y"),
-    (lambda: olc.learners.MetaGradient(olc.learners.IdentityRule(), 0.1, w0="0.1"), "w0"),
+    (lambda: olc.learners.MetaGradient(olc.learners.meta_gradients.IdentityRule(), 0.1, w0="0.1"), "w0"),
     (lambda: Feedback(0, "bandit", "0.1"), "value"),
     (lambda: olc.learners.OGD(Ball(1.0), lr="0.1"), "lr"),
     (lambda: Ball("1.0"), "radius"),
@@ -157,8 +157,8 @@ def test_integers_beyond_int64_and_the_float_range():
 def test_maml_with_a_huge_number_of_inner_steps():
     """On a quadratic task φ_K → the minimiser x* as K → ∞, so the meta-gradient → 0; K = 10^18 is
     taken in O(log K) products (was an endless loop), K = 5000 agrees with the unrolled recursion."""
-    from olc.learners import MAML
-    from olc.learners import maml as mm
+    from olc.meta import MAML
+    from olc.meta import maml as mm
 
     task = olc.tasks.random_quadratics(1, dim=3, seed=2)[0]
     theta = RNG.normal(size=3)
@@ -175,7 +175,9 @@ def test_maml_with_a_huge_number_of_inner_steps():
 def test_ftml_at_the_singular_point_finds_a_meta_minimiser():
     """inner_lr = 1 on tasks with Hessian I makes I − αA = 0: the meta-objective is flat in w (every
     w is a minimiser); with an eigenvalue 1 among others it loses rank. Was LinAlgError."""
-    from olc.learners import FTML, MAML, MetaLearningGame
+    from olc.games import MetaLearningGame
+    from olc.learners import FTML
+    from olc.meta import MAML
 
     tasks = olc.tasks.random_quadratics(3, dim=1, seed=0)
     tr = olc.play(FTML(inner_lr=1.0), MetaLearningGame(tasks, inner_lr=1.0))
@@ -229,9 +231,9 @@ def test_convex_game_of_function_losses_with_a_shape():
 # ------------------------------------------------------------------ silently accepted → refused
 def test_fobmaml_steps_and_rate_must_be_positive():
     with pytest.raises(InvalidArgumentError, match=r"inner_steps: expected an integer >= 1, got 0"):
-        olc.learners.FOBMAML(1.0, 1e-3, inner_lr=0.1, inner_steps=0)
+        olc.meta.FOBMAML(1.0, 1e-3, inner_lr=0.1, inner_steps=0)
     with pytest.raises(InvalidArgumentError, match=r"inner_lr: expected a positive number, got 0"):
-        olc.learners.FOBMAML(1.0, 1e-3, inner_lr=0, inner_steps=3)
+        olc.meta.FOBMAML(1.0, 1e-3, inner_lr=0, inner_steps=3)
 
 
 def test_empty_loss_sequences():

@@ -48,11 +48,11 @@ def _control():
 
 
 def _meta_learning():
-    return L.MetaLearningGame(olc.tasks.random_quadratics(T, dim=2, seed=0), inner_lr=0.1)
+    return olc.games.MetaLearningGame(olc.tasks.random_quadratics(T, dim=2, seed=0), inner_lr=0.1)
 
 
-_RULE = L.MetaMomentumRule(0.1)
-_TARGET = L.bootstrap_target(_quadratic().A, _RULE, 0.2)
+_RULE = L.meta_gradients.MetaMomentumRule(0.1)
+_TARGET = L.meta_gradients.bootstrap_target(_quadratic().A, _RULE, 0.2)
 _K = olc.systems.lqr_gain(_SYSTEM.A(0), _SYSTEM.B(0), *_COST)[0]
 
 #: learner name -> (factory accepting keyword overrides, game factory, extra bad values {name: value})
@@ -114,6 +114,15 @@ def exported_learners() -> list[str]:
     """The classes olc.learners exports that follow the learner protocol (init / decide / update)."""
     return sorted(n for n in L.__all__ if inspect.isclass(getattr(L, n))
                   and all(callable(getattr(getattr(L, n), a, None)) for a in ("init", "decide", "update")))
+
+
+def test_learners_exports_learners_only():
+    """``olc.learners`` is the namespace of learners: every name it exports follows the protocol; states,
+    results and helpers stay in their modules, the meta-gradient estimators live in ``olc.meta``."""
+    assert sorted(L.__all__) == exported_learners()
+    assert not hasattr(L, "MAML") and not hasattr(L, "InverseSqrt") and not hasattr(L, "MetaLearningGame")
+    assert L.ftml.OnlineState is not None and olc.meta.MAML.__module__ == "olc.meta.maml"
+    assert {"MAML", "FOBMAML", "IMAML", "MetaMD", "meta_train", "MetaTrainResult"} <= set(olc.meta.__all__)
 
 
 def test_every_learner_has_a_case():

@@ -9,7 +9,8 @@ import pytest
 import olc
 from olc import optim as O
 from olc.game import Feedback
-from olc.learners import AOFTRL, FTRL, MAML, OGD, SGD, AdaGrad, Adam, Hedge, Mechanic, meta_train, outer_optimizer
+from olc.learners import AOFTRL, FTRL, OGD, SGD, AdaGrad, Adam, Hedge, Mechanic
+from olc.meta import MAML, meta_train, outer_optimizer
 from olc.oracles import QuadraticOracle
 from olc.sets import Ball, Box, Reals, Simplex
 
@@ -28,7 +29,7 @@ def test_custom_chain_matches_its_hand_written_recursion(quad):
     oracle, x0 = quad
     opt = O.Chain(O.ClipByNorm(0.5), O.ScaleByAdam((0.8, 0.99), 1e-6), O.AddDecayedWeights(1e-2),
                   O.Scale(O.InverseSqrt(0.1)))
-    tr = olc.learners.train(opt, oracle, 60, x0)
+    tr = olc.learners.optimizers.train(opt, oracle, 60, x0)
     x, m, v, xs = x0.copy(), np.zeros(D), np.zeros(D), []
     for t in range(1, 61):
         xs.append(x.copy())
@@ -45,7 +46,7 @@ def test_custom_chain_matches_its_hand_written_recursion(quad):
 def test_projected_heavy_ball_and_normalized_steps_stay_in_the_set(quad):
     oracle, x0 = quad
     K = Box(-0.2, 0.3, dim=D)
-    tr = olc.learners.train(O.Chain(O.Normalize(0.1), O.Momentum(0.5), O.Scale(0.05), K=K, x0=x0), oracle, 40)
+    tr = olc.learners.optimizers.train(O.Chain(O.Normalize(0.1), O.Momentum(0.5), O.Scale(0.05), K=K, x0=x0), oracle, 40)
     x, b = np.clip(x0, -0.2, 0.3), np.zeros(D)
     for t in range(40):
         np.testing.assert_allclose(tr.decisions[t], x, atol=1e-14)
@@ -110,7 +111,7 @@ def test_one_finiteness_check_and_divergence_in_play(quad):
 
 def test_state_type_fields_and_pickling(quad):
     oracle, x0 = quad
-    tr = olc.learners.train(Mechanic(Adam(0.01)), oracle, 20, x0)
+    tr = olc.learners.optimizers.train(Mechanic(Adam(0.01)), oracle, 20, x0)
     st = tr.final_state
     assert type(st).__name__ == "MechanicState" and isinstance(st, olc.optim.ChainState)
     assert st.t == 20 and st.s.shape == (6,) and st.base[1].m.shape == (D,)  # read-through, nested base state
@@ -120,8 +121,8 @@ def test_state_type_fields_and_pickling(quad):
     assert type(back) is type(st)
     np.testing.assert_array_equal(back.delta, st.delta)
     opt = pickle.loads(pickle.dumps(SGD(0.1, weight_decay=1e-3)))
-    np.testing.assert_array_equal(olc.learners.train(opt, oracle, 5, x0).decisions,
-                                  olc.learners.train(SGD(0.1, weight_decay=1e-3), oracle, 5, x0).decisions)
+    np.testing.assert_array_equal(olc.learners.optimizers.train(opt, oracle, 5, x0).decisions,
+                                  olc.learners.optimizers.train(SGD(0.1, weight_decay=1e-3), oracle, 5, x0).decisions)
     # each optimizer class has its own state type, so play refuses another optimizer's state
     adam_state = Adam(0.1).init(D, x0=x0)
     with pytest.raises(olc.InvalidArgumentError, match="SGDState.*AdamState"):

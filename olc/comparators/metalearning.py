@@ -10,9 +10,9 @@ tasks                  method                                                   
 =====================  ==============================================================  =========
 quadratic / linear     closed form ``w* = −A_†⁻¹b_†`` on every prefix (App. A,          yes
 regression             generalised to ``f ≠ f̂`` and ``K`` steps by
-                       :func:`olc.learners.maml_quadratic`)
+                       :func:`olc.meta.maml_quadratic`)
 other                  scipy L-BFGS on the summed MAML objective with the exact         no
-                       MAML meta-gradient (:func:`olc.learners.fit_maml`)
+                       MAML meta-gradient (:func:`olc.meta.fit_maml`)
 =====================  ==============================================================  =========
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from .._validate import positive, positive_int
 from ..errors import InvalidArgumentError
-from ..learners.maml import MAML, fit_maml, maml_quadratic, quadratic_argmin
+from ..meta.maml import MAML, fit_maml, maml_quadratic, quadratic_argmin
 from ..tasks.base import Task, check_tasks
 
 __all__ = ["BestMetaLearner"]

@@ -100,27 +100,27 @@ def check(cfg: Config) -> Config:
 
 
 def _methods(cfg: Config, K: int) -> dict:
-    from .. import learners as L
+    from .. import meta
 
     out = {
-        "FO-B-MAML (forward)": L.FOBMAML(cfg.lam, cfg.nu, "forward", cfg.inner_lr, K),
-        "FO-B-MAML (symmetric)": L.FOBMAML(cfg.lam, cfg.nu, "symmetric", cfg.inner_lr, K),
-        "MAML": L.MAML(cfg.inner_lr, K, lam=cfg.lam),
+        "FO-B-MAML (forward)": meta.FOBMAML(cfg.lam, cfg.nu, "forward", cfg.inner_lr, K),
+        "FO-B-MAML (symmetric)": meta.FOBMAML(cfg.lam, cfg.nu, "symmetric", cfg.inner_lr, K),
+        "MAML": meta.MAML(cfg.inner_lr, K, lam=cfg.lam),
     }
     for c in cfg.cg_steps:
-        out[f"iMAML (cg={c})"] = L.IMAML(cfg.lam, c, cfg.inner_lr, K)
-    out["FO-MAML"] = L.FOMAML(cfg.inner_lr, K, lam=cfg.lam)
-    out["Reptile"] = L.Reptile(cfg.inner_lr, K, lam=cfg.lam)
+        out[f"iMAML (cg={c})"] = meta.IMAML(cfg.lam, c, cfg.inner_lr, K)
+    out["FO-MAML"] = meta.FOMAML(cfg.inner_lr, K, lam=cfg.lam)
+    out["Reptile"] = meta.Reptile(cfg.inner_lr, K, lam=cfg.lam)
     return out
 
 
 def _one_seed(cfg, s, tick):
-    from .. import learners as L
+    from .. import meta
     from .. import tasks as T
 
     tasks = T.random_quadratics(cfg.n_tasks, cfg.dim, cfg.condition, seed=s, scale=cfg.scale)
     theta0 = np.random.default_rng(s + 1).standard_normal(cfg.dim)
-    exact = [L.bilevel_meta_gradient(t, theta0, cfg.lam) for t in tasks]
+    exact = [meta.bilevel_meta_gradient(t, theta0, cfg.lam) for t in tasks]
     names = list(_methods(cfg, 1))
     errors = {n: [] for n in names}
     for K in cfg.inner_steps:
@@ -131,7 +131,7 @@ def _one_seed(cfg, s, tick):
     tick()
 
     def outer_loss(th):
-        return float(np.mean([L.bilevel_objective(t, th, cfg.lam) for t in tasks]))
+        return float(np.mean([meta.bilevel_objective(t, th, cfg.lam) for t in tasks]))
 
     curves, tuning = {}, {}
     for name, learner in _methods(cfg, cfg.loss_inner_steps).items():
@@ -139,7 +139,7 @@ def _one_seed(cfg, s, tick):
 
         def final(lr, learner=learner, runs=runs):
             try:
-                res = L.meta_train(learner, tasks, theta0, outer_lr=lr, n_steps=cfg.outer_steps, loss=outer_loss)
+                res = meta.meta_train(learner, tasks, theta0, outer_lr=lr, n_steps=cfg.outer_steps, loss=outer_loss)
             except DivergenceError:
                 return None
             runs[lr] = [float(v) for v in res.losses]
@@ -250,13 +250,13 @@ def _bilevel_optimum(tasks, lam):
     """Minimiser of the (quadratic) B-MAML objective: ``φ*(θ) = (A + λI)⁻¹(λθ − b)`` is affine."""
     from scipy.optimize import minimize
 
-    from .. import learners as L
+    from .. import meta
 
     d = tasks[0].dim
 
     def fun(th):
-        return (np.mean([L.bilevel_objective(t, th, lam) for t in tasks]),
-                np.mean([L.bilevel_meta_gradient(t, th, lam) for t in tasks], axis=0))
+        return (np.mean([meta.bilevel_objective(t, th, lam) for t in tasks]),
+                np.mean([meta.bilevel_meta_gradient(t, th, lam) for t in tasks], axis=0))
 
     return minimize(fun, np.zeros(d), jac=True, method="L-BFGS-B", options={"gtol": 1e-12}).x
 

@@ -185,7 +185,7 @@ def _one_seed(cfg: Config, seed: int, progress) -> dict:
                              label_smoothing=cfg.label_smoothing)
     out = {"seed": seed, "tasks": [t.name for t in tasks], "methods": {}}
     for name, learner in make_learners(cfg, tasks[0].info["x0"]).items():
-        res = L.online_meta_learning(learner, tasks, n_per_step=cfg.n_per_step, threshold=cfg.threshold,
+        res = L.ftml.online_meta_learning(learner, tasks, n_per_step=cfg.n_per_step, threshold=cfg.threshold,
                                      metric="accuracy", eval_at=(cfg.eval_n,), seed=seed, progress=progress)
         res["first"] = res.pop("at")[str(cfg.eval_n)]
         res.pop("names")

@@ -149,7 +149,7 @@ def run(config: Config | None = None, progress=None) -> dict:
     from ..errors import DivergenceError
     from ..games.control import control
     from ..learners.control import GPC, LQR, BanditGPC, ZeroController
-    from ..learners.schedules import InverseSqrt, Power
+    from ..optim import InverseSqrt, Power
     from ..systems.costs import QuadraticCost
     from ..systems.validity import LinearizationWarning
 

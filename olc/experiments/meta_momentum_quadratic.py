@@ -21,7 +21,7 @@ accumulator ``Σ ← (1 − decay)Σ + g²`` (decay 0, plain AdaGrad, is added a
 Momentum's ``w`` (its velocity) starts at 0; the ``w`` initialisation is AdaGrad's accumulator and the
 meta variants' ``w_1``.
 
-Rates part: :class:`~olc.learners.IdentityRule` with averaging on ``f(x) = ½ Σ λ_i x_i²``,
+Rates part: :class:`~olc.learners.meta_gradients.IdentityRule` with averaging on ``f(x) = ½ Σ λ_i x_i²``,
 ``λ`` log-spaced in ``[1e-7, 1]``, ``x0 − x* = 1`` (a quadratic on which the worst-case rates
 are visible): Alg. 2 with ``α_t = 1, β = 1/L`` (Thm. 3) and Alg. 4 with ``α_t = t``,
 ``β = 1/(4L)``, ``hint="previous"`` (Cor. 1); the slope of ``log(f(x̄_t) − f*)`` against
@@ -178,7 +178,8 @@ def _adagrad_curve(Q, x0, lr, w0, decay, T):
 
 
 def _meta_curve(method, Q, x0, c, T):
-    from ..learners import MetaAdaGradRule, MetaGradient, MetaMomentumRule, OptimisticMetaGradient
+    from ..learners import MetaGradient, OptimisticMetaGradient
+    from ..learners.meta_gradients import MetaAdaGradRule, MetaMomentumRule
 
     if method == "Meta-AdaGrad":
         learner = MetaGradient(MetaAdaGradRule(c["lr"]), c["meta_lr"], x0=x0, w0=max(c["w_init"], 1e-8))
@@ -245,7 +246,8 @@ def fitted_slope(gaps, lo: int) -> float:
 
 def rates(dim: int = 100, T: int = 500) -> dict:
     """Fitted rate exponents of Alg. 2 (``α_t = 1``), Alg. 2 (``α_t = t``) and Alg. 4 (``α_t = t``)."""
-    from ..learners import IdentityRule, MetaGradient, OptimisticMetaGradient
+    from ..learners import MetaGradient, OptimisticMetaGradient
+    from ..learners.meta_gradients import IdentityRule
 
     lam = np.logspace(-7, 0, dim)
     L = 1.0

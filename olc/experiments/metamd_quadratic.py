@@ -236,7 +236,7 @@ def baseline_iterations(method, Qs, bs, theta1, lrs, tol, max_iter, *, details: 
 
 def _metamd(cfg, row, pool, test, theta1, seed, horizon, unroll_tol):
     """Meta-train MetaMD (Alg. 1) on ``pool`` and deploy it on ``test``."""
-    from ..learners.metamd import MetaMD
+    from ..meta.metamd import MetaMD
 
     md = MetaMD(n_mix=3, eta=cfg.eta, k=_per_row(cfg.k, row), horizon=horizon,
                 meta_lr=_per_row(cfg.meta_lr, row), m_init=cfg.m_init, m_min=cfg.m_min, m_max=cfg.m_max,

@@ -256,7 +256,7 @@ def fit_slope(R: np.ndarray) -> float | None:
 def _learner(cfg: Config, algorithm: str):
     from ..learners import Adam
     from ..learners.metaopt import BanditMetaOpt, ConvexMetaOpt, MetaOpt
-    from ..learners.schedules import InverseSqrt
+    from ..optim import InverseSqrt
 
     radii = cfg.radius * cfg.radius_decay ** np.arange(cfg.H)  # Alg. 5's 𝓜: ‖M^h‖ <= κ³(1−γ)^h
     if algorithm == "convex":

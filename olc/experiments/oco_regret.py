@@ -24,7 +24,8 @@ import numpy as np
 from .. import games, play
 from ..comparators import BestFixed
 from ..errors import InvalidArgumentError
-from ..learners import AOFTRL, FKM, FTRL, OGD, BCOMemory, Hedge, InverseSqrt
+from ..learners import AOFTRL, FKM, FTRL, OGD, BCOMemory, Hedge
+from ..optim import InverseSqrt
 from ..sets import Ball, Simplex
 from . import check_config, choice, integer, positive, thin_curve
 from ._evidence import SEED_ROW, apply_protocol, claim, config_dict, fmt_se, mean_se, protocol_doc, protocol_records, report

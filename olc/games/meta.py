@@ -32,7 +32,7 @@ def meta_training(learner, tasks, T: int, theta0, *, tasks_per_step: int | None 
                   seed=None) -> OptimizationGame:
     """The meta-training game of ``first-order-bilevel-maml`` Alg. 1 over ``tasks`` for ``T`` outer steps.
 
-    ``learner`` estimates meta-gradients (:class:`olc.learners.MAML`, ``FOMAML``, ``Reptile``,
+    ``learner`` estimates meta-gradients (:class:`olc.meta.MAML`, ``FOMAML``, ``Reptile``,
     ``IMAML``, ``FOBMAML``: anything with ``meta_gradients(tasks, θ)`` and ``objective``). Round ``t``:
     the outer optimizer plays ``θ_t`` (``θ_0 = theta0``); the game draws ``tasks_per_step`` distinct
     tasks (all of them when None) and reveals their averaged meta-gradient as the gradient, and the
@@ -76,14 +76,14 @@ class MetaLearningGame(Environment):
 
     The loss of round ``t`` is ``f_t(U_t(w_t))`` (``f_t`` = the task's test objective,
     ``U_t`` = ``inner_steps`` GD steps of size ``inner_lr`` on ``f̂_t``); full feedback reveals
-    the task itself (``feedback.loss``) and ``∇_w f_t(U_t(w_t))`` (exact, :class:`olc.learners.MAML`).
+    the task itself (``feedback.loss``) and ``∇_w f_t(U_t(w_t))`` (exact, :class:`olc.meta.MAML`).
     ``trace.regret(olc.comparators.BestMetaLearner(alpha))`` is eq. (3).
     """
 
     feedback = "full"
 
     def __init__(self, tasks, inner_lr: float, inner_steps: int = 1):
-        from ..learners.maml import MAML
+        from ..meta.maml import MAML
         from ..tasks.base import check_tasks
 
         self.tasks = check_tasks(tasks)

@@ -19,8 +19,8 @@ import numpy as np
 from .._validate import as_array, positive, positive_int, real
 from ..errors import InvalidArgumentError
 from ..game import Learner
+from ..optim import Power, as_schedule
 from ..sets import ConvexSet, check_set
-from .schedules import Power, as_schedule
 
 __all__ = ["FKM", "BCOMemory", "sphere_sample"]
 

@@ -36,7 +36,7 @@ from ..game import Feedback, Learner
 from ..systems.control import DFCSet, as_quadratic_cost, check_system, dfc_set, lqr_gain, lqr_gains, resolve_gain
 from .bandit import BCOMemory
 from .oco import OGD
-from .schedules import InverseSqrt, Power, as_schedule
+from ..optim import InverseSqrt, Power, as_schedule
 
 __all__ = ["LQR", "GPC", "BanditGPC", "ZeroController", "LinearFeedback"]
 

@@ -2,8 +2,8 @@
 
 Two protocols, one set of learners:
 
-* **Regret protocol** (Sec. 3): :class:`olc.games.MetaLearningGame` (also importable from
-  here) is an :class:`olc.Environment` for :func:`olc.play`. Round ``t``: the learner plays
+* **Regret protocol** (Sec. 3): :class:`olc.games.MetaLearningGame` is an :class:`olc.Environment`
+  for :func:`olc.play`. Round ``t``: the learner plays
   ``w_t``; the world reveals task ``t``; the loss is ``f_t(U_t(w_t))`` with ``U_t`` =
   ``inner_steps`` GD steps of size ``inner_lr`` on ``f̂_t``; the feedback carries the task
   (``feedback.loss``) and the exact MAML gradient. ``trace.regret(olc.comparators.BestMetaLearner(alpha))`` is eq. (3).
@@ -33,12 +33,14 @@ import numpy as np
 from .._validate import as_array, as_rng, as_shape, positive, positive_int, real, require
 from ..errors import FeedbackError, InvalidArgumentError, ShapeError
 from ..game import Feedback, Learner, play
-from ..games.meta import DataArrival, DataEfficiencyGame, MetaLearningGame  # MetaLearningGame: moved there
+from ..games.meta import DataArrival, DataEfficiencyGame
+from ..meta.maml import MAML, fit_maml, maml_quadratic, quadratic_argmin
 from ..oracles.base import FrozenOracle, sample_indices
+from ..sets import Reals
 from ..tasks.base import Task
-from .maml import MAML, fit_maml, maml_quadratic, outer_optimizer, quadratic_argmin
+from .oco import OGD
 
-__all__ = ["MetaLearningGame", "OnlineState", "FTML", "TrainOnEverything", "TrainFromScratch", "FTLFineTune",
+__all__ = ["OnlineState", "FTML", "TrainOnEverything", "TrainFromScratch", "FTLFineTune",
            "online_meta_learning", "data_efficiency", "fit_log_regret"]
 
 
@@ -79,6 +81,7 @@ class _OnlineLearner(Learner):
     ``new_task``/``observe``/``deploy`` that ``decide`` runs on a data arrival."""
 
     feedback = "full"
+    _opt = None  # the learner of the outer steps (:meth:`_descend`), if any
 
     def __init__(self, w0=None):
         self.w0 = None if w0 is None else as_array(w0, "w0", ndim=1, copy=True)
@@ -92,10 +95,8 @@ class _OnlineLearner(Learner):
             np.zeros(shape) if self.w0 is None else self.w0.copy()
         if w.shape != shape:
             raise ShapeError(f"w0: expected shape {shape}, got {w.shape}")
-        return OnlineState(w, (), (), 0, self._init_opt(w), as_rng(rng), ())
-
-    def _init_opt(self, w):
-        return None
+        rng = as_rng(rng)
+        return OnlineState(w, (), (), 0, None if self._opt is None else self._opt.init(shape, rng, x0=w), rng, ())
 
     def decide(self, state, obs=None, rng=None):
         if isinstance(obs, DataArrival):  # data-efficiency game: train on the arrival, deploy (Alg. 1, 5-10)
@@ -139,12 +140,14 @@ class _OnlineLearner(Learner):
 
     # -------------------------------------------------------------- shared pieces
     def _descend(self, state, steps, grad):
-        """``steps`` steps of the outer optimizer on ``grad(rng, w)`` (the state's generator and optimizer
-        state carry over): FTML's Meta-Update and the joint training of the baselines."""
+        """``steps`` rounds of the outer optimizer (any olc learner) on ``grad(rng, w)`` (the state's generator
+        and optimizer state carry over): FTML's Meta-Update and the joint training of the baselines."""
         opt_state = state.opt
         for _ in range(steps):
-            opt_state = self._opt.update(opt_state, Feedback(0, "gradient", 0.0, grad(state.rng, opt_state.x)))
-        return state._replace(w=opt_state.x.copy(), opt=opt_state)
+            w, opt_state = self._opt.decide(opt_state, None, state.rng)
+            opt_state = self._opt.update(opt_state, Feedback(0, "gradient", 0.0, grad(state.rng, w)))
+        w, opt_state = self._opt.decide(opt_state, None, state.rng)
+        return state._replace(w=np.array(w, dtype=float), opt=opt_state)
 
     def _entries(self, state, exclude_current=False):
         entries = list(zip(state.buffer, state.counts))
@@ -158,15 +161,16 @@ class FTML(_OnlineLearner):
 
     ``meta_steps=None`` — Eq. 4 exactly: ``w_{t+1} = argmin_w Σ_{k<=t} f_k(U_k(w))`` (FTL on the
     meta-losses), closed form ``−(ΣP_k)⁻¹Σq_k`` when every buffered task is quadratic (App. A),
-    L-BFGS warm-started at ``w_t`` otherwise (:func:`olc.learners.fit_maml`). With
+    L-BFGS warm-started at ``w_t`` otherwise (:func:`olc.meta.fit_maml`). With
     ``inner_steps=1`` and ``α <= min(1/2β, μ/8ρG)`` its regret is ``O(log T)`` (Cor. 2).
 
     ``meta_steps=N_meta`` — the practical Alg. 2 Meta-Update: ``N_meta`` steps of GD with step
     ``meta_lr`` on the Eq. 5 gradient, each averaging ``meta_batch`` distinct tasks drawn
     uniformly from the buffer (``ν^t`` uniform; the whole buffer once it is no larger), with
     independent minibatches ``D^tr``, ``D^val`` of ``batch_size`` points from ``D_k`` (all of
-    ``D_k`` when None). Deviation: the paper uses Adam for this step; here it is plain GD
-    (:func:`olc.learners.outer_optimizer`).
+    ``D_k`` when None). ``optimizer``: the learner that takes these steps, any olc learner (the
+    paper's Adam: ``optimizer=olc.learners.Adam(1e-3)``, then no ``meta_lr``); default plain GD
+    with step ``meta_lr`` (``OGD(Reals(), meta_lr)``).
 
     ``update_lr``/``update_steps`` — Alg. 2 Update-Procedure (``N_grad`` GD steps on ``D_t``)
     used by :meth:`deploy`; they default to ``inner_lr``/``inner_steps``. ``w0``: the first
@@ -175,31 +179,31 @@ class FTML(_OnlineLearner):
 
     def __init__(self, inner_lr: float, inner_steps: int = 1, *, meta_steps: int | None = None,
                  meta_lr: float | None = None, meta_batch: int = 1, batch_size: int | None = None,
-                 update_lr: float | None = None, update_steps: int | None = None, w0=None):
+                 update_lr: float | None = None, update_steps: int | None = None, w0=None, optimizer=None):
         super().__init__(w0)
         self.inner_lr = positive(inner_lr, "inner_lr")
         self.inner_steps = positive_int(inner_steps, "inner_steps")
         if meta_steps is None:
-            if meta_lr is not None or meta_batch != 1 or batch_size is not None:
-                raise InvalidArgumentError("FTML: meta_lr, meta_batch and batch_size are options of the "
+            if meta_lr is not None or meta_batch != 1 or batch_size is not None or optimizer is not None:
+                raise InvalidArgumentError("FTML: meta_lr, meta_batch, batch_size and optimizer are options of the "
                                            "practical Meta-Update (meta_steps=N_meta); exact Eq. 4 "
                                            "(meta_steps=None) does not use them")
             self.meta_steps = None
         else:
             self.meta_steps = positive_int(meta_steps, "meta_steps")
-            if meta_lr is None:
-                raise InvalidArgumentError("FTML: meta_steps needs meta_lr (the Meta-Update step size)")
+            if (meta_lr is None) == (optimizer is None):
+                raise InvalidArgumentError("FTML: meta_steps needs either meta_lr (the Meta-Update's GD step size) or "
+                                           "an optimizer (a learner with its own step size), not both")
         self.meta_lr = None if meta_lr is None else positive(meta_lr, "meta_lr")
+        self.optimizer = None if optimizer is None else require(
+            optimizer, "optimizer", "an olc learner (e.g. olc.learners.Adam(1e-3))", ("init", "decide", "update"))
         self.meta_batch = positive_int(meta_batch, "meta_batch")
         self.batch_size = None if batch_size is None else positive_int(batch_size, "batch_size")
         self.update_lr = self.inner_lr if update_lr is None else positive(update_lr, "update_lr")
         self.update_steps = (self.inner_steps if update_steps is None
                              else positive_int(update_steps, "update_steps"))
         self._maml = MAML(self.inner_lr, self.inner_steps)
-        self._opt = None if self.meta_steps is None else outer_optimizer("gd", self.meta_lr)
-
-    def _init_opt(self, w):
-        return None if self._opt is None else self._opt.init(w.shape)._replace(x=w.copy())
+        self._opt = self.optimizer if self.meta_lr is None else OGD(Reals(), self.meta_lr)
 
     def _train(self, state):
         return self.meta_update(state) if self.meta_steps is not None else self.follow_the_meta_leader(state)
@@ -250,10 +254,7 @@ class _JointTraining(_OnlineLearner):
         self.lr = positive(lr, "lr")
         self.steps = positive_int(steps, "steps")
         self.batch_size = None if batch_size is None else positive_int(batch_size, "batch_size")
-        self._opt = outer_optimizer("gd", self.lr)
-
-    def _init_opt(self, w):
-        return self._opt.init(w.shape)._replace(x=w.copy())
+        self._opt = OGD(Reals(), self.lr)
 
     def _joint_steps(self, state, entries):
         if not entries:

@@ -60,10 +60,10 @@ from .._validate import as_array, as_shape, positive, positive_int, real
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import Feedback, Learner, play
 from ..games.optimization import optimization
+from ..optim import as_schedule
 from ..oracles.base import FunctionOracle
 from ..sets import Box, ConvexSet, Reals
 from .oco import AOFTRL, FTRL, aoftrl_regret_bound, feedback_grad
-from .schedules import as_schedule
 
 __all__ = [
     "UpdateRule", "IdentityRule", "MetaMomentumRule", "MetaAdaGradRule",

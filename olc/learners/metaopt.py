@@ -75,13 +75,13 @@ from .._validate import (
 )
 from ..errors import DivergenceError, FeedbackError, InvalidArgumentError, ShapeError
 from ..game import Feedback, Learner, play
+from ..optim import as_schedule
 from ..oracles.base import FrozenOracle, GradientOracle
 from ..oracles.synthetic import RegularizedOracle
 from ..sets import Box, ConvexSet, Product, Reals
 from ..systems.optimization import OptimizationSystem, dfc_control
 from .bandit import BCOMemory
 from .oco import OGD
-from .schedules import as_schedule
 
 __all__ = ["MetaOpt", "ConvexMetaOpt", "BanditMetaOpt", "NonconvexMetaOpt", "MetaOptState",
            "NonconvexMetaOptState", "EpisodesResult", "run_episodes", "metaopt_set", "equivalent_M",

@@ -8,8 +8,7 @@ any shape). :func:`train` is ``olc.play`` on :func:`olc.games.optimization.optim
 
 from __future__ import annotations
 
-from .._validate import check_choice, positive, require
-from ..errors import InvalidArgumentError
+from .._validate import positive, require
 from ..optim import (
     AddDecayedWeights,
     Chain,
@@ -26,10 +25,9 @@ from ..optim import (
     as_schedule,
 )
 from ..sets import Reals
-from .oco import OGD
 
 __all__ = ["SGD", "HeavyBall", "Nesterov", "AdaGradOpt", "Adam", "AdamW", "HypergradientDescent", "DoG", "DAdaptAdam",
-           "Mechanic", "ClippedGD", "NormalizedGD", "outer_optimizer", "train"]
+           "Mechanic", "ClippedGD", "NormalizedGD", "train"]
 
 
 class SGD(Chain):
@@ -197,31 +195,6 @@ class NormalizedGD(Chain):
     def __init__(self, lr, beta: float, x0=None):
         self.lr, self.beta = as_schedule(lr), beta
         super().__init__(Normalize(beta), Scale(self.lr), K=Reals(), x0=x0)
-
-
-#: the names an outer optimizer may be given by: name -> (constructor of (lr, option, x0), its option)
-OUTER_OPTIMIZERS = {"gd": (lambda lr, _, x0: OGD(Reals(), lr, x0), None),
-                    "clipped": (ClippedGD, "clip"), "normalized": (NormalizedGD, "beta")}
-
-
-def outer_optimizer(optimizer, lr=None, *, clip: float | None = None, beta: float | None = None, x0=None):
-    """The outer optimizer of ``first-order-bilevel-maml`` Alg. 1, line 10: ``optimizer`` is any olc
-    learner (``Adam(1e-2)``, an :class:`olc.optim.Chain`, ...; then ``lr``, ``clip``, ``beta`` are None)
-    or a name of :data:`OUTER_OPTIMIZERS` with learning rate ``lr``: ``"gd"`` (OGD on the whole space),
-    ``"clipped"`` (:class:`ClippedGD`, needs ``clip``), ``"normalized"`` (:class:`NormalizedGD`, ``beta``)."""
-    if not isinstance(optimizer, str):
-        require(optimizer, "optimizer", "an olc learner or one of 'gd', 'clipped', 'normalized'",
-                ("init", "decide", "update"))
-        if lr is not None or clip is not None or beta is not None:
-            raise InvalidArgumentError("optimizer: a learner carries its own hyperparameters; outer_lr, clip and "
-                                       "beta are options of the names 'gd' / 'clipped' / 'normalized'")
-        return optimizer
-    make, option = OUTER_OPTIMIZERS[check_choice(optimizer, "optimizer", tuple(OUTER_OPTIMIZERS))]
-    given = {"clip": clip, "beta": beta}
-    if any(v is not None for k, v in given.items() if k != option) or (option and given[option] is None):
-        raise InvalidArgumentError(f"optimizer={optimizer!r} " + (f"needs {option} (and takes no other option)"
-                                                                  if option else "takes neither clip nor beta"))
-    return make(positive(lr, "outer_lr"), given.get(option), x0)
 
 
 def train(optimizer, oracle, T: int, x0=None, seed=0, stochastic: bool | None = None,

@@ -3,7 +3,7 @@
 Spec: ``first-order-bilevel-maml`` — MAML eq. (1)–(2), FO-MAML eq. (3), Reptile eq. (4),
 B-MAML eq. (5)–(7), iMAML eq. (8) (conjugate gradient), FO-B-MAML Alg. 1 with the finite
 differences (10)/(11) of the perturbed problem (9). The same learners as
-:mod:`olc.learners.maml` (whose classes validate the hyperparameters here and whose
+:mod:`olc.meta.maml` (whose classes validate the hyperparameters here and whose
 docstrings give the formulas), computed in torch on the module's own parameters, device and
 dtype, with no numpy round trips:
 
@@ -44,7 +44,7 @@ import torch
 
 from .._progress import progress_bar
 from ..errors import InvalidArgumentError, NonFiniteError, ShapeError
-from ..learners import maml as _np
+from ..meta import maml as _np
 from ._util import Reparam, autograd_grad, data_pair, model_loss
 
 __all__ = ["TorchTask", "stack_tasks", "MAML", "FOMAML", "Reptile", "IMAML", "FOBMAML", "conjugate_gradient_torch"]
@@ -109,7 +109,7 @@ def stack_tasks(tasks: Sequence[TorchTask]) -> TorchTask:
 
 
 def conjugate_gradient_torch(matvec, b: torch.Tensor, steps: int, tol: float = 0.0) -> torch.Tensor:
-    """:func:`olc.learners.conjugate_gradient` on torch vectors, iteration for iteration (``x_0 = 0``;
+    """:func:`olc.meta.conjugate_gradient` on torch vectors, iteration for iteration (``x_0 = 0``;
     stops when ``‖r‖ <= tol·‖b‖`` or ``r = 0``; a non-positive curvature ``pᵀMp`` raises).
 
     Parameters
@@ -327,7 +327,7 @@ class _Unrolled(_TorchMeta):
 class MAML(_Unrolled):
     """Exact MAML meta-gradient ``∇F_i(θ) = (dφ_K/dθ)ᵀ ∇f_i(φ_K(θ))`` (``first-order-bilevel-maml``
     eq. (1)–(2)) by back-propagation through the ``K`` inner GD steps (``lam``: on
-    ``f̂_i + (λ/2)‖φ − θ‖²``). The PyTorch face of :class:`olc.learners.MAML` (``method="hvp"``).
+    ``f̂_i + (λ/2)‖φ − θ‖²``). The PyTorch face of :class:`olc.meta.MAML` (``method="hvp"``).
 
     Parameters
     ----------
@@ -362,7 +362,7 @@ class MAML(_Unrolled):
 
 class FOMAML(_Unrolled):
     """First-order MAML, ``g = ∇f_i(φ_K(θ))`` (``first-order-bilevel-maml`` eq. (3)); the PyTorch face
-    of :class:`olc.learners.FOMAML`.
+    of :class:`olc.meta.FOMAML`.
 
     Parameters
     ----------
@@ -390,7 +390,7 @@ class FOMAML(_Unrolled):
 
 class Reptile(_Unrolled):
     """Reptile, ``g = (θ − φ_K(θ))/(Kα)`` (``first-order-bilevel-maml`` eq. (4)); the PyTorch face of
-    :class:`olc.learners.Reptile`. The reported meta-loss is ``f_i(φ_K)`` (Reptile itself never uses it).
+    :class:`olc.meta.Reptile`. The reported meta-loss is ``f_i(φ_K)`` (Reptile itself never uses it).
 
     Parameters
     ----------
@@ -427,7 +427,7 @@ class _Bilevel(_TorchMeta):
 class IMAML(_Bilevel):
     """iMAML: solve eq. (8) ``(I + ∇²f̂_i(φ̃)/λ) v = ∇f_i(φ̃)`` by ``cg_steps`` conjugate-gradient steps,
     ``φ̃`` from ``inner_steps`` GD steps on the inner problem (6) (``first-order-bilevel-maml`` Sec. 2.3);
-    the PyTorch face of :class:`olc.learners.IMAML`. The Hessian-vector products reuse one double-backward
+    the PyTorch face of :class:`olc.meta.IMAML`. The Hessian-vector products reuse one double-backward
     graph of ``∇f̂_i`` at ``φ̃`` (one backward pass each). Tasks are looped over (CG stops on data).
 
     Parameters
@@ -469,7 +469,7 @@ class IMAML(_Bilevel):
 class FOBMAML(_Bilevel):
     """FO-B-MAML, ``first-order-bilevel-maml`` Alg. 1: ``g = −λ(φ̃_ν − φ̃_0)/ν`` (``mode="forward"``,
     eq. (10)) or ``−λ(φ̃_ν − φ̃_{−ν})/(2ν)`` (``"symmetric"``, eq. (11)), each ``φ̃`` from ``inner_steps``
-    GD steps on the perturbed problem (9) started at ``θ``; the PyTorch face of :class:`olc.learners.FOBMAML`.
+    GD steps on the perturbed problem (9) started at ``θ``; the PyTorch face of :class:`olc.meta.FOBMAML`.
     The reported meta-loss is ``f_i(φ̃_0)`` (forward) or ``f_i`` at ``(φ̃_ν + φ̃_{−ν})/2`` (symmetric, within
     ``O(ν²)`` of it).
 

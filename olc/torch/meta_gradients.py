@@ -9,8 +9,8 @@ of Fig. 1 / App. C: "an update rule that adapts a per-parameter learning rate on
 These are the PyTorch faces of :class:`olc.learners.MetaGradient`,
 :class:`olc.learners.OptimisticMetaGradient` and :class:`olc.learners.BMG` with
 ``averaging=False`` (the practical, non-averaged form used for networks). The rule math is
-*the same code*: :func:`olc.learners.meta_momentum_phi` / ``meta_momentum_vjp`` (or the
-Meta-AdaGrad pair) and :func:`olc.learners.bmg_hint` / ``error_corrected_hint`` are called on
+*the same code*: :func:`olc.learners.meta_gradients.meta_momentum_phi` / ``meta_momentum_vjp`` (or the
+Meta-AdaGrad pair) and :func:`olc.learners.meta_gradients.bmg_hint` / ``error_corrected_hint`` are called on
 the group's flat tensors. Per parameter group, with ``x`` the group's parameters as one vector
 and ``g_t = ∇f(x_t)`` the gradient of step ``t``::
 
@@ -28,7 +28,7 @@ in float64 is tested); ``"greedy"`` is App. C's ``max{w_t - β(·), 0}``. Withou
 and greedy gives Alg. 3 itself, ``w_{t+1} = Π_W(w_t - β ∇d_t(w_t))``.
 
 Deviations: the descent sign and the base rate ``lr`` are explicit (``φ = -lr·w⊙∇f``; the paper
-writes ``w ⊙ ∇f``), as in :class:`olc.learners.MetaMomentumRule`; on minibatches ``g_{t-1}`` and
+writes ``w ⊙ ∇f``), as in :class:`olc.learners.meta_gradients.MetaMomentumRule`; on minibatches ``g_{t-1}`` and
 ``g_t`` come from different batches (the paper's stochastic setting). State per parameter group
 (``state_dict`` round-trips, bitwise): ``w``, ``prev_grad`` and, for the lazy projection, the sum
 of meta-gradients, and, for the optimistic / BMG variants, the current hint — 3n to 4n floats

@@ -10,7 +10,7 @@ initialisation, average the hypergradients, step ``M``). Sec. 5.2 runs it on MLP
 RotatedMNIST domains (``olc run metamd-rotated-digits`` is the analogue on the digits).
 
 :class:`MetaMD` keeps the hyperparameters, their validation and the initialisation of
-:class:`olc.learners.MetaMD` (it holds one as ``spec``) and computes in torch on the model's
+:class:`olc.meta.MetaMD` (it holds one as ``spec``) and computes in torch on the model's
 device and dtype. ``M`` is an ``(N, n)`` tensor over the flattened parameters (``n`` = number of
 model parameters; ``named_parameters()`` order).
 
@@ -23,9 +23,9 @@ of ``B_φ`` (eq. (19)). Memory is the trajectory ``(T+1)·n`` instead of ``n·Nn
 Hessian-vector products are double-backward products of ``torch.autograd`` (on CPU they measured
 2× faster than ``torch.func.jvp`` of ``torch.func.grad`` for a digits MLP). The argmax is piecewise
 constant in ``M``, its derivative ignored — as in the paper. Agreement with the numpy forward mode
-(:meth:`olc.learners.MetaMD.task_objective`) is tested to 1e-10 in float64.
+(:meth:`olc.meta.MetaMD.task_objective`) is tested to 1e-10 in float64.
 
-Deviations (as :class:`olc.learners.MetaMD`): positivity of ``M`` by projection onto
+Deviations (as :class:`olc.meta.MetaMD`): positivity of ``M`` by projection onto
 ``[m_min, m_max]`` (the paper squares unconstrained parameters), optional ``meta_clip`` and
 ``unroll_tol``; the FTML step-size check of the numpy class needs a task Hessian and is not run.
 """
@@ -38,8 +38,8 @@ import torch
 
 from .._validate import positive_int, real_tensor
 from ..errors import InvalidArgumentError, NonFiniteError, ShapeError
-from ..learners.metamd import MetaMD as _NumpyMetaMD
-from ..learners.metamd import MetaMDHistory
+from ..meta.metamd import MetaMD as _NumpyMetaMD
+from ..meta.metamd import MetaMDHistory
 from ._util import Reparam, autograd_grad, call_closure, check_finite, data_pair, flat_grads, group_params, model_loss, write
 
 __all__ = ["MetaMD", "MetaMDOptimizer"]
@@ -67,7 +67,7 @@ class MetaMD:
     model, loss_fn
         As in :class:`olc.torch.MAML` (the parameters are replaced by each task's ``θ``).
     n_mix, eta, k, horizon, meta_lr, m_init, m_min, m_max, unroll_tol, meta_clip
-        As in :class:`olc.learners.MetaMD` (``n_mix=3`` as in the paper, ``horizon`` ``T``, ``meta_lr`` ``ρ``).
+        As in :class:`olc.meta.MetaMD` (``n_mix=3`` as in the paper, ``horizon`` ``T``, ``meta_lr`` ``ρ``).
     """
 
     def __init__(self, model, loss_fn, n_mix: int = 3, eta: float = 0.1, k: float = 1.0, horizon: int = 100,
@@ -124,7 +124,7 @@ class MetaMD:
         return X, y
 
     def init_params(self, seed=0) -> torch.Tensor:
-        """Initial ``M`` (``(N, n)``, seeded): :meth:`olc.learners.MetaMD.init_params` as a tensor.
+        """Initial ``M`` (``(N, n)``, seeded): :meth:`olc.meta.MetaMD.init_params` as a tensor.
 
         Parameters
         ----------
@@ -265,7 +265,7 @@ class MetaMD:
     # ------------------------------------------------------------------ Alg. 1 and deployment
     def meta_train(self, task_sampler: Callable, init, *, meta_steps: int = 50, tasks_per_step: int = 4, seed=0,
                    progress=None) -> tuple[torch.Tensor, MetaMDHistory]:
-        """Alg. 1, step for step as :meth:`olc.learners.MetaMD.meta_train` (the same :func:`olc.play` loop and
+        """Alg. 1, step for step as :meth:`olc.meta.MetaMD.meta_train` (the same :func:`olc.play` loop and
         random stream): per meta-step, ``tasks_per_step`` tasks from ``task_sampler(rng)``, each started at
         ``init(rng)`` (or the fixed vector ``init``), ``M ← Π_[m_min, m_max](M − ρ·dE/dM)`` (``M`` kept in
         float64 between steps). Returns ``(M, history)``. A diverging unroll raises

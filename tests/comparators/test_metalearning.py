@@ -6,7 +6,9 @@ from scipy.optimize import minimize
 
 import olc
 from olc.comparators import BestMetaLearner
-from olc.learners import FTML, MAML, MetaLearningGame
+from olc.games import MetaLearningGame
+from olc.learners import FTML
+from olc.meta import MAML
 from olc.tasks import Task, linear_regression, random_quadratics
 
 

@@ -5,7 +5,8 @@ import pytest
 
 import olc
 from olc.comparators import BestFixedM
-from olc.learners import SGD, MetaOpt, run_episodes
+from olc.learners import SGD, MetaOpt
+from olc.learners.metaopt import run_episodes
 
 N_DIM = 6
 

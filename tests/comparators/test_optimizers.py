@@ -6,7 +6,8 @@ import pytest
 import olc
 from olc.comparators import E2_GRIDS, BestOptimizer
 from olc.errors import DivergenceError, InvalidArgumentError
-from olc.learners import OGD, SGD, AdamW, HeavyBall, train
+from olc.learners import OGD, SGD, AdamW, HeavyBall
+from olc.learners.optimizers import train
 from olc.oracles import LeastSquaresOracle, LogisticOracle, QuadraticOracle
 from olc.sets import Ball
 

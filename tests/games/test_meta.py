@@ -7,7 +7,8 @@ import pytest
 import olc
 from olc.errors import InvalidArgumentError
 from olc.games import DataArrival, DataEfficiencyGame, MetaLearningGame, meta_training, optimization
-from olc.learners import FTML, MAML, OGD, MetaMD, TrainFromScratch, maml_quadratic, meta_train
+from olc.learners import FTML, OGD, TrainFromScratch
+from olc.meta import MAML, MetaMD, maml_quadratic, meta_train
 from olc.oracles import FunctionOracle, QuadraticOracle
 from olc.sets import Reals
 from olc.tasks import linear_regression, random_quadratics
@@ -62,7 +63,7 @@ def test_data_efficiency_game_rounds_and_observations():
 
 
 def test_meta_learning_game_moved_with_a_compatibility_import():
-    from olc.learners import MetaLearningGame as Old
+    from olc.games import MetaLearningGame as Old
 
     assert Old is MetaLearningGame
     tasks = random_quadratics(3, dim=2, seed=0)

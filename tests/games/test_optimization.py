@@ -6,7 +6,8 @@ import pytest
 import olc
 from olc.errors import DivergenceError, InvalidArgumentError, ShapeError
 from olc.games.optimization import OptimizationGame, optimization
-from olc.learners import SGD, Adam, HeavyBall, train
+from olc.learners import SGD, Adam, HeavyBall
+from olc.learners.optimizers import train
 from olc.oracles import GradientOracle, LeastSquaresOracle, QuadraticOracle
 
 

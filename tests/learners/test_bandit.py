@@ -6,7 +6,9 @@ import pytest
 import olc
 from olc import losses as L
 from olc.comparators import BestFixed
-from olc.learners import FKM, BCOMemory, Constant, sphere_sample
+from olc.learners import FKM, BCOMemory
+from olc.learners.bandit import sphere_sample
+from olc.optim import Constant
 from olc.sets import Ball, Box, Reals, Simplex
 
 

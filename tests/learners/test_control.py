@@ -8,7 +8,7 @@ import pytest
 
 import olc
 from olc.errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
-from olc.learners.schedules import InverseSqrt, Power
+from olc.optim import InverseSqrt, Power
 from olc.systems import disturbances as D
 from olc.systems import library as lib
 

@@ -5,16 +5,9 @@ import pytest
 
 import olc
 from olc.comparators import BestMetaLearner
-from olc.learners import (
-    FTML,
-    FTLFineTune,
-    MetaLearningGame,
-    TrainFromScratch,
-    TrainOnEverything,
-    data_efficiency,
-    fit_log_regret,
-    online_meta_learning,
-)
+from olc.games import MetaLearningGame
+from olc.learners import FTML, FTLFineTune, TrainFromScratch, TrainOnEverything
+from olc.learners.ftml import data_efficiency, fit_log_regret, online_meta_learning
 from olc.tasks import Task, linear_regression, random_quadratics
 
 
@@ -56,7 +49,7 @@ def test_ftml_general_tasks_use_numerical_leader():
     state = ftml.init((2,), rng)
     for t, task in enumerate(tasks):
         state = ftml.update(state, olc.Feedback(t, "full", 0.0, loss=task))
-    m = olc.learners.MAML(0.5, 1)
+    m = olc.meta.MAML(0.5, 1)
     g = np.sum([m.meta_gradient(t, state.w) for t in tasks], axis=0)
     assert np.linalg.norm(g) < 1e-6  # stationary point of Eq. 4
 
@@ -163,3 +156,30 @@ def test_protocol_reports_a_nonfinite_metric():
              for t in linear_regression(2, 3, seed=0)]
     with pytest.raises(NonFiniteError, match=r"acc.*linreg\[0\].*5 datapoints"):
         online_meta_learning(TrainFromScratch(0.1, 2), tasks, n_per_step=5, threshold=0.5, metric="acc")
+
+
+def test_meta_update_optimizer_is_any_learner():
+    """``optimizer=``: the default is plain GD with step ``meta_lr`` (the Eq. 5 recursion by hand, bit for bit);
+    any olc learner takes the steps instead (Adam, as in the paper); the options are checked."""
+    from olc.learners import OGD, Adam
+    from olc.meta import MAML
+    from olc.sets import Reals
+
+    task = linear_regression(1, 3, seed=5, n_train=20)[0]
+    fb = olc.Feedback(0, "full", 0.0, loss=task)
+    w = np.zeros(3)
+    for _ in range(7):  # Alg. 2 Meta-Update on a one-task buffer: w <- w - η ∇f(U(w))
+        w = w - 0.05 * MAML(0.1).meta_gradient(task, w)
+    default = FTML(0.1, meta_steps=7, meta_lr=0.05)
+    given = FTML(0.1, meta_steps=7, optimizer=OGD(Reals(), 0.05))
+    for learner in (default, given):
+        np.testing.assert_array_equal(learner.update(learner.init((3,), 0), fb).w, w)
+    adam = FTML(0.1, meta_steps=200, optimizer=Adam(0.05))
+    s = adam.update(adam.init((3,), 0), fb)
+    assert type(s.opt).__name__ == "AdamState" and s.opt.t == 200
+    best = FTML(0.1).update(FTML(0.1).init((3,), 0), fb).w  # the exact leader (Eq. 4)
+    assert np.linalg.norm(s.w - best) < 0.1 * np.linalg.norm(best)
+    for kw in ({"meta_steps": 3, "meta_lr": 0.1, "optimizer": Adam(0.1)}, {"optimizer": Adam(0.1)},
+               {"meta_steps": 3, "optimizer": Adam}):
+        with pytest.raises(olc.InvalidArgumentError, match="optimizer"):
+            FTML(0.1, **kw)

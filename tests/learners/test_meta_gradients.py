@@ -7,15 +7,11 @@ import numpy as np
 import pytest
 
 from olc import DivergenceError, InvalidArgumentError, NonFiniteError
-from olc.learners import (
-    AOFTRL,
-    BMG,
-    ErrorCorrectedBMG,
+from olc.learners import AOFTRL, BMG, ErrorCorrectedBMG, MetaGradient, OptimisticMetaGradient
+from olc.learners.meta_gradients import (
     IdentityRule,
     MetaAdaGradRule,
-    MetaGradient,
     MetaMomentumRule,
-    OptimisticMetaGradient,
     bootstrap_target,
     heavy_ball_coefficients,
     nesterov_coefficients,

@@ -6,17 +6,9 @@ import pytest
 import olc
 from olc.comparators import BestFixed
 from olc.experiments.oco_regret import fit_slope
-from olc.learners import (
-    AOFTRL,
-    FTRL,
-    OGD,
-    AdaGrad,
-    Constant,
-    Hedge,
-    InverseSqrt,
-    OGDMemory,
-    aoftrl_regret_bound,
-)
+from olc.learners import AOFTRL, FTRL, OGD, AdaGrad, Hedge, OGDMemory
+from olc.learners.oco import aoftrl_regret_bound
+from olc.optim import Constant, InverseSqrt
 from olc.sets import Ball, Box, Reals, Simplex
 
 D_R = 1.0  # ball radius

@@ -17,8 +17,8 @@ from olc.learners import (
     HypergradientDescent,
     Mechanic,
     Nesterov,
-    train,
 )
+from olc.learners.optimizers import train
 from olc.oracles import QuadraticOracle
 
 

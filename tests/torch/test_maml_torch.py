@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 from _torchcases import cuda  # noqa: E402
 
 from olc.errors import InvalidArgumentError, NonFiniteError, ShapeError  # noqa: E402
-from olc.learners import maml as npm  # noqa: E402
+from olc.meta import maml as npm  # noqa: E402
 from olc.tasks import linear_regression, sinusoid_regression  # noqa: E402
 from olc.torch import FOBMAML, FOMAML, IMAML, MAML, Reptile, TorchTask, flatten, stack_tasks  # noqa: E402
 

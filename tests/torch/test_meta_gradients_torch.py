@@ -11,15 +11,8 @@ torch = pytest.importorskip("torch")
 from _torchcases import cuda, quadratic, train_until_halved  # noqa: E402
 
 from olc.errors import InvalidArgumentError, NonFiniteError  # noqa: E402
-from olc.learners import (  # noqa: E402
-    BMG,
-    ErrorCorrectedBMG,
-    MetaAdaGradRule,
-    MetaGradient,
-    MetaMomentumRule,
-    OptimisticMetaGradient,
-    bootstrap_target,
-)
+from olc.learners import BMG, ErrorCorrectedBMG, MetaGradient, OptimisticMetaGradient  # noqa: E402
+from olc.learners.meta_gradients import MetaAdaGradRule, MetaMomentumRule, bootstrap_target  # noqa: E402
 from olc.oracles.data import digits_cnn  # noqa: E402
 from olc.sets import Reals  # noqa: E402
 from olc.torch import BMGSGD, MetaGradientSGD, OptimisticMetaGradientSGD  # noqa: E402

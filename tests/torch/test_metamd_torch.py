@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 from _torchcases import cuda, train_until_halved  # noqa: E402
 
 from olc.errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError  # noqa: E402
-from olc.learners import MetaMD as NumpyMetaMD  # noqa: E402
+from olc.meta import MetaMD as NumpyMetaMD  # noqa: E402
 from olc.oracles import TorchOracle  # noqa: E402
 from olc.oracles.data import digits_cnn, digits_mlp, load_digits_dataset  # noqa: E402
 from olc.torch import MetaMD, MetaMDOptimizer  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import minimize
 
 from olc import DivergenceError, InvalidArgumentError, NonFiniteError
-from olc.learners import MetaMD, ftml_step_limit
+from olc.meta import MetaMD, ftml_step_limit
 from olc.oracles import QuadraticOracle
 
 
@@ -170,3 +170,29 @@ def test_meta_train_divergence_keeps_the_history():
     err = info.value
     assert err.step == 2 and len(err.partial.objective) == 2
     assert np.all(np.isfinite(err.partial.objective)) and err.partial.M.shape == (3, 2)
+
+
+def test_meta_train_optimizer_is_any_learner():
+    """``optimizer=``: the default is OGD with step ``meta_lr`` on the box ``[m_min, m_max]`` (the same bits
+    when given explicitly); another learner (Adam steps projected on the box) takes Alg. 1's steps instead."""
+    from olc.learners import OGD
+    from olc.optim import Chain, Scale, ScaleByAdam
+    from olc.sets import Box
+
+    kw = dict(n_mix=2, eta=0.1, k=0.1, horizon=15, m_init=1.0)
+    box = Box(1e-3, 1e3, dim=4)
+
+    def train(md):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return md.meta_train(lambda rng: _task(int(rng.integers(100))), np.array([-2.0, 2.0]), 2, meta_steps=5,
+                                 tasks_per_step=2, seed=4)
+
+    M0, h0 = train(MetaMD(meta_lr=0.002, **kw))
+    M1, h1 = train(MetaMD(meta_lr=0.002, optimizer=OGD(box, lr=0.002), **kw))
+    np.testing.assert_array_equal(M0, M1)
+    assert h0.objective == h1.objective
+    M2, h2 = train(MetaMD(optimizer=Chain(ScaleByAdam(), Scale(0.01), K=box), **kw))
+    assert not np.array_equal(M2, M0) and np.all((M2 >= 1e-3) & (M2 <= 1e3)) and len(h2.objective) == 5
+    with pytest.raises(InvalidArgumentError, match="optimizer"):
+        MetaMD(optimizer=OGD)

@@ -22,10 +22,11 @@ The meta-objective is eq. (10), ``E(M) = (1/n) Σ_i B_φ(θ_T^(i) || θ_1^(i)) +
 derivative of ``B_φ`` (eq. (19)). The argmax index is piecewise constant in ``M``; its
 (zero a.e.) derivative is ignored, as in the paper.
 
-Meta-training (Alg. 1) updates ``M`` by gradient descent — here an olc
+Meta-training (Alg. 1) updates ``M`` by gradient descent — by default an olc
 :class:`~olc.learners.OGD` learner over the flattened ``(N·n,)`` vector of ``m`` on the box
 ``[m_min, m_max]`` (positivity by projection instead of the paper's squaring of
-unconstrained parameters — a deviation that keeps ``λ = min m`` meaningful).
+unconstrained parameters — a deviation that keeps ``λ = min m`` meaningful); ``optimizer=`` takes
+any other olc learner.
 
 Convexity limit (the brief's "Thm. 1"): ``meta-mirror-descent`` itself states no step-size
 theorem; we check the effective (largest per-coordinate) step ``α = η / min_{j,i} m_{j,i}²``
@@ -43,13 +44,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_rng, nonnegative, positive, positive_int
+from .._validate import as_array, as_rng, nonnegative, positive, positive_int, require
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..game import play
 from ..games.optimization import optimization
+from ..learners.oco import OGD
+from ..optim import feedback_grad
 from ..oracles.base import FunctionOracle, GradientOracle
 from ..sets import Box
-from .oco import OGD, feedback_grad
 
 __all__ = ["MetaMD", "MetaMDHistory", "MetaMDRun", "ftml_step_limit"]
 
@@ -119,6 +121,11 @@ class MetaMD:
     meta_clip : float, optional
         If set, each entry of the Alg. 1 step ``ρ·dE/dM`` is clipped to ``meta_clip · m_{j,i}``
         (a relative trust region; a deviation — the paper takes the plain step, ``None``).
+    optimizer : learner, optional
+        The learner of Alg. 1's outer step over the flattened ``(N·n,)`` entries of ``M``: any olc
+        learner (e.g. ``olc.optim.Chain(ScaleByAdam(), Scale(1e-2), K=olc.sets.Box(m_min, m_max))``;
+        it must keep the entries positive). ``None`` (default): ``OGD`` with step ``meta_lr`` on the
+        box ``[m_min, m_max]``. ``meta_clip`` divides by ``meta_lr`` in either case.
 
     Constant-Hessian tasks (``hessian_is_constant``, e.g. quadratics) are unrolled without
     oracle calls (``∇L(θ) = ∇L(θ_1) + H(θ − θ_1)``) and, in :meth:`meta_objective`, vectorised
@@ -129,7 +136,9 @@ class MetaMD:
                  meta_lr: float = 0.01, m_init: float = 1.0, m_min: float = 1e-3, m_max: float = 1e3, *,
                  smoothness: float | None = None, strong_convexity: float = 0.0,
                  hessian_lipschitz: float = 0.0, grad_bound: float = np.inf, unroll_tol: float | None = None,
-                 meta_clip: float | None = None):
+                 meta_clip: float | None = None, optimizer=None):
+        self.optimizer = None if optimizer is None else require(
+            optimizer, "optimizer", "an olc learner over the entries of M", ("init", "decide", "update"))
         self.unroll_tol = None if unroll_tol is None else positive(unroll_tol, "unroll_tol")
         self.meta_clip = None if meta_clip is None else positive(meta_clip, "meta_clip")
         self.n_mix = positive_int(n_mix, "n_mix")
@@ -338,9 +347,9 @@ class MetaMD:
                    seed=0, progress=None) -> tuple[np.ndarray, MetaMDHistory]:
         """Alg. 1: sample ``tasks_per_step`` tasks per meta-step from ``task_sampler(rng)``,
         start each at ``init(rng)`` (or the fixed array ``init``), unroll ``horizon`` mirror
-        steps, average the hypergradients and take an OGD step on ``M``. Returns ``(M, history)``.
+        steps, average the hypergradients and step ``M`` (OGD, or ``optimizer``). Returns ``(M, history)``.
 
-        This is :func:`olc.play` of an :class:`~olc.learners.OGD` learner over the ``N·n`` entries of
+        This is :func:`olc.play` of ``optimizer`` (default :class:`~olc.learners.OGD`) over the ``N·n`` entries of
         ``M`` in an optimization game on eq. (10) (:class:`olc.oracles.FunctionOracle`; a round's
         minibatch is its draw of tasks and starting points; ``M_1`` and the draws come from ``seed``).
         ``progress``: as :func:`olc.play`, or a callable ``progress(step)`` called after each meta-step.
@@ -382,10 +391,10 @@ class MetaMD:
 
         game = optimization(FunctionOracle(M.size, fun, sample, name="MetaMD meta-objective (eq. (10))"),
                             meta_steps, M.ravel(), seed=rng)
-        ogd = OGD(Box(self.m_min, self.m_max, dim=M.size), lr=self.meta_lr, x0=M.ravel())
+        opt = self.optimizer or OGD(Box(self.m_min, self.m_max, dim=M.size), lr=self.meta_lr, x0=M.ravel())
         record = None if progress is None or isinstance(progress, bool) else lambda t, *_: progress(t) or {}
         try:
-            trace = play(ogd, game, seed=rng, progress=False if record else progress, record=record)
+            trace = play(opt, game, seed=rng, progress=False if record else progress, record=record)
         except DivergenceError as exc:  # keep what meta-training has learned so far
             hist = MetaMDHistory(exc.partial.losses.tolist(), exc.partial.final_state.x.reshape(M.shape))
             raise DivergenceError(f"MetaMD.meta_train: meta-step {exc.step}: {exc} (the history and the M played "

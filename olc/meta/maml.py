@@ -30,16 +30,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_rng, check_choice, nonnegative, number, positive, positive_int
+from .._validate import as_array, as_rng, check_choice, nonnegative, number, positive, positive_int, require
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
 from ..game import play
 from ..games.meta import meta_training
+from ..sets import Reals
 from ..tasks.base import QuadraticForm, Task, check_tasks, gd_path
-from .optimizers import ClippedGD, NormalizedGD, outer_optimizer
 
-__all__ = ["MAML", "FOMAML", "Reptile", "IMAML", "FOBMAML", "ClippedGD", "NormalizedGD", "outer_optimizer",
-           "meta_train", "MetaTrainResult", "maml_affine_map", "maml_quadratic", "solve_inner",
-           "bilevel_meta_gradient", "bilevel_objective", "conjugate_gradient", "fit_maml", "quadratic_argmin"]
+__all__ = ["MAML", "FOMAML", "Reptile", "IMAML", "FOBMAML", "outer_optimizer", "meta_train", "MetaTrainResult",
+           "maml_affine_map", "maml_quadratic", "solve_inner", "bilevel_meta_gradient", "bilevel_objective",
+           "conjugate_gradient", "fit_maml", "quadratic_argmin"]
 
 
 _SOLVERS = "expected 'gd', 'exact' or a callable (grad, x0) -> phi"
@@ -441,6 +441,32 @@ class FOBMAML(_Bilevel):
 
 
 # ---------------------------------------------------------------------------- outer loop
+def outer_optimizer(optimizer, lr=None, *, clip: float | None = None, beta: float | None = None, x0=None):
+    """The outer optimizer of ``first-order-bilevel-maml`` Alg. 1, line 10: ``optimizer`` is any olc
+    learner (``Adam(1e-2)``, an :class:`olc.optim.Chain`, ...; then ``lr``, ``clip``, ``beta`` are None)
+    or a name with learning rate ``lr``: ``"gd"`` (OGD on the whole space), ``"clipped"``
+    (:class:`~olc.learners.ClippedGD`, needs ``clip``), ``"normalized"`` (:class:`~olc.learners.NormalizedGD`, ``beta``)."""
+    from ..learners import OGD, ClippedGD, NormalizedGD  # here: olc.learners imports this module (FTML)
+
+    if not isinstance(optimizer, str):
+        require(optimizer, "optimizer", "an olc learner or one of 'gd', 'clipped', 'normalized'",
+                ("init", "decide", "update"))
+        if lr is not None or clip is not None or beta is not None:
+            raise InvalidArgumentError("optimizer: a learner carries its own hyperparameters; outer_lr, clip and "
+                                       "beta are options of the names 'gd' / 'clipped' / 'normalized'")
+        return optimizer
+    option = {"gd": None, "clipped": "clip", "normalized": "beta"}[check_choice(optimizer, "optimizer",
+                                                                                ("gd", "clipped", "normalized"))]
+    given = {"clip": clip, "beta": beta}
+    if any(v is not None for k, v in given.items() if k != option) or (option and given[option] is None):
+        raise InvalidArgumentError(f"optimizer={optimizer!r} " + (f"needs {option} (and takes no other option)"
+                                                                  if option else "takes neither clip nor beta"))
+    lr = positive(lr, "outer_lr")
+    if option is None:
+        return OGD(Reals(), lr, x0)
+    return (ClippedGD if option == "clip" else NormalizedGD)(lr, given[option], x0)
+
+
 class MetaTrainResult(NamedTuple):
     """``theta``: final meta-parameters; ``thetas``: ``(n_steps + 1, dim)`` iterates;
     ``losses``: ``(n_steps + 1,)`` outer loss at each iterate; ``grad_norms``: ``(n_steps,)``."""

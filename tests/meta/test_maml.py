@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 
 import olc
-from olc.learners import (
+from olc.learners import ClippedGD, NormalizedGD
+from olc.meta import (
     FOBMAML,
     FOMAML,
     IMAML,
     MAML,
-    ClippedGD,
-    NormalizedGD,
     Reptile,
     bilevel_meta_gradient,
     bilevel_objective,
@@ -218,7 +217,7 @@ def test_clipped_and_normalized_steps():
 # ---------------------------------------------------------------------------- input checks (audit)
 def test_conjugate_gradient_rejects_nonfinite_and_bad_matvec():
     from olc.errors import NonFiniteError, ShapeError
-    from olc.learners import conjugate_gradient
+    from olc.meta import conjugate_gradient
 
     with pytest.raises(NonFiniteError, match="b"):
         conjugate_gradient(lambda v: v, np.full(3, np.nan), 5)
@@ -242,7 +241,7 @@ def test_conjugate_gradient_rejects_nonfinite_and_bad_matvec():
     ({"inner_lr": 0.1, "max_iter": 0}, olc.errors.InvalidArgumentError, "max_iter"),
 ])
 def test_fit_maml_validates_on_the_quadratic_path(kwargs, exc, match):
-    from olc.learners import fit_maml
+    from olc.meta import fit_maml
 
     tasks = linear_regression(3, 3, seed=0)
     assert all(t.quadratic is not None for t in tasks)
@@ -251,7 +250,7 @@ def test_fit_maml_validates_on_the_quadratic_path(kwargs, exc, match):
 
 
 def test_fit_maml_divergent_inner_steps_raise():
-    from olc.learners import fit_maml
+    from olc.meta import fit_maml
 
     with pytest.raises(olc.errors.NonFiniteError, match="inner_lr"):
         fit_maml(linear_regression(3, 3, seed=0), 1e6, 200)
