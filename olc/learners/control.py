@@ -33,10 +33,10 @@ import numpy as np
 from .._validate import as_array, check_alloc, no_start, positive, positive_int
 from ..errors import InvalidArgumentError, ShapeError
 from ..game import Feedback, Learner
+from ..optim import InverseSqrt, Power, as_schedule
 from ..systems.control import DFCSet, as_quadratic_cost, check_system, dfc_set, lqr_gain, lqr_gains, resolve_gain
 from .bandit import BCOMemory
 from .oco import OGD
-from ..optim import InverseSqrt, Power, as_schedule
 
 __all__ = ["LQR", "GPC", "BanditGPC", "ZeroController", "LinearFeedback"]
 
