@@ -55,6 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
+from ..optim import Chain, Momentum, ScaleByAdam, Transform
 from . import _evidence as ev
 from . import checked, choice, each, integer, nonnegative, optional, pair, positive, real
 from ._plot import pyplot, save_figure, suptitle
@@ -181,40 +182,38 @@ def _oracle(Q, b):
 
 
 def baseline_iterations(method, Qs, bs, theta1, lrs, tol, max_iter, *, details: bool = False):
-    """Iterations to ``||∇f|| <= tol`` for every (task, lr): array ``(n_tasks, n_lrs)``
-    (``max_iter`` where not reached or diverged). Vectorised over tasks and rates.
+    """Iterations to ``||∇f|| <= tol`` for every (task, lr): array ``(n_tasks, n_lrs)`` (``max_iter`` where
+    not reached or diverged). One :class:`olc.optim.Chain` (SGD: the rates; SGD-M: ``Momentum(0.9)``, then the
+    rates; Adam: ``ScaleByAdam()``, then the rates) steps the stacked ``(task, lr, 2)`` iterate; a diverging
+    entry (``||∇f|| > 1e100``) is frozen (zero gradient) so that the others run on.
 
     ``details=True`` also returns ``diverged`` (bool, same shape) and the final gradient norms."""
     Qs, bs = np.asarray(Qs), np.asarray(bs)
-    nt, nl = len(Qs), len(lrs)
-    lr = np.asarray(lrs, dtype=float)[None, :, None]
-    x = np.broadcast_to(theta1, (nt, nl, 2)).copy()
-    m = np.zeros_like(x)
-    v = np.zeros_like(x)
-    its = np.full((nt, nl), max_iter)
-    done = np.zeros((nt, nl), bool)
-    with np.errstate(all="ignore"):
-        for it in range(max_iter + 1):
-            g = 2.0 * np.einsum("tij,tlj->tli", Qs, x) - bs[:, None, :]
-            gn = np.linalg.norm(g, axis=-1)
-            hit = (gn <= tol) & ~done
-            its[hit] = it
-            done |= hit | ~np.isfinite(gn)
-            if done.all() or it == max_iter:
-                break
-            if method == "SGD":
-                x = x - lr * g
-            elif method == "SGD-M":
-                m = 0.9 * m + g
-                x = x - lr * m
-            else:  # Adam (β1 = 0.9, β2 = 0.999, ε = 1e-8)
-                m = 0.9 * m + 0.1 * g
-                v = 0.999 * v + 0.001 * g * g
-                mh, vh = m / (1 - 0.9 ** (it + 1)), v / (1 - 0.999 ** (it + 1))
-                x = x - lr * mh / (np.sqrt(vh) + 1e-8)
-    if details:
-        return its, ~np.isfinite(gn) | (gn > 1e100), gn
-    return its
+    stages = {"SGD": (), "SGD-M": (Momentum(0.9),), "Adam": (ScaleByAdam(),)}[method]
+    chain = Chain(*stages, _Rates(lrs))
+    state = chain.init((len(Qs), len(lrs), 2), x0=np.broadcast_to(theta1, (len(Qs), len(lrs), 2)))
+    its = np.full((len(Qs), len(lrs)), max_iter)
+    done, diverged = np.zeros(its.shape, bool), np.zeros(its.shape, bool)
+    for it in range(max_iter + 1):
+        g = 2.0 * np.einsum("tij,tlj->tli", Qs, state.x) - bs[:, None, :]
+        gn = np.linalg.norm(g, axis=-1)
+        hit, diverged = (gn <= tol) & ~done, diverged | ~(gn <= 1e100)
+        its[hit] = it
+        done |= hit | diverged
+        if done.all() or it == max_iter:
+            break
+        state = chain.step(state, np.where(diverged[..., None], 0.0, g))
+    return (its, diverged, gn) if details else its
+
+
+class _Rates(Transform):
+    """The last stage of the baselines' chains: ``u ← η u`` with one learning rate per ``lr`` column."""
+
+    def __init__(self, lrs):
+        self.lr = np.asarray(lrs, dtype=float)[None, :, None]
+
+    def update(self, u, state, x, t):
+        return self.lr * u, state
 
 
 def _metamd(cfg, row, pool, test, theta1, seed, horizon, unroll_tol):
