@@ -3,8 +3,9 @@
 An experiment module defines ``NAME`` (the name used by ``olc run NAME``), ``Config`` (a
 dataclass whose defaults finish in seconds on two cores), ``CHECKS`` (the constraints on the
 ``Config`` fields, see :func:`check_config`), ``run(config, progress=None) -> dict``
-(JSON-serialisable results; it starts with ``check_config(cfg, CHECKS)``) and
-``plot(results, outdir) -> list[str]`` (PNG paths; optional).
+(JSON-serialisable results; it starts with ``cfg = checked(config or Config())``, see :func:`checked`)
+and ``plot(results, outdir) -> list[str]`` (PNG paths; optional). A reproduction also declares
+``PAPER_PRESET`` (the fields that ``--set protocol=paper`` changes, with the paper's values).
 
 Modules used in sweeps (``olc sweep``) also declare ``PRIMARY`` (the key of their main metric) and
 ``EXTRAS`` (the setup.cfg extras they need: ``("torch", "data")``; ``()`` for the core install),
@@ -12,9 +13,8 @@ and their results contain ``"metrics"`` (``{name: float}``, scalars of this run'
 ``"curves"`` (``{name: list of floats}``); ``"curve_x"`` (``{name: list}``, the x positions of a
 curve) is optional. Every ``Config`` has a ``seed: int`` field.
 
-A module whose fields constrain each other (``memory <= T``) also defines ``check(cfg) -> cfg``
-(``check_config(cfg, CHECKS)`` plus those relations, each error naming a field); ``make_config``
-and ``run`` then use it.
+A module whose fields constrain each other (``memory <= T``) also defines ``check(cfg)``, which
+raises on a broken relation (each error naming a field); :func:`checked` calls it last.
 
 ``CHECKS`` maps a field name to a rule ``rule(value, key)`` that raises an :mod:`olc.errors`
 exception naming ``key`` (the ``--set`` key), the value received and what was expected; the
@@ -34,6 +34,7 @@ import inspect
 import os
 import pkgutil
 import re
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -43,7 +44,7 @@ from .._validate import check_choice, in_range, nonnegative, positive, positive_
 from .._validate import real as _finite
 from ..errors import InvalidArgumentError
 
-__all__ = ["registry", "get", "make_config", "check_config", "integer", "real", "positive", "nonnegative",
+__all__ = ["registry", "get", "make_config", "check_config", "checked", "integer", "real", "positive", "nonnegative",
            "choice", "optional", "each", "pair", "describe_rule", "describe_config", "require_extras_of",
            "extras_of", "thin_curve", "takes_list"]
 
@@ -148,6 +149,21 @@ def check_config(cfg, rules: Mapping[str, Rule]):
     for key, rule in rules.items():
         rule(getattr(cfg, key), key)
     return cfg
+
+
+def checked(cfg):
+    """``cfg`` checked as the experiment module of its ``Config`` declares: its ``CHECKS`` (see
+    :func:`check_config`), then ``protocol=paper`` resolved with its ``PAPER_PRESET`` (fields still at
+    their defaults take the paper's values), then its ``check(cfg)`` (relations between fields; it
+    raises, or returns a replacement ``cfg``). :func:`make_config` and every ``run`` call it first."""
+    module = sys.modules[type(cfg).__module__]
+    cfg = check_config(cfg, getattr(module, "CHECKS", {}))
+    if hasattr(module, "PAPER_PRESET"):
+        from ._evidence import apply_protocol
+
+        cfg = apply_protocol(cfg, module.PAPER_PRESET)
+    out = module.check(cfg) if hasattr(module, "check") else None
+    return cfg if out is None else out
 
 
 class _Rule:
@@ -324,9 +340,8 @@ def _convert(value: str, typ, elem=str):
 
 def make_config(module, overrides: dict | None = None, *, source: str = "--set"):
     """Build ``module.Config`` with ``key=value`` overrides — strings (command-line values) converted to
-    the field types, other values taken as they are — and check it (``module.check`` if defined, else
-    ``module.CHECKS``) before anything runs. ``source`` names where the overrides came from in errors
-    (``--set``, ``--grid``)."""
+    the field types, other values taken as they are — and check it (:func:`checked`) before anything runs.
+    ``source`` names where the overrides came from in errors (``--set``, ``--grid``)."""
     cfg_cls = module.Config
     hints = typing.get_type_hints(cfg_cls)
     fields = {f.name for f in dataclasses.fields(cfg_cls)}
@@ -344,9 +359,7 @@ def make_config(module, overrides: dict | None = None, *, source: str = "--set")
             kwargs[key] = _convert(value, hints[key])
         except (TypeError, ValueError) as exc:
             raise InvalidArgumentError(f"{source} {key}={value}: {exc}") from None
-    cfg = cfg_cls(**kwargs)
-    check = getattr(module, "check", None)
-    return check(cfg) if check is not None else check_config(cfg, getattr(module, "CHECKS", {}))
+    return checked(cfg_cls(**kwargs))
 
 
 def takes_list(module, key: str) -> bool:

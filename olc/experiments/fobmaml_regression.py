@@ -24,20 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DivergenceError
-from . import check_config, choice, each, integer, positive, real
-from ._evidence import (
-    SEED_ROW,
-    apply_protocol,
-    claim,
-    config_dict,
-    describe_positions,
-    fmt_se,
-    protocol_doc,
-    protocol_records,
-    report,
-    seed_list,
-    tune,
-)
+from . import _evidence as ev
+from . import checked, choice, each, integer, positive, real
 from ._plot import band, pyplot, save_figure, suptitle
 
 NAME = "fobmaml-regression"
@@ -67,7 +55,7 @@ class Config:
     seed: int = 0
 
 
-PAPER = {"seeds": 5}
+PAPER_PRESET = {"seeds": 5}
 
 PROTOCOL = [
     ("dim, n_tasks, condition, scale", "synthetic linear regression (App. B): n, κ given in the figure legend only",
@@ -83,9 +71,9 @@ PROTOCOL = [
     ("max_extend", "—", "at most 3 extensions per end"),
     ("seeds", "one run", "independent task draws; claims per seed"),
     ("protocol", "Sec. 5 / App. B", "protocol=paper: 5 seeds"),
-    SEED_ROW,
+    ev.SEED_ROW,
 ]
-__doc__ += protocol_doc(PROTOCOL, Config, PAPER)
+__doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"dim": integer(1), "n_tasks": integer(1), "condition": real(1.0), "scale": positive, "lam": positive,
           "inner_lr": positive, "nu": positive, "inner_steps": each(integer(1)),
@@ -93,10 +81,6 @@ CHECKS = {"dim": integer(1), "n_tasks": integer(1), "condition": real(1.0), "sca
           "outer_lrs": each(positive), "max_extend": integer(0), "seeds": integer(1),
           "protocol": choice("default", "paper"), "seed": integer(0)}
 
-
-def check(cfg: Config) -> Config:
-    """:data:`CHECKS`, then ``protocol=paper`` resolved."""
-    return apply_protocol(check_config(cfg, CHECKS), PAPER)
 
 
 def _methods(cfg: Config, K: int) -> dict:
@@ -145,7 +129,7 @@ def _one_seed(cfg, s, tick):
             runs[lr] = [float(v) for v in res.losses]
             return runs[lr][-1] if np.isfinite(runs[lr][-1]) else None
 
-        t = tune(final, cfg.outer_lrs, minimize=True, max_extend=cfg.max_extend)
+        t = ev.tune(final, cfg.outer_lrs, minimize=True, max_extend=cfg.max_extend)
         tuning[name] = {k: t[k] for k in ("best", "grid", "scores", "position", "extended")}
         curves[name] = runs.get(t["best"]) if t["position"] != "diverged" else None
     tick()
@@ -155,8 +139,8 @@ def _one_seed(cfg, s, tick):
 
 
 def run(config: Config | None = None, progress=None) -> dict:
-    cfg = check(config or Config())
-    seeds = seed_list(cfg.seed, cfg.seeds)
+    cfg = checked(config or Config())
+    seeds = ev.seed_list(cfg.seed, cfg.seeds)
     bar = progress(2 * len(seeds), NAME) if progress else None
 
     def tick():
@@ -167,10 +151,10 @@ def run(config: Config | None = None, progress=None) -> dict:
     if bar:
         bar.close()
     names = list(runs[0]["relative_error"])
-    res = {"config": config_dict(cfg), "protocol": protocol_records(PROTOCOL, Config, PAPER), "seeds": seeds,
+    res = {"config": ev.config_dict(cfg), "protocol": ev.protocol_records(PROTOCOL, Config, PAPER_PRESET), "seeds": seeds,
            "inner_steps": list(cfg.inner_steps), "runs": runs,
            "relative_error": {n: np.mean([r["relative_error"][n] for r in runs], axis=0).tolist() for n in names}}
-    res["tuning_summary"] = {f"outer lr / {n}": describe_positions([r["tuning"][n] for r in runs]) for n in names}
+    res["tuning_summary"] = {f"outer lr / {n}": ev.describe_positions([r["tuning"][n] for r in runs]) for n in names}
     res["claims"] = grade_claims(res)
     metrics = {f"rel_error/{n}": e[-1] for n, e in res["relative_error"].items()}
     curves = {f"rel_error/{n}": e for n, e in res["relative_error"].items()}
@@ -202,16 +186,17 @@ def grade_claims(res: dict) -> list[dict]:
     plateau = [min(r["relative_error"]["FO-MAML"][-1], r["relative_error"]["Reptile"][-1])
                > 10 * r["relative_error"][FOB][-1] for r in runs]
     out = [
-        claim("FO-B-MAML meta-gradient approximation benefits continuously from the increased number of inner steps.",
-              where, "the relative error of (symmetric) FO-B-MAML's meta-gradient never rises (5 % tolerance) as the "
-              "inner steps grow, per seed", f"error at K = {Ks[0]} → {Ks[-1]}: " + "; ".join(
-                  f"{r['relative_error'][FOB][0]:.2g} → {r['relative_error'][FOB][-1]:.2g}" for r in runs), mono,
-              paper_numbers="Fig. 1 left: a falling FO-B-MAML curve"),
-        claim("... which is not the case for the other first-order methods like FO-MAML and Reptile.", where,
-              f"at K = {Ks[-1]} FO-MAML's and Reptile's errors are both > 10 × FO-B-MAML's, per seed",
-              "; ".join(f"FO-MAML {r['relative_error']['FO-MAML'][-1]:.2g}, Reptile {r['relative_error']['Reptile'][-1]:.2g}"
-                        f" vs {f:.2g}" for r, f in zip(runs, fob_last)), plateau,
-              paper_numbers="Fig. 1 left: FO-MAML and Reptile plateau"),
+        ev.claim("FO-B-MAML meta-gradient approximation benefits continuously from the increased number of inner steps.",
+                 where, "the relative error of (symmetric) FO-B-MAML's meta-gradient never rises (5 % tolerance) as the "
+                 "inner steps grow, per seed", f"error at K = {Ks[0]} → {Ks[-1]}: " + "; ".join(
+                     f"{r['relative_error'][FOB][0]:.2g} → {r['relative_error'][FOB][-1]:.2g}" for r in runs), mono,
+                 paper_numbers="Fig. 1 left: a falling FO-B-MAML curve"),
+        ev.claim("... which is not the case for the other first-order methods like FO-MAML and Reptile.", where,
+                 f"at K = {Ks[-1]} FO-MAML's and Reptile's errors are both > 10 × FO-B-MAML's, per seed",
+                 "; ".join(f"FO-MAML {r['relative_error']['FO-MAML'][-1]:.2g}, "
+                           f"Reptile {r['relative_error']['Reptile'][-1]:.2g}"
+                           f" vs {f:.2g}" for r, f in zip(runs, fob_last)), plateau,
+                 paper_numbers="Fig. 1 left: FO-MAML and Reptile plateau"),
     ]
     res["fobmaml_vs_imaml"] = {}
     for cg in cgs:
@@ -219,30 +204,31 @@ def grade_claims(res: dict) -> list[dict]:
         cells = [[r["relative_error"][FOB][i] < r["relative_error"][name][i] for i in range(len(Ks))] for r in runs]
         by_K = {K: sum(c[i] for c in cells) for i, K in enumerate(Ks)}
         res["fobmaml_vs_imaml"][str(cg)] = {str(K): f"{v}/{len(runs)}" for K, v in by_K.items()}
-        out.append(claim(f"FO-B-MAML also compares favorably to iMAML [meta-gradient error, cg = {cg}].", where,
-                         "FO-B-MAML's relative error is below iMAML's with this cg, per (seed, K) cell",
-                         "FO-B-MAML better at K = " + ", ".join(f"{K}: {v}/{len(runs)}" for K, v in by_K.items()),
-                         [v for c in cells for v in c], unit="(seed, K) cells",
-                         paper_numbers="Fig. 1 left"))
+        out.append(ev.claim(f"FO-B-MAML also compares favorably to iMAML [meta-gradient error, cg = {cg}].", where,
+                            "FO-B-MAML's relative error is below iMAML's with this cg, per (seed, K) cell",
+                            "FO-B-MAML better at K = " + ", ".join(f"{K}: {v}/{len(runs)}" for K, v in by_K.items()),
+                            [v for c in cells for v in c], unit="(seed, K) cells",
+                            paper_numbers="Fig. 1 left"))
     where_r = "Sec. 5, Fig. 1 right (20 inner steps)"
     fo = [_gap(r, FOB) < min(_gap(r, "FO-MAML"), _gap(r, "Reptile")) for r in runs]
-    out.append(claim("FO-B-MAML outperforms other first-order methods [outer loss].", where_r,
-                     "FO-B-MAML's final outer-loss gap is below FO-MAML's and Reptile's (each at its tuned outer lr), "
-                     "per seed", "gaps (FO-B-MAML / FO-MAML / Reptile): " + "; ".join(
-                         f"{_gap(r, FOB):.2g} / {_gap(r, 'FO-MAML'):.2g} / {_gap(r, 'Reptile'):.2g}" for r in runs), fo,
-                     paper_numbers="Fig. 1 right"))
+    out.append(ev.claim("FO-B-MAML outperforms other first-order methods [outer loss].", where_r,
+                        "FO-B-MAML's final outer-loss gap is below FO-MAML's and Reptile's (each at its tuned outer lr), "
+                        "per seed", "gaps (FO-B-MAML / FO-MAML / Reptile): " + "; ".join(
+                            f"{_gap(r, FOB):.2g} / {_gap(r, 'FO-MAML'):.2g} / {_gap(r, 'Reptile'):.2g}" for r in runs), fo,
+                        paper_numbers="Fig. 1 right"))
     second = [n for n in ("MAML", f"iMAML (cg={max(cgs)})" if cgs else None) if n]
     comp = [_gap(r, FOB) <= 2 * min(_gap(r, n) for n in second) + 1e-12 for r in runs]
-    out.append(claim(f"... and is competitive with second-order methods: MAML and iMAML (cg = {max(cgs) if cgs else '-'}).",
-                     where_r, f"FO-B-MAML's final gap is <= 2 × the better of {', '.join(second)}, per seed",
-                     "; ".join(f"{_gap(r, FOB):.2g} vs " + ", ".join(f"{n} {_gap(r, n):.2g}" for n in second)
-                               for r in runs), comp, paper_numbers="Fig. 1 right"))
+    out.append(ev.claim("... and is competitive with second-order methods: MAML and iMAML "
+                        f"(cg = {max(cgs) if cgs else '-'}).",
+                        where_r, f"FO-B-MAML's final gap is <= 2 × the better of {', '.join(second)}, per seed",
+                        "; ".join(f"{_gap(r, FOB):.2g} vs " + ", ".join(f"{n} {_gap(r, n):.2g}" for n in second)
+                                  for r in runs), comp, paper_numbers="Fig. 1 right"))
     for cg in [c for c in cgs if c in (2, 5)]:
         name = f"iMAML (cg={cg})"
-        out.append(claim(f"FO-B-MAML outperforms iMAML with a small number of conjugate gradient steps [cg = {cg}, "
-                         "outer loss].", where_r, f"FO-B-MAML's final outer-loss gap is below iMAML (cg = {cg})'s, per "
-                         "seed", "; ".join(f"{_gap(r, FOB):.2g} vs {_gap(r, name):.2g}" for r in runs),
-                         [_gap(r, FOB) < _gap(r, name) for r in runs], paper_numbers="Fig. 1 caption"))
+        out.append(ev.claim(f"FO-B-MAML outperforms iMAML with a small number of conjugate gradient steps [cg = {cg}, "
+                            "outer loss].", where_r, f"FO-B-MAML's final outer-loss gap is below iMAML (cg = {cg})'s, per "
+                            "seed", "; ".join(f"{_gap(r, FOB):.2g} vs {_gap(r, name):.2g}" for r in runs),
+                            [_gap(r, FOB) < _gap(r, name) for r in runs], paper_numbers="Fig. 1 caption"))
     return out
 
 
@@ -277,9 +263,9 @@ def summary(results: dict) -> str:
         gaps = [_gap(r, name) for r in results["runs"]]
         ok = [g for g in gaps if np.isfinite(g)]
         lrs = ", ".join(f"{r['best_outer_lr'][name]:g}" for r in results["runs"])
-        lines.append(f"{name:24s} gap {fmt_se(ok) if ok else 'diverged':>18s}   lr {lrs}"
+        lines.append(f"{name:24s} gap {ev.fmt_se(ok) if ok else 'diverged':>18s}   lr {lrs}"
                      + (f"  ({len(gaps) - len(ok)} diverged)" if len(ok) < len(gaps) else ""))
-    return report(results, "\n".join(lines))
+    return ev.report(results, "\n".join(lines))
 
 
 def plot(results: dict, outdir: str) -> list[str]:

@@ -28,18 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from . import check_config, choice, integer, nonnegative, positive, real
-from ._evidence import (
-    SEED_ROW,
-    apply_protocol,
-    claim,
-    config_dict,
-    fmt_se,
-    protocol_doc,
-    protocol_records,
-    report,
-    seed_list,
-)
+from . import _evidence as ev
+from . import checked, choice, integer, nonnegative, positive, real
 from ._plot import band, pyplot, save_figure, suptitle
 
 NAME = "ftml-rainbow-digits"
@@ -102,9 +92,9 @@ PROTOCOL = [
      "30 steps of α = 0.1 for FTML, FTL + fine-tune and Scratch"),
     ("seeds", "3 random seeds, standard error bands", "2 (default) / 3 (protocol=paper); mean ± s.e."),
     ("protocol", "Sec. 6.1, App. C", "protocol=paper: 56 tasks, both scales, 3 seeds, the CNN, 300 points"),
-    SEED_ROW,
+    ev.SEED_ROW,
 ]
-__doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
+__doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 SCALES = (1.0, 0.5)  # the digit scales rainbow_digits draws from
 
@@ -139,15 +129,12 @@ CHECKS = {"n_tasks": integer(1), "seeds": integer(1), "n_train": integer(1), "n_
           "protocol": choice("default", "paper"), "seed": integer(0)}
 
 
-def check(cfg: Config) -> Config:
-    """:data:`CHECKS`, ``protocol=paper`` resolved, then ``eval_n <= n_train`` and ``label_smoothing < 1``."""
-    check_config(cfg, CHECKS)
-    cfg = apply_protocol(cfg, PAPER_PRESET)
+def check(cfg: Config) -> None:
+    """``eval_n <= n_train`` and ``label_smoothing < 1``."""
     if cfg.eval_n > cfg.n_train:
         raise InvalidArgumentError(f"eval_n: expected at most n_train = {cfg.n_train}, got {cfg.eval_n!r}")
     if not cfg.label_smoothing < 1:
         raise InvalidArgumentError(f"label_smoothing: expected a number in [0, 1), got {cfg.label_smoothing!r}")
-    return cfg
 
 
 @contextmanager
@@ -196,12 +183,12 @@ def _one_seed(cfg: Config, seed: int, progress) -> dict:
 def run(config: Config | None = None, progress=None) -> dict:
     """Per seed: the stream of rainbow-digit tasks under each method (Alg. 1); then mean ± s.e. over seeds
     per task index and the graded claims of Sec. 6.1."""
-    cfg = check(config or Config())
-    seeds = seed_list(cfg.seed, cfg.seeds)
+    cfg = checked(config or Config())
+    seeds = ev.seed_list(cfg.seed, cfg.seeds)
     with _torch_single_thread():
         runs = [_one_seed(cfg, s, progress) for s in seeds]
     cap = cfg.n_train
-    res = {"config": config_dict(cfg), "protocol": protocol_records(PROTOCOL, Config, PAPER_PRESET), "seeds": seeds,
+    res = {"config": ev.config_dict(cfg), "protocol": ev.protocol_records(PROTOCOL, Config, PAPER_PRESET), "seeds": seeds,
            "tasks": runs[0]["tasks"], "runs": runs}
     # per seed and method: datapoints to threshold (n_train where never reached), errors per task
     per = {m: {"efficiency": [[cap if e is None else e for e in r["methods"][m]["efficiency"]] for r in runs],
@@ -244,48 +231,49 @@ def grade_claims(res: dict) -> list[dict]:
     final = {m: mean(m, "final_error") for m in METHODS}
 
     def show(d):
-        return ", ".join(f"{m} {fmt_se(d[m])}" for m in METHODS)
+        return ", ".join(f"{m} {ev.fmt_se(d[m])}" for m in METHODS)
 
     slopes = [_slope(v) for v in per["FTML"]["efficiency"]]
     half = max(1, len(res["tasks"]) // 2)
     early_late = [(float(np.mean(v[:half])), float(np.mean(v[half:]))) for v in per["FTML"]["efficiency"]]
     where = "Sec. 6.1 / Fig. 3"
     out = [
-        claim("FTML learns tasks more and more quickly, with each new task added.", f"{where} left",
-              "FTML's datapoints-to-threshold fall along the stream: the least-squares slope against the task index "
-              "is negative and the second half of the stream needs fewer points than the first, per seed",
-              f"slope {fmt_se(slopes)} points per task; first half {fmt_se([a for a, _ in early_late])}, second half "
-              f"{fmt_se([b for _, b in early_late])} points (threshold {cfg['threshold']:.0%}, cap {cfg['n_train']})",
-              [s < 0 and b < a for s, (a, b) in zip(slopes, early_late)],
-              paper_numbers="efficiency falls from ~900 to ~100–200 points over 56 tasks"),
-        claim("FTML substantially outperforms the alternative approaches in ... efficiency ...", f"{where} left",
-              "FTML's mean datapoints to the threshold are below every baseline's (TOE, FTL + fine-tune, Scratch), "
-              "per seed", f"mean datapoints: {show(eff)}",
-              [all(eff["FTML"][i] < eff[b][i] for b in BASELINES) for i in range(n)],
-              paper_numbers="FTML lowest curve"),
-        claim("... and final performance.", f"{where} right",
-              f"FTML's mean error after all {cfg['n_train']} points is below every baseline's, per seed",
-              f"mean final error: {show(final)}",
-              [all(final["FTML"][i] < final[b][i] for b in BASELINES) for i in range(n)],
-              paper_numbers="FTML lowest curve"),
-        claim("Task performance after 100 datapoints (FTML best).", f"{where} centre",
-              f"FTML's mean error after {cfg['eval_n']} points is below every baseline's, per seed",
-              f"mean error after {cfg['eval_n']} points: {show(first)}",
-              [all(first["FTML"][i] < first[b][i] for b in BASELINES) for i in range(n)],
-              paper_numbers="FTML lowest curve"),
-        claim("FTL performs better than TOE since it performs task-specific adaptation.", where,
-              "FTL + fine-tune's mean final error is below TOE's, per seed",
-              f"mean final error FTL + fine-tune {fmt_se(final['FTL+fine-tune'])}, TOE {fmt_se(final['TOE'])}",
-              [final["FTL+fine-tune"][i] < final["TOE"][i] for i in range(n)]),
-        claim("Training independent models does not learn efficiently, compared to models that incorporate data "
-              "from other tasks.", f"{where} left",
-              "Scratch needs more datapoints to the threshold than each of FTML, TOE and FTL + fine-tune, per seed",
-              f"mean datapoints: {show(eff)}",
-              [all(eff["Scratch"][i] > eff[m][i] for m in ("FTML", "TOE", "FTL+fine-tune")) for i in range(n)]),
-        claim("... but their final performance with 900 data points is similar.", f"{where} right",
-              f"Scratch's mean final error (after {cfg['n_train']} points) is within 5 points of FTML's, per seed",
-              f"mean final error Scratch {fmt_se(final['Scratch'])}, FTML {fmt_se(final['FTML'])}",
-              [abs(final["Scratch"][i] - final["FTML"][i]) <= 0.05 for i in range(n)]),
+        ev.claim("FTML learns tasks more and more quickly, with each new task added.", f"{where} left",
+                 "FTML's datapoints-to-threshold fall along the stream: the least-squares slope against the task index "
+                 "is negative and the second half of the stream needs fewer points than the first, per seed",
+                 f"slope {ev.fmt_se(slopes)} points per task; first half {ev.fmt_se([a for a, _ in early_late])}, "
+                 f"second half "
+                 f"{ev.fmt_se([b for _, b in early_late])} points (threshold {cfg['threshold']:.0%}, cap {cfg['n_train']})",
+                 [s < 0 and b < a for s, (a, b) in zip(slopes, early_late)],
+                 paper_numbers="efficiency falls from ~900 to ~100–200 points over 56 tasks"),
+        ev.claim("FTML substantially outperforms the alternative approaches in ... efficiency ...", f"{where} left",
+                 "FTML's mean datapoints to the threshold are below every baseline's (TOE, FTL + fine-tune, Scratch), "
+                 "per seed", f"mean datapoints: {show(eff)}",
+                 [all(eff["FTML"][i] < eff[b][i] for b in BASELINES) for i in range(n)],
+                 paper_numbers="FTML lowest curve"),
+        ev.claim("... and final performance.", f"{where} right",
+                 f"FTML's mean error after all {cfg['n_train']} points is below every baseline's, per seed",
+                 f"mean final error: {show(final)}",
+                 [all(final["FTML"][i] < final[b][i] for b in BASELINES) for i in range(n)],
+                 paper_numbers="FTML lowest curve"),
+        ev.claim("Task performance after 100 datapoints (FTML best).", f"{where} centre",
+                 f"FTML's mean error after {cfg['eval_n']} points is below every baseline's, per seed",
+                 f"mean error after {cfg['eval_n']} points: {show(first)}",
+                 [all(first["FTML"][i] < first[b][i] for b in BASELINES) for i in range(n)],
+                 paper_numbers="FTML lowest curve"),
+        ev.claim("FTL performs better than TOE since it performs task-specific adaptation.", where,
+                 "FTL + fine-tune's mean final error is below TOE's, per seed",
+                 f"mean final error FTL + fine-tune {ev.fmt_se(final['FTL+fine-tune'])}, TOE {ev.fmt_se(final['TOE'])}",
+                 [final["FTL+fine-tune"][i] < final["TOE"][i] for i in range(n)]),
+        ev.claim("Training independent models does not learn efficiently, compared to models that incorporate data "
+                 "from other tasks.", f"{where} left",
+                 "Scratch needs more datapoints to the threshold than each of FTML, TOE and FTL + fine-tune, per seed",
+                 f"mean datapoints: {show(eff)}",
+                 [all(eff["Scratch"][i] > eff[m][i] for m in ("FTML", "TOE", "FTL+fine-tune")) for i in range(n)]),
+        ev.claim("... but their final performance with 900 data points is similar.", f"{where} right",
+                 f"Scratch's mean final error (after {cfg['n_train']} points) is within 5 points of FTML's, per seed",
+                 f"mean final error Scratch {ev.fmt_se(final['Scratch'])}, FTML {ev.fmt_se(final['FTML'])}",
+                 [abs(final["Scratch"][i] - final["FTML"][i]) <= 0.05 for i in range(n)]),
     ]
     return out
 
@@ -301,11 +289,11 @@ def summary(results: dict) -> str:
              f"{'err@' + str(cfg['n_train']):>16s}"]
     for m in METHODS:
         p = per[m]
-        lines.append(f"{m:16s}{fmt_se([np.mean(v) for v in p['efficiency']]):>20s}{np.mean(p['reached']):>9.0%} "
-                     f"{fmt_se([np.mean(v) for v in p['first_error']]):>16s}"
-                     f"{fmt_se([np.mean(v) for v in p['final_error']]):>16s}")
+        lines.append(f"{m:16s}{ev.fmt_se([np.mean(v) for v in p['efficiency']]):>20s}{np.mean(p['reached']):>9.0%} "
+                     f"{ev.fmt_se([np.mean(v) for v in p['first_error']]):>16s}"
+                     f"{ev.fmt_se([np.mean(v) for v in p['final_error']]):>16s}")
     lines.append(f"(tasks that never reach the threshold count as {cfg['n_train']} datapoints)")
-    return report(results, "\n".join(lines))
+    return ev.report(results, "\n".join(lines))
 
 
 def plot(results: dict, outdir: str) -> list[str]:

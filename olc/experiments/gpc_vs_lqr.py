@@ -38,19 +38,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import check_config, choice, each, integer, optional, positive, thin_curve
-from ._evidence import (
-    SEED_ROW,
-    apply_protocol,
-    claim,
-    config_dict,
-    fmt_se,
-    local_slope,
-    protocol_doc,
-    protocol_records,
-    report,
-    seed_list,
-)
+from . import _evidence as ev
+from . import checked, choice, each, integer, optional, positive, thin_curve
 from ._plot import band, pyplot, save_figure, suptitle, symlog_regret
 
 NAME = "gpc-vs-lqr"
@@ -104,9 +93,9 @@ PROTOCOL = [
      "mean ± s.e., claims graded per (system, seed)"),
     ("protocol", "Agarwal et al. 2019; Gradu et al. 2020 (settings not in the five papers)",
      "protocol=paper: T = 20,000 and 5 seeds"),
-    SEED_ROW,
+    ev.SEED_ROW,
 ]
-__doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
+__doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"T": integer(1), "H": integer(1), "lr": positive, "bandit_H": integer(1), "bandit_kappa": positive,
           "bandit_lr": optional(positive), "kappa_M": positive, "period": positive,
@@ -153,11 +142,11 @@ def run(config: Config | None = None, progress=None) -> dict:
     from ..systems.costs import QuadraticCost
     from ..systems.validity import LinearizationWarning
 
-    cfg = apply_protocol(check_config(config or Config(), CHECKS), PAPER_PRESET)
-    seeds = seed_list(cfg.seed, cfg.seeds)
+    cfg = checked(config or Config())
+    seeds = ev.seed_list(cfg.seed, cfg.seeds)
     pairs = [(s, k, seed) for seed in seeds for s in cfg.systems for k in cfg.disturbances]
     bar = progress(len(pairs), NAME) if progress is not None else None
-    out = {"runs": [], "config": config_dict(cfg), "protocol": protocol_records(PROTOCOL, Config, PAPER_PRESET),
+    out = {"runs": [], "config": ev.config_dict(cfg), "protocol": ev.protocol_records(PROTOCOL, Config, PAPER_PRESET),
            "seeds": seeds}
     for sname, kind, seed in pairs:
         system = _system(sname)
@@ -196,7 +185,7 @@ def run(config: Config | None = None, progress=None) -> dict:
                 rec["regret"][name] = float(reg[-1])
                 rec["regret_curve"][name] = thin_curve(reg, cfg.curve_points)
                 rec["dfc_avg_cost"][name] = float(comp.total / tr.T)
-                rec.setdefault("regret_slope", {})[name] = local_slope(reg, 0.5)
+                rec.setdefault("regret_slope", {})[name] = ev.local_slope(reg, 0.5)
         out["runs"].append(rec)
         if bar is not None:
             bar.update(1)
@@ -250,31 +239,31 @@ def grade_claims(res: dict) -> list[dict]:
     src = "Agarwal et al. 2019 (GPC) Thm. 5 and Sec. 7"
     if "gaussian" in by:
         rs = [ratio(r, "gpc") for r in by["gaussian"]]
-        out.append(claim("On i.i.d. Gaussian noise LQR is optimal and GPC stays within a few per cent of it.", src,
-                         "GPC's average cost <= 1.10 × LQR's, per (system, seed)",
-                         f"GPC / LQR {fmt_se([v for v in rs if v is not None])} (worst "
-                         f"{max(v for v in rs if v is not None):.3f})", [v is not None and v <= 1.10 for v in rs],
-                         unit="(system, seed) pairs"))
+        out.append(ev.claim("On i.i.d. Gaussian noise LQR is optimal and GPC stays within a few per cent of it.", src,
+                            "GPC's average cost <= 1.10 × LQR's, per (system, seed)",
+                            f"GPC / LQR {ev.fmt_se([v for v in rs if v is not None])} (worst "
+                            f"{max(v for v in rs if v is not None):.3f})", [v is not None and v <= 1.10 for v in rs],
+                            unit="(system, seed) pairs"))
     for kind in ("sinusoidal", "adversarial"):
         if kind in by:
             rs = [ratio(r, "gpc") for r in by[kind]]
-            out.append(claim(f"On {kind} disturbances GPC beats LQR.", src,
-                             "GPC's average cost < LQR's, per (system, seed)",
-                             f"GPC / LQR {fmt_se([v for v in rs if v is not None])}",
-                             [v is not None and v < 1 for v in rs], unit="(system, seed) pairs"))
+            out.append(ev.claim(f"On {kind} disturbances GPC beats LQR.", src,
+                                "GPC's average cost < LQR's, per (system, seed)",
+                                f"GPC / LQR {ev.fmt_se([v for v in rs if v is not None])}",
+                                [v is not None and v < 1 for v in rs], unit="(system, seed) pairs"))
     allr = res["runs"]
     slopes = [r.get("regret_slope", {}).get("gpc") for r in allr if "gpc" in r["regret"]]
     shown = ", ".join("≤0" if s is None else f"{s:.2f}" for s in slopes)
-    out.append(claim("GPC's regret against the best DFC in hindsight is sublinear.", src,
-                     "the local slope of log regret vs log t over the second half of the run is < 0.9 (or the regret "
-                     "is <= 0 there), per (system, disturbance, seed)", f"local slopes {shown}",
-                     [s is None or s < 0.9 for s in slopes], unit="runs"))
+    out.append(ev.claim("GPC's regret against the best DFC in hindsight is sublinear.", src,
+                        "the local slope of log regret vs log t over the second half of the run is < 0.9 (or the regret "
+                        "is <= 0 there), per (system, disturbance, seed)", f"local slopes {shown}",
+                        [s is None or s < 0.9 for s in slopes], unit="runs"))
     bg = [ratio(r, "bandit-gpc", "gpc") for r in allr if r["disturbance"] != "gaussian"]
-    out.append(claim("Bandit GPC (only the scalar cost observed) learns far more slowly than GPC.",
-                     "Gradu et al. 2020; nonconvex-meta-optimization Alg. 6",
-                     "bandit GPC's average cost > GPC's on the non-Gaussian disturbances, per (system, disturbance, "
-                     "seed)", f"bandit GPC / GPC {fmt_se([v for v in bg if v is not None])}",
-                     [v is not None and v > 1 for v in bg], unit="runs"))
+    out.append(ev.claim("Bandit GPC (only the scalar cost observed) learns far more slowly than GPC.",
+                        "Gradu et al. 2020; nonconvex-meta-optimization Alg. 6",
+                        "bandit GPC's average cost > GPC's on the non-Gaussian disturbances, per (system, disturbance, "
+                        "seed)", f"bandit GPC / GPC {ev.fmt_se([v for v in bg if v is not None])}",
+                        [v is not None and v > 1 for v in bg], unit="runs"))
     return out
 
 
@@ -298,15 +287,15 @@ def summary(results: dict) -> str:
             vals = [r["avg_cost"].get(c) for r in recs]
             ok = [v for v in vals if v is not None]
             div = [r["diverged_at"].get(c) for r in recs if r["avg_cost"].get(c) is None]
-            cell = fmt_se(ok, 4) if ok else f"div@{min(div)}"
+            cell = ev.fmt_se(ok, 4) if ok else f"div@{min(div)}"
             if ok and div:
                 cell += f" ({len(div)} div.)"
             cells.append(f"{cell:>15s}")
         dfc = [r["dfc_avg_cost"]["gpc"] for r in recs if "gpc" in r["dfc_avg_cost"]]
         reg = {c: [r["regret"][c] for r in recs if c in r["regret"]] for c in ("gpc", "bandit-gpc")}
-        lines.append(f"{sname:18s} {kind:12s} " + " ".join(cells) + f" {fmt_se(dfc, 4) if dfc else 'n/a':>10s}"
-                     + f" {fmt_se(reg['gpc'], 4) if reg['gpc'] else 'n/a':>15s}"
-                     + f" {fmt_se(reg['bandit-gpc'], 4) if reg['bandit-gpc'] else 'n/a':>15s}")
+        lines.append(f"{sname:18s} {kind:12s} " + " ".join(cells) + f" {ev.fmt_se(dfc, 4) if dfc else 'n/a':>10s}"
+                     + f" {ev.fmt_se(reg['gpc'], 4) if reg['gpc'] else 'n/a':>15s}"
+                     + f" {ev.fmt_se(reg['bandit-gpc'], 4) if reg['bandit-gpc'] else 'n/a':>15s}")
     lines.append("(best DFC: the best fixed M in hindsight with GPC's K, H and set, on GPC's realised "
                  "disturbances; regret = controller's total cost minus its best DFC's)")
     left = [f"{r['system']}/{r['disturbance']}/{c} (seed {r.get('seed', 0)}, t={t})" for r in results["runs"]
@@ -314,7 +303,7 @@ def summary(results: dict) -> str:
     if left:
         lines.append("left the linear model's validity region (pendulum: |theta| <= 0.55 rad; the model is "
                      "inaccurate there), first exit: " + ", ".join(left))
-    return report(results, "\n".join(lines))
+    return ev.report(results, "\n".join(lines))
 
 
 def plot(results: dict, outdir: str) -> list[str]:

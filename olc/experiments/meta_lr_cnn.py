@@ -28,20 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import check_config, choice, each, integer, positive
-from ._evidence import (
-    apply_protocol,
-    claim,
-    config_dict,
-    describe_positions,
-    mean_ci,
-    paired_ci,
-    paired_claim,
-    protocol_doc,
-    protocol_records,
-    report,
-    tune,
-)
+from . import _evidence as ev
+from . import checked, choice, each, integer, positive
 from ._plot import pyplot, save_figure, suptitle
 from ._torch_training import train
 
@@ -96,7 +84,7 @@ class Config:
 
 
 PAPER_PRESET = {"sgd_grid": (0.001, 0.01, 0.02, 0.05, 0.1), "meta_grid": (0.001, 0.01, 0.02, 0.05, 0.1)}
-__doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
+__doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"T": integer(4), "batch": integer(1), "eval_every": integer(1), "n_seeds": integer(2),
           "tune_seeds": integer(1), "sgd_grid": each(positive), "meta_grid": each(positive), "max_extend": integer(0),
@@ -148,7 +136,7 @@ def _score(curve):
 
 
 def run(config: Config | None = None, progress=None) -> dict:
-    cfg = apply_protocol(check_config(config or Config(), CHECKS), PAPER_PRESET)
+    cfg = checked(config or Config())
     import torch
 
     threads = torch.get_num_threads()
@@ -175,10 +163,10 @@ def run(config: Config | None = None, progress=None) -> dict:
                 return float(np.mean(scores))
             return f
 
-        tuning = {"SGD": tune(evaluate("SGD", None), cfg.sgd_grid, max_extend=cfg.max_extend)}
+        tuning = {"SGD": ev.tune(evaluate("SGD", None), cfg.sgd_grid, max_extend=cfg.max_extend)}
         lr = tuning["SGD"]["best"]
         for m in METHODS[1:]:
-            tuning[m] = tune(evaluate(m, lr), cfg.meta_grid, max_extend=cfg.max_extend)
+            tuning[m] = ev.tune(evaluate(m, lr), cfg.meta_grid, max_extend=cfg.max_extend)
             tuning[m]["base_lr"] = lr
         curves, diverged = {}, {}
         for m in METHODS:
@@ -200,37 +188,37 @@ def _results(cfg, tuning, curves, steps, diverged):
     auc = {m: c.mean(axis=1) for m, c in curves.items()}  # mean accuracy over training: speed
     bands = {}
     for m, c in curves.items():
-        mu, h = mean_ci(c)
+        mu, h = ev.mean_ci(c)
         bands[m] = {"mean": mu.tolist(), "half_width": h.tolist()}
     sgd, mg, om = METHODS
-    d_mg, d_om = paired_ci(final[mg], final[sgd]), paired_ci(final[om], final[sgd])
+    d_mg, d_om = ev.paired_ci(final[mg], final[sgd]), ev.paired_ci(final[om], final[sgd])
 
     def pct(v):
         return f"{100 * float(np.mean(v)):.1f} %"
 
     src = "optimistic-meta-gradients Fig. 1 / App. C"
     claims = [
-        claim("Tuning the learning rate does not yield any statistically significant improvements under standard "
-              "meta-learning.", src, "the paired 95 % interval of (meta-gradient − SGD) final accuracy does not lie "
-              "above 0 (no significant improvement); counted per seed as meta-gradient <= SGD",
-              f"final test accuracy SGD {pct(final[sgd])}, meta-gradient {pct(final[mg])}; difference "
-              f"{100 * d_mg['diff']:+.2f} ± {100 * d_mg['half_width']:.2f} points",
-              [float(x) <= float(y) for x, y in zip(final[mg], final[sgd])],
-              verdict="reproduces" if not (d_mg["significant"] and d_mg["diff"] > 0) else "does not",
-              paper_numbers="ImageNet, ResNet-50: no significant difference",
-              note="verdict by the paired interval (a significant improvement refutes the claim)"),
-        paired_claim("With optimistic meta-learning, we obtain a significant acceleration", src,
-                     "mean accuracy over training: optimistic above SGD",
-                     f"SGD {pct(auc[sgd])}, optimistic {pct(auc[om])}", auc[om], auc[sgd],
-                     paper_numbers="the optimistic curve rises faster than SGD's"),
-        paired_claim("... as well as improved final performance, increasing the mean final top-1 accuracy from 72% to "
-                     "75%.", src, "final test accuracy: optimistic above SGD",
-                     f"SGD {pct(final[sgd])} → optimistic {pct(final[om])}", final[om], final[sgd],
-                     paper_numbers="72 % → 75 % (+3 points)"),
-        paired_claim("Optimism is critical for meta-learning to achieve acceleration (Sec. 1).", src,
-                     "mean accuracy over training: optimistic above meta-gradient",
-                     f"meta-gradient {pct(auc[mg])}, optimistic {pct(auc[om])}", auc[om], auc[mg],
-                     paper_numbers="only the optimistic arm accelerates"),
+        ev.claim("Tuning the learning rate does not yield any statistically significant improvements under standard "
+                 "meta-learning.", src, "the paired 95 % interval of (meta-gradient − SGD) final accuracy does not lie "
+                 "above 0 (no significant improvement); counted per seed as meta-gradient <= SGD",
+                 f"final test accuracy SGD {pct(final[sgd])}, meta-gradient {pct(final[mg])}; difference "
+                 f"{100 * d_mg['diff']:+.2f} ± {100 * d_mg['half_width']:.2f} points",
+                 [float(x) <= float(y) for x, y in zip(final[mg], final[sgd])],
+                 verdict="reproduces" if not (d_mg["significant"] and d_mg["diff"] > 0) else "does not",
+                 paper_numbers="ImageNet, ResNet-50: no significant difference",
+                 note="verdict by the paired interval (a significant improvement refutes the claim)"),
+        ev.paired_claim("With optimistic meta-learning, we obtain a significant acceleration", src,
+                        "mean accuracy over training: optimistic above SGD",
+                        f"SGD {pct(auc[sgd])}, optimistic {pct(auc[om])}", auc[om], auc[sgd],
+                        paper_numbers="the optimistic curve rises faster than SGD's"),
+        ev.paired_claim("... as well as improved final performance, increasing the mean final top-1 accuracy from 72% to "
+                        "75%.", src, "final test accuracy: optimistic above SGD",
+                        f"SGD {pct(final[sgd])} → optimistic {pct(final[om])}", final[om], final[sgd],
+                        paper_numbers="72 % → 75 % (+3 points)"),
+        ev.paired_claim("Optimism is critical for meta-learning to achieve acceleration (Sec. 1).", src,
+                        "mean accuracy over training: optimistic above meta-gradient",
+                        f"meta-gradient {pct(auc[mg])}, optimistic {pct(auc[om])}", auc[om], auc[mg],
+                        paper_numbers="only the optimistic arm accelerates"),
     ]
     metrics = {f"final_acc_{k}": float(np.mean(final[m])) for k, m in zip(("sgd", "meta", "optimistic"), METHODS)}
     metrics.update({f"mean_acc_{k}": float(np.mean(auc[m])) for k, m in zip(("sgd", "meta", "optimistic"), METHODS)})
@@ -238,11 +226,11 @@ def _results(cfg, tuning, curves, steps, diverged):
     metrics["final_acc_gain_optimistic"] = d_om["diff"]
     metrics["claims_reproduced"] = float(sum(c["verdict"] == "reproduces" for c in claims))
     return {
-        "config": config_dict(cfg),
-        "protocol": protocol_records(PROTOCOL, Config, PAPER_PRESET),
+        "config": ev.config_dict(cfg),
+        "protocol": ev.protocol_records(PROTOCOL, Config, PAPER_PRESET),
         "seeds": list(range(cfg.seed, cfg.seed + cfg.n_seeds)),
         "tuning": tuning,
-        "tuning_summary": {m: describe_positions([t]) for m, t in tuning.items()},
+        "tuning_summary": {m: ev.describe_positions([t]) for m, t in tuning.items()},
         "steps": list(steps),
         "accuracy": {m: c.tolist() for m, c in curves.items()},
         "bands": bands,
@@ -258,7 +246,7 @@ def summary(results: dict) -> str:
     lines = ["Tuning (optimum position in its grid)", "| method | grid | best | position |", "|---|---|---|---|"]
     for m, t in results["tuning"].items():
         lines.append(f"| {m} | {', '.join(f'{v:g}' for v in t['grid'])} | {t['best']:g} | {t['position']} |")
-    return report({k: v for k, v in results.items() if k != "tuning_summary"}, "\n".join(lines))
+    return ev.report({k: v for k, v in results.items() if k != "tuning_summary"}, "\n".join(lines))
 
 
 def plot(results: dict, outdir: str) -> list[str]:

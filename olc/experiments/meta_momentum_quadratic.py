@@ -37,21 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import check_config, choice, each, integer, nonnegative, positive
-from ._evidence import (
-    SEED_ROW,
-    apply_protocol,
-    claim,
-    config_dict,
-    describe_positions,
-    fmt_se,
-    mean_se,
-    protocol_doc,
-    protocol_records,
-    report,
-    seed_list,
-    tune_grid,
-)
+from . import _evidence as ev
+from . import checked, choice, each, integer, nonnegative, positive
 from ._plot import pyplot, save_figure, suptitle
 
 NAME = "meta-momentum-quadratic"
@@ -83,7 +70,7 @@ class Config:
 
 
 #: protocol=paper: Table 2's full grids (decay rates read as described in the module docstring)
-PAPER = {"lr_grid": TABLE2["lr"], "w_init_grid": TABLE2["w_init"], "meta_lr_grid": TABLE2["decay"],
+PAPER_PRESET = {"lr_grid": TABLE2["lr"], "w_init_grid": TABLE2["w_init"], "meta_lr_grid": TABLE2["decay"],
          "momentum_grid": tuple(sorted(round(1.0 - d, 6) for d in TABLE2["decay"] if d <= 1.0)),
          "ada_decay_grid": (0.0, *(d for d in TABLE2["decay"] if d <= 1.0)), "seeds": 2}
 
@@ -105,9 +92,9 @@ PROTOCOL = [
     ("rate_dim, rate_T", "Thm. 3 / Cor. 1 (no experiment)", "a worst-case quadratic on which the rates show: λ "
      "log-spaced in [1e-7, 1]"),
     ("protocol", "App. B", "protocol=paper runs Table 2's full grids"),
-    SEED_ROW,
+    ev.SEED_ROW,
 ]
-__doc__ += protocol_doc(PROTOCOL, Config, PAPER)
+__doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 #: iterations >= 2 (the momentum grid runs iterations - 1 steps); rate_T >= 10 (the rate is a slope
 #: fitted over t >= rate_T / 20, on at least a handful of points)
@@ -117,17 +104,14 @@ CHECKS = {"n_problems": integer(1), "seeds": integer(1), "iterations": integer(2
           "rate_T": integer(10), "protocol": choice("default", "paper"), "seed": integer(0)}
 
 
-def check(cfg: Config) -> Config:
-    """:data:`CHECKS`, ``protocol=paper`` resolved, and momenta / decay rates below / at most 1."""
+def check(cfg: Config) -> None:
+    """Momenta below 1, decay rates at most 1."""
     from ..errors import InvalidArgumentError
 
-    check_config(cfg, CHECKS)
-    cfg = apply_protocol(cfg, PAPER)
     if any(m >= 1 for m in cfg.momentum_grid):
         raise InvalidArgumentError(f"momentum_grid: expected momenta in [0, 1), got {cfg.momentum_grid!r}")
     if any(d > 1 for d in cfg.ada_decay_grid):
         raise InvalidArgumentError(f"ada_decay_grid: expected decay rates in [0, 1], got {cfg.ada_decay_grid!r}")
-    return cfg
 
 
 def sample_Q(rng, n: int = 2) -> np.ndarray:
@@ -225,7 +209,7 @@ def tune_method(method, Q, x0, cfg) -> dict:
         return [_cum(curve) for curve in out]
 
     axes, scales, limits = _axes(method, cfg)
-    res = tune_grid(score_many, axes, minimize=True, max_extend=cfg.max_extend, scales=scales, limits=limits)
+    res = ev.tune_grid(score_many, axes, minimize=True, max_extend=cfg.max_extend, scales=scales, limits=limits)
     best = res["best"]
     curve = curves[tuple(sorted(best.items()))] if best is not None else np.full(T, np.inf)
     lrs = res["axes"]["lr"]
@@ -272,9 +256,9 @@ def rates(dim: int = 100, T: int = 500) -> dict:
 
 def run(config: Config | None = None, progress=None) -> dict:
     """Fig. 2 (tuned loss curves and the learning-rate sensitivity per sampled ``Q``, every seed) and the rates."""
-    cfg = check(config or Config())
+    cfg = checked(config or Config())
     x0 = np.array([4.0, 4.0])
-    seeds = seed_list(cfg.seed, cfg.seeds)
+    seeds = ev.seed_list(cfg.seed, cfg.seeds)
     bar = progress(len(seeds) * cfg.n_problems + 1, NAME) if progress is not None else None
     problems = []
     for s in seeds:
@@ -285,9 +269,9 @@ def run(config: Config | None = None, progress=None) -> dict:
                              "methods": {m: tune_method(m, Q, x0, cfg) for m in METHODS}})
             if bar is not None:
                 bar.update(1)
-    res = {"config": config_dict(cfg), "protocol": protocol_records(PROTOCOL, Config, PAPER), "problems": problems,
-           "rates": rates(cfg.rate_dim, cfg.rate_T), "seeds": seeds}
-    res["tuning_summary"] = {m: describe_positions([p["methods"][m] for p in problems]) for m in METHODS}
+    res = {"config": ev.config_dict(cfg), "protocol": ev.protocol_records(PROTOCOL, Config, PAPER_PRESET),
+           "problems": problems, "rates": rates(cfg.rate_dim, cfg.rate_T), "seeds": seeds}
+    res["tuning_summary"] = {m: ev.describe_positions([p["methods"][m] for p in problems]) for m in METHODS}
     res["claims"] = grade_claims(res)
     res.update(_sweep_outputs(res))
     if bar is not None:
@@ -333,7 +317,7 @@ def grade_claims(res: dict) -> list[dict]:
 
     def pct(v):
         v = [x for x in v if x is not None]
-        return f"{100 * np.mean(v):.1f} ± {100 * mean_se(v)[1]:.1f} % (range {100 * min(v):.1f} … {100 * max(v):.1f} %)" \
+        return f"{100 * np.mean(v):.1f} ± {100 * ev.mean_se(v)[1]:.1f} % (range {100 * min(v):.1f} … {100 * max(v):.1f} %)" \
             if v else "n/a"
 
     cum = {m: [p["methods"][m]["cum_loss"] for p in probs] for m in ("Momentum", "AdaGrad", "Meta-Momentum",
@@ -345,37 +329,39 @@ def grade_claims(res: dict) -> list[dict]:
     never = {meta: [_never_worse(p, meta, base) for p in probs] for meta, base in PAIRS}
     spreads = {(meta, base): [_spreads(p, base, meta) for p in probs] for meta, base in PAIRS}
     insensitive = [all(sb < sm for sb, sm, _ in (spreads[k][i] for k in spreads)) for i in range(n)]
-    spread_text = "; ".join(f"{base} {fmt_se([v[0] for v in s])} vs {meta} {fmt_se([v[1] for v in s])} (max/min; "
+    spread_text = "; ".join(f"{base} {ev.fmt_se([v[0] for v in s])} vs {meta} {ev.fmt_se([v[1] for v in s])} (max/min; "
                             f"{base} diverged at {sum(v[2] for v in s)} (problem, lr) points)"
                             for (meta, base), s in spreads.items())
     r = res["rates"]
     s1, s2 = r["meta-gradient (alpha_t=1, beta=1/L)"]["slope"], r["optimistic (alpha_t=t, beta=1/4L)"]["slope"]
     where = "Fig. 2 top / Sec. 3"
     return [
-        claim("Introducing a non-linearity φ [Meta-Momentum, φ = w ⊙ ∇f] leads to a sizeable improvement in the rate "
-              "of convergence [over tuned momentum].", where,
-              f"tuned Meta-Momentum's cumulative loss is >= 10 % below tuned Momentum's, per {unit}",
-              f"cumulative-loss gain over Momentum {pct(g_mom)}; Momentum {fmt_se([c for c in cum['Momentum'] if c])}, "
-              f"Meta-Momentum {fmt_se([c for c in cum['Meta-Momentum'] if c])}",
-              [g is not None and g >= 0.10 for g in g_mom], paper_numbers="Fig. 2 top: a visibly faster curve", unit=unit),
-        claim("Meta-learning the scale vector [Meta-AdaGrad, φ = ∇f/√w] consistently leads to faster convergence "
-              "[than AdaGrad].", where, f"tuned Meta-AdaGrad's cumulative loss is below tuned AdaGrad's, per {unit}",
-              f"gain over AdaGrad {pct(g_ada)}{ada_note}", [g is not None and g > 0 for g in g_ada],
-              paper_numbers="Fig. 2 top: faster in every column", unit=unit),
-        claim("Meta-learned [variants] improve for certain choices, but are never worse than baselines.",
-              "Fig. 2 bottom / App. B", "at every learning rate of the grid, each meta variant's best cumulative loss "
-              f"is <= 1.01 × its baseline's (Meta-Momentum vs Momentum and Meta-AdaGrad vs AdaGrad), per {unit}",
-              "; ".join(f"{meta}: {sum(v)}/{n}" for meta, v in never.items()),
-              [a and b for a, b in zip(*never.values())], paper_numbers="Fig. 2 bottom", unit=unit),
-        claim("Baselines are relatively insensitive to hyper-parameter choice.", "Fig. 2 bottom / App. B",
-              "over the learning rates at which both converge, each baseline's spread (max/min) of best cumulative "
-              f"loss is below its meta variant's, per {unit}", spread_text, insensitive,
-              paper_numbers="Fig. 2 bottom: flat baseline curves", unit=unit),
-        claim("Meta-learning [Alg. 2, α_t = 1, β = 1/L] converges at rate O(1/T) (Thm. 3).", "Thm. 3",
-              "fitted slope of log(f(x̄_t) − f*) vs log t is <= −0.9", f"slope {s1:.3f}", holds=s1 <= -0.9,
-              paper_numbers="slope −1 (upper bound)"),
-        claim("Optimistic meta-learning [Alg. 4, α_t = t, β = 1/(4L)] is accelerated: O(1/T²) (Cor. 1).", "Cor. 1",
-              "fitted slope <= −1.8", f"slope {s2:.3f}", holds=s2 <= -1.8, paper_numbers="slope −2 (upper bound)"),
+        ev.claim("Introducing a non-linearity φ [Meta-Momentum, φ = w ⊙ ∇f] leads to a sizeable improvement in the rate "
+                 "of convergence [over tuned momentum].", where,
+                 f"tuned Meta-Momentum's cumulative loss is >= 10 % below tuned Momentum's, per {unit}",
+                 f"cumulative-loss gain over Momentum {pct(g_mom)}; "
+                 f"Momentum {ev.fmt_se([c for c in cum['Momentum'] if c])}, "
+                 f"Meta-Momentum {ev.fmt_se([c for c in cum['Meta-Momentum'] if c])}",
+                 [g is not None and g >= 0.10 for g in g_mom], paper_numbers="Fig. 2 top: a visibly faster curve",
+                 unit=unit),
+        ev.claim("Meta-learning the scale vector [Meta-AdaGrad, φ = ∇f/√w] consistently leads to faster convergence "
+                 "[than AdaGrad].", where, f"tuned Meta-AdaGrad's cumulative loss is below tuned AdaGrad's, per {unit}",
+                 f"gain over AdaGrad {pct(g_ada)}{ada_note}", [g is not None and g > 0 for g in g_ada],
+                 paper_numbers="Fig. 2 top: faster in every column", unit=unit),
+        ev.claim("Meta-learned [variants] improve for certain choices, but are never worse than baselines.",
+                 "Fig. 2 bottom / App. B", "at every learning rate of the grid, each meta variant's best cumulative loss "
+                 f"is <= 1.01 × its baseline's (Meta-Momentum vs Momentum and Meta-AdaGrad vs AdaGrad), per {unit}",
+                 "; ".join(f"{meta}: {sum(v)}/{n}" for meta, v in never.items()),
+                 [a and b for a, b in zip(*never.values())], paper_numbers="Fig. 2 bottom", unit=unit),
+        ev.claim("Baselines are relatively insensitive to hyper-parameter choice.", "Fig. 2 bottom / App. B",
+                 "over the learning rates at which both converge, each baseline's spread (max/min) of best cumulative "
+                 f"loss is below its meta variant's, per {unit}", spread_text, insensitive,
+                 paper_numbers="Fig. 2 bottom: flat baseline curves", unit=unit),
+        ev.claim("Meta-learning [Alg. 2, α_t = 1, β = 1/L] converges at rate O(1/T) (Thm. 3).", "Thm. 3",
+                 "fitted slope of log(f(x̄_t) − f*) vs log t is <= −0.9", f"slope {s1:.3f}", holds=s1 <= -0.9,
+                 paper_numbers="slope −1 (upper bound)"),
+        ev.claim("Optimistic meta-learning [Alg. 4, α_t = t, β = 1/(4L)] is accelerated: O(1/T²) (Cor. 1).", "Cor. 1",
+                 "fitted slope <= −1.8", f"slope {s2:.3f}", holds=s2 <= -1.8, paper_numbers="slope −2 (upper bound)"),
     ]
 
 
@@ -407,13 +393,13 @@ def summary(results: dict) -> str:
     for m in METHODS:
         cum = [p["methods"][m]["cum_loss"] for p in probs if p["methods"][m]["cum_loss"] is not None]
         fin = [p["methods"][m]["final_loss"] for p in probs if p["methods"][m]["final_loss"] is not None]
-        lines.append(f"{m:28s} {fmt_se(cum, 4):>18s} {np.mean(fin) if fin else float('nan'):>12.3g}")
+        lines.append(f"{m:28s} {ev.fmt_se(cum, 4):>18s} {np.mean(fin) if fin else float('nan'):>12.3g}")
     lines += ["", f"{'rate (slope of log gap vs log t)':40s} {'paper':>8s} {'olc':>8s}"]
     paper = {"meta-gradient (alpha_t=1, beta=1/L)": "-1", "meta-gradient (alpha_t=t, beta=1/4L)": "(n/a)",
              "optimistic (alpha_t=t, beta=1/4L)": "-2"}
     for name, r in results["rates"].items():
         lines.append(f"{name:40s} {paper[name]:>8s} {r['slope']:>8.3f}")
-    return report(results, "\n".join(lines))
+    return ev.report(results, "\n".join(lines))
 
 
 def plot(results: dict, outdir: str) -> list[str]:

@@ -55,21 +55,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
-from . import check_config, choice, each, integer, nonnegative, optional, pair, positive, real
-from ._evidence import (
-    SEED_ROW,
-    apply_protocol,
-    claim,
-    config_dict,
-    describe_positions,
-    fmt_se,
-    mean_se,
-    protocol_doc,
-    protocol_records,
-    report,
-    seed_list,
-    tune_grid,
-)
+from ..optim import Chain, Momentum, ScaleByAdam, Transform
+from . import _evidence as ev
+from . import checked, choice, each, integer, nonnegative, optional, pair, positive, real
 from ._plot import pyplot, save_figure, suptitle
 
 NAME = "metamd-quadratic"
@@ -80,7 +68,6 @@ EXTRAS = ()
 
 PAPER_ITERATIONS = {"top": {"MetaMD": 23, "SGD": 928, "SGD-M": 104, "Adam": 45},
                     "bottom": {"MetaMD": 280, "SGD": 27_328, "SGD-M": 1_838, "Adam": 324}}
-PAPER = PAPER_ITERATIONS  # the Fig. 1 numbers (kept under the old name for scripts)
 BASELINES = ("SGD", "SGD-M", "Adam")
 METHODS = ("MetaMD", *BASELINES)
 ROWS = ("top", "bottom")
@@ -142,9 +129,9 @@ PROTOCOL = [
     ("tol, max_iter", "'stopped when the norms of the gradient are smaller than the same threshold' (value not "
      "given)", "||∇f|| <= 1e-3; runs that do not reach it within 30,000 steps count 30,000"),
     ("protocol", "Sec. 5.1", "protocol=paper: 5 seeds (the paper's settings are otherwise not stated)"),
-    SEED_ROW,
+    ev.SEED_ROW,
 ]
-__doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
+__doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"flat_top": positive, "flat_bottom": positive, "rotation": real(), "seeds": integer(1),
           "train_tasks": integer(1), "test_tasks": integer(1),
@@ -156,16 +143,13 @@ CHECKS = {"flat_top": positive, "flat_bottom": positive, "rotation": real(), "se
           "seed": integer(0)}
 
 
-def check(cfg: Config) -> Config:
-    """:data:`CHECKS`, ``protocol=paper`` resolved, then the box ``m_min < m_max`` that ``m_init`` must lie in."""
-    check_config(cfg, CHECKS)
-    cfg = apply_protocol(cfg, PAPER_PRESET)
+def check(cfg: Config) -> None:
+    """The box ``m_min < m_max`` that ``m_init`` must lie in."""
     if not cfg.m_min < cfg.m_max:
         raise InvalidArgumentError(f"m_min: expected a number below m_max = {cfg.m_max}, got {cfg.m_min!r}")
     if not cfg.m_min <= cfg.m_init <= cfg.m_max:
         raise InvalidArgumentError(f"m_init: expected a number in [m_min, m_max] = [{cfg.m_min}, {cfg.m_max}], "
                                    f"got {cfg.m_init!r}")
-    return cfg
 
 
 def _per_row(value, row: int) -> float:
@@ -198,40 +182,38 @@ def _oracle(Q, b):
 
 
 def baseline_iterations(method, Qs, bs, theta1, lrs, tol, max_iter, *, details: bool = False):
-    """Iterations to ``||∇f|| <= tol`` for every (task, lr): array ``(n_tasks, n_lrs)``
-    (``max_iter`` where not reached or diverged). Vectorised over tasks and rates.
+    """Iterations to ``||∇f|| <= tol`` for every (task, lr): array ``(n_tasks, n_lrs)`` (``max_iter`` where
+    not reached or diverged). One :class:`olc.optim.Chain` (SGD: the rates; SGD-M: ``Momentum(0.9)``, then the
+    rates; Adam: ``ScaleByAdam()``, then the rates) steps the stacked ``(task, lr, 2)`` iterate; a diverging
+    entry (``||∇f|| > 1e100``) is frozen (zero gradient) so that the others run on.
 
     ``details=True`` also returns ``diverged`` (bool, same shape) and the final gradient norms."""
     Qs, bs = np.asarray(Qs), np.asarray(bs)
-    nt, nl = len(Qs), len(lrs)
-    lr = np.asarray(lrs, dtype=float)[None, :, None]
-    x = np.broadcast_to(theta1, (nt, nl, 2)).copy()
-    m = np.zeros_like(x)
-    v = np.zeros_like(x)
-    its = np.full((nt, nl), max_iter)
-    done = np.zeros((nt, nl), bool)
-    with np.errstate(all="ignore"):
-        for it in range(max_iter + 1):
-            g = 2.0 * np.einsum("tij,tlj->tli", Qs, x) - bs[:, None, :]
-            gn = np.linalg.norm(g, axis=-1)
-            hit = (gn <= tol) & ~done
-            its[hit] = it
-            done |= hit | ~np.isfinite(gn)
-            if done.all() or it == max_iter:
-                break
-            if method == "SGD":
-                x = x - lr * g
-            elif method == "SGD-M":
-                m = 0.9 * m + g
-                x = x - lr * m
-            else:  # Adam (β1 = 0.9, β2 = 0.999, ε = 1e-8)
-                m = 0.9 * m + 0.1 * g
-                v = 0.999 * v + 0.001 * g * g
-                mh, vh = m / (1 - 0.9 ** (it + 1)), v / (1 - 0.999 ** (it + 1))
-                x = x - lr * mh / (np.sqrt(vh) + 1e-8)
-    if details:
-        return its, ~np.isfinite(gn) | (gn > 1e100), gn
-    return its
+    stages = {"SGD": (), "SGD-M": (Momentum(0.9),), "Adam": (ScaleByAdam(),)}[method]
+    chain = Chain(*stages, _Rates(lrs))
+    state = chain.init((len(Qs), len(lrs), 2), x0=np.broadcast_to(theta1, (len(Qs), len(lrs), 2)))
+    its = np.full((len(Qs), len(lrs)), max_iter)
+    done, diverged = np.zeros(its.shape, bool), np.zeros(its.shape, bool)
+    for it in range(max_iter + 1):
+        g = 2.0 * np.einsum("tij,tlj->tli", Qs, state.x) - bs[:, None, :]
+        gn = np.linalg.norm(g, axis=-1)
+        hit, diverged = (gn <= tol) & ~done, diverged | ~(gn <= 1e100)
+        its[hit] = it
+        done |= hit | diverged
+        if done.all() or it == max_iter:
+            break
+        state = chain.step(state, np.where(diverged[..., None], 0.0, g))
+    return (its, diverged, gn) if details else its
+
+
+class _Rates(Transform):
+    """The last stage of the baselines' chains: ``u ← η u`` with one learning rate per ``lr`` column."""
+
+    def __init__(self, lrs):
+        self.lr = np.asarray(lrs, dtype=float)[None, :, None]
+
+    def update(self, u, state, x, t):
+        return self.lr * u, state
 
 
 def _metamd(cfg, row, pool, test, theta1, seed, horizon, unroll_tol):
@@ -278,7 +260,7 @@ def tune_baseline(method, train, theta1, grid, cfg) -> dict:
         return [None if np.all(d) else float(np.where(d, np.inf, c).mean()) if not np.any(d) else None
                 for c, d in zip(left.T, div.T)]
 
-    return tune_grid(score_many, {"lr": grid}, minimize=True, max_extend=cfg.max_extend)
+    return ev.tune_grid(score_many, {"lr": grid}, minimize=True, max_extend=cfg.max_extend)
 
 
 def _family(cfg, row, d1, rng, theta1):
@@ -321,9 +303,9 @@ def _family(cfg, row, d1, rng, theta1):
 def run(config: Config | None = None, progress=None) -> dict:
     """Per seed: meta-train on each family, tune the baselines, test on held-out tasks; iterations to
     ``||∇f|| <= tol`` (mean over the test tasks), then mean ± s.e. over seeds and the graded claims."""
-    cfg = check(config or Config())
+    cfg = checked(config or Config())
     theta1 = np.array([-2.0, 2.0])
-    seeds = seed_list(cfg.seed, cfg.seeds)
+    seeds = ev.seed_list(cfg.seed, cfg.seeds)
     bar = progress(2 * len(seeds), NAME) if progress is not None else None
     runs = []
     for s in seeds:
@@ -336,12 +318,12 @@ def run(config: Config | None = None, progress=None) -> dict:
         runs.append(entry)
     if bar is not None:
         bar.close()
-    res = {"config": config_dict(cfg), "protocol": protocol_records(PROTOCOL, Config, PAPER_PRESET),
+    res = {"config": ev.config_dict(cfg), "protocol": ev.protocol_records(PROTOCOL, Config, PAPER_PRESET),
            "paper": PAPER_ITERATIONS, "theta1": theta1.tolist(), "tol": cfg.tol, "seeds": seeds, "runs": runs}
     res["table"] = {row: {m: _stats([r[row].get(m) for r in runs]) for m in METHODS} for row in ROWS}
     res["near_diagonal"] = {row: float(np.mean([r[row]["near_diagonal"] for r in runs])) for row in ROWS}
     res["diverged_seeds"] = {row: [r["seed"] for r in runs if r[row]["MetaMD"] is None] for row in ROWS}
-    res["tuning_summary"] = {f"{row}/{m}": describe_positions([r[row]["tuning"][m] for r in runs])
+    res["tuning_summary"] = {f"{row}/{m}": ev.describe_positions([r[row]["tuning"][m] for r in runs])
                              for row in ROWS for m in BASELINES}
     res["claims"] = grade_claims(res)
     metrics, curves = {}, {}
@@ -364,7 +346,7 @@ def run(config: Config | None = None, progress=None) -> dict:
 
 def _stats(values) -> dict:
     ok = [v for v in values if v is not None]
-    m, se = mean_se(ok) if ok else (float("nan"), float("nan"))
+    m, se = ev.mean_se(ok) if ok else (float("nan"), float("nan"))
     return {"mean": m if ok else None, "se": se if ok else None, "n": len(ok), "values": values}
 
 
@@ -378,32 +360,32 @@ def grade_claims(res: dict) -> list[dict]:
         ratio = [r["MetaMD"] / b if r["MetaMD"] is not None else None for r, b in zip(runs, best_base)]
         div = res["diverged_seeds"][row]
         t = res["table"][row]
-        measured = ", ".join(f"{m} {fmt_se([v for v in t[m]['values'] if v is not None], 4)}" for m in METHODS)
-        measured += f"; MetaMD / best tuned baseline {fmt_se([v for v in ratio if v is not None])}"
+        measured = ", ".join(f"{m} {ev.fmt_se([v for v in t[m]['values'] if v is not None], 4)}" for m in METHODS)
+        measured += f"; MetaMD / best tuned baseline {ev.fmt_se([v for v in ratio if v is not None])}"
         if div:
             measured += f"; MetaMD's meta-training diverged in seed(s) {', '.join(map(str, div))}"
         p = PAPER_ITERATIONS[row]
-        out.append(claim(f"MetaMD is the fastest (Fig. 1, {row} row: iterations to the gradient threshold).",
-                         f"Fig. 1 {row} / Sec. 5.1",
-                         "MetaMD's mean iterations on the held-out tasks are below every tuned baseline's (SGD, SGD-M, "
-                         "Adam, learning rates tuned on the meta-training tasks to an interior optimum), per seed; a "
-                         "diverged meta-training counts as not fastest", measured, fastest,
-                         paper_numbers=", ".join(f"{m} {v:,}" for m, v in p.items())))
+        out.append(ev.claim(f"MetaMD is the fastest (Fig. 1, {row} row: iterations to the gradient threshold).",
+                            f"Fig. 1 {row} / Sec. 5.1",
+                            "MetaMD's mean iterations on the held-out tasks are below every tuned baseline's (SGD, SGD-M, "
+                            "Adam, learning rates tuned on the meta-training tasks to an interior optimum), per seed; a "
+                            "diverged meta-training counts as not fastest", measured, fastest,
+                            paper_numbers=", ".join(f"{m} {v:,}" for m, v in p.items())))
         base_speed = [r["tuning"]["SGD"].get("unextended", {}).get("test_iterations", np.nan) / r["SGD"] for r in runs]
-        out.append(claim(f"The competitors ... require much more iterations to converge compared with MetaMD ({row} "
-                         "row; SGD needs ~40× (top) / ~100× (bottom) MetaMD's iterations).", f"Fig. 1 {row} / Sec. 5.1",
-                         "tuned SGD needs >= 10× MetaMD's iterations, per seed",
-                         f"SGD / MetaMD {fmt_se([r['SGD'] / r['MetaMD'] for r in runs if r['MetaMD']])}; App. E's "
-                         f"unextended grid would make SGD {fmt_se(base_speed)}× slower than the extended one",
-                         [r["MetaMD"] is not None and r["SGD"] >= 10 * r["MetaMD"] for r in runs],
-                         paper_numbers=f"SGD {p['SGD']:,} vs MetaMD {p['MetaMD']}"))
+        out.append(ev.claim(f"The competitors ... require much more iterations to converge compared with MetaMD ({row} "
+                            "row; SGD needs ~40× (top) / ~100× (bottom) MetaMD's iterations).", f"Fig. 1 {row} / Sec. 5.1",
+                            "tuned SGD needs >= 10× MetaMD's iterations, per seed",
+                            f"SGD / MetaMD {ev.fmt_se([r['SGD'] / r['MetaMD'] for r in runs if r['MetaMD']])}; App. E's "
+                            f"unextended grid would make SGD {ev.fmt_se(base_speed)}× slower than the extended one",
+                            [r["MetaMD"] is not None and r["SGD"] >= 10 * r["MetaMD"] for r in runs],
+                            paper_numbers=f"SGD {p['SGD']:,} vs MetaMD {p['MetaMD']}"))
     return out
 
 
 def _cell(stats: dict, width=18) -> str:
     if not stats["n"]:
         return f"{'diverged':>{width}s}"
-    return f"{fmt_se([v for v in stats['values'] if v is not None], 4):>{width}s}"
+    return f"{ev.fmt_se([v for v in stats['values'] if v is not None], 4):>{width}s}"
 
 
 def summary(results: dict) -> str:
@@ -420,12 +402,12 @@ def summary(results: dict) -> str:
         ab = [r[row]["ablation"] for r in results["runs"] if "ablation" in r[row]]
         if ab:
             vals = [a["MetaMD"] for a in ab if a["MetaMD"] is not None]
-            shown = fmt_se(vals, 4) if vals else "diverged"
+            shown = ev.fmt_se(vals, 4) if vals else "diverged"
             lines.append(f"{row:8s} {'MetaMD, fixed T=' + str(ab[0]['horizon']):24s} {shown}  (ablation)")
     lines.append("near-diagonality of the task family, mean |Q01|/sqrt(Q00 Q11): " + ", ".join(
         f"{row} {v:.3f}" for row, v in results["near_diagonal"].items())
         + f" (rotation = {results['config']['rotation']}°)")
-    return report(results, "\n".join(lines))
+    return ev.report(results, "\n".join(lines))
 
 
 def plot(results: dict, outdir: str) -> list[str]:
@@ -464,7 +446,7 @@ def plot(results: dict, outdir: str) -> list[str]:
             x = i + j * width
             ok = [v for v in vals if v is not None]
             if ok:
-                mean, se = mean_se(ok)
+                mean, se = ev.mean_se(ok)
                 ax.bar(x, mean, width, yerr=se, color=colors[j], label=m if i == 0 else None)
             n_div = sum(v is None for v in vals)
             if n_div:

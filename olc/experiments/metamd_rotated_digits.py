@@ -24,18 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import check_config, choice, each, integer, positive, real
-from ._evidence import (
-    apply_protocol,
-    claim,
-    config_dict,
-    describe_positions,
-    fmt_se,
-    protocol_doc,
-    protocol_records,
-    report,
-    tune,
-)
+from . import _evidence as ev
+from . import checked, choice, each, integer, positive, real
 from ._plot import pyplot, save_figure, suptitle
 from ._torch_training import train
 
@@ -109,7 +99,7 @@ class Config:
 
 PAPER_PRESET = {"sgd_grid": (0.001, 0.005, 0.01, 0.05, 0.1), "sgdm_grid": (0.001, 0.005, 0.01, 0.05, 0.1),
                 "adam_grid": (0.001, 0.01, 0.1, 0.2, 0.3)}
-__doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
+__doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"angles": each(integer(0)), "hidden": each(integer(1)), "n_train": integer(10), "n_val": integer(10),
           "n_mix": integer(1), "eta": positive, "k": real(0.0), "horizon": integer(1), "task_batch": integer(1),
@@ -121,10 +111,9 @@ CHECKS = {"angles": each(integer(0)), "hidden": each(integer(1)), "n_train": int
 
 
 def check(cfg):
-    """``CHECKS`` plus the relations between fields (each error names a field)."""
+    """At least two angles, ``n_train + n_val`` below the 1797 digits, ``m_min <= m_init <= m_max``."""
     from ..errors import InvalidArgumentError
 
-    cfg = apply_protocol(check_config(cfg, CHECKS), PAPER_PRESET)
     if len(cfg.angles) < 2:
         raise InvalidArgumentError(f"angles: leave-one-out needs at least two domains, got {cfg.angles!r}")
     if cfg.n_train + cfg.n_val >= 1797:
@@ -133,7 +122,6 @@ def check(cfg):
     if not cfg.m_min <= cfg.m_init <= cfg.m_max:
         raise InvalidArgumentError(f"m_init: expected m_min <= m_init <= m_max, got {cfg.m_min}, {cfg.m_init}, "
                                    f"{cfg.m_max}")
-    return cfg
 
 
 def rotated_domains(angles, seed=0, n_train=1100, n_val=300):
@@ -214,7 +202,7 @@ def _deploy(cfg, dom, method, value, M, seed, split):
 
 
 def run(config: Config | None = None, progress=None) -> dict:
-    cfg = check(config or Config())
+    cfg = checked(config or Config())
     import torch
 
     threads = torch.get_num_threads()
@@ -237,7 +225,7 @@ def run(config: Config | None = None, progress=None) -> dict:
                 def score(v, m=m, dom=dom, M=M):
                     out = _deploy(cfg, dom, m, v, M, tseed, "val")
                     return None if out["diverged_at"] is not None else float(out["acc"]["val"][-1])
-                tuning[str(held)][m] = tune(score, grids[m], max_extend=cfg.max_extend)
+                tuning[str(held)][m] = ev.tune(score, grids[m], max_extend=cfg.max_extend)
             for m in (*METHODS, ABLATION):
                 best = tuning[str(held)]["MetaMD" if m == ABLATION else m]["best"]
                 Mm = M0 if m == ABLATION else M
@@ -269,19 +257,19 @@ def _results(cfg, tuning, acc, losses, meta):
     seed_best = [all(acc["MetaMD"][d][s] >= max(acc[b][d][s] for b in METHODS[:3]) for d in doms) for s in range(n)]
     src = "meta-mirror-descent Sec. 5.2"
     claims = [
-        claim("MetaMD converges rapidly (Fig. 2 left: training loss averaged over the held-out domains).",
-              f"{src}, Fig. 2 / Fig. 6", "MetaMD's mean minibatch training loss over the run (averaged over the "
-              "held-out domains) is below tuned SGD's and tuned SGD-M's, per deployment seed",
-              "mean training loss over the deployment run: " + ", ".join(f"{m} {fmt_se(seed_loss[m], 4)}" for m in
-                                                                          (*METHODS, ABLATION)),
-              [seed_loss["MetaMD"][s] < min(seed_loss["SGD"][s], seed_loss["SGD-M"][s]) for s in range(n)],
-              paper_numbers="MetaMD's training-loss curve lies below SGD's and SGD-M's"),
-        claim("MetaMD ... trains models with strong testing performance (Table 1 top: MetaMD best in every "
-              "held-out domain).", f"{src}, Table 1",
-              "MetaMD's test accuracy is >= every tuned baseline's in every held-out domain, per deployment seed",
-              f"MetaMD best (mean over seeds) in {wins}/{len(doms)} domains; mean " +
-              ", ".join(f"{m} {100 * overall[m]:.2f} %" for m in (*METHODS, ABLATION)), seed_best,
-              paper_numbers="MetaMD best in 6/6 domains; mean " + ", ".join(f"{m} {v:.2f} %" for m, v in paper.items())),
+        ev.claim("MetaMD converges rapidly (Fig. 2 left: training loss averaged over the held-out domains).",
+                 f"{src}, Fig. 2 / Fig. 6", "MetaMD's mean minibatch training loss over the run (averaged over the "
+                 "held-out domains) is below tuned SGD's and tuned SGD-M's, per deployment seed",
+                 "mean training loss over the deployment run: " + ", ".join(f"{m} {ev.fmt_se(seed_loss[m], 4)}" for m in
+                                                                             (*METHODS, ABLATION)),
+                 [seed_loss["MetaMD"][s] < min(seed_loss["SGD"][s], seed_loss["SGD-M"][s]) for s in range(n)],
+                 paper_numbers="MetaMD's training-loss curve lies below SGD's and SGD-M's"),
+        ev.claim("MetaMD ... trains models with strong testing performance (Table 1 top: MetaMD best in every "
+                 "held-out domain).", f"{src}, Table 1",
+                 "MetaMD's test accuracy is >= every tuned baseline's in every held-out domain, per deployment seed",
+                 f"MetaMD best (mean over seeds) in {wins}/{len(doms)} domains; mean " +
+                 ", ".join(f"{m} {100 * overall[m]:.2f} %" for m in (*METHODS, ABLATION)), seed_best,
+                 paper_numbers="MetaMD best in 6/6 domains; mean " + ", ".join(f"{m} {v:.2f} %" for m, v in paper.items())),
     ]
     positions = {d: {m: t["position"] for m, t in tuning[d].items()} for d in doms}
     metrics = {f"acc_{m.lower().replace('-', '')}": overall[m] for m in METHODS}
@@ -292,10 +280,10 @@ def _results(cfg, tuning, acc, losses, meta):
     metrics["train_loss_metamd_untrained"] = loss_auc[ABLATION]
     metrics["claims_reproduced"] = float(sum(c["verdict"] == "reproduces" for c in claims))
     return {
-        "config": config_dict(cfg),
-        "protocol": protocol_records(PROTOCOL, Config, PAPER_PRESET),
+        "config": ev.config_dict(cfg),
+        "protocol": ev.protocol_records(PROTOCOL, Config, PAPER_PRESET),
         "seeds": list(range(cfg.seed, cfg.seed + cfg.n_seeds)),
-        "tuning_summary": {m: describe_positions([tuning[d][m] for d in doms]) for m in METHODS},
+        "tuning_summary": {m: ev.describe_positions([tuning[d][m] for d in doms]) for m in METHODS},
         "table": {"mean": mean, "std": std, "paper": {m: list(v) for m, v in PAPER_TABLE.items()}},
         "tuning": tuning,
         "optimum_positions": positions,
@@ -326,7 +314,7 @@ def summary(results: dict) -> str:
     edge = [f"{d}°/{m}" for d, pos in results["optimum_positions"].items() for m, p in pos.items() if p != "interior"]
     if edge:
         lines.append(f"\n**EDGE: optimum at the end of its (extended) grid for {', '.join(edge)}**")
-    return report({k: v for k, v in results.items() if k != "tuning_summary"}, "\n".join(lines))
+    return ev.report({k: v for k, v in results.items() if k != "tuning_summary"}, "\n".join(lines))
 
 
 def plot(results: dict, outdir: str) -> list[str]:

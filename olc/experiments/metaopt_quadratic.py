@@ -54,21 +54,8 @@ import numpy as np
 
 from ..errors import DivergenceError
 from ..learners.metaopt import M_KINDS
-from . import check_config, choice, each, integer, positive, real
-from ._evidence import (
-    SEED_ROW,
-    apply_protocol,
-    claim,
-    config_dict,
-    describe_positions,
-    fmt_se,
-    local_slope,
-    protocol_doc,
-    protocol_records,
-    report,
-    seed_list,
-    tune_grid,
-)
+from . import _evidence as ev
+from . import checked, choice, each, integer, positive, real
 from ._plot import band, pyplot, save_figure, suptitle
 
 NAME = "metaopt-quadratic"
@@ -107,7 +94,7 @@ class Config:
 
 
 #: protocol=paper: a longer horizon and more seeds (the paper has no quadratic experiment; Thm. 4 is asymptotic)
-PAPER = {"N": 400, "seeds": 5, "algorithms": ALGORITHMS}
+PAPER_PRESET = {"N": 400, "seeds": 5, "algorithms": ALGORITHMS}
 
 PROTOCOL = [
     ("N, T", "N episodes × T steps (Thm. 4: regret Õ((NT)^{3/4}) for Alg. 5; no quadratic experiment)",
@@ -130,9 +117,9 @@ PROTOCOL = [
     ("grid", "App. E.2 grids for SGD / momentum", "'e2' (weight decay 0: noiseless) plus momentum 0 (the trivial "
      "member), extended while the optimum is at an end; 'small' for tests"),
     ("protocol", "—", "protocol=paper: N = 400, 5 seeds, all four algorithms"),
-    SEED_ROW,
+    ev.SEED_ROW,
 ]
-__doc__ += protocol_doc(PROTOCOL, Config, PAPER)
+__doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"N": integer(1), "T": integer(1), "n": integer(1), "H": integer(1), "L": integer(1), "M": choice(*M_KINDS),
           "algorithms": each(choice(*ALGORITHMS)), "base_lr": positive, "weight_decay": real(0.0, 1.0),
@@ -142,10 +129,6 @@ CHECKS = {"N": integer(1), "T": integer(1), "n": integer(1), "H": integer(1), "L
           "starts": integer(1), "grid": choice("e2", "small"), "protocol": choice("default", "paper"),
           "seed": integer(0)}
 
-
-def check(cfg: Config) -> Config:
-    """:data:`CHECKS`, then ``protocol=paper`` resolved."""
-    return apply_protocol(check_config(cfg, CHECKS), PAPER)
 
 
 # ------------------------------------------------------------------------------------- problems
@@ -249,7 +232,7 @@ def per_episode_fixed_M(theta, kind, problems, fstars, x0, T, eta, delta, H):
 
 def fit_slope(R: np.ndarray) -> float | None:
     """Slope of ``log R(k)`` vs ``log k`` over the last half of the episodes (:func:`local_slope`)."""
-    return local_slope(R, 0.5)
+    return ev.local_slope(R, 0.5)
 
 
 # ------------------------------------------------------------------------------------- run
@@ -303,8 +286,8 @@ def _tuned(cfg, problems, fstars, x0):
                 per_config[tuple(sorted(c.items()))] = curves[:, j]
             return [float(v) if np.isfinite(v) else None for v in curves.sum(axis=0)]
 
-        t = tune_grid(score_many, axes, minimize=True, max_extend=3,
-                      scales={"momentum": "log1m"}, limits={"momentum": (0.0, 1.0)}, keep_table=False)
+        t = ev.tune_grid(score_many, axes, minimize=True, max_extend=3,
+                         scales={"momentum": "log1m"}, limits={"momentum": (0.0, 1.0)}, keep_table=False)
         best = t["best"]
         out[fam] = {"config": {**best, **({"momentum": 0.0} if fam == "gd" else {})},
                     "episode_loss": per_config[tuple(sorted(best.items()))], "position": t["position"],
@@ -378,14 +361,14 @@ def _one_seed(cfg, s):
         r["regret"]["best fixed M"] = None if fixed_ep is None else np.cumsum(ep - fixed_ep).tolist()
         r["regret"]["tuned GD"] = np.cumsum(ep - tuned["gd"]["episode_loss"]).tolist()
         r["regret"]["tuned momentum"] = np.cumsum(ep - tuned["momentum"]["episode_loss"]).tolist()
-        r["local_slope"] = {k: None if v is None else local_slope(v, cfg.slope_from) for k, v in r["regret"].items()}
+        r["local_slope"] = {k: None if v is None else ev.local_slope(v, cfg.slope_from) for k, v in r["regret"].items()}
         r["improvement_first_to_last"] = float(ep[0] / ep[-1])
     return out
 
 
 def run(config: Config | None = None, progress=None) -> dict:
-    cfg = check(config or Config())
-    seeds = seed_list(cfg.seed, cfg.seeds)
+    cfg = checked(config or Config())
+    seeds = ev.seed_list(cfg.seed, cfg.seeds)
     bar = progress(len(seeds), NAME) if progress else None
     runs = []
     for s in seeds:
@@ -394,9 +377,9 @@ def run(config: Config | None = None, progress=None) -> dict:
             bar.update(1)
     if bar:
         bar.close()
-    res = {"config": config_dict(cfg), "protocol": protocol_records(PROTOCOL, Config, PAPER), "seeds": seeds,
+    res = {"config": ev.config_dict(cfg), "protocol": ev.protocol_records(PROTOCOL, Config, PAPER_PRESET), "seeds": seeds,
            "runs": runs, "notes": {f"seed {r['seed']}": r["note"] for r in runs if "note" in r}}
-    res["tuning_summary"] = {f"tuned {k}": describe_positions([r["tuned"][k] for r in runs]) for k in ("gd", "momentum")}
+    res["tuning_summary"] = {f"tuned {k}": ev.describe_positions([r["tuned"][k] for r in runs]) for k in ("gd", "momentum")}
     res["claims"] = grade_claims(res)
     metrics, curves = {}, {}
     a0 = cfg.algorithms[0]
@@ -453,26 +436,26 @@ def grade_claims(res: dict) -> list[dict]:
         for comp, where in (("best DFC M (exact)", "Thm. 4 / Cor. 6 (DFC benchmark)"),
                             ("best fixed M", "Thm. 1 benchmark class Π (Sec. 3)")):
             finals = [x["regret"][comp][-1] if x["regret"][comp] is not None else None for x in rs]
-            measured = (f"R(N) {fmt_se([f for f in finals if f is not None], 4)}; local slope over k ∈ [{k0}, "
+            measured = (f"R(N) {ev.fmt_se([f for f in finals if f is not None], 4)}; local slope over k ∈ [{k0}, "
                         f"{cfg['N']}] " + ", ".join(_slope_text(x, comp) for x in rs))
             sentence = ("Meta-optimization with decaying steps has sublinear regret against the best "
                         f"{'DFC policy' if 'DFC' in comp else 'algorithm in the class'} in hindsight"
                         if theory else f"Meta-optimization ({LABELS[a]}) competes with the best "
                         f"{'DFC policy' if 'DFC' in comp else 'algorithm in the class'} in hindsight "
                         "(sublinear regret; the paper proves it for decaying steps, not for this step)")
-            out.append(claim(f"{sentence} [{LABELS[a]}].", where,
-                             f"R(N) <= 0, or the local slope of log R vs log k over k ∈ [{k0}, {cfg['N']}] is < 0.9, "
-                             "per seed", measured, [_sublinear(x, comp) for x in rs],
-                             paper_numbers="Õ((NKS)^{3/4}) (Thm. 4); Õ(√N)-type for Alg. 1 on quadratics ([5])"))
+            out.append(ev.claim(f"{sentence} [{LABELS[a]}].", where,
+                                f"R(N) <= 0, or the local slope of log R vs log k over k ∈ [{k0}, {cfg['N']}] is < 0.9, "
+                                "per seed", measured, [_sublinear(x, comp) for x in rs],
+                                paper_numbers="Õ((NKS)^{3/4}) (Thm. 4); Õ(√N)-type for Alg. 1 on quadratics ([5])"))
         imp = [x["improvement_first_to_last"] for x in rs]
         div = [x["diverged_at"] for x in rs if "diverged_at" in x]
-        out.append(claim(f"Our method improves over time [{LABELS[a]}: episode loss falls across episodes].",
-                         "Sec. 4, Fig. 1 (deterministic setting)",
-                         "the last episode's loss is below the first's, per seed (a diverged run does not)",
-                         f"first / last episode loss {fmt_se([v for v in imp if v is not None])}"
-                         + (f"; DIVERGED in {len(div)} seed(s) (episodes {div})" if div else ""),
-                         [v is not None and v > 1 for v in imp],
-                         paper_numbers="Fig. 1: losses fall over episodes"))
+        out.append(ev.claim(f"Our method improves over time [{LABELS[a]}: episode loss falls across episodes].",
+                            "Sec. 4, Fig. 1 (deterministic setting)",
+                            "the last episode's loss is below the first's, per seed (a diverged run does not)",
+                            f"first / last episode loss {ev.fmt_se([v for v in imp if v is not None])}"
+                            + (f"; DIVERGED in {len(div)} seed(s) (episodes {div})" if div else ""),
+                            [v is not None and v > 1 for v in imp],
+                            paper_numbers="Fig. 1: losses fall over episodes"))
     return out
 
 
@@ -489,10 +472,10 @@ def summary(results: dict) -> str:
                 lines.append(f"| {LABELS[a]} | {comp} | null (diverged or no finite comparator) | "
                              + ", ".join(_slope_text(r["algorithms"][a], comp) for r in results["runs"]) + " |")
                 continue
-            lines.append(f"| {LABELS[a]} | {comp} | {fmt_se([R[-1] for R in Rs], 4)} | "
+            lines.append(f"| {LABELS[a]} | {comp} | {ev.fmt_se([R[-1] for R in Rs], 4)} | "
                          + ", ".join(_slope_text(r["algorithms"][a], comp) for r in results["runs"]) + " |")
     lines += [f"({k}: {note})" for k, note in results.get("notes", {}).items()]
-    return report(results, "\n".join(lines))
+    return ev.report(results, "\n".join(lines))
 
 
 def _label(a: str) -> str:
@@ -534,7 +517,7 @@ def plot(results: dict, outdir: str) -> list[str]:
     for a in cfg["algorithms"]:  # the local slope on a sliding window of a factor 2 in k
         Rs = [r["algorithms"][a]["regret"]["best DFC M (exact)"] for r in runs]
         ks = np.arange(4, N + 1)
-        slopes = [[local_slope(R[:kk], 0.5) for kk in ks] for R in Rs]
+        slopes = [[ev.local_slope(R[:kk], 0.5) for kk in ks] for R in Rs]
         band(ax, ks, [[np.nan if v is None else v for v in s] for s in slopes], _label(a), missing="no slope somewhere")
     ax.axhline(1, color="k", lw=0.6, ls=":")
     ax.set(xlabel="$k$", ylabel=r"local slope of $\log R$ over $[k/2, k]$", title="growth exponent vs best DFC M "

@@ -27,8 +27,8 @@ from ..errors import InvalidArgumentError
 from ..learners import AOFTRL, FKM, FTRL, OGD, BCOMemory, Hedge
 from ..optim import InverseSqrt
 from ..sets import Ball, Simplex
-from . import check_config, choice, integer, positive, thin_curve
-from ._evidence import SEED_ROW, apply_protocol, claim, config_dict, fmt_se, mean_se, protocol_doc, protocol_records, report
+from . import _evidence as ev
+from . import checked, choice, integer, positive, thin_curve
 from ._plot import band, panel_grid, save_figure, suptitle, symlog_regret
 
 NAME = "oco-regret"
@@ -62,9 +62,9 @@ PROTOCOL = [
      "each claim graded per seed"),
     ("protocol", "Zinkevich 2003 Thm. 1; optimistic-meta-gradients eq. (6); Hedge; FKM; Alg. 6",
      "protocol=paper: T = 100,000 and 5 seeds"),
-    SEED_ROW,
+    ev.SEED_ROW,
 ]
-__doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
+__doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 #: T >= 2: the regret exponent is a fitted slope (two rounds at least); dim >= 2: the drifting
 #: adversary rotates in the first two coordinates
@@ -72,13 +72,10 @@ CHECKS = {"T": integer(2), "dim": integer(2), "seeds": integer(1), "memory": int
           "protocol": choice("default", "paper"), "seed": integer(0)}
 
 
-def check(cfg: Config) -> Config:
-    """:data:`CHECKS`, ``protocol=paper`` resolved, and a memory no longer than the game (``memory <= T``)."""
-    check_config(cfg, CHECKS)
-    cfg = apply_protocol(cfg, PAPER_PRESET)
+def check(cfg: Config) -> None:
+    """A memory no longer than the game (``memory <= T``)."""
     if cfg.memory > cfg.T:
         raise InvalidArgumentError(f"memory: expected an integer <= T = {cfg.T}, got {cfg.memory!r}")
-    return cfg
 
 
 def fit_slope(curve, t_min: int | None = None) -> float | None:
@@ -117,7 +114,7 @@ def _adversaries(cfg, seed):
 
 
 def run(config: Config | None = None, progress=None) -> dict:
-    cfg = check(config or Config())
+    cfg = checked(config or Config())
     K = Ball(cfg.radius)
     D, G = 2 * cfg.radius, np.sqrt(cfg.dim)  # diameter; bound on ||g|| for coordinates in [-1, 1]
     lr = InverseSqrt(D / G)
@@ -178,12 +175,12 @@ def run(config: Config | None = None, progress=None) -> dict:
         bound = float(np.mean(eq6[(adv, name)])) if (adv, name) in eq6 else _bound(name, adv, cfg, T)
         bounds = eq6.get((adv, name)) or [bound] * len(cs)
         rows.append({"adversary": adv, "learner": name, "final_regret": float(mean[-1]),
-                     "final_regret_se": mean_se(finals)[1], "final_regrets": finals, "slope": slope,
+                     "final_regret_se": ev.mean_se(finals)[1], "final_regrets": finals, "slope": slope,
                      "slopes": slopes, "theory_exponent": _theory_exponent(name, adv), "bound": bound,
                      "bounds": [None if b is None else float(b) for b in bounds],
                      "curve_t": curve_t.tolist(), "curve": mean[curve_t - 1].tolist(),
                      "curves": [c[curve_t - 1].tolist() for c in cs]})
-    res = {"config": config_dict(cfg), "protocol": protocol_records(PROTOCOL, Config, PAPER_PRESET), "T": T,
+    res = {"config": ev.config_dict(cfg), "protocol": ev.protocol_records(PROTOCOL, Config, PAPER_PRESET), "T": T,
            "dim": cfg.dim, "seeds": cfg.seeds, "seed_list": seeds, "rows": rows, "metrics": metrics,
            "curves": sweep_curves, "curve_x": curve_x}
     res["claims"] = grade_claims(res)
@@ -220,16 +217,16 @@ def grade_claims(res: dict) -> list[dict]:
     srcs = "; ".join(sorted(set(SOURCES.values())))
     no_slope = ", ".join(sorted(set(none))) or "none"
     return [
-        claim("Each learner's regret after T rounds is within its stated bound (OGD: 1.5 D G √T; FTRL / AO-FTRL: "
-              "eq. (6) on the run; Hedge: √(T log d / 2)).", srcs,
-              "final regret <= bound, for every (learner, adversary) with a bound and every seed",
-              f"largest regret / bound {worst[0]:.3f} ({worst[1]}), T = {res['T']}", bound_ok,
-              unit="(run, seed) pairs"),
-        claim("Regret grows like √t (full information) or t^{3/4} (bandit: FKM, BCO with memory) or slower.", srcs,
-              "fitted log-log exponent over the last two decades <= the theory's + 0.1, every run and seed; no "
-              "exponent is fitted where the regret is non-positive in the window (counted as holding)",
-              f"largest exponent − theory {top[0]:+.2f} ({top[1]}); no slope (regret <= 0): {no_slope}", rate_ok,
-              unit="(run, seed) pairs"),
+        ev.claim("Each learner's regret after T rounds is within its stated bound (OGD: 1.5 D G √T; FTRL / AO-FTRL: "
+                 "eq. (6) on the run; Hedge: √(T log d / 2)).", srcs,
+                 "final regret <= bound, for every (learner, adversary) with a bound and every seed",
+                 f"largest regret / bound {worst[0]:.3f} ({worst[1]}), T = {res['T']}", bound_ok,
+                 unit="(run, seed) pairs"),
+        ev.claim("Regret grows like √t (full information) or t^{3/4} (bandit: FKM, BCO with memory) or slower.", srcs,
+                 "fitted log-log exponent over the last two decades <= the theory's + 0.1, every run and seed; no "
+                 "exponent is fitted where the regret is non-positive in the window (counted as holding)",
+                 f"largest exponent − theory {top[0]:+.2f} ({top[1]}); no slope (regret <= 0): {no_slope}", rate_ok,
+                 unit="(run, seed) pairs"),
     ]
 
 
@@ -260,10 +257,10 @@ def summary(results: dict) -> str:
     for r in results["rows"]:
         b = "-" if r["bound"] is None else f"{r['bound']:.1f}"
         slope = "no slope" if r["slope"] is None else f"{r['slope']:.2f}"
-        lines.append(f"{r['adversary']:24s} {r['learner']:22s} {fmt_se(r.get('final_regrets', [r['final_regret']])):>16s}"
+        lines.append(f"{r['adversary']:24s} {r['learner']:22s} {ev.fmt_se(r.get('final_regrets', [r['final_regret']])):>16s}"
                      f" {slope:>9s} {r['theory_exponent']:6.2f} {b:>10s}")
     lines.append("(no slope: the regret is non-positive somewhere in the fitting window; no power law is fitted)")
-    return report(results, "\n".join(lines))
+    return ev.report(results, "\n".join(lines))
 
 
 def plot(results: dict, outdir: str) -> list[str]:

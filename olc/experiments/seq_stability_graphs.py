@@ -30,18 +30,8 @@ import numpy as np
 
 from ..backend import BACKENDS
 from ..systems.networks import REAL_GRAPHS
-from . import check_config, choice, each, integer, real
-from ._evidence import (
-    SEED_ROW,
-    apply_protocol,
-    claim,
-    config_dict,
-    fmt_se,
-    protocol_doc,
-    protocol_records,
-    report,
-    seed_list,
-)
+from . import _evidence as ev
+from . import checked, choice, each, integer, real
 from ._plot import pyplot, save_figure, suptitle
 
 NAME = "seq-stability-graphs"
@@ -79,10 +69,10 @@ PROTOCOL = [
     ("p_fail", "—", "each edge fails with probability 0.3 per step"),
     ("seeds", "—", "3 (default) / 10 (protocol=paper) draws of the schedules and failures"),
     ("protocol", "nonconvex-meta-optimization Def. 3", "protocol=paper: 10 seeds, T = 200"),
-    SEED_ROW,
+    ev.SEED_ROW,
     ("backend", "—", "numpy reference for the interval norms"),
 ]
-__doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
+__doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"graphs": each(choice(*REAL_GRAPHS)), "T": integer(1), "max_length": integer(1), "n_modes": integer(1),
           "switch_prob": real(0.0, 1.0), "p_fail": real(0.0, 1.0), "seeds": integer(1),
@@ -116,8 +106,8 @@ def run(config: Config | None = None, progress=None) -> dict:
     from ..systems.networks import consensus_rate, consensus_system, graph_laplacian, real_graph
     from ..systems.stability import sequential_stability
 
-    cfg = apply_protocol(check_config(config or Config(), CHECKS), PAPER_PRESET)
-    seeds = seed_list(cfg.seed, cfg.seeds)
+    cfg = checked(config or Config())
+    seeds = ev.seed_list(cfg.seed, cfg.seeds)
     jobs = [(seed, g, s) for seed in seeds for g in cfg.graphs for s in SCENARIOS]
     bar = progress(len(jobs), NAME) if progress is not None else None
     rows = []
@@ -158,7 +148,7 @@ def run(config: Config | None = None, progress=None) -> dict:
         curves[f"decay/{key}"] = [float(v) for v in np.mean([x["decay"] for x in a], axis=0)]
         xs[f"decay/{key}"] = list(range(1, len(a[0]["decay"]) + 1))  # interval length |I|
     metrics[PRIMARY] = min(float(r["disagreement"]["gamma"]) for r in rows)
-    res = {"config": config_dict(cfg), "protocol": protocol_records(PROTOCOL, Config, PAPER_PRESET), "seeds": seeds,
+    res = {"config": ev.config_dict(cfg), "protocol": ev.protocol_records(PROTOCOL, Config, PAPER_PRESET), "seeds": seeds,
            "rows": rows, "T": cfg.T, "max_length": cfg.max_length, "metrics": metrics, "curves": curves,
            "curve_x": xs}
     res["claims"] = grade_claims(res)
@@ -190,18 +180,18 @@ def grade_claims(res: dict) -> list[dict]:
     gam = [r["disagreement"]["gamma"] for r in rand]
     src = "nonconvex-meta-optimization Def. 3"
     return [
-        claim("The reported (κ, γ) make the system sequentially stable: ‖∏_{t∈I} A_t‖ <= κ²(1−γ)^{|I|} on every "
-              "interval.", src, "every measured interval product is within the bound, per (graph, scenario, seed)",
-              f"{sum(r['disagreement']['holds'] for r in rows)}/{len(rows)} rows hold",
-              [r["disagreement"]["holds"] for r in rows], unit="rows"),
-        claim("A static connected graph contracts the disagreement by exactly 1 − hλ₂ per step: ‖A^k‖ = "
-              "(1 − hλ₂)^k on 1^⊥ (A symmetric).", f"{src}; spectral graph theory (closed form)",
-              "the measured worst-interval curve equals (1 − hλ₂)^{|I|} to a relative 1e-8, per graph and seed",
-              f"largest relative deviation {max(err):.2g}; the 'bound' rule's κ {fmt_se(kap)} (a fit trading κ "
-              "against γ, not the closed form)", [e <= 1e-8 for e in err], unit="rows"),
-        claim("Switching among sub-graphs (each possibly disconnected) and random edge failures keep the consensus "
-              "dynamics sequentially stable (γ > 0).", src, "γ > 0 per (graph, scenario, seed)",
-              f"γ {fmt_se(gam)} (smallest {min(gam):.3g})", [g > 0 for g in gam], unit="rows"),
+        ev.claim("The reported (κ, γ) make the system sequentially stable: ‖∏_{t∈I} A_t‖ <= κ²(1−γ)^{|I|} on every "
+                 "interval.", src, "every measured interval product is within the bound, per (graph, scenario, seed)",
+                 f"{sum(r['disagreement']['holds'] for r in rows)}/{len(rows)} rows hold",
+                 [r["disagreement"]["holds"] for r in rows], unit="rows"),
+        ev.claim("A static connected graph contracts the disagreement by exactly 1 − hλ₂ per step: ‖A^k‖ = "
+                 "(1 − hλ₂)^k on 1^⊥ (A symmetric).", f"{src}; spectral graph theory (closed form)",
+                 "the measured worst-interval curve equals (1 − hλ₂)^{|I|} to a relative 1e-8, per graph and seed",
+                 f"largest relative deviation {max(err):.2g}; the 'bound' rule's κ {ev.fmt_se(kap)} (a fit trading κ "
+                 "against γ, not the closed form)", [e <= 1e-8 for e in err], unit="rows"),
+        ev.claim("Switching among sub-graphs (each possibly disconnected) and random edge failures keep the consensus "
+                 "dynamics sequentially stable (γ > 0).", src, "γ > 0 per (graph, scenario, seed)",
+                 f"γ {ev.fmt_se(gam)} (smallest {min(gam):.3g})", [g > 0 for g in gam], unit="rows"),
     ]
 
 
@@ -218,11 +208,11 @@ def summary(results: dict) -> str:
         r, a = rs[0], [x["disagreement"] for x in rs]
         k, g = [x["kappa"] for x in a], [x["gamma"] for x in a]
         lines.append(f"{r['graph']:15s} {r['scenario']:10s} {r['nodes']:3d} {r['static_rate']:8.4f} | "
-                     f"{fmt_se(k, 4):>16s} {fmt_se(g, 4):>16s} {np.mean(k) ** 2 / np.mean(g):9.4g} "
+                     f"{ev.fmt_se(k, 4):>16s} {ev.fmt_se(g, 4):>16s} {np.mean(k) ** 2 / np.mean(g):9.4g} "
                      f"{str(tuple(a[0]['worst_interval'])):>15s}")
     lines.append("(disagreement dynamics on 1^perp; h = 1/lambda_max of each graph; 1-h·λ2 = the static "
                  "per-step contraction; worst interval of the first seed)")
-    return report(results, "\n".join(lines))
+    return ev.report(results, "\n".join(lines))
 
 
 def plot(results: dict, outdir: str) -> list[str]:
