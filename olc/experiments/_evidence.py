@@ -228,8 +228,7 @@ def seed_list(seed: int, seeds: int) -> list[int]:
 
 @contextlib.contextmanager
 def one_thread():
-    """PyTorch and the BLAS libraries (threadpoolctl, when importable) on one thread inside: small models and
-    Krylov vector work gain nothing from threads, which oversubscribe a small or shared machine."""
+    """Torch and BLAS (threadpoolctl, if importable) on one thread inside: small work, threads only oversubscribe."""
     import torch
 
     threads = torch.get_num_threads()
