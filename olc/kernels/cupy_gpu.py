@@ -327,7 +327,13 @@ def _flags(p):
 
 
 def rollout(p: RolloutProblem, return_states: bool = False, return_controls: bool = False):
-    """Batched rollout on the GPU (one thread per system); contract of the reference."""
+    """Batched rollout on the GPU (one thread per system); contract of the reference.
+
+    Parameters
+    ----------
+    p, return_states, return_controls
+        As in :func:`olc.kernels.reference.rollout`.
+    """
     cp = _cp()
     dt = p.W.dtype
     B, T, d, m, H = p.B, p.T, p.d, p.m, p.M.shape[1]
@@ -346,7 +352,13 @@ def rollout(p: RolloutProblem, return_states: bool = False, return_controls: boo
 
 
 def gpc_rollout(p: GPCProblem, return_controls: bool = False):
-    """Batched GPC on the GPU (one thread per system); contract of the reference."""
+    """Batched GPC on the GPU (one thread per system); contract of the reference.
+
+    Parameters
+    ----------
+    p, return_controls
+        As in :func:`olc.kernels.reference.gpc_rollout`.
+    """
     cp = _cp()
     dt = p.W.dtype
     B, T, d, m, H = p.B, p.T, p.d, p.m, p.H
@@ -372,6 +384,11 @@ def interval_norms(As, max_length: int):
     ``matmul`` (T launches in all, each over every start index) and the norms come from a
     batched ``eigvalsh`` of the scaled Gram matrices — both are large batched operations, so
     not launch-bound.
+
+    Parameters
+    ----------
+    As, max_length
+        As in :func:`olc.kernels.reference.interval_norms`.
     """
     cp = _cp()
     T, d, _ = As.shape
@@ -395,7 +412,13 @@ def interval_norms(As, max_length: int):
 
 
 def optimizer_grid(A, b, x0, lrs, momenta, T, *, nesterov=False, precond=None, blowup=1e100):
-    """Optimizer grid on the GPU (one thread per grid point, eigenbasis recursions)."""
+    """Optimizer grid on the GPU (one thread per grid point, eigenbasis recursions).
+
+    Parameters
+    ----------
+    A, b, x0, lrs, momenta, T, nesterov, precond, blowup
+        As in :func:`olc.kernels.optimizer_grid`.
+    """
     cp = _cp()
     lam, _, c, z0, S = eigen_setup(A, b, x0, precond)
     f0 = float(0.5 * x0 @ A @ x0 + b @ x0)

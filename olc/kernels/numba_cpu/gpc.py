@@ -324,7 +324,13 @@ def _gpc_range(lo, hi, A, Bm, K, W, x0, Q, R, Mall, lrs, radii, op, tol, store_u
 
 
 def gpc_rollout(p: GPCProblem, return_controls: bool = False):
-    """Batched GPC; same contract as :func:`olc.kernels.reference.gpc_rollout`."""
+    """Batched GPC; same contract as :func:`olc.kernels.reference.gpc_rollout`.
+
+    Parameters
+    ----------
+    p, return_controls
+        As in :func:`olc.kernels.reference.gpc_rollout`.
+    """
     dt = p.W.dtype
     costs = np.empty((p.B, p.T), dt)
     Uo = np.empty((p.B, p.T, p.m), dt) if return_controls else np.empty((1, 1, 1), dt)

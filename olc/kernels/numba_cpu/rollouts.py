@@ -317,7 +317,13 @@ def _rollout_gemm(p: RolloutProblem, return_states, return_controls):
 
 
 def rollout(p: RolloutProblem, return_states: bool = False, return_controls: bool = False):
-    """Batched rollout; same contract as :func:`olc.kernels.reference.rollout`."""
+    """Batched rollout; same contract as :func:`olc.kernels.reference.rollout`.
+
+    Parameters
+    ----------
+    p, return_states, return_controls
+        As in :func:`olc.kernels.reference.rollout`.
+    """
     shared = p.A.shape[:2] == (1, 1) and p.Bm.shape[:2] == (1, 1) and p.K.shape[0] == 1
     if shared and p.d >= _GEMM_MIN_D and p.B >= 64:
         return _rollout_gemm(p, return_states, return_controls)
