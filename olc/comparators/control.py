@@ -13,12 +13,11 @@ had been played from the start (for an adaptive adversary the disturbances are h
   minimiser lies in the set, otherwise the accelerated projected gradient of
   :func:`olc.comparators.fixed.minimize_over_set` with the set's own projection, stopped at relative objective
   change ``tol`` (default ``1e-12``) and a step below ``1e-10``; ``.method`` says which was used.
-* :class:`BestLinearFeedback` — the best static gain ``u = −K x`` (a nonconvex problem): the
-  LQR gain (the optimum for i.i.d. noise) is the start, then L-BFGS on the realised (finite-horizon)
-  cost with an exact adjoint gradient; every evaluated ``K`` that does not stabilise the system
-  (spectral radius of ``A − BK`` ≥ 1 for LTI, a growing closed-loop product for LTV) is rejected
-  as a candidate, and the best stabilising ``K`` evaluated is kept, so it is never worse than LQR. A local search: the
-  result is the best found, not a certified global optimum.
+* :class:`BestLinearFeedback` — the best static gain ``u = −K x`` (a nonconvex problem): the LQR gain (the optimum for
+  i.i.d. noise) is the start, then L-BFGS on the realised (finite-horizon) cost with an exact adjoint gradient; every
+  evaluated ``K`` that does not stabilise the system (spectral radius of ``A − BK`` ≥ 1 for LTI, a growing closed-loop
+  product for LTV) is rejected as a candidate, and the best stabilising ``K`` evaluated is kept, so it is never worse
+  than LQR. A local search: the result is the best found, not a certified global optimum.
 
 ``best_cumulative(trace)`` returns the running cost of the single comparator that is best for the *whole*
 horizon (``anytime = False``): ``R[t]`` of :meth:`olc.Trace.regret` before ``T`` is therefore not the

@@ -158,11 +158,10 @@ def gpc_rollout(A, Bmat, W, K, *, H, lr, kappa=np.inf, gamma=0.0, norm="fro", Q=
                 M0=None, return_controls=False, time_varying=None, dtype=None, backend=None) -> GPCResult:
     """Play B independent GPC games in one call, exactly as docs/gpc-semantics.md.
 
-    Each system ``x_{t+1} = A_t x_t + B_t u_t + w_t`` has its own GPC learner (Agarwal et al.
-    2019 Alg. 1; the controller of nonconvex-meta-optimization Alg. 1): it plays
-    ``u_t = −K x_t + Σ_{i=1}^{H} M^{[i]} w_{t−i}``, pays ``x_tᵀQx_t + u_tᵀRu_t``, and takes an OGD
-    step on the counterfactual loss with memory ℓ_t(M) (gradient by reverse mode through the
-    H-step rollout from ``y_{t−H} = 0``), then projects each lag onto ``‖M^{[i]}‖ ≤ r_i``,
+    Each system ``x_{t+1} = A_t x_t + B_t u_t + w_t`` has its own GPC learner (Agarwal et al. 2019 Alg. 1; the
+    controller of nonconvex-meta-optimization Alg. 1): it plays ``u_t = −K x_t + Σ_{i=1}^{H} M^{[i]} w_{t−i}``, pays
+    ``x_tᵀQx_t + u_tᵀRu_t``, and takes an OGD step on the counterfactual loss with memory ℓ_t(M) (gradient by reverse
+    mode through the H-step rollout from ``y_{t−H} = 0``), then projects each lag onto ``‖M^{[i]}‖ ≤ r_i``,
     ``r_i = kappa (1 − gamma)^i`` (``norm="fro"``: Frobenius ball; ``"op"``: operator-norm ball).
 
     Parameters

@@ -1,7 +1,6 @@
 """Argument checking and layout normalisation shared by every kernel backend.
 
-Each public kernel validates its inputs once, here, and hands the backend modules
-arrays in one canonical layout:
+Each public kernel validates its inputs once, here, and hands the backend modules arrays in one canonical layout:
 
 * dynamics ``A`` → ``(BA, TA, d, d)`` and ``Bmat`` → ``(BB, TB, d, m)`` with ``BA, BB ∈ {1, B}``
   and ``TA, TB ∈ {1, T}`` (a broadcast axis has length 1; kernels index it with 0), so a
@@ -350,9 +349,8 @@ def prep_grid(A, b, x0, lrs, momenta, T, precond=None, dtype=None):
 def eigen_setup(A, b, x0, precond):
     """Diagonalise the (preconditioned) quadratic once: Ã = D^{1/2} A D^{1/2} = V Λ Vᵀ.
 
-    In ``z = Vᵀ D^{−1/2} x`` every method of the grid decouples into d independent scalar
-    (two-term) recursions and f(x) = Σ_j ½ λ_j z_j² + c_j z_j with ``c = Vᵀ D^{1/2} b``.
-    Returns ``(lam, V, c, z0, S)`` with ``x = S z``.
+    In ``z = Vᵀ D^{−1/2} x`` every method of the grid decouples into d independent scalar (two-term) recursions and
+    f(x) = Σ_j ½ λ_j z_j² + c_j z_j with ``c = Vᵀ D^{1/2} b``. Returns ``(lam, V, c, z0, S)`` with ``x = S z``.
 
     Parameters
     ----------

@@ -1,21 +1,18 @@
 """CuPy GPU kernels (same signatures and results as :mod:`olc.kernels.reference`).
 
-CuPy is imported lazily inside the functions, so this module imports without CuPy. The
-recurrences are sequential in time, so a per-step ``cupy.matmul`` would be launch-bound
-(~10 µs per launch × T steps); instead each kernel is one ``RawKernel`` launch with one
-CUDA thread per system (rollout, GPC), per start index (interval norms) or per grid point
-(optimizer grid), each thread running the whole time loop in registers/local memory — the
-GPU analogue of the numba kernels' ``prange`` over the batch.
+CuPy is imported lazily inside the functions, so this module imports without CuPy. The recurrences are sequential in
+time, so a per-step ``cupy.matmul`` would be launch-bound (~10 µs per launch × T steps); instead each kernel is one
+``RawKernel`` launch with one CUDA thread per system (rollout, GPC), per start index (interval norms) or per grid
+point (optimizer grid), each thread running the whole time loop in registers/local memory — the GPU analogue of the
+numba kernels' ``prange`` over the batch.
 
-Inputs are validated on the host (:mod:`olc.kernels._prep`), copied to the device once, and
-results come back as NumPy arrays. float64 and float32 are both supported (``real`` is
-templated by the dtype of the inputs).
+Inputs are validated on the host (:mod:`olc.kernels._prep`), copied to the device once, and results come back as NumPy
+arrays. float64 and float32 are both supported (``real`` is templated by the dtype of the inputs).
 
-**Status: written without access to a GPU; not yet verified on hardware.** The tests in
-tests/kernels/test_cupy.py (marked ``gpu``) compare every kernel with the numpy reference
-and run when a CUDA device is present; tests/kernels/test_cupy_emulated.py runs the same CUDA
-source on the CPU (compiled with g++, one call per thread) against the reference everywhere
-(docs/kernels.md, "CuPy kernels without a GPU").
+**Status: written without access to a GPU; not yet verified on hardware.** The tests in tests/kernels/test_cupy.py
+(marked ``gpu``) compare every kernel with the numpy reference and run when a CUDA device is present;
+tests/kernels/test_cupy_emulated.py runs the same CUDA source on the CPU (compiled with g++, one call per thread)
+against the reference everywhere (docs/kernels.md, "CuPy kernels without a GPU").
 """
 
 # ruff: noqa: E501  (CUDA sources are kept one statement per line)
@@ -380,10 +377,9 @@ def gpc_rollout(p: GPCProblem, return_controls: bool = False):
 def interval_norms(As, max_length: int):
     """Interval spectral norms on the GPU.
 
-    For each length ℓ the running products of all start indices advance with one batched
-    ``matmul`` (T launches in all, each over every start index) and the norms come from a
-    batched ``eigvalsh`` of the scaled Gram matrices — both are large batched operations, so
-    not launch-bound.
+    For each length ℓ the running products of all start indices advance with one batched ``matmul`` (T launches in
+    all, each over every start index) and the norms come from a batched ``eigvalsh`` of the scaled Gram matrices —
+    both are large batched operations, so not launch-bound.
 
     Parameters
     ----------

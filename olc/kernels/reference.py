@@ -123,10 +123,9 @@ def project_lags(M, radii, op: bool):
 def gpc_rollout(p: GPCProblem, return_controls: bool = False):
     """Batched GPC game, exactly docs/gpc-semantics.md (one learner per system).
 
-    Returns ``(costs (B, T), controls (B, T, m) | None, M (B, H, m, d), first_bad (B,))``;
-    a diverged system's ``M`` is the one in play at its divergence step.
-    The kernel knows the true disturbance ``w_t`` (it simulates the system) and uses it where
-    the semantics recover ``w_t = x_{t+1} − A_t x_t − B_t u_t``; the two agree up to rounding.
+    Returns ``(costs (B, T), controls (B, T, m) | None, M (B, H, m, d), first_bad (B,))``; a diverged system's ``M``
+    is the one in play at its divergence step. The kernel knows the true disturbance ``w_t`` (it simulates the system)
+    and uses it where the semantics recover ``w_t = x_{t+1} − A_t x_t − B_t u_t``; the two agree up to rounding.
 
     Parameters
     ----------
