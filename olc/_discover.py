@@ -12,7 +12,12 @@ import pkgutil
 
 
 def is_learner(obj) -> bool:
-    """A class following the learner protocol of :func:`olc.play` (``init``, ``decide``, ``update``)."""
+    """Whether ``obj`` is a class following the learner protocol of :func:`olc.play` (``init``, ``decide``, ``update``).
+
+    Parameters
+    ----------
+    obj : object
+    """
     return isinstance(obj, type) and all(callable(getattr(obj, a, None)) for a in ("init", "decide", "update"))
 
 

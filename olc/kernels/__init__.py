@@ -75,10 +75,9 @@ def _host(x):
 
 
 def _raise_divergence(first_bad, what, partial, costs=None):
-    """DivergenceError for the first (step, system) with a non-finite state (``first_bad``, -1: none);
-    when every state stayed finite, a cost that still overflowed (``xᵀQx`` beyond the float range for
-    a finite ``x``) is reported instead of returned as ``inf`` (a diverging state's cost may overflow
-    a few steps earlier: the state is reported then)."""
+    """DivergenceError for the first (step, system) with a non-finite state (``first_bad``, -1: none); when every state
+    stayed finite, a cost that still overflowed (``xᵀQx`` beyond the float range for a finite ``x``) is reported instead
+    of returned as ``inf`` (a diverging state's cost may overflow a few steps earlier: the state is reported then)."""
     bad = np.asarray(first_bad)
     state = bool(np.any(bad >= 0))
     if not state:
@@ -232,9 +231,8 @@ def optimizer_grid(A, b, x0, lrs, momenta, T, *, nesterov=False, precond=None, b
     with ``x_{−1} = x_0`` and ``P = diag(precond)`` (identity by default; must be positive).
     This is the "best optimizer in class" comparator of nonconvex-meta-optimization (Sec. 3).
 
-    Divergence is not an error: grid point g diverges at the first k with non-finite
-    ``f(x_k)`` or ``|f(x_k)| > blowup``; its losses from k on are ``inf``, its final iterate
-    NaN, and ``diverged[g]`` is True. Float64 only.
+    Divergence is not an error: grid point g diverges at the first k with non-finite ``f(x_k)`` or ``|f(x_k)| > blowup``;
+    its losses from k on are ``inf``, its final iterate NaN, and ``diverged[g]`` is True. Float64 only.
 
     Parameters
     ----------

@@ -2,9 +2,8 @@
 
 Each public kernel validates its inputs once, here, and hands the backend modules arrays in one canonical layout:
 
-* dynamics ``A`` → ``(BA, TA, d, d)`` and ``Bmat`` → ``(BB, TB, d, m)`` with ``BA, BB ∈ {1, B}``
-  and ``TA, TB ∈ {1, T}`` (a broadcast axis has length 1; kernels index it with 0), so a
-  shared LTI matrix is never copied B·T times;
+* dynamics ``A`` → ``(BA, TA, d, d)`` and ``Bmat`` → ``(BB, TB, d, m)`` with ``BA, BB ∈ {1, B}`` and ``TA, TB ∈ {1, T}``
+  (a broadcast axis has length 1; kernels index it with 0), so a shared LTI matrix is never copied B·T times;
 * feedback ``K`` → ``(BK, m, d)``; DFC matrices ``M`` → ``(BM, H, m, d)``;
 * everything C-contiguous in the requested float dtype (system-major: the batch axis is the
   slowest, time next, so one system's whole trajectory is one contiguous stream).
@@ -169,12 +168,11 @@ def prep_rollout(A, Bmat, W, *, K=None, U=None, M=None, x0=None, Q=None, R=None,
     A, Bmat, W, K, U, M, x0, Q, R, time_varying, dtype
         As in :func:`olc.kernels.rollout`.
     defer_finite : bool
-        True (the numba backend): the NaN/Inf scan of the large streamed inputs (``W``, ``U``,
-        time-varying/per-system ``A``, ``Bmat`` with at least ``DEFER_FINITE_MIN_SIZE`` entries) is skipped here
-        — it would read every byte once more than the kernel does — and they are listed in ``.unchecked``. Every
-        entry the kernel reads flows into the next state, so a NaN/Inf input always makes some state non-finite;
-        the caller then runs :func:`check_deferred` (the exact check, raising the same :class:`NonFiniteError`)
-        before reporting a divergence.
+        True (the numba backend): the NaN/Inf scan of the large streamed inputs (``W``, ``U``, time-varying/per-system
+        ``A``, ``Bmat`` with at least ``DEFER_FINITE_MIN_SIZE`` entries) is skipped here — it would read every byte once
+        more than the kernel does — and they are listed in ``.unchecked``. Every entry the kernel reads flows into the
+        next state, so a NaN/Inf input always makes some state non-finite; the caller then runs :func:`check_deferred`
+        (the exact check, raising the same :class:`NonFiniteError`) before reporting a divergence.
     """
     dt = as_dtype(dtype)
     defer = [] if defer_finite else None

@@ -234,12 +234,11 @@ def quad_loss(X, A, b):
 def optimizer_grid(A, b, x0, lrs, momenta, T, *, nesterov=False, precond=None, blowup=1e100):
     """Heavy-ball / Nesterov / preconditioned GD on f(x) = ½xᵀAx + bᵀx for every grid point.
 
-    Iterates in the original coordinates (the semantics):
-    heavy ball ``x_{k+1} = x_k − η P ∇f(x_k) + μ (x_k − x_{k−1})``; Nesterov
-    ``y_k = x_k + μ(x_k − x_{k−1}), x_{k+1} = y_k − η P ∇f(y_k)``; ``x_{−1} = x_0``; ``P`` the
-    diagonal preconditioner (identity if None). A grid point diverges at the first k with
-    non-finite ``f(x_k)`` or ``|f(x_k)| > blowup``; its losses from k on are ``inf`` and its
-    final iterate NaN. Returns ``(losses (G, T+1), x_final (G, d), diverged (G,))``.
+    Iterates in the original coordinates (the semantics): heavy ball ``x_{k+1} = x_k − η P ∇f(x_k) + μ (x_k − x_{k−1})``;
+    Nesterov ``y_k = x_k + μ(x_k − x_{k−1}), x_{k+1} = y_k − η P ∇f(y_k)``; ``x_{−1} = x_0``; ``P`` the diagonal
+    preconditioner (identity if None). A grid point diverges at the first k with non-finite ``f(x_k)`` or
+    ``|f(x_k)| > blowup``; its losses from k on are ``inf`` and its final iterate NaN. Returns
+    ``(losses (G, T+1), x_final (G, d), diverged (G,))``.
 
     Parameters
     ----------

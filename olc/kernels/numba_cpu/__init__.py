@@ -1,9 +1,8 @@
 """Numba CPU kernels (serial ``@njit(cache=True, nogil=True)`` kernels over a range of systems,
 run in parallel by a small pool of Python threads).
 
-Same signatures and return values as :mod:`olc.kernels.reference` (the semantics); this
-module is imported only when the ``numba`` backend is used, and every kernel compiles
-lazily on its first call (then loads from numba's on-disk cache).
+Same signatures and return values as :mod:`olc.kernels.reference` (the semantics); this module is imported only when the
+``numba`` backend is used, and every kernel compiles lazily on its first call (then loads from numba's on-disk cache).
 
 Threads: every kernel takes a ``[lo, hi)`` range of systems (grid points, start rows) and releases the GIL;
 :func:`_run` splits the batch into chunks and runs them on a ``ThreadPoolExecutor`` of :func:`get_num_threads`
