@@ -108,11 +108,9 @@ def rollout(A, Bmat, W, *, K=None, U=None, M=None, x0=None, Q=None, R=None, retu
 
     Parameters
     ----------
-    A : array_like
-        ``(d, d)`` shared LTI, ``(B, d, d)`` per-system LTI, ``(T, d, d)`` shared LTV or ``(B, T, d, d)``
-        per-system LTV (when ``B == T`` a 3-d array is ambiguous: pass ``time_varying``).
-    Bmat : array_like
-        Same four layouts with trailing ``(d, m)``.
+    A, Bmat : array_like
+        ``(d, d)`` shared LTI, ``(B, d, d)`` per-system LTI, ``(T, d, d)`` shared LTV or ``(B, T, d, d)`` per-system
+        LTV (when ``B == T`` a 3-d array is ambiguous: pass ``time_varying``); ``Bmat`` with trailing ``(d, m)``.
     W : array_like
         Disturbances ``(B, T, d)`` (system-major; gives B, T and d).
     K, U, M : array_like, optional
