@@ -8,9 +8,8 @@ backend unless a backend was chosen already (in a notebook the inline backend is
 What to plot is given as
 
 * one :class:`olc.Trace` — one line;
-* a list of traces — repetitions of one configuration (seeds): the mean and a shaded band of
-  ± one standard error of the mean (``band="se"``, the default), ± one standard deviation
-  (``"std"``) or no band (``None``);
+* a list of traces — repetitions of one configuration (seeds): the mean and a shaded band of ± one standard error of
+  the mean (``band="se"``, the default), ± one standard deviation (``"std"``) or no band (``None``);
 * a dict ``{label: trace or list of traces}`` — one line (and band) per label, in a legend.
 
 State and control series come from a control game's ``trace.info`` (``"states"`` (T+1, d),
@@ -294,8 +293,7 @@ def costs(traces, *, band="se", ax=None, logy=True, running=True, title=None):
 def regret(traces, comparator, *, band="se", ax=None, title=None):
     """Cumulative regret curves ``trace.regret(comparator)``; returns the Figure.
 
-    Each trace is compared with its own best comparator in hindsight (the comparator is refitted on
-    every trace).
+    Each trace is compared with its own best comparator in hindsight (the comparator is refitted on every trace).
 
     Parameters
     ----------
