@@ -50,6 +50,5 @@ ax.loglog(t, t ** 0.75, "k--", lw=1, label="t^{3/4}")
 ax.set_xlabel("round t")
 ax.set_ylabel("regret")
 ax.legend(fontsize=7)
-fig.tight_layout()
-path = olc.plot.save(fig, os.path.join(out, "bandit_feedback.png"), dpi=110)  # atomic write
+path = olc.plot.finish(fig, os.path.join(out, "bandit_feedback.png"))  # layout, atomic write, close
 print("figure:", path)

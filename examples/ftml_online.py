@@ -46,7 +46,5 @@ plt.xscale("log")
 plt.xlabel("round t")
 plt.ylabel("regret vs best meta-learner")
 plt.legend()
-plt.tight_layout()
-os.makedirs(args.out, exist_ok=True)
-path = olc.plot.save(plt.gcf(), os.path.join(args.out, "ftml_online.png"), dpi=100)  # atomic write
+path = olc.plot.finish(plt.gcf(), os.path.join(args.out, "ftml_online.png"), dpi=100)  # layout, atomic write, close
 print("saved", path)

@@ -26,7 +26,6 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None, help="output directory (default: a new temp dir)")
 args = parser.parse_args()
 out = args.out or tempfile.mkdtemp(prefix="olc-metamd-")
-os.makedirs(out, exist_ok=True)
 
 
 def sample_task(rng):
@@ -65,6 +64,5 @@ for run, name in ((initial, "initial M"), (learned, "meta-trained M")):
 ax[1].plot(*theta1, "go")
 ax[1].legend(fontsize=7)
 ax[1].set(title="held-out task")
-fig.tight_layout()
-path = olc.plot.save(fig, os.path.join(out, "meta_mirror_descent.png"), dpi=100)  # atomic write
+path = olc.plot.finish(fig, os.path.join(out, "meta_mirror_descent.png"), dpi=100)  # layout, atomic write, close
 print(f"figure: {path}")

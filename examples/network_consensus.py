@@ -35,7 +35,6 @@ def main(argv=None):
     parser.add_argument("--p-fail", type=float, default=0.3)
     args = parser.parse_args(argv)
     out = args.out or tempfile.mkdtemp(prefix="olc-network-")
-    os.makedirs(out, exist_ok=True)
 
     G = real_graph("karate")
     x0 = np.random.default_rng(0).standard_normal(G.number_of_nodes())    # initial opinions
@@ -73,9 +72,7 @@ def main(argv=None):
     axes[0].legend(fontsize="small")
     axes[1].plot(t, X_steer, lw=0.6)
     axes[1].set(xlabel="t", ylabel="opinion", title="steering 3 members to 1.0")
-    fig.tight_layout()
-    path = olc.plot.save(fig, os.path.join(out, "network_consensus.png"), dpi=100)  # atomic write
-    plt.close(fig)
+    path = olc.plot.finish(fig, os.path.join(out, "network_consensus.png"), dpi=100)  # layout, atomic write, close
     print(f"saved {path}")
     return path
 

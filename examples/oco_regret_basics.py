@@ -59,6 +59,5 @@ for name, learner in learners.items():
 ax.set_xlabel("round t")
 ax.set_ylabel("regret vs best fixed decision")
 ax.legend(fontsize=7)
-fig.tight_layout()
-path = olc.plot.save(fig, os.path.join(out, "oco_regret_basics.png"), dpi=110)  # atomic write
+path = olc.plot.finish(fig, os.path.join(out, "oco_regret_basics.png"))  # layout, atomic write, close
 print("figure:", path)

@@ -59,6 +59,5 @@ for name, dist in curves.items():
     ax.semilogy(dist, label=name)
 ax.set(xlabel="outer step", ylabel="‖θ_t − θ*_MAML‖", title="meta-training is olc.play")
 ax.legend()
-fig.tight_layout()
-path = olc.plot.save(fig, os.path.join(out, "one_loop_meta_training.png"), dpi=100)  # atomic write
+path = olc.plot.finish(fig, os.path.join(out, "one_loop_meta_training.png"), dpi=100)  # layout, atomic write, close
 print("saved", path)

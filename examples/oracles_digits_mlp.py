@@ -39,7 +39,6 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="output folder (default: a new temp dir)")
     args = parser.parse_args(argv)
     out = args.out or tempfile.mkdtemp(prefix="olc-digits-")
-    os.makedirs(out, exist_ok=True)
 
     # Tiny models gain nothing from intra-op threads, and on a busy machine the thread pool
     # oversubscribes the cores (10x slower here): use one thread for this script.
@@ -85,9 +84,7 @@ def main(argv=None):
     ax.set(xlabel="step", ylabel="training loss (cross-entropy)", yscale="log",
            title="MLP on scikit-learn digits, GD on the flat vector")
     ax.legend()
-    fig.tight_layout()
-    path = olc.plot.save(fig, os.path.join(out, "loss_curve.png"), dpi=100)  # atomic write
-    plt.close(fig)
+    path = olc.plot.finish(fig, os.path.join(out, "loss_curve.png"), dpi=100)  # layout, atomic write, close
     print(f"saved {path}")
     return path
 

@@ -44,7 +44,6 @@ def main(argv=None):
     parser.add_argument("--T", type=int, default=200)
     args = parser.parse_args(argv)
     out = args.out or tempfile.mkdtemp(prefix="olc-stability-")
-    os.makedirs(out, exist_ok=True)
     T = args.T
 
     sequences = {
@@ -65,9 +64,7 @@ def main(argv=None):
               f"holds: {res.holds(res.kappa, res.gamma)}")
         plot_decay(res, ax=ax)
         ax.set_title(name, fontsize="medium")
-    fig.tight_layout()
-    path = olc.plot.save(fig, os.path.join(out, "sequential_stability.png"), dpi=100)  # atomic write
-    plt.close(fig)
+    path = olc.plot.finish(fig, os.path.join(out, "sequential_stability.png"), dpi=100)  # layout, atomic write, close
     print(f"saved {path}")
     return path
 

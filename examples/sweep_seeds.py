@@ -73,8 +73,7 @@ def main():
     ax.set(xlabel="round t", ylabel="regret vs the best fixed point",
            title=f"OGD, η_t = c·D/(G√t): mean ± s.e. over {table['seed'].nunique()} seeds")
     ax.legend()
-    fig.tight_layout()
-    path = olc.plot.save(fig, os.path.join(out, "sweep_seeds.png"), dpi=110)  # atomic write
+    path = olc.plot.finish(fig, os.path.join(out, "sweep_seeds.png"))  # layout, atomic write, close
     print(f"figure: {path}")
 
     # 4. What the seeds say: do the 95 % intervals of the best and the worst step scale overlap?
