@@ -86,18 +86,13 @@ def save(fig, path, dpi: int = 110) -> str:
 
 
 def finish(fig, path, dpi: int = 110) -> str:
-    """Lay out ``fig`` (``tight_layout``), write it to ``path`` with :func:`save` and close it.
+    """Lay out ``fig`` (``tight_layout``), write it to ``path`` with :func:`save`, close it; return the path.
 
     Parameters
     ----------
     fig : matplotlib.figure.Figure
     path : str
     dpi : int
-
-    Returns
-    -------
-    str
-        The path written.
     """
     fig.tight_layout()
     try:
