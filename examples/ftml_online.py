@@ -14,13 +14,11 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=tempfile.mkdtemp())

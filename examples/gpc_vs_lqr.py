@@ -12,14 +12,12 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display needed: the figure goes to a PNG
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
 from olc.systems import disturbances as D
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
 parser.add_argument("--out", default=None, help="output directory (default: a new temporary directory)")

@@ -17,14 +17,12 @@ import os
 import tempfile
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")  # non-interactive: write a PNG, never open a window
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
 from olc import kernels
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 
 def main(argv=None):

@@ -12,15 +12,13 @@ import os
 import tempfile
 import warnings
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display needed
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
 from olc.meta import MetaMD
 from olc.oracles import QuadraticOracle
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None, help="output directory (default: a new temp dir)")

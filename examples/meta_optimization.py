@@ -17,14 +17,12 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
 from olc.learners.metaopt import MetaOpt, NonconvexMetaOpt, equivalent_M, run_episodes
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None)

@@ -13,14 +13,12 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
 from olc.systems import consensus_rate, consensus_system, real_graph
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 
 def disagreement(X):

@@ -21,16 +21,14 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 
 import olc.plot
 import olc.torch
 from olc.oracles import digits_cnn, load_digits_dataset
 from olc.systems import plot_decay, plot_kappa_gamma, plot_steps
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 #: the setup.cfg extras this script needs (the test suite skips it without them)
 EXTRAS = ("torch", "data")

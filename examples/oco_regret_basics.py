@@ -12,10 +12,6 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
@@ -23,6 +19,8 @@ from olc.comparators import BestFixed
 from olc.learners import AOFTRL, FTRL, OGD
 from olc.optim import InverseSqrt
 from olc.sets import Ball
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None)

@@ -15,10 +15,6 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
@@ -26,6 +22,8 @@ from olc.learners import OGD, Adam
 from olc.meta import MAML, fit_maml
 from olc.sets import Reals
 from olc.tasks import linear_regression
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None)

@@ -18,13 +18,11 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")  # non-interactive: write files, never open a window
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 #: the setup.cfg extras this script needs (the test suite skips it without them)
 EXTRAS = ("torch", "data")

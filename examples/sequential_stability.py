@@ -20,14 +20,12 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
 from olc.systems import consensus_system, plot_decay, real_graph, sequential_stability, switching_system
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 
 def gd_matrices(T, d, eta, seed=0):

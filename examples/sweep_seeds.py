@@ -18,10 +18,6 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
@@ -30,6 +26,8 @@ from olc.experiments import thin_curve
 from olc.learners import OGD
 from olc.optim import InverseSqrt
 from olc.sets import Ball
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 
 def ogd_regret(c, seed, T=2000, dim=5):

@@ -13,16 +13,14 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from scipy.linalg import solve_discrete_are
 
 import olc
 from olc.systems import QuadraticCost, inverted_pendulum
 from olc.systems import disturbances as D
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 
 def main(argv=None):

@@ -16,15 +16,13 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display needed
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 import olc
 from olc.oracles.data import digits_cnn, load_digits_dataset
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 #: the setup.cfg extras this script needs (the test suite skips it without them)
 EXTRAS = ("torch", "data")

@@ -18,10 +18,6 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
@@ -30,6 +26,8 @@ from olc.errors import DivergenceError
 from olc.learners import AdamW, DAdaptAdam, DoG, HypergradientDescent, Mechanic
 from olc.learners.optimizers import train
 from olc.oracles import LeastSquaresOracle
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None)

@@ -91,7 +91,9 @@ def finish(fig, path, dpi: int = 110) -> str:
     Parameters
     ----------
     fig : matplotlib.figure.Figure
+        Closed afterwards, also when the write fails.
     path : str
+        Its extension picks the format; the folder is created.
     dpi : int
     """
     fig.tight_layout()
