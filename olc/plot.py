@@ -34,7 +34,7 @@ import numpy as np
 from ._validate import as_array, as_path, check_alloc, check_choice, flag, in_range, positive, positive_int
 from .errors import BackendUnavailableError, InvalidArgumentError, ShapeError
 
-__all__ = ["states", "controls", "response", "costs", "regret", "animate", "save", "pyplot"]
+__all__ = ["states", "controls", "response", "costs", "regret", "animate", "save", "finish", "pyplot"]
 
 _BANDS = ("se", "std", None)
 
@@ -82,6 +82,24 @@ def save(fig, path, dpi: int = 110) -> str:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def finish(fig, path, dpi: int = 110) -> str:
+    """Lay out ``fig`` (``tight_layout``), write it to ``path`` with :func:`save`, close it; return the path.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        Closed afterwards, also when the write fails.
+    path : str
+        Its extension picks the format; the folder is created.
+    dpi : int
+    """
+    fig.tight_layout()
+    try:
+        return save(fig, path, dpi)
+    finally:
+        pyplot().close(fig)
 
 
 # ---------------------------------------------------------------------------------------------
