@@ -174,7 +174,22 @@ def sequence(losses: L.Loss, feedback: str = "full") -> Environment:
 
 
 def linear(G, feedback: str = "full") -> Environment:
-    """Linear losses ``f_t(x) = <G[t], x>``; ``G`` has shape ``(T, *decision_shape)``."""
+    """Linear losses ``f_t(x) = <G[t], x>``.
+
+    Parameters
+    ----------
+    G : array (T, ...)
+    feedback : {"full", "gradient", "bandit"}
+
+    Examples
+    --------
+    FTRL with ``η = 1`` over the unit ball plays ``Π(−Σ_{s<t} g_s)``:
+
+    >>> import olc
+    >>> olc.play(olc.learners.FTRL(olc.sets.Ball(1.0), lr=1.0), olc.games.linear([[1.0, 0.0], [0.0, 1.0]])).decisions
+    array([[ 0.,  0.],
+           [-1.,  0.]])
+    """
     G = as_array(G, "G")
     if G.ndim < 2:
         raise ShapeError(f"G: expected shape (T, *decision_shape), got shape {G.shape}")

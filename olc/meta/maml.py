@@ -201,7 +201,25 @@ class MAML(_Unrolled):
     ``method="auto"`` uses the closed form ``Pθ + q`` (:func:`maml_quadratic`) on quadratic tasks
     and back-propagation through the ``K`` inner steps otherwise: ``v_K = ∇f(φ_K)``,
     ``v_k = v_{k+1} − α(∇²f̂(φ_k) + λI)v_{k+1}``, ``∇F = v_0 + αλ Σ_k v_{k+1}`` (one HVP per
-    step, the trajectory is stored). ``method="hvp"`` forces the back-propagation.
+    step, the trajectory is stored).
+
+    Parameters
+    ----------
+    inner_lr, inner_steps, lam : float, int, float or None
+        ``α``, ``K`` and the inner ridge ``λ`` (None: none).
+    method : {"auto", "hvp"}
+        ``"hvp"`` forces the back-propagation.
+
+    Examples
+    --------
+    One inner step: ``∇F(θ) = (I − αA) ∇f(θ − α∇f̂(θ))``, ``A`` the training Hessian.
+
+    >>> import olc
+    >>> task = olc.tasks.random_quadratics(1, dim=2, seed=0)[0]
+    >>> A, theta = olc.tasks.quadratic_form(task.train).A, np.array([1.0, -1.0])
+    >>> closed = (np.eye(2) - 0.1 * A) @ task.test.grad(theta - 0.1 * task.train.grad(theta))
+    >>> bool(np.allclose(olc.meta.MAML(0.1, method="hvp").meta_gradient(task, theta), closed))
+    True
     """
 
     def __init__(self, inner_lr: float, inner_steps: int = 1, lam: float | None = None, method: str = "auto"):
