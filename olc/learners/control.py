@@ -420,7 +420,8 @@ class GPC(_DFCBase):
         """Play ``B`` independent copies of this controller, one per disturbance sequence, in one
         kernel call — :func:`olc.kernels.gpc_rollout`. Returns its ``GPCResult(costs (B, T), controls,
         M (B, H, m, d))``; for every ``b`` the costs equal
-        ``olc.play(gpc, olc.games.control(system, W[b], cost, x0)).losses`` (tested to 1e-10). Needs an :class:`~olc.learners.OGD` inner learner over a
+        ``olc.play(gpc, olc.games.control(system, W[b], cost, x0)).losses`` (tested to 1e-10).
+        Needs an :class:`~olc.learners.OGD` inner learner over a
         :class:`~olc.systems.DFCSet` with per-lag radii of the form ``kappa_M (1 - gamma)^i``.
 
         Parameters
