@@ -36,9 +36,13 @@ __all__ = ["ControlGame", "control"]
 class ControlGame(Environment):
     """The control game of :func:`control` (see the module docstring).
 
-    Attributes: ``system``, ``cost``, ``initial_state`` (``x_0``), ``shape = (m,)``, ``horizon = T``,
-    ``feedback = "full"``, ``adaptive`` (whether the disturbance reacts to the play),
-    ``max_state_norm`` (a state with Euclidean norm above it counts as divergence).
+    Attributes ``initial_state`` (``x_0``), ``shape = (m,)``, ``horizon = T``, ``adaptive`` (whether the
+    disturbance reacts to the play).
+
+    Parameters
+    ----------
+    system, w, cost, x0, T, max_state_norm
+        As :func:`control` (a state with Euclidean norm above ``max_state_norm`` counts as divergence).
     """
 
     feedback = "full"
@@ -153,6 +157,12 @@ class ControlGame(Environment):
         return w
 
     def step(self, t: int, u) -> Feedback:
+        """Apply the control ``u`` in round ``t``.
+
+        Parameters
+        ----------
+        t, u : int and ndarray (m,)
+        """
         if t != self._n:
             raise InvalidArgumentError(f"t: rounds must be played in order; expected round {self._n}, got {t}")
         x = self._X[t]

@@ -32,15 +32,23 @@ def meta_training(learner, tasks, T: int, theta0, *, tasks_per_step: int | None 
                   seed=None) -> OptimizationGame:
     """The meta-training game of ``first-order-bilevel-maml`` Alg. 1 over ``tasks`` for ``T`` outer steps.
 
-    ``learner`` estimates meta-gradients (:class:`olc.meta.MAML`, ``FOMAML``, ``Reptile``,
-    ``IMAML``, ``FOBMAML``: anything with ``meta_gradients(tasks, θ)`` and ``objective``). Round ``t``:
-    the outer optimizer plays ``θ_t`` (``θ_0 = theta0``); the game draws ``tasks_per_step`` distinct
-    tasks (all of them when None) and reveals their averaged meta-gradient as the gradient, and the
-    outer loss ``loss(θ_t)`` (default: the mean of ``learner.objective`` over all tasks; also the game's
-    attribute ``loss``) as the value.
-    ``seed`` fixes the task draws independently of :func:`olc.play`'s seed (see
-    :class:`OptimizationGame`); ``trace.info["grad_norms"]`` holds the meta-gradient norms.
-    Play it with any outer optimizer: ``olc.play(OGD(Reals(), lr), meta_training(MAML(0.1), tasks, 50, θ0))``.
+    Round ``t``: the outer optimizer plays ``θ_t``; the game draws ``tasks_per_step`` distinct tasks
+    and reveals their averaged meta-gradient as the gradient and the outer loss ``loss(θ_t)`` as the
+    value; ``trace.info["grad_norms"]`` holds the meta-gradient norms. Play it with any outer
+    optimizer: ``olc.play(OGD(Reals(), lr), meta_training(MAML(0.1), tasks, 50, θ0))``.
+
+    Parameters
+    ----------
+    learner : meta-gradient estimator
+        :class:`olc.meta.MAML`, ``FOMAML``, ``Reptile``, ``IMAML``, ``FOBMAML``: anything with
+        ``meta_gradients(tasks, θ)`` and ``objective``.
+    tasks, T, theta0 : list of Task, int, array (``θ_0``)
+    tasks_per_step : int, optional
+        All tasks when None.
+    loss : callable ``θ -> float``, optional
+        Default: the mean of ``learner.objective`` over all tasks (also the game's attribute ``loss``).
+    seed : int or Generator, optional
+        Fixes the task draws independently of :func:`olc.play`'s seed (:class:`OptimizationGame`).
     """
     from ..tasks.base import check_tasks  # olc.tasks only when a meta-learning game is built
 
@@ -78,6 +86,10 @@ class MetaLearningGame(Environment):
     ``U_t`` = ``inner_steps`` GD steps of size ``inner_lr`` on ``f̂_t``); full feedback reveals
     the task itself (``feedback.loss``) and ``∇_w f_t(U_t(w_t))`` (exact, :class:`olc.meta.MAML`).
     ``trace.regret(olc.comparators.BestMetaLearner(alpha))`` is eq. (3).
+
+    Parameters
+    ----------
+    tasks, inner_lr, inner_steps : list of Task, float, int
     """
 
     feedback = "full"
@@ -94,6 +106,12 @@ class MetaLearningGame(Environment):
         self._maml = MAML(self.inner_lr, self.inner_steps)
 
     def step(self, t, w):
+        """Charge round ``t`` for the meta-parameters ``w``.
+
+        Parameters
+        ----------
+        t, w : int and ndarray
+        """
         task = self.tasks[t]
         value = self._maml.objective(task, w)
         return Feedback(t, "full", value, self._maml.meta_gradient(task, w), loss=task)
@@ -103,8 +121,13 @@ class MetaLearningGame(Environment):
 
 
 class DataArrival(NamedTuple):
-    """The observation of a round of :class:`DataEfficiencyGame`: ``task`` now has its first ``n``
-    training points; ``new`` says the round starts the task (Alg. 1, lines 5–6)."""
+    """The observation of a round of :class:`DataEfficiencyGame` (Alg. 1, lines 5–6).
+
+    Parameters
+    ----------
+    task, n, new : Task, int, bool
+        ``task`` now has its first ``n`` training points; ``new``: the round starts the task.
+    """
 
     task: Task
     n: int
@@ -121,6 +144,10 @@ class DataEfficiencyGame(Environment):
     evaluates ``metric`` (``"loss"`` or a name in ``task.metrics``) on the held-out test data and
     reveals it as the round's value — an accuracy, where that is the metric. ``feedback.info`` holds
     the arrival; :meth:`report` gives per round the ``task`` index and the number ``n`` of points.
+
+    Parameters
+    ----------
+    tasks, n_per_step, metric : list of data Task, int, str
     """
 
     feedback = "full"
@@ -155,6 +182,12 @@ class DataEfficiencyGame(Environment):
         return DataArrival(self.tasks[i], int(self._n_of[t]), bool(t == 0 or self._task_of[t - 1] != i))
 
     def step(self, t, w):
+        """Charge round ``t`` for the meta-parameters ``w``.
+
+        Parameters
+        ----------
+        t, w : int and ndarray
+        """
         arrival = self.observe(t)
         value = number(arrival.task.evaluate(w)[self.metric], f"{arrival.task.name} {self.metric}")
         if not np.isfinite(value):

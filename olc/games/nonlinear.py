@@ -31,7 +31,13 @@ __all__ = ["NonlinearControlGame", "nonlinear_control"]
 
 
 class NonlinearControlGame(ControlGame):
-    """The game of :func:`nonlinear_control`. ``plant`` is the nonlinear plant, ``system`` its linearisation."""
+    """The game of :func:`nonlinear_control`; ``system`` is the plant's linearisation.
+
+    Parameters
+    ----------
+    plant, w, cost, x0, T, max_state_norm
+        As :func:`nonlinear_control`.
+    """
 
     def __init__(self, plant, w, cost, x0=None, T: int | None = None, max_state_norm: float = 1e12):
         if not all(hasattr(plant, a) for a in ("linearize", "state_dim", "control_dim", "dt")) or \

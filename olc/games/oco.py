@@ -58,7 +58,14 @@ def _point_shape_or_none(f):
 
 
 class SequenceGame(Environment):
-    """An oblivious game: the loss sequence ``losses`` (a batched :class:`olc.losses.Loss`) is fixed."""
+    """An oblivious game: the loss sequence is fixed.
+
+    Parameters
+    ----------
+    losses : batched olc.losses.Loss
+    feedback, shape : str and tuple of int, optional
+        As :func:`convex`.
+    """
 
     def __init__(self, losses: L.Loss, feedback: str = "full", shape=None):
         if not isinstance(losses, L.Loss) or not losses.batched:
@@ -72,6 +79,12 @@ class SequenceGame(Environment):
             raise InvalidArgumentError("losses: a game needs at least one round, got an empty loss sequence")
 
     def step(self, t, x):
+        """Charge round ``t`` for the decision ``x``.
+
+        Parameters
+        ----------
+        t, x : int and ndarray
+        """
         f = self.losses[t]
         value = f.value(x)
         grad = f.grad(x) if self.feedback != "bandit" else None
@@ -89,6 +102,12 @@ class MemoryGame(Environment):
     ``x_0`` (so the first rounds are charged ``f_t(x_0, ..., x_0, ..., x_t)``). Gradient feedback
     is ``∇f̃_t(x_t)``, the gradient of the unary restriction at the current decision (what OGD
     with memory uses; Anava, Hazan & Mannor 2015).
+
+    Parameters
+    ----------
+    losses : olc.losses.WithMemory
+    feedback, shape
+        As :class:`SequenceGame`.
     """
 
     def __init__(self, losses: L.WithMemory, feedback: str = "full", shape=None):
@@ -107,6 +126,12 @@ class MemoryGame(Environment):
         self._window = None
 
     def step(self, t, x):
+        """Charge round ``t`` for the decision ``x``.
+
+        Parameters
+        ----------
+        t, x : int and ndarray
+        """
         if self._window is None:
             self._window = np.repeat(x[None], self.memory, axis=0)
         else:
@@ -123,7 +148,12 @@ class MemoryGame(Environment):
 
 class AdaptiveGame(Environment):
     """An adaptive adversary: ``make_loss(t, past, rng)`` returns round ``t``'s single loss,
-    seeing the past decisions ``past`` (shape ``(t, *shape)``) but not the current one."""
+    seeing the past decisions ``past`` (shape ``(t, *shape)``) but not the current one.
+
+    Parameters
+    ----------
+    make_loss, T, shape, feedback : callable, int, tuple of int, str
+    """
 
     def __init__(self, make_loss, T: int, shape, feedback: str = "full"):
         if not callable(make_loss):
@@ -143,6 +173,12 @@ class AdaptiveGame(Environment):
         self._losses = []
 
     def step(self, t, x):
+        """Charge round ``t`` for the decision ``x``.
+
+        Parameters
+        ----------
+        t, x : int and ndarray
+        """
         f = self.make_loss(t, self._past[:t], self._rng)
         if not isinstance(f, L.Loss) or f.batched:
             raise InvalidArgumentError(f"make_loss: must return a single olc.losses.Loss, got {f!r} in round {t}")
@@ -165,7 +201,13 @@ class AdaptiveGame(Environment):
 
 
 def sequence(losses: L.Loss, feedback: str = "full") -> Environment:
-    """Oblivious game over a loss sequence (memory sequences give a :class:`MemoryGame`)."""
+    """Oblivious game over a loss sequence (memory sequences give a :class:`MemoryGame`).
+
+    Parameters
+    ----------
+    losses : olc.losses.Loss or list of them
+    feedback : {"full", "gradient", "bandit"}
+    """
     if isinstance(losses, L.WithMemory):
         return MemoryGame(losses, feedback)
     if isinstance(losses, (list, tuple)):
@@ -174,7 +216,22 @@ def sequence(losses: L.Loss, feedback: str = "full") -> Environment:
 
 
 def linear(G, feedback: str = "full") -> Environment:
-    """Linear losses ``f_t(x) = <G[t], x>``; ``G`` has shape ``(T, *decision_shape)``."""
+    """Linear losses ``f_t(x) = <G[t], x>``.
+
+    Parameters
+    ----------
+    G : array (T, ...)
+    feedback : {"full", "gradient", "bandit"}
+
+    Examples
+    --------
+    FTRL with ``η = 1`` over the unit ball plays ``Π(−Σ_{s<t} g_s)``:
+
+    >>> import olc
+    >>> olc.play(olc.learners.FTRL(olc.sets.Ball(1.0), lr=1.0), olc.games.linear([[1.0, 0.0], [0.0, 1.0]])).decisions
+    array([[ 0.,  0.],
+           [-1.,  0.]])
+    """
     G = as_array(G, "G")
     if G.ndim < 2:
         raise ShapeError(f"G: expected shape (T, *decision_shape), got shape {G.shape}")
@@ -182,37 +239,73 @@ def linear(G, feedback: str = "full") -> Environment:
 
 
 def quadratic(A, b, c=0.0, feedback: str = "full") -> Environment:
-    """Quadratic losses ``½xᵀA_t x + b_tᵀx + c_t`` (``A`` shared (d,d) or per round (T,d,d))."""
+    """Quadratic losses ``½xᵀA_t x + b_tᵀx + c_t``.
+
+    Parameters
+    ----------
+    A, b, c : arrays (d, d) shared or (T, d, d), (T, d), (T,) or float
+    feedback : {"full", "gradient", "bandit"}
+    """
     return SequenceGame(L.Quadratic(A, b, c, batched=True), feedback)
 
 
 def logistic(a, y, feedback: str = "full") -> Environment:
-    """Online logistic regression: ``log(1 + exp(-y_t a_tᵀx))``, labels ±1."""
+    """Online logistic regression: ``log(1 + exp(-y_t a_tᵀx))``.
+
+    Parameters
+    ----------
+    a, y : arrays (T, d) and (T,) of labels ±1
+    feedback : {"full", "gradient", "bandit"}
+    """
     return SequenceGame(L.Logistic(a, y, batched=True), feedback)
 
 
 def least_squares(a, y, feedback: str = "full") -> Environment:
-    """Online least squares: ``½(a_tᵀx - y_t)²``."""
+    """Online least squares: ``½(a_tᵀx - y_t)²``.
+
+    Parameters
+    ----------
+    a, y : arrays (T, d) and (T,)
+    feedback : {"full", "gradient", "bandit"}
+    """
     return SequenceGame(L.LeastSquares(a, y, batched=True), feedback)
 
 
 def convex(losses, feedback: str = "full", shape=None) -> Environment:
     """A game over any list of single convex losses (e.g. :class:`olc.losses.FunctionLoss`).
 
-    ``shape``: the decision shape; needed when it cannot be read off the losses (a
-    :class:`~olc.losses.FunctionLoss` has no parameters to read it from)."""
+    Parameters
+    ----------
+    losses : list of olc.losses.Loss or a batched Loss
+    feedback : {"full", "gradient", "bandit"}
+    shape : tuple of int, optional
+        The decision shape, when it cannot be read off the losses (a FunctionLoss has no parameters).
+    """
     return SequenceGame(L.LossList(losses) if isinstance(losses, (list, tuple)) else losses, feedback, shape)
 
 
 def bandit(game: Environment) -> Environment:
-    """The same game revealing only loss values."""
+    """The same game revealing only loss values.
+
+    Parameters
+    ----------
+    game : Environment
+    """
     g = copy.copy(game)
     g.feedback = "bandit"
     return g
 
 
 def with_memory(game_or_losses, memory: int, weights=None, feedback: str | None = None) -> Environment:
-    """Losses with memory ``f_t(x_{t-H+1..t}) = base_t(Σ c_i x_{t-i})`` built from a sequence game."""
+    """Losses with memory ``f_t(x_{t-H+1..t}) = base_t(Σ c_i x_{t-i})`` built from a sequence game.
+
+    Parameters
+    ----------
+    game_or_losses : SequenceGame or olc.losses.Loss
+    memory, weights : int ``H`` and array (H,) ``c`` (default: ``olc.losses.WithMemory``'s)
+    feedback : str, optional
+        Default: the game's.
+    """
     if isinstance(game_or_losses, SequenceGame):
         base, fb = game_or_losses.losses, game_or_losses.feedback
     elif isinstance(game_or_losses, L.Loss):
@@ -225,13 +318,24 @@ def with_memory(game_or_losses, memory: int, weights=None, feedback: str | None 
 
 
 def adaptive(make_loss, T: int, shape, feedback: str = "full") -> Environment:
-    """An adaptive adversary (see :class:`AdaptiveGame`)."""
+    """An adaptive adversary.
+
+    Parameters
+    ----------
+    make_loss, T, shape, feedback
+        As :class:`AdaptiveGame`.
+    """
     return AdaptiveGame(make_loss, T, shape, feedback)
 
 
 def adversarial_linear(T: int, dim: int, scale: float = 1.0, feedback: str = "full") -> Environment:
     """Adaptive linear adversary: ``g_t = scale * x_{t-1}/||x_{t-1}||`` — the cost that would have
-    hurt the previous decision most (a random unit vector when the previous decision is 0)."""
+    hurt the previous decision most (a random unit vector when the previous decision is 0).
+
+    Parameters
+    ----------
+    T, dim, scale, feedback : int, int, float, str
+    """
     dim = positive_int(dim, "dim")
     scale = positive(scale, "scale")
 
@@ -247,7 +351,12 @@ def adversarial_linear(T: int, dim: int, scale: float = 1.0, feedback: str = "fu
 
 
 def random_linear(T: int, dim: int, bound: float = 1.0, seed=0, feedback: str = "full") -> Environment:
-    """Oblivious linear losses with i.i.d. uniform coordinates in ``[-bound, bound]``."""
+    """Oblivious linear losses with i.i.d. uniform coordinates in ``[-bound, bound]``.
+
+    Parameters
+    ----------
+    T, dim, bound, seed, feedback : int, int, float, int or Generator, str
+    """
     rng = as_rng(seed)
     bound = positive(bound, "bound")
     T, dim = positive_int(T, "T"), positive_int(dim, "dim")
@@ -267,7 +376,12 @@ def random_quadratic(T: int, dim: int, seed=0, curvature: float = 1.0, spread: f
     ``c_t ~ N(0, spread² I)`` clipped to the unit ball (a standard smooth test sequence).
 
     The constant ``-||c_t||²`` changes no minimiser or regret; it keeps loss values near 0,
-    which is what one-point bandit estimators ``(d/δ) f(y) u`` need for low variance."""
+    which is what one-point bandit estimators ``(d/δ) f(y) u`` need for low variance.
+
+    Parameters
+    ----------
+    T, dim, seed, curvature, spread, feedback : int, int, int or Generator, float, float, str
+    """
     rng = as_rng(seed)
     T, dim = positive_int(T, "T"), positive_int(dim, "dim")
     curvature, spread = positive(curvature, "curvature"), nonnegative(spread, "spread")

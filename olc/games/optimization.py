@@ -32,15 +32,20 @@ __all__ = ["OptimizationGame", "optimization"]
 class OptimizationGame(Environment):
     """The optimization game on a :class:`olc.oracles.GradientOracle` (see the module docstring).
 
-    Attributes: ``oracle``, ``x0`` (``(dim,)``), ``horizon`` (``T``), ``stochastic`` (whether
-    minibatches are drawn), ``seed`` (None: batches come from the generator :func:`olc.play`
-    passes to :meth:`reset`; an int or Generator: a batch stream fixed independently of the
-    play seed), ``batches`` (None, or a list of at least ``T`` minibatches to replay instead of
-    drawing them — e.g. ``trace.info["batches"]`` of an earlier game). :meth:`report` gives
-    ``iterates`` ``(T, dim)``, ``grads`` ``(T, dim)`` (the gradients revealed: the disturbances of
-    the optimization LTV), ``values`` ``(T,)``, ``grad_norms`` ``(T,)`` and ``batches`` (list of the
-    minibatches, ``None`` entries when deterministic). ``tol``: stop early (:meth:`done`) after the
-    first round whose gradient norm is ``<= tol`` (None: play all ``T`` rounds).
+    :meth:`report` gives ``iterates`` ``(T, dim)``, ``grads`` ``(T, dim)`` (the gradients revealed: the
+    disturbances of the optimization LTV), ``values`` ``(T,)``, ``grad_norms`` ``(T,)`` and ``batches``.
+
+    Parameters
+    ----------
+    oracle, T, x0 : GradientOracle, int, array (dim,)
+    stochastic : bool
+        Whether minibatches are drawn.
+    seed : int or Generator, optional
+        A batch stream fixed independently of the play seed (None: :func:`olc.play`'s generator).
+    batches : list, optional
+        At least ``T`` minibatches to replay instead of drawing them (e.g. ``trace.info["batches"]``).
+    tol : float, optional
+        Stop (:meth:`done`) after the first round whose gradient norm is ``<= tol``.
     """
 
     feedback = "full"
@@ -98,12 +103,23 @@ class OptimizationGame(Environment):
         self._n = 0
 
     def batch(self, t: int):
-        """The minibatch of round ``t``: replayed, drawn, or ``None`` when not stochastic."""
+        """The minibatch of round ``t``: replayed, drawn, or ``None`` when not stochastic.
+
+        Parameters
+        ----------
+        t : int
+        """
         if self.batches is not None:
             return self.batches[t]
         return self.oracle.sample_batch(self._rng) if self.stochastic else None
 
     def step(self, t, x):
+        """Charge round ``t`` at the iterate ``x``.
+
+        Parameters
+        ----------
+        t, x : int and ndarray
+        """
         batch = self.batch(t)
         value, grad = self.oracle.value_and_grad(x, batch)
         self._iterates[t] = x
@@ -131,11 +147,12 @@ def optimization(oracle, T: int, x0=None, stochastic: bool | None = None, seed=N
                  batches=None, tol: float | None = None) -> OptimizationGame:
     """The optimization game: ``T`` rounds of ``f(x_t; B_t)`` with gradient feedback on ``oracle``.
 
-    ``x0`` (shape ``(dim,)``) defaults to ``oracle.x0()`` where the oracle has one (torch
-    oracles). ``stochastic=None`` draws minibatches iff the oracle is stochastic; ``False``
-    charges the full objective every round. ``seed`` fixes the minibatch stream independently
-    of the play seed (default: the stream comes from :func:`olc.play`'s seed); ``batches``
-    replays recorded minibatches (see :class:`OptimizationGame`); ``tol`` ends the game early once
-    a gradient norm is ``<= tol`` (the trace then has the rounds played).
+    ``x0`` defaults to ``oracle.x0()`` where the oracle has one (torch oracles); ``stochastic=None``
+    draws minibatches iff the oracle is stochastic (``False``: the full objective every round).
+
+    Parameters
+    ----------
+    oracle, T, x0, stochastic, seed, batches, tol
+        As :class:`OptimizationGame`.
     """
     return OptimizationGame(oracle, T, x0, stochastic=stochastic, seed=seed, batches=batches, tol=tol)

@@ -26,7 +26,13 @@ __all__ = ["FKM", "BCOMemory", "sphere_sample"]
 
 
 def sphere_sample(rng: np.random.Generator, shape) -> np.ndarray:
-    """A point uniform on the unit sphere of ``R^{prod(shape)}``, reshaped to ``shape``."""
+    """A point uniform on the unit sphere of ``R^{prod(shape)}``, reshaped to ``shape``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    shape : tuple of int
+    """
     v = rng.standard_normal(shape)
     n = np.linalg.norm(v)
     while n < 1e-12:  # pragma: no cover - probability zero
@@ -92,10 +98,14 @@ class FKM(Learner):
     ``x ← Π_{K_α}(x - η_t g)``. Defaults follow the ``T^{3/4}`` analysis: ``δ = (min(r,1)/2) T^{-1/4}``
     (``r`` the inradius; needs the horizon) and ``η_t = (D/d) t^{-3/4}`` with ``D`` the diameter.
 
-    Parameters: ``K`` (a bounded :mod:`olc.sets` set containing a ball around 0), ``delta`` (the
-    perturbation radius δ; None: the default above), ``lr`` (a number or a schedule ``t -> η_t``;
-    None: the default above), ``x0`` (the first iterate, projected into ``K_α``; default 0;
-    ``init(..., x0=)`` overrides it).
+    Parameters
+    ----------
+    K : ConvexSet
+        Bounded, containing a ball around 0.
+    delta, lr : float (``lr`` also a schedule ``t -> η_t``), optional
+        The perturbation radius δ and ``η_t`` (None: the defaults above).
+    x0 : array, optional
+        The first iterate, projected into ``K_α`` (default 0; ``init``'s wins).
     """
 
     feedback = "bandit"
@@ -149,10 +159,15 @@ class BCOMemory(Learner):
     (``c_δ = min(r, 1)/2`` with ``r`` the inradius; ``c_η = D/(d L³)`` with ``D`` the diameter —
     our choice of constant (the theorem fixes only the exponents): the estimator sums ``L``
     perturbations and is applied ``L-1`` rounds late, and ``L = 1`` gives FKM's default ``D/d``).
-    The default δ needs the horizon. Parameters: ``K``, ``delta``, ``lr`` and ``x0`` as in
-    :class:`FKM`, and ``memory`` (``L``, the length of the losses' memory).
-    In an :mod:`olc.games` memory game the first ``L-1`` rounds are charged on a window padded
-    with the first decision; Alg. 6 ignores their feedback (``g_i = 0``), and so does this class.
+    The default δ needs the horizon. In an :mod:`olc.games` memory game the first ``L-1`` rounds are
+    charged on a window padded with the first decision; Alg. 6 ignores their feedback, as does this class.
+
+    Parameters
+    ----------
+    K, delta, lr, x0
+        As in :class:`FKM`.
+    memory : int
+        ``L``, the length of the losses' memory.
     """
 
     feedback = "bandit"

@@ -90,7 +90,9 @@ class LinearFeedback(Learner):
     """Static linear state feedback ``u_t = −K x_t``: the linear policy class of Agarwal et al. 2019
     (Sec. 3; the comparator class :class:`olc.comparators.LinearStateFeedback`).
 
-    ``K``: the gain, ``(m, d)``, or ``(T, m, d)`` time-varying (covering the game's horizon).
+    Parameters
+    ----------
+    K : array (m, d), or (T, m, d) time-varying (covering the game's horizon)
     """
 
     feedback = "bandit"
@@ -128,10 +130,14 @@ class LQR(Learner):
     GPC closes. ``self.K`` / ``self.P`` hold the gain and Riccati solution (LTI, infinite horizon);
     time-varying gains live in the learner state (``state.K``).
 
-    Parameters: ``system`` (an :class:`olc.systems.LTISystem` / ``LTVSystem``), ``cost`` (a
-    :class:`olc.systems.QuadraticCost` or a pair ``(Q, R)``), ``finite_horizon`` (None: True for
-    LTV systems, False for LTI). References: Anderson & Moore, *Optimal Control: Linear Quadratic
-    Methods* (1990), Sec. 2.3 (finite horizon) and Sec. 3.1 (the algebraic Riccati equation).
+    References: Anderson & Moore, *Optimal Control: Linear Quadratic Methods* (1990), Sec. 2.3
+    (finite horizon) and Sec. 3.1 (the algebraic Riccati equation).
+
+    Parameters
+    ----------
+    system, cost : olc.systems.LTISystem / LTVSystem and QuadraticCost (or a pair ``(Q, R)``)
+    finite_horizon : bool, optional
+        None: True for LTV systems, False for LTI.
     """
 
     feedback = "bandit"
@@ -354,8 +360,14 @@ class GPC(_DFCBase):
         return self._new_state(inner, A, B, z)
 
     def counterfactual(self, M, wbuf, t: int, A_seq=None, B_seq=None):
-        """``(ℓ_t(M), ∇_M ℓ_t(M))`` of docs/gpc-semantics.md step 4; ``wbuf`` = ``(w_{t−1}, ..., w_{t−2H})``
-        (2H, d), newest first; ``A_seq``/``B_seq`` the LTV stacks (None for LTI)."""
+        """``(ℓ_t(M), ∇_M ℓ_t(M))`` of docs/gpc-semantics.md step 4.
+
+        Parameters
+        ----------
+        M, wbuf, t : arrays (H, m, d) and (2H, d) ``(w_{t−1}, ..., w_{t−2H})`` newest first, int
+        A_seq, B_seq : arrays, optional
+            The LTV stacks (None for LTI).
+        """
         H, m, d = self.H, self.m, self.d
         Om2 = wbuf.take(self._win, axis=0).reshape(H + 1, H * d)  # row j: (w_{s_j-1}, ..., w_{s_j-H})
         dfc = Om2 @ M.transpose(0, 2, 1).reshape(H * d, m)  # (H+1, m): Σ_i M^{[i]} w_{s_j - i}
@@ -396,19 +408,28 @@ class GPC(_DFCBase):
         return GPCState(inner, state.M, self._push(state.w, w), state.x, state.u, state.t + 1, state.A, state.B)
 
     def current_M(self, state) -> np.ndarray:
-        """The ``M`` the controller would play next (for OGD: the inner iterate)."""
+        """The ``M`` the controller would play next (for OGD: the inner iterate).
+
+        Parameters
+        ----------
+        state : the learner state
+        """
         return self.learner.decide(state.inner, None, None)[0]
 
     def run_batch(self, W, x0=None, backend: str | None = None, return_controls: bool = False):
         """Play ``B`` independent copies of this controller, one per disturbance sequence, in one
-        kernel call — :func:`olc.kernels.gpc_rollout` (``backend``: ``"numpy"`` reference,
-        ``"numba"``, ``"cupy"``; None = the global default).
-
-        ``W`` is ``(B, T, d)`` (or ``(T, d)`` for one system), ``x0`` ``(d,)`` or ``(B, d)``.
-        Returns the kernel's ``GPCResult(costs (B, T), controls, M (B, H, m, d))``. For every
-        ``b`` the costs equal ``olc.play(gpc, olc.games.control(system, W[b], cost, x0)).losses``
-        (tested to 1e-10). Needs an :class:`~olc.learners.OGD` inner learner over a
+        kernel call — :func:`olc.kernels.gpc_rollout`. Returns its ``GPCResult(costs (B, T), controls,
+        M (B, H, m, d))``; for every ``b`` the costs equal
+        ``olc.play(gpc, olc.games.control(system, W[b], cost, x0)).losses`` (tested to 1e-10).
+        Needs an :class:`~olc.learners.OGD` inner learner over a
         :class:`~olc.systems.DFCSet` with per-lag radii of the form ``kappa_M (1 - gamma)^i``.
+
+        Parameters
+        ----------
+        W, x0 : arrays (B, T, d) or (T, d), and (d,) or (B, d)
+        backend : {"numpy", "numba", "cupy"}, optional
+            None: the global default.
+        return_controls : bool
         """
         from .. import kernels
 
@@ -449,16 +470,22 @@ class BanditGPC(_DFCBase):
     ``M̃_t`` stays feasible), stores ``g_t = (Hmd/δ) c_t Σ_{i<L} ε_{t−i}`` and steps
     ``M_{t+1} = Π(M_t − η_t g_{t−L+1})``. The perturbation is played, never accumulated.
 
-    Parameters as :class:`GPC` (``system``, ``cost``, ``H``, ``K``, ``kappa_M``, ``gamma``, ``radius``,
-    ``norm``), plus ``delta`` (perturbation radius; default BCOMemory's
-    ``(r/2) T^{-1/4}`` with ``r`` the smallest lag radius capped at 1), ``lr`` (a number or a
-    schedule; default ``Power(c, 3/4)``, ``η_t = c t^{-3/4}`` as in Thm. 5, with the conservative
-    ``c = 0.01 r δ / (n √L)`` for ``n = H m d`` entries: the random walk the one-point estimates
-    ``(n/δ) c_t Σε`` drive stays well inside the set for costs of order one — scale it by ``1/cost``
-    level for other problems) and ``memory`` ``L`` (default ``H``: Alg. 2 sums ``H`` perturbations).
-
     Deviation: none from Alg. 6; the hyperparameters of Thm. 5 are only fixed up to constants.
     With ``n`` in the tens, bandit GPC needs far longer horizons than GPC to learn ``M``.
+
+    Parameters
+    ----------
+    system, cost, H, K, kappa_M, gamma, radius, norm
+        As :class:`GPC`.
+    delta : float, optional
+        Perturbation radius; default BCOMemory's ``(r/2) T^{-1/4}``, ``r`` the smallest lag radius capped at 1.
+    lr : float or schedule, optional
+        Default ``Power(c, 3/4)``, ``η_t = c t^{-3/4}`` as in Thm. 5, with the conservative
+        ``c = 0.01 r δ / (n √L)`` for ``n = H m d`` entries: the random walk the one-point estimates
+        ``(n/δ) c_t Σε`` drive stays well inside the set for costs of order one (scale it by
+        ``1/cost`` level for other problems).
+    memory : int, optional
+        ``L`` (default ``H``: Alg. 2 sums ``H`` perturbations).
     """
 
     feedback = "bandit"
@@ -493,5 +520,10 @@ class BanditGPC(_DFCBase):
         return GPCState(inner, state.M, self._push(state.w, w), state.x, state.u, state.t + 1, state.A, state.B)
 
     def current_M(self, state) -> np.ndarray:
-        """The unperturbed iterate ``M_t`` of the inner BCO learner."""
+        """The unperturbed iterate ``M_t`` of the inner BCO learner.
+
+        Parameters
+        ----------
+        state : the learner state
+        """
         return state.inner.x

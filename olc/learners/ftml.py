@@ -45,11 +45,15 @@ __all__ = ["OnlineState", "FTML", "TrainOnEverything", "TrainFromScratch", "FTLF
 
 
 class OnlineState(NamedTuple):
-    """State of the online meta-learners: ``w`` (the parameters played / meta-parameters),
-    ``buffer`` (tasks seen, oldest first), ``counts`` (datapoints of ``D_k`` available per
-    buffered task; ``None`` = the whole task as revealed by the game), ``t`` (rounds started),
-    ``opt`` (state of the outer optimizer), ``rng`` (generator for task/minibatch sampling),
-    ``cache`` (per-task quadratic meta-forms for the exact FTML closed form)."""
+    """State of the online meta-learners.
+
+    Attributes
+    ----------
+    w, buffer, counts, t : array (parameters played), tasks seen (oldest first), datapoints of ``D_k``
+        per buffered task (``None``: the whole task as revealed by the game), rounds started
+    opt, rng, cache : outer optimizer state, generator (task/minibatch sampling), per-task quadratic
+        meta-forms for the exact FTML closed form
+    """
 
     w: np.ndarray
     buffer: tuple
@@ -132,7 +136,12 @@ class _OnlineLearner(Learner):
         return self._train(state)
 
     def deploy(self, state: OnlineState, task: Task, n: int) -> np.ndarray:
-        """Parameters evaluated on the current task with ``n`` points of ``D_t`` (Alg. 1, line 10)."""
+        """Parameters evaluated on the current task with ``n`` points of ``D_t`` (Alg. 1, line 10).
+
+        Parameters
+        ----------
+        state, task, n : OnlineState, Task, int
+        """
         return state.w
 
     def _train(self, state):
@@ -172,9 +181,15 @@ class FTML(_OnlineLearner):
     paper's Adam: ``optimizer=olc.learners.Adam(1e-3)``, then no ``meta_lr``); default plain GD
     with step ``meta_lr`` (``OGD(Reals(), meta_lr)``).
 
-    ``update_lr``/``update_steps`` — Alg. 2 Update-Procedure (``N_grad`` GD steps on ``D_t``)
-    used by :meth:`deploy`; they default to ``inner_lr``/``inner_steps``. ``w0``: the first
-    meta-parameters (default 0; ``init(..., x0=)`` overrides it).
+    Parameters
+    ----------
+    inner_lr, inner_steps : float ``α`` and int (``U_k``: GD steps on ``f̂_k``)
+    meta_steps, meta_lr, meta_batch, batch_size, optimizer
+        As above (``meta_steps=None``: Eq. 4 exactly).
+    update_lr, update_steps : float and int, optional
+        Alg. 2 Update-Procedure (``N_grad`` GD steps on ``D_t``) of :meth:`deploy`; default ``inner_lr``/``inner_steps``.
+    w0 : array, optional
+        The first meta-parameters (default 0; ``init(..., x0=)`` overrides it).
     """
 
     def __init__(self, inner_lr: float, inner_steps: int = 1, *, meta_steps: int | None = None,
@@ -209,7 +224,12 @@ class FTML(_OnlineLearner):
         return self.meta_update(state) if self.meta_steps is not None else self.follow_the_meta_leader(state)
 
     def follow_the_meta_leader(self, state: OnlineState) -> OnlineState:
-        """Eq. 4: ``w ← argmin_w Σ_{k in B} f_k(U_k(w))`` over the buffered tasks (exactly)."""
+        """Eq. 4: ``w ← argmin_w Σ_{k in B} f_k(U_k(w))`` over the buffered tasks (exactly).
+
+        Parameters
+        ----------
+        state : OnlineState
+        """
         entries = self._entries(state)
         if not entries:
             raise InvalidArgumentError("FTML: the task buffer holds no data yet; nothing to follow")
@@ -229,7 +249,12 @@ class FTML(_OnlineLearner):
         return state._replace(w=fit_maml(views, self.inner_lr, self.inner_steps, x0=state.w))
 
     def meta_update(self, state: OnlineState) -> OnlineState:
-        """Alg. 2 Meta-Update: ``N_meta`` steps on the Eq. 5 gradient over tasks sampled from the buffer."""
+        """Alg. 2 Meta-Update: ``N_meta`` steps on the Eq. 5 gradient over tasks sampled from the buffer.
+
+        Parameters
+        ----------
+        state : OnlineState
+        """
         entries = self._entries(state)
         if not entries:
             raise InvalidArgumentError("FTML: the task buffer holds no data yet; Meta-Update needs a task")
@@ -242,7 +267,12 @@ class FTML(_OnlineLearner):
         return self._descend(state, self.meta_steps, grad)
 
     def deploy(self, state, task, n):
-        """Alg. 2 Update-Procedure: ``N_grad`` GD steps from ``w_t`` on the ``n`` points of ``D_t``."""
+        """Alg. 2 Update-Procedure: ``N_grad`` GD steps from ``w_t`` on the ``n`` points of ``D_t``.
+
+        Parameters
+        ----------
+        state, task, n : OnlineState, Task, int
+        """
         return task.adapt(state.w, self.update_lr, self.update_steps, n)
 
 
@@ -266,8 +296,16 @@ class _JointTraining(_OnlineLearner):
 class TrainOnEverything(_JointTraining):
     """TOE, ``online-meta-learning-ftml`` Sec. 6 (a): one model trained (``steps`` SGD steps of
     size ``lr`` per data arrival) on all data seen so far, ``D_t`` included; deployed without
-    task-specific adaptation. ``batch_size``: points per SGD step (None: all of ``D_k``); ``w0``: the
-    initial model (default 0)."""
+    task-specific adaptation.
+
+    Parameters
+    ----------
+    lr, steps : float and int
+    batch_size : int, optional
+        Points per SGD step (None: all of ``D_k``).
+    w0 : array, optional
+        The initial model (default 0).
+    """
 
     def __init__(self, lr: float, steps: int, batch_size: int | None = None, w0=None):
         super().__init__(lr, steps, batch_size, w0)
@@ -279,8 +317,14 @@ class TrainOnEverything(_JointTraining):
 class FTLFineTune(_JointTraining):
     """FTL + fine-tuning, Sec. 6 (c): joint training on the data of rounds ``1..t−1`` (``steps``
     SGD steps per data arrival, the same budget as TOE) and, for evaluation, ``update_steps``
-    GD steps of size ``update_lr`` on ``D_t`` from the joint model. ``lr`` (the joint SGD step),
-    ``batch_size`` and ``w0`` as in :class:`TrainOnEverything`."""
+    GD steps of size ``update_lr`` on ``D_t`` from the joint model.
+
+    Parameters
+    ----------
+    lr, steps, batch_size, w0
+        As in :class:`TrainOnEverything` (``lr``: the joint SGD step).
+    update_lr, update_steps : float and int
+    """
 
     def __init__(self, lr: float, steps: int, update_lr: float, update_steps: int,
                  batch_size: int | None = None, w0=None):
@@ -292,13 +336,24 @@ class FTLFineTune(_JointTraining):
         return self._joint_steps(state, self._entries(state, exclude_current=True))
 
     def deploy(self, state, task, n):
+        """Alg. 2 Update-Procedure on the ``n`` points of ``D_t`` (see the class docstring).
+
+        Parameters
+        ----------
+        state, task, n : OnlineState, Task, int
+        """
         return task.adapt(state.w, self.update_lr, self.update_steps, n)
 
 
 class TrainFromScratch(_OnlineLearner):
     """Train from scratch, Sec. 6 (b): every task starts again from the initialisation ``w0``
     and is trained by ``update_steps`` GD steps of size ``update_lr`` on ``D_t`` only.
-    Deviation: the same initialisation for every task instead of a fresh random one."""
+    Deviation: the same initialisation for every task instead of a fresh random one.
+
+    Parameters
+    ----------
+    update_lr, update_steps, w0 : float, int, array
+    """
 
     def __init__(self, update_lr: float, update_steps: int, w0=None):
         super().__init__(w0)
@@ -306,6 +361,12 @@ class TrainFromScratch(_OnlineLearner):
         self.update_steps = positive_int(update_steps, "update_steps")
 
     def deploy(self, state, task, n):
+        """Alg. 2 Update-Procedure on the ``n`` points of ``D_t`` (see the class docstring).
+
+        Parameters
+        ----------
+        state, task, n : OnlineState, Task, int
+        """
         return task.adapt(state.w, self.update_lr, self.update_steps, n)
 
 
@@ -313,7 +374,13 @@ class TrainFromScratch(_OnlineLearner):
 def data_efficiency(ns, values, threshold: float, higher_is_better: bool = True) -> int | None:
     """Datapoints needed to reach the proficiency threshold ``γ`` (Alg. 1, lines 11–12): the
     first ``n`` whose value is ``>= γ`` (``<= γ`` for losses); None if never reached.
-    ``ns`` and ``values`` must have the same length; NaN/Inf values raise :class:`olc.NonFiniteError`."""
+    NaN/Inf values raise :class:`olc.NonFiniteError`.
+
+    Parameters
+    ----------
+    ns, values : sequences of the same length
+    threshold, higher_is_better : float ``γ`` and bool
+    """
     ns, values = list(ns), list(values)
     if len(ns) != len(values):
         raise ShapeError(f"values: expected one value per entry of ns ({len(ns)}), got {len(values)}")
@@ -335,8 +402,15 @@ def online_meta_learning(learner, tasks, *, n_per_step: int, threshold: float, m
     data arrival; the learner's generator comes from ``seed``). Returns a JSON-serialisable dict:
     ``efficiency`` (datapoints to reach ``threshold`` per task, None if never), ``final`` (metric after
     all of ``D_t``), ``at`` (metric after each ``n`` in ``eval_at``), ``curves`` (``[[n, value], ...]``
-    per task), ``names``. ``progress``: as :func:`olc.play`, or a factory ``progress(total, desc)``
-    returning a tqdm-like bar (``update``, ``close``) advanced once per arrival.
+    per task), ``names``.
+
+    Parameters
+    ----------
+    learner, tasks, n_per_step, metric, seed
+        As above and :class:`olc.games.DataEfficiencyGame`.
+    threshold, higher_is_better, eval_at : float, bool, sequence of int
+    progress : bool or factory ``progress(total, desc)``, optional
+        As :func:`olc.play`, or a tqdm-like bar advanced once per arrival.
     """
     require(learner, "learner", "an online meta-learner (FTML, TrainOnEverything, TrainFromScratch, FTLFineTune, "
             "...)", ("init", "new_task", "observe", "deploy"))
@@ -372,6 +446,10 @@ def fit_log_regret(regret) -> dict:
     Returns ``{"log_slope": b, "log_intercept": a, "log_r2", "sqrt_slope", "sqrt_r2"}``: FTML's
     ``O(log T)`` regret (``online-meta-learning-ftml`` Cor. 2) shows as a log fit with high R²
     that beats the √t fit.
+
+    Parameters
+    ----------
+    regret : array (T,)
     """
     R = as_array(regret, "regret", ndim=1)
     if R.shape[0] < 2:

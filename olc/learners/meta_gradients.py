@@ -81,6 +81,10 @@ def as_value_and_grad(f):
     Accepts a gradient oracle (anything with ``value_and_grad``, e.g.
     :class:`olc.oracles.QuadraticOracle`), a square matrix ``A`` (``f(x) = ½ xᵀAx``) or a
     callable returning ``(value, grad)``. Non-finite values raise :class:`olc.NonFiniteError`.
+
+    Parameters
+    ----------
+    f : oracle, square array or callable
     """
     if hasattr(f, "value_and_grad"):
         fun = f.value_and_grad
@@ -130,33 +134,65 @@ class _Checked:
 # numpy arrays (the learners of this module) and on torch tensors of any device and dtype (the
 # ``olc.torch`` meta-gradient optimizers call them with each parameter group's ``lr``).
 def meta_momentum_phi(lr, w, grad):
-    """Meta-Momentum step ``φ(x, w) = -lr · w ⊙ ∇f(x)`` (Fig. 2, App. C)."""
+    """Meta-Momentum step ``φ(x, w) = -lr · w ⊙ ∇f(x)`` (Fig. 2, App. C).
+
+    Parameters
+    ----------
+    lr, w, grad : float and arrays (``grad = ∇f(x)``)
+    """
     return -lr * w * grad
 
 
 def meta_momentum_vjp(lr, grad, v):
-    """``Dφ(x, w)ᵀ v = -lr · ∇f(x) ⊙ v`` for Meta-Momentum (App. C's meta-gradient for ``v = ∇f(x')``)."""
+    """``Dφ(x, w)ᵀ v = -lr · ∇f(x) ⊙ v`` for Meta-Momentum (App. C's meta-gradient for ``v = ∇f(x')``).
+
+    Parameters
+    ----------
+    lr, grad, v : float and arrays
+    """
     return -lr * grad * v
 
 
 def meta_adagrad_phi(lr, w, grad):
-    """Meta-AdaGrad step ``φ(x, w) = -lr · ∇f(x) / √w`` (Fig. 2)."""
+    """Meta-AdaGrad step ``φ(x, w) = -lr · ∇f(x) / √w`` (Fig. 2).
+
+    Parameters
+    ----------
+    lr, w, grad : float and arrays
+    """
     return -lr * grad / w ** 0.5
 
 
 def meta_adagrad_vjp(lr, w, grad, v):
-    """``Dφ(x, w)ᵀ v = ½ lr ∇f(x) ⊙ v / w^{3/2}`` for Meta-AdaGrad."""
+    """``Dφ(x, w)ᵀ v = ½ lr ∇f(x) ⊙ v / w^{3/2}`` for Meta-AdaGrad.
+
+    Parameters
+    ----------
+    lr, w, grad, v : float and arrays
+    """
     return 0.5 * lr * grad * v / (w * w ** 0.5)
 
 
 def bmg_hint(d, g, hint, a=1.0, a_next=1.0):
     """Eq. (16) (Thm. 5, BMG → AO-FTRL): ``g̃_{t+1} = (∇d_t(w_t) - α_t g_t + α_t g̃_t) / α_{t+1}``, so that
-    ``Σ_{s<=t} α_s g_s + α_{t+1} g̃_{t+1} = Σ_{s<=t} ∇d_s(w_s)``."""
+    ``Σ_{s<=t} α_s g_s + α_{t+1} g̃_{t+1} = Σ_{s<=t} ∇d_s(w_s)``.
+
+    Parameters
+    ----------
+    d, g, hint : arrays ``∇d_t(w_t)``, ``g_t``, ``g̃_t``
+    a, a_next : float ``α_t``, ``α_{t+1}``
+    """
     return (d - a * g + a * hint) / a_next
 
 
 def error_corrected_hint(d, g, a=1.0, a_next=1.0):
-    """Cor. 3: ``α_{t+1} g̃_{t+1} = ∇d_t(w_t) - α_t g_t`` (the target-induced hint without the carried one)."""
+    """Cor. 3: ``α_{t+1} g̃_{t+1} = ∇d_t(w_t) - α_t g_t`` (the target-induced hint without the carried one).
+
+    Parameters
+    ----------
+    d, g, a, a_next
+        As :func:`bmg_hint`.
+    """
     return (d - a * g) / a_next
 
 
@@ -173,17 +209,39 @@ class UpdateRule:
     affine: bool = True
 
     def meta_dim(self, n: int) -> int:
-        """Dimension ``m`` of ``w`` for iterates in ``R^n``."""
+        """Dimension ``m`` of ``w`` for iterates in ``R^n``.
+
+        Parameters
+        ----------
+        n : int
+        """
         return n
 
     def default_set(self, m: int) -> ConvexSet:
-        """The meta-parameter set ``W`` used when none is given."""
+        """The meta-parameter set ``W`` used when none is given.
+
+        Parameters
+        ----------
+        m : int
+        """
         return Reals()
 
     def phi(self, x, w, grad) -> np.ndarray:  # pragma: no cover - interface
+        """The step ``φ(x, w)`` (``grad = ∇f(x)``).
+
+        Parameters
+        ----------
+        x, w, grad : arrays
+        """
         raise NotImplementedError
 
     def vjp(self, x, w, grad, v) -> np.ndarray:  # pragma: no cover - interface
+        """``Dφ(x, w)ᵀ v`` (``grad = ∇f(x)``).
+
+        Parameters
+        ----------
+        x, w, grad, v : arrays
+        """
         raise NotImplementedError
 
 
@@ -199,9 +257,21 @@ class IdentityRule(UpdateRule):
     absolute = True
 
     def phi(self, x, w, grad):
+        """The step ``φ(x, w)`` (``grad = ∇f(x)``).
+
+        Parameters
+        ----------
+        x, w, grad : arrays
+        """
         return np.array(w, dtype=float, copy=True)
 
     def vjp(self, x, w, grad, v):
+        """``Dφ(x, w)ᵀ v`` (``grad = ∇f(x)``).
+
+        Parameters
+        ----------
+        x, w, grad, v : arrays
+        """
         return np.array(v, dtype=float, copy=True)
 
     def __repr__(self):
@@ -212,18 +282,41 @@ class MetaMomentumRule(UpdateRule):
     """Meta-Momentum (Fig. 2, App. C): ``φ(x, w) = -lr · w ⊙ ∇f(x)`` — a meta-learned
     per-coordinate step size; ``Dφᵀv = -lr · ∇f(x) ⊙ v``, so the meta-gradient is
     ``-lr ∇f(x_{t-1}) ⊙ ∇f(x_t)`` (App. C). Default ``W = {w >= 0}``.
-    Deviation: explicit descent sign and base rate ``lr`` (see the module docstring)."""
+    Deviation: explicit descent sign and base rate ``lr`` (see the module docstring).
+
+    Parameters
+    ----------
+    lr : float
+    """
 
     def __init__(self, lr: float = 1.0):
         self.lr = positive(lr, "lr")
 
     def default_set(self, m):
+        """The meta-parameter set ``W`` used when none is given.
+
+        Parameters
+        ----------
+        m : int
+        """
         return Box(0.0, np.inf, dim=m)
 
     def phi(self, x, w, grad):
+        """The step ``φ(x, w)`` (``grad = ∇f(x)``).
+
+        Parameters
+        ----------
+        x, w, grad : arrays
+        """
         return meta_momentum_phi(self.lr, w, grad)
 
     def vjp(self, x, w, grad, v):
+        """``Dφ(x, w)ᵀ v`` (``grad = ∇f(x)``).
+
+        Parameters
+        ----------
+        x, w, grad, v : arrays
+        """
         return meta_momentum_vjp(self.lr, grad, v)
 
     def __repr__(self):
@@ -234,7 +327,12 @@ class MetaAdaGradRule(UpdateRule):
     """Meta-AdaGrad (Fig. 2): ``φ(x, w) = -lr · ∇f(x) / √w`` (element-wise) — AdaGrad's
     accumulator ``w`` is meta-learned instead of summed. ``Dφᵀv = ½ lr ∇f(x) ⊙ v / w^{3/2}``.
     Not affine in ``w``: the convex theory (Thm. 3/4) does not cover it (as in the paper).
-    Default ``W = {w >= w_min}`` keeps ``√w`` away from 0. Deviation: explicit sign and ``lr``."""
+    Default ``W = {w >= w_min}`` keeps ``√w`` away from 0. Deviation: explicit sign and ``lr``.
+
+    Parameters
+    ----------
+    lr, w_min : float
+    """
 
     affine = False
 
@@ -243,6 +341,12 @@ class MetaAdaGradRule(UpdateRule):
         self.w_min = positive(w_min, "w_min")
 
     def default_set(self, m):
+        """The meta-parameter set ``W`` used when none is given.
+
+        Parameters
+        ----------
+        m : int
+        """
         return Box(self.w_min, np.inf, dim=m)
 
     def _w(self, w):
@@ -253,9 +357,21 @@ class MetaAdaGradRule(UpdateRule):
         return w
 
     def phi(self, x, w, grad):
+        """The step ``φ(x, w)`` (``grad = ∇f(x)``).
+
+        Parameters
+        ----------
+        x, w, grad : arrays
+        """
         return meta_adagrad_phi(self.lr, self._w(w), grad)
 
     def vjp(self, x, w, grad, v):
+        """``Dφ(x, w)ᵀ v`` (``grad = ∇f(x)``).
+
+        Parameters
+        ----------
+        x, w, grad, v : arrays
+        """
         return meta_adagrad_vjp(self.lr, self._w(w), grad, v)
 
     def __repr__(self):
@@ -321,11 +437,14 @@ class MetaState(NamedTuple):
 class MetaRun:
     """Record of :meth:`MetaGradient.run` on a fixed objective.
 
-    ``x`` (T, n): the played points (``x̄_t`` with averaging); ``values`` (T,): ``f`` there;
-    ``w`` (T, m): the meta-parameters of the step that produced ``x[t]`` (row 0 is ``w_1``).
-    Per meta-round ``s = 1..T-1``: ``meta_w`` (``w_s``), ``meta_grads`` (``g_s``, unweighted),
-    ``hints`` (``g̃_s``), ``betas`` (``β_s``), ``alphas`` (``α_s``). ``w0``: the regulariser
-    centre ``w_1``; ``state``: the final learner state.
+    Attributes
+    ----------
+    x, values, w : arrays (T, n), (T,), (T, m)
+        The played points (``x̄_t`` with averaging), ``f`` there, the meta-parameters of the step
+        that produced ``x[t]`` (row 0 is ``w_1``).
+    meta_w, meta_grads, hints, betas, alphas : per meta-round ``s = 1..T-1``
+        ``w_s``, ``g_s`` (unweighted), ``g̃_s``, ``β_s``, ``α_s``.
+    w0, state : the regulariser centre ``w_1`` and the final learner state
     """
 
     x: np.ndarray
@@ -340,14 +459,24 @@ class MetaRun:
     state: Any = None
 
     def regret(self, u) -> np.ndarray:
-        """Linearised meta-regret ``R(t) = Σ_{s<=t} α_s <g_s, w_s - u>`` (left side of eq. (6))."""
+        """Linearised meta-regret ``R(t) = Σ_{s<=t} α_s <g_s, w_s - u>`` (left side of eq. (6)).
+
+        Parameters
+        ----------
+        u : array
+        """
         u = as_array(u, "u", shape=self.w0.shape)
         return np.cumsum(self.alphas * np.einsum("ti,ti->t", self.meta_grads, self.meta_w - u))
 
     def regret_bound(self, u) -> np.ndarray:
         """Eq. (6) for a comparator ``u ∈ W`` (regulariser centred at ``w0``), as a curve:
         ``||u - w0||²/(2β_t) + ½ Σ_{s<=t} α_s² β_s ||g_s - g̃_s||²``
-        (:func:`olc.learners.aoftrl_regret_bound`)."""
+        (:func:`olc.learners.aoftrl_regret_bound`).
+
+        Parameters
+        ----------
+        u : array
+        """
         u = as_array(u, "u", shape=self.w0.shape)
         return aoftrl_regret_bound(self.meta_grads, self.hints, self.betas, u - self.w0, self.alphas)
 
@@ -490,7 +619,12 @@ class _MetaLearner(Learner):
 
     def regret_bound(self, state, u) -> float:
         """Eq. (6) after the meta-rounds played, for a comparator ``u ∈ W``:
-        ``||u - w_1||²/(2β_t) + ½ Σ α_s² β_s ||g_s - g̃_s||²`` with the ``β_t`` of the current decision."""
+        ``||u - w_1||²/(2β_t) + ½ Σ α_s² β_s ||g_s - g̃_s||²`` with the ``β_t`` of the current decision.
+
+        Parameters
+        ----------
+        state, u : learner state and array
+        """
         u = as_array(u, "u", shape=state.w0.shape)
         return float(np.sum((u - state.w0) ** 2) / (2 * self._beta_of(state.inner)) + state.bound_sum)
 
@@ -555,11 +689,14 @@ class MetaGradient(_MetaLearner):
     ``β̃_t = t/(4(t+1)L)``; we follow Alg. 2's ``g_t`` (no ``ρ_t``), for which the exact step is
     ``s_{t+1} = ρ_{t+1} α_t β`` (``= 2tβ/(t+2)`` for ``α_t = t``).
 
-    Parameters: ``rule`` (an :class:`UpdateRule`); ``meta_lr`` ``β`` (float or schedule
-    ``t -> β_t``, the rate used to choose ``w_t``); ``x0``; ``w0`` (``w_1``; default: ``x0`` for
-    ``IdentityRule`` with averaging, else the projection of 0 onto ``W``); ``W`` (Reals or Box;
-    default ``rule.default_set``); ``averaging``; ``weights`` (``None``: ``α_t = 1``,
-    ``"linear"``: ``α_t = t``, or a callable of the 1-based ``t``; averaging only).
+    Parameters
+    ----------
+    rule, meta_lr, x0 : UpdateRule, float or schedule ``t -> β_t`` (the rate choosing ``w_t``), array
+    w0 : array, optional
+        ``w_1``; default ``x0`` for ``IdentityRule`` with averaging, else the projection of 0 onto ``W``.
+    W, averaging : Reals or Box (default ``rule.default_set``) and bool
+    weights : None, "linear" or callable
+        ``α_t = 1``, ``α_t = t`` or a callable of the 1-based ``t`` (averaging only).
     """
 
     def __init__(self, rule: UpdateRule, meta_lr, *, x0=None, w0=None, W: ConvexSet | None = None,
@@ -592,7 +729,12 @@ class _AOFTRLMeta(_MetaLearner):
         return Feedback(t=t - 1, kind="gradient", value=float(a * g @ u), grad=g)
 
     def regret_bound(self, state, u) -> float:
-        """Eq. (6) from the inner learner: :meth:`olc.learners.AOFTRL.regret_bound` at ``||u - w_1||``."""
+        """Eq. (6) from the inner learner: :meth:`olc.learners.AOFTRL.regret_bound` at ``||u - w_1||``.
+
+        Parameters
+        ----------
+        state, u : learner state and array
+        """
         u = as_array(u, "u", shape=state.w0.shape)
         return self._inner(state.w0).regret_bound(state.inner, float(np.linalg.norm(u - state.w0)))
 
@@ -628,8 +770,12 @@ class OptimisticMetaGradient(_AOFTRLMeta):
     ``η_t = β/t``. For ``α_t = t`` (Cor. 1) ``μ_{t+1} = (t-1)/(t+2)``, ``η_t = 2β(t+1)/t`` and a
     small correction ``ν_{t+1} = -(2t+1)/((t+1)(t+2))``.
 
-    ``hint``: ``"previous"`` (Cor. 1) or ``"current"`` (Cor. 2); ``rule``, ``meta_lr``, ``x0``, ``w0``,
-    ``W``, ``averaging`` and ``weights`` as in :class:`MetaGradient`.
+    Parameters
+    ----------
+    hint : {"previous", "current"}
+        Cor. 1 or Cor. 2.
+    rule, meta_lr, x0, w0, W, averaging, weights
+        As in :class:`MetaGradient`.
     """
 
     def __init__(self, rule: UpdateRule, meta_lr, *, hint: str = "previous", x0=None, w0=None,
@@ -664,11 +810,16 @@ class BMG(_AOFTRLMeta):
     and a constrained ``W`` projects lazily). Its meta-regret on the true losses then obeys
     eq. (6) with these hints (:meth:`regret_bound`).
 
-    ``target(x_t, w_t, grad_t) -> z_t`` is the target oracle (e.g. :func:`bootstrap_target`);
-    ``mu_grad`` is ``∇μ`` of the matching function (default ``μ = ½||·||²``, ``∇μ = id``; pass
-    the objective's gradient for ``μ = f`` as in App. E). ``averaging=True`` uses ``x̄_t`` in
-    place of ``x_t`` (Thm. 5 with Alg. 4). ``rule``, ``meta_lr``, ``x0``, ``w0``, ``W``, ``averaging``
-    and ``weights`` as in :class:`MetaGradient`.
+    ``averaging=True`` uses ``x̄_t`` in place of ``x_t`` (Thm. 5 with Alg. 4).
+
+    Parameters
+    ----------
+    target : callable ``(x_t, w_t, grad_t) -> z_t``
+        The target oracle (e.g. :func:`bootstrap_target`).
+    mu_grad : callable, optional
+        ``∇μ`` of the matching function (default ``μ = ½||·||²``; the objective's gradient: ``μ = f``, App. E).
+    rule, meta_lr, x0, w0, W, averaging, weights
+        As in :class:`MetaGradient`.
     """
 
     def __init__(self, rule: UpdateRule, meta_lr, target, *, mu_grad=None, x0=None, w0=None,
@@ -704,9 +855,12 @@ class ErrorCorrectedBMG(BMG):
     ``α_{t+1} ỹ_{t+1} = ∇μ(x_t) - ∇μ(z_t) - α_t ∇f(x_t)``. The resulting update is Cor. 3's
     ``w_{t+1} = w_t - β Dφ(x_{t-1}, w_t)ᵀ(α_{t+1} ỹ_{t+1} + α_t ∇f(x_t)) + β α_t Dφ(x_{t-2}, w_{t-1})ᵀ ỹ_t``
     = the BMG step of eq. (15) plus the FTRL error correction ``ξ_t = β α_t g̃_t`` (constant ``β``,
-    ``W = R^m``; the decay ``β_t/β_{t-1}`` of Lemma 2 otherwise). Same arguments as :class:`BMG`
-    (``target``, ``mu_grad``; ``rule``, ``meta_lr``, ``x0``, ``w0``, ``W``, ``averaging`` and
-    ``weights`` as in :class:`MetaGradient`).
+    ``W = R^m``; the decay ``β_t/β_{t-1}`` of Lemma 2 otherwise).
+
+    Parameters
+    ----------
+    rule, meta_lr, target, mu_grad, x0, w0, W, averaging, weights
+        As :class:`BMG`.
     """
 
     def _hint(self, state, istate, g, grad):
@@ -718,7 +872,12 @@ def bootstrap_target(objective, rule: UpdateRule, lr: float = 1.0):
     """The bootstrapped target of BMG (App. E; Flennerhag et al. 2022 with one bootstrap step):
     ``z_t = x_t + y_t`` with ``y_t = φ(x_t, w_t) - lr ∇f(x_t + φ(x_t, w_t))`` — one more rule
     step, then a gradient step; one extra gradient evaluation per round. Returns a callable
-    ``(x, w, grad) -> z`` for :class:`BMG` / :class:`ErrorCorrectedBMG`."""
+    ``(x, w, grad) -> z`` for :class:`BMG` / :class:`ErrorCorrectedBMG`.
+
+    Parameters
+    ----------
+    objective, rule, lr : as :func:`as_value_and_grad`'s ``f``, UpdateRule, float
+    """
     return _BootstrapTarget(as_value_and_grad(objective), _check_rule(rule), positive(lr, "lr"))
 
 
@@ -745,7 +904,11 @@ def heavy_ball_coefficients(T: int, meta_lr: float, weights=None):
     Returns ``(mu, step)``, arrays of length ``T + 1`` with, for ``t = 2..T``,
     ``x̄_t = x̄_{t-1} + mu[t] (x̄_{t-1} - x̄_{t-2}) - step[t] ∇f(x̄_{t-1})``:
     ``mu[t] = ρ_t (1 - ρ_{t-1})/ρ_{t-1}`` and ``step[t] = ρ_t α_{t-1} β`` (``ρ_t = α_t/α_{1:t}``);
-    entries 0 and 1 are NaN (no such step). ``T`` is an integer ``>= 2``. Constant ``β`` only.
+    entries 0 and 1 are NaN (no such step). Constant ``β`` only.
+
+    Parameters
+    ----------
+    T, meta_lr, weights : int >= 2, float ``β``, as :class:`MetaGradient`
     """
     T = positive_int(T, "T", minimum=2)  # the recursion starts at t = 2
     beta = positive(meta_lr, "meta_lr")
@@ -767,6 +930,11 @@ def nesterov_coefficients(T: int, meta_lr: float, weights=None):
     (used to form ``y_t``) and ``eta[t]`` for ``t = 1..T`` (the gradient step from ``y_t``):
     ``mu[t] = ρ_t(1-ρ_{t-1})/ρ_{t-1}``, ``eta[t] = β α_{t+1}²/α_{1:t}``,
     ``nu[t] = ρ_t β (α_{t-1} + α_t)/eta[t-1] - 1 - mu[t]`` (0 for ``α ≡ 1``). Constant ``β`` only.
+
+    Parameters
+    ----------
+    T, meta_lr, weights
+        As :func:`heavy_ball_coefficients`.
     """
     T = positive_int(T, "T")
     beta = positive(meta_lr, "meta_lr")

@@ -108,9 +108,14 @@ def _check_radius(radius, H: int):
 def metaopt_set(kind: str, H: int, n: int, radius=1.0) -> ConvexSet:
     """The set of ``M`` used for projection / perturbation: per-lag ``‖M^{(h)}‖ <= r_h``.
 
-    ``radius`` is a number or ``(H,)`` per-lag radii (Alg. 5: ``κ³(1−γ)^h``). ``"scalar"``: a
-    box ``|M^{(h)}| <= r_h``; ``"diagonal"``: a box per lag (max-norm of a diagonal matrix = its
-    operator norm); ``"full"``: GPC's per-lag operator-norm balls (:func:`olc.systems.dfc_set`).
+    Parameters
+    ----------
+    kind : {"scalar", "diagonal", "full"}
+        A box ``|M^{(h)}| <= r_h``; a box per lag (max-norm of a diagonal matrix = its operator norm);
+        GPC's per-lag operator-norm balls (:func:`olc.systems.dfc_set`).
+    H, n : int
+    radius : float or array (H,)
+        Per-lag radii (Alg. 5: ``κ³(1−γ)^h``).
     """
     kind = check_choice(kind, "M", M_KINDS)
     H, n = positive_int(H, "H"), positive_int(n, "n")
@@ -137,6 +142,12 @@ def equivalent_M(method: str, H: int, base_lr: float, *, lr: float | None = None
       (error ``O(μ^H)``);
     * ``"preconditioner"`` (``x_{t+1} = x_t − Pg_t``): ``M^{(1)} = P − ηI`` (``P`` a vector for
       diagonal ``M``, a matrix for full ``M``).
+
+    Parameters
+    ----------
+    method : {"gd", "heavy_ball", "preconditioner"}
+    H, base_lr, lr, momentum : int, float, float, float
+    P, kind, n : array, as :func:`metaopt_set`, int
     """
     method = check_choice(method, "method", ("gd", "heavy_ball", "preconditioner"))
     kind = check_choice(kind, "kind", M_KINDS)
@@ -167,6 +178,11 @@ def rollout_window(t: int, L: int, H: int, xs, grads, losses) -> dict:
     ``losses = [f_{t−L}, ..., f_t]`` and ``disturbances = [g_{t−L−H}, ..., g_{t−1}]`` (``H+L``
     rows, Alg. 4's ``g_{−H}..g_{L−1}``, zero before the episode), so that
     ``OptimizationSystem.rollout(M, **rollout_window(...))`` is the counterfactual loss.
+
+    Parameters
+    ----------
+    t, L, H : int
+    xs, grads, losses : arrays
     """
     t, L, H = positive_int(t, "t", minimum=0), positive_int(L, "L"), positive_int(H, "H")
     if t < L:
@@ -212,7 +228,12 @@ def _loss_of(feedback: Feedback, who: str) -> GradientOracle:
 
 
 class MetaOptState(NamedTuple):
-    """State of :class:`MetaOpt` (explicit data; buffers follow Alg. 7)."""
+    """State of :class:`MetaOpt` (explicit data; buffers follow Alg. 7).
+
+    Attributes
+    ----------
+    x, t, grads, params, losses, M, inner, frozen, episode, x0, meta_value, meta_steps
+    """
 
     x: np.ndarray        # x_t, the iterate played this round
     t: int               # round within the episode (0-based)
@@ -243,7 +264,8 @@ class MetaOpt(Learner):
         or a callable ``M_shape -> learner``. Default ``olc.learners.Adam(lr=1e-3)`` (paper: Adam,
         lr ``1e-4``, betas (0.9, 0.999)).
     warmup : ``"paper"`` (meta-steps from ``t >= H+L−1``, 0-based) or ``"early"`` (``t >= L``).
-    M0 : optional initial ``M`` (default 0, as Alg. 1/7); ``frozen`` : never update ``M``.
+    M0 : optional initial ``M`` (default 0, as Alg. 1/7).
+    frozen : bool — never update ``M``.
     rollout_oracle : optional :class:`~olc.oracles.GradientOracle` used as every loss function of
         the rollout (the deterministic setting, or the JAX code's ``freeze_cost_fn_during_rollouts``).
         Without it the learner needs ``"full"`` feedback carrying ``f_t`` (``feedback.loss``: an
@@ -292,6 +314,12 @@ class MetaOpt(Learner):
         return self.H + self.L - 1 if self.warmup == "paper" else self.L
 
     def M_shape(self, n: int) -> tuple[int, ...]:
+        """The shape of ``M`` for iterates in ``R^n``.
+
+        Parameters
+        ----------
+        n : int
+        """
         return _M_shape(self.kind, self.H, n)
 
     def _meta(self, n: int, horizon=None):
@@ -323,20 +351,35 @@ class MetaOpt(Learner):
 
     def new_episode(self, state: MetaOptState, x0=None) -> MetaOptState:
         """Re-initialise the iterate (Alg. 1/7 "Re-initialize iterate to x_{i,1}"); keep ``M`` and the
-        meta-optimizer state; clear the buffers."""
+        meta-optimizer state; clear the buffers.
+
+        Parameters
+        ----------
+        state, x0 : MetaOptState and array
+        """
         n = state.x.shape[0]
         x0 = state.x0 if x0 is None else as_array(x0, "x0", shape=(n,), copy=True)
         return state._replace(x=x0.copy(), t=0, grads=np.zeros_like(state.grads), params=np.zeros_like(state.params),
                               losses=(None,) * (self.L + 1), episode=state.episode + 1, x0=x0.copy())
 
     def current_M(self, state: MetaOptState) -> np.ndarray:
-        """The meta-parameters the next round will play (the meta-optimizer's current point)."""
+        """The meta-parameters the next round will play (the meta-optimizer's current point).
+
+        Parameters
+        ----------
+        state : MetaOptState
+        """
         if not state.frozen and hasattr(state.inner, "x"):
             return np.asarray(state.inner.x, dtype=float).copy()
         return state.M.copy()
 
     def freeze(self, state_or_M) -> MetaOpt:
-        """A frozen copy of this learner playing the learned ``M`` (Sec. 5: deploy in the stochastic setting)."""
+        """A frozen copy of this learner playing the learned ``M`` (Sec. 5: deploy in the stochastic setting).
+
+        Parameters
+        ----------
+        state_or_M : MetaOptState or array
+        """
         M = self.current_M(state_or_M) if isinstance(state_or_M, tuple) else as_array(state_or_M, "M", ndim=(1, 2, 3))
         return MetaOpt(self.H, self.L, self.kind, self.base_lr, self.weight_decay, self.meta_optimizer,
                        warmup=self.warmup, M0=M, frozen=True, rollout_oracle=self.rollout_oracle)
@@ -372,7 +415,12 @@ class MetaOpt(Learner):
         return state._replace(grads=grads, params=params, losses=losses, t=state.t + 1, **changes)
 
     def meta_gradient(self, state: MetaOptState, losses) -> tuple[float, np.ndarray]:
-        """``(Rollout(M_t, ...), ∇_M Rollout)`` on the window of round ``state.t`` (Alg. 4 + adjoint)."""
+        """``(Rollout(M_t, ...), ∇_M Rollout)`` on the window of round ``state.t`` (Alg. 4 + adjoint).
+
+        Parameters
+        ----------
+        state, losses : MetaOptState and the window's loss functions
+        """
         system = OptimizationSystem(losses[-1], self.base_lr, self.weight_decay)
         return system.rollout_grad(state.params[0], state.M, list(losses), disturbances=state.grads)
 
@@ -397,11 +445,22 @@ class MetaOpt(Learner):
         return self._push(state, g, losses, **changes)
 
     def run_episodes(self, problems, N: int, T: int, x0=None, seed=0, state=None):
-        """``N`` episodes of ``T`` steps (see :func:`run_episodes`)."""
+        """``N`` episodes of ``T`` steps.
+
+        Parameters
+        ----------
+        problems, N, T, x0, seed, state
+            As :func:`run_episodes`.
+        """
         return run_episodes(self, problems, N, T, x0, seed, state=state)
 
     def state_floats(self, state: MetaOptState) -> dict:
-        """Floats held by the optimizer state (buffers, ``M``, meta-optimizer), cf. ``(H+2L)·n``."""
+        """Floats held by the optimizer state (buffers, ``M``, meta-optimizer), cf. ``(H+2L)·n``.
+
+        Parameters
+        ----------
+        state : MetaOptState
+        """
         def floats(v):  # arrays in the (nested) meta-optimizer state, e.g. an Adam chain's x, m, v
             return v.size if isinstance(v, np.ndarray) else sum(map(floats, v)) if isinstance(v, tuple) else 0
 
@@ -419,8 +478,13 @@ class ConvexMetaOpt(MetaOpt):
     :class:`~olc.learners.OGD` (``lr=meta_lr``, constant or a schedule) over the per-lag ball set
     ``‖M^{(h)}‖ <= r_h`` (:func:`metaopt_set`; ``radius`` a number or per-lag radii, e.g.
     ``κ³(1−γ)^h``). Alg. 1 prints no projection; the set keeps ``M`` bounded as its analysis
-    assumes (Alg. 5's ``𝓜``). ``H``, ``L``, ``base_lr``, ``weight_decay``, ``M``, ``warmup``,
-    ``M0``, ``frozen`` and ``rollout_oracle`` as in :class:`MetaOpt`.
+    assumes (Alg. 5's ``𝓜``).
+
+    Parameters
+    ----------
+    H, L, base_lr, weight_decay, M, warmup, M0, frozen, rollout_oracle
+        As in :class:`MetaOpt`.
+    meta_lr, radius : float or schedule, float or array (H,)
     """
 
     def __init__(self, H: int = 8, L: int = 2, base_lr: float = 0.1, weight_decay: float = 0.0,
@@ -437,6 +501,12 @@ class ConvexMetaOpt(MetaOpt):
         return OGD(metaopt_set(self.kind, self.H, n, self.radius), lr=self.meta_lr)
 
     def freeze(self, state_or_M):
+        """A frozen copy playing the learned ``M`` (:meth:`MetaOpt.freeze`).
+
+        Parameters
+        ----------
+        state_or_M : state or array
+        """
         M = self.current_M(state_or_M) if isinstance(state_or_M, tuple) else state_or_M
         return ConvexMetaOpt(self.H, self.L, self.base_lr, self.weight_decay, self.meta_lr, self.radius, M=self.kind,
                              warmup=self.warmup, M0=M, frozen=True, rollout_oracle=self.rollout_oracle)
@@ -454,8 +524,13 @@ class BanditMetaOpt(MetaOpt):
     ``meta_lr`` default to Thm. 4's schedules via BCOMemory (``δ_M`` needs the horizon: pass it,
     or play with a known horizon). Deviation: Alg. 5 perturbs ``3d×3d`` matrices acting on the
     full disturbance ``w`` of eq. (3); we keep Alg. 1's parametrisation (see module docstring).
-    ``radius``: the per-lag radii of the set of ``M`` (:func:`metaopt_set`); ``H``, ``L``, ``M``,
-    ``base_lr``, ``weight_decay``, ``M0`` and ``frozen`` as in :class:`MetaOpt`.
+
+    Parameters
+    ----------
+    H, L, M, base_lr, weight_decay, M0, frozen
+        As in :class:`MetaOpt`.
+    delta, meta_lr, radius : float, float or schedule, float or array (H,)
+        ``δ_M``, the BCO rate and the per-lag radii of the set of ``M`` (:func:`metaopt_set`).
     """
 
     feedback = "gradient"
@@ -474,6 +549,12 @@ class BanditMetaOpt(MetaOpt):
                          lr=self.meta_lr)
 
     def current_M(self, state):
+        """The ``M`` the next round plays (:meth:`MetaOpt.current_M`).
+
+        Parameters
+        ----------
+        state : the learner state
+        """
         if state.frozen or not hasattr(state.inner, "x"):
             return state.M.copy()
         return np.asarray(state.inner.x).copy()
@@ -495,12 +576,24 @@ class BanditMetaOpt(MetaOpt):
                           meta_steps=state.meta_steps + 1)
 
     def freeze(self, state_or_M):
+        """A frozen copy playing the learned ``M`` (:meth:`MetaOpt.freeze`).
+
+        Parameters
+        ----------
+        state_or_M : state or array
+        """
         M = self.current_M(state_or_M) if isinstance(state_or_M, tuple) else state_or_M
         return MetaOpt(self.H, self.L, self.kind, self.base_lr, self.weight_decay, None, M0=M, frozen=True)
 
 
 # --------------------------------------------------------------------------------------------- Alg. 2
 class NonconvexMetaOptState(NamedTuple):
+    """State of :class:`NonconvexMetaOpt`.
+
+    Attributes
+    ----------
+    inner, k, s, center, total, centers
+    """
     inner: Any            # the wrapped learner's state
     k: int                # epoch
     s: int                # step within the epoch (0-based)
@@ -530,8 +623,12 @@ class NonconvexMetaOpt(Learner):
     gradient meta-optimizer is refused (:class:`olc.errors.InvalidArgumentError`). Episodes restart the
     buffers (Alg. 1/7 "Re-initialize iterate"), as :meth:`MetaOpt.new_episode` does.
 
-    Parameters: ``inner`` (the convex meta-optimizer ``A``), ``S`` (steps per epoch), ``beta``
-    (``β >= 0``, the weight of the proximal term), ``K`` (epochs per episode for :meth:`run_episodes`).
+    Parameters
+    ----------
+    inner : MetaOpt, ConvexMetaOpt or BanditMetaOpt
+        The convex meta-optimizer ``A``.
+    S, beta, K : int, float, int
+        Steps per epoch, the proximal weight ``β >= 0``, epochs per episode for :meth:`run_episodes`.
     """
 
     def __init__(self, inner: MetaOpt, S: int, beta: float, K: int | None = None):
@@ -560,13 +657,31 @@ class NonconvexMetaOpt(Learner):
         return NonconvexMetaOptState(st, 0, 0, st.x.copy(), np.zeros_like(st.x), (st.x.copy(),))
 
     def new_episode(self, state, x0=None):
+        """Restart at ``x0`` (:meth:`MetaOpt.new_episode`).
+
+        Parameters
+        ----------
+        state, x0 : the learner state and array
+        """
         st = self.inner.new_episode(state.inner, x0)
         return NonconvexMetaOptState(st, 0, 0, st.x.copy(), np.zeros_like(st.x), (st.x.copy(),))
 
     def current_M(self, state):
+        """The ``M`` the next round plays (:meth:`MetaOpt.current_M`).
+
+        Parameters
+        ----------
+        state : the learner state
+        """
         return self.inner.current_M(state.inner)
 
     def freeze(self, state_or_M):
+        """A frozen copy playing the learned ``M`` (:meth:`MetaOpt.freeze`).
+
+        Parameters
+        ----------
+        state_or_M : state or array
+        """
         M = self.current_M(state_or_M) if isinstance(state_or_M, NonconvexMetaOptState) else state_or_M
         return NonconvexMetaOpt(self.inner.freeze(M), self.S, self.beta, self.K)
 
@@ -604,6 +719,13 @@ class NonconvexMetaOpt(Learner):
         return NonconvexMetaOptState(st, state.k + 1, 0, center, np.zeros_like(center), (*state.centers, center))
 
     def run_episodes(self, problems, N: int, T: int | None = None, x0=None, seed=0, state=None):
+        """``N`` episodes of ``T`` steps (default ``K·S``).
+
+        Parameters
+        ----------
+        problems, N, T, x0, seed, state
+            As :func:`run_episodes`.
+        """
         if T is None:
             if self.K is None:
                 raise InvalidArgumentError("T: give T or build NonconvexMetaOpt with K (T = K·S)")
@@ -625,6 +747,10 @@ class EpisodesResult:
     state after the last episode; ``grads`` ``(N, T, n)``: the gradients ``g_{i,t}`` revealed each
     step — the disturbances of the optimization LTV, which :class:`olc.comparators.BestFixedM` uses
     for the best DFC policy in hindsight (None when the episodes' dimensions differ).
+
+    Attributes
+    ----------
+    losses, Ms, meta_steps, final_x, final_state, grads
     """
 
     losses: np.ndarray
@@ -635,6 +761,7 @@ class EpisodesResult:
     grads: np.ndarray | None = field(repr=False, default=None)
 
     def to_dict(self) -> dict:
+        """The result as a JSON-serialisable dict."""
         return {"losses": self.losses.tolist(), "Ms": None if self.Ms is None else self.Ms.tolist(),
                 "meta_steps": self.meta_steps.tolist(), "final_loss": self.losses[:, -1].tolist(),
                 "episode_loss": self.losses.sum(axis=1).tolist()}
@@ -689,6 +816,12 @@ def run_episodes(learner, problems, N: int, T: int, x0=None, seed=0, *, state=No
     ``partial`` is the :class:`EpisodesResult` of the ``i`` completed episodes (``losses``
     ``(i, T)``, ``Ms`` ``(i+1, ...)``, ``final_state`` after episode ``i−1``); its ``__cause__`` is
     play's error, whose ``partial`` holds the trace of episode ``i`` up to the divergence.
+
+    Parameters
+    ----------
+    learner, problems, x0, seed, state
+        As above.
+    N, T : int
     """
     from ..games.optimization import OptimizationGame
 

@@ -33,10 +33,27 @@ def _default_lr(K, lr):
 
 class OGD(Chain):
     """Online projected gradient descent ``x_{t+1} = Π_K(x_t − η_t g_t)`` (Zinkevich 2003): the
-    chain ``Scale(η)`` over the set ``K``. ``lr``: a number or a schedule ``t -> η_t`` (``t`` from 1),
-    default ``InverseSqrt(D/2)`` with ``D`` the diameter of ``K`` (``1/√t`` if unbounded); ``x0``: the
-    first decision (projected; ``init``'s wins; default ``Π_K(0)``). With ``η_t = D/(G√t)`` the regret
-    is at most ``(3/2) D G √T`` (Zinkevich 2003, Thm. 1)."""
+    chain ``Scale(η)`` over the set ``K``. With ``η_t = D/(G√t)`` the regret is at most
+    ``(3/2) D G √T`` (Zinkevich 2003, Thm. 1).
+
+    Parameters
+    ----------
+    K : ConvexSet
+    lr : float or schedule ``t -> η_t`` (``t`` from 1)
+        Default ``InverseSqrt(D/2)``, ``D`` the diameter of ``K`` (``1/√t`` if unbounded).
+    x0 : array, optional
+        The first decision (projected; ``init``'s wins; default ``Π_K(0)``).
+
+    Examples
+    --------
+    >>> import olc
+    >>> game = olc.games.linear(np.tile([1.0, 0.0], (4, 1)))
+    >>> olc.play(olc.learners.OGD(olc.sets.Ball(1.0), lr=0.5), game, seed=0).decisions
+    array([[ 0. ,  0. ],
+           [-0.5,  0. ],
+           [-1. ,  0. ],
+           [-1. ,  0. ]])
+    """
 
     def __init__(self, K: ConvexSet, lr=None, x0=None):
         self.lr = _default_lr(K, lr)
@@ -57,8 +74,15 @@ class FTRL(Learner):
     projection). Linearised losses: the learner uses the gradients it is given. With a
     constant ``η`` and ``||g_t|| <= G``, regret against ``u`` is at most
     ``||u - x_0||²/(2η) + η Σ||g_t||²/2`` — eq. (6) of ``optimistic-meta-gradients`` with no hints.
-    ``lr`` (``η_t``, default as :class:`OGD`) is non-increasing (constant or a decreasing schedule)
-    for that bound to hold; ``x0`` is the centre ``x_0`` (default 0, not projected; ``init``'s wins)."""
+
+    Parameters
+    ----------
+    K : ConvexSet
+    lr : float or schedule
+        ``η_t``, non-increasing for the bound to hold (default as :class:`OGD`).
+    x0 : array, optional
+        The centre ``x_0`` (default 0, not projected; ``init``'s wins).
+    """
 
     feedback = "gradient"
 
@@ -92,8 +116,13 @@ class Hedge(Learner):
     vectors in ``[0, 1]^n`` and the horizon-tuned ``η = sqrt(8 ln n / T)`` (the default when the
     horizon is known), regret is at most ``sqrt(T ln n / 2)`` (Cesa-Bianchi & Lugosi 2006,
     Thm. 2.2). Without a horizon the default is the anytime ``η_t = sqrt(8 ln n / t)``, with
-    regret at most ``2 sqrt((T/2) ln n) + sqrt(ln n / 8)`` (ibid., Thm. 2.3). ``lr`` (a number or a
-    schedule) overrides both defaults."""
+    regret at most ``2 sqrt((T/2) ln n) + sqrt(ln n / 8)`` (ibid., Thm. 2.3).
+
+    Parameters
+    ----------
+    lr : float or schedule, optional
+        Overrides both defaults.
+    """
 
     feedback = "gradient"
 
@@ -108,6 +137,12 @@ class Hedge(Learner):
         return HedgeState(np.zeros(shape), 0, horizon)
 
     def step_size(self, state) -> float:
+        """``η_t`` for the next decision.
+
+        Parameters
+        ----------
+        state : HedgeState
+        """
         n = state.G.shape[0]
         if self.lr is not None:
             return self.lr(state.t + 1)
@@ -133,10 +168,18 @@ class AdaGrad(Chain):
     Alg. 1 diagonal version): the chain ``ScaleByAdaGrad(eps, decay), Scale(η)`` with ``K``
     (:class:`olc.optim.Chain` projects in the metric ``S``). Exact weighted projections exist for
     :class:`~olc.sets.Box` (a clip), :class:`~olc.sets.Ball` (a 1-D root find) and
-    :class:`~olc.sets.Reals`; other sets are rejected. ``x0``: the first decision (projected).
-    ``decay`` (default 0: AdaGrad exactly; its regret bound needs 0) leaks the accumulator,
-    ``Σ ← (1 − decay)·Σ + g_t²``: the baselines' "decay rate" of ``optimistic-meta-gradients``
-    Table 2 (1 keeps only ``g_t²``; RMSProp up to a rescaling of ``η`` and ``eps``)."""
+    :class:`~olc.sets.Reals`; other sets are rejected.
+
+    Parameters
+    ----------
+    K : ConvexSet
+    lr, eps : float
+    x0 : array, optional
+        The first decision (projected).
+    decay : float in [0, 1]
+        ``Σ ← (1 − decay)·Σ + g_t²`` (default 0: AdaGrad exactly, as its regret bound needs): the
+        "decay rate" of ``optimistic-meta-gradients`` Table 2 (1: RMSProp up to rescaling ``η``, ``eps``).
+    """
 
     def __init__(self, K: ConvexSet, lr: float = 1.0, eps: float = 1e-12, x0=None, *, decay: float = 0.0):
         self.lr, self.eps, self.decay = positive(lr, "lr"), eps, decay
@@ -159,14 +202,22 @@ class AOFTRL(Learner):
     ``u_t = argmin_{u∈K} α_t<h̃_t, u> + Σ_{s<t} α_s<g_s, u> + ||u||²/(2β_t)``
     ``= Π_K(-β_t (Σ_{s<t} α_s g_s + α_t h̃_t))``  (exact: the regulariser is L2).
 
-    Hints ``h̃_t``: ``None`` (plain FTRL), ``"previous"`` (``h̃_t = g_{t-1}``, 0 at the start) or a
-    callable ``hint(t, state) -> array`` (``t`` 0-based). Learning rates ``lr``: a positive float or
-    a schedule ``β(t)``, or ``"adaptive"`` (default):
-    ``β_t = scale / sqrt(eps + Σ_{s<t} α_s² ||g_s - h̃_s||²)`` — non-increasing and chosen
-    before ``g_t`` is seen, so eq. (6) holds with the β_t actually used:
-    ``R(T) <= ||u||²/(2β_T) + ½ Σ_t α_t² β_t ||g_t - h̃_t||²`` (see :func:`aoftrl_regret_bound`
-    and :meth:`regret_bound`). ``scale`` defaults to the set's radius (1 if unbounded).
-    ``weights`` ``α_t`` (a callable of the 0-based ``t`` or None for 1) weight the losses."""
+    The adaptive ``β_t`` is non-increasing and chosen before ``g_t`` is seen, so eq. (6) holds with
+    the β_t actually used: ``R(T) <= ||u||²/(2β_T) + ½ Σ_t α_t² β_t ||g_t - h̃_t||²``
+    (:func:`aoftrl_regret_bound`, :meth:`regret_bound`).
+
+    Parameters
+    ----------
+    K : ConvexSet
+    lr : "adaptive", float or schedule ``β(t)``
+        ``"adaptive"`` (default): ``β_t = scale / sqrt(eps + Σ_{s<t} α_s² ||g_s - h̃_s||²)``.
+    hint : None, "previous" or callable ``hint(t, state) -> array``
+        ``h̃_t``: None (plain FTRL), ``g_{t-1}`` (0 at the start) or the callable's (``t`` 0-based).
+    scale, eps : float
+        ``scale`` defaults to the set's radius (1 if unbounded).
+    weights : callable ``t -> α_t``, optional
+        Loss weights (``t`` 0-based; default 1).
+    """
 
     feedback = "gradient"
 
@@ -223,16 +274,29 @@ class AOFTRL(Learner):
                            state.bound_sum + 0.5 * state.beta * e)
 
     def regret_bound(self, state, u_norm: float) -> float:
-        """Eq. (6) for the rounds played so far: ``u_norm²/(2β_T) + ½ Σ α_t² β_t ||g_t - h̃_t||²``."""
+        """Eq. (6) for the rounds played so far: ``u_norm²/(2β_T) + ½ Σ α_t² β_t ||g_t - h̃_t||²``.
+
+        Parameters
+        ----------
+        state : AOFTRLState
+        u_norm : float
+        """
         return float(u_norm ** 2 / (2 * state.beta) + state.bound_sum)
 
 
 def aoftrl_regret_bound(g, hints, betas, u, alphas=None) -> np.ndarray:
     """Eq. (6) of ``optimistic-meta-gradients`` as a curve over rounds.
 
-    ``g``, ``hints``: arrays ``(T, *shape)`` of gradients and hints; ``betas``: ``(T,)`` learning
-    rates used (non-increasing); ``u``: the comparator; ``alphas``: ``(T,)`` weights (default 1).
-    Returns ``B[t] = ||u||²/(2β_t) + ½ Σ_{s<=t} α_s² β_s ||g_s - h̃_s||²``."""
+    Returns ``B[t] = ||u||²/(2β_t) + ½ Σ_{s<=t} α_s² β_s ||g_s - h̃_s||²``.
+
+    Parameters
+    ----------
+    g, hints : arrays (T, ...)
+    betas, alphas : arrays (T,)
+        The (non-increasing) learning rates used and the weights (default 1).
+    u : array
+        The comparator.
+    """
     g = as_array(g, "g")
     hints = as_array(hints, "hints", shape=g.shape)
     T = g.shape[0]
@@ -248,9 +312,15 @@ def aoftrl_regret_bound(g, hints, betas, u, alphas=None) -> np.ndarray:
 class OGDMemory(OGD):
     """OGD for losses with memory (Anava, Hazan & Mannor 2015): ``x_{t+1} = Π_K(x_t - η_t ∇f̃_t(x_t))``
     where ``f̃_t(x) = f_t(x, ..., x)`` is the unary restriction. In an :mod:`olc.games` memory
-    game the gradient feedback already is ``∇f̃_t(x_t)``. ``memory`` (``H``) is recorded for reference
-    (the policy regret bound scales with it: ``O(H^{3/2} √T)`` with ``η ~ 1/√(H T)``); ``K``, ``lr``,
-    ``x0`` as in :class:`OGD`."""
+    game the gradient feedback already is ``∇f̃_t(x_t)``.
+
+    Parameters
+    ----------
+    K, lr, x0
+        As in :class:`OGD`.
+    memory : int
+        ``H``, recorded for reference (the policy regret is ``O(H^{3/2} √T)`` with ``η ~ 1/√(H T)``).
+    """
 
     def __init__(self, K: ConvexSet, memory: int, lr=None, x0=None):
         self.memory = positive_int(memory, "memory")

@@ -34,8 +34,15 @@ class SGD(Chain):
     """(Stochastic) gradient descent with coupled weight decay (Robbins & Monro 1951),
     ``x_{t+1} = x_t − η_t (g_t + δ x_t)``, as ``torch.optim.SGD(lr, weight_decay=δ)``: the chain
     ``AddDecayedWeights(δ), Scale(η)``. The ``SGD`` baseline of ``nonconvex-meta-optimization`` App. E.2
-    (grid ``η ∈ {0.001, 0.01, 0.1, 0.2, 0.4, 1}``, ``δ ∈ {0, 1e-5, 1e-4, 1e-3}``). Arguments: ``lr``
-    (``η_t``, a number or a schedule), ``weight_decay`` (``δ >= 0``), ``x0`` (start; the game's wins)."""
+    (grid ``η ∈ {0.001, 0.01, 0.1, 0.2, 0.4, 1}``, ``δ ∈ {0, 1e-5, 1e-4, 1e-3}``).
+
+    Parameters
+    ----------
+    lr : float or schedule
+    weight_decay : float >= 0
+    x0 : array, optional
+        The start (the game's wins).
+    """
 
     def __init__(self, lr, weight_decay: float = 0.0, x0=None):
         self.lr, self.weight_decay = as_schedule(lr), weight_decay
@@ -47,7 +54,13 @@ class HeavyBall(Chain):
     ``AddDecayedWeights(δ), Momentum(μ), Scale(η)``; for a constant ``η`` exactly Polyak's
     ``x_{t+1} = x_t − η ∇f(x_t) + μ (x_t − x_{t−1})`` (:func:`olc.kernels.optimizer_grid`). The
     ``MOMENTUM`` baseline of ``nonconvex-meta-optimization`` App. E.2 (``μ ∈ {0.9, 0.95, 0.99}``).
-    Arguments: ``lr`` (``η_t``), ``momentum`` (``μ ∈ [0, 1)``), ``weight_decay`` (coupled ``δ``), ``x0``."""
+
+    Parameters
+    ----------
+    lr, momentum, weight_decay : float (``lr`` also a schedule)
+        ``η_t``, ``μ ∈ [0, 1)`` and the coupled ``δ``.
+    x0 : array, optional
+    """
 
     nesterov = False
 
@@ -61,7 +74,13 @@ class Nesterov(HeavyBall):
     ``torch.optim.SGD(nesterov=True)``: ``b_t = μ b_{t−1} + g_t + δ x_t``, ``x_{t+1} = x_t − η_t (g_t
     + δ x_t + μ b_t)`` — the chain ``AddDecayedWeights(δ), Momentum(μ, nesterov=True), Scale(η)``. The
     iterate is the look-ahead point ``y_t = z_t + μ (z_t − z_{t−1})`` of the two-sequence form
-    ``z_{t+1} = y_t − η ∇f(y_t)``. Arguments: ``lr``, ``momentum``, ``weight_decay``, ``x0`` (as HeavyBall)."""
+    ``z_{t+1} = y_t − η ∇f(y_t)``.
+
+    Parameters
+    ----------
+    lr, momentum, weight_decay, x0
+        As :class:`HeavyBall`.
+    """
 
     nesterov = True
 
@@ -70,8 +89,15 @@ class AdaGradOpt(Chain):
     """Diagonal AdaGrad (Duchi, Hazan & Singer 2011, Alg. 1) on unconstrained arrays,
     ``x_{t+1} = x_t − η g_t / √(ε + Σ_{s≤t} g_s²)``: the chain ``ScaleByAdaGrad(ε, decay), Scale(η)``
     (:class:`olc.learners.AdaGrad` over a set). Deviation from ``torch.optim.Adagrad``: ε inside the
-    square root (they agree for ε → 0). Arguments: ``lr`` (``η``), ``eps`` (``ε > 0``), ``x0``,
-    ``decay`` (leak of the accumulator, 0 = AdaGrad: :class:`olc.optim.ScaleByAdaGrad`)."""
+    square root (they agree for ε → 0).
+
+    Parameters
+    ----------
+    lr, eps : float
+    x0 : array, optional
+    decay : float
+        Leak of the accumulator (0 = AdaGrad: :class:`olc.optim.ScaleByAdaGrad`).
+    """
 
     def __init__(self, lr: float = 1e-2, eps: float = 1e-10, x0=None, *, decay: float = 0.0):
         self.lr, self.eps, self.decay = positive(lr, "lr"), eps, decay
@@ -81,8 +107,14 @@ class AdaGradOpt(Chain):
 class Adam(Chain):
     """Adam (Kingma & Ba 2015, Alg. 1) with coupled L2 weight decay, as ``torch.optim.Adam``: the chain
     ``AddDecayedWeights(δ), ScaleByAdam(β, ε), Scale(η)``; the meta-optimizer over ``M`` of
-    ``nonconvex-meta-optimization`` App. E.1 (Adam instead of GD). Arguments: ``lr`` (``η_t``),
-    ``betas`` (``(β1, β2)`` in ``[0, 1)``), ``eps`` (``ε``), ``weight_decay`` (``δ``), ``x0``."""
+    ``nonconvex-meta-optimization`` App. E.1 (Adam instead of GD).
+
+    Parameters
+    ----------
+    lr, eps, weight_decay : float (``lr`` also a schedule)
+    betas : pair of float in [0, 1)
+    x0 : array, optional
+    """
 
     decoupled = False
 
@@ -97,8 +129,13 @@ class AdamW(Adam):
     multiplier folded into ``η_t``), as ``torch.optim.AdamW``: ``x_{t+1} = x_t − η_t (m̂_t/(√v̂_t + ε)
     + δ x_t)`` — the chain ``ScaleByAdam(β, ε), AddDecayedWeights(δ), Scale(η)``. The ``ADAMW``
     baseline of ``nonconvex-meta-optimization`` App. E.2 (``η ∈ {1e-4, 4e-4, 1e-3}``, ``β1 ∈ {0.9,
-    0.99}``, ``β2 ∈ {0.9, 0.99, 0.999}``, ``δ ∈ {0, 1e-5, 1e-4, 1e-3}``). Arguments: ``lr``, ``betas``,
-    ``eps``, ``weight_decay`` (decoupled ``δ``), ``x0`` (as Adam)."""
+    0.99}``, ``β2 ∈ {0.9, 0.99, 0.999}``, ``δ ∈ {0, 1e-5, 1e-4, 1e-3}``).
+
+    Parameters
+    ----------
+    lr, betas, eps, weight_decay, x0
+        As :class:`Adam` (``weight_decay`` decoupled).
+    """
 
     decoupled = True
 
@@ -111,7 +148,13 @@ class HypergradientDescent(Chain):
     ``nonconvex-meta-optimization`` App. E.2, ``HGD``, ``β ∈ {1e-5, ..., 1e-2}`` from the tuned SGD
     rate): ``α_t = α_{t−1} + β g_tᵀ g_{t−1}``, ``x_{t+1} = x_t − α_t g_t`` (``α_0 = lr0``, ``g_{−1} = 0``;
     ``α_t`` is not kept positive, as in the paper) — the chain ``ScaleByHypergradient(lr0, β)``;
-    ``state.lr`` is ``α_t``. Arguments: ``lr0`` (``α_0 > 0``), ``beta`` (``β >= 0``), ``x0``."""
+    ``state.lr`` is ``α_t``.
+
+    Parameters
+    ----------
+    lr0, beta : float
+    x0 : array, optional
+    """
 
     def __init__(self, lr0: float, beta: float, x0=None):
         self.lr0, self.beta = lr0, beta
@@ -122,10 +165,15 @@ class DoG(Chain):
     """Distance over Gradients (Ivgi, Hinder & Carmon 2023, Alg. 1), the self-tuning ``DOG`` baseline
     of ``nonconvex-meta-optimization`` App. E.2: ``x_{t+1} = x_t − r̄_t/√(G_t + ε) g_t`` with ``r̄_t =
     max(r_ε, max_{i≤t} ||x_i − x_0||)``, ``G_t = Σ_{i≤t} ||g_i||²`` — the chain ``ScaleByDoG(...)``.
-    Arguments: ``reps_rel`` (``r_ε = reps_rel (1 + ||x_0||)``, the paper's and ``optax.contrib.dog``'s
-    heuristic), ``r_eps`` (an absolute ``r_ε`` instead), ``eps`` (``ε``), ``x0``. Deviations: ``ε`` (the
-    reference implementations'; the paper has none) guards ``G_t = 0``; global norms (not L-DoG);
-    no iterate averaging (the paper's evaluation device; the iterates are the same)."""
+    Deviations: ``ε`` (the reference implementations'; the paper has none) guards ``G_t = 0``; global
+    norms (not L-DoG); no iterate averaging (the paper's evaluation device; the iterates are the same).
+
+    Parameters
+    ----------
+    reps_rel, r_eps, eps : float
+        ``r_ε = reps_rel (1 + ||x_0||)`` (the paper's and ``optax.contrib.dog``'s) or ``r_eps``.
+    x0 : array, optional
+    """
 
     def __init__(self, reps_rel: float = 1e-6, r_eps: float | None = None, eps: float = 1e-8, x0=None):
         self.reps_rel, self.r_eps, self.eps = reps_rel, r_eps, eps
@@ -144,8 +192,13 @@ class DAdaptAdam(Chain):
         x_{k+1} = x_k − A_{k+1}^{-1} m_{k+1} − δ λ_k x_k               (δ = weight_decay)
 
     the recursion of ``optax.contrib.dadapt_adamw`` (used by App. E.2; ``bias_correction=True``) and
-    the authors' ``DAdaptAdam`` (their default False). Arguments also ``betas``, ``eps``, ``d0``
-    (``d_0``), ``x0``. Deviation: while ``||s||_1 = 0`` ``d`` is kept; no growth-rate cap."""
+    the authors' ``DAdaptAdam`` (their default False). Deviation: while ``||s||_1 = 0`` ``d`` is kept;
+    no growth-rate cap.
+
+    Parameters
+    ----------
+    lr, betas, eps, d0, weight_decay, bias_correction, x0
+    """
 
     def __init__(self, lr=1.0, betas=(0.9, 0.999), eps: float = 1e-8, d0: float = 1e-6,
                  weight_decay: float = 0.0, bias_correction: bool = True, x0=None):
@@ -168,7 +221,12 @@ class Mechanic(Chain):
 
     elementwise over ``β_i = 1 − 10^{−i}``, ``i = 1..n`` (``n = num_betas``); ``s_1 = s_init``,
     ``Δ_1 = 0``, ``x_ref = x_1`` (``x0``), ``ε`` = ``eps``. Defaults as ``optax.contrib.mechanize``. Deviations from
-    optax: ``Δ_t`` is stored (the paper's form), and ``h_t`` is not clipped (a later optax addition)."""
+    optax: ``Δ_t`` is stored (the paper's form), and ``h_t`` is not clipped (a later optax addition).
+
+    Parameters
+    ----------
+    base, s_init, weight_decay, eps, num_betas, x0
+    """
 
     def __init__(self, base, s_init: float = 1e-6, weight_decay: float = 1e-2, eps: float = 1e-8,
                  num_betas: int = 6, x0=None):
@@ -180,7 +238,11 @@ class Mechanic(Chain):
 class ClippedGD(Chain):
     """ClippedGD ``θ ← θ − η min(1, c/‖g‖) g`` (``first-order-bilevel-maml`` Sec. 4.3; Zhang et al. 2020),
     an outer optimizer of Alg. 1: the chain ``ClipByNorm(c), Scale(η)`` over ``Reals()`` (start 0).
-    Arguments: ``lr`` (``η``), ``clip`` (``c > 0``), ``x0``."""
+
+    Parameters
+    ----------
+    lr, clip, x0
+    """
 
     def __init__(self, lr, clip: float, x0=None):
         self.lr, self.clip = as_schedule(lr), clip
@@ -190,7 +252,11 @@ class ClippedGD(Chain):
 class NormalizedGD(Chain):
     """NormalizedGD ``θ ← θ − η g/(β + ‖g‖)`` (``first-order-bilevel-maml`` Sec. 4.3, Thm. 1), an outer
     optimizer of Alg. 1: the chain ``Normalize(β), Scale(η)`` over ``Reals()`` (start 0).
-    Arguments: ``lr`` (``η``), ``beta`` (``β > 0``), ``x0``."""
+
+    Parameters
+    ----------
+    lr, beta, x0
+    """
 
     def __init__(self, lr, beta: float, x0=None):
         self.lr, self.beta = as_schedule(lr), beta
@@ -202,7 +268,13 @@ def train(optimizer, oracle, T: int, x0=None, seed=0, stochastic: bool | None = 
     """Run ``optimizer`` for ``T`` steps on ``oracle`` from ``x0`` (None: the optimizer's own, else the
     oracle's): ``olc.play`` on :func:`olc.games.optimization.optimization`. Returns the :class:`olc.Trace`
     (``decisions``: the iterates ``x_0..x_{T−1}``, ``losses``: ``f(x_t; batch_t)``, ``final_state.x``:
-    ``x_T``); a non-finite value or iterate raises :class:`olc.DivergenceError` with the partial trace."""
+    ``x_T``); a non-finite value or iterate raises :class:`olc.DivergenceError` with the partial trace.
+
+    Parameters
+    ----------
+    optimizer, oracle, T, x0, seed, stochastic, progress
+        As :func:`olc.games.optimization.optimization` and :func:`olc.play`.
+    """
     from ..game import play
     from ..games.optimization import optimization
 

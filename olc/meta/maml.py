@@ -71,6 +71,11 @@ def maml_affine_map(train: QuadraticForm, lr: float, steps: int, lam: float | No
     ``M_0 = I``, ``m_0 = 0``. Returns ``(M, m)``. Beyond :data:`_UNROLL_MAX` steps the recursion
     is taken in ``O(log K)`` matrix products: ``[M_K, m_K; 0, 1]`` is the ``K``-th power of the
     affine step ``[S, (αλI, −αb̂); 0, I]`` applied to ``[M_0, m_0; 0, 1]`` (same result up to rounding).
+
+    Parameters
+    ----------
+    train : QuadraticForm
+    lr, steps, lam : float ``α``, int ``K``, float or None ``λ``
     """
     d = train.b.shape[0]
     lam = lam or 0.0
@@ -102,6 +107,12 @@ def maml_quadratic(task: Task, inner_lr: float, inner_steps: int = 1,
     ``P = MᵀAM``, ``q = Mᵀ(Am + b)``, ``r = f(m)``. For ``K = 1``, ``f = f̂`` this is
     ``online-meta-learning-ftml`` App. A: ``P = (I − αA)A(I − αA)``, ``q = (I − αA)²b``, and
     the MAML solution over tasks is ``w* = −A_†⁻¹b_†`` with ``A_† = mean P``, ``b_† = mean q``.
+
+    Parameters
+    ----------
+    task : Task
+    inner_lr, inner_steps, lam
+        As :class:`MAML`.
     """
     forms = _check_task(task, "task").quadratic
     if forms is None:
@@ -117,7 +128,12 @@ def quadratic_argmin(P, q, x=None) -> np.ndarray:
     """A minimiser of ``½wᵀPw + qᵀw`` (``P`` symmetric PSD): ``−P⁻¹q``, or where ``P`` is singular or
     ill-conditioned (condition number above 1e12, e.g. ``inner_lr = 1/λ`` for an eigenvalue ``λ`` of a
     task's Hessian, where ``I − αA`` loses rank) the minimiser closest to ``x`` (default 0) by least
-    squares — the minimisers then form an affine set and every one of them is a right answer."""
+    squares — the minimisers then form an affine set and every one of them is a right answer.
+
+    Parameters
+    ----------
+    P, q, x : arrays (n, n), (n,), (n,)
+    """
     if not (np.all(np.isfinite(P)) and np.all(np.isfinite(q))):
         raise NonFiniteError("the quadratic meta-objective is non-finite (the inner steps diverge: reduce inner_lr)")
     if np.linalg.cond(P) <= 1e12:
@@ -135,6 +151,13 @@ def fit_maml(tasks, inner_lr: float, inner_steps: int = 1, *, x0=None, tol: floa
     App. A, ``w*_MAML = −A_†⁻¹b_†``, via :func:`maml_quadratic`). Otherwise L-BFGS (scipy) on
     the summed MAML objective with the exact :class:`MAML` meta-gradient, started at ``x0``
     (default 0), to gradient norm ``tol`` (a local minimiser when the objective is non-convex).
+
+    Parameters
+    ----------
+    tasks : list of Task
+    inner_lr, inner_steps : float and int
+    x0, tol, max_iter : array, float, int
+        L-BFGS's start, gradient-norm tolerance and iteration limit.
     """
     tasks = check_tasks(tasks)
     d = tasks[0].dim
@@ -201,7 +224,25 @@ class MAML(_Unrolled):
     ``method="auto"`` uses the closed form ``Pθ + q`` (:func:`maml_quadratic`) on quadratic tasks
     and back-propagation through the ``K`` inner steps otherwise: ``v_K = ∇f(φ_K)``,
     ``v_k = v_{k+1} − α(∇²f̂(φ_k) + λI)v_{k+1}``, ``∇F = v_0 + αλ Σ_k v_{k+1}`` (one HVP per
-    step, the trajectory is stored). ``method="hvp"`` forces the back-propagation.
+    step, the trajectory is stored).
+
+    Parameters
+    ----------
+    inner_lr, inner_steps, lam : float, int, float or None
+        ``α``, ``K`` and the inner ridge ``λ`` (None: none).
+    method : {"auto", "hvp"}
+        ``"hvp"`` forces the back-propagation.
+
+    Examples
+    --------
+    One inner step: ``∇F(θ) = (I − αA) ∇f(θ − α∇f̂(θ))``, ``A`` the training Hessian.
+
+    >>> import olc
+    >>> task = olc.tasks.random_quadratics(1, dim=2, seed=0)[0]
+    >>> A, theta = olc.tasks.quadratic_form(task.train).A, np.array([1.0, -1.0])
+    >>> closed = (np.eye(2) - 0.1 * A) @ task.test.grad(theta - 0.1 * task.train.grad(theta))
+    >>> bool(np.allclose(olc.meta.MAML(0.1, method="hvp").meta_gradient(task, theta), closed))
+    True
     """
 
     def __init__(self, inner_lr: float, inner_steps: int = 1, lam: float | None = None, method: str = "auto"):
@@ -209,6 +250,12 @@ class MAML(_Unrolled):
         self.method = check_choice(method, "method", ("auto", "hvp"))
 
     def meta_gradient(self, task: Task, theta) -> np.ndarray:
+        """The meta-gradient of ``task`` at ``θ``.
+
+        Parameters
+        ----------
+        task, theta : Task and array (dim,)
+        """
         task = _check_task(task, "MAML")
         theta = _theta(task, theta)
         if self.method == "auto" and task.quadratic is not None:
@@ -232,17 +279,41 @@ class MAML(_Unrolled):
 
 class FOMAML(_Unrolled):
     """First-order MAML, ``g = ∇f_i(φ_K(θ))`` (``first-order-bilevel-maml`` eq. (3)): the MAML
-    gradient with the Jacobian ``dφ_K/dθ`` replaced by the identity (irreducible bias)."""
+    gradient with the Jacobian ``dφ_K/dθ`` replaced by the identity (irreducible bias).
+
+    Parameters
+    ----------
+    inner_lr, inner_steps, lam
+        As :class:`MAML`.
+    """
 
     def meta_gradient(self, task: Task, theta) -> np.ndarray:
+        """The meta-gradient of ``task`` at ``θ``.
+
+        Parameters
+        ----------
+        task, theta : Task and array (dim,)
+        """
         return task.test.grad(self.adapt(task, theta))
 
 
 class Reptile(_Unrolled):
     """Reptile, ``g = (θ − φ_K(θ))/(Kα)`` (``first-order-bilevel-maml`` eq. (4); Nichol et al. 2018):
-    the average inner gradient along the trajectory. It never evaluates the test objective."""
+    the average inner gradient along the trajectory. It never evaluates the test objective.
+
+    Parameters
+    ----------
+    inner_lr, inner_steps, lam
+        As :class:`MAML`.
+    """
 
     def meta_gradient(self, task: Task, theta) -> np.ndarray:
+        """The meta-gradient of ``task`` at ``θ``.
+
+        Parameters
+        ----------
+        task, theta : Task and array (dim,)
+        """
         task = _check_task(task, "Reptile")
         theta = _theta(task, theta)
         return (theta - self.adapt(task, theta)) / (self.inner_steps * self.inner_lr)
@@ -259,6 +330,12 @@ def solve_inner(task: Task, theta, lam: float, *, nu: float = 0.0, lr: float | N
     under ``μ``-strong convexity). ``solver="exact"``: the closed form of App. B,
     ``φ* = (νA + Â + λI)⁻¹(λθ − νb − b̂)`` (quadratic tasks only). A callable
     ``solver(grad, x0) -> φ`` is "any iterative solver" of Alg. 1, line 6.
+
+    Parameters
+    ----------
+    task, theta, lam, nu : Task, array (dim,), float, float
+    lr, steps, tol, x0 : float, int, float, array
+    solver : "gd", "exact" or callable
     """
     task = _check_task(task, "solve_inner")
     theta = _theta(task, theta)
@@ -292,6 +369,10 @@ def bilevel_meta_gradient(task: Task, theta, lam: float) -> np.ndarray:
     ``φ* = (Â + λI)⁻¹(λθ − b̂)``, ``∇F = λ(Â + λI)⁻¹(Aφ* + b)`` (App. B has ``f = f̂``; this is
     the same formula with separate train/test forms). Otherwise ``φ*`` is found by L-BFGS to
     gradient norm 1e-10 and the Hessian system is solved directly (reference use only).
+
+    Parameters
+    ----------
+    task, theta, lam : Task, array (dim,), float
     """
     task = _check_task(task, "bilevel_meta_gradient")
     theta = _theta(task, theta)
@@ -317,7 +398,12 @@ def _bilevel_solution(task, theta, lam):
 
 
 def bilevel_objective(task: Task, theta, lam: float) -> float:
-    """The B-MAML objective ``F_i(θ) = f_i(φ_i*(θ))`` of eq. (5)–(6) (exact on quadratic tasks)."""
+    """The B-MAML objective ``F_i(θ) = f_i(φ_i*(θ))`` of eq. (5)–(6) (exact on quadratic tasks).
+
+    Parameters
+    ----------
+    task, theta, lam : Task, array (dim,), float
+    """
     task = _check_task(task, "bilevel_objective")
     return task.test.value(_bilevel_solution(task, _theta(task, theta), positive(lam, "lam")))
 
@@ -327,8 +413,14 @@ def conjugate_gradient(matvec: Callable[[np.ndarray], np.ndarray], b, steps: int
     """``steps`` iterations of conjugate gradient on ``Mx = b`` (``M`` symmetric positive definite,
     given by ``matvec``); stops early when the residual norm is ``<= tol·‖b‖``.
 
-    ``b`` and ``x0`` must be finite vectors; every ``matvec`` result is checked (shape of ``b``,
-    finite), so a NaN/Inf raises :class:`olc.NonFiniteError` instead of being returned.
+    Every ``matvec`` result is checked (shape of ``b``, finite), so a NaN/Inf raises
+    :class:`olc.NonFiniteError` instead of being returned.
+
+    Parameters
+    ----------
+    matvec : callable ``x -> Mx``
+    b, x0 : finite arrays (n,)
+    steps, tol : int and float
     """
     if not callable(matvec):
         raise InvalidArgumentError(f"matvec: expected a callable v -> Mv, got {matvec!r}")
@@ -389,6 +481,12 @@ class IMAML(_Bilevel):
     """iMAML (Rajeswaran et al. 2019): solve eq. (8) ``(I + ∇²f̂_i(φ̃)/λ) v = ∇f_i(φ̃)`` by
     ``cg_steps`` conjugate-gradient iterations (one HVP each), ``φ̃`` from the inner solver
     (``first-order-bilevel-maml`` Sec. 2.3, eq. (7)–(8)). Targets the B-MAML objective (5)–(6).
+
+    Parameters
+    ----------
+    lam, cg_steps : float ``λ`` and int
+    inner_lr, inner_steps, tol, solver
+        The inner solver, as :func:`solve_inner`.
     """
 
     def __init__(self, lam: float, cg_steps: int, inner_lr: float, inner_steps: int, tol: float | None = None,
@@ -397,6 +495,12 @@ class IMAML(_Bilevel):
         self.cg_steps = positive_int(cg_steps, "cg_steps")
 
     def meta_gradient(self, task: Task, theta) -> np.ndarray:
+        """The meta-gradient of ``task`` at ``θ``.
+
+        Parameters
+        ----------
+        task, theta : Task and array (dim,)
+        """
         task = _check_task(task, "IMAML")
         phi = self.inner(task, theta)
         rhs = task.test.grad(phi)
@@ -415,6 +519,12 @@ class FOBMAML(_Bilevel):
     ``mode="symmetric"``: ``g = −λ(φ̃_ν − φ̃_{−ν})/(2ν)`` (eq. (11), bias ``O(ν²)``). With inner
     precision ``δ`` (eq. (13)) the extra bias is ``<= 2λδ/ν``. First order: only gradients of
     ``f̂_i`` and ``f_i``. Both solves start from ``θ`` (no warm start), as in Alg. 1.
+
+    Parameters
+    ----------
+    lam, nu, mode : float ``λ``, float ``ν``, {"forward", "symmetric"}
+    inner_lr, inner_steps, tol, solver
+        The inner solver, as :func:`solve_inner`.
     """
 
     def __init__(self, lam: float, nu: float, mode: str = "forward", inner_lr: float | None = None,
@@ -430,6 +540,12 @@ class FOBMAML(_Bilevel):
         self.mode = check_choice(mode, "mode", ("forward", "symmetric"))
 
     def meta_gradient(self, task: Task, theta) -> np.ndarray:
+        """The meta-gradient of ``task`` at ``θ``.
+
+        Parameters
+        ----------
+        task, theta : Task and array (dim,)
+        """
         task = _check_task(task, "FOBMAML")
         nu = self.nu
         if self.mode == "forward":
@@ -442,10 +558,16 @@ class FOBMAML(_Bilevel):
 
 # ---------------------------------------------------------------------------- outer loop
 def outer_optimizer(optimizer, lr=None, *, clip: float | None = None, beta: float | None = None, x0=None):
-    """The outer optimizer of ``first-order-bilevel-maml`` Alg. 1, line 10: ``optimizer`` is any olc
-    learner (``Adam(1e-2)``, an :class:`olc.optim.Chain`, ...; then ``lr``, ``clip``, ``beta`` are None)
-    or a name with learning rate ``lr``: ``"gd"`` (OGD on the whole space), ``"clipped"``
-    (:class:`~olc.learners.ClippedGD`, needs ``clip``), ``"normalized"`` (:class:`~olc.learners.NormalizedGD`, ``beta``)."""
+    """The outer optimizer of ``first-order-bilevel-maml`` Alg. 1, line 10.
+
+    Parameters
+    ----------
+    optimizer : olc learner or {"gd", "clipped", "normalized"}
+        A learner (``Adam(1e-2)``, an :class:`olc.optim.Chain`, ...; then ``lr``, ``clip``, ``beta`` are
+        None), or OGD on the whole space, :class:`~olc.learners.ClippedGD`, :class:`~olc.learners.NormalizedGD`.
+    lr, clip, beta, x0 : float, float, float, array
+        The named optimizer's learning rate, ``clip`` (for "clipped"), ``beta`` (for "normalized") and start.
+    """
     from ..learners import OGD, ClippedGD, NormalizedGD  # here: olc.learners imports this module (FTML)
 
     if not isinstance(optimizer, str):
@@ -468,8 +590,13 @@ def outer_optimizer(optimizer, lr=None, *, clip: float | None = None, beta: floa
 
 
 class MetaTrainResult(NamedTuple):
-    """``theta``: final meta-parameters; ``thetas``: ``(n_steps + 1, dim)`` iterates;
-    ``losses``: ``(n_steps + 1,)`` outer loss at each iterate; ``grad_norms``: ``(n_steps,)``."""
+    """The result of :func:`meta_train`.
+
+    Attributes
+    ----------
+    theta, thetas, losses, grad_norms : arrays (dim,), (n_steps + 1, dim), (n_steps + 1,), (n_steps,)
+        Final meta-parameters, iterates, outer loss at each iterate, meta-gradient norms.
+    """
 
     theta: np.ndarray
     thetas: np.ndarray
@@ -490,7 +617,16 @@ def meta_train(learner, tasks, theta0, *, outer_lr: float | None = None, n_steps
     (the task draws come from ``seed``). ``loss(θ)`` is recorded at every iterate (default: the mean
     of ``learner.objective``). A non-finite value raises :class:`olc.DivergenceError` whose
     ``partial`` holds the :class:`MetaTrainResult` of the ``k`` steps completed before it (``thetas``
-    has ``k + 1`` rows: the last is the iterate that failed). ``progress``: as :func:`olc.play`.
+    has ``k + 1`` rows: the last is the iterate that failed).
+
+    Parameters
+    ----------
+    learner, tasks, theta0, tasks_per_step, seed, loss
+        As :func:`olc.games.meta_training`.
+    outer_lr, n_steps, optimizer, clip, beta
+        ``n_steps`` outer steps of :func:`outer_optimizer` (``lr=outer_lr``).
+    progress : bool, optional
+        As :func:`olc.play`.
     """
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     rng = as_rng(seed)

@@ -59,7 +59,13 @@ __all__ = ["MetaMD", "MetaMDHistory", "MetaMDRun", "ftml_step_limit"]
 def ftml_step_limit(smoothness: float, strong_convexity: float = 0.0, hessian_lipschitz: float = 0.0,
                     grad_bound: float = np.inf) -> float:
     """Convexity limit of ``online-meta-learning-ftml`` Thm. 1: ``min{1/(2β), μ/(8ρG)}``
-    (``ρ = 0`` — quadratics — leaves ``1/(2β)``)."""
+    (``ρ = 0`` — quadratics — leaves ``1/(2β)``).
+
+    Parameters
+    ----------
+    smoothness, strong_convexity, hessian_lipschitz, grad_bound : float
+        ``β``, ``μ``, ``ρ`` and ``G``.
+    """
     beta = positive(smoothness, "smoothness")
     lim = 1.0 / (2.0 * beta)
     rho = nonnegative(hessian_lipschitz, "hessian_lipschitz")
@@ -71,9 +77,13 @@ def ftml_step_limit(smoothness: float, strong_convexity: float = 0.0, hessian_li
 
 
 class MetaMDRun(NamedTuple):
-    """A MetaMD deployment: ``thetas`` (k+1, n) iterates, ``grad_norms`` (k+1,),
-    ``values`` (k+1,), ``active`` (k,) the index ``j*`` of each step, ``iterations`` ``k``
-    (steps until ``||∇L|| <= tol``, or ``max_steps``) and ``converged``."""
+    """A MetaMD deployment.
+
+    Attributes
+    ----------
+    thetas, grad_norms, values, active : arrays (k+1, n), (k+1,), (k+1,), (k,) (the ``j*`` of each step)
+    iterations, converged : int ``k`` (steps until ``||∇L|| <= tol``, or ``max_steps``) and bool
+    """
 
     thetas: np.ndarray
     grad_norms: np.ndarray
@@ -85,7 +95,12 @@ class MetaMDRun(NamedTuple):
 
 @dataclass
 class MetaMDHistory:
-    """Meta-training record: ``objective`` (E per meta-step), ``M`` (final ``(N, n)``)."""
+    """Meta-training record.
+
+    Attributes
+    ----------
+    objective, M : arrays (E per meta-step) and (N, n) (final)
+    """
 
     objective: list = field(default_factory=list)
     M: np.ndarray | None = None
@@ -160,7 +175,12 @@ class MetaMD:
 
     # ------------------------------------------------------------------ the divergence
     def init_params(self, dim: int, seed=0) -> np.ndarray:
-        """Initial ``M`` as an ``(N, dim)`` array of diagonal entries (seeded)."""
+        """Initial ``M`` as an ``(N, dim)`` array of diagonal entries (seeded).
+
+        Parameters
+        ----------
+        dim, seed : int
+        """
         rng = as_rng(seed)
         n = positive_int(dim, "dim")
         M = self.m_init * (1.0 + 0.1 * rng.standard_normal((self.n_mix, n)))
@@ -177,34 +197,64 @@ class MetaMD:
 
     @staticmethod
     def phi(M, theta) -> float:
-        """``φ_M(θ) = max_j θᵀ M_j² θ`` (eq. (6))."""
+        """``φ_M(θ) = max_j θᵀ M_j² θ`` (eq. (6)).
+
+        Parameters
+        ----------
+        M, theta : arrays (N, n) and (n,)
+        """
         return float(np.max((M * M) @ (theta * theta)))
 
     @staticmethod
     def active(M, theta) -> int:
-        """``j* = argmax_j θᵀ M_j² θ`` (eq. (8))."""
+        """``j* = argmax_j θᵀ M_j² θ`` (eq. (8)).
+
+        Parameters
+        ----------
+        M, theta : arrays (N, n) and (n,)
+        """
         return int(np.argmax((M * M) @ (theta * theta)))
 
     def bregman(self, M, a, b) -> float:
-        """``B_φ(a || b) = φ(a) − φ(b) − <∇φ(b), a − b>`` with ``∇φ(b) = 2 M_{j*(b)}² b`` (eq. (2))."""
+        """``B_φ(a || b) = φ(a) − φ(b) − <∇φ(b), a − b>`` with ``∇φ(b) = 2 M_{j*(b)}² b`` (eq. (2)).
+
+        Parameters
+        ----------
+        M, a, b : arrays (N, n), (n,), (n,)
+        """
         M = self._M(M)
         jb = self.active(M, b)
         return self.phi(M, a) - self.phi(M, b) - float(2.0 * (M[jb] ** 2 * b) @ (a - b))
 
     def mirror_step(self, M, theta, grad):
-        """Closed-form mirror step, eqs. (7)–(8): returns ``(θ − η M_{j*}^{-2} ∇L, j*)``."""
+        """Closed-form mirror step, eqs. (7)–(8): returns ``(θ − η M_{j*}^{-2} ∇L, j*)``.
+
+        Parameters
+        ----------
+        M, theta, grad : arrays (N, n), (n,), (n,)
+        """
         j = self.active(M, theta)
         return theta - self.eta * grad / M[j] ** 2, j
 
     def step_is_exact(self, M, theta, grad) -> bool:
-        """True when eqs. (7)–(8) give the exact argmin of eq. (1): ``j*`` still maximal at ``θ_{t+1}``."""
+        """True when eqs. (7)–(8) give the exact argmin of eq. (1): ``j*`` still maximal at ``θ_{t+1}``.
+
+        Parameters
+        ----------
+        M, theta, grad : arrays (N, n), (n,), (n,)
+        """
         M = self._M(M)
         nxt, j = self.mirror_step(M, theta, grad)
         q = (M * M) @ (nxt * nxt)
         return bool(q[j] >= q.max() * (1 - 1e-12))
 
     def mirror_objective(self, M, theta, grad, x) -> float:
-        """The objective of eq. (1) at ``x``: ``<∇L(θ_t), x> + B_φ(x || θ_t)/(2η)``."""
+        """The objective of eq. (1) at ``x``: ``<∇L(θ_t), x> + B_φ(x || θ_t)/(2η)``.
+
+        Parameters
+        ----------
+        M, theta, grad, x : arrays (N, n), (n,), (n,), (n,)
+        """
         return float(grad @ x) + self.bregman(M, x, theta) / (2.0 * self.eta)
 
     # ------------------------------------------------------------------ tasks
@@ -232,7 +282,13 @@ class MetaMD:
     # ------------------------------------------------------------------ unroll + hypergradient
     def unroll(self, M, task, theta1, *, steps: int | None = None, grad_mode: bool = True):
         """``T`` mirror steps from ``θ_1``; with ``grad_mode`` also the forward-mode Jacobian
-        ``J_T = dθ_T/dM`` of eq. (20) as an ``(n, N, n)`` array. Returns ``(θ_T, J_T)``."""
+        ``J_T = dθ_T/dM`` of eq. (20) as an ``(n, N, n)`` array. Returns ``(θ_T, J_T)``.
+
+        Parameters
+        ----------
+        M, task, theta1 : array (N, n), oracle, array (n,)
+        steps, grad_mode : int (default ``horizon``) and bool
+        """
         task = self._task(task)
         theta = as_array(theta1, "theta1", ndim=1).copy()
         n = theta.shape[0]
@@ -303,7 +359,13 @@ class MetaMD:
         return value, d
 
     def task_objective(self, M, task, theta1, *, grad: bool = True):
-        """``B_φ(θ_T || θ_1)`` for one task and (with ``grad``) its total derivative in ``M`` (eq. (19))."""
+        """``B_φ(θ_T || θ_1)`` for one task and (with ``grad``) its total derivative in ``M`` (eq. (19)).
+
+        Parameters
+        ----------
+        M, task, theta1, grad
+            As :meth:`unroll`; ``grad``: also the derivative.
+        """
         M = self._M(M)
         theta1 = as_array(theta1, "theta1", ndim=1)
         thetaT, J = self.unroll(M, task, theta1, grad_mode=grad)
@@ -312,7 +374,12 @@ class MetaMD:
     def meta_objective(self, M, tasks, theta1s, *, grad: bool = True):
         """Eq. (10): ``E(M) = (1/n) Σ_i B_φ(θ_T^(i) || θ_1^(i)) + k/λ``, ``λ = min_{j,i} m_{j,i}``;
         returns ``(E, dE/dM)`` (gradient ``None`` with ``grad=False``). Constant-Hessian tasks
-        (quadratics) are unrolled together, vectorised over tasks."""
+        (quadratics) are unrolled together, vectorised over tasks.
+
+        Parameters
+        ----------
+        M, tasks, theta1s, grad : array (N, n), list of oracles, arrays (n,), bool
+        """
         M = self._M(M)
         tasks = [self._task(t) for t in tasks]
         if len(tasks) == 0:
@@ -355,7 +422,15 @@ class MetaMD:
         ``progress``: as :func:`olc.play`, or a callable ``progress(step)`` called after each meta-step.
         A meta-step whose unroll diverges (a sampled task on which the current ``M`` steps too far)
         raises :class:`~olc.errors.DivergenceError` with ``.step`` the meta-step and ``.partial``
-        the :class:`MetaMDHistory` so far (``objective`` of the completed steps, ``M`` played)."""
+        the :class:`MetaMDHistory` so far (``objective`` of the completed steps, ``M`` played).
+
+        Parameters
+        ----------
+        task_sampler, init : callables ``rng -> task`` and ``rng -> θ_1`` (or a fixed array)
+        dim, meta_steps, tasks_per_step, seed : int
+        progress : bool or callable ``progress(step)``, optional
+            As :func:`olc.play`, or called after each meta-step.
+        """
         n = positive_int(dim, "dim")
         if not callable(init):
             theta1 = as_array(init, "init", shape=(n,))
@@ -404,12 +479,22 @@ class MetaMD:
 
     def learner(self, M) -> _MirrorDescent:
         """The mirror descent of eqs. (7)–(8) with a fixed (learned) ``M`` as an olc learner: play it in
-        any optimization game, ``olc.play(md.learner(M), olc.games.optimization(task, T, θ_1))``."""
+        any optimization game, ``olc.play(md.learner(M), olc.games.optimization(task, T, θ_1))``.
+
+        Parameters
+        ----------
+        M : array (N, n)
+        """
         return _MirrorDescent(self, self._M(M))
 
     def deploy(self, M, task, theta1, *, tol: float = 1e-3, max_steps: int = 10_000) -> MetaMDRun:
         """Run the learned mirror descent on a (held-out) task until ``||∇L(θ)|| <= tol``: :func:`olc.play`
-        of :meth:`learner` in ``olc.games.optimization(task, max_steps + 1, theta1, tol=tol)``."""
+        of :meth:`learner` in ``olc.games.optimization(task, max_steps + 1, theta1, tol=tol)``.
+
+        Parameters
+        ----------
+        M, task, theta1, tol, max_steps : array (N, n), oracle, array (n,), float, int
+        """
         task = self._task(task)
         theta = as_array(theta1, "theta1", ndim=1).copy()
         M = self._M(M, theta.shape[0])

@@ -29,7 +29,14 @@ __all__ = ["lqr_gain", "lqr_gains", "DFCSet", "dfc_set", "resolve_gain", "as_qua
 
 
 def check_system(system, who: str = "system"):
-    """Check ``system`` is an olc linear system (``olc.systems.LTISystem`` / ``LTVSystem``)."""
+    """Check ``system`` is an olc linear system (``olc.systems.LTISystem`` / ``LTVSystem``).
+
+    Parameters
+    ----------
+    system : object
+    who : str
+        The argument name the error message uses.
+    """
     need = ("state_dim", "control_dim", "A", "B", "matrices", "is_time_varying")
     if not all(hasattr(system, a) for a in need):
         raise InvalidArgumentError(f"{who}: expected an olc linear system (olc.systems.LTISystem or LTVSystem), "
@@ -38,8 +45,15 @@ def check_system(system, who: str = "system"):
 
 
 def as_quadratic_cost(cost, system=None, who: str = "cost"):
-    """``cost`` as a :class:`olc.systems.QuadraticCost` (a pair ``(Q, R)`` is accepted), with
-    dimensions checked against ``system``. ``Q`` must be PSD and ``R`` positive definite."""
+    """``cost`` as a :class:`olc.systems.QuadraticCost`; ``Q`` must be PSD and ``R`` positive definite.
+
+    Parameters
+    ----------
+    cost : QuadraticCost or pair (Q, R)
+    system : linear system, optional
+        Checks the dimensions against it.
+    who : str
+    """
     if isinstance(cost, (tuple, list)) and len(cost) == 2:
         cost = QuadraticCost(*cost)
     if not isinstance(cost, QuadraticCost):
@@ -55,15 +69,24 @@ def lqr_gain(A, B, Q, R) -> tuple[np.ndarray, np.ndarray]:
     """Infinite-horizon discrete LQR: ``K = (R + BᵀPB)⁻¹ BᵀPA`` with ``P`` the stabilising solution
     of the DARE ``P = Q + AᵀPA − AᵀPB (R + BᵀPB)⁻¹ BᵀPA`` (``scipy.linalg.solve_discrete_are``).
 
-    The optimal policy is ``u = −K x``. Scaling ``Q`` and ``R`` together scales ``P`` and leaves
-    ``K`` unchanged, so the cost convention (``xᵀQx + uᵀRu``, no ½) does not matter.
-    Returns ``(K, P)``.
+    The optimal policy is ``u = −K x``; scaling ``Q`` and ``R`` together leaves ``K`` unchanged, so
+    the cost convention (``xᵀQx + uᵀRu``, no ½) does not matter. Returns ``(K, P)``. The inputs are
+    checked first, so an ``InvalidArgumentError`` about the Riccati equation means a genuinely
+    unstabilisable ``(A, B)`` or undetectable ``(A, Q)``.
 
-    ``A`` (d, d), ``B`` (d, m), ``Q`` (d, d) symmetric PSD, ``R`` (m, m) symmetric positive
-    definite, all finite — checked first (:class:`~olc.errors.ShapeError` /
-    :class:`~olc.errors.InvalidArgumentError` naming the argument), so an
-    ``InvalidArgumentError`` about the Riccati equation means a genuinely unstabilisable
-    ``(A, B)`` or undetectable ``(A, Q)``.
+    Parameters
+    ----------
+    A, B : arrays (d, d) and (d, m)
+    Q, R : arrays (d, d) symmetric PSD and (m, m) symmetric positive definite
+
+    Examples
+    --------
+    With ``A = B = Q = R = 1`` the DARE is ``P² = P + 1``: ``P`` is the golden ratio, ``K = P/(1+P)``.
+
+    >>> from olc.systems import lqr_gain
+    >>> K, P = lqr_gain([[1.0]], [[1.0]], [[1.0]], [[1.0]])
+    >>> bool(np.isclose(P[0, 0], (1 + 5 ** 0.5) / 2)), bool(np.isclose(K[0, 0], P[0, 0] / (1 + P[0, 0])))
+    (True, True)
     """
     from scipy.linalg import solve_discrete_are
 
@@ -90,12 +113,14 @@ def lqr_gains(A_seq, B_seq, Q, R, P_final=None) -> tuple[np.ndarray, np.ndarray]
 
     Minimises ``Σ_{t<T} x_tᵀQx_t + u_tᵀRu_t + x_TᵀP_final x_T`` (``P_final`` default 0, the game's
     cost has no terminal term): ``K_t = (R + B_tᵀP_{t+1}B_t)⁻¹ B_tᵀP_{t+1}A_t``,
-    ``P_t = Q + A_tᵀP_{t+1}(A_t − B_t K_t)``. Returns ``(K (T, m, d), P (T+1, d, d))``.
+    ``P_t = Q + A_tᵀP_{t+1}(A_t − B_t K_t)``. Returns ``(K (T, m, d), P (T+1, d, d))``. If ``P_t``
+    overflows (an unstable, uncontrollable system over a long horizon), :class:`~olc.errors.DivergenceError`
+    has ``err.step = t`` and ``err.partial = (K, P)`` (entries ``t+1..`` of ``K``, ``t+1..T`` of ``P``).
 
-    ``A_seq`` (T, d, d), ``B_seq`` (T, d, m), ``Q`` (d, d) PSD, ``R`` (m, m) positive definite,
-    ``P_final`` (d, d) PSD. If the cost-to-go ``P_t`` overflows (an unstable, uncontrollable
-    system over a long horizon), :class:`~olc.errors.DivergenceError` is raised with
-    ``err.step = t`` and ``err.partial = (K, P)`` (entries ``t+1..`` of ``K``, ``t+1..T`` of ``P`` filled).
+    Parameters
+    ----------
+    A_seq, B_seq : arrays (T, d, d) and (T, d, m)
+    Q, R, P_final : arrays (d, d) PSD, (m, m) positive definite, (d, d) PSD
     """
     A_seq = as_array(A_seq, "A_seq", ndim=3)
     T, d = A_seq.shape[:2]
@@ -149,6 +174,14 @@ def resolve_gain(system, cost, K=None, horizon: int | None = None, who: str = "K
 
     Raises :class:`~olc.errors.InvalidArgumentError` naming ``K`` and the spectral radius (or the
     product norm) when the check fails.
+
+    Parameters
+    ----------
+    system, cost : linear system and QuadraticCost
+    K : array (m, d), optional
+    horizon : int, optional
+        The LTV horizon to check (default ``system.horizon``).
+    who : str
     """
     d, m = system.state_dim, system.control_dim
     if K is None and not system.is_time_varying:
@@ -177,12 +210,15 @@ def resolve_gain(system, cost, K=None, horizon: int | None = None, who: str = "K
 
 
 class DFCSet(Product):
-    """The set of disturbance-feedback matrices ``M = (M^{[1]}, ..., M^{[H]})`` with
-    ``||M^{[i]}|| <= r_i`` — an :class:`olc.sets.Product` of per-lag
-    :class:`~olc.sets.OperatorBall` (``norm="op"``) or :class:`~olc.sets.FrobeniusBall`
-    (``norm="fro"``).
+    """The disturbance-feedback matrices ``M = (M^{[1]}, ..., M^{[H]})`` with ``||M^{[i]}|| <= r_i``:
+    a :class:`olc.sets.Product` projected all lags at once (``P_{rB}(x) = r P_B(x/r)``).
 
-    Projection is :meth:`olc.sets.Product.project` (all lags at once, ``P_{rB}(x) = r P_B(x/r)``).
+    Parameters
+    ----------
+    radii : array (H,)
+    shape : pair (m, d)
+    norm : {"op", "fro"}
+        Per-lag :class:`~olc.sets.OperatorBall` or :class:`~olc.sets.FrobeniusBall`.
     """
 
     def __init__(self, radii, shape, norm: str = "op"):
@@ -204,9 +240,14 @@ def dfc_set(H: int, m: int, d: int, *, kappa_M: float | None = None, gamma: floa
             radius=None, norm: str = "op") -> DFCSet:
     """The GPC decision set: ``||M^{[i]}|| <= r_i`` for ``i = 1..H`` (docs/gpc-semantics.md).
 
-    ``radius`` (a number, or an array (H,) of per-lag radii) overrides ``kappa_M``/``gamma``;
-    otherwise ``r_i = kappa_M (1 − gamma)^i`` (the paper's ``κ³(1−γ)^i``) with defaults
-    ``kappa_M = 5`` and ``gamma = 0``.
+    Parameters
+    ----------
+    H, m, d : int
+    kappa_M, gamma : float, optional
+        ``r_i = kappa_M (1 − gamma)^i`` (the paper's ``κ³(1−γ)^i``; defaults 5 and 0).
+    radius : float or array (H,), optional
+        Per-lag radii; overrides ``kappa_M``/``gamma``.
+    norm : {"op", "fro"}
     """
     H = positive_int(H, "H")
     check_alloc(2e3 * H + 8.0 * H * m * d, f"dfc_set(H={H}): {H} per-lag balls of ({m}, {d}) matrices",
