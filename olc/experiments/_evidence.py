@@ -28,6 +28,7 @@ everywhere (docs/reproductions.md states them for readers):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import re
@@ -225,10 +226,6 @@ def seed_list(seed: int, seeds: int) -> list[int]:
     return list(range(int(seed) * int(seeds), (int(seed) + 1) * int(seeds)))
 
 
-#: the PROTOCOL row of the ``seed`` field of every experiment whose seeds come from :func:`seed_list`
-SEED_ROW = ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1")
-
-
 def mean_se(values, axis=0):
     """Mean and standard error (``std(ddof=1)/√n``; 0 for one value) over ``axis``, ignoring NaN."""
     import warnings
@@ -353,6 +350,29 @@ def _cell(text) -> str:
 
 
 # ------------------------------------------------------------------------------------------ protocol
+#: the PROTOCOL row of the ``seed`` field of every experiment whose seeds come from :func:`seed_list`
+SEED_ROW = ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1")
+#: rows several experiments share: ``shared = "<key>"`` in a protocols/*.toml row
+SHARED_ROWS = {"seed": SEED_ROW}
+
+
+@functools.cache
+def _protocol_rows(name: str) -> tuple:
+    import tomllib
+    from importlib.resources import files
+
+    rows = tomllib.loads(files(__package__).joinpath("protocols", f"{name}.toml").read_text("utf-8"))["row"]
+    return tuple(SHARED_ROWS[r["shared"]] if "shared" in r else
+                 tuple(r[k] for k in ("fields", "paper", "olc", "why") if k in r) for r in rows)
+
+
+def protocol(name: str) -> list[tuple]:
+    """The PROTOCOL table of experiment ``name`` (data, not code: ``olc/experiments/protocols/<name>.toml``,
+    one ``[[row]]`` per setting with ``fields``, ``paper``, ``olc``; ``shared = "seed"`` for :data:`SEED_ROW`)
+    as the ``(fields, paper, olc/why)`` tuples :func:`protocol_records` reads."""
+    return list(_protocol_rows(name))
+
+
 def apply_protocol(cfg, paper: dict):
     """``cfg`` with ``protocol="paper"`` resolved: every field in ``paper`` that still holds its
     ``Config`` default takes the paper's value (a value set explicitly wins); unchanged otherwise."""

@@ -77,24 +77,7 @@ class Config:
 
 PAPER_PRESET = {"T": 20_000, "seeds": 5}
 
-PROTOCOL = [
-    ("T", "regret bounds for any T (Agarwal et al. 2019, Thm. 5: Õ(√T))", "4,000 rounds (default) / 20,000 "
-     "(protocol=paper)"),
-    ("H, lr, kappa_M", "H = O(log T) memory, η_t ∝ 1/√t, a ball of radius κ_M (constants not fixed)",
-     "H = 10, η_t = 0.01 / (scale² √t), κ_M = 5 (docs/control.md §6, §9 explain the choice)"),
-    ("bandit_H, bandit_kappa, bandit_lr", "Gradu et al. 2020 (BCO with memory, nonconvex-meta-optimization "
-     "Alg. 6): η ∝ T^-3/4", "H = 3, κ = 1, BanditGPC's default schedule"),
-    ("period", "sinusoidal disturbance (period not fixed)", "20 rounds"),
-    ("systems, disturbances", "teaching systems; i.i.d., periodic and adversarial disturbances",
-     "double integrator, inverted pendulum (linearised, scale 0.1), a random stable 3-state system; Gaussian, "
-     "sinusoidal, adaptive 'ascent' adversary"),
-    ("curve_points", "—", "points kept per curve (plots, sweeps)"),
-    ("seeds", "bounds hold for every disturbance sequence", "2 (default) / 5 (protocol=paper) disturbance draws; "
-     "mean ± s.e., claims graded per (system, seed)"),
-    ("protocol", "Agarwal et al. 2019; Gradu et al. 2020 (settings not in the five papers)",
-     "protocol=paper: T = 20,000 and 5 seeds"),
-    ev.SEED_ROW,
-]
+PROTOCOL = ev.protocol(NAME)
 __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"T": integer(1), "H": integer(1), "lr": positive, "bandit_H": integer(1), "bandit_kappa": positive,

@@ -74,26 +74,7 @@ PAPER_PRESET = {"lr_grid": TABLE2["lr"], "w_init_grid": TABLE2["w_init"], "meta_
          "momentum_grid": tuple(sorted(round(1.0 - d, 6) for d in TABLE2["decay"] if d <= 1.0)),
          "ada_decay_grid": (0.0, *(d for d in TABLE2["decay"] if d <= 1.0)), "seeds": 2}
 
-PROTOCOL = [
-    ("n_problems", "5 sampled Q (Fig. 2 columns)", "same"),
-    ("seeds", "one draw of the 5 problems", "independent draws of n_problems Q each: claims are graded over every "
-     "(seed, Q)"),
-    ("iterations", "100", "same"),
-    ("lr_grid", "[.1, .3, .7, .9, 3, 5]", "default: a 4-point subset (seconds); extended while an optimum is at "
-     "its end"),
-    ("w_init_grid", "[0, .3, 1, 3, 10, 30]", "default: a subset that keeps AdaGrad's best Table 2 value (30)"),
-    ("meta_lr_grid", "[.001, .003, ..., 10, 30] (meta variants)", "default: a subset, extended at its ends"),
-    ("momentum_grid", "decay rate [.001, ..., 30] (baselines)", "read as momentum = 1 − decay, decay <= 1 (decay 1 = "
-     "GD, the trivial member); momentum's velocity starts at 0 (no w init)"),
-    ("ada_decay_grid", "decay rate [.001, ..., 30] (baselines)", "AdaGrad's accumulator Σ ← (1 − decay)Σ + g², decay "
-     "<= 1, plus decay 0 (plain AdaGrad, the trivial member)"),
-    ("max_extend", "not stated (fixed grid)", "an optimum at a grid end extends that axis geometrically, up to "
-     "max_extend steps; results say where each optimum sits"),
-    ("rate_dim, rate_T", "Thm. 3 / Cor. 1 (no experiment)", "a worst-case quadratic on which the rates show: λ "
-     "log-spaced in [1e-7, 1]"),
-    ("protocol", "App. B", "protocol=paper runs Table 2's full grids"),
-    ev.SEED_ROW,
-]
+PROTOCOL = ev.protocol(NAME)
 __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 #: iterations >= 2 (the momentum grid runs iterations - 1 steps); rate_T >= 10 (the rate is a slope

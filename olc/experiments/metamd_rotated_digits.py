@@ -39,32 +39,7 @@ PAPER_TABLE = {  # Table 1 (top): test accuracy (%) per held-out rotation, 3-lay
     "SGD": (92.23, 91.91, 92.57, 92.89, 92.73, 92.36), "SGD-M": (94.77, 94.64, 94.66, 94.67, 94.60, 94.47),
     "Adam": (92.96, 93.29, 93.51, 93.69, 93.67, 92.98), "MetaMD": (95.22, 95.18, 95.44, 95.34, 95.51, 95.12)}
 
-PROTOCOL = [
-    ("angles, n_train, n_val", "RotatedMNIST: MNIST rotated by 0/15/30/45/60/75°", "scikit-learn 8×8 digits rotated "
-     "by the same angles (scipy.ndimage.rotate, bilinear), one seeded split shared by all domains: 1,100 train / "
-     "300 validation / 397 test images, standardised per domain (offline, no download; same six domains)"),
-    ("hidden", "3-layer MLP", "digits_mlp 64 → 32 → 32 → 10 (ReLU), 3,466 parameters, float64: same depth, scaled "
-     "to 8×8 inputs"),
-    ("leave-one-out", "meta-train on 5 domains, meta-test on the held-out one, each domain in turn", "the same",
-     "the same"),
-    ("n_mix", "φ = max_j θᵀM_j²θ, N = 3 (eq. (6))", "the same (olc.torch.MetaMD)"),
-    ("horizon, task_batch", "train MetaMD to convergence", "30 full-batch mirror steps on 256 training images of one "
-     "domain, from a fresh random initialisation (a minute in total; docs/torch.md on short unrolls)"),
-    ("meta_steps, tasks_per_step, meta_lr, meta_clip, k", "Alg. 1, GD on M (meta-lr, k not given)",
-     "8 meta-steps of 2 tasks, meta-lr 10, meta-step clip 0.2, k = 1e-3"),
-    ("eta, m_init, m_min, m_max", "M positive (squared parameters)", "η = 0.25, box [0.35, 5], m_init = 0.5: the box "
-     "keeps η/m² <= 2 (short unrolls diverge above it); m_init makes η/m² = 1, SGD's tuned lr scale"),
-    ("sgd_grid, sgdm_grid, adam_grid, eta_grid, max_extend", "lr {0.1, 0.05, 0.01, 0.005, 0.001} (Adam {0.3 … "
-     "0.001}) and weight decay", "SGD {0.1, 0.3, 1}, SGD-M {0.03, 0.1, 0.3}, Adam {0.003, 0.01, 0.03}, MetaMD η "
-     "{0.083, 0.25, 0.75}; extended while the optimum is at an end; weight decay 0; chosen by validation accuracy "
-     "(App. E's grid had its optimum at the edge here; a common protocol tunes MetaMD's η too; protocol=paper uses "
-     "App. E's grids, extended)"),
-    ("T, batch, eval_every", "to convergence", "150 minibatch steps of 128 (≈ 17 epochs): seconds"),
-    ("n_seeds", "3 meta-test trials, mean ± std", "3 deployment seeds, mean ± std; claims counted per seed"),
-    ("protocol", "Sec. 5.2, Table 1, App. E", "protocol=paper: App. E's learning-rate grids (extended to interior "
-     "optima)"),
-    ("seed", "not stated", "split, meta-training and deployment seeds seed … seed + n_seeds − 1"),
-]
+PROTOCOL = ev.protocol(NAME)
 
 @dataclass
 class Config:

@@ -53,17 +53,7 @@ class Config:
 
 PAPER_PRESET = {"T": 100_000, "seeds": 5}
 
-PROTOCOL = [
-    ("T", "regret bounds hold for every T (anytime)", "10,000 rounds (default) / 100,000 (protocol=paper): the "
-     "slope is fitted over the last two decades"),
-    ("dim, radius", "any dimension; a ball of radius r", "d = 5, r = 1; gradients in [-1, 1]^d, so G = √d"),
-    ("memory", "nonconvex-meta-optimization Alg. 6: losses with memory H", "H = 3"),
-    ("seeds", "bounds hold for every sequence (no seeds)", "3 (default) / 5 (protocol=paper) games; mean ± s.e., "
-     "each claim graded per seed"),
-    ("protocol", "Zinkevich 2003 Thm. 1; optimistic-meta-gradients eq. (6); Hedge; FKM; Alg. 6",
-     "protocol=paper: T = 100,000 and 5 seeds"),
-    ev.SEED_ROW,
-]
+PROTOCOL = ev.protocol(NAME)
 __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 #: T >= 2: the regret exponent is a fitted slope (two rounds at least); dim >= 2: the drifting

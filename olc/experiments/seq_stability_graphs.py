@@ -61,17 +61,7 @@ class Config:
 
 PAPER_PRESET = {"seeds": 10, "T": 200}
 
-PROTOCOL = [
-    ("graphs", "Def. 3 is stated for any LTV system (no graphs in the paper)", "networkx's real graphs: karate, "
-     "florentine, les-miserables, davis"),
-    ("T, max_length", "all intervals I ⊆ [T]", "T = 100 (200 under protocol=paper), intervals up to 50 steps"),
-    ("n_modes, switch_prob", "—", "3 random edge-disjoint sub-graphs, Markov switching with probability 0.2"),
-    ("p_fail", "—", "each edge fails with probability 0.3 per step"),
-    ("seeds", "—", "3 (default) / 10 (protocol=paper) draws of the schedules and failures"),
-    ("protocol", "nonconvex-meta-optimization Def. 3", "protocol=paper: 10 seeds, T = 200"),
-    ev.SEED_ROW,
-    ("backend", "—", "numpy reference for the interval norms"),
-]
+PROTOCOL = ev.protocol(NAME)
 __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"graphs": each(choice(*REAL_GRAPHS)), "T": integer(1), "max_length": integer(1), "n_modes": integer(1),
