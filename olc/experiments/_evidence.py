@@ -358,8 +358,9 @@ SHARED_ROWS = {"seed": SEED_ROW}
 
 @functools.cache
 def _protocol_rows(name: str) -> tuple:
-    import tomllib
     from importlib.resources import files
+
+    import tomllib
 
     rows = tomllib.loads(files(__package__).joinpath("protocols", f"{name}.toml").read_text("utf-8"))["row"]
     return tuple(SHARED_ROWS[r["shared"]] if "shared" in r else

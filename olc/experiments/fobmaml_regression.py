@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DivergenceError
+from . import SeedsConfig, checked, each, integer, positive, real
 from . import _evidence as ev
-from . import checked, choice, each, integer, positive, real
 from ._plot import band, pyplot, save_figure, suptitle
 
 NAME = "fobmaml-regression"
@@ -36,7 +36,7 @@ FOB = "FO-B-MAML (symmetric)"
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
     dim: int = 10
     n_tasks: int = 10
     condition: float = 100.0
@@ -50,9 +50,6 @@ class Config:
     outer_steps: int = 30
     outer_lrs: list[float] = field(default_factory=lambda: [0.1, 0.3, 1.0])
     max_extend: int = 3
-    seeds: int = 2
-    protocol: str = "default"
-    seed: int = 0
 
 
 PAPER_PRESET = {"seeds": 5}
@@ -63,8 +60,7 @@ __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 CHECKS = {"dim": integer(1), "n_tasks": integer(1), "condition": real(1.0), "scale": positive, "lam": positive,
           "inner_lr": positive, "nu": positive, "inner_steps": each(integer(1)),
           "cg_steps": each(integer(1), nonempty=False), "loss_inner_steps": integer(1), "outer_steps": integer(1),
-          "outer_lrs": each(positive), "max_extend": integer(0), "seeds": integer(1),
-          "protocol": choice("default", "paper"), "seed": integer(0)}
+          "outer_lrs": each(positive), "max_extend": integer(0)}
 
 
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from . import SeedsConfig, checked, choice, integer, nonnegative, positive, real
 from . import _evidence as ev
-from . import checked, choice, integer, nonnegative, positive, real
 from ._plot import band, pyplot, save_figure, suptitle
 
 NAME = "ftml-rainbow-digits"
@@ -40,9 +40,8 @@ BASELINES = METHODS[1:]
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
     n_tasks: int = 6
-    seeds: int = 2
     n_train: int = 200
     n_test: int = 100
     model: str = "mlp"
@@ -60,8 +59,6 @@ class Config:
     update_lr: float = 0.1
     update_steps: int = 30
     scales: str = "1.0"
-    protocol: str = "default"
-    seed: int = 0
 
 
 PAPER_PRESET = {"n_tasks": 56, "seeds": 3, "model": "cnn", "n_train": 300, "scales": "1.0,0.5"}
@@ -94,12 +91,11 @@ def _channels(value, key: str = "channels"):
     return vals
 
 
-CHECKS = {"n_tasks": integer(1), "seeds": integer(1), "n_train": integer(1), "n_test": integer(1),
-          "model": choice("mlp", "cnn"), "hidden": integer(1), "channels": _channels, "n_per_step": integer(1),
-          "eval_n": integer(1), "threshold": real(0.0, 1.0), "inner_lr": positive, "inner_steps": integer(1),
-          "batch_size": integer(1), "label_smoothing": nonnegative, "meta_steps": integer(1), "meta_lr": positive,
-          "update_lr": positive, "update_steps": integer(1), "scales": parse_scales,
-          "protocol": choice("default", "paper"), "seed": integer(0)}
+CHECKS = {"n_tasks": integer(1), "n_train": integer(1), "n_test": integer(1), "model": choice("mlp", "cnn"),
+          "hidden": integer(1), "channels": _channels, "n_per_step": integer(1), "eval_n": integer(1),
+          "threshold": real(0.0, 1.0), "inner_lr": positive, "inner_steps": integer(1), "batch_size": integer(1),
+          "label_smoothing": nonnegative, "meta_steps": integer(1), "meta_lr": positive, "update_lr": positive,
+          "update_steps": integer(1), "scales": parse_scales}
 
 
 def check(cfg: Config) -> None:

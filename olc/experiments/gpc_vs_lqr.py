@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import SeedsConfig, checked, choice, each, integer, optional, positive, thin_curve
 from . import _evidence as ev
-from . import checked, choice, each, integer, optional, positive, thin_curve
 from ._plot import band, pyplot, save_figure, suptitle, symlog_regret
 
 NAME = "gpc-vs-lqr"
@@ -56,7 +56,7 @@ CONTROLLERS = ("gpc", "bandit-gpc", "lqr", "zero")
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
     """Defaults run in well under a minute on two cores."""
 
     T: int = 4000
@@ -70,9 +70,6 @@ class Config:
     systems: list[str] = field(default_factory=lambda: list(SYSTEMS))
     disturbances: list[str] = field(default_factory=lambda: list(DISTURBANCES))
     curve_points: int = 200
-    seeds: int = 2
-    protocol: str = "default"
-    seed: int = 0
 
 
 PAPER_PRESET = {"T": 20_000, "seeds": 5}
@@ -81,9 +78,8 @@ PROTOCOL = ev.protocol(NAME)
 __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"T": integer(1), "H": integer(1), "lr": positive, "bandit_H": integer(1), "bandit_kappa": positive,
-          "bandit_lr": optional(positive), "kappa_M": positive, "period": positive,
-          "systems": each(choice(*SYSTEMS)), "disturbances": each(choice(*DISTURBANCES)),
-          "curve_points": integer(1), "seeds": integer(1), "protocol": choice("default", "paper"), "seed": integer(0)}
+          "bandit_lr": optional(positive), "kappa_M": positive, "period": positive, "systems": each(choice(*SYSTEMS)),
+          "disturbances": each(choice(*DISTURBANCES)), "curve_points": integer(1)}
 
 
 def _system(name: str):

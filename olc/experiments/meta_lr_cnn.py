@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import EvidenceConfig, checked, choice, each, integer, positive
 from . import _evidence as ev
-from . import checked, choice, each, integer, positive
 from ._plot import pyplot, save_figure, suptitle
 from ._torch_training import train
 
@@ -42,7 +42,7 @@ PROTOCOL = ev.protocol(NAME)
 
 
 @dataclass
-class Config:
+class Config(EvidenceConfig):
     T: int = 200
     batch: int = 32
     eval_every: int = 10
@@ -53,8 +53,6 @@ class Config:
     max_extend: int = 2
     projection: str = "greedy"
     channels: tuple[int, ...] = (8, 16)
-    protocol: str = "default"
-    seed: int = 0
 
 
 PAPER_PRESET = {"sgd_grid": (0.001, 0.01, 0.02, 0.05, 0.1), "meta_grid": (0.001, 0.01, 0.02, 0.05, 0.1)}
@@ -62,8 +60,7 @@ __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"T": integer(4), "batch": integer(1), "eval_every": integer(1), "n_seeds": integer(2),
           "tune_seeds": integer(1), "sgd_grid": each(positive), "meta_grid": each(positive), "max_extend": integer(0),
-          "projection": choice("lazy", "greedy"), "channels": each(integer(1)),
-          "protocol": choice("default", "paper"), "seed": integer(0)}
+          "projection": choice("lazy", "greedy"), "channels": each(integer(1))}
 
 
 def _data(seed):

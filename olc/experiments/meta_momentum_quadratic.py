@@ -37,8 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import SeedsConfig, checked, each, integer, nonnegative, positive
 from . import _evidence as ev
-from . import checked, choice, each, integer, nonnegative, positive
 from ._plot import pyplot, save_figure, suptitle
 
 NAME = "meta-momentum-quadratic"
@@ -53,9 +53,8 @@ PAIRS = (("Meta-Momentum", "Momentum"), ("Meta-AdaGrad", "AdaGrad"))  # Fig. 2: 
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
     n_problems: int = 5
-    seeds: int = 2
     iterations: int = 100
     lr_grid: tuple[float, ...] = (0.1, 0.3, 0.9, 3.0)
     w_init_grid: tuple[float, ...] = (0.0, 1.0, 10.0, 30.0)
@@ -65,8 +64,6 @@ class Config:
     max_extend: int = 3
     rate_dim: int = 100
     rate_T: int = 500
-    protocol: str = "default"
-    seed: int = 0
 
 
 #: protocol=paper: Table 2's full grids (decay rates read as described in the module docstring)
@@ -79,10 +76,9 @@ __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 #: iterations >= 2 (the momentum grid runs iterations - 1 steps); rate_T >= 10 (the rate is a slope
 #: fitted over t >= rate_T / 20, on at least a handful of points)
-CHECKS = {"n_problems": integer(1), "seeds": integer(1), "iterations": integer(2), "lr_grid": each(positive),
+CHECKS = {"n_problems": integer(1), "iterations": integer(2), "lr_grid": each(positive),
           "w_init_grid": each(nonnegative), "meta_lr_grid": each(positive), "momentum_grid": each(nonnegative),
-          "ada_decay_grid": each(nonnegative), "max_extend": integer(0), "rate_dim": integer(1),
-          "rate_T": integer(10), "protocol": choice("default", "paper"), "seed": integer(0)}
+          "ada_decay_grid": each(nonnegative), "max_extend": integer(0), "rate_dim": integer(1), "rate_T": integer(10)}
 
 
 def check(cfg: Config) -> None:

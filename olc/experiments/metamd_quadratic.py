@@ -56,8 +56,8 @@ import numpy as np
 
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
 from ..optim import Chain, Momentum, ScaleByAdam, Transform
+from . import SeedsConfig, checked, each, integer, nonnegative, optional, pair, positive, real
 from . import _evidence as ev
-from . import checked, choice, each, integer, nonnegative, optional, pair, positive, real
 from ._plot import pyplot, save_figure, suptitle
 
 NAME = "metamd-quadratic"
@@ -74,13 +74,13 @@ ROWS = ("top", "bottom")
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
+    seeds: int = 3
     """``k`` and ``meta_lr`` are ``(top, bottom)`` pairs (a float applies to both rows)."""
 
     flat_top: float = 0.15
     flat_bottom: float = 0.03
     rotation: float = 0.0
-    seeds: int = 3
     train_tasks: int = 6
     test_tasks: int = 8
     meta_steps: int = 40
@@ -100,8 +100,6 @@ class Config:
     max_extend: int = 8
     tol: float = 1e-3
     max_iter: int = 30_000
-    protocol: str = "default"
-    seed: int = 0
 
 
 PAPER_PRESET = {"seeds": 5}
@@ -109,14 +107,12 @@ PAPER_PRESET = {"seeds": 5}
 PROTOCOL = ev.protocol(NAME)
 __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
-CHECKS = {"flat_top": positive, "flat_bottom": positive, "rotation": real(), "seeds": integer(1),
-          "train_tasks": integer(1), "test_tasks": integer(1),
-          "meta_steps": integer(1), "tasks_per_step": integer(1), "horizon": integer(1),
-          "unroll_tol": optional(positive), "eta": positive, "k": pair(nonnegative, ROWS), "meta_lr": pair(positive, ROWS),
-          "meta_clip": optional(positive), "m_init": positive, "m_min": positive, "m_max": positive,
-          "ablation_horizon": optional(integer(1)), "sgd_grid": each(positive), "adam_grid": each(positive),
-          "max_extend": integer(0), "tol": positive, "max_iter": integer(1), "protocol": choice("default", "paper"),
-          "seed": integer(0)}
+CHECKS = {"flat_top": positive, "flat_bottom": positive, "rotation": real(), "train_tasks": integer(1),
+          "test_tasks": integer(1), "meta_steps": integer(1), "tasks_per_step": integer(1), "horizon": integer(1),
+          "unroll_tol": optional(positive), "eta": positive, "k": pair(nonnegative, ROWS),
+          "meta_lr": pair(positive, ROWS), "meta_clip": optional(positive), "m_init": positive, "m_min": positive,
+          "m_max": positive, "ablation_horizon": optional(integer(1)), "sgd_grid": each(positive),
+          "adam_grid": each(positive), "max_extend": integer(0), "tol": positive, "max_iter": integer(1)}
 
 
 def check(cfg: Config) -> None:

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import EvidenceConfig, checked, each, integer, positive, real
 from . import _evidence as ev
-from . import checked, choice, each, integer, positive, real
 from ._plot import pyplot, save_figure, suptitle
 from ._torch_training import train
 
@@ -42,7 +42,7 @@ PAPER_TABLE = {  # Table 1 (top): test accuracy (%) per held-out rotation, 3-lay
 PROTOCOL = ev.protocol(NAME)
 
 @dataclass
-class Config:
+class Config(EvidenceConfig):
     angles: tuple[int, ...] = (0, 15, 30, 45, 60, 75)
     hidden: tuple[int, ...] = (32, 32)
     n_train: int = 1100
@@ -68,8 +68,6 @@ class Config:
     adam_grid: tuple[float, ...] = (0.003, 0.01, 0.03)
     eta_grid: tuple[float, ...] = (0.083, 0.25, 0.75)
     max_extend: int = 2
-    protocol: str = "default"
-    seed: int = 0
 
 
 PAPER_PRESET = {"sgd_grid": (0.001, 0.005, 0.01, 0.05, 0.1), "sgdm_grid": (0.001, 0.005, 0.01, 0.05, 0.1),
@@ -81,8 +79,7 @@ CHECKS = {"angles": each(integer(0)), "hidden": each(integer(1)), "n_train": int
           "meta_steps": integer(1), "tasks_per_step": integer(1), "meta_lr": positive, "meta_clip": positive,
           "m_init": positive, "m_min": positive, "m_max": positive, "T": integer(1), "batch": integer(1),
           "eval_every": integer(1), "n_seeds": integer(1), "sgd_grid": each(positive), "sgdm_grid": each(positive),
-          "adam_grid": each(positive), "eta_grid": each(positive), "max_extend": integer(0),
-          "protocol": choice("default", "paper"), "seed": integer(0)}
+          "adam_grid": each(positive), "eta_grid": each(positive), "max_extend": integer(0)}
 
 
 def check(cfg):

@@ -54,8 +54,8 @@ import numpy as np
 
 from ..errors import DivergenceError
 from ..learners.metaopt import M_KINDS
+from . import SeedsConfig, checked, choice, each, integer, positive, real
 from . import _evidence as ev
-from . import checked, choice, each, integer, positive, real
 from ._plot import band, pyplot, save_figure, suptitle
 
 NAME = "metaopt-quadratic"
@@ -68,7 +68,7 @@ LABELS = {"adam": "Alg. 7 (Adam, constant step)", "convex": "Alg. 1 (OGD, consta
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
     N: int = 100
     T: int = 100
     n: int = 20
@@ -85,12 +85,9 @@ class Config:
     bandit_radius: float = 0.1
     problem: str = "quadratic"
     resample: bool = True
-    seeds: int = 2
     slope_from: float = 0.5
     starts: int = 3
     grid: str = "e2"
-    protocol: str = "default"
-    seed: int = 0
 
 
 #: protocol=paper: a longer horizon and more seeds (the paper has no quadratic experiment; Thm. 4 is asymptotic)
@@ -102,10 +99,8 @@ __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 CHECKS = {"N": integer(1), "T": integer(1), "n": integer(1), "H": integer(1), "L": integer(1), "M": choice(*M_KINDS),
           "algorithms": each(choice(*ALGORITHMS)), "base_lr": positive, "weight_decay": real(0.0, 1.0),
           "meta_lr": positive, "convex_lr": positive, "radius": positive, "radius_decay": real(0.0, 1.0, lo_open=True),
-          "bandit_radius": positive,
-          "problem": choice("quadratic", "regression"), "seeds": integer(1), "slope_from": real(0.0, 1.0, hi_open=True),
-          "starts": integer(1), "grid": choice("e2", "small"), "protocol": choice("default", "paper"),
-          "seed": integer(0)}
+          "bandit_radius": positive, "problem": choice("quadratic", "regression"),
+          "slope_from": real(0.0, 1.0, hi_open=True), "starts": integer(1), "grid": choice("e2", "small")}
 
 
 

@@ -30,8 +30,8 @@ import numpy as np
 
 from ..backend import BACKENDS
 from ..systems.networks import REAL_GRAPHS
+from . import SeedsConfig, checked, choice, each, integer, real
 from . import _evidence as ev
-from . import checked, choice, each, integer, real
 from ._plot import pyplot, save_figure, suptitle
 
 NAME = "seq-stability-graphs"
@@ -44,7 +44,8 @@ SCENARIOS = ("static", "switching", "failures")
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
+    seeds: int = 3
     """Defaults run in a few seconds on two cores."""
 
     graphs: list[str] = field(default_factory=lambda: ["karate", "florentine", "les-miserables", "davis"])
@@ -53,9 +54,6 @@ class Config:
     n_modes: int = 3
     switch_prob: float = 0.2
     p_fail: float = 0.3
-    seeds: int = 3
-    protocol: str = "default"
-    seed: int = 0
     backend: str = "numpy"    # interval norms: "numpy" (log-scaled reference) or a kernel: "numba", "cupy", "auto"
 
 
@@ -65,8 +63,7 @@ PROTOCOL = ev.protocol(NAME)
 __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"graphs": each(choice(*REAL_GRAPHS)), "T": integer(1), "max_length": integer(1), "n_modes": integer(1),
-          "switch_prob": real(0.0, 1.0), "p_fail": real(0.0, 1.0), "seeds": integer(1),
-          "protocol": choice("default", "paper"), "seed": integer(0), "backend": choice("auto", *BACKENDS)}
+          "switch_prob": real(0.0, 1.0), "p_fail": real(0.0, 1.0), "backend": choice("auto", *BACKENDS)}
 
 
 def _modes(G, n_modes, rng):
