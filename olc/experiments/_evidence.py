@@ -22,7 +22,8 @@ everywhere (docs/reproductions.md states them for readers):
   paper's values (explicit ``--set`` values win).
 * :func:`protocol_records`, :func:`protocol_fields`, :func:`protocol_markdown` — the PROTOCOL table of
   an experiment: for every ``Config`` field the paper's setting, olc's default and olc's
-  ``protocol=paper`` value (both read from the code, so the table cannot drift) and why they differ.
+  ``protocol=paper`` value (both read from the code, so the table cannot drift) and why they differ;
+  :func:`protocol` reads the table's prose (data, not code) from ``protocols/<NAME>.toml``.
 """
 
 from __future__ import annotations
@@ -360,7 +361,10 @@ SHARED_ROWS = {"seed": SEED_ROW}
 def _protocol_rows(name: str) -> tuple:
     from importlib.resources import files
 
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the tomli backport (setup.cfg installs it there)
+        import tomli as tomllib
 
     rows = tomllib.loads(files(__package__).joinpath("protocols", f"{name}.toml").read_text("utf-8"))["row"]
     return tuple(SHARED_ROWS[r["shared"]] if "shared" in r else
