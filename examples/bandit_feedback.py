@@ -13,10 +13,6 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
@@ -24,6 +20,8 @@ from olc.comparators import BestFixed
 from olc.learners import FKM, OGD, BCOMemory
 from olc.optim import InverseSqrt
 from olc.sets import Ball
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None)
@@ -50,6 +48,5 @@ ax.loglog(t, t ** 0.75, "k--", lw=1, label="t^{3/4}")
 ax.set_xlabel("round t")
 ax.set_ylabel("regret")
 ax.legend(fontsize=7)
-fig.tight_layout()
-path = olc.plot.save(fig, os.path.join(out, "bandit_feedback.png"), dpi=110)  # atomic write
+path = olc.plot.finish(fig, os.path.join(out, "bandit_feedback.png"))  # layout, atomic write, close
 print("figure:", path)

@@ -24,7 +24,6 @@ parser.add_argument("--T", type=int, default=400, help="number of rounds (dt = 0
 parser.add_argument("--seeds", type=int, default=3, help="number of seeds (disturbance phases)")
 args = parser.parse_args()
 out = args.out or tempfile.mkdtemp(prefix="olc-cartpole-")
-os.makedirs(out, exist_ok=True)
 
 plant = olc.systems.CartPole()                     # state (x, ẋ, θ, θ̇), control = force on the cart
 linear = plant.linearize()
@@ -45,9 +44,9 @@ for name, trs in runs.items():
           f"inside the validity region: {all(tr.info['validity']['inside'] for tr in trs)}")
 
 fig = olc.plot.response(runs, title="nonlinear cart-pole, sinusoidal disturbances")
-print("figure:", olc.plot.save(fig, os.path.join(out, "cartpole_response.png")))
+print("figure:", olc.plot.finish(fig, os.path.join(out, "cartpole_response.png")))
 fig = olc.plot.costs(runs, title="running-average cost")
-print("figure:", olc.plot.save(fig, os.path.join(out, "cartpole_costs.png")))
+print("figure:", olc.plot.finish(fig, os.path.join(out, "cartpole_costs.png")))
 gif = olc.plot.animate(runs["GPC (H=10)"][0].truncated(120), os.path.join(out, "cartpole.gif"), stride=4,
                        plant=plant, title="GPC on the cart-pole")
 print("animation:", gif)

@@ -14,13 +14,11 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=tempfile.mkdtemp())
@@ -46,7 +44,5 @@ plt.xscale("log")
 plt.xlabel("round t")
 plt.ylabel("regret vs best meta-learner")
 plt.legend()
-plt.tight_layout()
-os.makedirs(args.out, exist_ok=True)
-path = olc.plot.save(plt.gcf(), os.path.join(args.out, "ftml_online.png"), dpi=100)  # atomic write
+path = olc.plot.finish(plt.gcf(), os.path.join(args.out, "ftml_online.png"), dpi=100)  # layout, atomic write, close
 print("saved", path)

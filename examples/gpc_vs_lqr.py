@@ -12,21 +12,18 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display needed: the figure goes to a PNG
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
 from olc.systems import disturbances as D
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
 parser.add_argument("--out", default=None, help="output directory (default: a new temporary directory)")
 parser.add_argument("--T", type=int, default=2000, help="number of rounds")
 args = parser.parse_args()
 out = args.out or tempfile.mkdtemp(prefix="olc-gpc-")
-os.makedirs(out, exist_ok=True)
 T = args.T
 
 # 1. The system: a unit mass on a line, x = (position, velocity), u = force, w = disturbance.
@@ -66,6 +63,5 @@ for ax, (name, w) in zip(axes, disturbances.items()):
     print(f"{name:12s} LQR {lqr.losses.mean():7.3f}  GPC {gpc.losses.mean():7.3f}  "
           f"best DFC {best.total / T:7.3f}  GPC regret {regret[-1]:8.1f}")
 
-fig.tight_layout()
-path = olc.plot.save(fig, os.path.join(out, "gpc_vs_lqr.png"), dpi=110)  # atomic write
+path = olc.plot.finish(fig, os.path.join(out, "gpc_vs_lqr.png"))  # layout, atomic write, close
 print(f"figure: {path}")

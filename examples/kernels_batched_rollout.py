@@ -17,14 +17,12 @@ import os
 import tempfile
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")  # non-interactive: write a PNG, never open a window
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
 from olc import kernels
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 
 def main(argv=None):
@@ -33,7 +31,6 @@ def main(argv=None):
     ap.add_argument("--backend", default=None, help="numpy, numba, cupy or auto (default: global default)")
     args = ap.parse_args(argv)
     out = args.out or tempfile.mkdtemp(prefix="olc-kernels-")
-    os.makedirs(out, exist_ok=True)
 
     rng = np.random.default_rng(0)
     B, T, d, m, H = 256, 300, 3, 1, 5          # 256 systems, 300 steps each
@@ -77,8 +74,7 @@ def main(argv=None):
     ax.set_ylabel(f"cost, mean over {B} systems")
     ax.set_title("Batched rollouts with olc.kernels")
     ax.legend()
-    fig.tight_layout()
-    path = olc.plot.save(fig, os.path.join(out, "kernels_batched_rollout.png"), dpi=100)  # atomic write
+    path = olc.plot.finish(fig, os.path.join(out, "kernels_batched_rollout.png"), dpi=100)  # layout, atomic write, close
     print(f"saved {path}")
     return path
 

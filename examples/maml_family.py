@@ -13,13 +13,11 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=tempfile.mkdtemp())
@@ -65,7 +63,5 @@ a.legend(fontsize=7)
 b.plot(run.losses)
 b.set_xlabel("outer step")
 b.set_ylabel("B-MAML objective")
-fig.tight_layout()
-os.makedirs(args.out, exist_ok=True)
-path = olc.plot.save(fig, os.path.join(args.out, "maml_family.png"), dpi=100)  # atomic write
+path = olc.plot.finish(fig, os.path.join(args.out, "maml_family.png"), dpi=100)  # layout, atomic write, close
 print("saved", path)

@@ -12,21 +12,18 @@ import os
 import tempfile
 import warnings
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display needed
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
 from olc.meta import MetaMD
 from olc.oracles import QuadraticOracle
 
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
+
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None, help="output directory (default: a new temp dir)")
 args = parser.parse_args()
 out = args.out or tempfile.mkdtemp(prefix="olc-metamd-")
-os.makedirs(out, exist_ok=True)
 
 
 def sample_task(rng):
@@ -65,6 +62,5 @@ for run, name in ((initial, "initial M"), (learned, "meta-trained M")):
 ax[1].plot(*theta1, "go")
 ax[1].legend(fontsize=7)
 ax[1].set(title="held-out task")
-fig.tight_layout()
-path = olc.plot.save(fig, os.path.join(out, "meta_mirror_descent.png"), dpi=100)  # atomic write
+path = olc.plot.finish(fig, os.path.join(out, "meta_mirror_descent.png"), dpi=100)  # layout, atomic write, close
 print(f"figure: {path}")

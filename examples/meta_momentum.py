@@ -12,21 +12,18 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display needed
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
 from olc.learners import MetaGradient, OptimisticMetaGradient
 from olc.learners.meta_gradients import IdentityRule, MetaMomentumRule, heavy_ball_coefficients
 
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
+
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None, help="output directory (default: a new temp dir)")
 args = parser.parse_args()
 out = args.out or tempfile.mkdtemp(prefix="olc-meta-momentum-")
-os.makedirs(out, exist_ok=True)
 
 # An ill-conditioned 2-D quadratic f(x) = xᵀQx with eigenvalues 1 and 4 (App. B), x0 = (4, 4).
 rng = np.random.default_rng(0)
@@ -77,6 +74,5 @@ ax[1].loglog(t, 1.0 / t, "k:", label="1/t")
 ax[1].loglog(t, 1.0 / t ** 2, "k--", label="1/t²")
 ax[1].set(title="rates (φ(x, w) = w)", xlabel="t", ylabel="f(x̄_t) − f*")
 ax[1].legend(fontsize=7)
-fig.tight_layout()
-path = olc.plot.save(fig, os.path.join(out, "meta_momentum.png"), dpi=100)  # atomic write
+path = olc.plot.finish(fig, os.path.join(out, "meta_momentum.png"), dpi=100)  # layout, atomic write, close
 print(f"figure: {path}")

@@ -17,21 +17,18 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
 from olc.learners.metaopt import MetaOpt, NonconvexMetaOpt, equivalent_M, run_episodes
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None)
 parser.add_argument("--episodes", type=int, default=15)
 args = parser.parse_args()
 out = args.out or tempfile.mkdtemp()
-os.makedirs(out, exist_ok=True)
 
 # 1. A convex quadratic f(x) = ½xᵀAx + bᵀx, condition number ≈ 30 — GD with η = 0.1 is slow.
 rng = np.random.default_rng(0)
@@ -78,6 +75,5 @@ ax[2].bar(np.arange(1, H + 1), res.Ms[-1], label="learned M")
 ax[2].plot(np.arange(1, H + 1), equivalent_M("heavy_ball", H, 0.1, momentum=0.6), "k.--", label="heavy ball μ=0.6")
 ax[2].set(xlabel="lag h", ylabel="M^(h)", title="learned update rule")
 ax[2].legend(fontsize=8)
-fig.tight_layout()
-path = olc.plot.save(fig, os.path.join(out, "meta_optimization.png"), dpi=100)  # atomic write
+path = olc.plot.finish(fig, os.path.join(out, "meta_optimization.png"), dpi=100)  # layout, atomic write, close
 print("saved", path)

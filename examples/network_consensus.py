@@ -13,14 +13,12 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
 from olc.systems import consensus_rate, consensus_system, real_graph
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 
 def disagreement(X):
@@ -35,7 +33,6 @@ def main(argv=None):
     parser.add_argument("--p-fail", type=float, default=0.3)
     args = parser.parse_args(argv)
     out = args.out or tempfile.mkdtemp(prefix="olc-network-")
-    os.makedirs(out, exist_ok=True)
 
     G = real_graph("karate")
     x0 = np.random.default_rng(0).standard_normal(G.number_of_nodes())    # initial opinions
@@ -73,9 +70,7 @@ def main(argv=None):
     axes[0].legend(fontsize="small")
     axes[1].plot(t, X_steer, lw=0.6)
     axes[1].set(xlabel="t", ylabel="opinion", title="steering 3 members to 1.0")
-    fig.tight_layout()
-    path = olc.plot.save(fig, os.path.join(out, "network_consensus.png"), dpi=100)  # atomic write
-    plt.close(fig)
+    path = olc.plot.finish(fig, os.path.join(out, "network_consensus.png"), dpi=100)  # layout, atomic write, close
     print(f"saved {path}")
     return path
 

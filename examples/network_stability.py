@@ -21,16 +21,14 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 
 import olc.plot
 import olc.torch
 from olc.oracles import digits_cnn, load_digits_dataset
 from olc.systems import plot_decay, plot_kappa_gamma, plot_steps
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 #: the setup.cfg extras this script needs (the test suite skips it without them)
 EXTRAS = ("torch", "data")
@@ -42,7 +40,6 @@ def main(argv=None):
     parser.add_argument("--T", type=int, default=4, help="recorded steps (all T(T+1)/2 intervals are bounded)")
     args = parser.parse_args(argv)
     out = args.out or tempfile.mkdtemp(prefix="olc-network-stability-")
-    os.makedirs(out, exist_ok=True)
     torch.set_num_threads(1)          # small batched HVPs: one thread is fastest on a shared machine
 
     # a fixed batch of scikit-learn digits (the paper's deterministic setting) and a seeded CNN
@@ -65,9 +62,7 @@ def main(argv=None):
         row[0].set_title(f"δ = {delta}: decay {res.decay_class}, κ ∈ [{res.kappa:.3g}, {res.kappa_upper:.3g}]")
         row[1].set_title("κ–γ trade-off" + (" (γ set by the horizon)" if res.gamma_from_horizon else ""))
         row[2].set_title("edge of stability per step")
-    fig.tight_layout()
-    path = olc.plot.save(fig, os.path.join(out, "network_stability.png"), dpi=100)  # atomic write
-    plt.close(fig)
+    path = olc.plot.finish(fig, os.path.join(out, "network_stability.png"), dpi=100)  # layout, atomic write, close
     print("wrote", path)
 
 

@@ -16,21 +16,18 @@ import os
 import tempfile
 import warnings
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display needed: the figure goes to a PNG
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
 from olc.optim import InverseSqrt
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
 parser.add_argument("--out", default=None, help="output directory (default: a new temporary directory)")
 parser.add_argument("--T", type=int, default=300, help="number of rounds (dt = 0.05 s each)")
 args = parser.parse_args()
 out = args.out or tempfile.mkdtemp(prefix="olc-pendulum-")
-os.makedirs(out, exist_ok=True)
 T = args.T
 
 # 1. The plant and its linear model (exact zero-order-hold discretisation of the Jacobians).
@@ -64,9 +61,7 @@ for ax, amp in zip(axes, amplitudes):
     ax.set_xlabel("time (s)")
     ax.set_ylabel("θ (rad)")
 axes[0].legend(fontsize="x-small")
-fig.tight_layout()
-path = olc.plot.save(fig, os.path.join(out, "nonlinear_pendulum.png"), dpi=100)  # atomic write
-plt.close(fig)
+path = olc.plot.finish(fig, os.path.join(out, "nonlinear_pendulum.png"), dpi=100)  # layout, atomic write, close
 print(f"figure: {path}")
 
 # 3. An animation of GPC on the real plant, started at 0.4 rad, with a small sinusoidal push.

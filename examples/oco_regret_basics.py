@@ -12,10 +12,6 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
@@ -23,6 +19,8 @@ from olc.comparators import BestFixed
 from olc.learners import AOFTRL, FTRL, OGD
 from olc.optim import InverseSqrt
 from olc.sets import Ball
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None)
@@ -59,6 +57,5 @@ for name, learner in learners.items():
 ax.set_xlabel("round t")
 ax.set_ylabel("regret vs best fixed decision")
 ax.legend(fontsize=7)
-fig.tight_layout()
-path = olc.plot.save(fig, os.path.join(out, "oco_regret_basics.png"), dpi=110)  # atomic write
+path = olc.plot.finish(fig, os.path.join(out, "oco_regret_basics.png"))  # layout, atomic write, close
 print("figure:", path)

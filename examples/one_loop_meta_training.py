@@ -15,10 +15,6 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
@@ -26,6 +22,8 @@ from olc.learners import OGD, Adam
 from olc.meta import MAML, fit_maml
 from olc.sets import Reals
 from olc.tasks import linear_regression
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None)
@@ -59,6 +57,5 @@ for name, dist in curves.items():
     ax.semilogy(dist, label=name)
 ax.set(xlabel="outer step", ylabel="‖θ_t − θ*_MAML‖", title="meta-training is olc.play")
 ax.legend()
-fig.tight_layout()
-path = olc.plot.save(fig, os.path.join(out, "one_loop_meta_training.png"), dpi=100)  # atomic write
+path = olc.plot.finish(fig, os.path.join(out, "one_loop_meta_training.png"), dpi=100)  # layout, atomic write, close
 print("saved", path)

@@ -72,5 +72,4 @@ for name, tr in traces.items():
 ax1.set(title="first 60 iterates (dotted: the ball K)", xlabel="x₁", ylabel="x₂", aspect="equal")
 ax2.set(title="suboptimality f(x_t) − f*", xlabel="step t")
 ax2.legend(fontsize=7)
-fig.tight_layout()
-print("wrote", olc.plot.save(fig, os.path.join(out, "optimizer_stack.png")))  # atomic write
+print("wrote", olc.plot.finish(fig, os.path.join(out, "optimizer_stack.png")))  # layout, atomic write, close

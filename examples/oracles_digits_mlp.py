@@ -18,13 +18,11 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")  # non-interactive: write files, never open a window
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 #: the setup.cfg extras this script needs (the test suite skips it without them)
 EXTRAS = ("torch", "data")
@@ -39,7 +37,6 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="output folder (default: a new temp dir)")
     args = parser.parse_args(argv)
     out = args.out or tempfile.mkdtemp(prefix="olc-digits-")
-    os.makedirs(out, exist_ok=True)
 
     # Tiny models gain nothing from intra-op threads, and on a busy machine the thread pool
     # oversubscribes the cores (10x slower here): use one thread for this script.
@@ -85,9 +82,7 @@ def main(argv=None):
     ax.set(xlabel="step", ylabel="training loss (cross-entropy)", yscale="log",
            title="MLP on scikit-learn digits, GD on the flat vector")
     ax.legend()
-    fig.tight_layout()
-    path = olc.plot.save(fig, os.path.join(out, "loss_curve.png"), dpi=100)  # atomic write
-    plt.close(fig)
+    path = olc.plot.finish(fig, os.path.join(out, "loss_curve.png"), dpi=100)  # layout, atomic write, close
     print(f"saved {path}")
     return path
 

@@ -20,14 +20,12 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
 from olc.systems import consensus_system, plot_decay, real_graph, sequential_stability, switching_system
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 
 def gd_matrices(T, d, eta, seed=0):
@@ -44,7 +42,6 @@ def main(argv=None):
     parser.add_argument("--T", type=int, default=200)
     args = parser.parse_args(argv)
     out = args.out or tempfile.mkdtemp(prefix="olc-stability-")
-    os.makedirs(out, exist_ok=True)
     T = args.T
 
     sequences = {
@@ -65,9 +62,7 @@ def main(argv=None):
               f"holds: {res.holds(res.kappa, res.gamma)}")
         plot_decay(res, ax=ax)
         ax.set_title(name, fontsize="medium")
-    fig.tight_layout()
-    path = olc.plot.save(fig, os.path.join(out, "sequential_stability.png"), dpi=100)  # atomic write
-    plt.close(fig)
+    path = olc.plot.finish(fig, os.path.join(out, "sequential_stability.png"), dpi=100)  # layout, atomic write, close
     print(f"saved {path}")
     return path
 

@@ -18,10 +18,6 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
@@ -30,6 +26,8 @@ from olc.experiments import thin_curve
 from olc.learners import OGD
 from olc.optim import InverseSqrt
 from olc.sets import Ball
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 
 def ogd_regret(c, seed, T=2000, dim=5):
@@ -73,8 +71,7 @@ def main():
     ax.set(xlabel="round t", ylabel="regret vs the best fixed point",
            title=f"OGD, η_t = c·D/(G√t): mean ± s.e. over {table['seed'].nunique()} seeds")
     ax.legend()
-    fig.tight_layout()
-    path = olc.plot.save(fig, os.path.join(out, "sweep_seeds.png"), dpi=110)  # atomic write
+    path = olc.plot.finish(fig, os.path.join(out, "sweep_seeds.png"))  # layout, atomic write, close
     print(f"figure: {path}")
 
     # 4. What the seeds say: do the 95 % intervals of the best and the worst step scale overlap?

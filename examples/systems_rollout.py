@@ -13,16 +13,14 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from scipy.linalg import solve_discrete_are
 
 import olc
 from olc.systems import QuadraticCost, inverted_pendulum
 from olc.systems import disturbances as D
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 
 def main(argv=None):
@@ -31,7 +29,6 @@ def main(argv=None):
     parser.add_argument("--T", type=int, default=300, help="number of steps")
     args = parser.parse_args(argv)
     out = args.out or tempfile.mkdtemp(prefix="olc-systems-")
-    os.makedirs(out, exist_ok=True)
 
     # 1. the system: x = (angle, angular velocity), u = torque, exact zero-order-hold discretisation
     sys = inverted_pendulum(dt=0.05)
@@ -64,9 +61,7 @@ def main(argv=None):
     axes[0].set(xlabel="t", ylabel="angle (rad)", title="LQR on the inverted pendulum")
     axes[1].set(xlabel="t", ylabel="cumulative cost", title=r"$\sum_t x_t^TQx_t + u_t^TRu_t$")
     axes[0].legend(fontsize="small")
-    fig.tight_layout()
-    path = olc.plot.save(fig, os.path.join(out, "systems_rollout.png"), dpi=100)  # atomic write
-    plt.close(fig)
+    path = olc.plot.finish(fig, os.path.join(out, "systems_rollout.png"), dpi=100)  # layout, atomic write, close
     print(f"saved {path}")
     return path
 

@@ -16,15 +16,13 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display needed
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 import olc
 from olc.oracles.data import digits_cnn, load_digits_dataset
+
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
 
 #: the setup.cfg extras this script needs (the test suite skips it without them)
 EXTRAS = ("torch", "data")
@@ -33,7 +31,6 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None, help="output directory (default: a new temp dir)")
 args = parser.parse_args()
 out = args.out or tempfile.mkdtemp(prefix="olc-torch-")
-os.makedirs(out, exist_ok=True)
 torch.set_num_threads(1)  # a tiny CNN: extra threads only add overhead
 
 # --- 1 + 2: train the same digits CNN with SGD and with three learned optimizers --------------------
@@ -95,6 +92,5 @@ ax[1].set(xlabel="learned learning-rate multiplier w", ylabel="parameters",
           title="optimistic meta-gradient: w after 150 steps")
 ax[2].plot(meta_losses)
 ax[2].set(xlabel="outer step (Adam)", ylabel="mean post-adaptation MSE", title="MAML on 16 sinusoids")
-fig.tight_layout()
-path = olc.plot.save(fig, os.path.join(out, "torch_learned_optimizers.png"), dpi=100)  # atomic write
+path = olc.plot.finish(fig, os.path.join(out, "torch_learned_optimizers.png"), dpi=100)  # layout, atomic write, close
 print("wrote", path)

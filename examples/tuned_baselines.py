@@ -18,10 +18,6 @@ import argparse
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import olc
@@ -31,13 +27,14 @@ from olc.learners import AdamW, DAdaptAdam, DoG, HypergradientDescent, Mechanic
 from olc.learners.optimizers import train
 from olc.oracles import LeastSquaresOracle
 
+plt = olc.plot.pyplot()  # matplotlib, on Agg unless a backend was chosen: no display needed
+
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None)
 parser.add_argument("--T", type=int, default=150)
 parser.add_argument("--T-mlp", type=int, default=30)
 args = parser.parse_args()
 out = args.out or tempfile.mkdtemp()
-os.makedirs(out, exist_ok=True)
 
 # 1. An ill-conditioned least-squares problem f(x) = ||Xx - y||² / 2n.
 rng = np.random.default_rng(0)
@@ -118,6 +115,5 @@ except ImportError as exc:  # torch or scikit-learn missing
     axes[1].set_axis_off()
     print(f"skipping the digits MLP: {exc}")
 
-fig.tight_layout()
-path = olc.plot.save(fig, os.path.join(out, "tuned_baselines.png"), dpi=120)  # atomic write
+path = olc.plot.finish(fig, os.path.join(out, "tuned_baselines.png"), dpi=120)  # layout, atomic write, close
 print("saved", path)

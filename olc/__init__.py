@@ -4,10 +4,9 @@ Optimization and learning as online games: a learner commits a decision, the wor
 feedback, and regret is measured against the best member of a comparator class in
 hindsight. Optimization itself is modelled as a time-varying linear dynamical system.
 
-The light core (``play``, ``Trace``, ``sets``, ``losses``, ``games``, errors) is imported
-eagerly; the subpackages ``systems``, ``learners``, ``comparators``, ``oracles``,
-``tasks``, ``meta``, ``kernels``, ``experiments``, ``backend`` and ``plot`` load on first attribute access, so
-``import olc`` stays fast (numba, scipy and torch load only when used).
+The light core (``play``, ``Trace``, ``sets``, ``losses``, ``games``, errors) is imported eagerly; the subpackages
+``systems``, ``learners``, ``comparators``, ``oracles``, ``tasks``, ``meta``, ``kernels``, ``experiments``, ``backend``
+and ``plot`` load on first attribute access, so ``import olc`` stays fast (numba, scipy and torch load only when used).
 """
 
 from __future__ import annotations

@@ -1,13 +1,11 @@
-"""One olc process per output directory: ``olc run --out DIR`` and ``olc sweep --out DIR`` hold
-``DIR/.olc.lock`` while they write there, so a second run into the same directory is refused
-instead of mixing its files with the first one's.
+"""One olc process per output directory: ``olc run --out DIR`` and ``olc sweep --out DIR`` hold ``DIR/.olc.lock`` while
+they write there, so a second run into the same directory is refused instead of mixing its files with the first one's.
 
-The lock is an advisory ``flock`` on the lock file (POSIX): the kernel drops it when the holding
-process ends, however it ends (SIGKILL, a crash, a reboot), so a lock left behind by a dead
-process is stale by construction and the next run takes it. The file records who holds it (pid,
-host, start time, command) for the error message. Where ``fcntl`` is missing (Windows) the lock is
-the file's existence (``O_EXCL``) and a lock whose pid no longer runs on this host is taken over
-as stale; one from another host is reported with the path to delete.
+The lock is an advisory ``flock`` on the lock file (POSIX): the kernel drops it when the holding process ends, however
+it ends (SIGKILL, a crash, a reboot), so a lock left behind by a dead process is stale by construction and the next
+run takes it. The file records who holds it (pid, host, start time, command) for the error message. Where ``fcntl`` is
+missing (Windows) the lock is the file's existence (``O_EXCL``) and a lock whose pid no longer runs on this host is
+taken over as stale; one from another host is reported with the path to delete.
 """
 
 from __future__ import annotations

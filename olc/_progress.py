@@ -1,9 +1,8 @@
 """Progress bars for olc's long loops (tqdm, imported lazily).
 
-``progress=None`` (the default of :func:`olc.play`, :func:`olc.learners.optimizers.train`,
-:func:`olc.meta.meta_train`) shows a bar only when the loop is still running after
-:data:`AUTO_DELAY` seconds (tqdm's ``delay``), so quick calls stay silent and a call that runs
-for minutes says how far it is; ``True`` always shows one, ``False`` never does.
+``progress=None`` (the default of :func:`olc.play`, :func:`olc.learners.optimizers.train`, :func:`olc.meta.meta_train`)
+shows a bar only when the loop is still running after :data:`AUTO_DELAY` seconds (tqdm's ``delay``), so quick calls stay
+silent and a call that runs for minutes says how far it is; ``True`` always shows one, ``False`` never does.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Argument checks shared by every olc module (one place, one wording).
 
-Each helper names the argument, says what it received and what was expected, and raises
-an :mod:`olc.errors` exception.
+Each helper names the argument, says what it received and what was expected, and raises an :mod:`olc.errors` exception.
 """
 
 from __future__ import annotations
@@ -171,10 +170,9 @@ def flag(x, name: str) -> bool:
 def real_tensor(x, name: str):
     """``x`` as a torch tensor of real numbers (NaN/Inf are left to the caller).
 
-    A tensor is kept as it is, anything else goes through :func:`as_array` with its dtype kept, so
-    strings, ``None``, objects, ragged lists, complex and boolean data raise
-    :class:`InvalidArgumentError`; complex and boolean tensors are refused too. torch is imported
-    here, never by ``import olc``.
+    A tensor is kept as it is, anything else goes through :func:`as_array` with its dtype kept, so strings, ``None``,
+    objects, ragged lists, complex and boolean data raise :class:`InvalidArgumentError`; complex and boolean tensors
+    are refused too. torch is imported here, never by ``import olc``.
 
     Parameters
     ----------

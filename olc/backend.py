@@ -6,10 +6,9 @@ Three backends implement the same kernels:
 * ``"numba"`` — :mod:`olc.kernels.numba_cpu`, multi-threaded CPU kernels (needs numba);
 * ``"cupy"``  — :mod:`olc.kernels.cupy_gpu`, CUDA kernels (needs CuPy and a GPU).
 
-``"auto"`` picks ``cupy`` when an input is a CuPy array and ``numba`` otherwise (``numpy``
-if numba is missing). Every kernel takes ``backend=``; ``None`` there means the global
-default, which is ``$OLC_BACKEND`` if set, else ``"auto"``, and can be changed with
-:func:`set_backend` (or temporarily with :func:`use_backend`). Asking for a backend that
+``"auto"`` picks ``cupy`` when an input is a CuPy array and ``numba`` otherwise (``numpy`` if numba is missing). Every
+kernel takes ``backend=``; ``None`` there means the global default, which is ``$OLC_BACKEND`` if set, else ``"auto"``,
+and can be changed with :func:`set_backend` (or temporarily with :func:`use_backend`). Asking for a backend that
 cannot run raises :class:`olc.errors.BackendUnavailableError` saying why.
 
 Nothing heavy is imported here: numba and CuPy are probed with ``importlib.util.find_spec``

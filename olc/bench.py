@@ -5,13 +5,11 @@ Entry points: :func:`run_bench` (returns the records) and :func:`main` (``argv``
 the ``olc bench [--quick] [--json FILE]`` subcommand). What is measured and the byte/flop
 models are documented in docs/kernels.md and benchmarks/README.md.
 
-Every record is a dict with ``name``, ``backend``, ``shape`` (dict), ``seconds`` (best of the
-repeats, after a warm-up call), ``ratio_vs_numpy`` (numpy seconds / these seconds; None on the
-numpy row and where there is no numpy row), ``roofline_fraction`` (achieved GB/s or GFLOP/s
-over the machine's measured copy bandwidth or GEMM rate; None where not meaningful) and
-``compile_seconds`` (numba first-call time measured in a fresh subprocess with an empty
-cache; None otherwise), plus ``achieved``, ``roofline`` (unit string), ``target`` and
-``target_met`` where a target applies.
+Every record is a dict with ``name``, ``backend``, ``shape`` (dict), ``seconds`` (best of the repeats, after a warm-up
+call), ``ratio_vs_numpy`` (numpy seconds / these seconds; None on the numpy row and where there is no numpy row),
+``roofline_fraction`` (achieved GB/s or GFLOP/s over the machine's measured copy bandwidth or GEMM rate; None where
+not meaningful) and ``compile_seconds`` (numba first-call time measured in a fresh subprocess with an empty cache;
+None otherwise), plus ``achieved``, ``roofline`` (unit string), ``target`` and ``target_met`` where a target applies.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The olc exception hierarchy.
 
-Every error olc raises on purpose derives from :class:`OlcError`, so callers can catch
-one type. Subclasses also derive from the matching built-in (``ValueError``, ...), so code
-written against plain Python exceptions keeps working.
+Every error olc raises on purpose derives from :class:`OlcError`, so callers can catch one type. Subclasses also derive
+from the matching built-in (``ValueError``, ...), so code written against plain Python exceptions keeps working.
 """
 
 from __future__ import annotations

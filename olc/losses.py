@@ -8,12 +8,11 @@ what environments reveal and what comparators minimise, so they support
 * ``seq.value(x)`` / ``seq.grad(x)`` — each round's value / gradient at one point ``x``,
 * ``seq.total(x, upto)`` / ``seq.total_grad(x, upto)`` — the sum over rounds ``0..upto-1``.
 
-Families: :class:`Linear` ``<g, x>``, :class:`Quadratic` ``½xᵀAx + bᵀx + c``,
-:class:`Logistic` ``log(1 + exp(-y aᵀx))``, :class:`LeastSquares` ``½(aᵀx - y)²``,
-:class:`FunctionLoss` (any convex callable with its gradient) and :class:`LossList` (a
-sequence of arbitrary single losses). :class:`WithMemory` turns a sequence into losses with
-memory ``f_t(x_{t-H+1}, ..., x_t) = base_t(Σ_i c_i x_{t-i})`` (a convex combination), whose
-unary restriction ``f̃_t(x) = f_t(x, ..., x)`` is ``base_t``.
+Families: :class:`Linear` ``<g, x>``, :class:`Quadratic` ``½xᵀAx + bᵀx + c``, :class:`Logistic`
+``log(1 + exp(-y aᵀx))``, :class:`LeastSquares` ``½(aᵀx - y)²``, :class:`FunctionLoss` (any convex callable with its
+gradient) and :class:`LossList` (a sequence of arbitrary single losses). :class:`WithMemory` turns a sequence into
+losses with memory ``f_t(x_{t-H+1}, ..., x_t) = base_t(Σ_i c_i x_{t-i})`` (a convex combination), whose unary
+restriction ``f̃_t(x) = f_t(x, ..., x)`` is ``base_t``.
 """
 
 from __future__ import annotations
@@ -513,11 +512,10 @@ class LossList(Loss):
 class WithMemory(Loss):
     """Losses with memory ``f_t(x_{t-H+1}, ..., x_t) = base_t(Σ_{i=0}^{H-1} c_i x_{t-i})``.
 
-    ``weights`` ``c_0..c_{H-1}`` (weight of the newest decision first) are non-negative and
-    normalised to sum to 1, so ``f_t`` is convex and its unary restriction
-    ``f̃_t(x) = f_t(x, ..., x)`` equals ``base_t`` — the comparator of OCO with memory
-    (``nonconvex-meta-optimization`` Thm. 5). A *window* is an array of shape ``(H, *point)``
-    ordered oldest to newest: ``window[-1] = x_t``.
+    ``weights`` ``c_0..c_{H-1}`` (weight of the newest decision first) are non-negative and normalised to sum to 1, so
+    ``f_t`` is convex and its unary restriction ``f̃_t(x) = f_t(x, ..., x)`` equals ``base_t`` — the comparator of OCO
+    with memory (``nonconvex-meta-optimization`` Thm. 5). A *window* is an array of shape ``(H, *point)`` ordered
+    oldest to newest: ``window[-1] = x_t``.
 
     Parameters
     ----------

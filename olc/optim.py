@@ -1,14 +1,12 @@
 """The optimizer stack: small gradient transforms chained into one learner.
 
-A :class:`Transform` rewrites the direction that reaches it and keeps a small state of its own —
-the design of optax's gradient transformations (Babuschkin et al. 2020, "The DeepMind JAX
-Ecosystem"). :class:`Chain` is the one learner that runs them: ``u ← g_t`` passes through the
-transforms in order and ``x_{t+1} = Π_K(x_t − u)``. Every first-order method of :mod:`olc.learners`
-is a chain (its docstring names the transforms), so this module is the one place for what they
-share: the start rule, the finiteness check, the (weighted) projection, the step counter
-``t = 1, 2, ...`` and the learning-rate schedules (:class:`Constant`, :class:`Power`,
-:class:`InverseSqrt`, any callable ``t -> η_t``: :func:`as_schedule`). A custom optimizer is a chain:
-``Chain(ClipByNorm(1.0), ScaleByAdam(), Scale(1e-2), x0=x0)``.
+A :class:`Transform` rewrites the direction that reaches it and keeps a small state of its own — the design of optax's
+gradient transformations (Babuschkin et al. 2020, "The DeepMind JAX Ecosystem"). :class:`Chain` is the one learner
+that runs them: ``u ← g_t`` passes through the transforms in order and ``x_{t+1} = Π_K(x_t − u)``. Every first-order
+method of :mod:`olc.learners` is a chain (its docstring names the transforms), so this module is the one place for
+what they share: the start rule, the finiteness check, the (weighted) projection, the step counter ``t = 1, 2, ...``
+and the learning-rate schedules (:class:`Constant`, :class:`Power`, :class:`InverseSqrt`, any callable ``t -> η_t``:
+:func:`as_schedule`). A custom optimizer is a chain: ``Chain(ClipByNorm(1.0), ScaleByAdam(), Scale(1e-2), x0=x0)``.
 """
 
 from __future__ import annotations
@@ -147,12 +145,11 @@ def feedback_grad(feedback, shape, who: str) -> np.ndarray:
 class Transform:
     """One stage of a :class:`Chain`: ``update(u, state, x, t) -> (u', state')``.
 
-    ``u`` is the direction that reaches this stage (the gradient for the first one), ``x`` the
-    current iterate, ``t`` the 1-based step. ``init(x0)`` returns the stage's state (a
-    ``NamedTuple`` of arrays; ``()`` when it has none). Hyperparameters live on the object and are
-    validated when it is built; an instance holds no state, so one can serve many chains. A stage
-    that preconditions defines ``metric(state)``, the diagonal ``S`` of the chain's projection
-    ``argmin_{z∈K} Σ S_i (z_i − y_i)²`` (None: Euclidean)."""
+    ``u`` is the direction that reaches this stage (the gradient for the first one), ``x`` the current iterate, ``t``
+    the 1-based step. ``init(x0)`` returns the stage's state (a ``NamedTuple`` of arrays; ``()`` when it has none).
+    Hyperparameters live on the object and are validated when it is built; an instance holds no state, so one can
+    serve many chains. A stage that preconditions defines ``metric(state)``, the diagonal ``S`` of the chain's
+    projection ``argmin_{z∈K} Σ S_i (z_i − y_i)²`` (None: Euclidean)."""
 
     metric = None
 
@@ -341,9 +338,8 @@ ScaleByHypergradientState = namedtuple("ScaleByHypergradientState", "lr g_prev")
 
 
 class ScaleByHypergradient(Transform):
-    """Hypergradient descent on the step size, SGD-HD (Baydin et al. 2018):
-    ``α_t = α_{t−1} + β ⟨u_t, u_{t−1}⟩`` (``α_0 = lr0``, ``u_{−1} = 0``), ``u ← α_t u``. State:
-    ``lr`` = α_t, ``g_prev`` = u_{t−1}.
+    """Hypergradient descent on the step size, SGD-HD (Baydin et al. 2018): ``α_t = α_{t−1} + β ⟨u_t, u_{t−1}⟩``
+    (``α_0 = lr0``, ``u_{−1} = 0``), ``u ← α_t u``. State: ``lr`` = α_t, ``g_prev`` = u_{t−1}.
 
     Parameters
     ----------
@@ -442,11 +438,10 @@ MechanizeState = namedtuple("MechanizeState", "x_ref delta base s r m v")
 
 
 class Mechanize(Transform):
-    """Mechanic's learned scale (Cutkosky, Defazio & Mehta 2023, Alg. 1) on the updates of a base
-    chain (``base``: an unconstrained :class:`Chain`, e.g. ``olc.learners.AdamW(1e-3)``); the
-    recursion is in :class:`olc.learners.Mechanic`. It moves the iterate to ``x_ref + (Σs)Δ``. State:
-    ``x_ref``, ``delta`` (Δ, the sum of the base's updates), ``base`` (its states), ``s`` (scale per β),
-    ``r`` (wealth, unclipped), ``m`` (running max of ``|h|``), ``v`` (EMA of ``h²``).
+    """Mechanic's learned scale (Cutkosky, Defazio & Mehta 2023, Alg. 1) on the updates of a base chain (``base``: an
+    unconstrained :class:`Chain`, e.g. ``olc.learners.AdamW(1e-3)``); the recursion is in :class:`olc.learners.Mechanic`.
+    It moves the iterate to ``x_ref + (Σs)Δ``. State: ``x_ref``, ``delta`` (Δ, the sum of the base's updates), ``base``
+    (its states), ``s`` (scale per β), ``r`` (wealth, unclipped), ``m`` (running max of ``|h|``), ``v`` (EMA of ``h²``).
 
     Parameters
     ----------
@@ -553,10 +548,9 @@ class Chain(Learner):
     """An optimizer: gradient transforms chained into one learner of the :mod:`olc.game` protocol.
 
     Each round ``u ← g_t``, then the ``transforms`` in order (``u, s_i ← T_i(u, s_i, x_t, t)``), then
-    ``x_{t+1} = Π_K(x_t − u)`` (Zinkevich 2003's projected step; the Euclidean projection, or the
-    one in the metric of the last transform that defines one, e.g. AdaGrad's). The gradient is
-    checked (shape, NaN/Inf) when it arrives, a non-finite iterate raises :class:`olc.NonFiniteError`
-    (``olc.play``: :class:`olc.DivergenceError`).
+    ``x_{t+1} = Π_K(x_t − u)`` (Zinkevich 2003's projected step; the Euclidean projection, or the one in the metric of
+    the last transform that defines one, e.g. AdaGrad's). The gradient is checked (shape, NaN/Inf) when it arrives, a
+    non-finite iterate raises :class:`olc.NonFiniteError` (``olc.play``: :class:`olc.DivergenceError`).
 
     Parameters
     ----------

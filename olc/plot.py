@@ -8,9 +8,8 @@ backend unless a backend was chosen already (in a notebook the inline backend is
 What to plot is given as
 
 * one :class:`olc.Trace` — one line;
-* a list of traces — repetitions of one configuration (seeds): the mean and a shaded band of
-  ± one standard error of the mean (``band="se"``, the default), ± one standard deviation
-  (``"std"``) or no band (``None``);
+* a list of traces — repetitions of one configuration (seeds): the mean and a shaded band of ± one standard error of
+  the mean (``band="se"``, the default), ± one standard deviation (``"std"``) or no band (``None``);
 * a dict ``{label: trace or list of traces}`` — one line (and band) per label, in a legend.
 
 State and control series come from a control game's ``trace.info`` (``"states"`` (T+1, d),
@@ -35,7 +34,7 @@ import numpy as np
 from ._validate import as_array, as_path, check_alloc, check_choice, flag, in_range, positive, positive_int
 from .errors import BackendUnavailableError, InvalidArgumentError, ShapeError
 
-__all__ = ["states", "controls", "response", "costs", "regret", "animate", "save", "pyplot"]
+__all__ = ["states", "controls", "response", "costs", "regret", "animate", "save", "finish", "pyplot"]
 
 _BANDS = ("se", "std", None)
 
@@ -83,6 +82,24 @@ def save(fig, path, dpi: int = 110) -> str:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def finish(fig, path, dpi: int = 110) -> str:
+    """Lay out ``fig`` (``tight_layout``), write it to ``path`` with :func:`save`, close it; return the path.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        Closed afterwards, also when the write fails.
+    path : str
+        Its extension picks the format; the folder is created.
+    dpi : int
+    """
+    fig.tight_layout()
+    try:
+        return save(fig, path, dpi)
+    finally:
+        pyplot().close(fig)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,8 +311,7 @@ def costs(traces, *, band="se", ax=None, logy=True, running=True, title=None):
 def regret(traces, comparator, *, band="se", ax=None, title=None):
     """Cumulative regret curves ``trace.regret(comparator)``; returns the Figure.
 
-    Each trace is compared with its own best comparator in hindsight (the comparator is refitted on
-    every trace).
+    Each trace is compared with its own best comparator in hindsight (the comparator is refitted on every trace).
 
     Parameters
     ----------

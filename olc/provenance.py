@@ -1,10 +1,9 @@
 """Provenance: what produced a result, recorded next to it (every ``results.json`` and sweep cell).
 
-:func:`provenance` returns a JSON-serialisable dict: the olc version; the git commit of the olc
-checkout and whether it had uncommitted changes (when olc runs from a git checkout; ``None``
-from an installed wheel); the UTC time (ISO 8601); the versions of Python, numpy, scipy, numba
-and, when it is installed, torch (read from the package metadata: nothing is imported for
-this); the platform, host name and CPU count; and the config and seed of the run.
+:func:`provenance` returns a JSON-serialisable dict: the olc version; the git commit of the olc checkout and whether
+it had uncommitted changes (when olc runs from a git checkout; ``None`` from an installed wheel); the UTC time (ISO
+8601); the versions of Python, numpy, scipy, numba and, when it is installed, torch (read from the package metadata:
+nothing is imported for this); the platform, host name and CPU count; and the config and seed of the run.
 """
 
 from __future__ import annotations

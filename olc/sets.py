@@ -12,9 +12,8 @@ Every set offers
 * ``shrink(delta)`` — the Minkowski shrink ``K_delta = {x : x / (1 - delta) in K}`` used by the
   bandit learners (FKM; ``nonconvex-meta-optimization`` Alg. 6).
 
-Projections are exact (closed form, or an exact finite algorithm: sort-based for the simplex,
-SVD for the operator-norm ball), idempotent and non-expansive; the property tests in
-``tests/test_sets.py`` check all three.
+Projections are exact (closed form, or an exact finite algorithm: sort-based for the simplex, SVD for the
+operator-norm ball), idempotent and non-expansive; the property tests in ``tests/test_sets.py`` check all three.
 """
 
 from __future__ import annotations
@@ -473,10 +472,9 @@ class OperatorBall(ConvexSet):
 class Shrunk(ConvexSet):
     """Minkowski shrink ``K_delta = {x : x / (1 - delta) in K} = (1 - delta) K`` of a set ``K``.
 
-    Used by bandit learners: if ``rB ⊆ K`` then ``x + delta * r * u ∈ K`` for every
-    ``x ∈ K_delta`` and unit ``u`` (Flaxman, Kalai & McMahan 2005; ``nonconvex-meta-optimization``
-    Alg. 6). Projection: ``(1 - delta) * P_K(x / (1 - delta))`` — exact, since scaling a set
-    scales its projection.
+    Used by bandit learners: if ``rB ⊆ K`` then ``x + delta * r * u ∈ K`` for every ``x ∈ K_delta`` and unit ``u``
+    (Flaxman, Kalai & McMahan 2005; ``nonconvex-meta-optimization`` Alg. 6). Projection:
+    ``(1 - delta) * P_K(x / (1 - delta))`` — exact, since scaling a set scales its projection.
 
     Parameters
     ----------

@@ -1,22 +1,19 @@
 """Experiment campaigns: one experiment over a grid of configs × seeds, on Dask, durable and resumable.
 
-A *cell* is one run of an experiment's ``run`` (or of a callable) for one grid point and one seed
-(the seed overrides ``Config.seed``). :func:`sweep` runs the cells that are not done yet — on a
-Dask ``LocalCluster`` of worker processes (default), on an existing Dask cluster (``scheduler=`` or
-``client=``) or serially in this process (``workers=0``) — and writes each finished cell at once,
-atomically, to ``OUT/cells/<key>.json`` (config, status, metrics, provenance; its curves and full
-results go first to ``OUT/data/<key>.json``), where ``key`` hashes (experiment, config with seed, olc
-version). Beside them, ``OUT/manifest.json`` lists the grid and every cell. Run the same sweep
-again and the finished cells are skipped: a sweep killed at any moment loses at most the cells
-that were running, and its final table equals an uninterrupted sweep's. ``OUT/.olc.lock`` keeps a
-second sweep out of the same directory while one runs. A cell that raises is recorded as
-``failed`` with its error and traceback; the sweep goes on (``retry_failed=True`` reruns them).
+A *cell* is one run of an experiment's ``run`` (or of a callable) for one grid point and one seed (the seed overrides
+``Config.seed``). :func:`sweep` runs the cells that are not done yet — on a Dask ``LocalCluster`` of worker processes
+(default), on an existing Dask cluster (``scheduler=`` or ``client=``) or serially in this process (``workers=0``) — and
+writes each finished cell at once, atomically, to ``OUT/cells/<key>.json`` (config, status, metrics, provenance; its
+curves and full results go first to ``OUT/data/<key>.json``), where ``key`` hashes (experiment, config with seed, olc
+version). Beside them, ``OUT/manifest.json`` lists the grid and every cell. Run the same sweep again and the finished
+cells are skipped: a sweep killed at any moment loses at most the cells that were running, and its final table equals an
+uninterrupted sweep's. ``OUT/.olc.lock`` keeps a second sweep out of the same directory while one runs. A cell that
+raises is recorded as ``failed`` with its error and traceback; the sweep goes on (``retry_failed=True`` reruns them).
 
-Results: :func:`load_sweep` (a pandas DataFrame: one row per cell — grid values, seed, status,
-the scalar metrics), :func:`load_curves` (per-seed curves as arrays), :func:`aggregate` (mean,
-standard error and a seeded bootstrap confidence interval over seeds), :func:`plot_sweep` (mean
-curves with bands, and a sensitivity plot for 1-D grids). The table is also written as
-``OUT/table.csv`` and, with pyarrow, ``OUT/table.parquet``. docs/sweeps.md has the whole story.
+Results: :func:`load_sweep` (a pandas DataFrame: one row per cell — grid values, seed, status, the scalar metrics),
+:func:`load_curves` (per-seed curves as arrays), :func:`aggregate` (mean, standard error and a seeded bootstrap
+confidence interval over seeds), :func:`plot_sweep` (mean curves with bands, and a sensitivity plot for 1-D grids). The
+table is also written as ``OUT/table.csv`` and, with pyarrow, ``OUT/table.parquet``. docs/sweeps.md has the whole story.
 """
 
 from __future__ import annotations
@@ -325,8 +322,7 @@ def run_cell(spec, cell: dict) -> tuple[str, str | None, str, str]:
     split for ``cells/<key>.json`` (config, status, metrics, provenance) and ``data/<key>.json``
     (curves, curve_x, the full results).
 
-    Exceptions of the experiment are caught and recorded (status ``failed``); nothing but an
-    interrupt escapes.
+    Exceptions of the experiment are caught and recorded (status ``failed``); nothing but an interrupt escapes.
     """
     import importlib
 

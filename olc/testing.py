@@ -19,17 +19,15 @@ Each check plays a few short games (``T`` rounds) of ``game``; they are:
 * ``deterministic`` — the same seed gives the same trace (bit for bit); the learner draws its
   randomness only from the generator it is given: with the environment's stream fixed, another
   learner stream changes the decisions exactly when the learner draws from it;
-* ``continuation`` — a game interrupted after ``T // 2`` rounds and resumed from its checkpoint
-  (:func:`olc.play`'s ``checkpoint=``/``resume=``, the learner state is saved and played on)
-  equals one uninterrupted play;
+* ``continuation`` — a game interrupted after ``T // 2`` rounds and resumed from its checkpoint (:func:`olc.play`'s
+  ``checkpoint=``/``resume=``, the learner state is saved and played on) equals one uninterrupted play;
 * ``feedback_alone`` — it plays a game that reveals only its declared ``feedback`` kind;
 * ``divergence`` — a NaN gradient (a NaN loss value for ``"bandit"`` and ``"full"`` learners, which
   may not read the gradient) in round ``k`` raises
   :class:`~olc.errors.DivergenceError` whose ``partial`` trace holds the ``k`` rounds before it;
 * ``pickle`` — the learner and its states survive a pickle round trip and play on identically;
-* ``bad_hyperparameters`` — each ``bad`` value (``{name: value}``, plus :data:`COMMON_BAD` for the
-  names the learner's constructor has) raises :class:`~olc.errors.InvalidArgumentError` naming
-  the parameter;
+* ``bad_hyperparameters`` — each ``bad`` value (``{name: value}``, plus :data:`COMMON_BAD` for the names the learner's
+  constructor has) raises :class:`~olc.errors.InvalidArgumentError` naming the parameter;
 * ``docstring`` — the class docstring cites its algorithm (an algorithm, equation or theorem
   number, or an author–year reference) and mentions every constructor argument;
 * ``repr`` — ``repr(learner)`` is ``ClassName(arg=value, ...)`` with every constructor argument.
@@ -452,8 +450,7 @@ _FUNCS = {"signature": _check_signature, "state_type": _check_state_type, "no_mu
 def learner_checks(learner, game=None, *, T: int = 8, bad: dict | None = None) -> dict[str, Callable[[], None]]:
     """The checks of :data:`CHECKS` for ``learner``, as ``{name: check}``.
 
-    ``check()`` raises ``AssertionError`` saying what is wrong, or :class:`ConformanceSkip` where it
-    does not apply.
+    ``check()`` raises ``AssertionError`` saying what is wrong, or :class:`ConformanceSkip` where it does not apply.
 
     Parameters
     ----------

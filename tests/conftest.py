@@ -12,6 +12,8 @@ import sys
 
 import pytest
 
+sys.path.insert(0, os.path.dirname(__file__))   # shared helpers: tests/_problems.py
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")

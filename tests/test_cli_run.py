@@ -31,7 +31,7 @@ def test_show_config_prints_defaults_and_the_allowed_values(capsys):
     assert lines["bandit_lr"].split()[1] == "none" and lines["bandit_lr"].endswith("none, or a positive number")
     assert set(lines) == {f.name for f in experiments.get("gpc-vs-lqr").Config.__dataclass_fields__.values()}
     assert main(["run", "oco-regret", "--show-config"]) == 0
-    assert "and a memory no longer than the game (memory <= T)." in capsys.readouterr().out
+    assert "also checked: A memory no longer than the game (memory <= T)." in capsys.readouterr().out
     assert main(["run", "seq-stability-mlp", "--show-config"]) == 0
     out = capsys.readouterr().out
     assert "needs: torch, data" in out and "one of gd, delayed" in out

@@ -10,6 +10,7 @@ import inspect
 
 import numpy as np
 import pytest
+from _problems import spd_quadratic
 
 import olc
 import olc.learners as L
@@ -21,9 +22,7 @@ P = functools.partial
 
 
 def _quadratic(n=3, seed=0):
-    rng = np.random.default_rng(seed)
-    Q = rng.standard_normal((n, n))
-    return olc.oracles.QuadraticOracle(Q @ Q.T / n + 0.5 * np.eye(n), rng.standard_normal(n))
+    return olc.oracles.QuadraticOracle(*spd_quadratic(n, seed, ridge=0.5))
 
 
 def _optimization():

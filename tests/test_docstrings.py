@@ -30,8 +30,7 @@ except ImportError:  # pragma: no cover - numpydoc missing
     numpydoc = None
 
 #: subpackages whose docstrings are not numpydoc yet (remove an entry when converting it)
-PENDING = {"olc.learners", "olc.meta", "olc.comparators", "olc.kernels", "olc.experiments", "olc.games",
-           "olc.systems.control"}
+PENDING = {"olc.learners", "olc.meta", "olc.experiments", "olc.games", "olc.systems.control"}
 #: the project's own sections (docs/conf.py: napoleon_custom_sections), which numpydoc does not know
 CUSTOM_SECTIONS = ("Deviations", "Shapes")
 #: optional dependencies: a module that fails to import because one is missing is skipped

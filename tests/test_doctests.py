@@ -25,6 +25,7 @@ import_or_skip, module_names = _checks.import_or_skip, _checks.module_names
 NEEDS_EXAMPLE = [
     "olc.game", "olc.sets", "olc.losses", "olc.errors", "olc.optim", "olc.systems", "olc.provenance",
     "olc.backend", "olc.testing", "olc.sweeps", "olc.plot", "olc.oracles", "olc.tasks", "olc.torch",
+    "olc.comparators", "olc.kernels",
 ]
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 _NUMPY2 = int(np.__version__.split(".")[0]) >= 2

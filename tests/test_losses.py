@@ -2,19 +2,10 @@
 
 import numpy as np
 import pytest
+from _problems import central_differences
 
 import olc
 from olc import losses as L
-
-
-def fd_grad(f, x, h=1e-6):
-    g = np.zeros_like(x)
-    for i in range(x.size):
-        e = np.zeros_like(x)
-        e.flat[i] = h
-        g.flat[i] = (f(x + e) - f(x - e)) / (2 * h)
-    return g
-
 
 rng = np.random.default_rng(0)
 Q = rng.normal(size=(4, 4))
@@ -31,10 +22,10 @@ SINGLES = {
 def test_gradient_and_hessian_match_finite_differences(name):
     f = SINGLES[name]
     x = rng.normal(size=4)
-    np.testing.assert_allclose(f.grad(x), fd_grad(f.value, x), atol=1e-6)
+    np.testing.assert_allclose(f.grad(x), central_differences(f.value, x), atol=1e-6)
     if name != "linear":
         H = f.hessian(x)
-        Hfd = np.stack([fd_grad(lambda z, i=i: f.grad(z)[i], x) for i in range(4)])
+        Hfd = np.stack([central_differences(lambda z, i=i: f.grad(z)[i], x) for i in range(4)])
         np.testing.assert_allclose(H, Hfd, atol=1e-5)
 
 
@@ -62,7 +53,7 @@ def test_sequences_agree_with_their_rounds(family):
     np.testing.assert_allclose(seq.value(x), vals, atol=1e-12)
     np.testing.assert_allclose(seq.grad(x), np.stack([seq[t].grad(x) for t in range(T)]), atol=1e-12)
     assert seq.total(x, upto=4) == pytest.approx(vals[:4].sum())
-    np.testing.assert_allclose(seq.total_grad(x), fd_grad(seq.total, x), atol=1e-5)
+    np.testing.assert_allclose(seq.total_grad(x), central_differences(seq.total, x), atol=1e-5)
     again = L.stack(list(seq))
     np.testing.assert_allclose(again.value(x), vals, atol=1e-12)
 
@@ -73,7 +64,7 @@ def test_with_memory_unary_restriction_and_gradient():
     x = np.array([0.3, -0.4])
     assert f.value(np.stack([x, x, x])) == pytest.approx(base.value(x))
     W = rng.normal(size=(3, 2))
-    np.testing.assert_allclose(f.grad(W), fd_grad(f.value, W), atol=1e-6)
+    np.testing.assert_allclose(f.grad(W), central_differences(f.value, W), atol=1e-6)
     # newest decision (last row) carries weight c_0 = 0.5
     np.testing.assert_allclose(f.combine(W), 0.5 * W[2] + 0.3 * W[1] + 0.2 * W[0])
 

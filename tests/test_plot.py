@@ -145,3 +145,20 @@ def test_animation_from_a_trace_and_errors(tmp_path, runs):
     if not animation.writers.is_available("ffmpeg"):
         with pytest.raises(olc.BackendUnavailableError, match="ffmpeg"):
             olc.plot.animate(tr, tmp_path / "x.mp4")
+
+
+def test_finish_lays_out_writes_and_closes(tmp_path):
+    plt = olc.plot.pyplot()
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.set_ylabel("a long label " * 4)
+    before = fig.subplotpars.left
+    path = olc.plot.finish(fig, str(tmp_path / "sub" / "f.png"), dpi=50)
+    assert path == str(tmp_path / "sub" / "f.png")
+    assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert fig.subplotpars.left != before                       # tight_layout moved the axes
+    assert not plt.fignum_exists(fig.number)                    # closed
+    assert os.listdir(tmp_path / "sub") == ["f.png"]            # no temporary file left
+    fig2 = plt.figure()
+    with pytest.raises(olc.errors.InvalidArgumentError, match="path"):
+        olc.plot.finish(fig2, str(tmp_path / "f.txt2"))
+    assert not plt.fignum_exists(fig2.number)                   # closed after an error too

@@ -1,30 +1,27 @@
 """Comparator classes for control games: the best controller of a class in hindsight.
 
-Both comparators replay the *realised* disturbances of a trace (``trace.info["disturbances"]``,
-reported by :mod:`olc.games.control`) on the real system, from the trace's initial state, as
-if the comparator controller had been played from the start (for an adaptive adversary the
-disturbances are held fixed at what was realised — the usual policy-regret convention of
-non-stochastic control).
+Both comparators replay the *realised* disturbances of a trace (``trace.info["disturbances"]``, reported by
+:mod:`olc.games.control`) on the real system, from the trace's initial state, as if the comparator controller
+had been played from the start (for an adaptive adversary the disturbances are held fixed at what was realised
+— the usual policy-regret convention of non-stochastic control).
 
 * :class:`BestDFC` — the best disturbance-feedback controller ``u_t = −K x_t + Σ_i M^{[i]} w_{t−i}``
-  with the same ``K``, ``H`` and set ``||M^{[i]}|| <= r_i`` as GPC (Agarwal et al. 2019, §4;
-  the benchmark class Π of ``nonconvex-meta-optimization`` App. B). States and controls are
-  affine in ``M``, so the total cost is a convex quadratic ``J(p) = pᵀPp + 2qᵀp + c`` of
-  ``p = vec(M)``: it is built exactly (forward sensitivity recursion) and minimised exactly —
-  a Cholesky (least-squares) solve when the unconstrained minimiser lies in the set, otherwise
-  the accelerated projected gradient of :func:`olc.comparators.fixed.minimize_over_set` with the
-  set's own projection, stopped at relative objective change ``tol`` (default ``1e-12``) and
-  a step below ``1e-10``; ``.method`` says which was used.
-* :class:`BestLinearFeedback` — the best static gain ``u = −K x`` (a nonconvex problem): the
-  LQR gain (the optimum for i.i.d. noise) is the start, then L-BFGS on the realised (finite-horizon)
-  cost with an exact adjoint gradient; every evaluated ``K`` that does not stabilise the system
-  (spectral radius of ``A − BK`` ≥ 1 for LTI, a growing closed-loop product for LTV) is rejected
-  as a candidate, and the best stabilising ``K`` evaluated is kept, so it is never worse than LQR. A local search: the
-  result is the best found, not a certified global optimum.
+  with the same ``K``, ``H`` and set ``||M^{[i]}|| <= r_i`` as GPC (Agarwal et al. 2019, §4; the benchmark
+  class Π of ``nonconvex-meta-optimization`` App. B). States and controls are affine in ``M``, so the total
+  cost is a convex quadratic ``J(p) = pᵀPp + 2qᵀp + c`` of ``p = vec(M)``: it is built exactly (forward
+  sensitivity recursion) and minimised exactly — a Cholesky (least-squares) solve when the unconstrained
+  minimiser lies in the set, otherwise the accelerated projected gradient of
+  :func:`olc.comparators.fixed.minimize_over_set` with the set's own projection, stopped at relative objective
+  change ``tol`` (default ``1e-12``) and a step below ``1e-10``; ``.method`` says which was used.
+* :class:`BestLinearFeedback` — the best static gain ``u = −K x`` (a nonconvex problem): the LQR gain (the optimum for
+  i.i.d. noise) is the start, then L-BFGS on the realised (finite-horizon) cost with an exact adjoint gradient; every
+  evaluated ``K`` that does not stabilise the system (spectral radius of ``A − BK`` ≥ 1 for LTI, a growing closed-loop
+  product for LTV) is rejected as a candidate, and the best stabilising ``K`` evaluated is kept, so it is never worse
+  than LQR. A local search: the result is the best found, not a certified global optimum.
 
-``best_cumulative(trace)`` returns the running cost of the single comparator that is best for
-the *whole* horizon (``anytime = False``): ``R[t]`` of :meth:`olc.Trace.regret` before ``T`` is
-therefore not the prefix-optimal regret (use ``trace.truncated(t)`` for that).
+``best_cumulative(trace)`` returns the running cost of the single comparator that is best for the *whole*
+horizon (``anytime = False``): ``R[t]`` of :meth:`olc.Trace.regret` before ``T`` is therefore not the
+prefix-optimal regret (use ``trace.truncated(t)`` for that).
 """
 
 from __future__ import annotations
@@ -60,10 +57,16 @@ def _realised(trace, d: int, x0_default):
 
 
 def dfc_controls(M, W) -> np.ndarray:
-    """The DFC term ``U_t = Σ_{i=1}^{H} M^{[i]} w_{t−i}`` (``w_s = 0`` for ``s < 0``) for all ``t``:
-    ``M`` (H, m, d), ``W`` (T, d) → (T, m). Playing a fixed ``M`` is the rollout with open-loop
-    controls ``U`` under the feedback ``K`` (``system.simulate(x0, U=U, W=W, K=K)``).
-    Shapes and finiteness are checked (:class:`~olc.errors.ShapeError` / ``NonFiniteError``)."""
+    """The DFC term ``U_t = Σ_{i=1}^{H} M^{[i]} w_{t−i}`` (``w_s = 0`` for ``s < 0``) for all ``t``, ``(T, m)``.
+
+    Playing a fixed ``M`` is the rollout with open-loop controls ``U`` under the feedback ``K``
+    (``system.simulate(x0, U=U, W=W, K=K)``). Shapes and finiteness are checked (``ShapeError`` / ``NonFiniteError``).
+
+    Parameters
+    ----------
+    M, W : array_like
+        ``(H, m, d)`` DFC matrices, ``(T, d)`` disturbances.
+    """
     M = as_array(M, "M", ndim=3)
     H, m, d = M.shape
     W = as_array(W, "W", shape=(None, d))
@@ -78,13 +81,17 @@ def dfc_controls(M, W) -> np.ndarray:
 class BestDFC:
     """The best disturbance-feedback controller in hindsight (see the module docstring).
 
-    Parameters as :class:`olc.learners.GPC`: ``system``, ``cost``, ``H``, ``K`` (same default:
-    the LQR gain for LTI, 0 for stable LTV), ``kappa_M``/``gamma``/``radius``/``norm`` (the set of
-    ``M``; same defaults), ``x0`` (default: the trace's initial state), ``tol``.
+    After :meth:`best_cumulative` (or :meth:`fit`): ``.M`` (H, m, d) the minimiser, ``.total`` its total cost,
+    ``.method`` (``"unconstrained"`` or ``"constrained"``), ``.P``, ``.q``, ``.c`` the exact quadratic
+    ``J(vec M) = pᵀPp + 2qᵀp + c``.
 
-    After :meth:`best_cumulative` (or :meth:`fit`): ``.M`` (H, m, d) the minimiser, ``.total`` its
-    total cost, ``.method`` (``"unconstrained"`` or ``"constrained"``), ``.P``, ``.q``, ``.c`` the
-    exact quadratic ``J(vec M) = pᵀPp + 2qᵀp + c``.
+    Parameters
+    ----------
+    system, cost, H, K, kappa_M, gamma, radius, norm
+        As :class:`olc.learners.GPC`, same defaults (``K``: the LQR gain for LTI, 0 for stable LTV).
+    x0 : array_like, optional
+        Initial state (default: the trace's).
+    tol : float
     """
 
     anytime = False
@@ -109,6 +116,11 @@ class BestDFC:
 
         Forward sensitivities: ``x_t = x⁰_t + G_t p``, ``u_t = u⁰_t + J_t p`` with
         ``G_{t+1} = (A_t − B_t K) G_t + B_t D_t``, ``J_t = −K G_t + D_t`` and ``D_t p = Σ_i M^{[i]} w_{t−i}``.
+
+        Parameters
+        ----------
+        W, x0 : numpy.ndarray
+            Disturbances ``(T, d)``; initial state ``(d,)`` (default: the constructor's, else zero).
         """
         W = as_array(W, "W", shape=(None, self.d))
         T = W.shape[0]
@@ -153,7 +165,12 @@ class BestDFC:
         return self.K
 
     def fit(self, W, x0=None) -> np.ndarray:
-        """The minimiser ``M`` over the set for the disturbances ``W`` (T, d) from ``x0``."""
+        """The minimiser ``M`` over the set for the disturbances ``W`` from ``x0``.
+
+        Parameters
+        ----------
+        W, x0 : numpy.ndarray
+        """
         P, q, c = self.quadratic(W, x0)
         self.P, self.q, self.c = P, q, c
         shape = (self.H, self.m, self.d)
@@ -185,14 +202,25 @@ class BestDFC:
         return M
 
     def objective(self, M) -> float:
-        """``J(vec M)`` from the quadratic of the last :meth:`fit` (exact, without a rollout)."""
+        """``J(vec M)`` of ``M`` ``(H, m, d)`` from the quadratic of the last :meth:`fit` (exact, without a rollout).
+
+        Parameters
+        ----------
+        M : array_like
+        """
         if self.P is None:
             raise InvalidArgumentError("objective: call fit(W) or best_cumulative(trace) first")
         p = np.asarray(M, float).ravel()
         return float(p @ self.P @ p + 2 * self.q @ p + self.c)
 
     def evaluate(self, M, W, x0=None) -> np.ndarray:
-        """Per-round costs (T,) of playing the fixed ``M`` (H, m, d) from the start on ``W`` (T, d)."""
+        """Per-round costs (T,) of playing the fixed ``M`` from the start on ``W`` from ``x0``.
+
+        Parameters
+        ----------
+        M, W, x0 : numpy.ndarray
+            ``(H, m, d)``; as in :meth:`fit`.
+        """
         M = as_array(M, "M", shape=(self.H, self.m, self.d))
         W = as_array(W, "W", shape=(None, self.d))
         T = W.shape[0]
@@ -201,7 +229,13 @@ class BestDFC:
         return self.cost.value(X[:-1], U)
 
     def best_cumulative(self, trace) -> np.ndarray:
-        """Running cost ``Σ_{s<=t} c_s`` of the best ``M`` for the whole horizon (not anytime)."""
+        """Running cost ``Σ_{s<=t} c_s`` of the best ``M`` for the whole horizon on the realised disturbances of
+        ``trace`` (not anytime).
+
+        Parameters
+        ----------
+        trace : olc.Trace
+        """
         W, x0 = _realised(trace, self.d, self.x0)
         self.fit(W, x0)
         return np.cumsum(self.evaluate(self.M, W, x0))
@@ -276,12 +310,18 @@ def _ball_qp(P, q, radii, shape):
 
 
 class BestLinearFeedback:
-    """The best static state feedback ``u_t = −K x_t`` in hindsight on the realised disturbances
-    (see the module docstring for the search; ``.K`` the result, ``.K_lqr`` the start,
-    ``.total`` its total cost, ``.improved`` whether the search beat the LQR start).
+    """The best static state feedback ``u_t = −K x_t`` in hindsight on the realised disturbances (module
+    docstring: the search); ``.K`` the result, ``.K_lqr`` the start, ``.total`` its total cost, ``.improved``
+    whether the search beat the LQR start.
 
-    ``K0`` overrides the start (default: the LQR gain; for LTV systems the gain of the
-    average dynamics, or zero if that fails). ``maxiter`` bounds the L-BFGS iterations.
+    Parameters
+    ----------
+    system, cost, x0
+        As :class:`BestDFC`.
+    K0 : array_like, optional
+        Start (default: the LQR gain; for LTV systems the gain of the average dynamics, or zero if that fails).
+    maxiter : int
+        Bound on the L-BFGS iterations.
     """
 
     anytime = False
@@ -311,7 +351,13 @@ class BestLinearFeedback:
         return _ltv_contracts(np.asarray(A_seq - B_seq @ K), "K")[0]
 
     def cost_and_grad(self, K, W, x0, A_seq, B_seq):
-        """Total realised cost of ``u = −K x`` and its exact gradient in ``K`` (adjoint method)."""
+        """Total realised cost of ``u = −K x`` and its exact gradient in ``K`` (adjoint method).
+
+        Parameters
+        ----------
+        K, W, x0, A_seq, B_seq : numpy.ndarray
+            Gain ``(m, d)``, disturbances ``(T, d)``, initial state, dynamics ``(T, d, d)`` and ``(T, d, m)``.
+        """
         Q, R = self.cost.Q, self.cost.R
         T = W.shape[0]
         Acl = A_seq - B_seq @ K
@@ -335,7 +381,12 @@ class BestLinearFeedback:
         return J, gK
 
     def fit(self, W, x0=None) -> np.ndarray:
-        """The best stabilising ``K`` found for the disturbances ``W`` (T, d) from ``x0``."""
+        """The best stabilising ``K`` found for the disturbances ``W`` from ``x0``.
+
+        Parameters
+        ----------
+        W, x0 : numpy.ndarray
+        """
         from scipy.optimize import minimize
 
         W = as_array(W, "W", shape=(None, self.d))
@@ -371,7 +422,12 @@ class BestLinearFeedback:
         return self.K
 
     def evaluate(self, K, W, x0=None) -> np.ndarray:
-        """Per-round costs (T,) of ``u = −K x`` on ``W`` from ``x0``."""
+        """Per-round costs (T,) of ``u = −K x`` on ``W`` from ``x0`` (as in :meth:`fit`).
+
+        Parameters
+        ----------
+        K, W, x0 : numpy.ndarray
+        """
         K = as_array(K, "K", shape=(self.m, self.d))
         W = as_array(W, "W", shape=(None, self.d))
         x0 = np.zeros(self.d) if x0 is None else as_array(x0, "x0", shape=(self.d,))
@@ -379,7 +435,12 @@ class BestLinearFeedback:
         return self.cost.value(X[:-1], U)
 
     def best_cumulative(self, trace) -> np.ndarray:
-        """Running cost of the best ``K`` for the whole horizon (not anytime)."""
+        """Running cost of the best ``K`` for the whole horizon on the realised disturbances of ``trace``.
+
+        Parameters
+        ----------
+        trace : olc.Trace
+        """
         W, x0 = _realised(trace, self.d, self.x0)
         self.fit(W, x0)
         return np.cumsum(self.evaluate(self.K, W, x0))

@@ -1,8 +1,7 @@
 """Best fixed decision in hindsight, ``min_{x∈K} Σ_t f_t(x)``.
 
-How :meth:`BestFixed.best_cumulative` computes the comparator curve (``anytime`` = the
-best in hindsight for *every prefix*, otherwise the running loss of the single decision that
-is best for the *whole horizon*):
+How :meth:`BestFixed.best_cumulative` computes the comparator curve (``anytime`` = the best in hindsight for
+*every prefix*, otherwise the running loss of the single decision that is best for the *whole horizon*):
 
 =====================  ==================================================================  =========
 losses                 method                                                              anytime
@@ -17,12 +16,10 @@ other convex           scipy: L-BFGS-B (whole space, box), SLSQP (ball, simplex)
                        projected gradient with the set's own projection for other sets
 =====================  ==================================================================  =========
 
-Solver tolerance: the returned decision is feasible (it is projected onto ``K``) and its
-total loss is within ``tol`` (relative, default ``1e-9``) of the solver's optimum; the tests
-check it is never beaten by any of thousands of random feasible points.
-
-Losses with memory are compared with ``f̃_t(x) = f_t(x, ..., x)`` (the unary restriction), as
-in ``nonconvex-meta-optimization`` Thm. 5.
+Solver tolerance: the returned decision is feasible (it is projected onto ``K``) and its total loss is within
+``tol`` (relative, default ``1e-9``) of the solver's optimum; the tests check it is never beaten by any of
+thousands of random feasible points. Losses with memory are compared with ``f̃_t(x) = f_t(x, ..., x)`` (the
+unary restriction), as in ``nonconvex-meta-optimization`` Thm. 5.
 """
 
 from __future__ import annotations
@@ -38,12 +35,27 @@ __all__ = ["BestFixed", "minimize_over_set"]
 
 
 class BestFixed:
-    """Comparator class: every fixed decision of the set ``K``.
+    """Comparator class: every fixed decision of the set ``K``; after :meth:`best_cumulative`, ``self.point``
+    holds the whole-horizon minimiser and ``self.was_anytime`` says which curve was returned.
 
-    ``anytime=None`` uses the prefix-wise closed form where one exists (see the module
-    table); ``anytime=False`` always compares with the whole-horizon optimum.
-    After :meth:`best_cumulative`, ``self.point`` holds the whole-horizon minimiser and
-    ``self.was_anytime`` says which curve was returned.
+    Parameters
+    ----------
+    K : olc.sets.ConvexSet
+    tol : float
+        Relative solver tolerance (module docstring).
+    anytime : bool or None
+        None: the prefix-wise closed form where one exists (module table); False: the whole-horizon optimum.
+
+    Examples
+    --------
+    >>> import numpy as np, olc
+    >>> G = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])  # linear losses <g_t, x> on the unit ball
+    >>> trace = olc.play(olc.learners.OGD(olc.sets.Ball(1.0), lr=0.5), olc.games.linear(G))
+    >>> best = BestFixed(olc.sets.Ball(1.0)).best_cumulative(trace)
+    >>> bool(np.isclose(best[-1], -np.linalg.norm(G.sum(axis=0))))  # min over the ball: -||sum_t g_t||
+    True
+    >>> trace.regret(BestFixed(olc.sets.Ball(1.0)))
+    array([1.    , 2.2361, 2.2639])
     """
 
     def __init__(self, K: S.ConvexSet, tol: float = 1e-9, anytime: bool | None = None):
@@ -66,7 +78,12 @@ class BestFixed:
         return seq
 
     def best_cumulative(self, trace) -> np.ndarray:
-        """Comparator curve for :meth:`olc.Trace.regret` (see the module docstring)."""
+        """Comparator curve for :meth:`olc.Trace.regret` of ``trace`` (or of a loss sequence; module docstring).
+
+        Parameters
+        ----------
+        trace : olc.Trace or olc.losses.Loss
+        """
         seq = self._sequence(trace)
         allow = self.anytime is not False
         if isinstance(seq, L.Linear):
@@ -97,7 +114,12 @@ class BestFixed:
         return 0.5 * np.einsum("ti,ti->t", cumb, xs) + cumc  # value at the minimiser: c - ½ bᵀA⁻¹b
 
     def best_point(self, trace_or_losses) -> np.ndarray:
-        """The whole-horizon minimiser ``argmin_{x∈K} Σ_t f_t(x)``."""
+        """The whole-horizon minimiser ``argmin_{x∈K} Σ_t f_t(x)`` of the losses of ``trace_or_losses``.
+
+        Parameters
+        ----------
+        trace_or_losses : olc.Trace or olc.losses.Loss
+        """
         seq = self._sequence(trace_or_losses)
         shape = _shape_of(seq)
         if isinstance(seq, L.Linear):
@@ -118,7 +140,17 @@ def _shape_of(seq):
 
 
 def minimize_over_set(fun, grad, K: S.ConvexSet, shape, tol: float = 1e-9, x0=None) -> np.ndarray:
-    """Minimise a smooth convex ``fun`` over ``K`` (see the module docstring for the solvers)."""
+    """Minimise a smooth convex ``fun`` (gradient ``grad``) over ``K`` from ``x0`` (module docstring: solvers).
+
+    Parameters
+    ----------
+    fun, grad : callable
+    K : olc.sets.ConvexSet
+    shape : tuple of int
+    tol : float
+    x0 : array_like, optional
+        Start (default ``K.center``).
+    """
     from scipy import optimize
 
     shape = tuple(shape)

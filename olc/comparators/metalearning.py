@@ -1,9 +1,8 @@
 """The best meta-learner in hindsight: ``min_w Σ_t f_t(U_t(w))`` (``online-meta-learning-ftml`` eq. (3)).
 
-``U_t(w)`` is ``inner_steps`` gradient steps of size ``alpha`` on the training objective
-``f̂_t`` (one step, ``U_t(w) = w − α∇f̂_t(w)``, in the paper's analysis, Sec. 4.3). The
-comparator sees every task in batch mode and may adapt to each one, so it is strictly more
-capable than the online learner.
+``U_t(w)`` is ``inner_steps`` gradient steps of size ``alpha`` on the training objective ``f̂_t`` (one step,
+``U_t(w) = w − α∇f̂_t(w)``, in the paper's analysis, Sec. 4.3). The comparator sees every task in batch mode
+and may adapt to each one, so it is strictly more capable than the online learner.
 
 =====================  ==============================================================  =========
 tasks                  method                                                          anytime
@@ -29,13 +28,18 @@ __all__ = ["BestMetaLearner"]
 
 
 class BestMetaLearner:
-    """Comparator class of ``online-meta-learning-ftml`` eq. (3): every initialisation ``w``,
-    each adapted to each task by ``U_t``.
+    """Comparator class of ``online-meta-learning-ftml`` eq. (3): every initialisation ``w``, each adapted to
+    each task by ``U_t``; after :meth:`best_cumulative`, ``point`` holds the whole-horizon minimiser and
+    ``was_anytime`` says which curve was returned.
 
-    ``anytime=None`` returns the prefix-wise optimum (closed form) on quadratic tasks;
-    ``anytime=False`` always uses the single whole-horizon minimiser. After
-    :meth:`best_cumulative`, ``point`` holds the whole-horizon minimiser and ``was_anytime``
-    says which curve was returned.
+    Parameters
+    ----------
+    alpha : float
+    inner_steps : int
+        Step size and number of the inner gradient steps of ``U_t`` (they must match the game's).
+    anytime : bool or None
+        None: the prefix-wise optimum (closed form) on quadratic tasks; False: the whole-horizon minimiser.
+    tol : float
     """
 
     def __init__(self, alpha: float = 0.1, inner_steps: int = 1, anytime: bool | None = None,
@@ -65,16 +69,33 @@ class BestMetaLearner:
 
     # ------------------------------------------------------------------ API
     def value(self, trace_or_tasks, w) -> np.ndarray:
-        """Per-round losses ``f_t(U_t(w))`` of a fixed initialisation ``w``, shape ``(T,)``."""
+        """Per-round losses ``f_t(U_t(w))`` of a fixed initialisation ``w`` on ``trace_or_tasks``, shape ``(T,)``.
+
+        Parameters
+        ----------
+        trace_or_tasks : olc.Trace or list of olc.tasks.Task
+        w : array_like
+        """
         return np.array([self._maml.objective(t, w) for t in self._tasks(trace_or_tasks)])
 
     def best_point(self, trace_or_tasks, x0=None) -> np.ndarray:
-        """``argmin_w Σ_t f_t(U_t(w))`` (closed form on quadratic tasks, L-BFGS otherwise)."""
+        """``argmin_w Σ_t f_t(U_t(w))`` over ``trace_or_tasks`` (closed form if quadratic, else L-BFGS from ``x0``).
+
+        Parameters
+        ----------
+        trace_or_tasks : olc.Trace or list of olc.tasks.Task
+        x0 : array_like, optional
+        """
         self.point = fit_maml(self._tasks(trace_or_tasks), self.alpha, self.inner_steps, x0=x0, tol=self.tol)
         return self.point
 
     def best_cumulative(self, trace_or_tasks) -> np.ndarray:
-        """Comparator curve for :meth:`olc.Trace.regret` (see the module docstring)."""
+        """Comparator curve for :meth:`olc.Trace.regret` of ``trace_or_tasks`` (module docstring).
+
+        Parameters
+        ----------
+        trace_or_tasks : olc.Trace or list of olc.tasks.Task
+        """
         tasks = self._tasks(trace_or_tasks)
         if self.anytime is not False and all(t.quadratic is not None for t in tasks):
             forms = [maml_quadratic(t, self.alpha, self.inner_steps) for t in tasks]

@@ -1,20 +1,18 @@
 """Best fixed meta-optimization policy ``M`` in hindsight — the DFC comparator of meta-optimization.
 
-``nonconvex-meta-optimization`` casts optimization as the LTV of App. B (eqs. (1)–(3)) whose
-disturbances are the gradients, and meta-optimization as GPC on it: the controller adds
-``u_t = −Σ_{h=1}^{H} M^{(h)} g_{t−h+1}`` to the step (Alg. 1; Alg. 4 "Rollout"). As in every
-non-stochastic control regret bound (Agarwal et al. 2019; the paper's Thm. 4 / Cor. 6), the
-comparator plays a *fixed* ``M`` from the start of each episode against the *realised*
-disturbances — the gradients ``g_{i,t}`` the learner actually saw:
+``nonconvex-meta-optimization`` casts optimization as the LTV of App. B (eqs. (1)–(3)) whose disturbances are
+the gradients, and meta-optimization as GPC on it: the controller adds ``u_t = −Σ_{h=1}^{H} M^{(h)} g_{t−h+1}``
+to the step (Alg. 1; Alg. 4 "Rollout"). As in every non-stochastic control regret bound (Agarwal et al. 2019;
+the paper's Thm. 4 / Cor. 6), the comparator plays a *fixed* ``M`` from the start of each episode against the
+*realised* disturbances — the gradients ``g_{i,t}`` the learner actually saw:
 
     x_{t+1}(M) = (1−δ) x_t(M) − η ∇f_i(x_t(M)) − Σ_h M^{(h)} g_{i,t−h+1},   x_0(M) = x_{i,0}
 
-(Alg. 4 run over the whole episode; ``g_s = 0`` for ``s < 0``). For quadratic objectives
-``f_i(x) = ½xᵀA_i x + b_iᵀx + c_i`` the iterates are affine in the parameters ``θ`` of ``M``
-(``x_t = c_t + J_t θ``), so the total loss ``Σ_{i,t} f_i(x_t(M))`` is a convex quadratic in
-``θ`` and its minimiser is exact: one (least-norm) linear solve. Parametrisations as
-:class:`olc.learners.MetaOpt`: ``"scalar"`` ``(H,)``, ``"diagonal"`` ``(H, n)``, ``"full"``
-``(H, n, n)``; no constraint set (Alg. 7 has none).
+(Alg. 4 run over the whole episode; ``g_s = 0`` for ``s < 0``). For quadratic objectives ``f_i(x) = ½xᵀA_i x +
+b_iᵀx + c_i`` the iterates are affine in the parameters ``θ`` of ``M`` (``x_t = c_t + J_t θ``), so the total
+loss ``Σ_{i,t} f_i(x_t(M))`` is a convex quadratic in ``θ`` and its minimiser is exact: one (least-norm) linear
+solve. Parametrisations as :class:`olc.learners.MetaOpt`: ``"scalar"`` ``(H,)``, ``"diagonal"`` ``(H, n)``,
+``"full"`` ``(H, n, n)``; no constraint set (Alg. 7 has none).
 """
 
 from __future__ import annotations
@@ -39,12 +37,14 @@ def _quadratic_parts(oracle):
 class BestFixedM:
     """Best fixed ``M`` in hindsight over a run of meta-optimization episodes (see module docstring).
 
-    ``fit(problems, x0s, grads)`` takes, per episode ``i``, the quadratic oracle, the start
-    ``x_{i,0}`` and the realised gradients ``g_{i,0..T-1}`` (``EpisodesResult.grads``); it sets
-    ``self.M`` (the minimiser), ``self.episode_loss`` (``(N,)``: each episode's loss under ``M``),
-    ``self.curves`` (``(N, T)``) and ``self.prefix_best`` (``(N,)``: ``min_M`` of the total loss of
-    episodes ``1..k`` — the anytime comparator across episodes; computed when ``M`` has at most
-    ``prefix_max_params`` parameters, else None). ``cost(M)`` evaluates any ``M``.
+    Parameters
+    ----------
+    H : int
+        Memory of ``M``.
+    M : {"scalar", "diagonal", "full"}
+        Parametrisation of each ``M^{(h)}``.
+    base_lr, weight_decay : float
+        ``η`` and ``δ`` of the episodes' base step.
     """
 
     prefix_max_params = 600
@@ -102,6 +102,16 @@ class BestFixedM:
         return out
 
     def fit(self, problems, x0s, grads) -> BestFixedM:
+        """Fit ``self.M`` (the minimiser), ``self.episode_loss`` ``(N,)``, ``self.curves`` ``(N, T)`` and
+        ``self.prefix_best`` ``(N,)`` (``min_M`` of the loss of episodes ``1..k``, the anytime comparator across
+        episodes; None when ``M`` has more than ``prefix_max_params`` parameters).
+
+        Parameters
+        ----------
+        problems, x0s, grads : list
+            Per episode ``i``: the quadratic oracle, the start ``x_{i,0}`` and the realised gradients
+            ``g_{i,0..T-1}`` (``EpisodesResult.grads``); one oracle or start is shared by all episodes.
+        """
         eps = self._episodes(problems, x0s, grads)
         self._parts, quads = [], []
         for o, x0, G in eps:
@@ -133,7 +143,12 @@ class BestFixedM:
         return theta.reshape((self.H, n) if self.kind == "diagonal" else (self.H, n, n))
 
     def curves_for(self, M) -> np.ndarray:
-        """Per-step losses ``(N, T)`` of a fixed ``M`` (any shape of the parametrisation) on the fitted episodes."""
+        """Per-step losses ``(N, T)`` of a fixed ``M`` (any shape of the parametrisation) on the fitted episodes.
+
+        Parameters
+        ----------
+        M : array_like
+        """
         theta = np.asarray(M, float).ravel()
         out = []
         for o, cs, Js in self._parts:
@@ -142,13 +157,22 @@ class BestFixedM:
         return np.array(out)
 
     def cost(self, M) -> float:
-        """Total loss of a fixed ``M`` over all fitted episodes."""
+        """Total loss of a fixed ``M`` (array_like, as in :meth:`curves_for`) over all fitted episodes.
+
+        Parameters
+        ----------
+        M : array_like
+        """
         return float(self.curves_for(M).sum())
 
     def best_cumulative(self, trace) -> np.ndarray:
-        """Running loss of the best fixed ``M`` on the episode of an optimization-game trace
-        (``olc.games.optimization``; the realised gradients are recomputed at the trace's iterates
-        on the deterministic quadratic oracle). Not anytime: one ``M`` for the whole horizon."""
+        """Running loss of the best fixed ``M`` on the episode of ``trace``, a trace of ``olc.games.optimization``
+        (gradients recomputed at its iterates on the quadratic oracle). Not anytime: one ``M`` for the horizon.
+
+        Parameters
+        ----------
+        trace : olc.Trace
+        """
         env = trace.env
         oracle = getattr(env, "oracle", None)
         if oracle is None or "iterates" not in trace.info:

@@ -1,8 +1,8 @@
 """The best optimizer of a benchmark class in hindsight: tuned baselines by grid search.
 
-``nonconvex-meta-optimization`` compares meta-optimization with *fully tuned* baselines
-(Sec. 4, App. E.2): every point of a hyperparameter grid is run on the same problem and the
-best one is kept. :class:`BestOptimizer` does exactly that for three families:
+``nonconvex-meta-optimization`` compares meta-optimization with *fully tuned* baselines (Sec. 4, App. E.2):
+every point of a hyperparameter grid is run on the same problem and the best one is kept.
+:class:`BestOptimizer` does exactly that for three families:
 
 ============  =================================  ==========================================================
 family        optimizer (olc.learners)           default grid (App. E.2)
@@ -12,16 +12,14 @@ family        optimizer (olc.learners)           default grid (App. E.2)
 ``adamw``     :class:`~olc.learners.AdamW`       ``lr`` × ``beta1`` × ``beta2`` × ``weight_decay``: 3 × 2 × 3 × 4
 ============  =================================  ==========================================================
 
-How each grid point is run: on a *deterministic quadratic* oracle (constant Hessian: quadratics,
-least squares, full batch) the ``gd``/``momentum`` points without weight decay go through the
-batched kernel :func:`olc.kernels.optimizer_grid` (all of them in one call); every other point
-is played with :func:`olc.play` on :func:`olc.games.optimization.optimization` — the one
-training loop — with the same minibatch stream for every point. Both give the same curve up
-to rounding (the tests check it). The kernel cannot charge the *original* objective while
-stepping with coupled weight decay, so ``weight_decay > 0`` points always use the loop.
-
-A grid point *diverges* at the first round whose loss is non-finite or exceeds ``blowup`` in
-absolute value (the kernel's rule); its loss from then on is ``inf`` and it is never chosen.
+How each grid point is run: on a *deterministic quadratic* oracle (constant Hessian: quadratics, least squares,
+full batch) the ``gd``/``momentum`` points without weight decay go through the batched kernel
+:func:`olc.kernels.optimizer_grid` (all of them in one call); every other point is played with :func:`olc.play`
+on :func:`olc.games.optimization.optimization` — the one training loop — with the same minibatch stream for
+every point. Both give the same curve up to rounding (the tests check it). The kernel cannot charge the
+*original* objective while stepping with coupled weight decay, so ``weight_decay > 0`` points always use the
+loop. A grid point *diverges* at the first round whose loss is non-finite or exceeds ``blowup`` in absolute
+value (the kernel's rule); its loss from then on is ``inf`` and it is never chosen.
 """
 
 from __future__ import annotations
@@ -54,9 +52,14 @@ _NEUTRAL = {"weight_decay": 0.0, "momentum": 0.9, "beta1": 0.9, "beta2": 0.999, 
 class OptimizerSearch:
     """Result of a grid search: every configuration, its loss curve and the winner.
 
-    ``losses`` ``(G, T)``: ``f(x_t; B_t)`` per round (``inf`` from divergence on); ``scores``
-    ``(G,)``: the criterion (cumulative or final loss); ``best``: index of the winner;
-    ``methods``: ``"kernel"`` or ``"play"`` per configuration.
+    Attributes
+    ----------
+    family, configs, criterion, meta
+        The search's family, configuration dicts ``(G,)``, criterion and provenance.
+    losses, diverged, scores : numpy.ndarray
+        ``(G, T)`` ``f(x_t; B_t)`` per round (``inf`` from divergence on), ``(G,)`` bool, ``(G,)`` criterion.
+    best : int
+    methods : list of {"kernel", "play"}
     """
 
     family: str
@@ -190,18 +193,25 @@ class BestOptimizer:
         self.result = None
 
     def optimizer(self, config: dict):
-        """The optimizer of this family with ``config``."""
+        """The optimizer of this family with ``config`` (a dict of the family's keys).
+
+        Parameters
+        ----------
+        config : dict
+        """
         return make_optimizer(self.family, config)
 
     # ------------------------------------------------------------------------------------
     def search(self, oracle, T: int, x0=None, *, seed=0, stochastic: bool | None = None, game_seed=None,
                batches=None) -> OptimizerSearch:
-        """Run every configuration for ``T`` rounds on ``oracle`` from ``x0`` and pick the best.
+        """Run every configuration for ``T`` rounds on ``oracle`` from ``x0`` and pick the best; raises
+        :class:`olc.DivergenceError` (``partial`` = the search) when every configuration diverges.
 
-        ``seed``, ``stochastic``, ``game_seed`` and ``batches`` are those of :func:`olc.play` and
-        :func:`olc.games.optimization.optimization`; every configuration sees the same
-        minibatches. Raises :class:`olc.DivergenceError` (``partial`` = the search) when every
-        configuration diverges.
+        Parameters
+        ----------
+        oracle, T, x0, seed, stochastic, game_seed, batches
+            Those of :func:`olc.play` and :func:`olc.games.optimization.optimization`; every configuration
+            sees the same minibatches.
         """
         from ..games.optimization import OptimizationGame
 
@@ -264,12 +274,14 @@ class BestOptimizer:
 
     # ------------------------------------------------------------------------------------
     def best_cumulative(self, trace) -> np.ndarray:
-        """Cumulative loss of the best tuned configuration on the trace's own problem.
+        """Cumulative loss of the best tuned configuration on the own problem of ``trace``, a trace of
+        :func:`olc.games.optimization.optimization`: the search reruns the grid on the same oracle, ``x0`` and
+        ``T`` and, for stochastic games, *replays the recorded minibatches* (``trace.info["batches"]``). Not
+        anytime (class docstring).
 
-        ``trace`` must come from an optimization game (:func:`olc.games.optimization.optimization`):
-        the search reruns the grid on the same oracle, ``x0`` and ``T`` and, for stochastic
-        games, *replays the recorded minibatches* (``trace.info["batches"]``). Not anytime (see
-        the class docstring).
+        Parameters
+        ----------
+        trace : olc.Trace
         """
         from ..games.optimization import OptimizationGame
 

@@ -28,6 +28,7 @@ everywhere (docs/reproductions.md states them for readers):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -225,6 +226,24 @@ def seed_list(seed: int, seeds: int) -> list[int]:
     """The seeds of a run: ``seed·seeds, …, seed·seeds + seeds − 1`` (runs with different ``seed`` never
     share one; ``seed=0`` plays ``0..seeds−1``; in a sweep over ``seed`` use ``seeds=1``)."""
     return list(range(int(seed) * int(seeds), (int(seed) + 1) * int(seeds)))
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Torch and BLAS (threadpoolctl, if importable) on one thread inside: small work, threads only oversubscribe."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = contextlib.nullcontext
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def mean_se(values, axis=0):

@@ -40,6 +40,7 @@ from ._evidence import (
     config_dict,
     describe_positions,
     fmt_se,
+    one_thread,
     protocol_doc,
     protocol_records,
     report,
@@ -72,7 +73,7 @@ class Config:
     reinit: bool = True
     T_stochastic: int = 200
     minibatch: int = 32
-    grid: str = "e2"      # "e2": App. E.2's grids (weight decay 0, AdamW betas2 = 0.999); "small": a few points (tests)
+    grid: str = "wide"    # "e2": App. E.2's grids; "wide": larger AdamW/Mechanic lr (PROTOCOL); "small": tests
     max_extend: int = 3
     seeds: int = 2
     protocol: str = "default"
@@ -81,7 +82,7 @@ class Config:
 
 #: protocol=paper: App. E.1/E.2's MNIST settings that fit here (the stochastic run shortened, see PROTOCOL)
 PAPER = {"N": 16, "T": 500, "H": 32, "meta_lr": 1e-4, "hidden": 100, "batch": 512, "T_stochastic": 1000,
-         "minibatch": 512, "seeds": 5}
+         "minibatch": 512, "seeds": 5, "grid": "e2"}
 
 PROTOCOL = [
     ("N, T", "N = 16 episodes of T = 500 (MNIST)", "default 6 × 100 (seconds); protocol=paper as the paper"),
@@ -96,8 +97,11 @@ PROTOCOL = [
      "seven baselines over 5,000 steps does not fit the time budget here)"),
     ("minibatch", "512", "32 by default; protocol=paper 512"),
     ("grid", "App. E.2 grids (SGD, momentum, AdamW: lr, momentum, betas, weight decay; HGD β; Mechanic on the AdamW "
-     "grid; DoG, D-Adaptation untuned)", "the same lr / momentum / β1 / HGD-β grids, momentum 0 added (trivial "
-     "member), weight decay 0 (noiseless deterministic setting), β2 = 0.999; 'small' for tests"),
+     "grid; DoG, D-Adaptation untuned)", "'e2': the same lr / momentum / β1 / HGD-β grids, momentum 0 added (trivial "
+     "member), weight decay 0 (noiseless deterministic setting), β2 = 0.999; default 'wide': AdamW / Mechanic lr "
+     "4e-3 … 0.1 (E.2's 1e-4 … 1e-3 lies below this problem's optimum: AdamW was still at the top edge after 3 "
+     "extensions; Mechanic stays at the top edge: its scale starts at 1e-6, a larger base lr kept helping up to 370, "
+     "reported as EDGE); 'small' for tests"),
     ("max_extend", "fixed grids", "an optimum at a grid end extends that axis (×2 steps) up to 3 times"),
     ("seeds", "MNIST and CIFAR averaged over 5 trials", "default 2, protocol=paper 5; claims per seed"),
     ("protocol", "App. E", "protocol=paper: the settings above"),
@@ -107,8 +111,8 @@ __doc__ += protocol_doc(PROTOCOL, Config, PAPER)
 
 CHECKS = {"N": integer(1), "T": integer(1), "H": integer(1), "L": integer(1), "M": choice(*M_KINDS),
           "base_lr": positive, "meta_lr": positive, "hidden": integer(1), "batch": integer(1),
-          "T_stochastic": integer(1), "minibatch": integer(1), "grid": choice("e2", "small"), "max_extend": integer(0),
-          "seeds": integer(1), "protocol": choice("default", "paper"), "seed": integer(0)}
+          "T_stochastic": integer(1), "minibatch": integer(1), "grid": choice("e2", "wide", "small"),
+          "max_extend": integer(0), "seeds": integer(1), "protocol": choice("default", "paper"), "seed": integer(0)}
 
 
 def check(cfg: Config) -> Config:
@@ -120,7 +124,7 @@ def _axes(kind="e2"):
     """Per family: (axes, scales, limits) of the tuning grid (``{}``: a self-tuning method, not tuned)."""
     small = kind == "small"
     lrs = (0.1, 0.4, 1.0) if small else (0.001, 0.01, 0.1, 0.2, 0.4, 1.0)
-    adam = (1e-3, 1e-2) if small else (1e-4, 4e-4, 1e-3)
+    adam = (1e-3, 1e-2) if small else (4e-3, 9e-3, 0.02, 0.045, 0.1) if kind == "wide" else (1e-4, 4e-4, 1e-3)
     return {
         "gd": ({"lr": lrs}, {}, {}),
         "momentum": ({"lr": lrs[:2] if small else lrs, "momentum": (0.0, 0.9) if small else (0.0, 0.9, 0.95, 0.99)},
@@ -268,11 +272,7 @@ def _one_seed(cfg, seed, tick):
 def run(config: Config | None = None, progress=None) -> dict:
     cfg = check(config or Config())  # before the (slow) imports
 
-    import torch
-
     seeds = seed_list(cfg.seed, cfg.seeds)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: intra-op threads only oversubscribe
     bar = progress(3 * len(seeds), NAME) if progress else None
 
     def tick():
@@ -280,9 +280,9 @@ def run(config: Config | None = None, progress=None) -> dict:
             bar.update(1)
 
     try:
-        runs = [_one_seed(cfg, s, tick) for s in seeds]
+        with one_thread():  # tiny models: threads only oversubscribe
+            runs = [_one_seed(cfg, s, tick) for s in seeds]
     finally:
-        torch.set_num_threads(threads)
         if bar:
             bar.close()
     res = {"config": config_dict(cfg), "protocol": protocol_records(PROTOCOL, Config, PAPER), "seeds": seeds,

@@ -98,44 +98,33 @@ def run(config: Config | None = None, progress=None) -> dict:
     from ..oracles.data import digits_mlp
     from ..systems.optimization import OptimizationSystem
     from ..systems.stability import sequential_stability
+    from ._evidence import one_thread
 
     X, y = _pooled_digits(cfg)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     seeds = seed_list(cfg.seed, cfg.seeds)
     bar = progress(len(seeds), NAME) if progress else None
     per_run, logs, losses = [], [], []
-    try:
+    with one_thread():  # tiny matrices: BLAS and torch threads only oversubscribe
         for s in seeds:
             module = digits_mlp(hidden=(cfg.hidden,), in_dim=16, seed=s)
             oracle = TorchOracle(module, torch.nn.CrossEntropyLoss(), X, y, name="digits16-mlp")
             system = OptimizationSystem(oracle, cfg.lr, cfg.weight_decay, form=cfg.form)
             system.run(oracle.x0(), cfg.T)
-            As = system.matrices()
-            res = sequential_stability(As, norm=cfg.norm, backend=cfg.backend)
+            res = sequential_stability(system.matrices(), norm=cfg.norm, backend=cfg.backend)
             per_run.append(res)
             logs.append(res.log_norms)
             losses.append(system.losses.tolist())
             bar and bar.update(1)
-    finally:
-        torch.set_num_threads(threads)
-    n = per_run[0].lengths.shape[0]
     lengths = per_run[0].lengths
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         mean_curve = np.nanmean(np.stack([np.exp(lg) for lg in logs]), axis=(0, 1))       # Fig. 3: mean
         worst_curve = np.nanmax(np.stack([np.exp(lg) for lg in logs]), axis=(0, 1))
-    from ..systems.stability import _bound_gamma  # the "bound" rule of sequential_stability, on our curves
-
-    gamma_w = _bound_gamma(lengths, np.log(worst_curve))
-    kappa_w = float(np.sqrt(np.max(worst_curve / (1 - gamma_w) ** lengths)))
-    gamma_m = _bound_gamma(lengths, np.log(mean_curve))
-    kappa_m = float(np.sqrt(np.max(mean_curve / (1 - gamma_m) ** lengths)))
+    kappa_w, gamma_w = _kappa_gamma(lengths, worst_curve)
+    kappa_m, gamma_m = _kappa_gamma(lengths, mean_curve)
     seed_kg = [_kappa_gamma(lengths, r.mean_decay) for r in per_run]
     res = {
         "config": config_dict(cfg), "protocol": protocol_records(PROTOCOL, Config, PAPER_PRESET), "seeds": seeds,
-        "n_params": int(oracle.dim),
-        "lengths": lengths.tolist(),
-        "mean_decay": mean_curve.tolist(),
+        "n_params": int(oracle.dim), "lengths": lengths.tolist(), "mean_decay": mean_curve.tolist(),
         "worst_decay": worst_curve.tolist(),
         "per_run": [{"seed": s, "kappa": r.kappa, "gamma": r.gamma, "worst_interval": list(r.worst_interval),
                      "mean_decay": r.mean_decay.tolist(), "kappa_mean": k, "gamma_mean": g,
@@ -143,10 +132,9 @@ def run(config: Config | None = None, progress=None) -> dict:
                     for s, r, (k, g) in zip(seeds, per_run, seed_kg)],
         "kappa_worst": kappa_w, "gamma_worst": float(gamma_w),
         "kappa_mean": kappa_m, "gamma_mean": float(gamma_m),
-        "paper_kappa": 2.0,
-        "decay_ratio": float(mean_curve[-1] / mean_curve[0]),
+        "paper_kappa": 2.0, "decay_ratio": float(mean_curve[-1] / mean_curve[0]),
         "training_loss": losses,
-        "max_length": int(n),
+        "max_length": int(lengths.shape[0]),
         "metrics": {"kappa_mean": kappa_m, "gamma_mean": float(gamma_m), "kappa_worst": kappa_w,
                     "gamma_worst": float(gamma_w), "decay_ratio": float(mean_curve[-1] / mean_curve[0]),
                     "final_loss": float(np.mean([lv[-1] for lv in losses]))},

@@ -1,18 +1,17 @@
 """Batched hot loops with interchangeable backends (numpy reference, numba CPU, CuPy GPU).
 
-Public entry points (each validates its arguments once, picks a backend with
-:func:`olc.backend.resolve_backend` and dispatches to that backend's module):
+Public entry points (each validates its arguments once, picks a backend with :func:`olc.backend.resolve_backend`
+and dispatches to that backend's module):
 
 * :func:`rollout` — B LTV/LTI systems × T steps under ``u_t = −K x_t + U_t + Σ M^{[i]} w_{t−i}``
   with quadratic costs accumulated in the same pass;
 * :func:`gpc_rollout` — B independent GPC games (docs/gpc-semantics.md) in one call;
-* :func:`interval_norms` — all interval spectral norms of a matrix sequence
-  (sequential stability, nonconvex-meta-optimization Def. 3);
-* :func:`optimizer_grid` — heavy-ball / Nesterov / preconditioned GD over an (lr, momentum)
-  grid on a quadratic.
+* :func:`interval_norms` — all interval spectral norms of a matrix sequence (sequential stability,
+  nonconvex-meta-optimization Def. 3);
+* :func:`optimizer_grid` — heavy-ball / Nesterov / preconditioned GD over an (lr, momentum) grid on a quadratic.
 
-``backend=None`` uses the global default (:func:`olc.set_backend`, ``$OLC_BACKEND``, else
-``"auto"``). Results are NumPy arrays on every backend. See docs/kernels.md.
+``backend=None`` uses the global default (:func:`olc.set_backend`, ``$OLC_BACKEND``, else ``"auto"``). Results
+are NumPy arrays on every backend. See docs/kernels.md.
 """
 
 from __future__ import annotations
@@ -30,22 +29,39 @@ __all__ = ["rollout", "gpc_rollout", "interval_norms", "optimizer_grid",
 
 
 class RolloutResult(NamedTuple):
-    """``costs`` (B, T); ``states`` (B, T+1, d) or None; ``controls`` (B, T, m) or None."""
+    """Result of :func:`rollout`.
+
+    Attributes
+    ----------
+    costs, states, controls : numpy.ndarray
+        ``(B, T)``; ``(B, T+1, d)`` or None; ``(B, T, m)`` or None.
+    """
     costs: np.ndarray
     states: np.ndarray | None
     controls: np.ndarray | None
 
 
 class GPCResult(NamedTuple):
-    """``costs`` (B, T); ``controls`` (B, T, m) or None; ``M`` (B, H, m, d) final DFC matrices."""
+    """Result of :func:`gpc_rollout`.
+
+    Attributes
+    ----------
+    costs, controls, M : numpy.ndarray
+        ``(B, T)``; ``(B, T, m)`` or None; ``(B, H, m, d)`` final DFC matrices.
+    """
     costs: np.ndarray
     controls: np.ndarray | None
     M: np.ndarray
 
 
 class GridResult(NamedTuple):
-    """``losses`` (G, T+1) f at every iterate (inf after divergence); ``x_final`` (G, d)
-    (NaN rows for diverged points); ``diverged`` (G,) bool."""
+    """Result of :func:`optimizer_grid`.
+
+    Attributes
+    ----------
+    losses, x_final, diverged : numpy.ndarray
+        ``(G, T+1)`` f at every iterate (inf after divergence); ``(G, d)`` (NaN rows for diverged points); ``(G,)``.
+    """
     losses: np.ndarray
     x_final: np.ndarray
     diverged: np.ndarray
@@ -59,10 +75,9 @@ def _host(x):
 
 
 def _raise_divergence(first_bad, what, partial, costs=None):
-    """DivergenceError for the first (step, system) with a non-finite state (``first_bad``, -1: none);
-    when every state stayed finite, a cost that still overflowed (``xᵀQx`` beyond the float range for
-    a finite ``x``) is reported instead of returned as ``inf`` (a diverging state's cost may overflow
-    a few steps earlier: the state is reported then)."""
+    """DivergenceError for the first (step, system) with a non-finite state (``first_bad``, -1: none); when every state
+    stayed finite, a cost that still overflowed (``xᵀQx`` beyond the float range for a finite ``x``) is reported instead
+    of returned as ``inf`` (a diverging state's cost may overflow a few steps earlier: the state is reported then)."""
     bad = np.asarray(first_bad)
     state = bool(np.any(bad >= 0))
     if not state:
@@ -91,25 +106,39 @@ def rollout(A, Bmat, W, *, K=None, U=None, M=None, x0=None, Q=None, R=None, retu
     ``x_{t+1} = A_t x_t + B_t u_t + w_t`` with ``u_t = −K x_t + U_t + Σ_{i=1}^{H} M^{[i]} w_{t−i}``
     (``w_s = 0`` for ``s < 0``) and cost ``c_t = x_tᵀ Q x_t + u_tᵀ R u_t`` (no ½).
 
-    Args:
-        A: ``(d, d)`` shared LTI, ``(B, d, d)`` per-system LTI, ``(T, d, d)`` shared LTV or
-            ``(B, T, d, d)`` per-system LTV (when ``B == T`` a 3-d array is ambiguous: pass
-            ``time_varying``).
-        Bmat: same four layouts with trailing ``(d, m)``.
-        W: disturbances ``(B, T, d)`` (system-major; gives B, T and d).
-        K: feedback gain ``(m, d)`` or ``(B, m, d)``; default 0.
-        U: open-loop controls ``(B, T, m)``; default none.
-        M: disturbance-feedback matrices ``(H, m, d)`` or ``(B, H, m, d)``; ``M[i-1] = M^{[i]}``.
-        x0: initial states ``(B, d)``; default zeros.
-        Q, R: cost matrices ``(d, d)``, ``(m, m)``; default identities.
-        return_states, return_controls: also return ``(B, T+1, d)`` states / ``(B, T, m)`` controls.
-        time_varying: disambiguates a 3-d A/Bmat (True: ``(T, ·, ·)``; False: ``(B, ·, ·)``).
-        dtype: ``float64`` (default) or ``float32``.
-        backend: ``"numpy"``, ``"numba"``, ``"cupy"``, ``"auto"``; None: global default.
+    Parameters
+    ----------
+    A, Bmat : array_like
+        ``(d, d)`` shared LTI, ``(B, d, d)`` per-system LTI, ``(T, d, d)`` shared LTV or ``(B, T, d, d)`` per-system
+        LTV (when ``B == T`` a 3-d array is ambiguous: pass ``time_varying``); ``Bmat`` with trailing ``(d, m)``.
+    W : array_like
+        Disturbances ``(B, T, d)`` (system-major; gives B, T and d).
+    K, U, M : array_like, optional
+        Feedback gain ``(m, d)`` or ``(B, m, d)`` (default 0); open-loop controls ``(B, T, m)`` (default none);
+        disturbance-feedback matrices ``(H, m, d)`` or ``(B, H, m, d)``, ``M[i-1] = M^{[i]}``.
+    x0, Q, R : array_like, optional
+        Initial states ``(B, d)`` (default zeros); cost matrices ``(d, d)``, ``(m, m)`` (default identities).
+    return_states, return_controls : bool
+        Also return the ``(B, T+1, d)`` states / ``(B, T, m)`` controls.
+    time_varying : bool, optional
+        Disambiguates a 3-d A/Bmat (True: ``(T, ·, ·)``; False: ``(B, ·, ·)``).
+    dtype : {None, "float64", "float32"}
+    backend : {None, "numpy", "numba", "cupy", "auto"}
+        None: the global default.
 
-    Raises:
-        DivergenceError: a state became non-finite; names the first (step, system) and carries
-            the partial :class:`RolloutResult` in ``.partial`` (``.system`` is the system index).
+    Raises
+    ------
+    DivergenceError
+        A state became non-finite; names the first (step, system) and carries the partial
+        :class:`RolloutResult` in ``.partial`` (``.system`` is the system index).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from olc.kernels import rollout
+    >>> W = np.zeros((1, 3, 1))
+    >>> rollout([[0.5]], [[1.0]], W, x0=[[2.0]], backend="numpy").costs  # x = 2, 1, 0.5: cost x²
+    array([[4.  , 1.  , 0.25]])
     """
     name = resolve_backend(backend, A, Bmat, W, K, U, M, x0)
     p = prep_rollout(_host(A), _host(Bmat), _host(W), K=_host(K), U=_host(U), M=_host(M), x0=_host(x0),
@@ -126,26 +155,39 @@ def gpc_rollout(A, Bmat, W, K, *, H, lr, kappa=np.inf, gamma=0.0, norm="fro", Q=
                 M0=None, return_controls=False, time_varying=None, dtype=None, backend=None) -> GPCResult:
     """Play B independent GPC games in one call, exactly as docs/gpc-semantics.md.
 
-    Each system ``x_{t+1} = A_t x_t + B_t u_t + w_t`` has its own GPC learner (Agarwal et al.
-    2019 Alg. 1; the controller of nonconvex-meta-optimization Alg. 1): it plays
-    ``u_t = −K x_t + Σ_{i=1}^{H} M^{[i]} w_{t−i}``, pays ``x_tᵀQx_t + u_tᵀRu_t``, and takes an OGD
-    step on the counterfactual loss with memory ℓ_t(M) (gradient by reverse mode through the
-    H-step rollout from ``y_{t−H} = 0``), then projects each lag onto ``‖M^{[i]}‖ ≤ r_i``,
+    Each system ``x_{t+1} = A_t x_t + B_t u_t + w_t`` has its own GPC learner (Agarwal et al. 2019 Alg. 1; the
+    controller of nonconvex-meta-optimization Alg. 1): it plays ``u_t = −K x_t + Σ_{i=1}^{H} M^{[i]} w_{t−i}``, pays
+    ``x_tᵀQx_t + u_tᵀRu_t``, and takes an OGD step on the counterfactual loss with memory ℓ_t(M) (gradient by reverse
+    mode through the H-step rollout from ``y_{t−H} = 0``), then projects each lag onto ``‖M^{[i]}‖ ≤ r_i``,
     ``r_i = kappa (1 − gamma)^i`` (``norm="fro"``: Frobenius ball; ``"op"``: operator-norm ball).
 
-    Args:
-        A, Bmat, W, x0, Q, R, time_varying, dtype, backend: as in :func:`rollout`.
-        K: stabilising gain ``(m, d)`` or ``(B, m, d)``.
-        H: memory (≥ 1). lr: constant step size, or a ``(T,)`` schedule (η used at round t).
-        kappa, gamma: projection radii ``r_i = kappa (1 − gamma)^i``; ``kappa=inf`` disables it.
-        M0: initial ``M`` ``(H, m, d)`` or ``(B, H, m, d)``; default zeros (the semantics).
-        return_controls: also return the played controls ``(B, T, m)``.
+    Parameters
+    ----------
+    A, Bmat, W, x0, Q, R, time_varying, dtype, backend
+        As in :func:`rollout`.
+    K : array_like
+        Stabilising gain ``(m, d)`` or ``(B, m, d)``.
+    H : int
+        Memory (≥ 1).
+    lr : float or array_like
+        Constant step size, or a ``(T,)`` schedule (η used at round t).
+    kappa, gamma : float
+        Projection radii ``r_i = kappa (1 − gamma)^i``; ``kappa=inf`` disables it.
+    norm : {"fro", "op"}
+    M0 : array_like, optional
+        Initial ``M`` ``(H, m, d)`` or ``(B, H, m, d)``; default zeros (the semantics).
+    return_controls : bool
+        Also return the played controls ``(B, T, m)``.
 
-    Deviation: the simulator knows ``w_t`` and uses it where the semantics recover
-    ``w_t = x_{t+1} − A_t x_t − B_t u_t`` (identical up to rounding).
+    Raises
+    ------
+    DivergenceError
+        A state became non-finite (partial :class:`GPCResult` in ``.partial``).
 
-    Raises:
-        DivergenceError: a state became non-finite (partial :class:`GPCResult` in ``.partial``).
+    Deviations
+    ----------
+    The simulator knows ``w_t`` and uses it where the semantics recover ``w_t = x_{t+1} − A_t x_t − B_t u_t``
+    (identical up to rounding).
     """
     name = resolve_backend(backend, A, Bmat, W, K, x0)
     p = prep_gpc(_host(A), _host(Bmat), _host(W), _host(K), H=H, lr=_host(lr), kappa=kappa, gamma=gamma,
@@ -164,6 +206,13 @@ def interval_norms(As, max_length=None, *, dtype=None, backend=None) -> np.ndarr
     ``N[r, ℓ−1] = ‖A_{r+ℓ−1} ⋯ A_{r+1} A_r‖₂`` (the exact largest singular value) and NaN where
     ``r + ℓ > T``. A system is (κ, γ) sequentially stable (nonconvex-meta-optimization, Def. 3)
     iff ``N[r, ℓ−1] ≤ κ² (1 − γ)^ℓ`` for every entry. Overflowing products give ``inf``.
+
+    Parameters
+    ----------
+    As : array_like
+    max_length : int, optional
+    dtype, backend
+        As in :func:`rollout`.
     """
     name = resolve_backend(backend, As)
     As, L = prep_intervals(_host(As), max_length, dtype)
@@ -180,16 +229,24 @@ def optimizer_grid(A, b, x0, lrs, momenta, T, *, nesterov=False, precond=None, b
     with ``x_{−1} = x_0`` and ``P = diag(precond)`` (identity by default; must be positive).
     This is the "best optimizer in class" comparator of nonconvex-meta-optimization (Sec. 3).
 
-    Divergence is not an error: grid point g diverges at the first k with non-finite
-    ``f(x_k)`` or ``|f(x_k)| > blowup``; its losses from k on are ``inf``, its final iterate
-    NaN, and ``diverged[g]`` is True. Float64 only.
+    Divergence is not an error: grid point g diverges at the first k with non-finite ``f(x_k)`` or ``|f(x_k)| > blowup``;
+    its losses from k on are ``inf``, its final iterate NaN, and ``diverged[g]`` is True. Float64 only.
 
-    Args:
-        A: symmetric ``(d, d)``; b, x0: ``(d,)``; lrs, momenta: ``(G,)`` (pass a flattened
-            meshgrid for a full grid); T: number of steps.
+    Parameters
+    ----------
+    A, b, x0 : array_like
+        Symmetric ``(d, d)``; ``(d,)``; ``(d,)``.
+    lrs, momenta : array_like
+        ``(G,)`` each (pass a flattened meshgrid for a full grid).
+    T : int
+    nesterov : bool
+    precond : array_like, optional
+    blowup : float
+    backend : {None, "numpy", "numba", "cupy", "auto"}
 
-    Returns:
-        :class:`GridResult` ``(losses (G, T+1), x_final (G, d), diverged (G,))``.
+    Returns
+    -------
+    GridResult
     """
     if not (isinstance(blowup, (int, float, np.floating, np.integer)) and blowup > 0):
         raise InvalidArgumentError(f"blowup: expected a positive number (or inf), got {blowup!r}")

@@ -1,11 +1,9 @@
 """Argument checking and layout normalisation shared by every kernel backend.
 
-Each public kernel validates its inputs once, here, and hands the backend modules
-arrays in one canonical layout:
+Each public kernel validates its inputs once, here, and hands the backend modules arrays in one canonical layout:
 
-* dynamics ``A`` → ``(BA, TA, d, d)`` and ``Bmat`` → ``(BB, TB, d, m)`` with ``BA, BB ∈ {1, B}``
-  and ``TA, TB ∈ {1, T}`` (a broadcast axis has length 1; kernels index it with 0), so a
-  shared LTI matrix is never copied B·T times;
+* dynamics ``A`` → ``(BA, TA, d, d)`` and ``Bmat`` → ``(BB, TB, d, m)`` with ``BA, BB ∈ {1, B}`` and ``TA, TB ∈ {1, T}``
+  (a broadcast axis has length 1; kernels index it with 0), so a shared LTI matrix is never copied B·T times;
 * feedback ``K`` → ``(BK, m, d)``; DFC matrices ``M`` → ``(BM, H, m, d)``;
 * everything C-contiguous in the requested float dtype (system-major: the batch axis is the
   slowest, time next, so one system's whole trajectory is one contiguous stream).
@@ -27,7 +25,12 @@ DEFER_FINITE_MIN_SIZE = 1 << 16     # arrays at least this large may have their 
 
 
 def as_dtype(dtype) -> np.dtype:
-    """Accept float64 (default) or float32 and return the numpy dtype."""
+    """Accept ``dtype`` float64 (default, None) or float32 and return the numpy dtype.
+
+    Parameters
+    ----------
+    dtype : dtype-like or None
+    """
     try:
         dt = np.dtype(np.float64 if dtype is None else dtype)
     except TypeError:
@@ -111,6 +114,15 @@ def _cost(Q, name: str, n: int, dt):
 
 
 class RolloutProblem(NamedTuple):
+    """Validated inputs of :func:`olc.kernels.rollout` in the kernels' layouts (shapes in the comments).
+
+    Attributes
+    ----------
+    A, Bm, K, U, M, W, x0, Q, R : numpy.ndarray
+    has_U, has_M : bool
+    B, T, d, m : int
+    unchecked : tuple
+    """
     A: np.ndarray      # (BA, TA, d, d)
     Bm: np.ndarray     # (BB, TB, d, m)
     K: np.ndarray      # (BK, m, d)
@@ -149,15 +161,18 @@ def _m_from(Bmat):
 
 def prep_rollout(A, Bmat, W, *, K=None, U=None, M=None, x0=None, Q=None, R=None, time_varying=None,
                  dtype=None, defer_finite: bool = False) -> RolloutProblem:
-    """Validate the arguments of :func:`olc.kernels.rollout` (see there for the layouts).
+    """Validate the arguments of :func:`olc.kernels.rollout`.
 
-    ``defer_finite=True`` (the numba backend): the NaN/Inf scan of the large streamed inputs
-    (``W``, ``U``, time-varying/per-system ``A``, ``Bmat`` with at least
-    ``DEFER_FINITE_MIN_SIZE`` entries) is skipped here — it would read every byte once more
-    than the kernel does — and they are listed in ``.unchecked``. Every entry the kernel reads
-    flows into the next state, so a NaN/Inf input always makes some state non-finite; the
-    caller then runs :func:`check_deferred` (the exact check, raising the same
-    :class:`NonFiniteError`) before reporting a divergence.
+    Parameters
+    ----------
+    A, Bmat, W, K, U, M, x0, Q, R, time_varying, dtype
+        As in :func:`olc.kernels.rollout`.
+    defer_finite : bool
+        True (the numba backend): the NaN/Inf scan of the large streamed inputs (``W``, ``U``, time-varying/per-system
+        ``A``, ``Bmat`` with at least ``DEFER_FINITE_MIN_SIZE`` entries) is skipped here — it would read every byte once
+        more than the kernel does — and they are listed in ``.unchecked``. Every entry the kernel reads flows into the
+        next state, so a NaN/Inf input always makes some state non-finite; the caller then runs :func:`check_deferred`
+        (the exact check, raising the same :class:`NonFiniteError`) before reporting a divergence.
     """
     dt = as_dtype(dtype)
     defer = [] if defer_finite else None
@@ -192,12 +207,25 @@ def prep_rollout(A, Bmat, W, *, K=None, U=None, M=None, x0=None, Q=None, R=None,
 
 def check_deferred(p: RolloutProblem) -> None:
     """Run the NaN/Inf check that ``prep_rollout(defer_finite=True)`` skipped (raises
-    :class:`olc.errors.NonFiniteError` exactly as the upfront check would)."""
+    :class:`olc.errors.NonFiniteError` exactly as the upfront check would).
+
+    Parameters
+    ----------
+    p : RolloutProblem
+    """
     for name, X in p.unchecked:
         as_array(X, name, dtype=X.dtype)
 
 
 class GPCProblem(NamedTuple):
+    """Validated inputs of :func:`olc.kernels.gpc_rollout` in the kernels' layouts (shapes in the comments).
+
+    Attributes
+    ----------
+    A, Bm, K, W, x0, Q, R, M0, lrs, radii : numpy.ndarray
+    op : bool
+    B, T, d, m, H : int
+    """
     A: np.ndarray      # (BA, TA, d, d)
     Bm: np.ndarray     # (BB, TB, d, m)
     K: np.ndarray      # (BK, m, d)
@@ -218,7 +246,13 @@ class GPCProblem(NamedTuple):
 
 def prep_gpc(A, Bmat, W, K, *, H, lr, kappa=np.inf, gamma=0.0, norm="fro", Q=None, R=None, x0=None, M0=None,
              time_varying=None, dtype=None) -> GPCProblem:
-    """Validate the arguments of :func:`olc.kernels.gpc_rollout`."""
+    """Validate the arguments of :func:`olc.kernels.gpc_rollout`.
+
+    Parameters
+    ----------
+    A, Bmat, W, K, H, lr, kappa, gamma, norm, Q, R, x0, M0, time_varying, dtype
+        As in :func:`olc.kernels.gpc_rollout`.
+    """
     dt = as_dtype(dtype)
     W, B, T, d = _dims(W, dt)
     m = _m_from(Bmat)
@@ -255,7 +289,13 @@ def prep_gpc(A, Bmat, W, K, *, H, lr, kappa=np.inf, gamma=0.0, norm="fro", Q=Non
 
 
 def prep_intervals(As, max_length=None, dtype=None):
-    """Validate ``As`` (T, d, d) and ``max_length`` (default T) for the interval-norm kernel."""
+    """Validate ``As`` (T, d, d) and ``max_length`` (default T) for the interval-norm kernel.
+
+    Parameters
+    ----------
+    As, max_length, dtype
+        As in :func:`olc.kernels.interval_norms`.
+    """
     dt = as_dtype(dtype)
     As = as_array(As, "As", ndim=3, dtype=dt)
     T, d, d2 = As.shape
@@ -268,7 +308,13 @@ def prep_intervals(As, max_length=None, dtype=None):
 
 
 def prep_grid(A, b, x0, lrs, momenta, T, precond=None, dtype=None):
-    """Validate the quadratic and the (lr, momentum) grid of :func:`olc.kernels.optimizer_grid`."""
+    """Validate the quadratic and the (lr, momentum) grid of :func:`olc.kernels.optimizer_grid`.
+
+    Parameters
+    ----------
+    A, b, x0, lrs, momenta, T, precond, dtype
+        As in :func:`olc.kernels.optimizer_grid`.
+    """
     dt = as_dtype(dtype)
     A = as_array(A, "A", ndim=2, dtype=np.float64)
     d = A.shape[0]
@@ -301,9 +347,13 @@ def prep_grid(A, b, x0, lrs, momenta, T, precond=None, dtype=None):
 def eigen_setup(A, b, x0, precond):
     """Diagonalise the (preconditioned) quadratic once: Ã = D^{1/2} A D^{1/2} = V Λ Vᵀ.
 
-    In ``z = Vᵀ D^{−1/2} x`` every method of the grid decouples into d independent scalar
-    (two-term) recursions and f(x) = Σ_j ½ λ_j z_j² + c_j z_j with ``c = Vᵀ D^{1/2} b``.
-    Returns ``(lam, V, c, z0, S)`` with ``x = S z``.
+    In ``z = Vᵀ D^{−1/2} x`` every method of the grid decouples into d independent scalar (two-term) recursions and
+    f(x) = Σ_j ½ λ_j z_j² + c_j z_j with ``c = Vᵀ D^{1/2} b``. Returns ``(lam, V, c, z0, S)`` with ``x = S z``.
+
+    Parameters
+    ----------
+    A, b, x0, precond : numpy.ndarray
+        The validated quadratic, start and diagonal preconditioner (or None) of :func:`prep_grid`.
     """
     sq = np.ones(A.shape[0]) if precond is None else np.sqrt(precond)
     At = sq[:, None] * A * sq[None, :]

@@ -1,21 +1,18 @@
 """CuPy GPU kernels (same signatures and results as :mod:`olc.kernels.reference`).
 
-CuPy is imported lazily inside the functions, so this module imports without CuPy. The
-recurrences are sequential in time, so a per-step ``cupy.matmul`` would be launch-bound
-(~10 µs per launch × T steps); instead each kernel is one ``RawKernel`` launch with one
-CUDA thread per system (rollout, GPC), per start index (interval norms) or per grid point
-(optimizer grid), each thread running the whole time loop in registers/local memory — the
-GPU analogue of the numba kernels' ``prange`` over the batch.
+CuPy is imported lazily inside the functions, so this module imports without CuPy. The recurrences are sequential in
+time, so a per-step ``cupy.matmul`` would be launch-bound (~10 µs per launch × T steps); instead each kernel is one
+``RawKernel`` launch with one CUDA thread per system (rollout, GPC), per start index (interval norms) or per grid
+point (optimizer grid), each thread running the whole time loop in registers/local memory — the GPU analogue of the
+numba kernels' ``prange`` over the batch.
 
-Inputs are validated on the host (:mod:`olc.kernels._prep`), copied to the device once, and
-results come back as NumPy arrays. float64 and float32 are both supported (``real`` is
-templated by the dtype of the inputs).
+Inputs are validated on the host (:mod:`olc.kernels._prep`), copied to the device once, and results come back as NumPy
+arrays. float64 and float32 are both supported (``real`` is templated by the dtype of the inputs).
 
-**Status: written without access to a GPU; not yet verified on hardware.** The tests in
-tests/kernels/test_cupy.py (marked ``gpu``) compare every kernel with the numpy reference
-and run when a CUDA device is present; tests/kernels/test_cupy_emulated.py runs the same CUDA
-source on the CPU (compiled with g++, one call per thread) against the reference everywhere
-(docs/kernels.md, "CuPy kernels without a GPU").
+**Status: written without access to a GPU; not yet verified on hardware.** The tests in tests/kernels/test_cupy.py
+(marked ``gpu``) compare every kernel with the numpy reference and run when a CUDA device is present;
+tests/kernels/test_cupy_emulated.py runs the same CUDA source on the CPU (compiled with g++, one call per thread)
+against the reference everywhere (docs/kernels.md, "CuPy kernels without a GPU").
 """
 
 # ruff: noqa: E501  (CUDA sources are kept one statement per line)
@@ -327,7 +324,13 @@ def _flags(p):
 
 
 def rollout(p: RolloutProblem, return_states: bool = False, return_controls: bool = False):
-    """Batched rollout on the GPU (one thread per system); contract of the reference."""
+    """Batched rollout on the GPU (one thread per system); contract of the reference.
+
+    Parameters
+    ----------
+    p, return_states, return_controls
+        As in :func:`olc.kernels.reference.rollout`.
+    """
     cp = _cp()
     dt = p.W.dtype
     B, T, d, m, H = p.B, p.T, p.d, p.m, p.M.shape[1]
@@ -346,7 +349,13 @@ def rollout(p: RolloutProblem, return_states: bool = False, return_controls: boo
 
 
 def gpc_rollout(p: GPCProblem, return_controls: bool = False):
-    """Batched GPC on the GPU (one thread per system); contract of the reference."""
+    """Batched GPC on the GPU (one thread per system); contract of the reference.
+
+    Parameters
+    ----------
+    p, return_controls
+        As in :func:`olc.kernels.reference.gpc_rollout`.
+    """
     cp = _cp()
     dt = p.W.dtype
     B, T, d, m, H = p.B, p.T, p.d, p.m, p.H
@@ -368,10 +377,14 @@ def gpc_rollout(p: GPCProblem, return_controls: bool = False):
 def interval_norms(As, max_length: int):
     """Interval spectral norms on the GPU.
 
-    For each length ℓ the running products of all start indices advance with one batched
-    ``matmul`` (T launches in all, each over every start index) and the norms come from a
-    batched ``eigvalsh`` of the scaled Gram matrices — both are large batched operations, so
-    not launch-bound.
+    For each length ℓ the running products of all start indices advance with one batched ``matmul`` (T launches in
+    all, each over every start index) and the norms come from a batched ``eigvalsh`` of the scaled Gram matrices —
+    both are large batched operations, so not launch-bound.
+
+    Parameters
+    ----------
+    As, max_length
+        As in :func:`olc.kernels.reference.interval_norms`.
     """
     cp = _cp()
     T, d, _ = As.shape
@@ -395,7 +408,13 @@ def interval_norms(As, max_length: int):
 
 
 def optimizer_grid(A, b, x0, lrs, momenta, T, *, nesterov=False, precond=None, blowup=1e100):
-    """Optimizer grid on the GPU (one thread per grid point, eigenbasis recursions)."""
+    """Optimizer grid on the GPU (one thread per grid point, eigenbasis recursions).
+
+    Parameters
+    ----------
+    A, b, x0, lrs, momenta, T, nesterov, precond, blowup
+        As in :func:`olc.kernels.optimizer_grid`.
+    """
     cp = _cp()
     lam, _, c, z0, S = eigen_setup(A, b, x0, precond)
     f0 = float(0.5 * x0 @ A @ x0 + b @ x0)

@@ -46,6 +46,12 @@ def rollout(p: RolloutProblem, return_states: bool = False, return_controls: boo
     ``(costs (B, T), states (B, T+1, d) | None, controls (B, T, m) | None, first_bad (B,))``
     where ``first_bad[b]`` is the first step s ≥ 1 with a non-finite ``x_s`` (−1: none); from
     that step on the system's costs, states and controls are NaN.
+
+    Parameters
+    ----------
+    p : olc.kernels._prep.RolloutProblem
+        Validated inputs (:func:`olc.kernels._prep.prep_rollout`).
+    return_states, return_controls : bool
     """
     B, T, d, m = p.B, p.T, p.d, p.m
     dt = p.W.dtype
@@ -89,6 +95,12 @@ def project_lags(M, radii, op: bool):
     ``op=False``: Frobenius ball ‖M^{[i]}‖_F ≤ r_i (rescaling); ``op=True``: operator-norm ball
     (singular values clipped at r_i). Lags already inside their ball are left untouched; with
     ``op=True`` a lag holding NaN/Inf becomes all NaN (as in the kernels).
+
+    Parameters
+    ----------
+    M, radii : numpy.ndarray
+        ``(B, H, m, d)``; ``(H,)``.
+    op : bool
     """
     if not np.any(np.isfinite(radii)):
         return M
@@ -111,10 +123,15 @@ def project_lags(M, radii, op: bool):
 def gpc_rollout(p: GPCProblem, return_controls: bool = False):
     """Batched GPC game, exactly docs/gpc-semantics.md (one learner per system).
 
-    Returns ``(costs (B, T), controls (B, T, m) | None, M (B, H, m, d), first_bad (B,))``;
-    a diverged system's ``M`` is the one in play at its divergence step.
-    The kernel knows the true disturbance ``w_t`` (it simulates the system) and uses it where
-    the semantics recover ``w_t = x_{t+1} − A_t x_t − B_t u_t``; the two agree up to rounding.
+    Returns ``(costs (B, T), controls (B, T, m) | None, M (B, H, m, d), first_bad (B,))``; a diverged system's ``M``
+    is the one in play at its divergence step. The kernel knows the true disturbance ``w_t`` (it simulates the system)
+    and uses it where the semantics recover ``w_t = x_{t+1} − A_t x_t − B_t u_t``; the two agree up to rounding.
+
+    Parameters
+    ----------
+    p : olc.kernels._prep.GPCProblem
+        Validated inputs (:func:`olc.kernels._prep.prep_gpc`).
+    return_controls : bool
     """
     B, T, d, m, H = p.B, p.T, p.d, p.m, p.H
     dt = p.W.dtype
@@ -183,6 +200,12 @@ def interval_norms(As, max_length: int):
     Returns ``(T, max_length)``; entry ``[r, ℓ−1]`` is the norm of the product of the ℓ
     matrices starting at ``r`` (NaN where ``r + ℓ > T``). Vectorised over start indices: for
     each length the running products of all starts advance by one factor.
+
+    Parameters
+    ----------
+    As : numpy.ndarray
+        ``(T, d, d)``.
+    max_length : int
     """
     T, d, _ = As.shape
     out = np.full((T, max_length), np.nan, dtype=As.dtype)
@@ -211,12 +234,16 @@ def quad_loss(X, A, b):
 def optimizer_grid(A, b, x0, lrs, momenta, T, *, nesterov=False, precond=None, blowup=1e100):
     """Heavy-ball / Nesterov / preconditioned GD on f(x) = ½xᵀAx + bᵀx for every grid point.
 
-    Iterates in the original coordinates (the semantics):
-    heavy ball ``x_{k+1} = x_k − η P ∇f(x_k) + μ (x_k − x_{k−1})``; Nesterov
-    ``y_k = x_k + μ(x_k − x_{k−1}), x_{k+1} = y_k − η P ∇f(y_k)``; ``x_{−1} = x_0``; ``P`` the
-    diagonal preconditioner (identity if None). A grid point diverges at the first k with
-    non-finite ``f(x_k)`` or ``|f(x_k)| > blowup``; its losses from k on are ``inf`` and its
-    final iterate NaN. Returns ``(losses (G, T+1), x_final (G, d), diverged (G,))``.
+    Iterates in the original coordinates (the semantics): heavy ball ``x_{k+1} = x_k − η P ∇f(x_k) + μ (x_k − x_{k−1})``;
+    Nesterov ``y_k = x_k + μ(x_k − x_{k−1}), x_{k+1} = y_k − η P ∇f(y_k)``; ``x_{−1} = x_0``; ``P`` the diagonal
+    preconditioner (identity if None). A grid point diverges at the first k with non-finite ``f(x_k)`` or
+    ``|f(x_k)| > blowup``; its losses from k on are ``inf`` and its final iterate NaN. Returns
+    ``(losses (G, T+1), x_final (G, d), diverged (G,))``.
+
+    Parameters
+    ----------
+    A, b, x0, lrs, momenta, T, nesterov, precond, blowup
+        As in :func:`olc.kernels.optimizer_grid`.
     """
     G, d = lrs.shape[0], A.shape[0]
     lr = lrs[:, None]

@@ -1,23 +1,20 @@
 """The gradient-oracle protocol: the one interface every objective in olc is seen through.
 
-An oracle is a (possibly stochastic, finite-sum) objective ``f: R^dim -> R``. It answers
-``value``, ``grad`` and ``value_and_grad`` at a point ``x`` of shape ``(dim,)``, optionally
-for a *minibatch* ``batch`` (an opaque object produced by :meth:`GradientOracle.sample_batch`
-from a seeded generator; ``None`` means the full objective). Where second-order information
-exists it also answers Hessian-vector products (``hvp``, ``has_hvp``) and full Hessians.
+An oracle is a (possibly stochastic, finite-sum) objective ``f: R^dim -> R``. It answers ``value``, ``grad`` and
+``value_and_grad`` at a point ``x`` of shape ``(dim,)``, optionally for a *minibatch* ``batch`` (an opaque object
+produced by :meth:`GradientOracle.sample_batch` from a seeded generator; ``None`` means the full objective). Where
+second-order information exists it also answers Hessian-vector products (``hvp``, ``has_hvp``) and full Hessians.
 
-This is the feedback model of ``nonconvex-meta-optimization`` (Sec. 2 and App. A): in
-episode ``i`` at step ``t`` the optimizer receives a minibatch ``B_{i,t}`` and suffers
-``f_{i,t}(x) = (1/b) sum_{j in B_{i,t}} f_{i,j}(x)``; :meth:`GradientOracle.freeze` fixes one
-minibatch and gives the *deterministic* setting of the paper's experiments (Sec. 5, App. E.1:
-"gradient descent on a fixed batch").
+This is the feedback model of ``nonconvex-meta-optimization`` (Sec. 2 and App. A): in episode ``i`` at step ``t`` the
+optimizer receives a minibatch ``B_{i,t}`` and suffers ``f_{i,t}(x) = (1/b) sum_{j in B_{i,t}} f_{i,j}(x)``;
+:meth:`GradientOracle.freeze` fixes one minibatch and gives the *deterministic* setting of the paper's experiments
+(Sec. 5, App. E.1: "gradient descent on a fixed batch").
 
-Subclasses implement ``_value_and_grad(x, batch)`` and, optionally, ``_value``, ``_hvp``,
-``_hessian`` and ``sample_batch``; the public methods here do the checking (``x`` must be a
-finite ``(dim,)`` array; non-finite results raise :class:`~olc.errors.NonFiniteError` naming
-the oracle and the evaluation number) and the counting (``count``: function/gradient
-evaluations; ``hvp_count``: Hessian-vector products), which experiments use as a
-data-efficiency measure.
+Subclasses implement ``_value_and_grad(x, batch)`` and, optionally, ``_value``, ``_hvp``, ``_hessian`` and
+``sample_batch``; the public methods here do the checking (``x`` must be a finite ``(dim,)`` array; non-finite results
+raise :class:`~olc.errors.NonFiniteError` naming the oracle and the evaluation number) and the counting (``count``:
+function/gradient evaluations; ``hvp_count``: Hessian-vector products), which experiments use as a data-efficiency
+measure.
 """
 
 from __future__ import annotations
@@ -207,10 +204,9 @@ class GradientOracle:
     def hvp_batch(self, x, V, batch=None) -> np.ndarray:
         """Hessian-vector products of many vectors at once: row ``i`` is ``grad^2 f(x_i) V[i]``.
 
-        Counts ``k`` products in ``hvp_count``. Subclasses may override ``_hvp_batch`` with a
-        vectorised version (:class:`~olc.oracles.TorchOracle` uses ``torch.func.vmap``); the
-        default loops over ``_hvp``. A non-finite product raises
-        :class:`~olc.errors.NonFiniteError` naming the row.
+        Counts ``k`` products in ``hvp_count``. Subclasses may override ``_hvp_batch`` with a vectorised version
+        (:class:`~olc.oracles.TorchOracle` uses ``torch.func.vmap``); the default loops over ``_hvp``. A non-finite
+        product raises :class:`~olc.errors.NonFiniteError` naming the row.
 
         Parameters
         ----------

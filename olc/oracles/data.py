@@ -1,9 +1,8 @@
 """Real data, offline: scikit-learn's handwritten digits and small torch models for them.
 
-``load_digits`` ships with scikit-learn (1797 real 8×8 grey-scale images, 10 classes), so
-nothing is downloaded. It stands in, at a size that runs in seconds, for the MNIST MLP
-workload of ``nonconvex-meta-optimization`` Sec. 4 / App. E.2 (a 784-100-100-10 ReLU MLP);
-:func:`digits_mlp` is the same architecture scaled to 64 inputs.
+``load_digits`` ships with scikit-learn (1797 real 8×8 grey-scale images, 10 classes), so nothing is downloaded. It
+stands in, at a size that runs in seconds, for the MNIST MLP workload of ``nonconvex-meta-optimization`` Sec. 4 / App.
+E.2 (a 784-100-100-10 ReLU MLP); :func:`digits_mlp` is the same architecture scaled to 64 inputs.
 
 scikit-learn and torch are imported inside the functions only.
 """

@@ -1,10 +1,9 @@
 """Synthetic gradient oracles with closed-form values, gradients, Hessians and HVPs.
 
-These are the test problems of the meta-optimization papers: quadratics (where the
-optimization LTV of ``nonconvex-meta-optimization`` App. B, eq. (1), has the exact matrix
-``H_t = A``), least squares and logistic regression on a dataset (finite sums
-``f = (1/n) sum_j f_j`` with minibatches, Sec. 2), the l2-regularised objective of Alg. 2, and
-an average of arbitrary component oracles.
+These are the test problems of the meta-optimization papers: quadratics (where the optimization LTV of
+``nonconvex-meta-optimization`` App. B, eq. (1), has the exact matrix ``H_t = A``), least squares and logistic
+regression on a dataset (finite sums ``f = (1/n) sum_j f_j`` with minibatches, Sec. 2), the l2-regularised objective
+of Alg. 2, and an average of arbitrary component oracles.
 
 Batches of the data oracles are sorted index arrays into the rows of ``X`` (drawn with
 :func:`~olc.oracles.base.sample_indices`); ``batch=None`` means the whole dataset.
@@ -44,9 +43,8 @@ def _batch_size(batch_size, n: int) -> int | None:
 class QuadraticOracle(GradientOracle):
     """``f(x) = ½ xᵀAx + bᵀx + c`` (deterministic; exact gradient, HVP and Hessian).
 
-    ``A`` need not be symmetric; the gradient is ``½(A + Aᵀ)x + b`` and the Hessian the
-    symmetric part ``½(A + Aᵀ)``. On this oracle the mean-value matrix of
-    ``nonconvex-meta-optimization`` App. B eq. (1) is exactly that Hessian.
+    ``A`` need not be symmetric; the gradient is ``½(A + Aᵀ)x + b`` and the Hessian the symmetric part ``½(A + Aᵀ)``.
+    On this oracle the mean-value matrix of ``nonconvex-meta-optimization`` App. B eq. (1) is exactly that Hessian.
 
     Parameters
     ----------

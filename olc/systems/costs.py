@@ -1,9 +1,8 @@
 """Stage costs ``c(x, u)`` for control problems.
 
-* :class:`QuadraticCost` — ``c(x, u) = x^T Q x + u^T R u`` with **no 1/2 factor**, so
-  ``grad = (2 Q x, 2 R u)`` and ``hessian = (2 Q, 2 R)``. This is the LQR / GPC cost of the
-  non-stochastic control literature (``nonconvex-meta-optimization`` §3 uses convex costs of
-  this kind on the optimization LTV).
+* :class:`QuadraticCost` — ``c(x, u) = x^T Q x + u^T R u`` with **no 1/2 factor**, so ``grad = (2 Q x, 2 R u)`` and
+  ``hessian = (2 Q, 2 R)``. This is the LQR / GPC cost of the non-stochastic control literature
+  (``nonconvex-meta-optimization`` §3 uses convex costs of this kind on the optimization LTV).
 * :class:`ConvexCost` — any convex ``value_fn(x, u)`` with ``grad_fn(x, u) -> (gx, gu)``.
 
 Both evaluate a single pair (``x`` (d,), ``u`` (m,)) → float, or stacked trajectories

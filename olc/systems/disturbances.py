@@ -9,10 +9,9 @@ the disturbance be any bounded sequence, possibly chosen by an adversary. This m
 * :class:`Adversarial`, an adaptive disturbance that looks at the states and controls played
   so far and returns ``w_t`` of bounded norm.
 
-The generator functions are reached through the module (``olc.systems.disturbances.gaussian``);
-only :func:`make_disturbance`, :class:`Adversarial` and :class:`DisturbanceHistory` are
-re-exported at ``olc.systems`` level (the short names ``zero``, ``gaussian`` ... would be too
-generic there).
+The generator functions are reached through the module (``olc.systems.disturbances.gaussian``); only
+:func:`make_disturbance`, :class:`Adversarial` and :class:`DisturbanceHistory` are re-exported at ``olc.systems``
+level (the short names ``zero``, ``gaussian`` ... would be too generic there).
 """
 
 from __future__ import annotations
@@ -160,11 +159,10 @@ def _unpack_history(history):
 class Adversarial(Stateful):
     """An adaptive disturbance of norm ``bound`` that reacts to the play so far.
 
-    The control game calls it once per round, after the controller chose ``u_t`` and before
-    the next state is computed: ``w_t = adv(t, history)`` where ``history`` holds the states
-    ``x_0..x_t`` and controls ``u_0..u_t`` (a :class:`DisturbanceHistory`, any object with
-    ``.states``/``.controls``, a dict with those keys, or a pair). Call ``reset(rng)`` before
-    a new game.
+    The control game calls it once per round, after the controller chose ``u_t`` and before the next state is
+    computed: ``w_t = adv(t, history)`` where ``history`` holds the states ``x_0..x_t`` and controls ``u_0..u_t`` (a
+    :class:`DisturbanceHistory`, any object with ``.states``/``.controls``, a dict with those keys, or a pair). Call
+    ``reset(rng)`` before a new game.
 
     Kinds (``||w_t||_2 = bound`` always):
 

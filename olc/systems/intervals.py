@@ -4,40 +4,33 @@ The matrix-free half of the sequential-stability analysis (``nonconvex-meta-opti
 Definition 3; :func:`olc.systems.sequential_stability` calls it for operators). Every norm is
 bracketed, ``lower ≤ ‖A_s ⋯ A_r‖ ≤ upper``:
 
-* ``lower`` is ``‖P v‖`` for an explicit unit vector ``v`` (a Ritz vector or a combination of
-  probes): certified;
-* ``upper`` is the Golub–Kahan–Lanczos residual bound (:class:`~olc.systems.krylov.GKL`) or the
-  product of the upper bounds of two sub-intervals, ``‖A_s⋯A_r‖ ≤ ‖A_s⋯A_{m+1}‖ ‖A_m⋯A_r‖``,
-  whichever is smaller.
+* ``lower`` is ``‖P v‖`` for an explicit unit vector ``v`` (a Ritz vector or a combination of probes): certified;
+* ``upper`` is the Golub–Kahan–Lanczos residual bound (:class:`~olc.systems.krylov.GKL`) or the product of the upper
+  bounds of two sub-intervals, ``‖A_s⋯A_r‖ ≤ ‖A_s⋯A_{m+1}‖ ‖A_m⋯A_r‖``, whichever is smaller.
 
 **Plans.**
 
-* ``"exact"`` — one GKL job per interval, run to the relative gap ``rtol``. Jobs are grouped by
-  start ``r`` (processed from the last start to the first) and run in lockstep: one forward
-  sweep ``t = r, r+1, …`` pushes the current vector of *every* job of the group through ``A_t``
-  in one batched call (one vmapped Hessian-vector product call for a network), one backward
-  sweep through the ``A_tᵀ``. Each job starts from the left singular vector of ``(r+1, s)``
-  (``A_s⋯A_{r+1}`` and ``A_s⋯A_r`` share their output side; a random component is added),
-  which is why a few iterations suffice. Work: about ``2 k |I|`` operator applications per
-  interval for ``k`` iterations, ``O(k T³/3)`` in all.
-* ``"sweep"`` (for large ``T``) — (1) GKL on every single step ``A_t``; (2) a randomised block
-  sweep: per start ``r`` a block of ``probes`` orthonormal probes is pushed forward through
-  ``A_r, A_{r+1}, …`` once, and after each step the largest singular value of the pushed block
-  is a certified lower bound for that interval (``O(T · max_length · probes)`` applications in
-  all); (3) upper bounds for every interval from the sub-interval products; (4) refinement:
-  GKL on the intervals a ``select`` callback names — the ones that can still change ``κ``
-  (:func:`~olc.systems.sequential_stability` passes it) — until none is left or ``max_refine``
-  intervals have been refined.
+* ``"exact"`` — one GKL job per interval, run to the relative gap ``rtol``. Jobs are grouped by start ``r`` (processed
+  from the last start to the first) and run in lockstep: one forward sweep ``t = r, r+1, …`` pushes the current vector of
+  *every* job of the group through ``A_t`` in one batched call (one vmapped Hessian-vector product call for a network),
+  one backward sweep through the ``A_tᵀ``. Each job starts from the left singular vector of ``(r+1, s)`` (``A_s⋯A_{r+1}``
+  and ``A_s⋯A_r`` share their output side; a random component is added), which is why a few iterations suffice. Work:
+  about ``2 k |I|`` operator applications per interval for ``k`` iterations, ``O(k T³/3)`` in all.
+* ``"sweep"`` (for large ``T``) — (1) GKL on every single step ``A_t``; (2) a randomised block sweep: per start ``r`` a
+  block of ``probes`` orthonormal probes is pushed forward through ``A_r, A_{r+1}, …`` once, and after each step the
+  largest singular value of the pushed block is a certified lower bound for that interval (``O(T · max_length · probes)``
+  applications in all); (3) upper bounds for every interval from the sub-interval products; (4) refinement: GKL on the
+  intervals a ``select`` callback names — the ones that can still change ``κ`` (:func:`~olc.systems.sequential_stability`
+  passes it) — until none is left or ``max_refine`` intervals have been refined.
 
 ``status`` says what each entry is: ``CONVERGED`` (GKL reached the gap), ``BOUNDED`` (GKL stopped
 at ``max_iter`` first; the bounds hold, the gap is wider), ``ESTIMATED`` (a probe lower bound and a
 sub-interval upper bound only); ``EXACT`` is used by the dense path.
 
-``block`` restricts every norm to a coordinate block, ``‖E_Bᵀ A_s⋯A_r E_B‖`` (the parameter
-block ``x_t`` of the optimization LTV, where the √2 floor of the full state is absent). A
-restricted product is not the product of restricted factors, so its upper bounds come from its
-own GKL residual and from the full product's upper bound (``‖E_Bᵀ P E_B‖ ≤ ‖P‖``), never from
-sub-interval products of restricted norms.
+``block`` restricts every norm to a coordinate block, ``‖E_Bᵀ A_s⋯A_r E_B‖`` (the parameter block ``x_t`` of the
+optimization LTV, where the √2 floor of the full state is absent). A restricted product is not the product of
+restricted factors, so its upper bounds come from its own GKL residual and from the full product's upper bound
+(``‖E_Bᵀ P E_B‖ ≤ ‖P‖``), never from sub-interval products of restricted norms.
 """
 
 from __future__ import annotations
@@ -62,11 +55,10 @@ EXACT_MAX_T = 32                       # plan="auto": exact up to this many step
 
 @dataclass
 class IntervalBounds:
-    """Bounds on every interval norm: ``log_lower``, ``log_upper`` ``(T, L)`` (``[r, l−1]`` is the
-    interval ``A_r..A_{r+l−1}``; NaN past the end), ``status`` (codes above, −1 past the end),
-    ``iterations`` (GKL iterations per interval), ``witness`` (length ``l`` → ``(r, v)``: the unit
-    vector ``v`` attaining the largest lower bound among intervals of that length),
-    ``applications`` (vectors pushed through some ``A_t`` or ``A_tᵀ``), ``seconds``.
+    """Bounds on every interval norm: ``log_lower``, ``log_upper`` ``(T, L)`` (``[r, l−1]`` is the interval
+    ``A_r..A_{r+l−1}``; NaN past the end), ``status`` (codes above, −1 past the end), ``iterations`` (GKL iterations
+    per interval), ``witness`` (length ``l`` → ``(r, v)``: the unit vector ``v`` attaining the largest lower bound
+    among intervals of that length), ``applications`` (vectors pushed through some ``A_t`` or ``A_tᵀ``), ``seconds``.
 
     Parameters
     ----------
@@ -95,9 +87,8 @@ class IntervalBounds:
 
 
 def _push(op: LTVOperator, jobs, direction: str):
-    """Push ``job.vec`` of every job through its chain (``A_r … A_s`` forward, ``A_sᵀ … A_rᵀ``
-    backward; restricted to ``job.block`` when it has one), all jobs alive at step ``t`` in one
-    batched call; returns the results."""
+    """Push ``job.vec`` of every job through its chain (``A_r … A_s`` forward, ``A_sᵀ … A_rᵀ`` backward; restricted to
+    ``job.block`` when it has one), all jobs alive at step ``t`` in one batched call; returns the results."""
     r = np.array([j.r for j in jobs])
     s = np.array([j.s for j in jobs])
     sls = [slice(None) if j.block is None else j.block for j in jobs]

@@ -1,16 +1,14 @@
 """Krylov methods with bounds: the top singular value of a product operator, extreme eigenvalues.
 
-Used by the matrix-free sequential-stability analysis (``nonconvex-meta-optimization``
-Definition 3: ``‖A_s ⋯ A_r‖₂`` for every interval) where each operator application is a chain
-of Hessian-vector products. Both methods are written as *jobs* that ask for one product at a
-time (``job.need`` is ``"fwd"``: ``P v``, ``"bwd"``: ``Pᵀ u`` or ``"apply"``; ``job.vec`` is the
-vector; ``job.give(result)`` continues), so that a driver can push the vectors of many jobs
-through the same ``A_t`` in one batched call (:mod:`olc.systems.intervals`).
+Used by the matrix-free sequential-stability analysis (``nonconvex-meta-optimization`` Definition 3: ``‖A_s ⋯ A_r‖₂``
+for every interval) where each operator application is a chain of Hessian-vector products. Both methods are written as
+*jobs* that ask for one product at a time (``job.need`` is ``"fwd"``: ``P v``, ``"bwd"``: ``Pᵀ u`` or ``"apply"``;
+``job.vec`` is the vector; ``job.give(result)`` continues), so that a driver can push the vectors of many jobs through
+the same ``A_t`` in one batched call (:mod:`olc.systems.intervals`).
 
-:class:`GKL` — Golub–Kahan–Lanczos bidiagonalisation (Golub & Kahan 1965; Golub & Van Loan,
-*Matrix Computations*, §10.4) of ``P: R^m → R^p`` with **full reorthogonalisation** (classical
-Gram–Schmidt, twice) of both bases. Every coefficient of the two Gram–Schmidt passes is kept,
-so with ``V_k``, ``U_k`` orthonormal (to rounding)
+:class:`GKL` — Golub–Kahan–Lanczos bidiagonalisation (Golub & Kahan 1965; Golub & Van Loan, *Matrix Computations*,
+§10.4) of ``P: R^m → R^p`` with **full reorthogonalisation** (classical Gram–Schmidt, twice) of both bases. Every
+coefficient of the two Gram–Schmidt passes is kept, so with ``V_k``, ``U_k`` orthonormal (to rounding)
 
     ``P V_k = U_k R_k``  (``R_k`` k×k upper triangular, ≈ the bidiagonal ``B_k``),
     ``Pᵀ U_k = V_{k+1} S_k``  (``S_k`` (k+1)×k)
@@ -19,23 +17,20 @@ hold with no further truncation. With ``(θ, y)`` the top singular pair of ``R_k
 
 * **lower bound** ``θ = ‖P v‖`` for the unit vector ``v = V_k y`` (attained by a vector; kept as
   :meth:`GKL.right_vector`) — certified: ``‖P‖ ≥ ‖P v‖``;
-* **upper bound** ``sqrt(θ² + ρ)`` with ``ρ = ‖PᵀP v − θ² v‖ = ‖S_k R_k y − θ²[y; 0]‖`` the
-  Lanczos residual of ``PᵀP``: some eigenvalue ``σ²`` of ``PᵀP`` lies within ``ρ`` of ``θ²``
-  (Bauer–Fike for symmetric matrices). It bounds the singular value that ``θ`` approximates:
-  that this is the largest one is the standing assumption of every Krylov method — it fails
-  when the Krylov space has too small a component along the top singular vector for the Ritz
-  value to have found it yet. Every start here carries a seeded random component, and at least
-  ``min_iter`` (default 8) iterations are taken before the gap test: with ``min_iter = 2`` a
-  6×6 matrix once stopped at its second singular value (1.2099 vs 1.3613, found by the property
-  test in tests/systems/test_intervals.py); an operator of dimension ≤ ``min_iter`` is therefore
-  always exhausted, i.e. exact. For larger operators the upper bound remains a Krylov estimate.
-  When the Krylov space exhausts ``R^m`` the bounds coincide and are exact.
+* **upper bound** ``sqrt(θ² + ρ)`` with ``ρ = ‖PᵀP v − θ² v‖ = ‖S_k R_k y − θ²[y; 0]‖`` the Lanczos residual of
+  ``PᵀP``: some eigenvalue ``σ²`` of ``PᵀP`` lies within ``ρ`` of ``θ²`` (Bauer–Fike for symmetric matrices). It
+  bounds the singular value that ``θ`` approximates: that this is the largest one is the standing assumption of every
+  Krylov method — it fails when the Krylov space has too small a component along the top singular vector for the Ritz
+  value to have found it yet. Every start here carries a seeded random component, and at least ``min_iter`` (default
+  8) iterations are taken before the gap test: with ``min_iter = 2`` a 6×6 matrix once stopped at its second singular
+  value (1.2099 vs 1.3613, found by the property test in tests/systems/test_intervals.py); an operator of dimension ≤
+  ``min_iter`` is therefore always exhausted, i.e. exact. For larger operators the upper bound remains a Krylov
+  estimate. When the Krylov space exhausts ``R^m`` the bounds coincide and are exact.
 
-The job stops when ``upper ≤ (1 + rtol) · lower`` (after at least ``min_iter`` iterations),
-or after ``max_iter``. Breakdowns (an exactly invariant subspace) continue with a random vector
-orthogonal to the basis. Unlike power iteration, whose error decays like ``(σ₂/σ₁)^{2k}``, the
-Ritz value converges like a Chebyshev polynomial in the gap, which matters where the top
-singular values cluster (the √2 floor of the optimization LTV).
+The job stops when ``upper ≤ (1 + rtol) · lower`` (after at least ``min_iter`` iterations), or after ``max_iter``.
+Breakdowns (an exactly invariant subspace) continue with a random vector orthogonal to the basis. Unlike power
+iteration, whose error decays like ``(σ₂/σ₁)^{2k}``, the Ritz value converges like a Chebyshev polynomial in the gap,
+which matters where the top singular values cluster (the √2 floor of the optimization LTV).
 
 :class:`Lanczos` — symmetric Lanczos with full reorthogonalisation for ``λ_max`` and ``λ_min``
 of a symmetric operator (the mean-value Hessians ``H̄_t``): Rayleigh quotients (attained by
@@ -95,8 +90,7 @@ class _Basis:
 
 
 def _start(dim, vec, rng, mix):
-    """A unit start vector: ``vec`` (a warm start) plus a random component of relative size ``mix``,
-    or a random vector."""
+    """A unit start vector: ``vec`` (a warm start) plus a random component of relative size ``mix``, or a random vector."""
     g = rng.standard_normal(dim)
     g /= np.linalg.norm(g)
     if vec is None:
@@ -237,11 +231,10 @@ class Lanczos:
     """Extreme eigenvalues of a symmetric operator ``H`` on ``R^n``: symmetric Lanczos with full
     reorthogonalisation. Drive it with ``while job.need: job.give(H @ job.vec)``.
 
-    ``H V_k = V_{k+1} C_k`` is kept with every Gram–Schmidt coefficient; the Ritz pairs of the
-    symmetrised ``C_k[:k]`` give Rayleigh quotients ``θ = vᵀHv`` (attained: ``λ_max ≥ θ_max``,
-    ``λ_min ≤ θ_min``) and residuals ``ρ = ‖H v − θ v‖`` (an eigenvalue within ``ρ`` of each ``θ``).
-    Results: ``lmax`` / ``lmax_upper``, ``lmin`` / ``lmin_lower``. Stops when both residuals are below
-    ``rtol · max(|θ_max|, |θ_min|)`` or after ``max_iter`` products.
+    ``H V_k = V_{k+1} C_k`` is kept with every Gram–Schmidt coefficient; the Ritz pairs of the symmetrised ``C_k[:k]``
+    give Rayleigh quotients ``θ = vᵀHv`` (attained: ``λ_max ≥ θ_max``, ``λ_min ≤ θ_min``) and residuals
+    ``ρ = ‖H v − θ v‖`` (an eigenvalue within ``ρ`` of each ``θ``). Results: ``lmax`` / ``lmax_upper``, ``lmin`` /
+    ``lmin_lower``. Stops when both residuals are below ``rtol · max(|θ_max|, |θ_min|)`` or after ``max_iter`` products.
 
     Parameters
     ----------

@@ -3,9 +3,8 @@
 * :func:`double_integrator` — position/velocity of a unit mass pushed by a force;
 * :func:`inverted_pendulum` — pendulum linearised about the upright (unstable) equilibrium;
 * :func:`random_stable` — random ``(A, B)`` with a prescribed spectral radius;
-* :func:`switching_system` — an LTV system switching between modes on a seeded schedule
-  (the schedule itself comes from :func:`switching_schedule`, shared with
-  :mod:`olc.systems.networks`).
+* :func:`switching_system` — an LTV system switching between modes on a seeded schedule (the schedule itself comes
+  from :func:`switching_schedule`, shared with :mod:`olc.systems.networks`).
 
 Continuous-time models are discretised exactly under a zero-order hold (the input is held
 constant over each step of length ``dt``): ``A_d = exp(A_c dt)``, ``B_d = int_0^dt exp(A_c s) ds B_c``,
@@ -74,11 +73,10 @@ def inverted_pendulum(dt: float = 0.05, *, gravity: float = 9.81, length: float 
                       damping: float = 0.0, validity_tol: float = 0.05) -> LTISystem:
     """Pendulum linearised about the upright position, state ``(theta, theta_dot)``, control = torque.
 
-    Nonlinear model ``m l^2 theta'' = m g l sin(theta) - b theta' + u`` (``theta`` measured from
-    upright); linearising ``sin(theta) ~ theta`` gives ``Ac = [[0, 1], [g/l, -b/(m l^2)]]``,
-    ``Bc = [[0], [1/(m l^2)]]``, discretised exactly under a zero-order hold with step ``dt``
-    (:func:`zoh_discretize`). Open loop unstable: ``A`` has an eigenvalue ``> 1``
-    (``exp(sqrt(g/l) dt)`` without damping). The nonlinear plant itself is :class:`olc.systems.Pendulum`.
+    Nonlinear model ``m l^2 theta'' = m g l sin(theta) - b theta' + u`` (``theta`` measured from upright); linearising
+    ``sin(theta) ~ theta`` gives ``Ac = [[0, 1], [g/l, -b/(m l^2)]]``, ``Bc = [[0], [1/(m l^2)]]``, discretised exactly
+    under a zero-order hold with step ``dt`` (:func:`zoh_discretize`). Open loop unstable: ``A`` has an eigenvalue
+    ``> 1`` (``exp(sqrt(g/l) dt)`` without damping). The nonlinear plant itself is :class:`olc.systems.Pendulum`.
 
     Parameters
     ----------
@@ -115,10 +113,9 @@ def random_stable(d: int, m: int, spectral_radius: float = 0.9, seed=0, *,
                   symmetric: bool = False) -> LTISystem:
     """Random ``(A, B)`` whose ``A`` has spectral radius exactly ``spectral_radius``.
 
-    ``A`` is a standard Gaussian matrix rescaled by ``spectral_radius / rho(G)`` (exact up to
-    rounding). Such an ``A`` is typically *not* normal, so ``||A^k||`` may first grow before it
-    decays — the transient behaviour that the ``kappa`` of (kappa, gamma)-stability measures. ``B``
-    is Gaussian with entries of variance ``1/d``.
+    ``A`` is a standard Gaussian matrix rescaled by ``spectral_radius / rho(G)`` (exact up to rounding). Such an ``A``
+    is typically *not* normal, so ``||A^k||`` may first grow before it decays — the transient behaviour that the
+    ``kappa`` of (kappa, gamma)-stability measures. ``B`` is Gaussian with entries of variance ``1/d``.
 
     Parameters
     ----------

@@ -6,14 +6,12 @@ Two classes share one interface and one rollout:
 * :class:`LTVSystem` — ``A_t``, ``B_t`` given as stacks of shape (T, d, d) / (T, d, m) or as
   callables ``t -> matrix`` (0-based ``t``; then the horizon is unbounded, ``horizon=None``).
 
-This is the system model of the non-stochastic control papers used throughout olc
-(``nonconvex-meta-optimization``, eq. (2)-(3): the optimization LTV
-``z_{s+1} = A_s z_s + B u_s + w_s``): the disturbance ``w_t`` is an arbitrary (possibly
-adversarial) sequence, the controller sees states and chooses ``u_t``.
+This is the system model of the non-stochastic control papers used throughout olc (``nonconvex-meta-optimization``,
+eq. (2)-(3): the optimization LTV ``z_{s+1} = A_s z_s + B u_s + w_s``): the disturbance ``w_t`` is an arbitrary
+(possibly adversarial) sequence, the controller sees states and chooses ``u_t``.
 
-Every rollout goes through :func:`rollout` (numpy reference; the batched numba/CuPy kernels
-mirror it). A state that overflows or becomes NaN/Inf raises
-:class:`~olc.errors.DivergenceError` carrying the states computed so far.
+Every rollout goes through :func:`rollout` (numpy reference; the batched numba/CuPy kernels mirror it). A state that
+overflows or becomes NaN/Inf raises :class:`~olc.errors.DivergenceError` carrying the states computed so far.
 """
 
 from __future__ import annotations

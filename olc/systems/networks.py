@@ -13,13 +13,11 @@ has one column per actuated node (a unit entry at that node). Time variation com
 * random edge failures: each edge of the active graph is dropped independently with
   probability ``p_fail`` at each step (seeded).
 
-Spectral facts (used in the tests and ``docs/systems.md``): ``L`` is symmetric PSD with
-``L 1 = 0``, so with ``eps = 0`` the average ``1^T x / n`` is preserved (``1^T A = 1^T``), and
-on the disagreement subspace ``1^perp`` the map ``I - h L`` has norm
-``max(|1 - h lambda_2|, |1 - h lambda_n|)``, which is ``1 - h lambda_2`` when ``h <= 1/lambda_n``
-(``lambda_2``: algebraic connectivity, ``lambda_n = lambda_max``). Removing edges lowers
-``L`` in the PSD order, so ``lambda_max(L_t) <= lambda_max(L)``: a step size that is safe for
-the full graph stays safe under edge failures.
+Spectral facts (used in the tests and ``docs/systems.md``): ``L`` is symmetric PSD with ``L 1 = 0``, so with ``eps = 0``
+the average ``1^T x / n`` is preserved (``1^T A = 1^T``), and on the disagreement subspace ``1^perp`` the map ``I - h L``
+has norm ``max(|1 - h lambda_2|, |1 - h lambda_n|)``, which is ``1 - h lambda_2`` when ``h <= 1/lambda_n`` (``lambda_2``:
+algebraic connectivity, ``lambda_n = lambda_max``). Removing edges lowers ``L`` in the PSD order, so
+``lambda_max(L_t) <= lambda_max(L)``: a step size that is safe for the full graph stays safe under edge failures.
 
 :func:`real_graph` loads the small real social networks shipped with networkx.
 """
@@ -241,10 +239,9 @@ def consensus_system(graphs, *, h: float | None = None, eps: float = 0.0, actuat
     ----------
     graphs : networkx graph or list of graphs over the same node set
     h : float, optional
-        Step size; default ``1 / lambda_max`` with ``lambda_max`` the largest Laplacian
-        eigenvalue over the given graphs. Must satisfy ``h < 2 / lambda_max``, otherwise
-        ``I - h L`` has an eigenvalue ``<= -1`` and is not a contraction on the disagreement
-        subspace (an :class:`~olc.errors.InvalidArgumentError` explains this). For
+        Step size; default ``1 / lambda_max`` with ``lambda_max`` the largest Laplacian eigenvalue over the given
+        graphs. Must satisfy ``h < 2 / lambda_max``, otherwise ``I - h L`` has an eigenvalue ``<= -1`` and is not a
+        contraction on the disagreement subspace (an :class:`~olc.errors.InvalidArgumentError` explains this). For
         ``h <= 1/lambda_max`` all eigenvalues of ``I - h L`` lie in ``[0, 1]``.
     eps : float in [0, 1)
         Damping; ``eps > 0`` makes every ``A_t`` a strict contraction (norm ``<= 1 - eps``).

@@ -1,40 +1,35 @@
 """Nonlinear teaching plants: the inverted pendulum and the cart-pole, integrated by fixed-step RK4.
 
-Both are continuous-time mechanical systems ``ẋ = f(x, u)`` with the control held constant over
-each sampling interval ``dt`` (a zero-order hold, like the discretised linear models of
-:mod:`olc.systems.library`). One discrete step ``x_{t+1} = F(x_t, u_t)`` is ``substeps``
-classical fourth-order Runge–Kutta steps of length ``h = dt / substeps``:
+Both are continuous-time mechanical systems ``ẋ = f(x, u)`` with the control held constant over each sampling interval
+``dt`` (a zero-order hold, like the discretised linear models of :mod:`olc.systems.library`). One discrete step
+``x_{t+1} = F(x_t, u_t)`` is ``substeps`` classical fourth-order Runge–Kutta steps of length ``h = dt / substeps``:
 
     k1 = f(x, u), k2 = f(x + h k1 / 2, u), k3 = f(x + h k2 / 2, u), k4 = f(x + h k3, u),
     x ← x + h (k1 + 2 k2 + 2 k3 + k4) / 6.
 
-Why fixed-step RK4 and not ``scipy.integrate.solve_ivp``: a control game advances one sampling
-interval per round with a new control each time, so an adaptive solver would restart every round
-(its error control and start-up cost are wasted on a 50 ms interval with a smooth right-hand side);
-RK4 has local error ``O(h⁵)``, global error ``O(h⁴)``, is deterministic and costs four ``f``
-evaluations per substep. With the defaults (``dt = 0.05``, ``substeps = 5``, ``h = 0.01`` s
-against a pendulum time constant ``sqrt(l/g) ≈ 0.32`` s) the undamped, uncontrolled energy
-drifts by less than ``1e-7`` of ``m g l`` over 100 s (tested; the drift falls like ``h⁴``).
+Why fixed-step RK4 and not ``scipy.integrate.solve_ivp``: a control game advances one sampling interval per round with
+a new control each time, so an adaptive solver would restart every round (its error control and start-up cost are
+wasted on a 50 ms interval with a smooth right-hand side); RK4 has local error ``O(h⁵)``, global error ``O(h⁴)``, is
+deterministic and costs four ``f`` evaluations per substep. With the defaults (``dt = 0.05``, ``substeps = 5``,
+``h = 0.01`` s against a pendulum time constant ``sqrt(l/g) ≈ 0.32`` s) the undamped, uncontrolled energy drifts by
+less than ``1e-7`` of ``m g l`` over 100 s (tested; the drift falls like ``h⁴``).
 
-The linearisation at the upright equilibrium (:meth:`NonlinearPlant.linearize`) is the exact
-zero-order-hold discretisation of the Jacobians ``(∂f/∂x, ∂f/∂u)`` (:func:`olc.systems.zoh_discretize`);
-the discrete step's Jacobian agrees with it up to RK4's ``O(h⁵)`` per step (tested by finite
-differences). LQR / GPC designed on that linear model can be played on the nonlinear plant with
-:func:`olc.games.nonlinear_control`; the linear model carries a :class:`~olc.systems.ValidityRegion`
-(small angles) and the games warn when a run leaves it.
+The linearisation at the upright equilibrium (:meth:`NonlinearPlant.linearize`) is the exact zero-order-hold
+discretisation of the Jacobians ``(∂f/∂x, ∂f/∂u)`` (:func:`olc.systems.zoh_discretize`); the discrete step's Jacobian
+agrees with it up to RK4's ``O(h⁵)`` per step (tested by finite differences). LQR / GPC designed on that linear model
+can be played on the nonlinear plant with :func:`olc.games.nonlinear_control`; the linear model carries a
+:class:`~olc.systems.ValidityRegion` (small angles) and the games warn when a run leaves it.
 
 Physics (standard textbook equations):
 
 * pendulum, angle ``θ`` from upright: ``m l² θ̈ = m g l sin θ − b θ̇ + u`` (point mass on a massless
   rod, Newton's law for the rotation; the balance systems of Åström & Murray, *Feedback Systems*,
   2nd ed., 2021, ch. 2; the model of deluca's pendulum environment, written here from the equation);
-* cart-pole, uniform pole of half-length ``l``: the frictionless equations of Barto, Sutton &
-  Anderson (1983, *Neuronlike adaptive elements that can solve difficult learning control
-  problems*), as corrected and derived by Florian (2007, *Correct equations for the dynamics of
-  the cart-pole system*):
+* cart-pole, uniform pole of half-length ``l``: the frictionless equations of Barto, Sutton & Anderson (1983,
+  *Neuronlike adaptive elements that can solve difficult learning control problems*), as corrected and derived by
+  Florian (2007, *Correct equations for the dynamics of the cart-pole system*):
   ``θ̈ = (g sin θ − cos θ (F + m_p l θ̇² sin θ) / M) / (l (4/3 − m_p cos² θ / M))``,
-  ``ẍ = (F + m_p l (θ̇² sin θ − θ̈ cos θ)) / M``, ``M = m_c + m_p`` (θ from upright, positive
-  towards +x).
+  ``ẍ = (F + m_p l (θ̇² sin θ − θ̈ cos θ)) / M``, ``M = m_c + m_p`` (θ from upright, positive towards +x).
 """
 
 from __future__ import annotations
@@ -78,10 +73,9 @@ def rk4_step(f, x: np.ndarray, u: np.ndarray, dt: float, substeps: int = 1) -> n
 class NonlinearPlant:
     """Common interface of the nonlinear plants (see the module docstring).
 
-    Attributes: ``state_dim``, ``control_dim``, ``dt``, ``substeps``, ``state_names``,
-    ``control_names``, ``validity`` (the :class:`ValidityRegion` of the linearisation),
-    ``equilibrium`` (the state it is linearised at; the control there is 0).
-    Subclasses implement :meth:`deriv`, :meth:`jacobians` and :meth:`energy`.
+    Attributes: ``state_dim``, ``control_dim``, ``dt``, ``substeps``, ``state_names``, ``control_names``, ``validity``
+    (the :class:`ValidityRegion` of the linearisation), ``equilibrium`` (the state it is linearised at; the control
+    there is 0). Subclasses implement :meth:`deriv`, :meth:`jacobians` and :meth:`energy`.
     """
 
     state_dim: int
@@ -256,13 +250,12 @@ class NonlinearPlant:
 class Pendulum(NonlinearPlant):
     """Nonlinear inverted pendulum, state ``(θ, θ̇)`` (θ from upright, rad), control = torque.
 
-    ``m l² θ̈ = m g l sin θ − b θ̇ + u`` (point mass ``m`` on a massless rod of length ``l``,
-    viscous damping ``b``), integrated by RK4 (module docstring). Its linearisation at
-    ``θ = θ̇ = 0`` is exactly :func:`olc.systems.inverted_pendulum` with the same parameters.
-    Energy ``E = ½ m l² θ̇² + m g l cos θ`` is conserved when ``u = 0`` and ``b = 0``.
-    The linear model is trusted for ``|θ| <= small_angle_bound(validity_tol)`` (``sin θ ≈ θ``
-    within ``validity_tol``, default 5 %: 0.5519 rad); the angle is not wrapped (a full turn
-    is ``θ = 2π``, far outside the region).
+    ``m l² θ̈ = m g l sin θ − b θ̇ + u`` (point mass ``m`` on a massless rod of length ``l``, viscous damping ``b``),
+    integrated by RK4 (module docstring). Its linearisation at ``θ = θ̇ = 0`` is exactly
+    :func:`olc.systems.inverted_pendulum` with the same parameters. Energy ``E = ½ m l² θ̇² + m g l cos θ`` is
+    conserved when ``u = 0`` and ``b = 0``. The linear model is trusted for ``|θ| <= small_angle_bound(validity_tol)``
+    (``sin θ ≈ θ`` within ``validity_tol``, default 5 %: 0.5519 rad); the angle is not wrapped (a full turn is
+    ``θ = 2π``, far outside the region).
 
     Parameters
     ----------
@@ -321,14 +314,12 @@ class Pendulum(NonlinearPlant):
 class CartPole(NonlinearPlant):
     """Nonlinear cart-pole, state ``(x, ẋ, θ, θ̇)`` (θ of the pole from upright), control = force on the cart.
 
-    Frictionless equations of Barto, Sutton & Anderson (1983) / Florian (2007) for a uniform pole
-    of mass ``pole_mass`` and half-length ``half_length`` on a cart of mass ``cart_mass`` (module
-    docstring; the defaults are the classic ones: 1 kg cart, 0.1 kg pole, ``l = 0.5`` m),
-    integrated by RK4. Energy
-    ``E = ½ M ẋ² + m_p l ẋ θ̇ cos θ + ⅔ m_p l² θ̇² + m_p g l cos θ`` is conserved without force.
-    The linear model is trusted for ``|θ| <= small_angle_bound(validity_tol, cosine=True)``
-    (``sin θ ≈ θ`` and ``cos θ ≈ 1`` within ``validity_tol``, default 5 %: 0.3176 rad); the
-    cart position is not bounded (no track ends).
+    Frictionless equations of Barto, Sutton & Anderson (1983) / Florian (2007) for a uniform pole of mass
+    ``pole_mass`` and half-length ``half_length`` on a cart of mass ``cart_mass`` (module docstring; the defaults are
+    the classic ones: 1 kg cart, 0.1 kg pole, ``l = 0.5`` m), integrated by RK4. Energy
+    ``E = ½ M ẋ² + m_p l ẋ θ̇ cos θ + ⅔ m_p l² θ̇² + m_p g l cos θ`` is conserved without force. The linear model is
+    trusted for ``|θ| <= small_angle_bound(validity_tol, cosine=True)`` (``sin θ ≈ θ`` and ``cos θ ≈ 1`` within
+    ``validity_tol``, default 5 %: 0.3176 rad); the cart position is not bounded (no track ends).
 
     Parameters
     ----------

@@ -1,26 +1,23 @@
 """Linear time-varying systems as operators: ``A_t v`` and ``A_tᵀ v`` per step, never the matrices.
 
-An LTV ``z_{t+1} = A_t z_t + ...`` on ``R^d`` is, for every analysis of its products
-(sequential stability, ``nonconvex-meta-optimization`` Definition 3), a sequence of linear maps.
-A dense ``(T, d, d)`` stack is one way to hold it; for the optimization LTV of a real network
-(App. B, eq. (2), ``d = 3n`` with ``n`` parameters) the stack costs ``T·9n²·8`` bytes — 6.9 GB
-for one ``A_t`` at ``n = 10^4`` — while ``A_t v`` costs a few Hessian-vector products. This
-module is the operator form:
+An LTV ``z_{t+1} = A_t z_t + ...`` on ``R^d`` is, for every analysis of its products (sequential stability,
+``nonconvex-meta-optimization`` Definition 3), a sequence of linear maps. A dense ``(T, d, d)`` stack is one way to
+hold it; for the optimization LTV of a real network (App. B, eq. (2), ``d = 3n`` with ``n`` parameters) the stack
+costs ``T·9n²·8`` bytes — 6.9 GB for one ``A_t`` at ``n = 10^4`` — while ``A_t v`` costs a few Hessian-vector
+products. This module is the operator form:
 
 * :class:`LTVOperator` — the interface: ``T``, ``dim``, ``shape = (T, d, d)``, ``dtype``,
   ``apply(t, V)`` (rows of ``V`` mapped by ``A_t``: ``V @ A_tᵀ``), ``apply_T(t, V)`` (by
   ``A_tᵀ``), ``matvec(t, v)`` / ``rmatvec(t, v)`` for one vector, ``dense(t)`` (small ``d``);
 * :class:`DenseLTV` — a ``(T, d, d)`` stack (or any :class:`~olc.systems.LinearSystem`);
 * :class:`FunctionLTV` — two user callables ``matvec(t, v)``, ``rmatvec(t, v)``;
-* :class:`OptimizationLTV` — :class:`~olc.systems.OptimizationSystem` along its recorded
-  trajectory, from Hessian-vector products of its oracle (any oracle with ``hvp``,
-  :class:`~olc.oracles.TorchOracle` included);
+* :class:`OptimizationLTV` — :class:`~olc.systems.OptimizationSystem` along its recorded trajectory, from
+  Hessian-vector products of its oracle (any oracle with ``hvp``, :class:`~olc.oracles.TorchOracle` included);
 * :func:`as_ltv_operator` — any of these (or a stack / system) into an :class:`LTVOperator`.
 
-Every ``apply`` checks its input (``V`` of shape ``(k, d)``), the output shape (a callable
-returning the wrong shape is a :class:`~olc.errors.ShapeError` naming it and the step) and
-finiteness (:class:`~olc.errors.NonFiniteError` naming the step), and counts the vectors
-applied in ``applications``.
+Every ``apply`` checks its input (``V`` of shape ``(k, d)``), the output shape (a callable returning the wrong shape
+is a :class:`~olc.errors.ShapeError` naming it and the step) and finiteness (:class:`~olc.errors.NonFiniteError`
+naming the step), and counts the vectors applied in ``applications``.
 """
 
 from __future__ import annotations
@@ -37,9 +34,8 @@ class LTVOperator:
     """A sequence ``A_0..A_{T−1}`` of linear maps on ``R^dim`` (subclass and implement ``_apply`` and
     ``_apply_T`` on row blocks ``(k, dim) -> (k, dim)``).
 
-    ``block`` (optional) names a coordinate block of interest (a ``slice``), e.g. the parameter
-    block ``x_t`` of the optimization LTV; the stability analysis reports the norms restricted
-    to it beside the full ones.
+    ``block`` (optional) names a coordinate block of interest (a ``slice``), e.g. the parameter block ``x_t`` of the
+    optimization LTV; the stability analysis reports the norms restricted to it beside the full ones.
 
     Parameters
     ----------
@@ -272,10 +268,9 @@ class OptimizationLTV(LTVOperator):
         delayed:  A z  = [(1−δ)a − ηc ; a ; H(a−b)]
                   Aᵀz  = [(1−δ)a + b + Hᵀc ; −Hᵀc ; −ηa]
 
-    so one application costs ``hessian_nodes`` batched HVPs (one where the Hessian is constant
-    or the step is zero). Nothing ``n × n`` is formed: the operator keeps ``r_t`` (``T·n``
-    floats) beside the system's iterates and gradients, and ``ŵ_t`` costs one extra gradient
-    per step (computed once, lazily).
+    so one application costs ``hessian_nodes`` batched HVPs (one where the Hessian is constant or the step is zero).
+    Nothing ``n × n`` is formed: the operator keeps ``r_t`` (``T·n`` floats) beside the system's iterates and
+    gradients, and ``ŵ_t`` costs one extra gradient per step (computed once, lazily).
 
     Parameters
     ----------

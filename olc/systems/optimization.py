@@ -18,10 +18,9 @@ Notation (one episode; ``t = 0, 1, ...``; ``n = oracle.dim``):
 * ``z_{t+1} = A_t z_t + B u_t + w_t`` with ``B = [I ; 0 ; 0]`` (``(3n, n)``, eq. (3)) and the
   gradient disturbance ``ŵ_t = ∇f_t(x_{t−1})`` (eq. (3)).
 
-**Two readings of eq. (2)** (``form=``). Taken literally, the first block row of eq. (2),
-``[(1−δ)I, 0, −ηI]``, gives ``x_{t+1} = (1−δ)x_t − η∇f_{t−1}(x_{t−1}) + u_t``: a gradient
-that is one step old (this is also what eq. (8) of Alg. 5 uses). Algorithms 1, 4 and 7, and
-the optimizer this library steers, use the current gradient,
+**Two readings of eq. (2)** (``form=``). Taken literally, the first block row of eq. (2), ``[(1−δ)I, 0, −ηI]``, gives
+``x_{t+1} = (1−δ)x_t − η∇f_{t−1}(x_{t−1}) + u_t``: a gradient that is one step old (this is also what eq. (8) of Alg.
+5 uses). Algorithms 1, 4 and 7, and the optimizer this library steers, use the current gradient,
 ``x_{t+1} = (1−δ)x_t − η∇f_t(x_t) + u_t``. Both are exact LTVs on the same state:
 
 * ``form="gd"`` (default): substituting eq. (1) for ``∇f_t(x_t)``,
@@ -32,16 +31,14 @@ the optimizer this library steers, use the current gradient,
 
 The last two block rows (and ``B``) are the paper's in both forms.
 
-**H_t for general oracles.** The paper obtains ``H_t`` from the mean value theorem per
-coordinate. We use the integral mean value ``H_t = ∫_0^1 ∇²f_t(x_{t−1} + τ(x_t − x_{t−1})) dτ``
-(symmetric, satisfies eq. (1) exactly), computed with ``hessian_nodes``-point Gauss–Legendre
-quadrature of oracle Hessians (closed form or ``n`` HVPs each), followed by default by the
-rank-one secant correction ``H ← H + r sᵀ/(sᵀs)``, ``s = x_t − x_{t−1}``,
-``r = g_t − ŵ_t − H s``, so that eq. (1) — and hence ``z_{t+1} = A_t z_t + B u_t + w_t`` —
-holds to rounding error. On oracles with ``hessian_is_constant`` (quadratics, least
-squares) ``H_t`` is the exact Hessian and no quadrature or correction is done. ``H_t`` and
-``ŵ_t`` are computed lazily, only when ``A(t)``/``w(t)`` are asked for (they cost ``O(n²)``
-memory and one extra gradient per step).
+**H_t for general oracles.** The paper obtains ``H_t`` from the mean value theorem per coordinate. We use the integral
+mean value ``H_t = ∫_0^1 ∇²f_t(x_{t−1} + τ(x_t − x_{t−1})) dτ`` (symmetric, satisfies eq. (1) exactly), computed with
+``hessian_nodes``-point Gauss–Legendre quadrature of oracle Hessians (closed form or ``n`` HVPs each), followed by
+default by the rank-one secant correction ``H ← H + r sᵀ/(sᵀs)``, ``s = x_t − x_{t−1}``, ``r = g_t − ŵ_t − H s``, so
+that eq. (1) — and hence ``z_{t+1} = A_t z_t + B u_t + w_t`` — holds to rounding error. On oracles with
+``hessian_is_constant`` (quadratics, least squares) ``H_t`` is the exact Hessian and no quadrature or correction is
+done. ``H_t`` and ``ŵ_t`` are computed lazily, only when ``A(t)``/``w(t)`` are asked for (they cost ``O(n²)`` memory
+and one extra gradient per step).
 
 **Weight decay** ``δ`` is ``weight_decay``; ``η`` is ``lr``.
 """
@@ -103,9 +100,8 @@ def dfc_control(M, grads) -> np.ndarray:
 def dfc_controls(M, disturbances, L: int) -> np.ndarray:
     """The ``(L, n)`` controls of Alg. 4: ``u_t = −Σ_h M^{(h)} g_{t−h+1}``, ``t = 0..L−1``.
 
-    ``disturbances`` holds the stored gradients ``g_τ`` oldest first and ending with
-    ``g_{L−1}`` (Alg. 4's buffer is ``g_{−H}, ..., g_{L−1}``; ``g_{−H}`` itself is never used
-    by the update, and missing older entries count as zero).
+    ``disturbances`` holds the stored gradients ``g_τ`` oldest first and ending with ``g_{L−1}`` (Alg. 4's buffer is
+    ``g_{−H}, ..., g_{L−1}``; ``g_{−H}`` itself is never used by the update, and missing older entries count as zero).
 
     Parameters
     ----------
@@ -178,9 +174,8 @@ def mean_value_hessian(oracle: GradientOracle, x_prev, x, batch=None, *, nodes: 
 class RolloutResult:
     """Output of :meth:`OptimizationSystem.rollout` with ``return_path=True``.
 
-    ``value`` is Alg. 4's output ``f_L(x_L)``; ``xs`` the ``(L+1, n)`` counterfactual iterates;
-    ``losses`` ``f_t(x_t)`` for ``t = 0..L``; ``grads`` ``∇f_t(x_t)`` for ``t = 0..L−1``;
-    ``controls`` the ``(L, n)`` controls applied.
+    ``value`` is Alg. 4's output ``f_L(x_L)``; ``xs`` the ``(L+1, n)`` counterfactual iterates; ``losses`` ``f_t(x_t)``
+    for ``t = 0..L``; ``grads`` ``∇f_t(x_t)`` for ``t = 0..L−1``; ``controls`` the ``(L, n)`` controls applied.
 
     Parameters
     ----------
@@ -228,8 +223,7 @@ class OptimizationSystem:
 
     Online use (what a GPC-style controller does)::
 
-        z = system.reset(x0)
-        for t in range(T):
+        z = system.reset(x0) for t in range(T):
             loss, g = system.observe()          # f_t, g_t = ∇f_t(x_t)
             z = system.step(u_t)                # x_{t+1} = (1−δ)x_t − ηg_t + u_t
         system.A(t), system.B(), system.w(t)    # matrices along the recorded trajectory
@@ -389,9 +383,8 @@ class OptimizationSystem:
     def step(self, u=None, batch=_SAMPLE) -> np.ndarray:
         """Apply one optimizer step and return ``z_{t+1}``.
 
-        ``x_{t+1} = (1−δ)x_t − η∇f_t(x_t) + u_t`` (``form="gd"``) or
-        ``x_{t+1} = (1−δ)x_t − η∇f_{t−1}(x_{t−1}) + u_t`` (``form="delayed"``, eq. (2));
-        ``u = None`` means zero control (plain gradient descent).
+        ``x_{t+1} = (1−δ)x_t − η∇f_t(x_t) + u_t`` (``form="gd"``) or ``x_{t+1} = (1−δ)x_t − η∇f_{t−1}(x_{t−1}) + u_t``
+        (``form="delayed"``, eq. (2)); ``u = None`` means zero control (plain gradient descent).
 
         Parameters
         ----------
@@ -527,10 +520,9 @@ class OptimizationSystem:
     def matrices(self) -> np.ndarray:
         """All ``A_0..A_{T−1}`` stacked, ``(T, 3n, 3n)`` (for sequential-stability checks, Def. 3).
 
-        Dense: ``T·(3n)²·8`` bytes plus the ``n × n`` Hessians; raises
-        :class:`~olc.errors.ResourceError` before allocating when that does not fit (use
-        :meth:`operator`, Hessian-vector products in ``O(T·n)`` memory, instead), and
-        :class:`~olc.errors.InvalidArgumentError` on an empty trajectory.
+        Dense: ``T·(3n)²·8`` bytes plus the ``n × n`` Hessians; raises :class:`~olc.errors.ResourceError` before
+        allocating when that does not fit (use :meth:`operator`, Hessian-vector products in ``O(T·n)`` memory,
+        instead), and :class:`~olc.errors.InvalidArgumentError` on an empty trajectory.
         """
         self._require_steps("matrices()")
         d = self.state_dim
@@ -668,10 +660,9 @@ class OptimizationSystem:
     def rollout_grad(self, x_start, controls, losses, *, disturbances=None):
         """``(f_L(x_L), gradient)`` of Alg. 4's output w.r.t. the controls, by the adjoint method.
 
-        With ``disturbances`` the gradient is w.r.t. ``M`` (same shape as ``M``: scalar,
-        diagonal or full, as used by Alg. 7 and GPC); otherwise w.r.t. the ``(L, n)`` controls.
-        Costs one rollout plus ``L`` Hessian-vector products (``λ_t = (1−δ)λ_{t+1} −
-        η∇²f_t(x_t)λ_{t+1}``). Only ``form="gd"`` (Alg. 4's update) is supported.
+        With ``disturbances`` the gradient is w.r.t. ``M`` (same shape as ``M``: scalar, diagonal or full, as used by
+        Alg. 7 and GPC); otherwise w.r.t. the ``(L, n)`` controls. Costs one rollout plus ``L`` Hessian-vector
+        products (``λ_t = (1−δ)λ_{t+1} − η∇²f_t(x_t)λ_{t+1}``). Only ``form="gd"`` (Alg. 4's update) is supported.
 
         Parameters
         ----------

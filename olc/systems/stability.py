@@ -5,21 +5,17 @@ stable** if for every interval ``I = [r, s]``
 
     ``|| A_s A_{s-1} ... A_r ||  <=  kappa^2 (1 - gamma)^{|I|}``.
 
-Convention used throughout olc: **|I| = s - r + 1, the number of matrices in the product**
-(so a single matrix, ``r = s``, has ``|I| = 1`` and must satisfy ``||A_r|| <= kappa^2 (1-gamma)``).
-Indices here are 0-based: an interval ``(r, s)`` covers ``A_r..A_s`` (the paper's
-``[r+1, s+1]``). The norm is the spectral norm (largest singular value). Assumption 2 of the
-paper additionally asks ``kappa >= 1``; :attr:`SequentialStability.kappa` reports the
-smallest ``kappa`` satisfying the definition, which may be below 1 — use ``max(kappa, 1)``
-for the assumption.
+Convention used throughout olc: **|I| = s - r + 1, the number of matrices in the product** (so a single matrix,
+``r = s``, has ``|I| = 1`` and must satisfy ``||A_r|| <= kappa^2 (1-gamma)``). Indices here are 0-based: an interval
+``(r, s)`` covers ``A_r..A_s`` (the paper's ``[r+1, s+1]``). The norm is the spectral norm (largest singular value).
+Assumption 2 of the paper additionally asks ``kappa >= 1``; :attr:`SequentialStability.kappa` reports the smallest
+``kappa`` satisfying the definition, which may be below 1 — use ``max(kappa, 1)`` for the assumption.
 
-Fig. 3 of the paper plots ``||prod A_t||`` against the interval length (averaged over trials);
-:func:`plot_decay` draws the same picture (worst case and mean over intervals of each length,
-plus the fitted bound ``kappa^2 (1-gamma)^{|I|}``).
+Fig. 3 of the paper plots ``||prod A_t||`` against the interval length (averaged over trials); :func:`plot_decay` draws
+the same picture (worst case and mean over intervals of each length, plus the fitted bound ``kappa^2 (1-gamma)^{|I|}``).
 
-The work is in :func:`interval_norms` — the norm of every interval product with length up to
-``max_length``: O(T * max_length) matrix products, vectorised over start indices — which the
-numba/CuPy kernels mirror.
+The work is in :func:`interval_norms` — the norm of every interval product with length up to ``max_length``: O(T *
+max_length) matrix products, vectorised over start indices — which the numba/CuPy kernels mirror.
 """
 
 from __future__ import annotations
@@ -86,17 +82,14 @@ def interval_norms(As, max_length: int | None = None, *, norm: str = "spectral",
     seed, power_iters : int or numpy.random.Generator, int
         The start vectors and iteration count of ``norm="power"``.
     backend : None (default: this numpy code), or "numba", "cupy", "auto"
-        Exact spectral norms through :func:`olc.kernels.interval_norms` (parallel over start
-        indices; plain products, so an overflowing product reads ``inf``). Only with
-        ``norm="spectral"``.
+        Exact spectral norms through :func:`olc.kernels.interval_norms` (parallel over start indices; plain products,
+        so an overflowing product reads ``inf``). Only with ``norm="spectral"``.
     block : slice, optional
-        Norms of the restricted products ``(A_{r+l-1} ... A_r)[block, block]`` instead (numpy,
-        ``norm="spectral"``).
+        Norms of the restricted products ``(A_{r+l-1} ... A_r)[block, block]`` instead (numpy, ``norm="spectral"``).
     time_limit : seconds or None
-        The run is estimated first (a calibration on a few matrices of this size); above
-        ``time_limit`` a :class:`~olc.errors.ResourceError` names the estimate and the
-        alternatives instead of starting (None: no limit). The memory of the numpy code (about
-        ``4 T d²`` floats) is checked before allocating.
+        The run is estimated first (a calibration on a few matrices of this size); above ``time_limit`` a
+        :class:`~olc.errors.ResourceError` names the estimate and the alternatives instead of starting (None: no
+        limit). The memory of the numpy code (about ``4 T d²`` floats) is checked before allocating.
     progress : None (a bar when the estimate exceeds 10 s), True, False, or a factory
         ``progress(total, desc)``; numpy code only (a kernel is one call).
 
@@ -412,17 +405,15 @@ class SequentialStability:
 
     @property
     def gamma_from_horizon(self) -> bool:
-        """True when ``gamma`` was set by the horizon rather than by a decay: the ``"bound"`` rule
-        returned the stationary point ``γ = 1/(L+1)`` of the longest computed length ``L`` (on a
-        flat curve at level ``c`` it does, and ``κ → sqrt(e·c)`` as ``T`` grows), so ``κ`` and ``γ``
-        change with ``T`` and say nothing about a rate."""
+        """True when ``gamma`` was set by the horizon rather than by a decay: the ``"bound"`` rule returned the
+        stationary point ``γ = 1/(L+1)`` of the longest computed length ``L`` (on a flat curve at level ``c`` it does,
+        and ``κ → sqrt(e·c)`` as ``T`` grows), so ``κ`` and ``γ`` change with ``T`` and say nothing about a rate."""
         L = self.lengths[-1]
         return self.rule == "bound" and abs(self.gamma - 1.0 / (L + 1)) <= 1e-9 * self.gamma
 
     @property
     def decay_rate(self) -> float:
-        """Fitted per-step factor ``exp(slope)`` of the least-squares line through
-        ``(l, log decay_l)`` (< 1: decaying)."""
+        """Fitted per-step factor ``exp(slope)`` of the least-squares line through ``(l, log decay_l)`` (< 1: decaying)."""
         ok = np.isfinite(np.log(np.maximum(self.decay, 0.0)))
         if ok.sum() < 2:
             return float("nan")
@@ -522,8 +513,7 @@ class SequentialStability:
 
 
 def _fit_gamma(lengths: np.ndarray, log_decay: np.ndarray) -> float:
-    """Rule "fit": gamma = 1 - exp(slope) of the least-squares line through (l, log decay_l),
-    clipped to [0, 1)."""
+    """Rule "fit": gamma = 1 - exp(slope) of the least-squares line through (l, log decay_l), clipped to [0, 1)."""
     ok = np.isfinite(log_decay)
     if ok.sum() >= 2:
         slope = np.polyfit(lengths[ok].astype(float), log_decay[ok], 1)[0]
@@ -543,12 +533,11 @@ def _log_kappa2(lengths, log_decay, gammas):
 def _bound_gamma(lengths: np.ndarray, log_decay: np.ndarray) -> float:
     """Rule "bound": the gamma minimising max(kappa(gamma), 1)^2 / gamma, exactly.
 
-    With lambda = -log(1-gamma), log max(kappa, 1)^2 = max(0, max_l (a_l + l lambda))
-    (a_l = log decay_l; the 0 is the empty product, l = 0, of norm 1) is the upper envelope of
-    lines, piecewise linear and convex, and -log gamma is smooth and convex, so the minimiser
-    is a kink of the envelope (lambda = minus the slope of an edge of the upper convex hull of
-    the points (l, a_l), l = 0, 1, ...) or a stationary point inside a piece of slope l, where
-    gamma = 1/(l+1). Every candidate is evaluated and the best one returned.
+    With lambda = -log(1-gamma), log max(kappa, 1)^2 = max(0, max_l (a_l + l lambda)) (a_l = log decay_l; the 0 is the
+    empty product, l = 0, of norm 1) is the upper envelope of lines, piecewise linear and convex, and -log gamma is
+    smooth and convex, so the minimiser is a kink of the envelope (lambda = minus the slope of an edge of the upper
+    convex hull of the points (l, a_l), l = 0, 1, ...) or a stationary point inside a piece of slope l, where gamma =
+    1/(l+1). Every candidate is evaluated and the best one returned.
     """
     ok = np.isfinite(log_decay)
     l = np.concatenate([[0.0], lengths[ok].astype(float)])
@@ -607,19 +596,16 @@ def sequential_stability(As, gamma: float | None = None, max_length: int | None 
     max_length : int, optional
         Only intervals with ``|I| <= max_length`` are computed (for large T).
     rule : "bound" (default) or "fit"
-        How ``gamma`` is chosen when not given.
-        ``"bound"``: the ``gamma`` minimising ``kappa^2 / gamma = sum_{l >= 0} kappa^2 (1-gamma)^l``
-        subject to ``kappa >= 1`` (Assumption 2 of the paper), i.e. the tightest bound on the
-        total gain ``sum_l ||A_{t}..A_{t-l+1}||`` that enters state bounds such as
-        ``||x_t|| <= kappa^2 W / gamma`` (computed exactly: the objective is convex in
-        ``-log(1-gamma)``). ``"fit"``: ``gamma = 1 - exp(slope)``, ``slope`` the least-squares
-        slope of ``log decay_l`` against ``l`` (the average exponential rate of the worst-case
-        curve of Fig. 3), clipped to ``[0, 1)``; simple, but on short or noisy curves it can
-        overshoot and return a large ``kappa``. For ``A_t = c * (orthogonal)`` both rules
-        recover ``gamma = 1 - c``, ``kappa = 1`` (``"bound"`` when ``T >= c/(1-c)``; for shorter
-        sequences the finite horizon also certifies larger ``gamma``, and the rule takes it).
-        On a flat curve the "bound" rule returns ``gamma = 1/(L+1)``: flagged as
-        :attr:`SequentialStability.gamma_from_horizon`.
+        How ``gamma`` is chosen when not given. ``"bound"``: the ``gamma`` minimising
+        ``kappa^2 / gamma = sum_{l >= 0} kappa^2 (1-gamma)^l`` subject to ``kappa >= 1`` (Assumption 2 of the paper),
+        i.e. the tightest bound on the total gain ``sum_l ||A_{t}..A_{t-l+1}||`` that enters state bounds such as
+        ``||x_t|| <= kappa^2 W / gamma`` (computed exactly: the objective is convex in ``-log(1-gamma)``). ``"fit"``:
+        ``gamma = 1 - exp(slope)``, ``slope`` the least-squares slope of ``log decay_l`` against ``l`` (the average
+        exponential rate of the worst-case curve of Fig. 3), clipped to ``[0, 1)``; simple, but on short or noisy
+        curves it can overshoot and return a large ``kappa``. For ``A_t = c * (orthogonal)`` both rules recover
+        ``gamma = 1 - c``, ``kappa = 1`` (``"bound"`` when ``T >= c/(1-c)``; for shorter sequences the finite horizon
+        also certifies larger ``gamma``, and the rule takes it). On a flat curve the "bound" rule returns
+        ``gamma = 1/(L+1)``: flagged as :attr:`SequentialStability.gamma_from_horizon`.
     norm : "spectral" (default, exact), "power" (seeded power iteration) or "fro"
         Dense path only (see :func:`interval_norms`); the operator path computes spectral norms.
     T : int, optional
@@ -630,11 +616,10 @@ def sequential_stability(As, gamma: float | None = None, max_length: int | None 
         Dense path: kernel for the interval norms (see :func:`interval_norms`).
     method : "auto" (default), "dense" or "operator" (see ``As``).
     rtol, plan, probes, max_iter, max_refine : operator path (:func:`olc.systems.intervals.interval_bounds`):
-        every norm is bracketed ``lower <= ||A_s..A_r|| <= upper`` with a Golub–Kahan–Lanczos
-        relative gap ``rtol`` (default 1e-3); ``plan="exact"`` runs that on every interval,
-        ``"sweep"`` (for large T) a randomised block sweep of ``probes`` probes per start and
-        refinement of the intervals that can still change ``kappa`` (at most ``max_refine``, default
-        ``4 T``); ``"auto"``: exact for T <= 32.
+        every norm is bracketed ``lower <= ||A_s..A_r|| <= upper`` with a Golub–Kahan–Lanczos relative gap ``rtol``
+        (default 1e-3); ``plan="exact"`` runs that on every interval, ``"sweep"`` (for large T) a randomised block
+        sweep of ``probes`` probes per start and refinement of the intervals that can still change ``kappa`` (at most
+        ``max_refine``, default ``4 T``); ``"auto"``: exact for T <= 32.
     block : "auto" (default), None or a slice of the state coordinates
         Also analyse the norms restricted to this block, ``||E^T A_s..A_r E||``; "auto" is the
         parameter block ``x_t`` of an optimization LTV (where the ``sqrt(2)`` floor of the full
@@ -643,9 +628,8 @@ def sequential_stability(As, gamma: float | None = None, max_length: int | None 
         For an optimization LTV (oracle with HVPs): per-step ``lambda_max`` / ``lambda_min`` of
         the mean-value Hessian by Lanczos against ``2/eta`` (``result.steps``).
     time_limit : seconds or None
-        The run is estimated first (a short calibration); above ``time_limit`` a
-        :class:`~olc.errors.ResourceError` names the estimate and the cheaper paths instead of
-        starting. None: no limit.
+        The run is estimated first (a short calibration); above ``time_limit`` a :class:`~olc.errors.ResourceError`
+        names the estimate and the cheaper paths instead of starting. None: no limit.
     progress : None (a bar when the estimate exceeds 10 s), True, False, or a factory
         ``progress(total, desc)`` returning a tqdm-like bar.
 
@@ -656,13 +640,12 @@ def sequential_stability(As, gamma: float | None = None, max_length: int | None 
     Raises
     ------
     DivergenceError
-        When the norm of some interval product is beyond the float64 range (> ~1.8e308; the
-        kernels report such a product as ``inf``). Definition 3 would then need
-        ``kappa^2 >= ||A_s..A_r||``, so no ``(kappa, gamma)`` with a representable ``kappa^2``
-        holds: the sequence is reported as divergent, never as stable. The message names the
-        shortest overflowing interval; ``err.partial`` holds the log norms ``(T, max_length)``
-        (exact on the numpy path, ``inf`` where a kernel overflowed), and
-        ``max_length`` below that interval's length measures the shorter intervals.
+        When the norm of some interval product is beyond the float64 range (> ~1.8e308; the kernels report such a
+        product as ``inf``). Definition 3 would then need ``kappa^2 >= ||A_s..A_r||``, so no ``(kappa, gamma)`` with a
+        representable ``kappa^2`` holds: the sequence is reported as divergent, never as stable. The message names the
+        shortest overflowing interval; ``err.partial`` holds the log norms ``(T, max_length)`` (exact on the numpy
+        path, ``inf`` where a kernel overflowed), and ``max_length`` below that interval's length measures the shorter
+        intervals.
     NonFiniteError
         When the norms are representable but the smallest ``kappa`` for ``gamma`` (given or
         chosen) is not (a ``gamma`` far faster than the sequence decays over a long horizon).
@@ -1002,9 +985,8 @@ def plot_decay(result: SequentialStability, ax=None, *, mean: bool = True, bound
                label: str | None = None):
     """Plot the decay of ``||A_s..A_r||`` against ``|I| = s - r + 1`` on a log scale; returns the axes.
 
-    Like Fig. 3 of ``nonconvex-meta-optimization`` (its x-axis ``|r - s|`` is ``|I| - 1``). For
-    operator results a band up to the upper bounds; the parameter-block curve and the ``sqrt(2)``
-    floor where the result has them.
+    Like Fig. 3 of ``nonconvex-meta-optimization`` (its x-axis ``|r - s|`` is ``|I| - 1``). For operator results a
+    band up to the upper bounds; the parameter-block curve and the ``sqrt(2)`` floor where the result has them.
 
     Parameters
     ----------

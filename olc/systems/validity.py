@@ -1,13 +1,12 @@
 """Where a linearised model can be trusted, and a warning when a run leaves that region.
 
-A linear model of a nonlinear plant (``olc.systems.inverted_pendulum`` is ``sin θ ≈ θ``) is only
-accurate near the equilibrium it was linearised at. A :class:`ValidityRegion` states that region
-as bounds on some state coordinates (``|θ| <= θ_max``); :meth:`ValidityRegion.check` measures a
-trajectory against it. The control games (:func:`olc.games.control`,
-:func:`olc.games.nonlinear_control`) check every trajectory whose system carries a region in
-``system.info["validity"]``: the result is kept in ``trace.info["validity"]`` and a
-:class:`LinearizationWarning` is issued when the trajectory left the region — the linear model
-may then be answering a question the real plant would answer differently.
+A linear model of a nonlinear plant (``olc.systems.inverted_pendulum`` is ``sin θ ≈ θ``) is only accurate near the
+equilibrium it was linearised at. A :class:`ValidityRegion` states that region as bounds on some state coordinates
+(``|θ| <= θ_max``); :meth:`ValidityRegion.check` measures a trajectory against it. The control games
+(:func:`olc.games.control`, :func:`olc.games.nonlinear_control`) check every trajectory whose system carries a region
+in ``system.info["validity"]``: the result is kept in ``trace.info["validity"]`` and a :class:`LinearizationWarning`
+is issued when the trajectory left the region — the linear model may then be answering a question the real plant would
+answer differently.
 
 :func:`small_angle_bound` gives the angle up to which ``sin θ ≈ θ`` (and optionally ``cos θ ≈ 1``)
 holds to a relative tolerance: the default 5 % gives ``|θ| <= 0.5519`` rad (31.6°) for
@@ -38,9 +37,8 @@ def small_angle_bound(tol: float = 0.05, *, cosine: bool = False) -> float:
     Parameters
     ----------
     tol : float
-        In ``(0, 1)``: the relative error allowed in the small-angle approximation ``sin θ ≈ θ``
-        (the gravity torque of a pendulum) and, with ``cosine``, the absolute error of ``cos θ ≈ 1``
-        (the coupling terms of a cart-pole).
+        In ``(0, 1)``: the relative error allowed in the small-angle approximation ``sin θ ≈ θ`` (the gravity torque
+        of a pendulum) and, with ``cosine``, the absolute error of ``cos θ ≈ 1`` (the coupling terms of a cart-pole).
     cosine : bool
     """
     tol = in_range(tol, "tol", 0.0, 1.0, lo_open=True, hi_open=True)

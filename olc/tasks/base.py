@@ -1,10 +1,9 @@
 """Tasks for meta-learning: a task is a pair (training oracle ``f̂_i``, test oracle ``f_i``).
 
-This is the task model of ``first-order-bilevel-maml`` Sec. 2.1 ("for each task one can
-associate a training ``D_i^tr`` and test ``D_i^test`` dataset — equivalently a training
-``f̂_i`` and test ``f_i`` objective") and of ``online-meta-learning-ftml`` Sec. 2–3 (round
-``t`` reveals ``f_t``; the update procedure ``U_t`` uses ``∇f̂_t``). Both objectives are
-:class:`olc.oracles.GradientOracle` instances over the same parameter vector.
+This is the task model of ``first-order-bilevel-maml`` Sec. 2.1 ("for each task one can associate a training
+``D_i^tr`` and test ``D_i^test`` dataset — equivalently a training ``f̂_i`` and test ``f_i`` objective") and of
+``online-meta-learning-ftml`` Sec. 2–3 (round ``t`` reveals ``f_t``; the update procedure ``U_t`` uses ``∇f̂_t``).
+Both objectives are :class:`olc.oracles.GradientOracle` instances over the same parameter vector.
 
 Families (all seeded; every task list is a *stream*: the order is the round order, and the
 ``drift`` arguments make it non-stationary):
@@ -18,9 +17,8 @@ Families (all seeded; every task list is a *stream*: the order is the round orde
 * :func:`rainbow_digits` — "Rainbow MNIST" of ``online-meta-learning-ftml`` Sec. 6.1 made
   from scikit-learn's offline 8×8 digits (7 background colours × 2 scales × 4 rotations).
 
-Closed forms: :meth:`Task.quadratic` returns the exact quadratic forms of both objectives
-when their Hessians are constant (quadratics, least squares), which the MAML learners and the
-best-meta-learner comparator use.
+Closed forms: :meth:`Task.quadratic` returns the exact quadratic forms of both objectives when their Hessians are
+constant (quadratics, least squares), which the MAML learners and the best-meta-learner comparator use.
 
 torch and scikit-learn are imported inside the functions that need them.
 """
@@ -90,10 +88,9 @@ class QuadraticForm(NamedTuple):
 def quadratic_form(oracle: GradientOracle) -> QuadraticForm | None:
     """The exact quadratic form of ``oracle`` (full objective), or None if it is not quadratic.
 
-    Closed form for :class:`~olc.oracles.QuadraticOracle` and
-    :class:`~olc.oracles.LeastSquaresOracle` (``A = XᵀX/n``, ``b = −Xᵀy/n``, ``c = yᵀy/2n``);
-    any other oracle whose ``hessian_is_constant`` (e.g. a frozen minibatch of least squares)
-    is read off at the origin: ``A = ∇²f(0)``, ``b = ∇f(0)``, ``c = f(0)``.
+    Closed form for :class:`~olc.oracles.QuadraticOracle` and :class:`~olc.oracles.LeastSquaresOracle` (``A = XᵀX/n``,
+    ``b = −Xᵀy/n``, ``c = yᵀy/2n``); any other oracle whose ``hessian_is_constant`` (e.g. a frozen minibatch of least
+    squares) is read off at the origin: ``A = ∇²f(0)``, ``b = ∇f(0)``, ``c = f(0)``.
 
     Parameters
     ----------
@@ -117,11 +114,10 @@ def gd_path(oracle: GradientOracle, theta, lr: float, steps: int, *, lam: float 
             x0=None) -> np.ndarray:
     """Iterates of gradient descent ``φ_0 = θ``, ``φ_{k+1} = φ_k − lr·∇g(φ_k)``, shape ``(k + 1, dim)``.
 
-    On ``g(φ) = ν f(φ) + f̂(φ) + (λ/2)‖φ − θ‖²``. With ``lam = nu = 0`` this is the MAML update
-    procedure ``U(θ)`` of ``first-order-bilevel-maml`` eq. (2) / ``online-meta-learning-ftml`` Sec. 3
-    repeated ``steps`` times; with ``lam > 0`` it solves the inner problem (6), with ``nu ≠ 0`` the
-    perturbed problem (9). Non-finite iterates raise :class:`olc.NonFiniteError` (through the
-    oracle's checks).
+    On ``g(φ) = ν f(φ) + f̂(φ) + (λ/2)‖φ − θ‖²``. With ``lam = nu = 0`` this is the MAML update procedure ``U(θ)`` of
+    ``first-order-bilevel-maml`` eq. (2) / ``online-meta-learning-ftml`` Sec. 3 repeated ``steps`` times; with
+    ``lam > 0`` it solves the inner problem (6), with ``nu ≠ 0`` the perturbed problem (9). Non-finite iterates raise
+    :class:`olc.NonFiniteError` (through the oracle's checks).
 
     Parameters
     ----------
@@ -321,12 +317,11 @@ def random_quadratics(n_tasks: int, dim: int = 2, condition: float = 10.0, seed=
                       test_shift: float = 0.0) -> list[Task]:
     """Random quadratic tasks ``f̂_i(θ) = ½θᵀA_iθ + θᵀb_i + c_i`` (``first-order-bilevel-maml`` App. B).
 
-    ``A_i = Q_i diag(s) Q_iᵀ`` with a random rotation ``Q_i`` and eigenvalues log-spaced from
-    ``scale/condition`` to ``scale`` (so the condition number is exactly ``condition``); the
-    minimiser is ``x_i* = center + spread·z_i + drift·i·u`` (``z_i`` standard normal, ``u`` a
-    random unit vector: ``drift > 0`` gives a non-stationary stream), ``b_i = −A_i x_i*`` and
-    ``c_i = ½x_i*ᵀA_i x_i*`` (minimum value 0). The test objective equals the training one
-    (as in App. B) unless ``test_shift > 0`` moves the test minimiser by ``test_shift·z'_i``.
+    ``A_i = Q_i diag(s) Q_iᵀ`` with a random rotation ``Q_i`` and eigenvalues log-spaced from ``scale/condition`` to
+    ``scale`` (so the condition number is exactly ``condition``); the minimiser is
+    ``x_i* = center + spread·z_i + drift·i·u`` (``z_i`` standard normal, ``u`` a random unit vector: ``drift > 0`` gives
+    a non-stationary stream), ``b_i = −A_i x_i*`` and ``c_i = ½x_i*ᵀA_i x_i*`` (minimum value 0). The test objective
+    equals the training one (as in App. B) unless ``test_shift > 0`` moves the test minimiser by ``test_shift·z'_i``.
 
     Parameters
     ----------
@@ -394,15 +389,13 @@ def linear_regression(n_tasks: int, dim: int, seed=0, *, n_train: int = 10, n_te
                       population_test: bool = False) -> list[Task]:
     """Linear-regression tasks ``y = xᵀw_i* + σε`` (``online-meta-learning-ftml`` App. A).
 
-    Task ``i`` has its own input covariance ``Σ_i = diag(s_i)`` (``s_i`` uniform in
-    ``scale_range``, so the ``A_i`` differ and the MAML solution differs from joint training)
-    and regressor ``w_i* = w̄ + spread·z_i + drift·i·u`` around a shared ``w̄ ~ N(0, I)``.
-    ``train`` is :class:`~olc.oracles.LeastSquaresOracle` on ``n_train`` samples,
+    Task ``i`` has its own input covariance ``Σ_i = diag(s_i)`` (``s_i`` uniform in ``scale_range``, so the ``A_i``
+    differ and the MAML solution differs from joint training) and regressor ``w_i* = w̄ + spread·z_i + drift·i·u``
+    around a shared ``w̄ ~ N(0, I)``. ``train`` is :class:`~olc.oracles.LeastSquaresOracle` on ``n_train`` samples,
     ``f̂_i(w) = (1/2n)‖X_i w − y_i‖²``; ``test`` is the same on ``n_test`` fresh samples, or with
     ``population_test=True`` the exact population risk ``f_i(w) = ½E(xᵀw − y)²`` as a
-    :class:`~olc.oracles.QuadraticOracle` with ``A_i = Σ_i``, ``b_i = −Σ_i w_i*``,
-    ``c_i = ½(w_i*ᵀΣ_i w_i* + σ²)``. All objectives are quadratic, so :meth:`Task.quadratic`
-    is exact and the meta-learning closed forms apply.
+    :class:`~olc.oracles.QuadraticOracle` with ``A_i = Σ_i``, ``b_i = −Σ_i w_i*``, ``c_i = ½(w_i*ᵀΣ_i w_i* + σ²)``.
+    All objectives are quadratic, so :meth:`Task.quadratic` is exact and the meta-learning closed forms apply.
 
     Parameters
     ----------
@@ -446,11 +439,10 @@ def sinusoid_regression(n_tasks: int, seed=0, *, n_train: int = 10, n_test: int 
                         noise: float = 0.0) -> list[Task]:
     """Sinusoid regression ``y = a·sin(x − p)`` (``online-meta-learning-ftml`` Fig. 1; MAML's benchmark).
 
-    ``model="features"``: a linear model on ``n_features`` shared random Fourier features
-    ``cos(ω_j x + β_j)`` (``ω ~ N(0, 1)``), so both objectives are least squares (numpy, exact
-    quadratic forms). ``model="mlp"``: a ``1 → hidden → 1`` ReLU MLP through
-    :class:`~olc.oracles.TorchOracle` (MSE; one module shared by all tasks, its initial
-    parameters in ``task.info["x0"]``). Amplitude and phase are uniform in their ranges.
+    ``model="features"``: a linear model on ``n_features`` shared random Fourier features ``cos(ω_j x + β_j)``
+    (``ω ~ N(0, 1)``), so both objectives are least squares (numpy, exact quadratic forms). ``model="mlp"``: a
+    ``1 → hidden → 1`` ReLU MLP through :class:`~olc.oracles.TorchOracle` (MSE; one module shared by all tasks, its
+    initial parameters in ``task.info["x0"]``). Amplitude and phase are uniform in their ranges.
 
     Parameters
     ----------
@@ -528,9 +520,8 @@ RAINBOW_COLORS = {
 
 
 def _transform_digits(images, color, scale, rotation):
-    """``(n, 8, 8)`` grey images in [0, 1] → ``(n, 192)`` RGB images: a white digit over a
-    ``color`` background, shrunk to half size (centred) when ``scale == 0.5``, rotated by
-    ``rotation × 90°``; centred at 0 (pixel − 0.5)."""
+    """``(n, 8, 8)`` grey images in [0, 1] → ``(n, 192)`` RGB images: a white digit over a ``color`` background,
+    shrunk to half size (centred) when ``scale == 0.5``, rotated by ``rotation × 90°``; centred at 0 (pixel − 0.5)."""
     g = images
     if scale == 0.5:
         small = g.reshape(-1, 4, 2, 4, 2).mean(axis=(2, 4))
@@ -549,20 +540,17 @@ def rainbow_digits(n_tasks: int = 8, seed=0, *, n_train: int = 100, n_test: int 
     """"Rainbow digits": ``online-meta-learning-ftml`` Sec. 6.1 (Rainbow MNIST) on scikit-learn's
     offline 8×8 digits, at small scale.
 
-    A task is a 10-way classification of digits under one transformation (background colour
-    × scale × rotation: 7 × 2 × 4 = 56 combinations, as in the paper); task ``t`` draws a
-    combination at random (without repetition while possible) and a chunk of ``n_train +
-    n_test`` digits disjoint from the other tasks' while the 1797 images last. The model
-    (float64, shared by all tasks; the initial parameters are in ``task.info["x0"]``) is a ReLU
-    MLP ``192 → hidden → 10`` (``model="mlp"``) or a small CNN on the 3×8×8 images
-    (``model="cnn"``, :func:`olc.oracles.data.digits_cnn` with ``channels``); both objectives are
-    cross-entropy :class:`~olc.oracles.TorchOracle` oracles, with label smoothing
-    ``label_smoothing`` (App. C uses ε = 0.1, Szegedy et al. 2016), and
-    ``task.metrics["accuracy"]`` is the test accuracy. Deviations from the paper: 8×8 digits
-    instead of 28×28 MNIST, 100 rather than 900 training images per task by default, half
-    scale = 2×2 average pooling placed in the centre; App. C's CNN (5 conv layers of 32 3×3
-    filters with batch norm) is replaced by two conv layers without batch norm (batch
-    statistics do not fit a flat-parameter MAML oracle).
+    A task is a 10-way classification of digits under one transformation (background colour × scale × rotation: 7 × 2
+    × 4 = 56 combinations, as in the paper); task ``t`` draws a combination at random (without repetition while
+    possible) and a chunk of ``n_train + n_test`` digits disjoint from the other tasks' while the 1797 images last.
+    The model (float64, shared by all tasks; the initial parameters are in ``task.info["x0"]``) is a ReLU MLP
+    ``192 → hidden → 10`` (``model="mlp"``) or a small CNN on the 3×8×8 images (``model="cnn"``,
+    :func:`olc.oracles.data.digits_cnn` with ``channels``); both objectives are cross-entropy
+    :class:`~olc.oracles.TorchOracle` oracles, with label smoothing ``label_smoothing`` (App. C uses ε = 0.1, Szegedy
+    et al. 2016), and ``task.metrics["accuracy"]`` is the test accuracy. Deviations from the paper: 8×8 digits instead
+    of 28×28 MNIST, 100 rather than 900 training images per task by default, half scale = 2×2 average pooling placed
+    in the centre; App. C's CNN (5 conv layers of 32 3×3 filters with batch norm) is replaced by two conv layers
+    without batch norm (batch statistics do not fit a flat-parameter MAML oracle).
 
     Parameters
     ----------

@@ -12,9 +12,8 @@
 * :class:`MAML`, :class:`FOMAML`, :class:`Reptile`, :class:`IMAML`, :class:`FOBMAML` — the MAML
   family on ``torch.nn.Module`` s (first-order-bilevel-maml), with :class:`TorchTask`.
 
-Like ``olc.learners``, the package re-exports the ``__all__`` of each of its modules
-(``olc/_discover.py``): a new module with an ``__all__`` is public without editing this file.
-See ``docs/torch.md``.
+Like ``olc.learners``, the package re-exports the ``__all__`` of each of its modules (``olc/_discover.py``): a new
+module with an ``__all__`` is public without editing this file. See ``docs/torch.md``.
 """
 
 from .._discover import export_all as _export_all

@@ -204,11 +204,10 @@ def call_closure(closure, who: str, step: int):
 class Reparam:
     """Evaluate ``module`` with other tensors in place of its parameters (``named_parameters`` order).
 
-    ``module(X)`` runs with the given tensors swapped into the owning sub-modules' ``_parameters``
-    slots and the originals put back afterwards — what ``torch.func.functional_call`` does, at a
-    fraction of its per-call cost (the slots are resolved once). Works with ``torch.autograd``
-    (non-leaf tensors keep their graph) and inside ``torch.func`` transforms (grad, jvp, vjp, vmap).
-    Buffers stay the module's own.
+    ``module(X)`` runs with the given tensors swapped into the owning sub-modules' ``_parameters`` slots and the
+    originals put back afterwards — what ``torch.func.functional_call`` does, at a fraction of its per-call cost (the
+    slots are resolved once). Works with ``torch.autograd`` (non-leaf tensors keep their graph) and inside
+    ``torch.func`` transforms (grad, jvp, vjp, vmap). Buffers stay the module's own.
 
     Parameters
     ----------

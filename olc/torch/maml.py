@@ -1,19 +1,16 @@
 """The MAML family natively in PyTorch: MAML, FO-MAML, Reptile, iMAML and FO-B-MAML on ``torch.nn.Module`` s.
 
-Spec: ``first-order-bilevel-maml`` — MAML eq. (1)–(2), FO-MAML eq. (3), Reptile eq. (4),
-B-MAML eq. (5)–(7), iMAML eq. (8) (conjugate gradient), FO-B-MAML Alg. 1 with the finite
-differences (10)/(11) of the perturbed problem (9). The same learners as
-:mod:`olc.meta.maml` (whose classes validate the hyperparameters here and whose
-docstrings give the formulas), computed in torch on the module's own parameters, device and
-dtype, with no numpy round trips:
+Spec: ``first-order-bilevel-maml`` — MAML eq. (1)–(2), FO-MAML eq. (3), Reptile eq. (4), B-MAML eq. (5)–(7), iMAML eq.
+(8) (conjugate gradient), FO-B-MAML Alg. 1 with the finite differences (10)/(11) of the perturbed problem (9). The
+same learners as :mod:`olc.meta.maml` (whose classes validate the hyperparameters here and whose docstrings give the
+formulas), computed in torch on the module's own parameters, device and dtype, with no numpy round trips:
 
 * one task: ``torch.autograd`` through a light re-parametrisation of the module
   (:class:`olc.torch._util.Reparam`; MAML back-propagates through the ``K`` inner steps with
   ``create_graph=True``, iMAML reuses one double-backward graph for all CG products);
-* several tasks of equal shapes: ``torch.func.vmap`` over the tasks of ``torch.func.grad``
-  (MAML: ``grad`` of a function that itself takes ``K`` ``grad`` steps; the first-order
-  methods: ``vmap`` of the inner solves). iMAML's CG and every solve with a ``tol`` stop on
-  data-dependent tests and loop over the tasks instead.
+* several tasks of equal shapes: ``torch.func.vmap`` over the tasks of ``torch.func.grad`` (MAML: ``grad`` of a
+  function that itself takes ``K`` ``grad`` steps; the first-order methods: ``vmap`` of the inner solves). iMAML's CG
+  and every solve with a ``tol`` stop on data-dependent tests and loop over the tasks instead.
 
 A task is a :class:`TorchTask` ``(X_train, y_train, X_test, y_test)`` (``f̂_i`` on the first
 pair, ``f_i`` on the second); :meth:`TorchTask.from_task` converts an :class:`olc.tasks.Task`
@@ -467,11 +464,10 @@ class IMAML(_Bilevel):
 
 
 class FOBMAML(_Bilevel):
-    """FO-B-MAML, ``first-order-bilevel-maml`` Alg. 1: ``g = −λ(φ̃_ν − φ̃_0)/ν`` (``mode="forward"``,
-    eq. (10)) or ``−λ(φ̃_ν − φ̃_{−ν})/(2ν)`` (``"symmetric"``, eq. (11)), each ``φ̃`` from ``inner_steps``
-    GD steps on the perturbed problem (9) started at ``θ``; the PyTorch face of :class:`olc.meta.FOBMAML`.
-    The reported meta-loss is ``f_i(φ̃_0)`` (forward) or ``f_i`` at ``(φ̃_ν + φ̃_{−ν})/2`` (symmetric, within
-    ``O(ν²)`` of it).
+    """FO-B-MAML, ``first-order-bilevel-maml`` Alg. 1: ``g = −λ(φ̃_ν − φ̃_0)/ν`` (``mode="forward"``, eq. (10)) or
+    ``−λ(φ̃_ν − φ̃_{−ν})/(2ν)`` (``"symmetric"``, eq. (11)), each ``φ̃`` from ``inner_steps`` GD steps on the
+    perturbed problem (9) started at ``θ``; the PyTorch face of :class:`olc.meta.FOBMAML`. The reported meta-loss is
+    ``f_i(φ̃_0)`` (forward) or ``f_i`` at ``(φ̃_ν + φ̃_{−ν})/2`` (symmetric, within ``O(ν²)`` of it).
 
     Parameters
     ----------

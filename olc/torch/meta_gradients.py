@@ -1,10 +1,9 @@
 """Per-parameter learning rates learned online by meta-gradients, as ``torch.optim.Optimizer`` s.
 
-Spec: ``optimistic-meta-gradients`` (Flennerhag et al.) — Alg. 1 (meta-learning in practice),
-Alg. 4 / eq. (10) with the hints of Cor. 1–2 and App. C (optimistic meta-learning), Alg. 3 / 5
-and eq. (14)–(16) (BMG, with its reduction to AO-FTRL, Thm. 5), and the ImageNet experiment
-of Fig. 1 / App. C: "an update rule that adapts a per-parameter learning rate online,
-``φ : (x, w) ↦ w ⊙ ∇f(x)``".
+Spec: ``optimistic-meta-gradients`` (Flennerhag et al.) — Alg. 1 (meta-learning in practice), Alg. 4 / eq. (10) with
+the hints of Cor. 1–2 and App. C (optimistic meta-learning), Alg. 3 / 5 and eq. (14)–(16) (BMG, with its reduction to
+AO-FTRL, Thm. 5), and the ImageNet experiment of Fig. 1 / App. C: "an update rule that adapts a per-parameter learning
+rate online, ``φ : (x, w) ↦ w ⊙ ∇f(x)``".
 
 These are the PyTorch faces of :class:`olc.learners.MetaGradient`,
 :class:`olc.learners.OptimisticMetaGradient` and :class:`olc.learners.BMG` with
@@ -21,18 +20,16 @@ and ``g_t = ∇f(x_t)`` the gradient of step ``t``::
                     greedy (App. C's clip):                w_{t+1} = Π_W(w_t - β(m_t + g̃_{t+1} - g̃_t))
     step            x_{t+1} = x_t + φ(x_t, w_{t+1}) = x_t - lr · w_{t+1} ⊙ g_t
 
-``W = {w >= w_min}`` (``w_min = 0``: "the max operator ... to avoid negative learning rates",
-App. C). ``projection="lazy"`` is exactly the numpy learners' FTRL/AO-FTRL (agreement to 1e-10
-in float64 is tested); ``"greedy"`` is App. C's ``max{w_t - β(·), 0}``. Without a constraint
-(``w_min=-inf``) the two coincide. For BMG, lazy gives ``w_{t+1} = Π_W(w_1 - β Σ_s ∇d_s(w_s))``
-and greedy gives Alg. 3 itself, ``w_{t+1} = Π_W(w_t - β ∇d_t(w_t))``.
+``W = {w >= w_min}`` (``w_min = 0``: "the max operator ... to avoid negative learning rates", App. C).
+``projection="lazy"`` is exactly the numpy learners' FTRL/AO-FTRL (agreement to 1e-10 in float64 is tested);
+``"greedy"`` is App. C's ``max{w_t - β(·), 0}``. Without a constraint (``w_min=-inf``) the two coincide. For BMG, lazy
+gives ``w_{t+1} = Π_W(w_1 - β Σ_s ∇d_s(w_s))`` and greedy gives Alg. 3 itself, ``w_{t+1} = Π_W(w_t - β ∇d_t(w_t))``.
 
-Deviations: the descent sign and the base rate ``lr`` are explicit (``φ = -lr·w⊙∇f``; the paper
-writes ``w ⊙ ∇f``), as in :class:`olc.learners.meta_gradients.MetaMomentumRule`; on minibatches ``g_{t-1}`` and
-``g_t`` come from different batches (the paper's stochastic setting). State per parameter group
-(``state_dict`` round-trips, bitwise): ``w``, ``prev_grad`` and, for the lazy projection, the sum
-of meta-gradients, and, for the optimistic / BMG variants, the current hint — 3n to 4n floats
-(SGD with momentum keeps n, Adam 2n).
+Deviations: the descent sign and the base rate ``lr`` are explicit (``φ = -lr·w⊙∇f``; the paper writes ``w ⊙ ∇f``), as
+in :class:`olc.learners.meta_gradients.MetaMomentumRule`; on minibatches ``g_{t-1}`` and ``g_t`` come from different
+batches (the paper's stochastic setting). State per parameter group (``state_dict`` round-trips, bitwise): ``w``,
+``prev_grad`` and, for the lazy projection, the sum of meta-gradients, and, for the optimistic / BMG variants, the
+current hint — 3n to 4n floats (SGD with momentum keeps n, Adam 2n).
 """
 
 from __future__ import annotations
@@ -194,10 +191,9 @@ class _MetaLR(torch.optim.Optimizer):
 
 
 class MetaGradientSGD(_MetaLR):
-    """SGD with per-parameter learning rates ``lr · w`` learned online by meta-gradients —
-    ``optimistic-meta-gradients`` Alg. 1 with FTRL (eq. (3)) as the meta-learner, the "standard
-    meta-learning" arm of Fig. 1 / App. C. The PyTorch face of
-    ``olc.learners.MetaGradient(MetaMomentumRule(lr), meta_lr, w0=w0, averaging=False)``.
+    """SGD with per-parameter learning rates ``lr · w`` learned online by meta-gradients — ``optimistic-meta-gradients``
+    Alg. 1 with FTRL (eq. (3)) as the meta-learner, the "standard meta-learning" arm of Fig. 1 / App. C. The PyTorch face
+    of ``olc.learners.MetaGradient(MetaMomentumRule(lr), meta_lr, w0=w0, averaging=False)``.
 
     Parameters
     ----------
@@ -220,17 +216,15 @@ class MetaGradientSGD(_MetaLR):
 
 
 class OptimisticMetaGradientSGD(_MetaLR):
-    """Optimistic meta-gradients for per-parameter learning rates — ``optimistic-meta-gradients``
-    Alg. 4 / eq. (10) with AO-FTRL as the meta-learner (non-averaged, as for networks), the
-    "optimistic meta-learning" arm of Fig. 1. The PyTorch face of
-    ``olc.learners.OptimisticMetaGradient(MetaMomentumRule(lr), meta_lr, hint=hint, averaging=False)``.
+    """Optimistic meta-gradients for per-parameter learning rates — ``optimistic-meta-gradients`` Alg. 4 / eq. (10) with
+    AO-FTRL as the meta-learner (non-averaged, as for networks), the "optimistic meta-learning" arm of Fig. 1. The
+    PyTorch face of ``olc.learners.OptimisticMetaGradient(MetaMomentumRule(lr), meta_lr, hint=hint, averaging=False)``.
 
     ``hint="current"`` (default) is App. C's prediction "the previous gradient ``∇f(x_{t+1})``":
-    ``g̃_{t+1} = Dφ(x_t, w_t)ᵀ ∇f(x_t) = -lr ∇f(x_t) ⊙ ∇f(x_t)`` (Cor. 2 with ``ỹ_{t+1} = ∇f(x_t)``);
-    with the greedy projection this is App. C's update
-    ``w_{t+1} = max{w_t - β(∇f(x_{t+1})⊙(∇f(x_{t+1}) + ∇f(x_t)) - ∇f(x_t)⊙∇f(x_t)), 0}`` (up to the
-    explicit ``-lr``). ``hint="previous"`` is Cor. 1, ``g̃_{t+1} = m_t``. Other arguments as
-    :class:`MetaGradientSGD`.
+    ``g̃_{t+1} = Dφ(x_t, w_t)ᵀ ∇f(x_t) = -lr ∇f(x_t) ⊙ ∇f(x_t)`` (Cor. 2 with ``ỹ_{t+1} = ∇f(x_t)``); with the greedy
+    projection this is App. C's update
+    ``w_{t+1} = max{w_t - β(∇f(x_{t+1})⊙(∇f(x_{t+1}) + ∇f(x_t)) - ∇f(x_t)⊙∇f(x_t)), 0}`` (up to the explicit ``-lr``).
+    ``hint="previous"`` is Cor. 1, ``g̃_{t+1} = m_t``. Other arguments as :class:`MetaGradientSGD`.
 
     Parameters
     ----------
@@ -260,13 +254,12 @@ class BMGSGD(_MetaLR):
     (Thm. 5); the PyTorch face of ``olc.learners.BMG(MetaMomentumRule(lr), meta_lr,
     bootstrap_target(f, rule, target_lr))`` (``error_corrected=True``: ``ErrorCorrectedBMG``, Cor. 3).
 
-    The bootstrapped target (App. E): ``z_t = x' - target_lr · ∇f(x')`` with
-    ``x' = x_t + φ(x_t, w_t)`` — one more rule step, then a gradient step — so each step evaluates
-    the closure once more at ``x'`` (and once more at ``z_t`` with ``mu="loss"``). The matching
-    loss ``d_t(w) = B^μ_{z_t}(x_{t-1} + φ(x_{t-1}, w))`` uses ``μ = ½‖·‖²`` (``mu="l2"``, default;
-    ``∇μ(x_t) - ∇μ(z_t) = x_t - z_t``) or ``μ = f`` (``mu="loss"``; ``∇f(x_t) - ∇f(z_t)``).
-    ``target_lr`` defaults to the group's ``lr``. ``step`` needs the closure; it leaves ``.grad`` as
-    the closure set it at ``x_t``. Other arguments as :class:`MetaGradientSGD`.
+    The bootstrapped target (App. E): ``z_t = x' - target_lr · ∇f(x')`` with ``x' = x_t + φ(x_t, w_t)`` — one more
+    rule step, then a gradient step — so each step evaluates the closure once more at ``x'`` (and once more at ``z_t``
+    with ``mu="loss"``). The matching loss ``d_t(w) = B^μ_{z_t}(x_{t-1} + φ(x_{t-1}, w))`` uses ``μ = ½‖·‖²``
+    (``mu="l2"``, default; ``∇μ(x_t) - ∇μ(z_t) = x_t - z_t``) or ``μ = f`` (``mu="loss"``; ``∇f(x_t) - ∇f(z_t)``).
+    ``target_lr`` defaults to the group's ``lr``. ``step`` needs the closure; it leaves ``.grad`` as the closure set
+    it at ``x_t``. Other arguments as :class:`MetaGradientSGD`.
 
     Parameters
     ----------

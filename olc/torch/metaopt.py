@@ -13,38 +13,33 @@ parameters of all tensors of the (single) parameter group flattened into one vec
             return loss
         opt.step(closure)
 
-Step ``t`` (0-based, per episode): evaluate ``g_t`` by the closure; if ``t >= H+L−1`` and not
-frozen, run the rollout of Alg. 4 from ``x_{t−L}`` on the stored gradients
-``g_{t−L−H+1..t−1}``, differentiate it with respect to ``M`` by the adjoint recursion
-``λ_s = (1−δ)λ_{s+1} − η∇²f(x_s)λ_{s+1}`` and take one Adam step on ``M`` (``meta_lr``,
-``betas``; App. E.1 uses lr ``1e-4``); then play
-``x_{t+1} = (1−δ)x_t − ηg_t − Σ_h M^{(h)} g_{t+1−h}``.
+Step ``t`` (0-based, per episode): evaluate ``g_t`` by the closure; if ``t >= H+L−1`` and not frozen, run the rollout
+of Alg. 4 from ``x_{t−L}`` on the stored gradients ``g_{t−L−H+1..t−1}``, differentiate it with respect to ``M`` by the
+adjoint recursion ``λ_s = (1−δ)λ_{s+1} − η∇²f(x_s)λ_{s+1}`` and take one Adam step on ``M`` (``meta_lr``, ``betas``;
+App. E.1 uses lr ``1e-4``); then play ``x_{t+1} = (1−δ)x_t − ηg_t − Σ_h M^{(h)} g_{t+1−h}``.
 
 **Deviations** (documented, tested): the closure is a black box that calls ``backward``, so
 
-* the rollout's loss functions ``f_{t−L+1}..f_t`` are all the *current* closure (exact in the
-  deterministic / fixed-batch setting, the one the paper trains ``M`` in; the authors' code
-  has the same switch, ``freeze_cost_fn_during_rollouts``); the rollout's first gradient
-  ``∇f_{t−L}(x_{t−L})`` is the stored ``g_{t−L}`` itself, as in Alg. 4. In the stochastic
-  setting the paper freezes ``M`` (:meth:`freeze`) and no rollout is run;
+* the rollout's loss functions ``f_{t−L+1}..f_t`` are all the *current* closure (exact in the deterministic /
+  fixed-batch setting, the one the paper trains ``M`` in; the authors' code has the same switch,
+  ``freeze_cost_fn_during_rollouts``); the rollout's first gradient ``∇f_{t−L}(x_{t−L})`` is the stored ``g_{t−L}``
+  itself, as in Alg. 4. In the stochastic setting the paper freezes ``M`` (:meth:`freeze`) and no rollout is run;
 * Hessian-vector products are finite differences of closure gradients: ``hvp="forward"``
   (default) ``(∇f(x+εv) − ∇f(x)) / ε`` with ``ε = ε_mach^{1/2}(1+‖x‖)/‖v‖``, reusing the rollout's
   gradient at ``x`` (one closure call per HVP); ``hvp="central"``
   ``(∇f(x+εv) − ∇f(x−εv)) / 2ε`` with ``ε = ε_mach^{1/3}(1+‖x‖)/‖v‖`` (two calls, error ``O(ε²)``).
 
-* ``rollout="recorded"`` (opt-in) differentiates the rollout *at the played window*: the
-  iterates ``x_{t−L+s}``, gradients ``g_{t−L+s}`` and ``λ_L = g_t`` are the stored ones, only the
-  HVPs are evaluated. This is exactly Alg. 4's gradient when ``M`` did not change during the
-  window (the counterfactual iterates then are the played ones) and differs by ``O(L·‖ΔM‖)``
-  otherwise (``ΔM``: the meta-updates of the last ``L`` steps — ``1e-4``-sized Adam steps in App. E.1).
+* ``rollout="recorded"`` (opt-in) differentiates the rollout *at the played window*: the iterates ``x_{t−L+s}``,
+  gradients ``g_{t−L+s}`` and ``λ_L = g_t`` are the stored ones, only the HVPs are evaluated. This is exactly Alg. 4's
+  gradient when ``M`` did not change during the window (the counterfactual iterates then are the played ones) and differs
+  by ``O(L·‖ΔM‖)`` otherwise (``ΔM``: the meta-updates of the last ``L`` steps — ``1e-4``-sized Adam steps in App. E.1).
 
-Cost: an exact meta-step is ``L`` closure calls for the rollout (the first gradient is reused)
-plus ``L−1`` (forward) or ``2(L−1)`` (central) for the HVPs — with ``L = 2``, three calls on top of
-the step's own, so at least 4× SGD's time per step; a recorded meta-step needs only the ``L−1``
-HVP calls (about 2× SGD for ``L = 2``). State (``state_dict`` round-trips bitwise), preallocated once: the gradient
-history ``(H+L, n)`` and the parameter history ``(L, n)`` as ring buffers (no copies per step),
-``M`` and its Adam moments — ``(H+2L)·n`` floats plus ``3·|M|`` (:meth:`state_floats`). The
-controls ``Σ_h M^{(h)} g`` are one matrix-vector product over the ring buffer.
+Cost: an exact meta-step is ``L`` closure calls for the rollout (the first gradient is reused) plus ``L−1`` (forward)
+or ``2(L−1)`` (central) for the HVPs — with ``L = 2``, three calls on top of the step's own, so at least 4× SGD's time
+per step; a recorded meta-step needs only the ``L−1`` HVP calls (about 2× SGD for ``L = 2``). State (``state_dict``
+round-trips bitwise), preallocated once: the gradient history ``(H+L, n)`` and the parameter history ``(L, n)`` as
+ring buffers (no copies per step), ``M`` and its Adam moments — ``(H+2L)·n`` floats plus ``3·|M|``
+(:meth:`state_floats`). The controls ``Σ_h M^{(h)} g`` are one matrix-vector product over the ring buffer.
 """
 
 from __future__ import annotations

@@ -1,15 +1,14 @@
 """One call for the ML engineer: is training this network a sequentially stable LTV?
 
-``nonconvex-meta-optimization`` (App. B, eqs. (1)–(3); Definition 3; Assumption 2; Fig. 3)
-models gradient descent with weight decay on a network as the linear time-varying system
-``z_{t+1} = A_t z_t + B u_t + w_t`` on ``z_t = [x_t; x_{t−1}; ∇f_{t−1}(x_{t−1})]`` and assumes it
-is ``(κ, γ)`` sequentially stable: ``‖A_s ⋯ A_r‖ ≤ κ²(1−γ)^{|I|}`` for every interval. The paper
-checks this only for a small network ("computing this for larger networks is infeasible":
-``A_t`` is ``3n × 3n``). :func:`sequential_stability` checks it for a real ``torch.nn.Module``
-matrix-free: it trains a copy of the parameters with the LTV's own update (SGD with weight decay,
-``x_{t+1} = (1−δ)x_t − η∇f_t(x_t)``; optional warm-up steps first), records the trajectory and
-bounds every interval norm with Golub–Kahan–Lanczos on Hessian-vector products
-(:func:`olc.systems.sequential_stability`, operator path). Memory ``O(T·n)``.
+``nonconvex-meta-optimization`` (App. B, eqs. (1)–(3); Definition 3; Assumption 2; Fig. 3) models gradient descent
+with weight decay on a network as the linear time-varying system ``z_{t+1} = A_t z_t + B u_t + w_t`` on
+``z_t = [x_t; x_{t−1}; ∇f_{t−1}(x_{t−1})]`` and assumes it is ``(κ, γ)`` sequentially stable:
+``‖A_s ⋯ A_r‖ ≤ κ²(1−γ)^{|I|}`` for every interval. The paper checks this only for a small network ("computing this
+for larger networks is infeasible": ``A_t`` is ``3n × 3n``). :func:`sequential_stability` checks it for a real
+``torch.nn.Module`` matrix-free: it trains a copy of the parameters with the LTV's own update (SGD with weight decay,
+``x_{t+1} = (1−δ)x_t − η∇f_t(x_t)``; optional warm-up steps first), records the trajectory and bounds every interval
+norm with Golub–Kahan–Lanczos on Hessian-vector products (:func:`olc.systems.sequential_stability`, operator path).
+Memory ``O(T·n)``.
 """
 
 from __future__ import annotations
@@ -46,9 +45,8 @@ def sequential_stability(model, loss_fn, X, y, *, lr: float, steps: int, weight_
         (default float64); ``hvp_dtype``: the Hessian-vector products' (e.g. ``torch.float32`` —
         the Krylov bounds are still computed in float64, for the float32 ``A_t``).
     form, hessian_nodes, secant : the LTV (:class:`~olc.systems.OptimizationSystem`): ``"gd"`` or
-        ``"delayed"``; Gauss–Legendre nodes of the mean-value Hessian (default 1, the midpoint:
-        each node costs one HVP per application, and with the secant correction eq. (1) holds
-        exactly for any number of nodes).
+        ``"delayed"``; Gauss–Legendre nodes of the mean-value Hessian (default 1, the midpoint: each node costs one
+        HVP per application, and with the secant correction eq. (1) holds exactly for any number of nodes).
     gamma, max_length, rule, rtol, plan, block, diagnostics, time_limit, progress, max_iter, probes :
         passed to :func:`olc.systems.sequential_stability` (operator path).
     return_system : also return the :class:`~olc.systems.OptimizationSystem` (losses, iterates).

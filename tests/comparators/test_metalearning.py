@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _problems import logistic_tasks
 from scipy.optimize import minimize
 
 import olc
@@ -9,7 +10,7 @@ from olc.comparators import BestMetaLearner
 from olc.games import MetaLearningGame
 from olc.learners import FTML
 from olc.meta import MAML
-from olc.tasks import Task, linear_regression, random_quadratics
+from olc.tasks import linear_regression, random_quadratics
 
 
 def test_paper_closed_form_when_train_equals_test():
@@ -56,12 +57,7 @@ def test_anytime_curve_is_prefix_optimum_and_beaten_by_nothing():
 
 def test_numerical_comparator_for_general_tasks():
     rng = np.random.default_rng(0)
-    tasks = []
-    for _ in range(4):
-        X = rng.standard_normal((20, 2))
-        y = (X @ rng.standard_normal(2) > 0).astype(float)
-        tasks.append(Task(olc.oracles.LogisticOracle(X[:10], y[:10], l2=0.1),
-                          olc.oracles.LogisticOracle(X[10:], y[10:], l2=0.1)))
+    tasks = logistic_tasks(4, rng)
     comp = BestMetaLearner(alpha=0.5)
     curve = comp.best_cumulative(tasks)
     assert not comp.was_anytime

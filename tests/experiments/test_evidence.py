@@ -255,3 +255,16 @@ def test_reproductions_page_is_generated_from_runs(tmp_path):
     assert "## `seq-stability-graphs`" in text and "| `seq-stability-graphs` | 4 s wall / 2 s CPU | 1.0 1.0 1.0 |" in text
     assert "| `oco-regret` | not run |" in text and "PROTOCOL" in text
     assert text.count("| `seq-stability-graphs` | ") == 1 + 3  # run-time row + its 3 claims in the full table
+
+
+def test_one_thread_limits_torch_and_blas_and_restores():
+    torch = pytest.importorskip("torch")
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    before, blas = torch.get_num_threads(), threadpoolctl.threadpool_info()
+    with ev.one_thread():
+        assert torch.get_num_threads() == 1
+        assert all(p["num_threads"] == 1 for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas")
+    assert torch.get_num_threads() == before
+    after = {p["filepath"]: p["num_threads"] for p in threadpoolctl.threadpool_info()}
+    assert all(after[p["filepath"]] == p["num_threads"] for p in blas)

@@ -46,6 +46,14 @@ def gpc_case(seed, B, T, d, m, layout="ltv_b"):
     return kw
 
 
+def least_squares(seed, n, d):
+    """``(A, b, x0, rng)`` of the least-squares quadratic ``f(x) = xᵀAx / 2 + bᵀx`` with ``A = XᵀX / n``
+    for ``n`` Gaussian rows ``X``, a Gaussian ``b`` and start ``x0``; ``rng`` continues the stream."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    return X.T @ X / n, rng.normal(size=d), rng.normal(size=d), rng
+
+
 def close(a, b, rtol, atol=0.0):
     a, b = np.asarray(a), np.asarray(b)
     assert a.shape == b.shape, (a.shape, b.shape)
@@ -114,12 +122,8 @@ def check_grid_matches_reference(backend, nesterov, precond):
     against the numpy reference (same divergence mask, 1e-10 elsewhere), and the 1×1×1 edge."""
     from olc import kernels as K
 
-    rng = np.random.default_rng(3)
     d = 6
-    X = rng.normal(size=(12, d))
-    A = X.T @ X / 12
-    b = rng.normal(size=d)
-    x0 = rng.normal(size=d)
+    A, b, x0, rng = least_squares(3, 12, d)
     lr, mu = np.meshgrid(np.geomspace(0.01, 3.0, 7), [0.0, 0.5, 0.9, 0.99])
     P = rng.uniform(0.5, 2.0, d) if precond else None
     args = (A, b, x0, lr.ravel(), mu.ravel(), 60)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _cases import close, gpc_case, rollout_case
+from _cases import close, gpc_case, least_squares, rollout_case
+from _problems import central_differences
 
 from olc import kernels as K
 from olc.errors import DivergenceError, InvalidArgumentError, ShapeError
@@ -104,14 +105,7 @@ def _literal_gpc(A, Bm, W, K, Q, R, H, lr, radii, norm, x0):
         u = -K @ x + sum(M[i - 1] @ W[t - i] for i in range(1, H + 1) if t - i >= 0)
         costs.append(x @ Q @ x + u @ R @ u)
         x = A[t] @ x + Bm[t] @ u + W[t]
-        g = np.zeros_like(M)
-        eps = 1e-6
-        for idx in np.ndindex(M.shape):
-            Mp, Mn = M.copy(), M.copy()
-            Mp[idx] += eps
-            Mn[idx] -= eps
-            g[idx] = (_counterfactual(Mp, t, A, Bm, W, K, Q, R, H) - _counterfactual(Mn, t, A, Bm, W, K, Q, R, H)) / (
-                2 * eps)
+        g = central_differences(lambda M: _counterfactual(M, t, A, Bm, W, K, Q, R, H), M)
         M = M - lr * g
         for i in range(H):
             if norm == "fro":
@@ -186,12 +180,8 @@ def test_interval_norms_brute_force():
 # ------------------------------------------------------------------------- optimizer grid
 
 def test_optimizer_grid_reference_closed_forms():
-    rng = np.random.default_rng(1)
     d = 4
-    X = rng.normal(size=(10, d))
-    A = X.T @ X / 10
-    b = rng.normal(size=d)
-    x0 = rng.normal(size=d)
+    A, b, x0, _ = least_squares(1, 10, d)
     L = np.linalg.eigvalsh(A)[-1]
     lrs = np.array([0.5 / L, 1.0 / L, 3.0 / L])
     mus = np.array([0.0, 0.5, 0.0])

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _problems import NaNOracle, logistic_tasks
 
 import olc
 from olc.comparators import BestMetaLearner
@@ -39,12 +40,7 @@ def test_ftml_first_rounds_follow_the_meta_leader():
 
 def test_ftml_general_tasks_use_numerical_leader():
     rng = np.random.default_rng(0)
-    tasks = []
-    for _ in range(3):
-        X = rng.standard_normal((20, 2))
-        y = (X @ rng.standard_normal(2) > 0).astype(float)
-        tasks.append(Task(olc.oracles.LogisticOracle(X[:10], y[:10], l2=0.1),
-                          olc.oracles.LogisticOracle(X[10:], y[10:], l2=0.1)))
+    tasks = logistic_tasks(3, rng)
     ftml = FTML(inner_lr=0.5)
     state = ftml.init((2,), rng)
     for t, task in enumerate(tasks):
@@ -112,14 +108,9 @@ def test_unused_hyperparameters_rejected():
         TrainFromScratch(0.1, 3, meta_lr=0.1)
 
 
-class _NaNOracle(olc.oracles.GradientOracle):
-    def _value_and_grad(self, x, batch):
-        return float("nan"), np.zeros(self.dim)
-
-
 def test_nonfinite_task_loss_in_game():
     (t,) = random_quadratics(1, dim=2, seed=0)
-    bad = Task(t.train, _NaNOracle(2))
+    bad = Task(t.train, NaNOracle(2))
     with pytest.raises(olc.NonFiniteError):
         olc.play(FTML(inner_lr=0.1), MetaLearningGame([t, bad], inner_lr=0.1), seed=0)
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _problems import central_differences, spd_quadratic
 
 import olc
 from olc.errors import FeedbackError, InvalidArgumentError, NonFiniteError, ShapeError
@@ -24,9 +25,7 @@ N = 6
 
 
 def _quad(n=N, seed=0):
-    rng = np.random.default_rng(seed)
-    Q = rng.standard_normal((n, n))
-    return QuadraticOracle(Q @ Q.T / n + 0.1 * np.eye(n), rng.standard_normal(n))
+    return QuadraticOracle(*spd_quadratic(n, seed))
 
 
 def _ogd(ndim, lr=1e-3):
@@ -48,10 +47,7 @@ def _record(learner, oracle, T, x0, seed=0):
 
 
 def test_contract_from_the_brief():
-    rng = np.random.default_rng(0)
-    Q = rng.standard_normal((20, 20))
-    A = Q @ Q.T / 20 + 0.1 * np.eye(20)
-    b = rng.standard_normal(20)
+    A, b = spd_quadratic(20)
     oracle = olc.oracles.QuadraticOracle(A, b)
     value, grad = oracle.value_and_grad(np.zeros(20))
     system = olc.systems.OptimizationSystem(oracle, lr=0.1, weight_decay=0.0)
@@ -118,12 +114,7 @@ def test_meta_gradient_matches_finite_differences():
     losses = (*st.losses[1:], oracle)
     v, dM = learner.meta_gradient(st, losses)
     sys = OptimizationSystem(oracle, lr=0.1, weight_decay=0.01)
-    eps, fd = 1e-6, np.zeros_like(st.M)
-    for idx in np.ndindex(st.M.shape):
-        E = np.zeros_like(st.M)
-        E[idx] = eps
-        fd[idx] = (sys.rollout(st.params[0], st.M + E, list(losses), disturbances=st.grads)
-                   - sys.rollout(st.params[0], st.M - E, list(losses), disturbances=st.grads)) / (2 * eps)
+    fd = central_differences(lambda M: sys.rollout(st.params[0], M, list(losses), disturbances=st.grads), st.M)
     np.testing.assert_allclose(dM, fd, rtol=1e-6, atol=1e-9)
 
 

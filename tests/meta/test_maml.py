@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _problems import NaNOracle
 
 import olc
 from olc.learners import ClippedGD, NormalizedGD
@@ -160,16 +161,9 @@ def test_explicit_signatures_reject_unused_or_bad_hyperparameters():
         IMAML(1.0, 0, 0.1, 5)
 
 
-class _NaNOracle(olc.oracles.GradientOracle):
-    """A test objective whose value is NaN (a broken task)."""
-
-    def _value_and_grad(self, x, batch):
-        return float("nan"), np.zeros(self.dim)
-
-
 def test_nonfinite_task_loss_raises():
     (t,) = random_quadratics(1, dim=2, seed=0)
-    bad = Task(t.train, _NaNOracle(2))
+    bad = Task(t.train, NaNOracle(2))
     for learner in (MAML(0.1, 2), FOMAML(0.1, 1), IMAML(1.0, 3, 0.1, 5), FOBMAML(1.0, 0.01, "forward", 0.1, 5)):
         with pytest.raises(olc.NonFiniteError):
             learner.meta_gradient(bad, np.ones(2))

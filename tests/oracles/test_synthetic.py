@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _problems import central_differences
 
 from olc.errors import InvalidArgumentError, ShapeError
 from olc.oracles import (
@@ -13,11 +14,6 @@ from olc.oracles import (
 )
 
 
-def fd_grad(f, x, eps=1e-6):
-    e = np.eye(len(x))
-    return np.array([(f(x + eps * e[i]) - f(x - eps * e[i])) / (2 * eps) for i in range(len(x))])
-
-
 def fd_hessian(grad, x, eps=1e-5):
     e = np.eye(len(x))
     return np.array([(grad(x + eps * e[i]) - grad(x - eps * e[i])) / (2 * eps) for i in range(len(x))]).T
@@ -25,7 +21,7 @@ def fd_hessian(grad, x, eps=1e-5):
 
 def check_oracle(o, x, batch=None, tol_g=1e-7, tol_h=1e-6):
     g = o.grad(x, batch)
-    g_fd = fd_grad(lambda z: o.value(z, batch), x)
+    g_fd = central_differences(lambda z: o.value(z, batch), x)
     assert np.max(np.abs(g - g_fd)) < tol_g * max(1.0, np.max(np.abs(g)))
     H = o.hessian(x, batch)
     H_fd = fd_hessian(lambda z: o.grad(z, batch), x)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _problems import central_differences
 
 torch = pytest.importorskip("torch")
 
@@ -16,11 +17,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-
-
-def fd_grad(f, x, eps=1e-6):
-    e = np.eye(len(x))
-    return np.array([(f(x + eps * e[i]) - f(x - eps * e[i])) / (2 * eps) for i in range(len(x))])
 
 
 @pytest.fixture
@@ -67,7 +63,7 @@ def test_gradient_and_hvp_match_finite_differences(mlp_oracle):
     x = o.x0()
     assert o.dim == 3 * 4 + 4 + 4 * 2 + 2
     g = o.grad(x)
-    assert np.max(np.abs(g - fd_grad(o.value, x))) < 1e-8
+    assert np.max(np.abs(g - central_differences(o.value, x))) < 1e-8
     v = np.sin(np.arange(o.dim))
     eps = 1e-5
     hv_fd = (o.grad(x + eps * v) - o.grad(x - eps * v)) / (2 * eps)

@@ -4,25 +4,10 @@ import numpy as np
 import pytest
 
 from olc.errors import InvalidArgumentError, NonFiniteError, ResourceError, ShapeError
-from olc.oracles import GradientOracle, LogisticOracle, QuadraticOracle
+from olc.oracles import GradientOracle
 from olc.systems import DenseLTV, FunctionLTV, OptimizationLTV, OptimizationSystem, as_ltv_operator, random_stable
 
 N = 5
-
-
-@pytest.fixture
-def logistic():
-    rng = np.random.default_rng(1)
-    X = rng.standard_normal((40, N))
-    y = (X @ rng.standard_normal(N) + 0.5 * rng.standard_normal(40) > 0).astype(float)
-    return LogisticOracle(X, y, l2=0.05, batch_size=10)
-
-
-@pytest.fixture
-def quad():
-    rng = np.random.default_rng(0)
-    Q = rng.standard_normal((N, N))
-    return QuadraticOracle(Q @ Q.T / N + 0.1 * np.eye(N), rng.standard_normal(N))
 
 
 def _agree(system, tol=1e-10):

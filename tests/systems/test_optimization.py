@@ -2,27 +2,12 @@
 
 import numpy as np
 import pytest
+from _problems import spd_quadratic
 
 from olc.errors import DivergenceError, InvalidArgumentError, ShapeError
-from olc.oracles import LogisticOracle, QuadraticOracle
 from olc.systems import OptimizationSystem, dfc_control, dfc_controls, dfc_policy, mean_value_hessian
 
 N = 6
-
-
-@pytest.fixture
-def quad():
-    rng = np.random.default_rng(0)
-    Q = rng.standard_normal((N, N))
-    return QuadraticOracle(Q @ Q.T / N + 0.1 * np.eye(N), rng.standard_normal(N))
-
-
-@pytest.fixture
-def logistic():
-    rng = np.random.default_rng(1)
-    X = rng.standard_normal((40, N))
-    y = (X @ rng.standard_normal(N) + 0.5 * rng.standard_normal(40) > 0).astype(float)
-    return LogisticOracle(X, y, l2=0.05, batch_size=10)
 
 
 def gd(oracle, x0, lr, delta, T):
@@ -45,10 +30,7 @@ def check_ltv_identity(sys, tol):
 def test_contract_from_the_brief():
     import olc
 
-    rng = np.random.default_rng(0)
-    Q = rng.standard_normal((20, 20))
-    A = Q @ Q.T / 20 + 0.1 * np.eye(20)
-    b = rng.standard_normal(20)
+    A, b = spd_quadratic(20)
     oracle = olc.oracles.QuadraticOracle(A, b)
     value, grad = oracle.value_and_grad(np.zeros(20))
     assert value == 0.0 and np.array_equal(grad, b)

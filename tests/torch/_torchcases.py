@@ -5,19 +5,23 @@ import pytest
 import torch
 
 
+def closure(opt, loss):
+    """The ``torch.optim`` closure of ``opt``: zero the gradients, evaluate ``loss()``, backpropagate, return it."""
+    def step():
+        opt.zero_grad()
+        value = loss()
+        value.backward()
+        return value
+    return step
+
+
 def train_until_halved(model, opt, X, y, max_steps=300):
     """Full-batch training until the loss is half its initial value; returns (first, last, steps)."""
     lossf = torch.nn.CrossEntropyLoss()
-
-    def closure():
-        opt.zero_grad()
-        loss = lossf(model(X), y)
-        loss.backward()
-        return loss
-
+    step = closure(opt, lambda: lossf(model(X), y))
     first = last = None
     for k in range(max_steps):
-        last = float(opt.step(closure).detach())
+        last = float(opt.step(step).detach())
         first = last if first is None else first
         if last < first / 2:
             return first, last, k + 1

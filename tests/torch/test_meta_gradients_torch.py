@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from _torchcases import cuda, quadratic, train_until_halved  # noqa: E402
+from _torchcases import closure, cuda, quadratic, train_until_halved  # noqa: E402
 
 from olc.errors import InvalidArgumentError, NonFiniteError  # noqa: E402
 from olc.learners import BMG, ErrorCorrectedBMG, MetaGradient, OptimisticMetaGradient  # noqa: E402
@@ -22,17 +22,11 @@ def _torch_run(cls, A, x0, T, **kw):
     p = torch.nn.Parameter(torch.tensor(x0.copy()))
     opt = cls([p], **kw)
     At = torch.tensor(A)
-
-    def closure():
-        opt.zero_grad()
-        loss = 0.5 * p @ At @ p
-        loss.backward()
-        return loss
-
+    step = closure(opt, lambda: 0.5 * p @ At @ p)
     xs = []
     for _ in range(T):
         xs.append(p.detach().clone().numpy())
-        opt.step(closure)
+        opt.step(step)
     return np.array(xs), opt
 
 
@@ -173,18 +167,12 @@ def test_nan_loss_raises_with_the_step(cls):
     p = torch.nn.Parameter(torch.ones(3))
     opt = cls([p], lr=0.1)
     scale = [1.0]
-
-    def closure():
-        opt.zero_grad()
-        loss = scale[0] * (p ** 2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    opt.step(closure)
+    step = closure(opt, lambda: scale[0] * (p ** 2).sum())
+    opt.step(step)
+    opt.step(step)
     scale[0] = float("nan")
     with pytest.raises(NonFiniteError, match="step 2"):
-        opt.step(closure)
+        opt.step(step)
 
 
 @pytest.mark.gpu

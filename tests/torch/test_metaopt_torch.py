@@ -7,6 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _torchcases import closure  # noqa: E402
+
 import olc  # noqa: E402
 from olc.errors import InvalidArgumentError, NonFiniteError  # noqa: E402
 from olc.learners.metaopt import MetaOpt, run_episodes  # noqa: E402
@@ -27,15 +29,6 @@ class Quadratic(torch.nn.Module):
         return 0.5 * x @ self.A @ x + self.b @ x
 
 
-def _closure(opt, model):
-    def closure():
-        opt.zero_grad()
-        loss = model()
-        loss.backward()
-        return loss
-    return closure
-
-
 def test_matches_the_numpy_learner_on_a_quadratic():
     rng = np.random.default_rng(0)
     Q = rng.standard_normal((N, N))
@@ -45,7 +38,7 @@ def test_matches_the_numpy_learner_on_a_quadratic():
                                meta_optimizer=olc.learners.Adam(lr=1e-2)), oracle, 1, 40, x0)
     model = Quadratic(A, b, x0)
     opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=3, L=2, weight_decay=0.01, meta_lr=1e-2)
-    losses = [float(opt.step(_closure(opt, model)).detach()) for _ in range(40)]
+    losses = [float(opt.step(closure(opt, model)).detach()) for _ in range(40)]
     np.testing.assert_allclose(losses, ref.losses[0], rtol=1e-6)
     np.testing.assert_allclose(opt.M.numpy(), ref.Ms[-1], rtol=1e-4, atol=1e-7)
     assert opt.state_floats() == (3 + 2 * 2) * N + 3 * 3  # buffers (H+2L)·n + M and two Adam moments
@@ -67,12 +60,7 @@ def test_trains_a_real_mlp_on_digits_and_round_trips_state_dict():
     lossf = torch.nn.CrossEntropyLoss()
 
     def closure_for(m, o):
-        def closure():
-            o.zero_grad()
-            loss = lossf(m(X), y)
-            loss.backward()
-            return loss
-        return closure
+        return closure(o, lambda: lossf(m(X), y))
 
     first = float(opt.step(closure_for(model, opt)).detach())
     for _ in range(39):
@@ -132,7 +120,7 @@ def test_every_parametrisation_and_hvp_matches_numpy(kind, hvp):
                                meta_optimizer=olc.learners.Adam(lr=1e-2)), olc.oracles.QuadraticOracle(A, b), 1, 30, x0)
     model = Quadratic(A, b, x0)
     opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=3, L=3, M=kind, weight_decay=0.01, meta_lr=1e-2, hvp=hvp)
-    losses = [float(opt.step(_closure(opt, model)).detach()) for _ in range(30)]
+    losses = [float(opt.step(closure(opt, model)).detach()) for _ in range(30)]
     np.testing.assert_allclose(losses, ref.losses[0], rtol=1e-6)
     np.testing.assert_allclose(opt.M.numpy(), ref.Ms[-1], rtol=1e-4, atol=1e-7)
 
@@ -140,10 +128,10 @@ def test_every_parametrisation_and_hvp_matches_numpy(kind, hvp):
 def test_histories_are_preallocated_ring_buffers():
     model = Quadratic(np.eye(N), np.ones(N), np.ones(N))
     opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=4, L=2)
-    opt.step(_closure(opt, model))
+    opt.step(closure(opt, model))
     ptrs = (opt._st["grads"].data_ptr(), opt._st["params"].data_ptr())
     for _ in range(12):
-        opt.step(_closure(opt, model))
+        opt.step(closure(opt, model))
     assert (opt._st["grads"].data_ptr(), opt._st["params"].data_ptr()) == ptrs
     assert opt.history_bytes() == (4 + 2 * 2) * N * 8
 
@@ -166,18 +154,12 @@ def test_nan_loss_names_the_step_and_bad_hvp_is_rejected():
     p = torch.nn.Parameter(torch.ones(3))
     opt = MetaOptOptimizer([p], H=2, L=1)
     scale = [1.0]
-
-    def closure():
-        opt.zero_grad()
-        loss = scale[0] * (p ** 2).sum()
-        loss.backward()
-        return loss
-
+    step = closure(opt, lambda: scale[0] * (p ** 2).sum())
     for _ in range(4):
-        opt.step(closure)
+        opt.step(step)
     scale[0] = float("nan")
     with pytest.raises(NonFiniteError, match="step 4"):
-        opt.step(closure)
+        opt.step(step)
     with pytest.raises(InvalidArgumentError, match="hvp"):
         MetaOptOptimizer([p], hvp="exact")
     with pytest.raises(InvalidArgumentError, match="betas"):
@@ -194,12 +176,12 @@ def test_recorded_rollout_is_exact_while_M_is_constant_and_close_otherwise():
         # meta_lr tiny: M barely moves, the played window is (nearly) the counterfactual one
         opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=3, L=2, meta_lr=1e-12, rollout=mode, hvp="central")
         for _ in range(12):
-            opt.step(_closure(opt, model))
+            opt.step(closure(opt, model))
         grads[mode] = opt._st["exp_avg"].clone() / (1 - 0.9 ** opt._st["meta_steps"])  # Adam's mean of dM
     np.testing.assert_allclose(grads["recorded"].numpy(), grads["exact"].numpy(), rtol=1e-6)
     model = Quadratic(A, b, x0)
     opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=3, L=2, meta_lr=1e-2, rollout="recorded")
-    losses = [float(opt.step(_closure(opt, model)).detach()) for _ in range(40)]
+    losses = [float(opt.step(closure(opt, model)).detach()) for _ in range(40)]
     assert losses[-1] < 0.1 * losses[0] and opt._st["meta_steps"] == 40 - 4
     with pytest.raises(InvalidArgumentError, match="rollout"):
         MetaOptOptimizer(model.parameters(), rollout="played")
@@ -212,22 +194,22 @@ def test_frozen_steps_equal_the_played_update_and_unfreezing_waits_for_real_hist
     model = Quadratic(A, b, x0)
     opt = MetaOptOptimizer(model.parameters(), lr=0.1, H=3, L=2, weight_decay=0.05, meta_lr=1e-2)
     for _ in range(10):
-        opt.step(_closure(opt, model))
+        opt.step(closure(opt, model))
     opt.freeze()
     M = opt.M.clone().numpy()
     grads = []
     for _ in range(5):  # x_{t+1} = (1−δ)x_t − ηg_t − Σ_h M^(h) g_{t+1−h}, by hand from the recorded gradients
         x = np.concatenate([model.w.detach().numpy(), model.v.detach().numpy()])
         grads.append(A @ x + b)
-        opt.step(_closure(opt, model))
+        opt.step(closure(opt, model))
         want = 0.95 * x - 0.1 * grads[-1] - sum(M[h] * grads[-1 - h] for h in range(min(3, len(grads))))
         got = np.concatenate([model.w.detach().numpy(), model.v.detach().numpy()])
         if len(grads) >= 3:
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     opt.freeze(False)
     steps = opt._st["meta_steps"]
-    opt.step(_closure(opt, model))
-    opt.step(_closure(opt, model))
+    opt.step(closure(opt, model))
+    opt.step(closure(opt, model))
     assert opt._st["meta_steps"] == steps  # the L-row parameter history was not recorded while frozen
-    opt.step(_closure(opt, model))
+    opt.step(closure(opt, model))
     assert opt._st["meta_steps"] == steps + 1

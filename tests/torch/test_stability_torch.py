@@ -11,14 +11,6 @@ from olc.oracles import TorchOracle  # noqa: E402
 from olc.systems import OptimizationSystem, sequential_stability  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _data():
     rng = np.random.default_rng(0)
     return rng.standard_normal((40, 4)).astype(np.float32), rng.integers(0, 3, 40)

@@ -33,8 +33,13 @@ _pool: ThreadPoolExecutor | None = None
 
 
 def set_num_threads(n: int) -> int:
-    """Set how many threads the numba kernels use (default: ``$NUMBA_NUM_THREADS`` or the CPUs
-    this process may run on); returns the previous value."""
+    """Set how many threads the numba kernels use; returns the previous value.
+
+    Parameters
+    ----------
+    n : int
+        Threads (default: ``$NUMBA_NUM_THREADS`` or the CPUs this process may run on).
+    """
     global _nthreads, _pool
     n = positive_int(n, "n")
     if n > 4096:

@@ -11,13 +11,12 @@ from ._pool import _FM, _dims, _nan_tail, _run
 def _project_op(M, li, r, A, V, sig, tol):
     """Clip the singular values of the lag ``M[li]`` (m, d) at r, in place.
 
-    One-sided (Hestenes) Jacobi SVD of the lag scaled by ``c = max|M|``: ``A`` (n, L) holds the
-    n = min(m, d) columns being orthogonalised (M's columns if d <= m, else its rows), ``V``
-    (n, n) the rotations, ``sig`` (n,) the singular values. Then
-    ``P(M) = (A V) diag(min(1, r/σ)) Vᵀ`` (transposed when the rows were used). Working on M
-    itself, not on the Gram matrix MᵀM, keeps small singular values to relative accuracy and
-    nothing over/underflows (entries of 1e±160 are fine). A lag with a NaN/Inf becomes NaN.
-    ``tol``: columns count as orthogonal when ``|a_p·a_q| <= tol ‖a_p‖‖a_q‖`` (~ the dtype's eps).
+    One-sided (Hestenes) Jacobi SVD of the lag scaled by ``c = max|M|``: ``A`` (n, L) holds the n = min(m, d) columns
+    being orthogonalised (M's columns if d <= m, else its rows), ``V`` (n, n) the rotations, ``sig`` (n,) the singular
+    values. Then ``P(M) = (A V) diag(min(1, r/σ)) Vᵀ`` (transposed when the rows were used). Working on M itself, not
+    on the Gram matrix MᵀM, keeps small singular values to relative accuracy and nothing over/underflows (entries of
+    1e±160 are fine). A lag with a NaN/Inf becomes NaN. ``tol``: columns count as orthogonal when
+    ``|a_p·a_q| <= tol ‖a_p‖‖a_q‖`` (~ the dtype's eps).
     """
     m, d = M.shape[1], M.shape[2]
     c = 0.0
@@ -134,11 +133,10 @@ def _gpc_project(Mr, radii, op, A, V, sig, Ml, tol):
 def _gpc_range(lo, hi, A, Bm, K, W, x0, Q, R, Mall, lrs, radii, op, tol, store_u, costs, Uo, first_bad, dd, mm):
     """Systems ``lo..hi-1`` of the batched GPC game (docs/gpc-semantics.md).
 
-    Layout trick: the disturbances of one system are one flat vector ``Wf`` (w_s at
-    ``[(s+2H)d, (s+2H+1)d)``, zeros before time 0) and M is kept lag-reversed as
-    ``Mr[k, (H−1−i)d + j] = M^{[i+1]}[k, j]``, so every DFC sum ``Σ_i M^{[i]} w_{s−i}`` is one
-    contiguous dot product ``Mr[k] · Wf[(s+H)d : (s+2H)d]`` and the gradient of lag block k is
-    a sum of contiguous axpys — vectorisable loops instead of 4-deep index arithmetic.
+    Layout trick: the disturbances of one system are one flat vector ``Wf`` (w_s at ``[(s+2H)d, (s+2H+1)d)``, zeros
+    before time 0) and M is kept lag-reversed as ``Mr[k, (H−1−i)d + j] = M^{[i+1]}[k, j]``, so every DFC sum
+    ``Σ_i M^{[i]} w_{s−i}`` is one contiguous dot product ``Mr[k] · Wf[(s+H)d : (s+2H)d]`` and the gradient of lag
+    block k is a sum of contiguous axpys — vectorisable loops instead of 4-deep index arithmetic.
     """
     T = W.shape[1]
     d = len(dd) if len(dd) > 0 else W.shape[2]
@@ -324,7 +322,13 @@ def _gpc_range(lo, hi, A, Bm, K, W, x0, Q, R, Mall, lrs, radii, op, tol, store_u
 
 
 def gpc_rollout(p: GPCProblem, return_controls: bool = False):
-    """Batched GPC; same contract as :func:`olc.kernels.reference.gpc_rollout`."""
+    """Batched GPC; same contract as :func:`olc.kernels.reference.gpc_rollout`.
+
+    Parameters
+    ----------
+    p, return_controls
+        As in :func:`olc.kernels.reference.gpc_rollout`.
+    """
     dt = p.W.dtype
     costs = np.empty((p.B, p.T), dt)
     Uo = np.empty((p.B, p.T, p.m), dt) if return_controls else np.empty((1, 1, 1), dt)

@@ -56,6 +56,11 @@ def optimizer_grid(A, b, x0, lrs, momenta, T, *, nesterov=False, precond=None, b
 
     Runs in the eigenbasis of the (preconditioned) quadratic: results equal the reference up
     to rounding (a few ulps times the condition of the change of basis).
+
+    Parameters
+    ----------
+    A, b, x0, lrs, momenta, T, nesterov, precond, blowup
+        As in :func:`olc.kernels.optimizer_grid`.
     """
     lam, _, c, z0, S = eigen_setup(A, b, x0, precond)
     f0 = float(0.5 * x0 @ A @ x0 + b @ x0)

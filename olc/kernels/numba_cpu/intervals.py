@@ -127,7 +127,13 @@ def _interval_range(lo, hi, As, out):
 
 
 def interval_norms(As, max_length: int):
-    """Interval spectral norms; same contract as :func:`olc.kernels.reference.interval_norms`."""
+    """Interval spectral norms; same contract as :func:`olc.kernels.reference.interval_norms`.
+
+    Parameters
+    ----------
+    As, max_length
+        As in :func:`olc.kernels.reference.interval_norms`.
+    """
     T, d = As.shape[0], As.shape[1]
     out = np.full((T, max_length), np.nan, dtype=As.dtype)
     npairs = (T + 1) // 2

@@ -263,10 +263,9 @@ def _lti_gemm_range(lo, hi, Gt, Bsh, V, W, x0, Q, R, qdiag, rdiag, has_v, store_
 
 
 def _finish(p: RolloutProblem, first_bad, costs, X, Uo):
-    """Runs the NaN/Inf check prep_rollout deferred (every input entry the kernels read flows into
-    the next state, so a NaN/Inf input always shows up as a non-finite state: the exact check,
-    raising NonFiniteError, runs only when some system stopped early), then NaN-fills the
-    diverged systems from their divergence step on."""
+    """Runs the NaN/Inf check prep_rollout deferred (every input entry the kernels read flows into the next state, so
+    a NaN/Inf input always shows up as a non-finite state: the exact check, raising NonFiniteError, runs only when
+    some system stopped early), then NaN-fills the diverged systems from their divergence step on."""
     if p.unchecked and bool(np.any(first_bad >= 0)):
         check_deferred(p)
     _nan_tail(first_bad, costs, X, Uo)
@@ -317,7 +316,13 @@ def _rollout_gemm(p: RolloutProblem, return_states, return_controls):
 
 
 def rollout(p: RolloutProblem, return_states: bool = False, return_controls: bool = False):
-    """Batched rollout; same contract as :func:`olc.kernels.reference.rollout`."""
+    """Batched rollout; same contract as :func:`olc.kernels.reference.rollout`.
+
+    Parameters
+    ----------
+    p, return_states, return_controls
+        As in :func:`olc.kernels.reference.rollout`.
+    """
     shared = p.A.shape[:2] == (1, 1) and p.Bm.shape[:2] == (1, 1) and p.K.shape[0] == 1
     if shared and p.d >= _GEMM_MIN_D and p.B >= 64:
         return _rollout_gemm(p, return_states, return_controls)
