@@ -79,8 +79,8 @@ def page(runs: str) -> str:
            "settings; `--set protocol=paper` where it was affordable). Regenerate it after changing an experiment. "
            "The rules every experiment follows:", "",
            "* **PROTOCOL table** per experiment: for every setting, the paper's value, olc's default and "
-           "`protocol=paper` values (read from the code) and why they differ; also in `results.json` "
-           "(`results[\"protocol\"]`).",
+           "`protocol=paper` values (read from the code) and why they differ (written in "
+           "`olc/experiments/protocols/NAME.toml`); also in `results.json` (`results[\"protocol\"]`).",
            "* **Seeds**: every experiment takes `seeds` (or `n_seeds`) and reports mean ± standard error; each "
            "claim is evaluated per seed (\"holds in 4/5 seeds\").",
            "* **Tuned baselines** report where their optimum lies in the grid; an optimum at an end extends the grid "

@@ -11,7 +11,9 @@ Modules used in sweeps (``olc sweep``) also declare ``PRIMARY`` (the key of thei
 ``EXTRAS`` (the setup.cfg extras they need: ``("torch", "data")``; ``()`` for the core install),
 and their results contain ``"metrics"`` (``{name: float}``, scalars of this run's ``cfg.seed``) and
 ``"curves"`` (``{name: list of floats}``); ``"curve_x"`` (``{name: list}``, the x positions of a
-curve) is optional. Every ``Config`` has a ``seed: int`` field.
+curve) is optional. Every ``Config`` has a ``seed: int`` field: a reproduction's ``Config`` subclasses
+:class:`EvidenceConfig` (``protocol``, ``seed``) or :class:`SeedsConfig` (also ``seeds``), whose fields come
+first and whose rules :func:`checked` applies with the module's ``CHECKS``.
 
 A module whose fields constrain each other (``memory <= T``) also defines ``check(cfg)``, which
 raises on a broken relation (each error naming a field); :func:`checked` calls it last.
@@ -45,8 +47,8 @@ from .._validate import real as _finite
 from ..errors import InvalidArgumentError
 
 __all__ = ["registry", "get", "make_config", "check_config", "checked", "integer", "real", "positive", "nonnegative",
-           "choice", "optional", "each", "pair", "describe_rule", "describe_config", "require_extras_of",
-           "extras_of", "thin_curve", "takes_list"]
+           "choice", "optional", "each", "pair", "EvidenceConfig", "SeedsConfig", "rules_of", "describe_rule",
+           "describe_config", "require_extras_of", "extras_of", "thin_curve", "takes_list"]
 
 Rule = Callable[[object, str], object]
 
@@ -157,7 +159,7 @@ def checked(cfg):
     their defaults take the paper's values), then its ``check(cfg)`` (relations between fields; it
     raises, or returns a replacement ``cfg``). :func:`make_config` and every ``run`` call it first."""
     module = sys.modules[type(cfg).__module__]
-    cfg = check_config(cfg, getattr(module, "CHECKS", {}))
+    cfg = check_config(cfg, rules_of(module))
     if hasattr(module, "PAPER_PRESET"):
         from ._evidence import apply_protocol
 
@@ -262,6 +264,34 @@ def pair(rule: Rule, names: tuple[str, str] = ("first", "second")) -> Rule:
         return rule(value, key)
 
     return _Rule(check, f"{describe_rule(rule)}, or a pair {names[0]},{names[1]} of them")
+
+
+# ------------------------------------------------------------------------------ the fields reproductions share
+@dataclasses.dataclass
+class EvidenceConfig:
+    """Base of a reproduction's ``Config``: ``protocol`` (``"paper"``: fields still at their defaults take
+    the module's ``PAPER_PRESET``) and ``seed``; ``@dataclass class Config(EvidenceConfig): ...``."""
+
+    protocol: str = "default"
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class SeedsConfig(EvidenceConfig):
+    """:class:`EvidenceConfig` plus ``seeds``, the independent repetitions of a run (``_evidence.seed_list``);
+    a ``Config`` with another default redefines it (``seeds: int = 3``), keeping its place."""
+
+    seeds: int = 2
+
+
+_SHARED_CHECKS = {"protocol": choice("default", "paper"), "seed": integer(0), "seeds": integer(1)}
+
+
+def rules_of(module) -> dict[str, Rule]:
+    """The rules :func:`checked` applies: those of the shared fields the module's ``Config`` has (see
+    :class:`EvidenceConfig`), then its ``CHECKS`` (which may override them)."""
+    names = {f.name for f in dataclasses.fields(module.Config)}
+    return {**{k: r for k, r in _SHARED_CHECKS.items() if k in names}, **getattr(module, "CHECKS", {})}
 
 
 # ------------------------------------------------------------------------------ --set strings -> field types
@@ -380,7 +410,7 @@ def describe_config(module) -> str:
     if getattr(module, "PRIMARY", None):
         lines.append(f"primary metric: {module.PRIMARY}")
     hints = typing.get_type_hints(module.Config)
-    rules = getattr(module, "CHECKS", {})
+    rules = rules_of(module)
     defaults = module.Config()
     rows = []
     for f in dataclasses.fields(module.Config):

@@ -22,13 +22,15 @@ everywhere (docs/reproductions.md states them for readers):
   paper's values (explicit ``--set`` values win).
 * :func:`protocol_records`, :func:`protocol_fields`, :func:`protocol_markdown` — the PROTOCOL table of
   an experiment: for every ``Config`` field the paper's setting, olc's default and olc's
-  ``protocol=paper`` value (both read from the code, so the table cannot drift) and why they differ.
+  ``protocol=paper`` value (both read from the code, so the table cannot drift) and why they differ;
+  :func:`protocol` reads the table's prose (data, not code) from ``protocols/<NAME>.toml``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import math
 import re
@@ -244,10 +246,6 @@ def one_thread():
         torch.set_num_threads(threads)
 
 
-#: the PROTOCOL row of the ``seed`` field of every experiment whose seeds come from :func:`seed_list`
-SEED_ROW = ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1")
-
-
 def mean_se(values, axis=0):
     """Mean and standard error (``std(ddof=1)/√n``; 0 for one value) over ``axis``, ignoring NaN."""
     import warnings
@@ -372,6 +370,33 @@ def _cell(text) -> str:
 
 
 # ------------------------------------------------------------------------------------------ protocol
+#: the PROTOCOL row of the ``seed`` field of every experiment whose seeds come from :func:`seed_list`
+SEED_ROW = ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1")
+#: rows several experiments share: ``shared = "<key>"`` in a protocols/*.toml row
+SHARED_ROWS = {"seed": SEED_ROW}
+
+
+@functools.cache
+def _protocol_rows(name: str) -> tuple:
+    from importlib.resources import files
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the tomli backport (setup.cfg installs it there)
+        import tomli as tomllib
+
+    rows = tomllib.loads(files(__package__).joinpath("protocols", f"{name}.toml").read_text("utf-8"))["row"]
+    return tuple(SHARED_ROWS[r["shared"]] if "shared" in r else
+                 tuple(r[k] for k in ("fields", "paper", "olc", "why") if k in r) for r in rows)
+
+
+def protocol(name: str) -> list[tuple]:
+    """The PROTOCOL table of experiment ``name`` (data, not code: ``olc/experiments/protocols/<name>.toml``,
+    one ``[[row]]`` per setting with ``fields``, ``paper``, ``olc``; ``shared = "seed"`` for :data:`SEED_ROW`)
+    as the ``(fields, paper, olc/why)`` tuples :func:`protocol_records` reads."""
+    return list(_protocol_rows(name))
+
+
 def apply_protocol(cfg, paper: dict):
     """``cfg`` with ``protocol="paper"`` resolved: every field in ``paper`` that still holds its
     ``Config`` default takes the paper's value (a value set explicitly wins); unchanged otherwise."""

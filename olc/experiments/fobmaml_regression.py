@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DivergenceError
+from . import SeedsConfig, checked, each, integer, positive, real
 from . import _evidence as ev
-from . import checked, choice, each, integer, positive, real
 from ._plot import band, pyplot, save_figure, suptitle
 
 NAME = "fobmaml-regression"
@@ -36,7 +36,7 @@ FOB = "FO-B-MAML (symmetric)"
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
     dim: int = 10
     n_tasks: int = 10
     condition: float = 100.0
@@ -50,36 +50,17 @@ class Config:
     outer_steps: int = 30
     outer_lrs: list[float] = field(default_factory=lambda: [0.1, 0.3, 1.0])
     max_extend: int = 3
-    seeds: int = 2
-    protocol: str = "default"
-    seed: int = 0
 
 
 PAPER_PRESET = {"seeds": 5}
 
-PROTOCOL = [
-    ("dim, n_tasks, condition, scale", "synthetic linear regression (App. B): n, κ given in the figure legend only",
-     "dimension 10, 10 tasks, condition number 100 ('chosen big to assimilate a difficult problem')"),
-    ("lam, inner_lr, nu", "λ, inner_lr (figure legend); ν of FO-B-MAML's finite difference", "λ = 1, inner lr 0.05, "
-     "ν = 1e-3"),
-    ("inner_steps", "x-axis of Fig. 1 left", "1 … 500"),
-    ("cg_steps", "cg ∈ {2, 5, 10}", "same"),
-    ("loss_inner_steps, outer_steps", "20 inner steps (Fig. 1 right); outer iterations on the x-axis", "20; 30 outer GD "
-     "steps"),
-    ("outer_lrs", "'fine-tuned for the best performance for each algorithm'", "a grid extended geometrically while "
-     "the best (final loss) is at an end"),
-    ("max_extend", "—", "at most 3 extensions per end"),
-    ("seeds", "one run", "independent task draws; claims per seed"),
-    ("protocol", "Sec. 5 / App. B", "protocol=paper: 5 seeds"),
-    ev.SEED_ROW,
-]
+PROTOCOL = ev.protocol(NAME)
 __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"dim": integer(1), "n_tasks": integer(1), "condition": real(1.0), "scale": positive, "lam": positive,
           "inner_lr": positive, "nu": positive, "inner_steps": each(integer(1)),
           "cg_steps": each(integer(1), nonempty=False), "loss_inner_steps": integer(1), "outer_steps": integer(1),
-          "outer_lrs": each(positive), "max_extend": integer(0), "seeds": integer(1),
-          "protocol": choice("default", "paper"), "seed": integer(0)}
+          "outer_lrs": each(positive), "max_extend": integer(0)}
 
 
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from . import SeedsConfig, checked, choice, integer, nonnegative, positive, real
 from . import _evidence as ev
-from . import checked, choice, integer, nonnegative, positive, real
 from ._plot import band, pyplot, save_figure, suptitle
 
 NAME = "ftml-rainbow-digits"
@@ -40,9 +40,8 @@ BASELINES = METHODS[1:]
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
     n_tasks: int = 6
-    seeds: int = 2
     n_train: int = 200
     n_test: int = 100
     model: str = "mlp"
@@ -60,40 +59,11 @@ class Config:
     update_lr: float = 0.1
     update_steps: int = 30
     scales: str = "1.0"
-    protocol: str = "default"
-    seed: int = 0
 
 
 PAPER_PRESET = {"n_tasks": 56, "seeds": 3, "model": "cnn", "n_train": 300, "scales": "1.0,0.5"}
 
-PROTOCOL = [
-    ("n_tasks, scales", "56 tasks: 7 backgrounds × 2 scales (full, half) × 4 rotations, in random order",
-     "default: 6 tasks at full scale (a fast teaching run); protocol=paper: all 56 kinds once each, both scales "
-     "(half scale = 2×2 pooling of an 8×8 digit, which it barely survives)"),
-    ("n_train, n_test", "900 training images per task (MNIST), held-out test data",
-     "scikit-learn's 1797 8×8 digits (offline): 200 / 300 training points per task (900 × 56 tasks at "
-     "CPU speed would take hours), 100 test points; chunks disjoint while the images last"),
-    ("model, hidden, channels", "CNN: 5 conv layers of 32 3×3 filters, batch norm, ReLU, linear + softmax",
-     "MLP 192 → 16 → 10 (default) or a 2-layer CNN (8, 16 filters) without batch norm (protocol=paper): batch "
-     "statistics do not fit a flat-parameter MAML oracle; 8×8 inputs need fewer layers"),
-    ("n_per_step", "data arrives in batches of n (value not stated)", "25 points per arrival: datapoints to "
-     "threshold are resolved to 25"),
-    ("eval_n", "Fig. 3 centre: error after 100 datapoints", "100"),
-    ("threshold", "90 % accuracy", "70 %: 8×8 digits, a tiny model and at most 300 points rarely reach 90 % "
-     "(tasks that never reach it count n_train)"),
-    ("inner_lr, inner_steps", "App. C: 5 inner GD steps with α = 0.1", "the same"),
-    ("batch_size", "App. C: inner batch size 10 (MNIST)", "the same (D^tr and D^val minibatches of Eq. 5)"),
-    ("label_smoothing", "App. C: cross entropy with label smoothing ε = 0.1, also as the inner loss",
-     "the same, for every method"),
-    ("meta_steps, meta_lr", "Adam with default hyperparameters (N_meta not stated)", "N_meta = 5 GD steps of 0.1 "
-     "per arrival (olc's FTML uses GD); TOE and FTL train with the same budget and step (matched, not tuned, "
-     "as in the paper)"),
-    ("update_lr, update_steps", "Update-Procedure: N_grad GD steps of α on D_t (N_grad not stated)",
-     "30 steps of α = 0.1 for FTML, FTL + fine-tune and Scratch"),
-    ("seeds", "3 random seeds, standard error bands", "2 (default) / 3 (protocol=paper); mean ± s.e."),
-    ("protocol", "Sec. 6.1, App. C", "protocol=paper: 56 tasks, both scales, 3 seeds, the CNN, 300 points"),
-    ev.SEED_ROW,
-]
+PROTOCOL = ev.protocol(NAME)
 __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 SCALES = (1.0, 0.5)  # the digit scales rainbow_digits draws from
@@ -121,12 +91,11 @@ def _channels(value, key: str = "channels"):
     return vals
 
 
-CHECKS = {"n_tasks": integer(1), "seeds": integer(1), "n_train": integer(1), "n_test": integer(1),
-          "model": choice("mlp", "cnn"), "hidden": integer(1), "channels": _channels, "n_per_step": integer(1),
-          "eval_n": integer(1), "threshold": real(0.0, 1.0), "inner_lr": positive, "inner_steps": integer(1),
-          "batch_size": integer(1), "label_smoothing": nonnegative, "meta_steps": integer(1), "meta_lr": positive,
-          "update_lr": positive, "update_steps": integer(1), "scales": parse_scales,
-          "protocol": choice("default", "paper"), "seed": integer(0)}
+CHECKS = {"n_tasks": integer(1), "n_train": integer(1), "n_test": integer(1), "model": choice("mlp", "cnn"),
+          "hidden": integer(1), "channels": _channels, "n_per_step": integer(1), "eval_n": integer(1),
+          "threshold": real(0.0, 1.0), "inner_lr": positive, "inner_steps": integer(1), "batch_size": integer(1),
+          "label_smoothing": nonnegative, "meta_steps": integer(1), "meta_lr": positive, "update_lr": positive,
+          "update_steps": integer(1), "scales": parse_scales}
 
 
 def check(cfg: Config) -> None:

@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import SeedsConfig, checked, choice, each, integer, optional, positive, thin_curve
 from . import _evidence as ev
-from . import checked, choice, each, integer, optional, positive, thin_curve
 from ._plot import band, pyplot, save_figure, suptitle, symlog_regret
 
 NAME = "gpc-vs-lqr"
@@ -56,7 +56,7 @@ CONTROLLERS = ("gpc", "bandit-gpc", "lqr", "zero")
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
     """Defaults run in well under a minute on two cores."""
 
     T: int = 4000
@@ -70,37 +70,16 @@ class Config:
     systems: list[str] = field(default_factory=lambda: list(SYSTEMS))
     disturbances: list[str] = field(default_factory=lambda: list(DISTURBANCES))
     curve_points: int = 200
-    seeds: int = 2
-    protocol: str = "default"
-    seed: int = 0
 
 
 PAPER_PRESET = {"T": 20_000, "seeds": 5}
 
-PROTOCOL = [
-    ("T", "regret bounds for any T (Agarwal et al. 2019, Thm. 5: Õ(√T))", "4,000 rounds (default) / 20,000 "
-     "(protocol=paper)"),
-    ("H, lr, kappa_M", "H = O(log T) memory, η_t ∝ 1/√t, a ball of radius κ_M (constants not fixed)",
-     "H = 10, η_t = 0.01 / (scale² √t), κ_M = 5 (docs/control.md §6, §9 explain the choice)"),
-    ("bandit_H, bandit_kappa, bandit_lr", "Gradu et al. 2020 (BCO with memory, nonconvex-meta-optimization "
-     "Alg. 6): η ∝ T^-3/4", "H = 3, κ = 1, BanditGPC's default schedule"),
-    ("period", "sinusoidal disturbance (period not fixed)", "20 rounds"),
-    ("systems, disturbances", "teaching systems; i.i.d., periodic and adversarial disturbances",
-     "double integrator, inverted pendulum (linearised, scale 0.1), a random stable 3-state system; Gaussian, "
-     "sinusoidal, adaptive 'ascent' adversary"),
-    ("curve_points", "—", "points kept per curve (plots, sweeps)"),
-    ("seeds", "bounds hold for every disturbance sequence", "2 (default) / 5 (protocol=paper) disturbance draws; "
-     "mean ± s.e., claims graded per (system, seed)"),
-    ("protocol", "Agarwal et al. 2019; Gradu et al. 2020 (settings not in the five papers)",
-     "protocol=paper: T = 20,000 and 5 seeds"),
-    ev.SEED_ROW,
-]
+PROTOCOL = ev.protocol(NAME)
 __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"T": integer(1), "H": integer(1), "lr": positive, "bandit_H": integer(1), "bandit_kappa": positive,
-          "bandit_lr": optional(positive), "kappa_M": positive, "period": positive,
-          "systems": each(choice(*SYSTEMS)), "disturbances": each(choice(*DISTURBANCES)),
-          "curve_points": integer(1), "seeds": integer(1), "protocol": choice("default", "paper"), "seed": integer(0)}
+          "bandit_lr": optional(positive), "kappa_M": positive, "period": positive, "systems": each(choice(*SYSTEMS)),
+          "disturbances": each(choice(*DISTURBANCES)), "curve_points": integer(1)}
 
 
 def _system(name: str):

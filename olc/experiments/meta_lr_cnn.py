@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import EvidenceConfig, checked, choice, each, integer, positive
 from . import _evidence as ev
-from . import checked, choice, each, integer, positive
 from ._plot import pyplot, save_figure, suptitle
 from ._torch_training import train
 
@@ -38,37 +38,11 @@ EXTRAS = ("torch", "data")
 PRIMARY = "final_acc_gain_optimistic"
 METHODS = ("SGD", "meta-gradient", "optimistic meta-gradient")
 
-PROTOCOL = [
-    ("model", "ResNet-50 (Haiku ImageNet example)", "digits_cnn: 2 × (3×3 conv, ReLU, 2×2 max-pool) + linear, "
-     "1,898 parameters, float32", "laptop scale: the whole experiment runs in about a minute on 2 cores"),
-    ("data", "ImageNet", "scikit-learn 8×8 digits: 1,078 train / 269 validation / 450 test images",
-     "real images shipped offline (no download at run time)"),
-    ("baseline", "SGD with a fixed learning rate", "torch.optim.SGD, lr tuned", "same"),
-    ("update rule", "φ(x, w) = w ⊙ ∇f(x), element-wise learning rate", "φ = −lr · w ⊙ ∇f (MetaMomentumRule), "
-     "w_1 = 1, base lr = the tuned SGD lr", "explicit descent sign and base rate; the meta arms start as tuned SGD"),
-    ("standard meta-learning", "w_{t+1} = max{w_t − β∇f(x_t)⊙∇f(x_{t+1}), 0}",
-     "MetaGradientSGD(projection='greedy')", "App. C's update exactly"),
-    ("optimistic meta-learning", "App. C: prediction ∇f(x_{t+1}), Eq. 11",
-     "OptimisticMetaGradientSGD(hint='current', projection='greedy')", "App. C's update exactly"),
-    ("sgd_grid, meta_grid, max_extend", "lr (SGD) or meta-lr in {0.001, 0.01, 0.02, 0.05, 0.1}",
-     "extended geometrically (max_extend times) while the optimum is at an end; ∇f⊙∇f is ~1e-3 per entry here, so "
-     "Table 3's β would leave w at 1 (protocol=paper runs Table 3's grid for both, to show it)"),
-    ("tune_seeds", "best hyper-parameter over three runs", "best mean validation accuracy over the last quarter "
-     "of training, averaged over the tuning seeds (seed + 1000, ...; a divergence on any disqualifies the "
-     "value): no selection on the test set or the reported seeds; one tuning seed picked unstable values"),
-    ("n_seeds", "3 seeds, 95 % confidence intervals", "3 seeds, 95 % Student-t intervals; each claim counted per "
-     "seed and graded by the paired interval"),
-    ("T, batch", "ImageNet schedule", "200 minibatch steps of 32 (about 6 epochs): seconds, not days"),
-    ("eval_every", "top-1 test accuracy vs steps", "test accuracy every 10 steps"),
-    ("projection", "App. C: w_{t+1} = max{·, 0}", "'greedy' (App. C's clip)"),
-    ("channels", "ResNet-50", "digits_cnn filters (8, 16)"),
-    ("protocol", "Fig. 1 / App. C, Table 3", "protocol=paper: Table 3's sweep grid for SGD and the meta arms"),
-    ("seed", "not stated", "data split and the reported seeds seed … seed + n_seeds − 1"),
-]
+PROTOCOL = ev.protocol(NAME)
 
 
 @dataclass
-class Config:
+class Config(EvidenceConfig):
     T: int = 200
     batch: int = 32
     eval_every: int = 10
@@ -79,8 +53,6 @@ class Config:
     max_extend: int = 2
     projection: str = "greedy"
     channels: tuple[int, ...] = (8, 16)
-    protocol: str = "default"
-    seed: int = 0
 
 
 PAPER_PRESET = {"sgd_grid": (0.001, 0.01, 0.02, 0.05, 0.1), "meta_grid": (0.001, 0.01, 0.02, 0.05, 0.1)}
@@ -88,8 +60,7 @@ __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"T": integer(4), "batch": integer(1), "eval_every": integer(1), "n_seeds": integer(2),
           "tune_seeds": integer(1), "sgd_grid": each(positive), "meta_grid": each(positive), "max_extend": integer(0),
-          "projection": choice("lazy", "greedy"), "channels": each(integer(1)),
-          "protocol": choice("default", "paper"), "seed": integer(0)}
+          "projection": choice("lazy", "greedy"), "channels": each(integer(1))}
 
 
 def _data(seed):

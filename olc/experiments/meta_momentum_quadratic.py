@@ -37,8 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import SeedsConfig, checked, each, integer, nonnegative, positive
 from . import _evidence as ev
-from . import checked, choice, each, integer, nonnegative, positive
 from ._plot import pyplot, save_figure, suptitle
 
 NAME = "meta-momentum-quadratic"
@@ -53,9 +53,8 @@ PAIRS = (("Meta-Momentum", "Momentum"), ("Meta-AdaGrad", "AdaGrad"))  # Fig. 2: 
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
     n_problems: int = 5
-    seeds: int = 2
     iterations: int = 100
     lr_grid: tuple[float, ...] = (0.1, 0.3, 0.9, 3.0)
     w_init_grid: tuple[float, ...] = (0.0, 1.0, 10.0, 30.0)
@@ -65,8 +64,6 @@ class Config:
     max_extend: int = 3
     rate_dim: int = 100
     rate_T: int = 500
-    protocol: str = "default"
-    seed: int = 0
 
 
 #: protocol=paper: Table 2's full grids (decay rates read as described in the module docstring)
@@ -74,34 +71,14 @@ PAPER_PRESET = {"lr_grid": TABLE2["lr"], "w_init_grid": TABLE2["w_init"], "meta_
          "momentum_grid": tuple(sorted(round(1.0 - d, 6) for d in TABLE2["decay"] if d <= 1.0)),
          "ada_decay_grid": (0.0, *(d for d in TABLE2["decay"] if d <= 1.0)), "seeds": 2}
 
-PROTOCOL = [
-    ("n_problems", "5 sampled Q (Fig. 2 columns)", "same"),
-    ("seeds", "one draw of the 5 problems", "independent draws of n_problems Q each: claims are graded over every "
-     "(seed, Q)"),
-    ("iterations", "100", "same"),
-    ("lr_grid", "[.1, .3, .7, .9, 3, 5]", "default: a 4-point subset (seconds); extended while an optimum is at "
-     "its end"),
-    ("w_init_grid", "[0, .3, 1, 3, 10, 30]", "default: a subset that keeps AdaGrad's best Table 2 value (30)"),
-    ("meta_lr_grid", "[.001, .003, ..., 10, 30] (meta variants)", "default: a subset, extended at its ends"),
-    ("momentum_grid", "decay rate [.001, ..., 30] (baselines)", "read as momentum = 1 − decay, decay <= 1 (decay 1 = "
-     "GD, the trivial member); momentum's velocity starts at 0 (no w init)"),
-    ("ada_decay_grid", "decay rate [.001, ..., 30] (baselines)", "AdaGrad's accumulator Σ ← (1 − decay)Σ + g², decay "
-     "<= 1, plus decay 0 (plain AdaGrad, the trivial member)"),
-    ("max_extend", "not stated (fixed grid)", "an optimum at a grid end extends that axis geometrically, up to "
-     "max_extend steps; results say where each optimum sits"),
-    ("rate_dim, rate_T", "Thm. 3 / Cor. 1 (no experiment)", "a worst-case quadratic on which the rates show: λ "
-     "log-spaced in [1e-7, 1]"),
-    ("protocol", "App. B", "protocol=paper runs Table 2's full grids"),
-    ev.SEED_ROW,
-]
+PROTOCOL = ev.protocol(NAME)
 __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 #: iterations >= 2 (the momentum grid runs iterations - 1 steps); rate_T >= 10 (the rate is a slope
 #: fitted over t >= rate_T / 20, on at least a handful of points)
-CHECKS = {"n_problems": integer(1), "seeds": integer(1), "iterations": integer(2), "lr_grid": each(positive),
+CHECKS = {"n_problems": integer(1), "iterations": integer(2), "lr_grid": each(positive),
           "w_init_grid": each(nonnegative), "meta_lr_grid": each(positive), "momentum_grid": each(nonnegative),
-          "ada_decay_grid": each(nonnegative), "max_extend": integer(0), "rate_dim": integer(1),
-          "rate_T": integer(10), "protocol": choice("default", "paper"), "seed": integer(0)}
+          "ada_decay_grid": each(nonnegative), "max_extend": integer(0), "rate_dim": integer(1), "rate_T": integer(10)}
 
 
 def check(cfg: Config) -> None:

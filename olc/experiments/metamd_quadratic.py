@@ -56,8 +56,8 @@ import numpy as np
 
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
 from ..optim import Chain, Momentum, ScaleByAdam, Transform
+from . import SeedsConfig, checked, each, integer, nonnegative, optional, pair, positive, real
 from . import _evidence as ev
-from . import checked, choice, each, integer, nonnegative, optional, pair, positive, real
 from ._plot import pyplot, save_figure, suptitle
 
 NAME = "metamd-quadratic"
@@ -74,13 +74,13 @@ ROWS = ("top", "bottom")
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
+    seeds: int = 3
     """``k`` and ``meta_lr`` are ``(top, bottom)`` pairs (a float applies to both rows)."""
 
     flat_top: float = 0.15
     flat_bottom: float = 0.03
     rotation: float = 0.0
-    seeds: int = 3
     train_tasks: int = 6
     test_tasks: int = 8
     meta_steps: int = 40
@@ -100,47 +100,19 @@ class Config:
     max_extend: int = 8
     tol: float = 1e-3
     max_iter: int = 30_000
-    protocol: str = "default"
-    seed: int = 0
 
 
 PAPER_PRESET = {"seeds": 5}
 
-PROTOCOL = [
-    ("flat_top, flat_bottom", "'loss flatness by specifying the mean of Q00 and Q11' (values not given)",
-     "d1 = 0.15 / 0.03 (E[Q11] ≈ 0.023 / 0.0009, E[Q00] ≈ 1): the two rows of Fig. 1"),
-    ("rotation", "none (the C C^T family)", "0 reproduces the paper's family, which is nearly diagonal (see "
-     "results['near_diagonal']); 45 rotates it into a non-diagonal family (ablation)"),
-    ("seeds", "one test problem per row", "independent draws of the training and test tasks; mean ± s.e."),
-    ("train_tasks, test_tasks", "disjoint meta-train / meta-test sets (sizes not given)", "6 / 8 tasks per row"),
-    ("meta_steps, tasks_per_step", "Alg. 1, GD on M (counts not given)", "40 meta-steps of 4 tasks"),
-    ("horizon, unroll_tol", "train the base model to its argmin (Alg. 1 line 7)", "unroll until ||∇L|| <= 1e-4, "
-     "at most 30,000 steps"),
-    ("eta, k, meta_lr, meta_clip", "not given for this experiment", "tuned by hand (module docstring); the "
-     "hypergradient is ~400× larger on the flatter row, hence per-row k and meta_lr"),
-    ("m_init, m_min, m_max", "M positive (squared parameters)", "a box [0.005, 2] keeps M positive; m_init = 0.7 "
-     "(η/m² ≈ 1/(2E[Q00]))"),
-    ("ablation_horizon", "none", "optional: the same meta-training with a short fixed unroll (learns slow steps)"),
-    ("sgd_grid", "App. E: lr {0.1, 0.05, 0.01, 0.005, 0.001} (SGD, SGD-M)", "App. E's grid, extended "
-     "geometrically while the optimum is at an end (it is at the top edge on these quadratics); SGD-M's momentum "
-     "0.9, weight decay 0 (noiseless)"),
-    ("adam_grid", "App. E: lr {0.3, 0.2, 0.1, 0.01, 0.001}", "the same, extended at its ends"),
-    ("max_extend", "fixed grids", "at most 8 geometric extensions (×2 at least) per grid end"),
-    ("tol, max_iter", "'stopped when the norms of the gradient are smaller than the same threshold' (value not "
-     "given)", "||∇f|| <= 1e-3; runs that do not reach it within 30,000 steps count 30,000"),
-    ("protocol", "Sec. 5.1", "protocol=paper: 5 seeds (the paper's settings are otherwise not stated)"),
-    ev.SEED_ROW,
-]
+PROTOCOL = ev.protocol(NAME)
 __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
-CHECKS = {"flat_top": positive, "flat_bottom": positive, "rotation": real(), "seeds": integer(1),
-          "train_tasks": integer(1), "test_tasks": integer(1),
-          "meta_steps": integer(1), "tasks_per_step": integer(1), "horizon": integer(1),
-          "unroll_tol": optional(positive), "eta": positive, "k": pair(nonnegative, ROWS), "meta_lr": pair(positive, ROWS),
-          "meta_clip": optional(positive), "m_init": positive, "m_min": positive, "m_max": positive,
-          "ablation_horizon": optional(integer(1)), "sgd_grid": each(positive), "adam_grid": each(positive),
-          "max_extend": integer(0), "tol": positive, "max_iter": integer(1), "protocol": choice("default", "paper"),
-          "seed": integer(0)}
+CHECKS = {"flat_top": positive, "flat_bottom": positive, "rotation": real(), "train_tasks": integer(1),
+          "test_tasks": integer(1), "meta_steps": integer(1), "tasks_per_step": integer(1), "horizon": integer(1),
+          "unroll_tol": optional(positive), "eta": positive, "k": pair(nonnegative, ROWS),
+          "meta_lr": pair(positive, ROWS), "meta_clip": optional(positive), "m_init": positive, "m_min": positive,
+          "m_max": positive, "ablation_horizon": optional(integer(1)), "sgd_grid": each(positive),
+          "adam_grid": each(positive), "max_extend": integer(0), "tol": positive, "max_iter": integer(1)}
 
 
 def check(cfg: Config) -> None:

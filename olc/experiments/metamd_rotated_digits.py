@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import EvidenceConfig, checked, each, integer, positive, real
 from . import _evidence as ev
-from . import checked, choice, each, integer, positive, real
 from ._plot import pyplot, save_figure, suptitle
 from ._torch_training import train
 
@@ -39,35 +39,10 @@ PAPER_TABLE = {  # Table 1 (top): test accuracy (%) per held-out rotation, 3-lay
     "SGD": (92.23, 91.91, 92.57, 92.89, 92.73, 92.36), "SGD-M": (94.77, 94.64, 94.66, 94.67, 94.60, 94.47),
     "Adam": (92.96, 93.29, 93.51, 93.69, 93.67, 92.98), "MetaMD": (95.22, 95.18, 95.44, 95.34, 95.51, 95.12)}
 
-PROTOCOL = [
-    ("angles, n_train, n_val", "RotatedMNIST: MNIST rotated by 0/15/30/45/60/75°", "scikit-learn 8×8 digits rotated "
-     "by the same angles (scipy.ndimage.rotate, bilinear), one seeded split shared by all domains: 1,100 train / "
-     "300 validation / 397 test images, standardised per domain (offline, no download; same six domains)"),
-    ("hidden", "3-layer MLP", "digits_mlp 64 → 32 → 32 → 10 (ReLU), 3,466 parameters, float64: same depth, scaled "
-     "to 8×8 inputs"),
-    ("leave-one-out", "meta-train on 5 domains, meta-test on the held-out one, each domain in turn", "the same",
-     "the same"),
-    ("n_mix", "φ = max_j θᵀM_j²θ, N = 3 (eq. (6))", "the same (olc.torch.MetaMD)"),
-    ("horizon, task_batch", "train MetaMD to convergence", "30 full-batch mirror steps on 256 training images of one "
-     "domain, from a fresh random initialisation (a minute in total; docs/torch.md on short unrolls)"),
-    ("meta_steps, tasks_per_step, meta_lr, meta_clip, k", "Alg. 1, GD on M (meta-lr, k not given)",
-     "8 meta-steps of 2 tasks, meta-lr 10, meta-step clip 0.2, k = 1e-3"),
-    ("eta, m_init, m_min, m_max", "M positive (squared parameters)", "η = 0.25, box [0.35, 5], m_init = 0.5: the box "
-     "keeps η/m² <= 2 (short unrolls diverge above it); m_init makes η/m² = 1, SGD's tuned lr scale"),
-    ("sgd_grid, sgdm_grid, adam_grid, eta_grid, max_extend", "lr {0.1, 0.05, 0.01, 0.005, 0.001} (Adam {0.3 … "
-     "0.001}) and weight decay", "SGD {0.1, 0.3, 1}, SGD-M {0.03, 0.1, 0.3}, Adam {0.003, 0.01, 0.03}, MetaMD η "
-     "{0.083, 0.25, 0.75}; extended while the optimum is at an end; weight decay 0; chosen by validation accuracy "
-     "(App. E's grid had its optimum at the edge here; a common protocol tunes MetaMD's η too; protocol=paper uses "
-     "App. E's grids, extended)"),
-    ("T, batch, eval_every", "to convergence", "150 minibatch steps of 128 (≈ 17 epochs): seconds"),
-    ("n_seeds", "3 meta-test trials, mean ± std", "3 deployment seeds, mean ± std; claims counted per seed"),
-    ("protocol", "Sec. 5.2, Table 1, App. E", "protocol=paper: App. E's learning-rate grids (extended to interior "
-     "optima)"),
-    ("seed", "not stated", "split, meta-training and deployment seeds seed … seed + n_seeds − 1"),
-]
+PROTOCOL = ev.protocol(NAME)
 
 @dataclass
-class Config:
+class Config(EvidenceConfig):
     angles: tuple[int, ...] = (0, 15, 30, 45, 60, 75)
     hidden: tuple[int, ...] = (32, 32)
     n_train: int = 1100
@@ -93,8 +68,6 @@ class Config:
     adam_grid: tuple[float, ...] = (0.003, 0.01, 0.03)
     eta_grid: tuple[float, ...] = (0.083, 0.25, 0.75)
     max_extend: int = 2
-    protocol: str = "default"
-    seed: int = 0
 
 
 PAPER_PRESET = {"sgd_grid": (0.001, 0.005, 0.01, 0.05, 0.1), "sgdm_grid": (0.001, 0.005, 0.01, 0.05, 0.1),
@@ -106,8 +79,7 @@ CHECKS = {"angles": each(integer(0)), "hidden": each(integer(1)), "n_train": int
           "meta_steps": integer(1), "tasks_per_step": integer(1), "meta_lr": positive, "meta_clip": positive,
           "m_init": positive, "m_min": positive, "m_max": positive, "T": integer(1), "batch": integer(1),
           "eval_every": integer(1), "n_seeds": integer(1), "sgd_grid": each(positive), "sgdm_grid": each(positive),
-          "adam_grid": each(positive), "eta_grid": each(positive), "max_extend": integer(0),
-          "protocol": choice("default", "paper"), "seed": integer(0)}
+          "adam_grid": each(positive), "eta_grid": each(positive), "max_extend": integer(0)}
 
 
 def check(cfg):

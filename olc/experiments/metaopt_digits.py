@@ -32,21 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..learners.metaopt import M_KINDS
-from . import check_config, choice, integer, positive
-from ._evidence import (
-    SEED_ROW,
-    apply_protocol,
-    claim,
-    config_dict,
-    describe_positions,
-    fmt_se,
-    one_thread,
-    protocol_doc,
-    protocol_records,
-    report,
-    seed_list,
-    tune_grid,
-)
+from . import SeedsConfig, checked, choice, integer, positive
+from . import _evidence as ev
 from ._plot import band, pyplot, save_figure, suptitle
 
 NAME = "metaopt-digits"
@@ -60,7 +47,7 @@ NAMES = {"gd": "tuned GD", "momentum": "tuned momentum", "adamw": "tuned AdamW",
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
     N: int = 6
     T: int = 100
     H: int = 16
@@ -75,49 +62,19 @@ class Config:
     minibatch: int = 32
     grid: str = "wide"    # "e2": App. E.2's grids; "wide": larger AdamW/Mechanic lr (PROTOCOL); "small": tests
     max_extend: int = 3
-    seeds: int = 2
-    protocol: str = "default"
-    seed: int = 0
 
 
 #: protocol=paper: App. E.1/E.2's MNIST settings that fit here (the stochastic run shortened, see PROTOCOL)
-PAPER = {"N": 16, "T": 500, "H": 32, "meta_lr": 1e-4, "hidden": 100, "batch": 512, "T_stochastic": 1000,
+PAPER_PRESET = {"N": 16, "T": 500, "H": 32, "meta_lr": 1e-4, "hidden": 100, "batch": 512, "T_stochastic": 1000,
          "minibatch": 512, "seeds": 5, "grid": "e2"}
 
-PROTOCOL = [
-    ("N, T", "N = 16 episodes of T = 500 (MNIST)", "default 6 × 100 (seconds); protocol=paper as the paper"),
-    ("H, L", "H = 32, L = 2", "default H = 16 so that meta-steps start early in a T = 100 episode"),
-    ("M", "scalar M (App. E.1)", "same"),
-    ("base_lr", "initial learning rate η", "0.1"),
-    ("meta_lr", "Adam, lr 1e-4, betas (0.9, 0.999)", "default 1e-3 (far fewer meta-steps); protocol=paper 1e-4"),
-    ("hidden", "784-100-100-10 MLP (90K parameters)", "64-hidden-10 on 8×8 digits (one hidden layer)"),
-    ("batch", "fixed batch of 512 (deterministic setting)", "256 by default (1,347 training images)"),
-    ("reinit", "'the initializers selected at random'", "a fresh initialisation per episode"),
-    ("T_stochastic", "5,000 iterations (stochastic setting)", "200 by default; protocol=paper 1,000 (re-tuning "
-     "seven baselines over 5,000 steps does not fit the time budget here)"),
-    ("minibatch", "512", "32 by default; protocol=paper 512"),
-    ("grid", "App. E.2 grids (SGD, momentum, AdamW: lr, momentum, betas, weight decay; HGD β; Mechanic on the AdamW "
-     "grid; DoG, D-Adaptation untuned)", "'e2': the same lr / momentum / β1 / HGD-β grids, momentum 0 added (trivial "
-     "member), weight decay 0 (noiseless deterministic setting), β2 = 0.999; default 'wide': AdamW / Mechanic lr "
-     "4e-3 … 0.1 (E.2's 1e-4 … 1e-3 lies below this problem's optimum: AdamW was still at the top edge after 3 "
-     "extensions; Mechanic stays at the top edge: its scale starts at 1e-6, a larger base lr kept helping up to 370, "
-     "reported as EDGE); 'small' for tests"),
-    ("max_extend", "fixed grids", "an optimum at a grid end extends that axis (×2 steps) up to 3 times"),
-    ("seeds", "MNIST and CIFAR averaged over 5 trials", "default 2, protocol=paper 5; claims per seed"),
-    ("protocol", "App. E", "protocol=paper: the settings above"),
-    SEED_ROW,
-]
-__doc__ += protocol_doc(PROTOCOL, Config, PAPER)
+PROTOCOL = ev.protocol(NAME)
+__doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"N": integer(1), "T": integer(1), "H": integer(1), "L": integer(1), "M": choice(*M_KINDS),
           "base_lr": positive, "meta_lr": positive, "hidden": integer(1), "batch": integer(1),
           "T_stochastic": integer(1), "minibatch": integer(1), "grid": choice("e2", "wide", "small"),
-          "max_extend": integer(0), "seeds": integer(1), "protocol": choice("default", "paper"), "seed": integer(0)}
-
-
-def check(cfg: Config) -> Config:
-    """:data:`CHECKS`, then ``protocol=paper`` resolved."""
-    return apply_protocol(check_config(cfg, CHECKS), PAPER)
+          "max_extend": integer(0)}
 
 
 def _axes(kind="e2"):
@@ -220,8 +177,8 @@ def _tune(family, oracle, T, x0, cfg, gd_lr, game_seed=None):
                 runs[tuple(c.values())], cap[0] = (losses, last), min(cap[0], out[id(c)])
         return [out[id(c)] for c in configs]
 
-    t = tune_grid(score_many, axes, minimize=True, max_extend=cfg.max_extend, scales=scales, limits=limits,
-                  keep_table=False)
+    t = ev.tune_grid(score_many, axes, minimize=True, max_extend=cfg.max_extend, scales=scales, limits=limits,
+                     keep_table=False)
     return {**{k: t[k] for k in ("best", "position", "extended", "axes")},
             "run": (None, None) if t["best"] is None else runs[tuple(t["best"].values())]}
 
@@ -270,9 +227,9 @@ def _one_seed(cfg, seed, tick):
 
 
 def run(config: Config | None = None, progress=None) -> dict:
-    cfg = check(config or Config())  # before the (slow) imports
+    cfg = checked(config or Config())  # before the (slow) imports
 
-    seeds = seed_list(cfg.seed, cfg.seeds)
+    seeds = ev.seed_list(cfg.seed, cfg.seeds)
     bar = progress(3 * len(seeds), NAME) if progress else None
 
     def tick():
@@ -280,14 +237,14 @@ def run(config: Config | None = None, progress=None) -> dict:
             bar.update(1)
 
     try:
-        with one_thread():  # tiny models: threads only oversubscribe
+        with ev.one_thread():  # tiny models: threads only oversubscribe
             runs = [_one_seed(cfg, s, tick) for s in seeds]
     finally:
         if bar:
             bar.close()
-    res = {"config": config_dict(cfg), "protocol": protocol_records(PROTOCOL, Config, PAPER), "seeds": seeds,
+    res = {"config": ev.config_dict(cfg), "protocol": ev.protocol_records(PROTOCOL, Config, PAPER_PRESET), "seeds": seeds,
            "runs": runs, "n_params": runs[0]["n_params"]}
-    res["tuning_summary"] = {f"{setting}/{NAMES[f]}": describe_positions([r["tuning"][setting][f] for r in runs])
+    res["tuning_summary"] = {f"{setting}/{NAMES[f]}": ev.describe_positions([r["tuning"][setting][f] for r in runs])
                              for setting in ("deterministic", "stochastic") for f in BASELINES
                              if runs[0]["tuning"][setting][f]["axes"]}
     res["claims"] = grade_claims(res)
@@ -351,34 +308,34 @@ def grade_claims(res: dict) -> list[dict]:
         return f"{v:.3g}"
 
     return [
-        claim("During the first episode it [meta-opt] is worse than gradient descent.", where1,
-              "episode 1 final training loss of meta-opt is above tuned GD's, per seed",
-              "meta-opt vs tuned GD: " + "; ".join(f"{g(a)} vs {g(b)}" for a, b in first), [a > b for a, b in first],
-              paper_numbers="Fig. 1, episode 1"),
-        claim("After a handful of deterministic episodes it matches or outperforms many other baselines.", where1,
-              f"in the last episode meta-opt's final loss is <= 1.05 × that of at least half ({(n_b + 1) // 2}) of the "
-              f"{n_b} tuned olc baselines (GD, momentum, AdamW, HGD, DoG, D-Adaptation, Mechanic), per seed",
-              "matched or beaten: " + "; ".join(f"{c}/{n_b} ({', '.join(w) or 'none'})" for c, w in zip(counts, beaten))
-              + "; meta-opt / best baseline final loss " + "; ".join(f"{g(a)} / {g(b)}" for a, b in ratio),
-              [c >= (n_b + 1) // 2 for c in counts], paper_numbers="Fig. 1 (MNIST, CIFAR, WMT)"),
-        claim("The improvement across episodes is monotonic.", where1,
-              "each episode's cumulative training loss is <= 1.01 × the previous one's, per seed",
-              "episode losses " + "; ".join(", ".join(g(v) for v in e) for e in ep_sum), mono,
-              paper_numbers="Fig. 1"),
-        claim("The [meta-]parameters eventually converge.", where1,
-              "relative change of M over the last episode < 0.1, per seed", "relative change " + fmt_se(drift),
-              [d < 0.1 for d in drift], paper_numbers="Fig. 1"),
-        claim("Our method is able to outperform the non-adaptive baselines in terms of training loss [frozen M, "
-              "stochastic setting].", where2, "the full training loss after the stochastic run with the frozen M is "
-              "<= tuned GD's and tuned momentum's (re-tuned on the stochastic run), per seed",
-              "; ".join(", ".join(f"{k} {g(v) if v is not None else 'diverged'}" for k, v in s.items()
+        ev.claim("During the first episode it [meta-opt] is worse than gradient descent.", where1,
+                 "episode 1 final training loss of meta-opt is above tuned GD's, per seed",
+                 "meta-opt vs tuned GD: " + "; ".join(f"{g(a)} vs {g(b)}" for a, b in first), [a > b for a, b in first],
+                 paper_numbers="Fig. 1, episode 1"),
+        ev.claim("After a handful of deterministic episodes it matches or outperforms many other baselines.", where1,
+                 f"in the last episode meta-opt's final loss is <= 1.05 × that of at least half ({(n_b + 1) // 2}) of the "
+                 f"{n_b} tuned olc baselines (GD, momentum, AdamW, HGD, DoG, D-Adaptation, Mechanic), per seed",
+                 "matched or beaten: " + "; ".join(f"{c}/{n_b} ({', '.join(w) or 'none'})" for c, w in zip(counts, beaten))
+                 + "; meta-opt / best baseline final loss " + "; ".join(f"{g(a)} / {g(b)}" for a, b in ratio),
+                 [c >= (n_b + 1) // 2 for c in counts], paper_numbers="Fig. 1 (MNIST, CIFAR, WMT)"),
+        ev.claim("The improvement across episodes is monotonic.", where1,
+                 "each episode's cumulative training loss is <= 1.01 × the previous one's, per seed",
+                 "episode losses " + "; ".join(", ".join(g(v) for v in e) for e in ep_sum), mono,
+                 paper_numbers="Fig. 1"),
+        ev.claim("The [meta-]parameters eventually converge.", where1,
+                 "relative change of M over the last episode < 0.1, per seed", "relative change " + ev.fmt_se(drift),
+                 [d < 0.1 for d in drift], paper_numbers="Fig. 1"),
+        ev.claim("Our method is able to outperform the non-adaptive baselines in terms of training loss [frozen M, "
+                 "stochastic setting].", where2, "the full training loss after the stochastic run with the frozen M is "
+                 "<= tuned GD's and tuned momentum's (re-tuned on the stochastic run), per seed",
+                 "; ".join(", ".join(f"{k} {g(v) if v is not None else 'diverged'}" for k, v in s.items()
                                   if k == "meta-opt (frozen M)" or k in (NAMES[f] for f in NONADAPTIVE)) for s in sto),
-              beats_na, paper_numbers="Fig. 2"),
-        claim("On MNIST and CIFAR our method is able to generalize as well as the baselines.", where2,
-              "test accuracy with the frozen M is within 2 points of the best baseline's, per seed",
-              "meta-opt vs best baseline: " + "; ".join(f"{100 * (a['meta-opt (frozen M)'] or 0):.1f} vs "
+                 beats_na, paper_numbers="Fig. 2"),
+        ev.claim("On MNIST and CIFAR our method is able to generalize as well as the baselines.", where2,
+                 "test accuracy with the frozen M is within 2 points of the best baseline's, per seed",
+                 "meta-opt vs best baseline: " + "; ".join(f"{100 * (a['meta-opt (frozen M)'] or 0):.1f} vs "
                                                        f"{100 * b:.1f} %" for a, b in zip(acc, best_acc)), gen,
-              paper_numbers="Fig. 2 (test accuracy)"),
+                 paper_numbers="Fig. 2 (test accuracy)"),
     ]
 
 
@@ -397,10 +354,10 @@ def summary(results: dict) -> str:
         def cell(v, scale=1.0):
             ok = [scale * x for x in v if x is not None]
             div = len(v) - len(ok)
-            return (fmt_se(ok, 4) if ok else "") + (f" ({div} diverged)" if div else "")
+            return (ev.fmt_se(ok, 4) if ok else "") + (f" ({div} diverged)" if div else "")
 
         lines.append(f"| {m} | {cell(det)} | {cell(sto)} | {cell(acc, 100)} % |")
-    return report(results, "\n".join(lines))
+    return ev.report(results, "\n".join(lines))
 
 
 def _smooth(v, k=10):

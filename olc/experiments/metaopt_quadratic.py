@@ -54,8 +54,8 @@ import numpy as np
 
 from ..errors import DivergenceError
 from ..learners.metaopt import M_KINDS
+from . import SeedsConfig, checked, choice, each, integer, positive, real
 from . import _evidence as ev
-from . import checked, choice, each, integer, positive, real
 from ._plot import band, pyplot, save_figure, suptitle
 
 NAME = "metaopt-quadratic"
@@ -68,7 +68,7 @@ LABELS = {"adam": "Alg. 7 (Adam, constant step)", "convex": "Alg. 1 (OGD, consta
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
     N: int = 100
     T: int = 100
     n: int = 20
@@ -85,49 +85,22 @@ class Config:
     bandit_radius: float = 0.1
     problem: str = "quadratic"
     resample: bool = True
-    seeds: int = 2
     slope_from: float = 0.5
     starts: int = 3
     grid: str = "e2"
-    protocol: str = "default"
-    seed: int = 0
 
 
 #: protocol=paper: a longer horizon and more seeds (the paper has no quadratic experiment; Thm. 4 is asymptotic)
 PAPER_PRESET = {"N": 400, "seeds": 5, "algorithms": ALGORITHMS}
 
-PROTOCOL = [
-    ("N, T", "N episodes × T steps (Thm. 4: regret Õ((NT)^{3/4}) for Alg. 5; no quadratic experiment)",
-     "a long horizon so that the regret's growth is visible; protocol=paper: N = 400"),
-    ("n, problem, resample", "convex quadratics (Alg. 1's setting)", "random quadratics of dimension n, a new "
-     "problem every episode (or episode 0's again: the deterministic setting)"),
-    ("H, L", "H = 32, L = 2 (App. E.1)", "H = 8: episodes of T = 100 steps; L as the paper"),
-    ("M", "scalar M (App. E.1; Alg. 1: full matrices)", "scalar (diagonal and full available)"),
-    ("algorithms", "Alg. 1, Alg. 5 (theory), Alg. 7 (experiments)", "Alg. 7 (Adam, constant step) and Alg. 1 with "
-     "a decaying step by default; protocol=paper adds Alg. 1 with a constant step and Alg. 5"),
-    ("base_lr, weight_decay", "η, δ (App. E.1: tuned initial lr, δ = 0)", "η = 0.1, δ = 0"),
-    ("meta_lr", "Adam, lr 1e-4 (App. E.1)", "1e-3: far fewer meta-steps than the paper's 16 × 500"),
-    ("convex_lr, radius, radius_decay", "η_g (Alg. 1), the set 𝓜 (Alg. 5: ‖M^l‖ <= κ³(1−γ)^l)", "OGD step 1e-3 "
-     "(× t^-1/2 for convex-decay); ‖M^(h)‖ <= 0.3·0.5^(h−1) for Alg. 1 and Alg. 5 (a flat radius lets the bandit's "
-     "M sit where GD with η = 0.1 is unstable)"),
-    ("bandit_radius", "𝓜 of Alg. 5", "0.1·0.5^(h−1): the bandit's perturbed M diverges at 0.3 here"),
-    ("seeds", "not stated", "independent problem draws; claims per seed"),
-    ("slope_from", "sublinear = exponent < 1", "local slope of log R vs log k over k in [N/2, N]"),
-    ("starts", "—", "L-BFGS starts of the (non-convex) best-fixed-M comparator"),
-    ("grid", "App. E.2 grids for SGD / momentum", "'e2' (weight decay 0: noiseless) plus momentum 0 (the trivial "
-     "member), extended while the optimum is at an end; 'small' for tests"),
-    ("protocol", "—", "protocol=paper: N = 400, 5 seeds, all four algorithms"),
-    ev.SEED_ROW,
-]
+PROTOCOL = ev.protocol(NAME)
 __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"N": integer(1), "T": integer(1), "n": integer(1), "H": integer(1), "L": integer(1), "M": choice(*M_KINDS),
           "algorithms": each(choice(*ALGORITHMS)), "base_lr": positive, "weight_decay": real(0.0, 1.0),
           "meta_lr": positive, "convex_lr": positive, "radius": positive, "radius_decay": real(0.0, 1.0, lo_open=True),
-          "bandit_radius": positive,
-          "problem": choice("quadratic", "regression"), "seeds": integer(1), "slope_from": real(0.0, 1.0, hi_open=True),
-          "starts": integer(1), "grid": choice("e2", "small"), "protocol": choice("default", "paper"),
-          "seed": integer(0)}
+          "bandit_radius": positive, "problem": choice("quadratic", "regression"),
+          "slope_from": real(0.0, 1.0, hi_open=True), "starts": integer(1), "grid": choice("e2", "small")}
 
 
 

@@ -27,8 +27,8 @@ from ..errors import InvalidArgumentError
 from ..learners import AOFTRL, FKM, FTRL, OGD, BCOMemory, Hedge
 from ..optim import InverseSqrt
 from ..sets import Ball, Simplex
+from . import SeedsConfig, checked, integer, positive, thin_curve
 from . import _evidence as ev
-from . import checked, choice, integer, positive, thin_curve
 from ._plot import band, panel_grid, save_figure, suptitle, symlog_regret
 
 NAME = "oco-regret"
@@ -37,39 +37,26 @@ EXTRAS = ()
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
+    seeds: int = 3
     """Each run averages ``seeds`` games, with seeds ``seed·seeds, …, seed·seeds + seeds − 1`` (so runs
     with different ``seed`` never share a game; ``seed=0`` plays seeds ``0..seeds−1``). In a sweep over
     seeds use ``seeds=1``: one game per cell."""
 
     T: int = 10_000
     dim: int = 5
-    seeds: int = 3
     memory: int = 3
     radius: float = 1.0
-    protocol: str = "default"
-    seed: int = 0
 
 
 PAPER_PRESET = {"T": 100_000, "seeds": 5}
 
-PROTOCOL = [
-    ("T", "regret bounds hold for every T (anytime)", "10,000 rounds (default) / 100,000 (protocol=paper): the "
-     "slope is fitted over the last two decades"),
-    ("dim, radius", "any dimension; a ball of radius r", "d = 5, r = 1; gradients in [-1, 1]^d, so G = √d"),
-    ("memory", "nonconvex-meta-optimization Alg. 6: losses with memory H", "H = 3"),
-    ("seeds", "bounds hold for every sequence (no seeds)", "3 (default) / 5 (protocol=paper) games; mean ± s.e., "
-     "each claim graded per seed"),
-    ("protocol", "Zinkevich 2003 Thm. 1; optimistic-meta-gradients eq. (6); Hedge; FKM; Alg. 6",
-     "protocol=paper: T = 100,000 and 5 seeds"),
-    ev.SEED_ROW,
-]
+PROTOCOL = ev.protocol(NAME)
 __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 #: T >= 2: the regret exponent is a fitted slope (two rounds at least); dim >= 2: the drifting
 #: adversary rotates in the first two coordinates
-CHECKS = {"T": integer(2), "dim": integer(2), "seeds": integer(1), "memory": integer(1), "radius": positive,
-          "protocol": choice("default", "paper"), "seed": integer(0)}
+CHECKS = {"T": integer(2), "dim": integer(2), "memory": integer(1), "radius": positive}
 
 
 def check(cfg: Config) -> None:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import check_config, choice, each, integer, positive, real
-from ._evidence import apply_protocol, one_thread, protocol_doc, protocol_records
+from . import SeedsConfig, checked, choice, each, integer, positive, real
+from . import _evidence as ev
 from ._plot import pyplot, save_figure
 
 NAME = "seq-stability-cnn"
@@ -37,7 +37,7 @@ CONDITIONS = (("init", False), ("init", True), ("trained", False), ("trained", T
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
     seeds: int = 3                  # seeds cfg.seed, cfg.seed + 1, ... (paper: 10 trials; protocol=paper)
     T: int = 5                      # recorded steps: all T(T+1)/2 intervals are bracketed (--set T=20: 210)
     channels: tuple[int, ...] = (8, 16)
@@ -48,40 +48,16 @@ class Config:
     train_steps: int = 300          # "after training": this many steps of the same update first
     rtol: float = 1e-2              # relative gap of every interval's [lower, upper] (protocol=paper: 1e-3)
     hvp_dtype: str = "float32"      # Hessian-vector products ("float64" for full precision); bounds in float64
-    seed: int = 0
-    protocol: str = "default"       # "paper": 10 seeds, rtol 1e-3 (minutes per seed at 10^4 parameters)
 
 
 PAPER_PRESET = {"seeds": 10, "rtol": 1e-3}
 
-#: where the setting differs from the paper's and why (``_evidence.protocol_records`` rows: Config
-#: fields, the paper's setting, why; or setting, paper, olc, why for what is not a field)
-PROTOCOL = [
-    ("data", "MNIST", "scikit-learn digits (8x8)", "ships offline; no downloads at run time"),
-    ("channels, hidden", "'a small neural network' (Fig. 3; the MNIST workload is a 90K MLP)",
-     "a CNN (two conv blocks, dense widths hidden): 10,858 parameters by default, 111,562 with channels=16,32 "
-     "hidden=768 — the point is scale: >= 10^4 parameters, where the dense A_t no longer fits"),
-    ("seeds", "averaged over 10 trials", "run time (claims hold over >= 2 seeds); protocol=paper: 10"),
-    ("T", "not stated ('at the beginning of training')", "all T(T+1)/2 intervals are bounded; T=20: 210 intervals"),
-    ("batch", "512, fixed (deterministic setting)", "fixed as in the paper, smaller: each HVP costs a pass over it"),
-    ("lr, weight_decay", "not stated for Fig. 3 (grid delta <= 1e-3)",
-     "delta = 0 shows the sqrt(2) floor; delta > 0 large enough to act within T steps"),
-    ("train_steps", "only 'at the beginning of training'", "an extension: the same check after training"),
-    ("H_t", "mean value theorem per coordinate", "integral mean value, 1 Gauss-Legendre node + rank-one secant "
-     "correction (eq. (1) exact)", "a symmetric quadrature plus an exact fix"),
-    ("rtol, hvp_dtype", "exact (dense) norms", "Golub-Kahan-Lanczos brackets to this relative gap, float32 HVPs, bounds "
-     "in float64 (lower bounds attained by vectors); rtol 1e-2 needs ~40% fewer HVPs than 1e-3, moves kappa_upper "
-     "by < 0.1% and leaves decay class and rate unchanged"),
-    ("protocol", "Fig. 3, Def. 3, Assumption 2", "protocol=paper: 10 seeds, rtol 1e-3"),
-    ("seed", "not stated", "initialisations seed … seed + seeds − 1; the fixed batch is drawn with seed"),
-]
-__doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
+PROTOCOL = ev.protocol(NAME)
+__doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
-CHECKS = {"seeds": integer(1), "T": integer(1), "channels": each(integer(1)),
-          "hidden": each(integer(1), nonempty=False), "batch": integer(1), "lr": positive,
-          "weight_decay": real(0.0, 1.0, lo_open=True), "train_steps": integer(1),
-          "rtol": real(0.0, 1.0, lo_open=True, hi_open=True), "hvp_dtype": choice("float32", "float64"),
-          "seed": integer(0), "protocol": choice("default", "paper")}
+CHECKS = {"T": integer(1), "channels": each(integer(1)), "hidden": each(integer(1), nonempty=False),
+          "batch": integer(1), "lr": positive, "weight_decay": real(0.0, 1.0, lo_open=True), "train_steps": integer(1),
+          "rtol": real(0.0, 1.0, lo_open=True, hi_open=True), "hvp_dtype": choice("float32", "float64")}
 
 
 def _key(phase, wd):
@@ -89,7 +65,7 @@ def _key(phase, wd):
 
 
 def run(config: Config | None = None, progress=None) -> dict:
-    cfg = apply_protocol(check_config(config or Config(), CHECKS), PAPER_PRESET)   # before the (slow) imports
+    cfg = checked(config or Config())   # before the (slow) imports
     if len(cfg.channels) != 2:
         from ..errors import InvalidArgumentError
 
@@ -106,7 +82,7 @@ def run(config: Config | None = None, progress=None) -> dict:
     hvp_dtype = torch.float32 if cfg.hvp_dtype == "float32" else torch.float64
     bar = progress(cfg.seeds * len(CONDITIONS), NAME) if progress else None
     per = {_key(p, w): [] for p, w in CONDITIONS}
-    with one_thread():              # small batched HVPs, Krylov vector work: threads only oversubscribe
+    with ev.one_thread():              # small batched HVPs, Krylov vector work: threads only oversubscribe
         _conditions(cfg, X, y, data, hvp_dtype, per, bar)
     n_params = per["init_wd0"][0]["n_params"]
     conditions = {k: _aggregate(v) for k, v in per.items()}
@@ -124,7 +100,7 @@ def run(config: Config | None = None, progress=None) -> dict:
     return {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.__dict__.items()},
             "n_params": int(n_params), "state_dim": int(3 * n_params), "dense_stack_bytes": dense_bytes,
             "conditions": conditions, "runs": per, "claims": claims,
-            "protocol": protocol_records(PROTOCOL, Config, PAPER_PRESET),
+            "protocol": ev.protocol_records(PROTOCOL, Config, PAPER_PRESET),
             "metrics": metrics, "curves": curves, "paper_kappa": 2.0}
 
 

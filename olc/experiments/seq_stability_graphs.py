@@ -30,8 +30,8 @@ import numpy as np
 
 from ..backend import BACKENDS
 from ..systems.networks import REAL_GRAPHS
+from . import SeedsConfig, checked, choice, each, integer, real
 from . import _evidence as ev
-from . import checked, choice, each, integer, real
 from ._plot import pyplot, save_figure, suptitle
 
 NAME = "seq-stability-graphs"
@@ -44,7 +44,8 @@ SCENARIOS = ("static", "switching", "failures")
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
+    seeds: int = 3
     """Defaults run in a few seconds on two cores."""
 
     graphs: list[str] = field(default_factory=lambda: ["karate", "florentine", "les-miserables", "davis"])
@@ -53,30 +54,16 @@ class Config:
     n_modes: int = 3
     switch_prob: float = 0.2
     p_fail: float = 0.3
-    seeds: int = 3
-    protocol: str = "default"
-    seed: int = 0
     backend: str = "numpy"    # interval norms: "numpy" (log-scaled reference) or a kernel: "numba", "cupy", "auto"
 
 
 PAPER_PRESET = {"seeds": 10, "T": 200}
 
-PROTOCOL = [
-    ("graphs", "Def. 3 is stated for any LTV system (no graphs in the paper)", "networkx's real graphs: karate, "
-     "florentine, les-miserables, davis"),
-    ("T, max_length", "all intervals I ⊆ [T]", "T = 100 (200 under protocol=paper), intervals up to 50 steps"),
-    ("n_modes, switch_prob", "—", "3 random edge-disjoint sub-graphs, Markov switching with probability 0.2"),
-    ("p_fail", "—", "each edge fails with probability 0.3 per step"),
-    ("seeds", "—", "3 (default) / 10 (protocol=paper) draws of the schedules and failures"),
-    ("protocol", "nonconvex-meta-optimization Def. 3", "protocol=paper: 10 seeds, T = 200"),
-    ev.SEED_ROW,
-    ("backend", "—", "numpy reference for the interval norms"),
-]
+PROTOCOL = ev.protocol(NAME)
 __doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
 CHECKS = {"graphs": each(choice(*REAL_GRAPHS)), "T": integer(1), "max_length": integer(1), "n_modes": integer(1),
-          "switch_prob": real(0.0, 1.0), "p_fail": real(0.0, 1.0), "seeds": integer(1),
-          "protocol": choice("default", "paper"), "seed": integer(0), "backend": choice("auto", *BACKENDS)}
+          "switch_prob": real(0.0, 1.0), "p_fail": real(0.0, 1.0), "backend": choice("auto", *BACKENDS)}
 
 
 def _modes(G, n_modes, rng):

@@ -33,8 +33,8 @@ import numpy as np
 
 from ..backend import BACKENDS
 from ..systems.stability import NORMS
-from . import check_config, choice, integer, positive, real
-from ._evidence import apply_protocol, claim, config_dict, fmt_se, protocol_doc, protocol_records, report, seed_list
+from . import SeedsConfig, checked, choice, integer, positive, real
+from . import _evidence as ev
 from ._plot import pyplot, save_figure, suptitle
 
 NAME = "seq-stability-mlp"
@@ -43,7 +43,7 @@ EXTRAS = ("torch", "data")
 
 
 @dataclass
-class Config:
+class Config(SeedsConfig):
     seeds: int = 3
     T: int = 30
     hidden: int = 3
@@ -52,31 +52,16 @@ class Config:
     weight_decay: float = 0.0
     form: str = "gd"          # the reading of eq. (2): "gd" (Alg. 4's update) or "delayed" (eq. (2) verbatim)
     norm: str = "spectral"    # exact (SVD); "power" = seeded power iteration (lower bound), "fro" (upper bound)
-    seed: int = 0
     backend: str = "numpy"    # interval norms: "numpy" (log-scaled reference) or a kernel: "numba", "cupy", "auto"
-    protocol: str = "default"
 
 
 PAPER_PRESET = {"seeds": 10}
 
-PROTOCOL = [
-    ("seeds", "averaged over 10 trials", "3 initialisations (default) / 10 (protocol=paper); κ, γ per seed"),
-    ("T", "'at the beginning of training' (length not stated)", "the first 30 steps"),
-    ("hidden, batch", "'a small neural network' (architecture and data not stated)", "ReLU MLP 16 → 3 → 10 on 256 "
-     "scikit-learn digits pooled to 4×4 (A_t is 3n × 3n: n must stay small)"),
-    ("lr, weight_decay", "η, δ of eq. (2) (values not stated)", "η = 0.1, δ = 0 (the caveat in the docstring)"),
-    ("form", "eq. (2) / Alg. 4", "'gd': Alg. 4's update (the reading used for the LTV identity)"),
-    ("norm", "spectral norm", "exact spectral norm (SVD)"),
-    ("backend", "—", "numpy reference for the interval norms"),
-    ("protocol", "Fig. 3, Def. 3, Assumption 2", "protocol=paper: 10 seeds"),
-    ("seed", "not stated", "seeds of the run: seed·seeds … seed·seeds + seeds − 1 (initialisations); the data batch "
-     "is drawn with seed"),
-]
-__doc__ += protocol_doc(PROTOCOL, Config, PAPER_PRESET)
+PROTOCOL = ev.protocol(NAME)
+__doc__ += ev.protocol_doc(PROTOCOL, Config, PAPER_PRESET)
 
-CHECKS = {"seeds": integer(1), "T": integer(1), "hidden": integer(1), "batch": integer(1), "lr": positive,
-          "weight_decay": real(0.0, 1.0), "form": choice("gd", "delayed"), "norm": choice(*NORMS),
-          "seed": integer(0), "backend": choice("auto", *BACKENDS), "protocol": choice("default", "paper")}
+CHECKS = {"T": integer(1), "hidden": integer(1), "batch": integer(1), "lr": positive, "weight_decay": real(0.0, 1.0),
+          "form": choice("gd", "delayed"), "norm": choice(*NORMS), "backend": choice("auto", *BACKENDS)}
 
 
 def _pooled_digits(cfg):
@@ -90,7 +75,7 @@ def _pooled_digits(cfg):
 
 
 def run(config: Config | None = None, progress=None) -> dict:
-    cfg = apply_protocol(check_config(config or Config(), CHECKS), PAPER_PRESET)  # before the (slow) imports
+    cfg = checked(config or Config())  # before the (slow) imports
 
     import torch
 
@@ -98,13 +83,12 @@ def run(config: Config | None = None, progress=None) -> dict:
     from ..oracles.data import digits_mlp
     from ..systems.optimization import OptimizationSystem
     from ..systems.stability import sequential_stability
-    from ._evidence import one_thread
 
     X, y = _pooled_digits(cfg)
-    seeds = seed_list(cfg.seed, cfg.seeds)
+    seeds = ev.seed_list(cfg.seed, cfg.seeds)
     bar = progress(len(seeds), NAME) if progress else None
     per_run, logs, losses = [], [], []
-    with one_thread():  # tiny matrices: BLAS and torch threads only oversubscribe
+    with ev.one_thread():  # tiny matrices: BLAS and torch threads only oversubscribe
         for s in seeds:
             module = digits_mlp(hidden=(cfg.hidden,), in_dim=16, seed=s)
             oracle = TorchOracle(module, torch.nn.CrossEntropyLoss(), X, y, name="digits16-mlp")
@@ -123,7 +107,7 @@ def run(config: Config | None = None, progress=None) -> dict:
     kappa_m, gamma_m = _kappa_gamma(lengths, mean_curve)
     seed_kg = [_kappa_gamma(lengths, r.mean_decay) for r in per_run]
     res = {
-        "config": config_dict(cfg), "protocol": protocol_records(PROTOCOL, Config, PAPER_PRESET), "seeds": seeds,
+        "config": ev.config_dict(cfg), "protocol": ev.protocol_records(PROTOCOL, Config, PAPER_PRESET), "seeds": seeds,
         "n_params": int(oracle.dim), "lengths": lengths.tolist(), "mean_decay": mean_curve.tolist(),
         "worst_decay": worst_curve.tolist(),
         "per_run": [{"seed": s, "kappa": r.kappa, "gamma": r.gamma, "worst_interval": list(r.worst_interval),
@@ -161,21 +145,21 @@ def grade_claims(res: dict) -> list[dict]:
     pr = res["per_run"]
     ks, gs, ds = [r["kappa_mean"] for r in pr], [r["gamma_mean"] for r in pr], [r["decay_ratio"] for r in pr]
     return [
-        claim("Decay of spectral norm of ‖∏ A_t‖ as a function of |r − s| ... at the beginning of training.",
-              "Fig. 3", "the mean norm over intervals of length T is below that of length 1 (decay ratio < 1), per "
-              "seed", f"decay ratio ‖∏‖(|I| = T) / ‖∏‖(|I| = 1) {fmt_se(ds)} (T = {res['config']['T']})",
-              [d < 1 for d in ds], paper_numbers="a decaying curve"),
-        claim("Assumption 2 is satisfied in this instance with a value of κ ≈ 2.0.", "Fig. 3 / Assumption 2",
-              "the 'bound' rule's (κ, γ) of the seed's mean curve has γ > 0 and 1 <= κ <= 3, per seed",
-              f"κ {fmt_se(ks)}, γ {fmt_se(gs)}; κ of every interval of every run {res['kappa_worst']:.3g}",
-              [g > 0 and 1 <= k <= 3 for k, g in zip(ks, gs)], paper_numbers="κ ≈ 2.0",
-              note="caveat: the curve is nearly flat (decay ratio above), and for a flat curve the 'bound' rule's "
+        ev.claim("Decay of spectral norm of ‖∏ A_t‖ as a function of |r − s| ... at the beginning of training.",
+                 "Fig. 3", "the mean norm over intervals of length T is below that of length 1 (decay ratio < 1), per "
+                 "seed", f"decay ratio ‖∏‖(|I| = T) / ‖∏‖(|I| = 1) {ev.fmt_se(ds)} (T = {res['config']['T']})",
+                 [d < 1 for d in ds], paper_numbers="a decaying curve"),
+        ev.claim("Assumption 2 is satisfied in this instance with a value of κ ≈ 2.0.", "Fig. 3 / Assumption 2",
+                 "the 'bound' rule's (κ, γ) of the seed's mean curve has γ > 0 and 1 <= κ <= 3, per seed",
+                 f"κ {ev.fmt_se(ks)}, γ {ev.fmt_se(gs)}; κ of every interval of every run {res['kappa_worst']:.3g}",
+                 [g > 0 and 1 <= k <= 3 for k, g in zip(ks, gs)], paper_numbers="κ ≈ 2.0",
+                 note="caveat: the curve is nearly flat (decay ratio above), and for a flat curve the 'bound' rule's "
                    "(κ, γ) is set by the horizon T (κ²(1−γ)^T ≈ ‖∏‖): κ ≈ 2 is then not independent evidence"),
     ]
 
 
 def summary(results: dict) -> str:
-    return report(results, f"seeds={results['config']['seeds']}, n={results['n_params']} parameters (A_t is "
+    return ev.report(results, f"seeds={results['config']['seeds']}, n={results['n_params']} parameters (A_t is "
             f"{3 * results['n_params']}×{3 * results['n_params']}), T={results['config']['T']}: "
             f"kappa (mean curve, Fig. 3) = {results['kappa_mean']:.3g} with gamma = {results['gamma_mean']:.3g}; "
             f"kappa (every interval of every run) = {results['kappa_worst']:.3g} with gamma = "

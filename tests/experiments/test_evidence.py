@@ -4,6 +4,7 @@ flip the verdict); seeds and statistics."""
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,6 +35,22 @@ def test_protocol_names_every_config_field(name):
     recs = ev.protocol_records(mod.PROTOCOL, mod.Config, getattr(mod, "PAPER_PRESET", {}))
     assert all(r["paper"] and r["why"] for r in recs)
     assert "| setting | paper | olc (default) | olc (protocol=paper) | why |" in ev.protocol_markdown(recs)
+
+
+def test_protocol_tables_are_shipped_data_of_registered_experiments():
+    """Every protocols/*.toml belongs to an experiment that reads it, with only the known row keys."""
+    from importlib.resources import files
+
+    tomllib = pytest.importorskip("tomllib")
+
+    tables = {p.name[:-5]: p for p in files(ev.__package__).joinpath("protocols").iterdir() if p.name.endswith(".toml")}
+    assert set(tables) <= set(NAMES), sorted(set(tables) - set(NAMES))
+    for name, path in tables.items():
+        rows = tomllib.loads(path.read_text("utf-8"))["row"]
+        assert all(list(r) in (["fields", "paper", "olc"], ["fields", "paper", "olc", "why"], ["shared"]) for r in rows)
+        assert ev.protocol(name) == [ev.SHARED_ROWS[r["shared"]] if "shared" in r else tuple(r.values()) for r in rows]
+    setup_cfg = Path(__file__).resolve().parents[2] / "setup.cfg"
+    assert "olc.experiments = protocols/*.toml" in setup_cfg.read_text()  # a non-editable install ships them
 
 
 @pytest.mark.parametrize("name", NAMES)

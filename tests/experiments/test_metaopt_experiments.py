@@ -48,7 +48,7 @@ def test_metaopt_digits_small(tmp_path, sweep_ready):
     assert np.isfinite(run["stochastic_full_train_loss"]["meta-opt (frozen M)"])
     assert res["metrics"]["claims_holding"] == sum(c["holds"] for c in res["claims"])
     assert all(c["holds_in"].endswith("/1 seed") for c in res["claims"])
-    assert module.check(module.Config(protocol="paper")).grid == "e2" != module.Config().grid  # App. E.2's grids
+    assert experiments.checked(module.Config(protocol="paper")).grid == "e2" != module.Config().grid  # App. E.2's grids
 
 
 def test_seq_stability_mlp_small(tmp_path, sweep_ready):
