@@ -94,8 +94,8 @@ def tune_grid(score_many, axes: dict, *, minimize: bool = True, max_extend: int 
     max_extend : int
         The most extensions of one axis.
     scales : dict, optional
-        ``{name: "log"`` (default: geometric steps), ``"log1m"`` (geometric in ``1 − value``: momenta, decay
-        rates below 1) or ``"fixed"`` (never extended)``}``.
+        ``{name: scale}``: ``"log"`` (default: geometric steps), ``"log1m"`` (geometric in ``1 − value``:
+        momenta, decay rates below 1) or ``"fixed"`` (never extended).
     limits : dict, optional
         ``{name: (lo, hi)}``, the domain; an optimum at a limit (or at 0 on a log axis) is ``"boundary"``.
     keep_table : bool
