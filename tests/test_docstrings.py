@@ -8,6 +8,7 @@ private ``_name`` ones) documented in ``Parameters`` (a class documents its cons
 the class docstring; a dataclass may list its fields under ``Attributes``). A method without a docstring of its own is
 checked against the one it inherits (the one Sphinx shows).
 
+An experiment module's contract names (``CONTRACT``) are documented once, by :mod:`olc.experiments`.
 Subpackages not converted yet are listed in ``PENDING``; remove one from the list once it is.
 """
 
