@@ -26,6 +26,7 @@ NEEDS_EXAMPLE = [
     "olc.game", "olc.sets", "olc.losses", "olc.errors", "olc.optim", "olc.systems", "olc.provenance",
     "olc.backend", "olc.testing", "olc.sweeps", "olc.plot", "olc.oracles", "olc.tasks", "olc.torch",
     "olc.comparators", "olc.kernels", "olc.learners", "olc.systems.control", "olc.meta", "olc.games",
+    "olc.experiments",
 ]
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 _NUMPY2 = int(np.__version__.split(".")[0]) >= 2

@@ -1,29 +1,50 @@
 """Named experiments: one module per experiment, found automatically.
 
-An experiment module defines ``NAME`` (the name used by ``olc run NAME``), ``Config`` (a
-dataclass whose defaults finish in seconds on two cores), ``CHECKS`` (the constraints on the
-``Config`` fields, see :func:`check_config`), ``run(config, progress=None) -> dict``
-(JSON-serialisable results; it starts with ``cfg = checked(config or Config())``, see :func:`checked`)
-and ``plot(results, outdir) -> list[str]`` (PNG paths; optional). A reproduction also declares
-``PAPER_PRESET`` (the fields that ``--set protocol=paper`` changes, with the paper's values).
+An experiment module defines ``NAME`` (the name used by ``olc run NAME``), ``Config`` (a dataclass whose
+defaults finish in seconds on two cores; its fields are documented by the module's ``PROTOCOL`` table),
+``CHECKS`` (the constraints on the ``Config`` fields, see :func:`check_config`), ``run`` (it starts with
+``cfg = checked(config or Config())``, see :func:`checked`) and optionally ``summary``, ``plot``,
+``grade_claims`` and ``check``. A reproduction also declares ``PAPER_PRESET`` (the fields that
+``--set protocol=paper`` changes, with the paper's values).
 
 Modules used in sweeps (``olc sweep``) also declare ``PRIMARY`` (the key of their main metric) and
-``EXTRAS`` (the setup.cfg extras they need: ``("torch", "data")``; ``()`` for the core install),
-and their results contain ``"metrics"`` (``{name: float}``, scalars of this run's ``cfg.seed``) and
-``"curves"`` (``{name: list of floats}``); ``"curve_x"`` (``{name: list}``, the x positions of a
-curve) is optional. Every ``Config`` has a ``seed: int`` field: a reproduction's ``Config`` subclasses
-:class:`EvidenceConfig` (``protocol``, ``seed``) or :class:`SeedsConfig` (also ``seeds``), whose fields come
-first and whose rules :func:`checked` applies with the module's ``CHECKS``.
+``EXTRAS`` (the setup.cfg extras they need: ``("torch", "data")``; ``()`` for the core install). A reproduction's ``Config``
+subclasses :class:`EvidenceConfig` (``protocol``, ``seed``) or :class:`SeedsConfig` (also ``seeds``), whose fields
+come first and whose rules :func:`checked` applies with the module's ``CHECKS``.
 
-A module whose fields constrain each other (``memory <= T``) also defines ``check(cfg)``, which
-raises on a broken relation (each error naming a field); :func:`checked` calls it last.
+Parameters
+----------
+config : Config, optional
+    ``run(config, progress=None) -> dict``: the settings (``None``: the defaults). The results are
+    JSON-serialisable and contain ``"metrics"`` (``{name: float}``, scalars of this run's ``cfg.seed``,
+    every ``Config`` has a ``seed: int`` field), ``"curves"`` (``{name: list of floats}``) and optionally
+    ``"curve_x"`` (``{name: list}``, the x positions of a curve).
+progress : callable, optional
+    ``progress(total, name)`` returns a bar with ``update()`` and ``close()`` (tqdm's); ``None``: silent.
+results, res : dict
+    What ``run`` returned: ``summary(results) -> str`` (a text table), ``plot(results, outdir) -> list[str]``
+    (the PNG paths) and ``grade_claims(res) -> list[dict]`` (the paper's claims, see ``_evidence.claim``).
+outdir : str
+    The folder ``plot`` writes its PNGs into.
+cfg : Config
+    ``check(cfg)``, for a module whose fields constrain each other (``memory <= T``): raises on a broken
+    relation (each error naming a field) or returns a replacement ``cfg``; :func:`checked` calls it last.
 
-``CHECKS`` maps a field name to a rule ``rule(value, key)`` that raises an :mod:`olc.errors`
-exception naming ``key`` (the ``--set`` key), the value received and what was expected; the
-builders below make the usual ones compactly::
+Examples
+--------
+``CHECKS`` maps a field name to a rule ``rule(value, key)`` that raises an :mod:`olc.errors` exception
+naming ``key`` (the ``--set`` key), the value received and what was expected; the builders below make
+the usual ones compactly (``CHECKS = {"T": integer(2), "lr": positive, "p": real(0.0, 1.0), "names":
+each(choice("a", "b")), "tol": optional(positive), "k": pair(nonnegative), "seed": integer(0)}``):
 
-    CHECKS = {"T": integer(2), "lr": positive, "p": real(0.0, 1.0), "names": each(choice("a", "b")),
-              "tol": optional(positive), "k": pair(nonnegative), "seed": integer(0)}
+>>> from dataclasses import dataclass
+>>> @dataclass
+... class Config:
+...     T: int = 0
+>>> check_config(Config(), {"T": integer(1)})
+Traceback (most recent call last):
+...
+olc.errors.InvalidArgumentError: T: expected an integer >= 1, got 0
 """
 
 from __future__ import annotations
@@ -95,8 +116,13 @@ def _import(modname: str, name: str):
 
 
 def get(name: str):
-    """The experiment module called ``name`` (a registered name, see :func:`registry`, or the dotted
-    path of an importable module with ``NAME``, ``Config`` and ``run``: your own experiments)."""
+    """The experiment module called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered name (see :func:`registry`) or the dotted path of a module with ``NAME``, ``Config``, ``run``.
+    """
     if not isinstance(name, str):
         raise InvalidArgumentError(f"experiment: expected a name (str), got {name!r:.60} ({type(name).__name__})")
     reg = registry()
@@ -121,19 +147,35 @@ def get(name: str):
 
 
 def extras_of(module) -> tuple[str, ...]:
-    """The setup.cfg extras an experiment module declares in ``EXTRAS`` (``()`` when none)."""
+    """The setup.cfg extras experiment ``module`` declares in ``EXTRAS`` (``()`` when none).
+
+    Parameters
+    ----------
+    module : module
+    """
     return tuple(getattr(module, "EXTRAS", ()))
 
 
 def require_extras_of(module) -> None:
-    """Raise :class:`olc.errors.MissingExtraError` (with the install command) when an extra the
-    experiment declares is not installed."""
+    """Raise :class:`olc.errors.MissingExtraError` (with the install command) when an extra declared
+    by experiment ``module`` is not installed.
+
+    Parameters
+    ----------
+    module : module
+    """
     require_extras(extras_of(module), f"experiment {module.NAME}")
 
 
 def thin_curve(curve, n: int = 200) -> tuple[list[int], list[float]]:
-    """At most ``n`` evenly spaced points of ``curve`` (first and last included): ``(indices, values)``,
-    as lists for the results' ``"curve_x"`` and ``"curves"``."""
+    """``(indices, values)`` of ``n`` evenly spaced points, as lists for the results' ``"curve_x"``/``"curves"``.
+
+    Parameters
+    ----------
+    curve : array_like
+    n : int
+        The most points kept (the first and last included).
+    """
     import numpy as np
 
     curve = np.asarray(curve, float)
@@ -143,10 +185,16 @@ def thin_curve(curve, n: int = 200) -> tuple[list[int], list[float]]:
 
 # ------------------------------------------------------------------------------ checks of Config fields
 def check_config(cfg, rules: Mapping[str, Rule]):
-    """Apply ``rules`` (field name -> ``rule(value, key)``) to the fields of ``cfg``; return ``cfg``.
+    """Apply ``rules`` to the fields of ``cfg``; return ``cfg``.
 
     Call it first thing in ``run`` so that a bad value fails before any computation, with an
     error that names the field (the ``--set`` key), the value and what was expected.
+
+    Parameters
+    ----------
+    cfg : Config
+    rules : Mapping
+        Field name -> ``rule(value, key)``.
     """
     for key, rule in rules.items():
         rule(getattr(cfg, key), key)
@@ -154,10 +202,15 @@ def check_config(cfg, rules: Mapping[str, Rule]):
 
 
 def checked(cfg):
-    """``cfg`` checked as the experiment module of its ``Config`` declares: its ``CHECKS`` (see
-    :func:`check_config`), then ``protocol=paper`` resolved with its ``PAPER_PRESET`` (fields still at
-    their defaults take the paper's values), then its ``check(cfg)`` (relations between fields; it
-    raises, or returns a replacement ``cfg``). :func:`make_config` and every ``run`` call it first."""
+    """``cfg`` checked as its experiment module declares; :func:`make_config` and every ``run`` call it first.
+
+    Parameters
+    ----------
+    cfg : Config
+        Checked by its module's ``CHECKS`` (see :func:`check_config`), then ``protocol=paper`` resolved
+        with its ``PAPER_PRESET`` (fields still at their defaults take the paper's values), then its
+        ``check(cfg)`` (relations between fields; it raises, or returns a replacement ``cfg``).
+    """
     module = sys.modules[type(cfg).__module__]
     cfg = check_config(cfg, rules_of(module))
     if hasattr(module, "PAPER_PRESET"):
@@ -185,8 +238,13 @@ _KNOWN = {positive: "a positive number", nonnegative: "a number >= 0"}
 
 
 def describe_rule(rule) -> str:
-    """What ``rule`` accepts, in words (the builders below describe themselves; other callables by
-    the first line of their docstring)."""
+    """What ``rule`` accepts, in words.
+
+    Parameters
+    ----------
+    rule : callable
+        A builder's rule (it describes itself) or another callable (described by its docstring's first line).
+    """
     if isinstance(rule, _Rule):
         return rule.text
     if rule in _KNOWN:
@@ -200,12 +258,25 @@ def _plain(text: str) -> str:
 
 
 def integer(minimum: int = 1) -> Rule:
-    """An integer ``>= minimum``."""
+    """An integer ``>= minimum``.
+
+    Parameters
+    ----------
+    minimum : int
+    """
     return _Rule(lambda value, key: positive_int(value, key, minimum=minimum), f"an integer >= {minimum}")
 
 
 def real(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, hi_open: bool = False) -> Rule:
-    """A finite real number in the interval from ``lo`` to ``hi`` (either end may be omitted)."""
+    """A finite real number in the interval from ``lo`` to ``hi``.
+
+    Parameters
+    ----------
+    lo, hi : float, optional
+        The ends (``None``: unbounded).
+    lo_open, hi_open : bool
+        Whether the end is excluded.
+    """
 
     def rule(value, key):
         v = _finite(value, key)  # a finite real (NaN/Inf rejected here)
@@ -234,12 +305,24 @@ def choice(*options: str) -> Rule:
 
 
 def optional(rule: Rule) -> Rule:
-    """``None`` (written ``none`` on the command line), or a value that passes ``rule``."""
+    """``None`` (written ``none`` on the command line), or a value that passes ``rule``.
+
+    Parameters
+    ----------
+    rule : callable
+    """
     return _Rule(lambda value, key: None if value is None else rule(value, key), f"none, or {describe_rule(rule)}")
 
 
 def each(rule: Rule, *, nonempty: bool = True) -> Rule:
-    """A list (comma-separated on the command line) whose every item passes ``rule``."""
+    """A list (comma-separated on the command line) whose every item passes ``rule``.
+
+    Parameters
+    ----------
+    rule : callable
+    nonempty : bool
+        Refuse an empty list.
+    """
 
     def check(value, key):
         if not isinstance(value, (list, tuple)):
@@ -252,8 +335,14 @@ def each(rule: Rule, *, nonempty: bool = True) -> Rule:
 
 
 def pair(rule: Rule, names: tuple[str, str] = ("first", "second")) -> Rule:
-    """One value for both, or a pair (``a,b`` on the command line; ``names`` says what the two are), each
-    passing ``rule``."""
+    """One value for both, or a pair (``a,b`` on the command line), each passing ``rule``.
+
+    Parameters
+    ----------
+    rule : callable
+    names : tuple of str
+        What the two are (for messages).
+    """
 
     def check(value, key):
         if isinstance(value, (list, tuple)):
@@ -369,9 +458,16 @@ def _convert(value: str, typ, elem=str):
 
 
 def make_config(module, overrides: dict | None = None, *, source: str = "--set"):
-    """Build ``module.Config`` with ``key=value`` overrides — strings (command-line values) converted to
-    the field types, other values taken as they are — and check it (:func:`checked`) before anything runs.
-    ``source`` names where the overrides came from in errors (``--set``, ``--grid``)."""
+    """Build ``module.Config`` with overrides and check it (:func:`checked`) before anything runs.
+
+    Parameters
+    ----------
+    module : module
+    overrides : dict, optional
+        ``key: value``; strings (command-line values) are converted to the field types, others taken as they are.
+    source : str
+        Where the overrides came from, for errors (``--set``, ``--grid``).
+    """
     cfg_cls = module.Config
     hints = typing.get_type_hints(cfg_cls)
     fields = {f.name for f in dataclasses.fields(cfg_cls)}
@@ -393,16 +489,29 @@ def make_config(module, overrides: dict | None = None, *, source: str = "--set")
 
 
 def takes_list(module, key: str) -> bool:
-    """Whether the ``Config`` field ``key`` holds a list (or may: a union with a list or tuple member);
-    on the command line its grid values are separated by ``;`` instead of ``,``."""
+    """Whether the field ``key`` of ``module.Config`` holds a list (or may: a union with a list member).
+
+    On the command line such a field's grid values are separated by ``;`` instead of ``,``.
+
+    Parameters
+    ----------
+    module : module
+    key : str
+    """
     typ = typing.get_type_hints(module.Config).get(key)
     members = typing.get_args(typ) if typing.get_origin(typ) in _UNION_TYPES else (typ,)
     return any(_is_sequence(m) for m in members)
 
 
 def describe_config(module) -> str:
-    """``olc run NAME --show-config``: every ``Config`` field with its type, default and the values its
-    ``CHECKS`` rule allows, plus the primary metric and the extras the experiment needs."""
+    """``olc run NAME --show-config``: ``module.Config``'s fields with type, default and allowed values.
+
+    Also the primary metric and the extras the experiment needs.
+
+    Parameters
+    ----------
+    module : module
+    """
     doc = (module.__doc__ or "").strip().splitlines()
     lines = [f"{module.NAME}: {_plain(doc[0]) if doc else ''}"]
     extras = extras_of(module)

@@ -80,18 +80,35 @@ def _step(values, end: str, scale: str):
 
 def tune_grid(score_many, axes: dict, *, minimize: bool = True, max_extend: int = 3, scales: dict | None = None,
               limits: dict | None = None, keep_table: bool = True) -> dict:
-    """Best point of the product grid ``axes`` (``{name: values}``) under ``score_many``, extending
-    tunable axes whose optimum sits at an end (see the module docstring).
+    """Best point of the product grid ``axes``, extending tunable axes whose optimum sits at an end.
 
-    ``score_many(configs) -> scores``: a list of ``{name: value}`` dicts in, one score per config out
-    (``None``/NaN/inf = diverged); batching lets a kernel run a whole slab at once. ``scales[name]``:
-    ``"log"`` (default: geometric steps in the value), ``"log1m"`` (geometric in ``1 − value``:
-    momenta, decay rates below 1) or ``"fixed"`` (never extended). ``limits[name] = (lo, hi)``: the
-    parameter's domain; an optimum at a limit (or at 0 on a log axis) is ``"boundary"``.
+    See the module docstring for the extension rule.
 
-    Returns ``{"best": {name: value}, "score", "axes": {name: final sorted values}, "position":
-    {name: ...}, "extended": {name: count}, "edge": bool (some axis still at an edge),
-    "evaluations", "table": [[config, score], ...] (when ``keep_table``)}``.
+    Parameters
+    ----------
+    score_many : callable
+        ``score_many(configs) -> scores``: ``{name: value}`` dicts in, one score each out (``None``/NaN/inf =
+        diverged); batching lets a kernel run a whole slab at once.
+    axes : dict
+        ``{name: values}``.
+    minimize : bool
+        Minimise the score (else maximise).
+    max_extend : int
+        The most extensions of one axis.
+    scales : dict, optional
+        ``{name: scale}``: ``"log"`` (default: geometric steps), ``"log1m"`` (geometric in ``1 − value``:
+        momenta, decay rates below 1) or ``"fixed"`` (never extended).
+    limits : dict, optional
+        ``{name: (lo, hi)}``, the domain; an optimum at a limit (or at 0 on a log axis) is ``"boundary"``.
+    keep_table : bool
+        Return every evaluation in ``"table"``.
+
+    Returns
+    -------
+    dict
+        ``{"best": {name: value}, "score", "axes": {name: final sorted values}, "position": {name: ...},
+        "extended": {name: count}, "edge": bool (some axis still at an edge), "evaluations", "table":
+        [[config, score], ...]}``.
     """
     if not isinstance(axes, dict) or not axes:
         raise InvalidArgumentError(f"axes: expected a dict of value lists, got {axes!r}")
@@ -183,9 +200,22 @@ def _at_limit(value, end, scale, limit) -> bool:
 
 
 def tune(score, grid, *, minimize: bool = False, max_extend: int = 2, scale: str = "log", limits=None) -> dict:
-    """1-D :func:`tune_grid`: ``score(value) -> float`` (``None``/NaN = diverged), maximised by default.
+    """1-D :func:`tune_grid` (maximised by default).
 
-    Returns ``{"best", "grid", "scores", "position", "extended", "edge"}`` (``position`` a string).
+    Parameters
+    ----------
+    score : callable
+        ``score(value) -> float`` (``None``/NaN = diverged).
+    grid : sequence of float
+    minimize, max_extend, limits
+        As in :func:`tune_grid`.
+    scale : str
+        The axis's scale (see :func:`tune_grid`'s ``scales``).
+
+    Returns
+    -------
+    dict
+        ``{"best", "grid", "scores", "position", "extended", "edge"}`` (``position`` a string).
     """
     res = tune_grid(lambda cs: [score(c["value"]) for c in cs], {"value": grid}, minimize=minimize,
                     max_extend=max_extend, scales={"value": scale}, limits={"value": limits} if limits else None)
@@ -199,7 +229,13 @@ def tune(score, grid, *, minimize: bool = False, max_extend: int = 2, scale: str
 
 
 def position_counts(results) -> dict:
-    """``{axis: {position: count}}`` over several :func:`tune_grid` results (e.g. one per problem or seed)."""
+    """``{axis: {position: count}}`` over several :func:`tune_grid` results.
+
+    Parameters
+    ----------
+    results : list of dict
+        E.g. one per problem or seed.
+    """
     out: dict[str, dict[str, int]] = {}
     for r in results:
         pos = r["position"] if isinstance(r["position"], dict) else {"value": r["position"]}
@@ -210,8 +246,13 @@ def position_counts(results) -> dict:
 
 
 def describe_positions(results) -> str:
-    """``"lr: interior 5/5; momentum: boundary 3/5, interior 2/5"`` — with ``EDGE`` in capitals where
-    an optimum is still at the end of its extended grid."""
+    """``"lr: interior 5/5; momentum: boundary 3/5, interior 2/5"`` (``EDGE`` where an optimum is still at an end).
+
+    Parameters
+    ----------
+    results : list of dict
+        :func:`tune_grid` results.
+    """
     n = len(results)
     parts = []
     for k, counts in position_counts(results).items():
@@ -223,8 +264,22 @@ def describe_positions(results) -> str:
 
 # ------------------------------------------------------------------------------------------ seeds
 def seed_list(seed: int, seeds: int) -> list[int]:
-    """The seeds of a run: ``seed·seeds, …, seed·seeds + seeds − 1`` (runs with different ``seed`` never
-    share one; ``seed=0`` plays ``0..seeds−1``; in a sweep over ``seed`` use ``seeds=1``)."""
+    """The seeds of a run: ``seed·seeds, …, seed·seeds + seeds − 1``.
+
+    Runs with different ``seed`` never share one; ``seed=0`` plays ``0..seeds−1``; in a sweep over
+    ``seed`` use ``seeds=1``.
+
+    Parameters
+    ----------
+    seed : int
+    seeds : int
+        How many.
+
+    Examples
+    --------
+    >>> seed_list(2, 3)
+    [6, 7, 8]
+    """
     return list(range(int(seed) * int(seeds), (int(seed) + 1) * int(seeds)))
 
 
@@ -247,7 +302,13 @@ def one_thread():
 
 
 def mean_se(values, axis=0):
-    """Mean and standard error (``std(ddof=1)/√n``; 0 for one value) over ``axis``, ignoring NaN."""
+    """Mean and standard error (``std(ddof=1)/√n``; 0 for one value), ignoring NaN.
+
+    Parameters
+    ----------
+    values : array_like
+    axis : int
+    """
     import warnings
 
     a = np.asarray(values, dtype=float)
@@ -263,7 +324,14 @@ def mean_se(values, axis=0):
 
 
 def fmt_se(values, digits: int = 3) -> str:
-    """``"12.3 ± 0.4"`` (mean ± standard error over seeds) for a list of numbers."""
+    """``"12.3 ± 0.4"`` (mean ± standard error over seeds).
+
+    Parameters
+    ----------
+    values : list of float
+    digits : int
+        Significant digits.
+    """
     m, s = mean_se(values)
     if not math.isfinite(m):
         return "n/a"
@@ -277,7 +345,13 @@ def _t975(n: int) -> float:
 
 
 def mean_ci(values, axis=0):
-    """Mean and the half-width of the 95 % t-interval over ``axis`` (seeds)."""
+    """Mean and the half-width of the 95 % t-interval over ``axis`` (seeds).
+
+    Parameters
+    ----------
+    values : array_like
+    axis : int
+    """
     a = np.asarray(values, dtype=float)
     n = a.shape[axis]
     mean = a.mean(axis=axis)
@@ -286,7 +360,13 @@ def mean_ci(values, axis=0):
 
 
 def paired_ci(a, b):
-    """``mean(a − b)`` over paired seeds and its 95 % half-width; ``significant`` if the interval excludes 0."""
+    """``mean(a − b)`` over paired seeds and its 95 % half-width; ``significant`` if the interval excludes 0.
+
+    Parameters
+    ----------
+    a, b : array_like
+        One value per seed.
+    """
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     m, h = mean_ci(d)
     m, h = float(m), float(h)
@@ -294,8 +374,16 @@ def paired_ci(a, b):
 
 
 def local_slope(R, start: float = 0.5) -> float | None:
-    """Least-squares slope of ``log R(k)`` vs ``log k`` over ``k ∈ [start·N, N]`` (at least 3 points);
-    None when ``R <= 0`` anywhere in that window (no growth to fit: the learner is ahead there)."""
+    """Least-squares slope of ``log R(k)`` vs ``log k`` over ``k ∈ [start·N, N]`` (at least 3 points).
+
+    None when ``R <= 0`` anywhere in that window (no growth to fit: the learner is ahead there).
+
+    Parameters
+    ----------
+    R : array_like
+        The curve, ``R(1), ..., R(N)``.
+    start : float
+    """
     R = np.asarray(R, dtype=float)
     N = len(R)
     k0 = min(max(1, int(np.floor(start * N))), max(1, N - 2))
@@ -308,8 +396,14 @@ def local_slope(R, start: float = 0.5) -> float | None:
 
 # ------------------------------------------------------------------------------------------ claims
 def grade(per_seed, unit: str = "seeds") -> tuple[str, str]:
-    """``(verdict, "k/n seeds")`` from per-seed booleans: all → reproduces, some → partly, none → does not
-    (``unit`` names what was counted when it is not seeds, e.g. "(seed, Q) pairs")."""
+    """``(verdict, "k/n seeds")`` from per-seed booleans: all → reproduces, some → partly, none → does not.
+
+    Parameters
+    ----------
+    per_seed : sequence of bool
+    unit : str
+        What was counted, e.g. "(seed, Q) pairs".
+    """
     per_seed = [bool(v) for v in per_seed]
     k, n = sum(per_seed), len(per_seed)
     if n == 0:
@@ -320,10 +414,29 @@ def grade(per_seed, unit: str = "seeds") -> tuple[str, str]:
 
 def claim(paper: str, where: str, criterion: str, measured: str, per_seed=None, *, holds: bool | None = None,
           paper_numbers: str = "", verdict: str | None = None, note: str = "", unit: str = "seeds") -> dict:
-    """One graded claim. Give ``per_seed`` (booleans: the criterion evaluated in each seed) or ``holds``
-    (one pooled test, e.g. a paired t-interval); ``verdict`` overrides the rule (only with a reason in
-    ``note``). Returns a JSON-ready dict with ``paper``, ``where``, ``paper_numbers``, ``measured``,
-    ``criterion``, ``holds_in``, ``verdict`` (and ``holds``: the verdict is "reproduces")."""
+    """One graded claim, as a JSON-ready dict.
+
+    Parameters
+    ----------
+    paper, where, criterion, measured : str
+        The claim, where the paper makes it, the test applied and what olc measured.
+    per_seed : sequence of bool, optional
+        The criterion evaluated in each seed (or give ``holds``).
+    holds : bool, optional
+        One pooled test (e.g. a paired t-interval).
+    paper_numbers : str
+    verdict : str, optional
+        Overrides the rule (only with a reason in ``note``).
+    note : str
+    unit : str
+        As in :func:`grade`.
+
+    Returns
+    -------
+    dict
+        ``paper``, ``where``, ``paper_numbers``, ``measured``, ``criterion``, ``holds_in``, ``verdict`` (and
+        ``holds``: the verdict is "reproduces").
+    """
     if per_seed is not None:
         v, holds_in = grade(per_seed, unit)
     elif holds is not None:
@@ -342,9 +455,18 @@ def claim(paper: str, where: str, criterion: str, measured: str, per_seed=None, 
 
 
 def paired_claim(paper: str, where: str, criterion: str, measured: str, a, b, *, paper_numbers: str = "") -> dict:
-    """A claim "``a`` is above ``b``" over paired seeds: counted per seed (``a_i > b_i``) and graded by the
-    paired 95 % t-interval of ``a − b`` — ``"reproduces"`` when it lies above 0, ``"partly"`` when it does
-    not but some seeds are ahead, ``"does not"`` when none is. ``measured`` gets the interval appended."""
+    """A :func:`claim` "``a`` is above ``b``" over paired seeds.
+
+    Counted per seed (``a_i > b_i``) and graded by the paired 95 % t-interval of ``a − b``: ``"reproduces"``
+    when it lies above 0, ``"partly"`` when it does not but some seeds are ahead, ``"does not"`` when none is.
+
+    Parameters
+    ----------
+    paper, where, criterion, measured, paper_numbers : str
+        As in :func:`claim` (``measured`` gets the interval appended).
+    a, b : array_like
+        One value per seed.
+    """
     d = paired_ci(a, b)
     per_seed = [float(x) > float(y) for x, y in zip(a, b)]
     verdict = "reproduces" if d["significant"] and d["diff"] > 0 else "partly" if any(per_seed) else "does not"
@@ -355,7 +477,15 @@ def paired_claim(paper: str, where: str, criterion: str, measured: str, a, b, *,
 
 
 def claims_markdown(claims, *, paper_col: bool = True) -> str:
-    """The claims as a Markdown table (claim, where, paper's numbers, measured, criterion, seeds, verdict)."""
+    """The claims as a Markdown table (claim, where, paper's numbers, measured, criterion, seeds, verdict).
+
+    Parameters
+    ----------
+    claims : list of dict
+        From :func:`claim`.
+    paper_col : bool
+        Include the paper's numbers.
+    """
     rows = ["| claim (paper) | where | paper's numbers | measured | criterion | holds in | verdict |",
             "|---|---|---|---|---|---|---|"]
     for c in claims:
@@ -398,8 +528,14 @@ def protocol(name: str) -> list[tuple]:
 
 
 def apply_protocol(cfg, paper: dict):
-    """``cfg`` with ``protocol="paper"`` resolved: every field in ``paper`` that still holds its
-    ``Config`` default takes the paper's value (a value set explicitly wins); unchanged otherwise."""
+    """``cfg`` with ``protocol="paper"`` resolved (unchanged otherwise).
+
+    Parameters
+    ----------
+    cfg : Config
+    paper : dict
+        The paper's values: a field that still holds its ``Config`` default takes them (one set explicitly wins).
+    """
     if getattr(cfg, "protocol", "default") != "paper":
         return cfg
     defaults = type(cfg)()
@@ -424,9 +560,13 @@ def _show(v) -> str:
 
 
 def protocol_fields(protocol) -> set[str]:
-    """The names a PROTOCOL table covers: the ``setting`` of every row split at commas, slashes and
-    spaces (formats: a list of tuples whose first item is the setting, a list of dicts with ``setting``,
-    or a dict keyed by setting)."""
+    """The names a PROTOCOL table covers: the ``setting`` of every row split at commas, slashes and spaces.
+
+    Parameters
+    ----------
+    protocol : list or dict
+        A list of tuples whose first item is the setting, a list of dicts with ``setting``, or a dict keyed by it.
+    """
     if isinstance(protocol, dict):
         settings = list(protocol)
     else:
@@ -437,9 +577,15 @@ def protocol_fields(protocol) -> set[str]:
 def protocol_records(protocol, config_cls=None, paper: dict | None = None) -> list[dict]:
     """PROTOCOL rows as dicts ``{"setting", "paper", "olc", "olc_paper", "why"}``.
 
-    A row is ``(fields, paper_setting, why)`` — ``fields`` names ``Config`` fields (comma-separated);
-    olc's default and ``protocol=paper`` values are read from ``config_cls()`` and ``paper`` — or
-    ``(setting, paper_setting, olc_setting, why)`` for a setting that is not a field (model, data).
+    Parameters
+    ----------
+    protocol : list of tuple
+        Rows ``(fields, paper_setting, why)`` (``fields``: ``Config`` fields, comma-separated), or
+        ``(setting, paper_setting, olc_setting, why)`` for a setting that is not a field (model, data).
+    config_cls : type, optional
+        The ``Config``: olc's defaults are read from ``config_cls()``.
+    paper : dict, optional
+        The ``protocol=paper`` values.
     """
     defaults = config_cls() if config_cls is not None else None
     paper = paper or {}
@@ -467,8 +613,13 @@ def _paper_value(name, paper, defaults):
 
 
 def protocol_markdown(records) -> str:
-    """A PROTOCOL table (records from :func:`protocol_records`, or legacy ``(setting, paper, olc, why)``
-    tuples) as Markdown."""
+    """A PROTOCOL table as Markdown.
+
+    Parameters
+    ----------
+    records : list
+        From :func:`protocol_records`, or legacy ``(setting, paper, olc, why)`` tuples.
+    """
     rows = ["| setting | paper | olc (default) | olc (protocol=paper) | why |", "|---|---|---|---|---|"]
     for r in records:
         if not isinstance(r, dict):
@@ -479,19 +630,38 @@ def protocol_markdown(records) -> str:
 
 
 def protocol_doc(protocol, config_cls, paper) -> str:
-    """The PROTOCOL table for a module docstring (appended after ``PROTOCOL`` is defined), as a
-    preformatted block: the markdown table reads the same in ``help()`` and in the Sphinx site."""
+    """The PROTOCOL table for a module docstring (appended after ``PROTOCOL`` is defined), preformatted.
+
+    The markdown table reads the same in ``help()`` and in the Sphinx site.
+
+    Parameters
+    ----------
+    protocol, config_cls, paper
+        As in :func:`protocol_records`.
+    """
     table = protocol_markdown(protocol_records(protocol, config_cls, paper))
     return "\n\n.. code-block:: text\n\n" + textwrap.indent(table, "    ") + "\n"
 
 
 def config_dict(cfg) -> dict:
-    """``cfg`` as a JSON-ready dict (tuples as lists)."""
+    """``cfg`` as a JSON-ready dict (tuples as lists).
+
+    Parameters
+    ----------
+    cfg : Config
+    """
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()}
 
 
 def report(results: dict, extra: str = "") -> str:
-    """The standard reproduction report of an experiment's results: PROTOCOL, tuning positions, claims."""
+    """The standard reproduction report of an experiment's results: PROTOCOL, tuning positions, claims.
+
+    Parameters
+    ----------
+    results : dict
+    extra : str
+        Text inserted into the report when not empty.
+    """
     lines = []
     if results.get("protocol"):
         lines += ["PROTOCOL", protocol_markdown(results["protocol"]), ""]

@@ -20,7 +20,14 @@ def pyplot():
 
 
 def save_figure(fig, outdir: str, name: str, dpi: int = 110) -> str:
-    """Lay out ``fig``, write it to ``outdir/name`` (creating ``outdir``), close it; return the path."""
+    """Lay out ``fig``, write it to ``outdir/name`` (creating ``outdir``), close it; return the path.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    outdir, name : str
+    dpi : int
+    """
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
@@ -32,13 +39,30 @@ def save_figure(fig, outdir: str, name: str, dpi: int = 110) -> str:
 
 
 def suptitle(fig, name: str, settings: str) -> None:
-    """The figure's title: the experiment's name and its key settings (a reader can tell what ran)."""
+    """The figure's title: the experiment's name and its key settings (a reader can tell what ran).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    name, settings : str
+    """
     fig.suptitle(f"{name} — {settings}", fontsize="medium")
 
 
 def panel_grid(n: int, ncols: int = 3, panel=(4.4, 3.4)):
-    """A grid of ``n`` panels, at most ``ncols`` per row (never one very wide row); the unused cells are
-    switched off. Returns ``(fig, axes)`` with ``axes`` a flat list of the ``n`` panels in use."""
+    """A grid of ``n`` panels, at most ``ncols`` per row (never one very wide row); unused cells switched off.
+
+    Parameters
+    ----------
+    n, ncols : int
+    panel : tuple of float
+        One panel's size in inches, ``(width, height)``.
+
+    Returns
+    -------
+    tuple
+        ``(fig, axes)``, ``axes`` a flat list of the ``n`` panels in use.
+    """
     plt = pyplot()
     ncols = max(1, min(int(ncols), int(n)))
     nrows = -(-int(n) // ncols)
@@ -50,19 +74,40 @@ def panel_grid(n: int, ncols: int = 3, panel=(4.4, 3.4)):
 
 
 def symlog_regret(ax, linthresh: float = 1.0) -> None:
-    """A regret axis that shows negative values: symlog (linear within ``±linthresh``, logarithmic beyond)
-    with a line at 0 — never a log axis that clips a learner ahead of its comparator."""
+    """A regret axis that shows negative values: symlog, with a line at 0.
+
+    Never a log axis that clips a learner ahead of its comparator.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    linthresh : float
+        Linear within ``±linthresh``, logarithmic beyond.
+    """
     ax.set_yscale("symlog", linthresh=linthresh)
     ax.axhline(0.0, color="grey", lw=0.5)
 
 
 def band(ax, x, runs, label: str, *, log: bool = False, color=None, style: str = "-", missing: str = "diverged",
          **kw):
-    """Mean over seeds with a ± standard-error band; ``runs`` is ``(seeds, len(x))`` with NaN/inf (or None)
-    where a run diverged. Diverged runs are left out of the mean and counted in the label (never dropped
-    silently); the points where any run diverged are marked with an ``x`` at the top of the panel.
+    """Mean over seeds with a ± standard-error band; returns the line.
 
-    ``missing`` names what a NaN is in the label ("diverged"; e.g. "no slope"). Returns the line.
+    Diverged runs are left out of the mean and counted in the label (never dropped silently); the points
+    where any run diverged are marked with an ``x`` at the top of the panel.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    x : array_like
+    runs : array_like
+        ``(seeds, len(x))``, NaN/inf (or None) where a run diverged.
+    label : str
+    log : bool
+        A log y axis.
+    color, style
+        The line's colour and format (``"-"``).
+    missing : str
+        What a NaN is, in the label ("diverged"; e.g. "no slope").
     """
     import numpy as np
 

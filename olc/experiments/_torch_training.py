@@ -16,12 +16,29 @@ from ._evidence import mean_ci, paired_ci, tune  # noqa: F401  (re-exported for 
 
 
 def train(model, opt, X, y, *, steps: int, batch: int, rng, eval_every: int, evals: dict, loss_fn=None):
-    """``steps`` minibatch steps (rows drawn without replacement per step from ``rng``), evaluating
-    accuracy on each ``evals[name] = (X, y)`` every ``eval_every`` steps, at step 0 and at the end.
+    """``steps`` minibatch steps, evaluating accuracy every ``eval_every`` steps, at step 0 and at the end.
 
-    Returns ``{"loss": per-step minibatch losses, "acc": {name: curve}, "steps": eval steps,
-    "diverged_at": step or None}``; after a divergence the curves are padded with their last value
-    (accuracy) / NaN (loss) so that every run has the same length.
+    Parameters
+    ----------
+    model : torch.nn.Module
+    opt : torch.optim.Optimizer
+    X, y : torch.Tensor
+        The training data.
+    steps, batch : int
+    rng : numpy.random.Generator
+        Draws each step's rows (without replacement).
+    eval_every : int
+    evals : dict
+        ``{name: (X, y)}``, the sets whose accuracy is tracked.
+    loss_fn : callable, optional
+        ``loss_fn(logits, y)`` (default: cross-entropy).
+
+    Returns
+    -------
+    dict
+        ``{"loss": per-step minibatch losses, "acc": {name: curve}, "steps": eval steps, "diverged_at": step
+        or None}``; after a divergence the curves are padded with their last value (accuracy) / NaN (loss) so
+        that every run has the same length.
     """
     import torch
 

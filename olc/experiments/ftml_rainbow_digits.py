@@ -70,7 +70,14 @@ SCALES = (1.0, 0.5)  # the digit scales rainbow_digits draws from
 
 
 def parse_scales(value, key: str = "scales") -> tuple[float, ...]:
-    """``"1.0,0.5"`` -> ``(1.0, 0.5)``: comma-separated values among :data:`SCALES`, at least one."""
+    """``"1.0,0.5"`` -> ``(1.0, 0.5)``: comma-separated values among :data:`SCALES`, at least one.
+
+    Parameters
+    ----------
+    value : str or sequence of float
+    key : str
+        The argument's name in errors.
+    """
     items = [s.strip() for s in str(value).split(",") if s.strip()]
     try:
         scales = tuple(float(s) for s in items)
@@ -119,7 +126,14 @@ def _torch_single_thread():
 
 
 def make_learners(cfg: Config, w0) -> dict:
-    """The four methods of Fig. 3 with matched gradient budgets (``meta_steps`` per data arrival)."""
+    """The four methods of Fig. 3 with matched gradient budgets (``meta_steps`` per data arrival).
+
+    Parameters
+    ----------
+    cfg : Config
+    w0 : numpy.ndarray
+        The initial weights.
+    """
     from .. import learners as L
 
     return {

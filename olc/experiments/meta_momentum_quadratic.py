@@ -92,9 +92,17 @@ def check(cfg: Config) -> None:
 
 
 def sample_Q(rng, n: int = 2) -> np.ndarray:
-    """``Uᵀ diag(1², ..., n²) U`` with ``U`` Haar-distributed (App. B). ``U`` comes from the QR
-    decomposition of a Gaussian matrix with the signs of ``diag(R)`` fixed (Mezzadri 2007) — the
-    Haar measure that ``scipy.stats.ortho_group`` samples, without importing ``scipy.stats``."""
+    """``Uᵀ diag(1², ..., n²) U`` with ``U`` Haar-distributed (App. B).
+
+    ``U`` comes from the QR decomposition of a Gaussian matrix with the signs of ``diag(R)`` fixed
+    (Mezzadri 2007) — the Haar measure that ``scipy.stats.ortho_group`` samples, without importing ``scipy.stats``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    n : int
+        The dimension.
+    """
     Z = rng.standard_normal((n, n))
     U, R = np.linalg.qr(Z)
     U = U * np.sign(np.diag(R))
@@ -166,7 +174,17 @@ def _cum(curve) -> float | None:
 
 
 def tune_method(method, Q, x0, cfg) -> dict:
-    """Tune ``method`` on ``Q`` (product grid, extended at the ends); the best curve and Fig. 2's bottom row."""
+    """Tune ``method`` on ``Q`` (product grid, extended at the ends); the best curve and Fig. 2's bottom row.
+
+    Parameters
+    ----------
+    method : str
+        One of :data:`METHODS`.
+    Q : numpy.ndarray
+        The quadratic's matrix.
+    x0 : numpy.ndarray
+    cfg : Config
+    """
     from ..kernels import optimizer_grid
 
     T = cfg.iterations
@@ -199,14 +217,26 @@ def tune_method(method, Q, x0, cfg) -> dict:
 
 
 def fitted_slope(gaps, lo: int) -> float:
-    """Least-squares slope of ``log gap`` against ``log t`` for ``t >= max(lo, 1)``."""
+    """Least-squares slope of ``log gap`` against ``log t`` for ``t >= max(lo, 1)``.
+
+    Parameters
+    ----------
+    gaps : numpy.ndarray
+    lo : int
+    """
     t = np.arange(len(gaps))
     sel = (t >= max(lo, 1)) & (gaps > 0)
     return float(np.polyfit(np.log(t[sel]), np.log(gaps[sel]), 1)[0])
 
 
 def rates(dim: int = 100, T: int = 500) -> dict:
-    """Fitted rate exponents of Alg. 2 (``α_t = 1``), Alg. 2 (``α_t = t``) and Alg. 4 (``α_t = t``)."""
+    """Fitted rate exponents of Alg. 2 (``α_t = 1``), Alg. 2 (``α_t = t``) and Alg. 4 (``α_t = t``).
+
+    Parameters
+    ----------
+    dim, T : int
+        The quadratic's dimension and the iterations.
+    """
     from ..learners import MetaGradient, OptimisticMetaGradient
     from ..learners.meta_gradients import IdentityRule
 

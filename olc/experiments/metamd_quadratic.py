@@ -129,7 +129,15 @@ def _per_row(value, row: int) -> float:
 
 
 def task_sampler(d0: float, d1: float, rotation: float = 0.0):
-    """Sampler ``rng -> (Q, b)`` of the Sec. 5.1 family, rotated by ``rotation`` degrees (0: the paper's)."""
+    """Sampler ``rng -> (Q, b)`` of the Sec. 5.1 family.
+
+    Parameters
+    ----------
+    d0, d1 : float
+        The mean diagonal entries of the tasks' factor.
+    rotation : float
+        Degrees (0: the paper's).
+    """
     c, s = np.cos(np.radians(rotation)), np.sin(np.radians(rotation))
     R = np.array([[c, -s], [s, c]])
 
@@ -143,7 +151,12 @@ def task_sampler(d0: float, d1: float, rotation: float = 0.0):
 
 
 def off_diagonality(Qs) -> float:
-    """Mean ``|Q01| / √(Q00·Q11)`` over the tasks (0: diagonal; 1: rank one)."""
+    """Mean ``|Q01| / √(Q00·Q11)`` over the tasks (0: diagonal; 1: rank one).
+
+    Parameters
+    ----------
+    Qs : sequence of numpy.ndarray
+    """
     return float(np.mean([abs(Q[0, 1]) / np.sqrt(Q[0, 0] * Q[1, 1]) for Q in Qs]))
 
 
@@ -154,12 +167,27 @@ def _oracle(Q, b):
 
 
 def baseline_iterations(method, Qs, bs, theta1, lrs, tol, max_iter, *, details: bool = False):
-    """Iterations to ``||∇f|| <= tol`` for every (task, lr): array ``(n_tasks, n_lrs)`` (``max_iter`` where
-    not reached or diverged). One :class:`olc.optim.Chain` (SGD: the rates; SGD-M: ``Momentum(0.9)``, then the
-    rates; Adam: ``ScaleByAdam()``, then the rates) steps the stacked ``(task, lr, 2)`` iterate; a diverging
-    entry (``||∇f|| > 1e100``) is frozen (zero gradient) so that the others run on.
+    """Iterations to ``||∇f|| <= tol`` for every (task, lr): array ``(n_tasks, n_lrs)``.
 
-    ``details=True`` also returns ``diverged`` (bool, same shape) and the final gradient norms."""
+    One :class:`olc.optim.Chain` (SGD: the rates; SGD-M: ``Momentum(0.9)``, then the rates; Adam:
+    ``ScaleByAdam()``, then the rates) steps the stacked ``(task, lr, 2)`` iterate; a diverging entry
+    (``||∇f|| > 1e100``) is frozen (zero gradient) so that the others run on.
+
+    Parameters
+    ----------
+    method : str
+        ``"SGD"``, ``"SGD-M"`` or ``"Adam"``.
+    Qs, bs : sequence of numpy.ndarray
+        The tasks ``f(θ) = ½θᵀQθ + bᵀθ``.
+    theta1 : numpy.ndarray
+        The start.
+    lrs : sequence of float
+    tol : float
+    max_iter : int
+        The count where ``tol`` is not reached or the run diverged.
+    details : bool
+        Also return ``diverged`` (bool, same shape) and the final gradient norms.
+    """
     Qs, bs = np.asarray(Qs), np.asarray(bs)
     stages = {"SGD": (), "SGD-M": (Momentum(0.9),), "Adam": (ScaleByAdam(),)}[method]
     chain = Chain(*stages, _Rates(lrs))
@@ -218,8 +246,19 @@ def _diverged(exc: DivergenceError) -> dict:
 
 
 def tune_baseline(method, train, theta1, grid, cfg) -> dict:
-    """Tune ``method``'s learning rate on the meta-training tasks (fewest mean iterations; a learning rate
-    that reaches the threshold on no task counts as diverged), the grid extended at its ends."""
+    """Tune ``method``'s learning rate on the meta-training tasks, the grid extended at its ends.
+
+    Fewest mean iterations wins; a learning rate that reaches the threshold on no task counts as diverged.
+
+    Parameters
+    ----------
+    method, theta1
+        As in :func:`baseline_iterations`.
+    train : list of tuple
+        The ``(Q, b)`` tasks.
+    grid : sequence of float
+    cfg : Config
+    """
     Qs, bs = zip(*train)
 
     def score_many(configs):

@@ -97,9 +97,19 @@ def check(cfg):
 
 
 def rotated_domains(angles, seed=0, n_train=1100, n_val=300):
-    """The digits rotated by each angle (degrees): ``{angle: {"train"|"val"|"test": (X, y)}}`` as float64 /
-    int64 tensors, one seeded split of the 1797 images shared by every domain, standardised with each
-    domain's training statistics."""
+    """The digits rotated by each angle: ``{angle: {"train"|"val"|"test": (X, y)}}`` as float64 / int64 tensors.
+
+    One seeded split of the 1797 images is shared by every domain, standardised with each domain's
+    training statistics.
+
+    Parameters
+    ----------
+    angles : sequence of float
+        Degrees.
+    seed : int
+    n_train, n_val : int
+        The split's sizes (the rest is the test set).
+    """
     import torch
     from scipy.ndimage import rotate
     from sklearn.datasets import load_digits

@@ -95,7 +95,17 @@ def _axes(kind="e2"):
 
 
 def make_baseline(family: str, c: dict, gd_lr: float = 0.1):
-    """The olc optimizer of ``family`` with hyperparameters ``c``."""
+    """The olc optimizer of ``family`` with hyperparameters ``c``.
+
+    Parameters
+    ----------
+    family : str
+        ``"gd"``, ``"momentum"``, ``"adamw"``, ``"hgd"``, ``"mechanic"``, ``"dog"``, ...
+    c : dict
+        ``{"lr": ..., "momentum": ..., ...}``, the family's tuned hyperparameters.
+    gd_lr : float
+        The base learning rate that ``hgd`` adapts.
+    """
     from ..learners.optimizers import SGD, AdamW, DAdaptAdam, DoG, HeavyBall, HypergradientDescent, Mechanic
 
     if family == "gd":

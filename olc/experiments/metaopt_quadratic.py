@@ -106,7 +106,14 @@ CHECKS = {"N": integer(1), "T": integer(1), "n": integer(1), "H": integer(1), "L
 
 # ------------------------------------------------------------------------------------- problems
 def make_problems(cfg: Config, seed: int | None = None):
-    """The ``N`` episode oracles (as :class:`~olc.oracles.QuadraticOracle`) and their minimum values."""
+    """The ``N`` episode oracles (as :class:`~olc.oracles.QuadraticOracle`) and their minimum values.
+
+    Parameters
+    ----------
+    cfg : Config
+    seed : int, optional
+        Default: ``cfg.seed``.
+    """
     from ..oracles import LeastSquaresOracle, QuadraticOracle
 
     rng = np.random.default_rng(cfg.seed if seed is None else seed)
@@ -136,6 +143,20 @@ def fixed_M_objective(theta, kind, problems, fstars, x0, T, eta, delta, H):
     Forward sensitivities ``S_t = ∂x_t/∂θ``: ``S_{t+1} = (1−δ)S_t − ηAS_t − Σ_h D(M_h)AS_{t+1−h} − E_t``
     with ``E_t[:, θ_h] = ∂(D(M_h) g_{t+1−h})/∂M_h`` (constant Hessian ``A``), vectorised over the episodes.
     Returns ``(inf, 0)`` on divergence.
+
+    Parameters
+    ----------
+    theta : numpy.ndarray
+        ``M`` flattened: ``(H,)`` or ``(H·n,)``.
+    kind : str
+        ``"scalar"`` or ``"diagonal"``.
+    problems, fstars : sequence
+        The episodes' oracles and minimum values (:func:`make_problems`).
+    x0 : numpy.ndarray
+    T, H : int
+        Rounds per episode and the memory.
+    eta, delta : float
+        The base learning rate and weight decay.
     """
     n = x0.shape[0]
     M = theta.reshape((H,) if kind == "scalar" else (H, n))
@@ -179,7 +200,14 @@ def fixed_M_objective(theta, kind, problems, fstars, x0, T, eta, delta, H):
 
 
 def best_fixed_M(kind, problems, fstars, x0, T, eta, delta, H, starts):
-    """Local minimiser of :func:`fixed_M_objective` from several starting points (L-BFGS)."""
+    """Local minimiser of :func:`fixed_M_objective` from several starting points (L-BFGS).
+
+    Parameters
+    ----------
+    kind, problems, fstars, x0, T, eta, delta, H
+        As in :func:`fixed_M_objective`.
+    starts : sequence of array_like
+    """
     from scipy.optimize import minimize
 
     best = (np.inf, None)
@@ -199,12 +227,24 @@ def best_fixed_M(kind, problems, fstars, x0, T, eta, delta, H, starts):
 
 
 def per_episode_fixed_M(theta, kind, problems, fstars, x0, T, eta, delta, H):
+    """:func:`fixed_M_objective`'s value in each episode alone.
+
+    Parameters
+    ----------
+    theta, kind, problems, fstars, x0, T, eta, delta, H
+        As in :func:`fixed_M_objective`.
+    """
     return np.array([fixed_M_objective(theta, kind, [o], [f], x0, T, eta, delta, H)[0]
                      for o, f in zip(problems, fstars)])
 
 
 def fit_slope(R: np.ndarray) -> float | None:
-    """Slope of ``log R(k)`` vs ``log k`` over the last half of the episodes (:func:`local_slope`)."""
+    """Slope of ``log R(k)`` vs ``log k`` over the last half of the episodes (:func:`local_slope`).
+
+    Parameters
+    ----------
+    R : numpy.ndarray
+    """
     return ev.local_slope(R, 0.5)
 
 

@@ -66,10 +66,17 @@ def check(cfg: Config) -> None:
 
 
 def fit_slope(curve, t_min: int | None = None) -> float | None:
-    """Least-squares slope of ``log R_t`` against ``log t`` on log-spaced ``t ∈ [t_min, T]``
-    (default ``t_min = T/100``, at least 2 and at most ``T − 1`` so that two points are fitted) — the
-    empirical regret exponent. ``None`` when the regret is non-positive (or not finite) anywhere in
-    that window: a power law ``R_t ∝ t^b`` does not describe it, and clipping would invent one."""
+    """The empirical regret exponent: least-squares slope of ``log R_t`` against ``log t``.
+
+    ``None`` when the regret is non-positive (or not finite) anywhere in the window: a power law
+    ``R_t ∝ t^b`` does not describe it, and clipping would invent one.
+
+    Parameters
+    ----------
+    curve : array_like
+    t_min : int, optional
+        The window is log-spaced ``t ∈ [t_min, T]`` (default ``T/100``, at least 2 and at most ``T − 1``).
+    """
     curve = np.asarray(curve, dtype=float)
     T = len(curve)
     t_min = max(1, min(max(2, T // 100), T - 1)) if t_min is None else t_min

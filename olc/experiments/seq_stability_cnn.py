@@ -164,6 +164,12 @@ def _aggregate(runs: list) -> dict:
 
 
 def stat_of(values) -> dict:
+    """``{"mean", "min", "max"}`` of ``values``.
+
+    Parameters
+    ----------
+    values : array_like
+    """
     v = np.asarray(values, dtype=float)
     return {"mean": float(v.mean()), "min": float(v.min()), "max": float(v.max())}
 
