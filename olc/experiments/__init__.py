@@ -358,8 +358,15 @@ def pair(rule: Rule, names: tuple[str, str] = ("first", "second")) -> Rule:
 # ------------------------------------------------------------------------------ the fields reproductions share
 @dataclasses.dataclass
 class EvidenceConfig:
-    """Base of a reproduction's ``Config``: ``protocol`` (``"paper"``: fields still at their defaults take
-    the module's ``PAPER_PRESET``) and ``seed``; ``@dataclass class Config(EvidenceConfig): ...``."""
+    """Base of a reproduction's ``Config``: ``@dataclass class Config(EvidenceConfig): ...``.
+
+    Parameters
+    ----------
+    protocol : {"default", "paper"}
+        ``"paper"``: fields still at their defaults take the module's ``PAPER_PRESET``.
+    seed : int
+        The first seed of the run.
+    """
 
     protocol: str = "default"
     seed: int = 0
@@ -367,8 +374,15 @@ class EvidenceConfig:
 
 @dataclasses.dataclass
 class SeedsConfig(EvidenceConfig):
-    """:class:`EvidenceConfig` plus ``seeds``, the independent repetitions of a run (``_evidence.seed_list``);
-    a ``Config`` with another default redefines it (``seeds: int = 3``), keeping its place."""
+    """:class:`EvidenceConfig` plus ``seeds``; a ``Config`` with another default redefines it (``seeds: int = 3``).
+
+    Parameters
+    ----------
+    protocol, seed
+        As in :class:`EvidenceConfig`.
+    seeds : int
+        The independent repetitions of a run (``_evidence.seed_list``).
+    """
 
     seeds: int = 2
 
@@ -377,8 +391,14 @@ _SHARED_CHECKS = {"protocol": choice("default", "paper"), "seed": integer(0), "s
 
 
 def rules_of(module) -> dict[str, Rule]:
-    """The rules :func:`checked` applies: those of the shared fields the module's ``Config`` has (see
-    :class:`EvidenceConfig`), then its ``CHECKS`` (which may override them)."""
+    """The rules :func:`checked` applies.
+
+    Parameters
+    ----------
+    module : module
+        An experiment module: the rules of the shared fields its ``Config`` has (see :class:`EvidenceConfig`),
+        then its ``CHECKS`` (which may override them).
+    """
     names = {f.name for f in dataclasses.fields(module.Config)}
     return {**{k: r for k, r in _SHARED_CHECKS.items() if k in names}, **getattr(module, "CHECKS", {})}
 

@@ -521,9 +521,14 @@ def _protocol_rows(name: str) -> tuple:
 
 
 def protocol(name: str) -> list[tuple]:
-    """The PROTOCOL table of experiment ``name`` (data, not code: ``olc/experiments/protocols/<name>.toml``,
-    one ``[[row]]`` per setting with ``fields``, ``paper``, ``olc``; ``shared = "seed"`` for :data:`SEED_ROW`)
-    as the ``(fields, paper, olc/why)`` tuples :func:`protocol_records` reads."""
+    """The PROTOCOL table of an experiment as the ``(fields, paper, olc/why)`` tuples :func:`protocol_records` reads.
+
+    Parameters
+    ----------
+    name : str
+        The experiment; its table is data, not code: ``olc/experiments/protocols/<name>.toml``, one ``[[row]]``
+        per setting with ``fields``, ``paper``, ``olc``; ``shared = "seed"`` for :data:`SEED_ROW`.
+    """
     return list(_protocol_rows(name))
 
 
