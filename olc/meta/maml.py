@@ -208,6 +208,15 @@ class _Unrolled:
         """The MAML objective ``F_i(θ) = f_i(φ_K(θ))`` (eq. (1))."""
         return task.test.value(self.adapt(task, theta))
 
+    def meta_gradient(self, task: Task, theta) -> np.ndarray:
+        """The meta-gradient of ``task`` at ``θ``.
+
+        Parameters
+        ----------
+        task, theta : Task and array (dim,)
+        """
+        raise NotImplementedError  # MAML, FOMAML, Reptile (their meta_gradient inherits this docstring)
+
     def meta_gradients(self, tasks, theta) -> np.ndarray:
         """Average of :meth:`meta_gradient` over ``tasks`` (Alg. 1, line 9)."""
         return np.mean([self.meta_gradient(t, theta) for t in tasks], axis=0)
@@ -250,12 +259,6 @@ class MAML(_Unrolled):
         self.method = check_choice(method, "method", ("auto", "hvp"))
 
     def meta_gradient(self, task: Task, theta) -> np.ndarray:
-        """The meta-gradient of ``task`` at ``θ``.
-
-        Parameters
-        ----------
-        task, theta : Task and array (dim,)
-        """
         task = _check_task(task, "MAML")
         theta = _theta(task, theta)
         if self.method == "auto" and task.quadratic is not None:
@@ -288,12 +291,6 @@ class FOMAML(_Unrolled):
     """
 
     def meta_gradient(self, task: Task, theta) -> np.ndarray:
-        """The meta-gradient of ``task`` at ``θ``.
-
-        Parameters
-        ----------
-        task, theta : Task and array (dim,)
-        """
         return task.test.grad(self.adapt(task, theta))
 
 
@@ -308,12 +305,6 @@ class Reptile(_Unrolled):
     """
 
     def meta_gradient(self, task: Task, theta) -> np.ndarray:
-        """The meta-gradient of ``task`` at ``θ``.
-
-        Parameters
-        ----------
-        task, theta : Task and array (dim,)
-        """
         task = _check_task(task, "Reptile")
         theta = _theta(task, theta)
         return (theta - self.adapt(task, theta)) / (self.inner_steps * self.inner_lr)

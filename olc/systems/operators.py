@@ -101,9 +101,8 @@ class LTVOperator:
 
         Parameters
         ----------
-        t : int
-        V : array_like
-            Row block ``(k, dim)``.
+        t, V
+            As in :meth:`apply`.
         """
         return self._run(t, V, self._apply_T, "rmatvec")
 

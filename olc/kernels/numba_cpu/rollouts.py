@@ -31,6 +31,21 @@ def _dfc_range(lo, hi, U, M, W, has_U, Ueff):
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
+def _quad(v, M, n, diag):
+    """``vᵀ M v`` over the first ``n`` entries (only the diagonal of ``M`` when ``diag``)."""
+    c = 0.0
+    for i in range(n):
+        if diag:
+            c += M[i, i] * v[i] * v[i]
+        else:
+            mi = 0.0
+            for j in range(n):
+                mi += M[i, j] * v[j]
+            c += v[i] * mi
+    return c
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
 def _rollout_range(lo, hi, A, Bm, K, U, W, x0, Q, R, qdiag, rdiag, has_U, store_x, store_u,
                    costs, X, Uo, first_bad, dd, mm):
     """Systems ``lo..hi-1``. Every A, Bmat, W, U entry read flows into the next state (a NaN/Inf
@@ -67,26 +82,7 @@ def _rollout_range(lo, hi, A, Bm, K, U, W, x0, Q, R, qdiag, rdiag, has_U, store_
                 for j in range(d):
                     acc -= K[kb, k, j] * x[j]
                 u[k] = acc
-            c = 0.0
-            if qdiag:
-                for i in range(d):
-                    c += Q[i, i] * x[i] * x[i]
-            else:
-                for i in range(d):
-                    qi = 0.0
-                    for j in range(d):
-                        qi += Q[i, j] * x[j]
-                    c += x[i] * qi
-            if rdiag:
-                for k in range(m):
-                    c += R[k, k] * u[k] * u[k]
-            else:
-                for i in range(m):
-                    ri = 0.0
-                    for j in range(m):
-                        ri += R[i, j] * u[j]
-                    c += u[i] * ri
-            costs[b, t] = c
+            costs[b, t] = _quad(x, Q, d, qdiag) + _quad(u, R, m, rdiag)
             if store_u:
                 for k in range(m):
                     Uo[b, t, k] = u[k]
