@@ -530,7 +530,7 @@ def plot(results: dict, outdir: str) -> list[str]:
     for a in cfg["algorithms"]:  # the local slope on a sliding window of a factor 2 in k
         Rs = [r["algorithms"][a]["regret"]["best DFC M (exact)"] for r in runs]
         ks = np.arange(4, N + 1)
-        slopes = [[ev.local_slope(R[:kk], 0.5) for kk in ks] for R in Rs]
+        slopes = [[None] * len(ks) if R is None else [ev.local_slope(R[:kk], 0.5) for kk in ks] for R in Rs]
         band(ax, ks, [[np.nan if v is None else v for v in s] for s in slopes], _label(a), missing="no slope somewhere")
     ax.axhline(1, color="k", lw=0.6, ls=":")
     ax.set(xlabel="$k$", ylabel=r"local slope of $\log R$ over $[k/2, k]$", title="growth exponent vs best DFC M "
