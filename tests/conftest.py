@@ -6,13 +6,18 @@ intra-op threads under load), so the tests run single-threaded BLAS and PyTorch.
 """
 
 import contextlib
+import importlib.util
 import os
 import subprocess
 import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))   # shared helpers: tests/_problems.py
+# shared helpers, ``from _problems import ...``: loaded by path, not by putting tests/ on sys.path (tests/torch
+# would then shadow a missing torch as a namespace package and break every optional-torch skip)
+_spec = importlib.util.spec_from_file_location("_problems", os.path.join(os.path.dirname(__file__), "_problems.py"))
+sys.modules["_problems"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sys.modules["_problems"])
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
