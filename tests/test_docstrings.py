@@ -68,7 +68,7 @@ def public_callables(module):
     if names is None:
         names = [n for n in vars(module) if not n.startswith("_")]
     for name in names:
-        obj = getattr(module, name, None)
+        obj = vars(module).get(name)  # not getattr: olc's lazy subpackages (olc.torch) would import here
         if not (inspect.isfunction(obj) or inspect.isclass(obj)) or obj.__module__ != module.__name__:
             continue  # re-exported from elsewhere: checked where it is defined
         yield f"{module.__name__}.{name}", obj
